@@ -1,0 +1,135 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits of the item format.
+const (
+	// MaxKeyLen is the longest key accepted, in bytes. Keys are 1 to 255 bytes.
+	MaxKeyLen = 255
+	// MaxSegmentBytes is the largest segment size: an item's offset in its
+	// segment is stored in 20 bits of 8-byte units.
+	MaxSegmentBytes = 8 << 20
+	// MinSegmentBytes is the smallest segment size accepted.
+	MinSegmentBytes = 4096
+	// MaxSegments bounds the segment count: a location holds an 18-bit
+	// segment id, and the all-ones id is reserved for ghost entries.
+	MaxSegments = 1<<18 - 1
+	// DefaultHeapBytes and DefaultSegmentBytes are the defaults of Options.
+	DefaultHeapBytes    = 64 << 20
+	DefaultSegmentBytes = 1 << 20
+)
+
+// Errors returned by the engine. Compare with errors.Is: returned errors
+// may wrap these with detail.
+var (
+	ErrNotFound     = errors.New("segcache: not found")
+	ErrExists       = errors.New("segcache: exists")
+	ErrNotNumeric   = errors.New("segcache: value is not a canonical unsigned decimal number")
+	ErrKeyEmpty     = errors.New("segcache: empty key")
+	ErrKeyTooLarge  = errors.New("segcache: key longer than 255 bytes")
+	ErrItemTooLarge = errors.New("segcache: item larger than a segment")
+	ErrNoSpace      = errors.New("segcache: no space (nothing could be evicted or expired)")
+	ErrInvalid      = errors.New("segcache: invalid option or argument")
+	ErrClosed       = errors.New("segcache: cache is closed")
+	ErrNoMemory     = errors.New("segcache: cannot allocate memory")
+	ErrBufferSmall  = errors.New("segcache: buffer too small")
+)
+
+// Policy selects how segments are chosen for eviction when the cache is full.
+type Policy int
+
+// The eviction policies. The zero value, PolicyDefault, means PolicyMerge.
+const (
+	PolicyDefault    Policy = iota
+	PolicyNone              // never evict: writes fail with ErrNoSpace once full and nothing expired
+	PolicyRandom            // evict a random sealed segment
+	PolicyRandomFIFO        // pick a random TTL bucket, evict its oldest segment
+	PolicyFIFO              // evict the oldest segment
+	PolicyCTE               // evict the segment closest to expiration
+	PolicyUtil              // evict the segment with the fewest live bytes
+	PolicyMerge             // the paper's: merge consecutive segments keeping frequent items
+	PolicyS3FIFO            // admission and main pools with a ghost set (S3-FIFO over segments)
+)
+
+var policyNames = [...]string{"default", "none", "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo"}
+
+// String returns the policy's name as accepted by ParsePolicy.
+func (p Policy) String() string {
+	if p < 0 || int(p) >= len(policyNames) {
+		return fmt.Sprintf("Policy(%d)", int(p))
+	}
+	return policyNames[p]
+}
+
+// ParsePolicy maps a policy name ("none", "random", "random_fifo", "fifo",
+// "cte", "util", "merge", "s3fifo"; case-insensitive, "-" allowed for "_")
+// to its Policy.
+func ParsePolicy(name string) (Policy, error) {
+	n := strings.ReplaceAll(strings.ToLower(name), "-", "_")
+	for i, s := range policyNames {
+		if s == n {
+			return Policy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown eviction policy %q", ErrInvalid, name)
+}
+
+// Options configure a cache. The zero value of every field means its default.
+type Options struct {
+	// HeapBytes bounds the memory for items (default 64 MiB). It is rounded
+	// down to a whole number of segments and must hold at least 2 segments.
+	HeapBytes uint64
+	// SegmentBytes is the segment size: a multiple of 8 between 4 KiB and
+	// 8 MiB (default 1 MiB). No item may be larger than a segment.
+	SegmentBytes uint32
+	// HashPower sizes the hashtable to 2^HashPower slots (8 per bucket).
+	// 0 sizes it from HeapBytes for items of about 64 bytes. 
+	HashPower uint32
+	// Eviction is the eviction policy (default PolicyMerge).
+	Eviction Policy
+
+	// MergeMax is the most segments one merge pass combines (default 8).
+	MergeMax int
+	// MergeTarget is how many source segments one merged segment is meant
+	// to absorb (default 4): each source keeps about 1/MergeTarget of its bytes.
+	MergeTarget int
+	// MergeCompact, if > 0, compacts neighbouring segments that are each at
+	// most 1/MergeCompact full after deletes (default 0: off).
+	MergeCompact int
+	// S3FIFOAdmissionRatio is the share of segments given to the admission
+	// pool under PolicyS3FIFO (default 0.1; between 0.01 and 0.9).
+	S3FIFOAdmissionRatio float64
+}
+
+// Stats is a snapshot of a cache's counters. After all operations have
+// returned, the gauges (Items, ItemBytes, SegmentsFree) are exact.
+type Stats struct {
+	Items           uint64 // live items
+	ItemBytes       uint64 // bytes of live items (headers, keys and values)
+	HeapBytes       uint64 // configured item memory (a whole number of segments)
+	HashtableBytes  uint64 // memory of the hashtable
+	SegmentsTotal   uint64
+	SegmentsFree    uint64
+	Gets            uint64 // lookups (get, get-many keys)
+	Hits            uint64
+	Misses          uint64
+	Sets            uint64 // successful stores: set, add, replace, cas
+	Deletes         uint64 // successful deletes
+	EvictedItems    uint64 // live items dropped by eviction
+	ExpiredItems    uint64 // items dropped because their segment expired
+	EvictedSegments uint64
+	ExpiredSegments uint64
+	MergedSegments  uint64 // segments reclaimed by merge (their survivors copied)
+	PromotedItems   uint64 // items copied by merge or S3-FIFO promotion
+}
+
+// TTL note: a TTL is a time.Duration; 0 means the item never expires. An
+// item set with TTL t is never returned after t has elapsed, and is
+// returned for at least 0.9·t − 1s unless it is evicted, overwritten or
+// deleted. The resolution is one millisecond.
+var _ = time.Millisecond
