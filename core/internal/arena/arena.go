@@ -7,8 +7,8 @@ import (
 )
 
 var (
-	mu       sync.Mutex
-	retired  = map[int][][]byte{} // released mappings by length, for reuse
+	mu      sync.Mutex
+	retired = map[int][][]byte{} // released mappings by length, for reuse
 )
 
 // Map returns n bytes of zeroed, page-aligned memory outside the Go heap.
