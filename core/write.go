@@ -94,50 +94,65 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 	defer mu.Unlock()
 
 	b0, b1, tag := c.ht.Candidates(h)
-	var f found
-	had := c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f)
-	live := had && !f.expired()
-	switch mode {
-	case modeAdd:
-		if live {
-			return ErrExists
+	for attempt := 0; ; attempt++ {
+		var f found
+		had := c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f)
+		live := had && !f.expired()
+		// Holding the stripe, no other writer changes this key: between
+		// attempts it can only have been relocated (same value) or
+		// evicted. So the token is checked once; later attempts only
+		// need the key to be still there.
+		switch mode {
+		case modeAdd:
+			if live {
+				return ErrExists
+			}
+		case modeReplace, modeCAS:
+			if !live {
+				return ErrNotFound
+			}
+			if mode == modeCAS && attempt == 0 {
+				if cur, ok := c.tokenOf(&f); !ok || cur != token {
+					return ErrExists
+				}
+			}
 		}
-	case modeReplace:
-		if !live {
-			return ErrNotFound
+		pool := int32(segment.PoolMain)
+		if c.policy == PolicyS3FIFO {
+			pool = c.s3fifoPool(live, &f, b0, b1, tag)
 		}
-	case modeCAS:
-		if !live {
-			return ErrNotFound
+		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, size)
+		if err != nil {
+			return err
 		}
-		if cur, ok := c.tokenOf(&f); !ok || cur != token {
-			return ErrExists
+		hdr := &c.segs.Headers[id]
+		dst := c.segBytes(id)[off : off+size]
+		if numeric {
+			item.WriteNumeric(dst, key, num, 0)
+		} else {
+			item.Write(dst, key, val)
+		}
+		// Count the item before it is published, so that whoever unlinks
+		// it next never takes a counter below zero.
+		hdr.LiveItems.Add(1)
+		hdr.LiveBytes.Add(int32(size))
+		waitP, waitS, ok := c.publish(b0, b1, tag, had, &f, hashtable.MakeLoc(id, gen, off))
+		if ok {
+			hdr.Unpin()
+			c.shard().sets.Add(1)
+			return nil
+		}
+		// Publishing would mean waiting for a drain while pinning the
+		// new segment, which that drain may be waiting for (LESSONS #19):
+		// give the reservation up (its bytes stay dead), wait unpinned,
+		// and start again.
+		hdr.LiveItems.Add(-1)
+		hdr.LiveBytes.Add(-int32(size))
+		hdr.Unpin()
+		if waitP != nil {
+			waitSlot(waitP, waitS)
 		}
 	}
-
-	pool := int32(segment.PoolMain)
-	if c.policy == PolicyS3FIFO {
-		pool = c.s3fifoPool(live, &f, b0, b1, tag)
-	}
-	id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, size)
-	if err != nil {
-		return err
-	}
-	hdr := &c.segs.Headers[id]
-	dst := c.segBytes(id)[off : off+size]
-	if numeric {
-		item.WriteNumeric(dst, key, num, 0)
-	} else {
-		item.Write(dst, key, val)
-	}
-	// Count the item before it is published, so that whoever unlinks it
-	// next never takes a counter below zero.
-	hdr.LiveItems.Add(1)
-	hdr.LiveBytes.Add(int32(size))
-	c.publish(key, b0, b1, tag, had, &f, hashtable.MakeLoc(id, gen, off))
-	hdr.Unpin()
-	c.shard().sets.Add(1)
-	return nil
 }
 
 // tokenOf returns the CAS token of the item f found, pinned so the
@@ -211,59 +226,68 @@ func waitSlot(p *uint64, s uint64) {
 	}
 }
 
-// publish links the new location for key, replacing the old entry in its
-// slot if there was one (keeping its frequency), else taking a new slot.
-func (c *Cache) publish(key []byte, b0, b1 *hashtable.Bucket, tag uint64, had bool, f *found, loc uint64) {
-	for {
-		if !had {
-			c.insertFresh(b0, b1, tag, loc)
-			return
-		}
-		expired := f.expired()
-		switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
-		case unlinked:
-			if expired {
-				c.expiredItems.Add(1)
-			}
-			return
-		case segmentBusy:
-			waitSlot(f.p, f.s)
-		}
-		had = c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), f)
+// publish links the new location for key without ever waiting: it
+// replaces the key's entry in its slot if there was one (keeping its
+// frequency), else takes a new slot. If that needs a drain to finish
+// first, it returns ok=false and the slot to wait for.
+func (c *Cache) publish(b0, b1 *hashtable.Bucket, tag uint64, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
+	if !had {
+		return c.insertFresh(b0, b1, tag, loc)
 	}
+	expired := f.expired()
+	switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
+	case unlinked:
+		if expired {
+			c.expiredItems.Add(1)
+		}
+		return nil, 0, true
+	case segmentBusy:
+		return f.p, f.s, false
+	}
+	return nil, 0, false // relocated or evicted meanwhile: look again
 }
 
 // insertFresh puts a new entry into one of the key's buckets: over a ghost
 // of the key (resuming its frequency), into an empty slot, or over the
 // coldest entry when both buckets are full. A full bucket pair never
-// fails a set: a cache drops, it does not refuse.
-func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) {
+// fails a set: a cache drops, it does not refuse. Entries whose segment a
+// drain owns are passed over; if all are, it reports one to wait for.
+func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64, uint64, bool) {
+	var busy uint32
 	for spins := 0; ; spins++ {
 		if gp, gs := hashtable.FindGhost(b0, b1, tag); gp != nil {
 			if hashtable.CAS(gp, gs, hashtable.Make(tag, hashtable.Freq(gs), loc)) {
-				return
+				return nil, 0, true
 			}
 			continue
 		}
 		fresh := hashtable.Make(tag, 0, loc)
 		if ep := hashtable.FindEmpty(b0, b1); ep != nil {
 			if hashtable.CAS(ep, 0, fresh) {
-				return
+				return nil, 0, true
 			}
 			continue
 		}
-		vp, vs := hashtable.Coldest(b0, b1)
+		i, vs := hashtable.Coldest(b0, b1, busy)
+		if i < 0 {
+			p := hashtable.SlotAt(b0, b1, 0)
+			return p, hashtable.Load(p), false
+		}
+		vp := hashtable.SlotAt(b0, b1, i)
 		switch {
 		case vs == 0:
 			continue
 		case hashtable.IsGhost(vs):
 			if hashtable.CAS(vp, vs, fresh) {
-				return
+				return nil, 0, true
 			}
 		default:
-			if c.unlink(vp, vs, fresh, false) == unlinked {
+			switch c.unlink(vp, vs, fresh, false) {
+			case unlinked:
 				c.evictedItems.Add(1)
-				return
+				return nil, 0, true
+			case segmentBusy:
+				busy |= 1 << i
 			}
 		}
 		if spins > 16 {
