@@ -2,8 +2,6 @@ module github.com/segcache/segcache/core/_asm
 
 go 1.27
 
-replace github.com/segcache/segcache => ../..
-
 require github.com/mmcloughlin/avo v0.5.0
 
 require (

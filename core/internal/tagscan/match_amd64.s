@@ -5,15 +5,15 @@
 #include "textflag.h"
 
 // func matchAVX2(b0 *[8]uint64, b1 *[8]uint64, tag uint64) uint32
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·matchAVX2(SB), NOSPLIT, $0-28
 	MOVQ         b0+0(FP), AX
 	MOVQ         b1+8(FP), CX
 	MOVQ         tag+16(FP), DX
-	MOVQ         DX, X0
+	VMOVQ        DX, X0
 	VPBROADCASTQ X0, Y0
 	MOVQ         $0x00000fffffffffff, DX
-	MOVQ         DX, X1
+	VMOVQ        DX, X1
 	VPBROADCASTQ X1, Y1
 	VMOVDQU      (AX), Y2
 	VPSRLQ       $0x34, Y2, Y3
@@ -54,7 +54,7 @@ TEXT ·matchAVX2(SB), NOSPLIT, $0-28
 	RET
 
 // func matchBatchAVX2(table *[8]uint64, m uint64, hashes *uint64, masks *uint32, n int, dist int)
-// Requires: AVX, AVX2, CMOV, MMX+, SSE2
+// Requires: AVX, AVX2, CMOV, MMX+
 TEXT ·matchBatchAVX2(SB), NOSPLIT, $0-48
 	MOVQ         table+0(FP), AX
 	MOVQ         m+8(FP), CX
@@ -63,7 +63,7 @@ TEXT ·matchBatchAVX2(SB), NOSPLIT, $0-48
 	MOVQ         n+32(FP), SI
 	MOVQ         dist+40(FP), DI
 	MOVQ         $0x00000fffffffffff, R8
-	MOVQ         R8, X0
+	VMOVQ        R8, X0
 	VPBROADCASTQ X0, Y0
 
 	// Prologue: prefetch the buckets of hashes[0 : min(dist, n)].
@@ -143,7 +143,7 @@ scan:
 	SHLQ         $0x06, R9
 	ADDQ         AX, R11
 	ADDQ         AX, R9
-	MOVQ         R10, X1
+	VMOVQ        R10, X1
 	VPBROADCASTQ X1, Y1
 	VMOVDQU      (R11), Y2
 	VPSRLQ       $0x34, Y2, Y3
