@@ -51,6 +51,19 @@ test-kernels-asm:
 test-kernels-bench:
 	$(GO) test -count=1 -short -run '^$$' -bench . -benchtime=1x $(KERNEL_PKGS)
 
+# 5 interleaved runs (rather than -count 5, which runs each sub-benchmark's
+# samples back to back and so lets machine noise drift between them), then
+# benchstat medians with the implementations, batch vs single, and the
+# prefetch distances side by side. benchstat comes from the module proxy.
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@latest
 bench-kernels:
 	mkdir -p $(BUILD)
-	$(GO) test -run '^$$' -bench . -count 5 -timeout 30m ./core/internal/tagscan | tee $(BUILD)/bench-kernels.txt
+	rm -f $(BUILD)/bench-kernels.txt
+	for i in 1 2 3 4 5; do \
+		$(GO) test -run '^$$' -bench . -count 1 -timeout 30m ./core/internal/tagscan \
+			>> $(BUILD)/bench-kernels.txt || exit 1; \
+	done
+	{ $(BENCHSTAT) -col '/impl@(go avx2 neon)' -filter '.name:(Match OR Lookup)' $(BUILD)/bench-kernels.txt; \
+	  $(BENCHSTAT) -col '/kind@(single batch)' -filter '.name:Lookup' $(BUILD)/bench-kernels.txt; \
+	  $(BENCHSTAT) -col /dist -filter '.name:PrefetchDist' $(BUILD)/bench-kernels.txt; \
+	} | tee $(BUILD)/bench-kernels-summary.txt

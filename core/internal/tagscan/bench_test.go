@@ -10,9 +10,10 @@ import (
 	"github.com/segcache/segcache/core/internal/tagscan/tagscantest"
 )
 
-// Benchmarks. Run `make bench-kernels` (5 runs each) and compare the
-// sub-benchmarks of one benchmark side by side: they run in the same
-// process on the same data, one per implementation.
+// Benchmarks. Run `make bench-kernels`: 5 interleaved runs, summarized by
+// benchstat with the implementations (and batch vs single) side by side;
+// the sub-benchmarks of one benchmark run in the same process on the same
+// data.
 //
 //   BenchmarkMatch            one Match on buckets in L1, per implementation
 //   BenchmarkLookup           n keys over a table much larger than the cache:
@@ -81,7 +82,7 @@ func bigKeys(b *testing.B) ([]tagscan.Bucket, uint64, []uint64) {
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range []int{16, 64} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			b.Run("batch", func(b *testing.B) {
+			b.Run("kind=batch", func(b *testing.B) {
 				tagscantest.ForEachImplB(b, func(b *testing.B) {
 					table, m, hashes := bigKeys(b)
 					masks := make([]uint32, n)
@@ -93,7 +94,7 @@ func BenchmarkLookup(b *testing.B) {
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/key")
 				})
 			})
-			b.Run("single", func(b *testing.B) {
+			b.Run("kind=single", func(b *testing.B) {
 				tagscantest.ForEachImplB(b, func(b *testing.B) {
 					table, m, hashes := bigKeys(b)
 					masks := make([]uint32, n)
@@ -122,7 +123,7 @@ func BenchmarkPrefetchDist(b *testing.B) {
 			continue // pure Go cannot prefetch
 		}
 		for _, d := range []int{0, 2, 4, 8, 12, 16, 24, 32} {
-			b.Run(fmt.Sprintf("%s/dist=%d", impl, d), func(b *testing.B) {
+			b.Run(fmt.Sprintf("impl=%s/dist=%d", impl, d), func(b *testing.B) {
 				defer tagscan.Force(impl)()
 				defer tagscan.SetPrefetchDist(d)()
 				table, m, hashes := bigKeys(b)
