@@ -368,11 +368,11 @@ func (c *Cache) s3fifo() bool {
 
 // s3fifoPool routes a write: a key that is present stays in its pool; a
 // new key goes to main if a ghost remembers it, else to admission.
-func (c *Cache) s3fifoPool(live bool, f *found, b0, b1 *hashtable.Bucket, tag uint64) int32 {
+func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 	if live {
 		return f.hdr.Pool.Load()
 	}
-	if p, _ := hashtable.FindGhost(b0, b1, tag); p != nil {
+	if p, _ := hashtable.FindGhost(k.b0, k.b1, k.tag); p != nil {
 		return segment.PoolMain
 	}
 	return segment.PoolAdmission

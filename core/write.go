@@ -37,18 +37,35 @@ func ttlMillis(d time.Duration) (int64, error) {
 	return min(d.Milliseconds(), ttl.MaxTTLms), nil
 }
 
-// writeLock takes key's stripe. Every writer of a key holds it for the
-// whole operation, so a fresh insert cannot race another insert of the
-// same key into a second slot, and check-then-act (add, cas, incr) is
-// atomic. Readers never take it.
-func (c *Cache) writeLock(h uint64) (*paddedMutex, error) {
+// keyed is a key with its hash-derived candidate buckets and tag.
+type keyed struct {
+	key    []byte
+	b0, b1 *hashtable.Bucket
+	tag    uint64
+}
+
+// lockKey validates key and takes its stripe. Every writer of a key holds
+// it for the whole operation, so a fresh insert cannot race another insert
+// of the same key into a second slot, and check-then-act (add, cas, incr)
+// is atomic. Readers never take it.
+func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
+	if err := checkKey(key); err != nil {
+		return keyed{}, nil, err
+	}
+	h := hashKey(key)
 	mu := &c.stripes[(h>>20)&(stripeCount-1)]
 	mu.Lock()
 	if c.closed.Load() {
 		mu.Unlock()
-		return nil, ErrClosed
+		return keyed{}, nil, ErrClosed
 	}
-	return mu, nil
+	b0, b1, tag := c.ht.Candidates(h)
+	return keyed{key, b0, b1, tag}, mu, nil
+}
+
+// find locates k's entry, live or expired.
+func (c *Cache) find(k *keyed, f *found) bool {
+	return c.locate(k.key, k.b0, k.b1, k.tag, tagscan.Match(k.b0, k.b1, k.tag), f)
 }
 
 // Set stores key → val with the given TTL (0: never expires).
@@ -86,17 +103,14 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 	if err != nil {
 		return err
 	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return err
 	}
 	defer mu.Unlock()
-
-	b0, b1, tag := c.ht.Candidates(h)
 	for attempt := 0; ; attempt++ {
 		var f found
-		had := c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f)
+		had := c.find(&k, &f)
 		live := had && !f.expired()
 		// Holding the stripe, no other writer changes this key: between
 		// attempts it can only have been relocated (same value) or
@@ -119,7 +133,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		}
 		pool := int32(segment.PoolMain)
 		if c.policy == PolicyS3FIFO {
-			pool = c.s3fifoPool(live, &f, b0, b1, tag)
+			pool = c.s3fifoPool(live, &f, &k)
 		}
 		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, size)
 		if err != nil {
@@ -135,7 +149,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// Count the item before it is published, so that whoever unlinks
 		// it next never takes a counter below zero.
 		hdr.AddLive(1, size)
-		waitP, waitS, ok := c.publish(b0, b1, tag, had, &f, hashtable.MakeLoc(id, gen, off))
+		waitP, waitS, ok := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
 		if ok {
 			hdr.Unpin()
 			c.shard().sets.Add(1)
@@ -227,9 +241,9 @@ func waitSlot(p *uint64, s uint64) {
 // replaces the key's entry in its slot if there was one (keeping its
 // frequency), else takes a new slot. If that needs a drain to finish
 // first, it returns ok=false and the slot to wait for.
-func (c *Cache) publish(b0, b1 *hashtable.Bucket, tag uint64, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
+func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
 	if !had {
-		return c.insertFresh(b0, b1, tag, loc)
+		return c.insertFresh(k.b0, k.b1, k.tag, loc)
 	}
 	expired := f.expired()
 	switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
@@ -295,19 +309,14 @@ func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64,
 
 // Delete removes key; ErrNotFound if it is absent or expired.
 func (c *Cache) Delete(key []byte) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return err
 	}
 	defer mu.Unlock()
-	b0, b1, tag := c.ht.Candidates(h)
 	for {
 		var f found
-		if !c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f) || f.expired() {
+		if !c.find(&k, &f) || f.expired() {
 			return ErrNotFound
 		}
 		switch c.unlink(f.p, f.s, 0, false) {
@@ -343,19 +352,14 @@ func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
 // with the segment pinned so no drain copies it mid-update (LESSONS #21)
 // and the key's stripe held so no other writer interleaves (LESSONS #15).
 func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return 0, err
 	}
 	defer mu.Unlock()
-	b0, b1, tag := c.ht.Candidates(h)
 	for {
 		var f found
-		if !c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f) || f.expired() {
+		if !c.find(&k, &f) || f.expired() {
 			return 0, ErrNotFound
 		}
 		_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))
