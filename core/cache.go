@@ -206,8 +206,9 @@ func (c *Cache) Stats() Stats {
 			free++
 			continue
 		}
-		items += int64(h.LiveItems.Load())
-		bytes += int64(h.LiveBytes.Load())
+		n, b := h.Live()
+		items += int64(n)
+		bytes += int64(b)
 	}
 	s.Items, s.ItemBytes = uint64(max(items, 0)), uint64(max(bytes, 0))
 	s.HeapBytes = uint64(c.nseg * c.segSize)

@@ -73,9 +73,10 @@ func (c *Cache) integrity(t *testing.T) {
 	}
 	for id := range c.segs.Headers {
 		h := &c.segs.Headers[id]
-		if h.LiveItems.Load() != items[id] || h.LiveBytes.Load() != bytes[id] {
+		n, b := h.Live()
+		if n != items[id] || b != bytes[id] {
 			t.Errorf("segment %d (state %d): counters %d items / %d bytes, hashtable links %d / %d",
-				id, h.State(), h.LiveItems.Load(), h.LiveBytes.Load(), items[id], bytes[id])
+				id, h.State(), n, b, items[id], bytes[id])
 		}
 		if h.Pins.Load() != 0 {
 			t.Errorf("segment %d still pinned (%d)", id, h.Pins.Load())

@@ -161,8 +161,7 @@ func (c *Cache) dropSlot(id int32, p *uint64, s uint64, size int, ghost bool) bo
 		}
 		if hashtable.CAS(p, s, repl) {
 			hdr := &c.segs.Headers[id]
-			hdr.LiveItems.Add(-1)
-			hdr.LiveBytes.Add(-int32(size))
+			hdr.AddLive(-1, -size)
 			return true
 		}
 		s = hashtable.Load(p)
@@ -207,7 +206,7 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 // be zero: every live item was unlinked or relocated, each by one party.
 func (c *Cache) recycle(id int32) {
 	hdr := &c.segs.Headers[id]
-	if hdr.LiveItems.Load() != 0 || hdr.LiveBytes.Load() != 0 {
+	if n, b := hdr.Live(); n != 0 || b != 0 {
 		c.ev.accountingErrors.Add(1)
 	}
 	c.segs.Recycle(id)

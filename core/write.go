@@ -134,8 +134,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		}
 		// Count the item before it is published, so that whoever unlinks
 		// it next never takes a counter below zero.
-		hdr.LiveItems.Add(1)
-		hdr.LiveBytes.Add(int32(size))
+		hdr.AddLive(1, size)
 		waitP, waitS, ok := c.publish(b0, b1, tag, had, &f, hashtable.MakeLoc(id, gen, off))
 		if ok {
 			hdr.Unpin()
@@ -146,8 +145,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// new segment, which that drain may be waiting for (LESSONS #19):
 		// give the reservation up (its bytes stay dead), wait unpinned,
 		// and start again.
-		hdr.LiveItems.Add(-1)
-		hdr.LiveBytes.Add(-int32(size))
+		hdr.AddLive(-1, -size)
 		hdr.Unpin()
 		if waitP != nil {
 			waitSlot(waitP, waitS)
@@ -200,8 +198,7 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 	for {
 		if hashtable.CAS(p, s, repl) {
 			ih, _ := item.Decode(item.LoadHeader(c.segBytes(seg)[off:]))
-			hdr.LiveItems.Add(-1)
-			hdr.LiveBytes.Add(-int32(ih.SizeOf()))
+			hdr.AddLive(-1, -ih.SizeOf())
 			return unlinked
 		}
 		// A reader's frequency bump fails the CAS without changing the
