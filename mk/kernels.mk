@@ -32,6 +32,7 @@ test-kernels-amd64:
 test-kernels-vet:
 	GOARCH=arm64 $(GO) vet ./core/...
 	$(GO) vet -tags purego ./core/...
+	GOARCH=arm64 $(GO) vet -tags purego $(KERNEL_PKGS)
 	GOARCH=riscv64 $(GO) vet $(KERNEL_PKGS)
 
 # The generator runs from a copy placed like core/_asm, so that the command

@@ -346,3 +346,29 @@ func TestPrefetch(t *testing.T) {
 		t.Fatalf("Prefetch changed memory")
 	}
 }
+
+// The prefetch distance changes which buckets are prefetched, never the
+// result: distances 0 (none ahead), short, and beyond the batch.
+func TestMatchBatchPrefetchDist(t *testing.T) {
+	tagscantest.ForEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		const m = 1<<9 - 1
+		hashes := make([]uint64, 70)
+		for i := range hashes {
+			hashes[i] = r.Uint64()
+		}
+		table := newTable(r, m+1, m, hashes)
+		for _, dist := range []int{0, 1, 2, 5, 16, 69, 70, 1000} {
+			for _, n := range []int{1, 5, 17, 70} {
+				want, got := make([]uint32, n), make([]uint32, n)
+				tagscan.MatchBatchRef(table, m, hashes[:n], want)
+				restore := tagscan.SetPrefetchDist(dist)
+				tagscan.MatchBatch(table, m, hashes[:n], got)
+				restore()
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("dist %d, %d hashes (-want +got):\n%s", dist, n, diff)
+				}
+			}
+		}
+	})
+}
