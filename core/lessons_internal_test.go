@@ -15,7 +15,7 @@ import (
 // linked. The caller holds evictMu.
 func parkOpenSegment(t *testing.T, c *Cache) int32 {
 	t.Helper()
-	id := c.buckets[0].open[segment.PoolMain].Load()
+	id := c.buckets[0].open[segment.PoolMain][0].Load()
 	if id < 0 {
 		t.Fatal("no open segment")
 	}
@@ -141,7 +141,7 @@ func TestStaleLocationRejected(t *testing.T) {
 	if err := c.Set(k, []byte("7"), 0); err != nil {
 		t.Fatal(err)
 	}
-	id := c.buckets[0].open[0].Load()
+	id := c.buckets[0].open[0][0].Load()
 	g := c.segs.Headers[id].Gen.Load()
 	for i := 0; i < 100; i++ {
 		c.Set(k, []byte("7"), 0) // writes do not move the generation

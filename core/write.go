@@ -40,6 +40,7 @@ func ttlMillis(d time.Duration) (int64, error) {
 // keyed is a key with its hash-derived candidate buckets and tag.
 type keyed struct {
 	key    []byte
+	h      uint64
 	b0, b1 *hashtable.Bucket
 	tag    uint64
 }
@@ -60,7 +61,7 @@ func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 		return keyed{}, nil, ErrClosed
 	}
 	b0, b1, tag := c.ht.Candidates(h)
-	return keyed{key, b0, b1, tag}, mu, nil
+	return keyed{key, h, b0, b1, tag}, mu, nil
 }
 
 // find locates k's entry, live or expired.
@@ -135,7 +136,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		if c.policy == PolicyS3FIFO {
 			pool = c.s3fifoPool(live, &f, &k)
 		}
-		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, size)
+		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, k.h>>40, size)
 		if err != nil {
 			return err
 		}
