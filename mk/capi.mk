@@ -29,7 +29,7 @@ TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
 .PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
-        test-c-valgrind test-cmake test-install install install-capi bench-c
+        test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke
 
 lib: $(CAPI_LIB)
 
@@ -50,7 +50,7 @@ demo-c: $(CAPI_OUT)/demo
 
 # ---- tests ------------------------------------------------------------------
 
-test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install
+test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
 # The committed header must be exactly what the generator writes from the
@@ -144,3 +144,24 @@ install-capi: $(CAPI_LIB)
 	$(CAPI_SUBST) segcache.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/segcache.pc
 	$(CAPI_SUBST) cmake/segcacheConfig.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfig.cmake
 	$(CAPI_SUBST) cmake/segcacheConfigVersion.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfigVersion.cmake
+
+# ---- benchmark ----------------------------------------------------------------
+# The C program and the same workload in Go in process (capi's
+# BenchmarkInProcess), alternated 5 times; medians and ratios in
+# $(BUILD)/bench-capi.txt.
+$(CAPI_OUT)/bench: bench/c/bench.c $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread -lm
+
+$(CAPI_OUT)/inprocess.test: $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	$(GO) test -c -o $@ ./capi
+
+bench-c: $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test
+	bench/c/report.sh $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test 5 | tee $(BUILD)/bench-capi.txt
+
+# make test runs the benchmark programs once, tiny, to prove they work.
+bench-c-smoke: $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test
+	$(CAPI_OUT)/bench -keys 10000 -ops 1000 -runs 1 >/dev/null
+	$(CAPI_OUT)/inprocess.test -test.run '^$$' -test.bench InProcess -test.benchtime 1x >/dev/null
+	@echo "bench-c-smoke: ok"
