@@ -511,6 +511,12 @@ static void test_limits(void) {
     CHECK_RC(segcache_set(c, KEY("ok"), val, seg / 2, 0), SEGCACHE_OK);
     size_t vlen;
     static char out[8192];
+    /* The exact limit: 8-byte header + key + value, rounded up to 8, must
+     * fit in a segment. With a 2-byte key: 8 + 2 + 4086 = 4096. */
+    CHECK_RC(segcache_set(c, KEY("ex"), val, seg - 8 - 2, 0), SEGCACHE_OK);
+    CHECK_RC(segcache_set(c, KEY("ex"), val, seg - 8 - 2 + 1, 0), SEGCACHE_ETOOLARGE);
+    CHECK_RC(segcache_get(c, KEY("ex"), out, sizeof out, &vlen, NULL), SEGCACHE_OK);
+    CHECK(vlen == seg - 8 - 2); /* the refused write lost nothing */
     CHECK_RC(segcache_get(c, KEY("big"), out, sizeof out, &vlen, NULL), SEGCACHE_ENOTFOUND);
     CHECK_RC(segcache_get(c, KEY("ok"), out, sizeof out, &vlen, NULL), SEGCACHE_OK);
     CHECK(vlen == seg / 2 && memcmp(out, val, vlen) == 0);
