@@ -57,6 +57,20 @@ def library_version() -> tuple[int, int, int]:
     return _load().version
 
 
+def set_max_procs(n: int) -> int:
+    """Sets how many threads may run library code at once (Go's GOMAXPROCS)
+    and returns the previous value; n < 1 only returns the current value.
+    The Go runtime reads the GOMAXPROCS environment variable only when the
+    library is loaded, so this call is the way to tune it afterwards."""
+    lib = _load()
+    fn = lib.fn.get("segcache_set_max_procs")
+    if fn is None:
+        raise LibraryError(f"{lib.path} has no segcache_set_max_procs")
+    if type(n) is not int:
+        raise TypeError(f"n must be an int, not {type(n).__name__}")
+    return fn(max(min(n, 1 << 20), -1))
+
+
 def library_candidates() -> list[str]:
     """The paths the library is looked for at, in order."""
     return _candidates()
@@ -82,4 +96,5 @@ __all__ = [
     "library_candidates",
     "library_path",
     "library_version",
+    "set_max_procs",
 ]

@@ -46,13 +46,14 @@ _BATCH_MAX = 4096
 _c_get = _c_set = _c_add = _c_replace = _c_cas = _c_delete = None
 _c_incr = _c_decr = _c_get_multi = _c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
+_c_set_multi = _c_delete_multi = None  # None when the library lacks them
 _bound = False
 
 
 def _bind(lib: _lib.Library) -> None:
     global _c_get, _c_set, _c_add, _c_replace, _c_cas, _c_delete, _c_incr
     global _c_decr, _c_get_multi, _c_stats, _c_expire, _c_clear, _c_open
-    global _c_close, _c_options_init, _bound
+    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
     f = lib.fn
     _c_get = f["segcache_get"]
     _c_set = f["segcache_set"]
@@ -69,6 +70,8 @@ def _bind(lib: _lib.Library) -> None:
     _c_open = f["segcache_open"]
     _c_close = f["segcache_close"]
     _c_options_init = f["segcache_options_init"]
+    _c_set_multi = f.get("segcache_set_multi")
+    _c_delete_multi = f.get("segcache_delete_multi")
     _bound = True
 
 
@@ -81,7 +84,7 @@ def _poison() -> None:
     calling into a Go runtime that lost its threads."""
     g = globals()
     for name in list(g):
-        if name.startswith("_c_"):
+        if name.startswith("_c_") and g[name] is not None:
             g[name] = _forked_call
 
 
@@ -130,6 +133,17 @@ def _u64(name: str, v) -> int:
     if not 0 <= v <= _U64_MAX:
         raise ValueError(f"{name} must be between 0 and 2**64-1, not {v}")
     return v
+
+
+def _pack(items: list) -> tuple:
+    """(pointer array, length array) for a list of bytes: the pointers point
+    into one joined copy, which the returned array keeps alive."""
+    n = len(items)
+    lens = [len(b) for b in items]
+    blob = ctypes.create_string_buffer(b"".join(items), max(sum(lens), 1))
+    ptrs = (c_void_p * n)(*accumulate(lens[:-1], initial=ctypes.addressof(blob)))
+    ptrs._keepalive = blob  # the pointers are only valid while blob lives
+    return ptrs, (c_size_t * n)(*lens)
 
 
 def _check_key(key: bytes) -> None:
@@ -553,6 +567,64 @@ class Cache:
     def __delitem__(self, key) -> None:
         if not self.delete(key):
             raise KeyError(key)
+
+    def set_many(self, items, ttl: int = 0) -> None:
+        """Stores every (key, value) of items (a mapping or an iterable of
+        pairs), in order, in one C call per 4096 items. If some item fails
+        (e.g. ValueTooLarge), the others are still stored and the error of
+        the first failing one is raised."""
+        if hasattr(items, "items"):
+            items = items.items()
+        pairs = [
+            (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
+            for k, v in items
+        ]
+        if ttl:
+            ttl = _u32("ttl", ttl)
+        if _c_set_multi is None:
+            for k, v in pairs:
+                self.set(k, v, ttl)
+            return
+        first = None
+        for i in range(0, len(pairs), _BATCH_MAX):
+            chunk = pairs[i : i + _BATCH_MAX]
+            n = len(chunk)
+            keys = [k for k, _ in chunk]
+            vals = [v for _, v in chunk]
+            kb, kl = _pack(keys)
+            vb, vl = _pack(vals)
+            ttls = (ctypes.c_uint32 * n)(*([ttl] * n)) if ttl else None
+            statuses = (c_int * n)()
+            rc = _c_set_multi(self._h, n, kb, kl, vb, vl, ttls, statuses)
+            if rc:
+                raise error_for(rc, None, "set_many")
+            if first is None and any(statuses):
+                j = next(j for j, s in enumerate(statuses) if s)
+                first = error_for(statuses[j], keys[j], "set_many")
+        if first is not None:
+            raise first
+
+    def delete_many(self, keys) -> int:
+        """Removes every key of keys, in one C call per 4096 keys; returns
+        how many were present."""
+        keys = [k if type(k) is bytes else _as_key(k) for k in keys]
+        if _c_delete_multi is None:
+            return sum(self.delete(k) for k in keys)
+        deleted = 0
+        for i in range(0, len(keys), _BATCH_MAX):
+            chunk = keys[i : i + _BATCH_MAX]
+            n = len(chunk)
+            kb, kl = _pack(chunk)
+            statuses = (c_int * n)()
+            rc = _c_delete_multi(self._h, n, kb, kl, statuses)
+            if rc:
+                raise error_for(rc, None, "delete_many")
+            for k, s in zip(chunk, statuses):
+                if s == 0:
+                    deleted += 1
+                elif s != ENOTFOUND:
+                    raise error_for(s, k, "delete_many")
+        return deleted
 
     def incr(self, key, delta: int = 1) -> int:
         """Adds delta to a numeric value (wrapping at 2**64) and returns the

@@ -129,6 +129,14 @@ _SIGNATURES = {
 # Additions beyond API.md that the binding uses when the library has them.
 _OPTIONAL_SIGNATURES = {
     "segcache_noop": (None, []),  # empty call: the benchmark's floor
+    "segcache_set_max_procs": (c_int, [c_int]),
+    # keys, klens, vals, vlens, ttls, statuses
+    "segcache_set_multi": (
+        c_int,
+        [_H, c_size_t, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p],
+    ),
+    # keys, klens, statuses
+    "segcache_delete_multi": (c_int, [_H, c_size_t, c_void_p, c_void_p, c_void_p]),
 }
 
 
