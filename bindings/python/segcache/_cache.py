@@ -42,6 +42,14 @@ _SLOT_START = 128
 _SLOT_MAX = 1 << 14
 _BATCH_MAX = 4096
 
+# ctypes converts an argument fastest when it already is an instance of the
+# declared type (from_param returns it as is); these tables hold the
+# c_size_t of every small length and the c_uint32 ttl 0, so that the hot
+# paths do not build a new ctypes object per argument per call.
+_SMALL = 4096
+_SZ = tuple(c_size_t(i) for i in range(_SMALL))
+_TTL0 = ctypes.c_uint32(0)
+
 # The C functions, bound by _bind() when the first Cache loads the library.
 _c_get = _c_set = _c_add = _c_replace = _c_cas = _c_delete = None
 _c_incr = _c_decr = _c_get_multi = _c_stats = _c_expire = _c_clear = None
@@ -159,7 +167,7 @@ class _Thread:
     """One thread's get buffers (reached through threading.local)."""
 
     __slots__ = (
-        "cap", "buf", "cbuf", "addr", "mv", "vlen", "cas",
+        "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
         "vlens", "statuses", "karena", "kbase",
     )  # fmt: skip
@@ -178,8 +186,8 @@ class _Thread:
         self.cap = cap
         self.buf = bytearray(cap)
         self.cbuf = (ctypes.c_char * cap).from_buffer(self.buf)
-        # Passing the address (an int) converts faster than the array.
-        self.addr = ctypes.addressof(self.cbuf)
+        self.cbufp = c_void_p(ctypes.addressof(self.cbuf))
+        self.ccap = c_size_t(cap)
         self.mv = memoryview(self.buf)
 
     def batch(self, n: int, slot: int) -> None:
@@ -363,7 +371,8 @@ class Cache:
         if type(key) is not bytes:
             key = _as_key(key)
         t = _tls.t
-        rc = _c_get(self._h, key, len(key), t.addr, t.cap, t.vlen, None)
+        n = len(key)
+        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, None)
         if rc == 0:
             return t.mv[: t.vlen.value].tobytes()
         return self._get_slow(key, rc, t, False)
@@ -374,7 +383,8 @@ class Cache:
         if type(key) is not bytes:
             key = _as_key(key)
         t = _tls.t
-        rc = _c_get(self._h, key, len(key), t.addr, t.cap, t.vlen, t.cas)
+        n = len(key)
+        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, t.cas)
         if rc == 0:
             return t.mv[: t.vlen.value].tobytes(), t.cas.value
         return self._get_slow(key, rc, t, True)
@@ -389,7 +399,7 @@ class Cache:
             need = t.vlen.value
             if need <= _TLS_MAX:
                 t.grow(max(need, min(2 * t.cap, _TLS_MAX)))
-                buf, cap, mv = t.addr, t.cap, t.mv
+                buf, cap, mv = t.cbufp, t.cap, t.mv
             else:
                 raw = bytearray(need)
                 buf, cap, mv = (ctypes.c_char * need).from_buffer(raw), need, memoryview(raw)
@@ -475,7 +485,8 @@ class Cache:
             key = _as_key(key)
         t = _tls.t
         # cap 0: found-ness without copying (ERANGE means present).
-        rc = _c_get(self._h, key, len(key), None, 0, t.vlen, None)
+        n = len(key)
+        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, None, _SZ[0], t.vlen, None)
         if rc == 0 or rc == ERANGE:
             return True
         if rc == ENOTFOUND:
@@ -497,9 +508,11 @@ class Cache:
             key = _as_key(key)
         if type(value) is not bytes:
             value = _as_value(value)
-        if ttl:
-            ttl = _u32("ttl", ttl)
-        rc = _c_set(self._h, key, len(key), value, len(value), ttl)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_set(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
         if rc:
             raise error_for(rc, key, "set")
 
@@ -512,9 +525,11 @@ class Cache:
             key = _as_key(key)
         if type(value) is not bytes:
             value = _as_value(value)
-        if ttl:
-            ttl = _u32("ttl", ttl)
-        rc = _c_add(self._h, key, len(key), value, len(value), ttl)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_add(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
         if rc == 0:
             return True
         if rc == EEXISTS:
@@ -527,9 +542,11 @@ class Cache:
             key = _as_key(key)
         if type(value) is not bytes:
             value = _as_value(value)
-        if ttl:
-            ttl = _u32("ttl", ttl)
-        rc = _c_replace(self._h, key, len(key), value, len(value), ttl)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_replace(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
         if rc == 0:
             return True
         if rc == ENOTFOUND:
@@ -544,9 +561,11 @@ class Cache:
         if type(value) is not bytes:
             value = _as_value(value)
         token = _u64("token", token)
-        if ttl:
-            ttl = _u32("ttl", ttl)
-        rc = _c_cas(self._h, key, len(key), value, len(value), ttl, token)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_cas(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl, token
+        )
         if rc == 0:
             return True
         if rc == EEXISTS or rc == ENOTFOUND:
@@ -557,7 +576,8 @@ class Cache:
         """Removes key; False if it was absent."""
         if type(key) is not bytes:
             key = _as_key(key)
-        rc = _c_delete(self._h, key, len(key))
+        n = len(key)
+        rc = _c_delete(self._h, key, _SZ[n] if n < _SMALL else n)
         if rc == 0:
             return True
         if rc == ENOTFOUND:
@@ -642,7 +662,8 @@ class Cache:
         if type(delta) is not int or not 0 <= delta <= _U64_MAX:
             delta = _u64("delta", delta)
         t = _tls.t
-        rc = fn(self._h, k, len(k), delta, t.cas)
+        n = len(k)
+        rc = fn(self._h, k, _SZ[n] if n < _SMALL else n, delta, t.cas)
         if rc == 0:
             return t.cas.value
         if rc == ENOTFOUND:
