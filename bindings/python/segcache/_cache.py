@@ -18,7 +18,6 @@ from itertools import accumulate
 from . import _lib
 from ._errors import (
     EEXISTS,
-    EINVAL,
     ENOTFOUND,
     ERANGE,
     Error,
@@ -169,7 +168,7 @@ class _Thread:
     __slots__ = (
         "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
-        "vlens", "statuses", "karena", "kbase",
+        "vlens", "statuses", "karena", "kbase", "layout",
     )  # fmt: skip
 
     def __init__(self):
@@ -203,12 +202,13 @@ class _Thread:
         self.vlens = (c_size_t * n)()
         self.statuses = (c_int * n)()
         self.keys = (c_void_p * n)()
-
+        self.layout = None  # (n, key length) the keys/klens arrays hold
     def keyspace(self, size: int) -> None:
         """Sizes the arena that get_many copies a batch's keys into."""
         self.karena = bytearray(size)
         ck = (ctypes.c_char * size).from_buffer(self.karena)
         self.kbase = ctypes.addressof(ck)
+        self.layout = None
 
 
 class _Local(threading.local):
@@ -433,31 +433,42 @@ class Cache:
         if len(blob) > len(t.karena):
             t.keyspace(max(len(blob), 2 * len(t.karena)))
         t.karena[: len(blob)] = blob
-        lens = [len(k) for k in keys]
-        t.klens[:n] = lens
-        t.keys[:n] = list(accumulate(lens[:-1], initial=t.kbase))
+        lens = list(map(len, keys))
+        width = lens[0]
+        if lens.count(width) == n:
+            # Keys of one length (the common case): the address and length
+            # arrays are the same as for the previous such batch.
+            if t.layout != (n, width):
+                t.keys[:n] = range(t.kbase, t.kbase + n * width, width) if width else [t.kbase] * n
+                t.klens[:n] = lens
+                t.layout = (n, width)
+        else:
+            t.klens[:n] = lens
+            t.keys[:n] = list(accumulate(lens[:-1], initial=t.kbase))
+            t.layout = None
         rc = _c_get_multi(
             self._h, n, t.keys, t.klens, t.bufs, t.caps, t.vlens, t.statuses
         )
         if rc:
-            if rc == EINVAL and not all(lens):
-                raise InvalidArgument("empty key (keys are 1 to 255 bytes)", rc)
             raise error_for(rc, None, "get_many")
         st = t.statuses[:n]
         vl = t.vlens[:n]
         slot = t.slot
-        raw = t.amv[: n * slot].tobytes()
         hits = st.count(0)
+        if sum(vl) * 4 >= n * slot:
+            # One copy of the whole arena, then a slice per value.
+            raw = t.amv[: n * slot].tobytes()
+        else:
+            # Values much smaller than their slots: copy each on its own.
+            raw = t.amv
+        offsets = range(0, n * slot, slot)
         if hits == n:
-            return {
-                k: raw[o : o + l] for k, o, l in zip(keys, range(0, n * slot, slot), vl)
-            }
-        out = {
-            k: raw[o : o + l]
-            for k, s, o, l in zip(keys, st, range(0, n * slot, slot), vl)
-            if s == 0
-        }
-        if hits + st.count(ENOTFOUND) != n:
+            out = {k: raw[o : o + l] for k, o, l in zip(keys, offsets, vl)}
+        else:
+            out = {k: raw[o : o + l] for k, s, o, l in zip(keys, st, offsets, vl) if s == 0}
+        if raw is t.amv:
+            out = {k: v.tobytes() for k, v in out.items()}
+        if hits != n and hits + st.count(ENOTFOUND) != n:
             self._get_many_rest(keys, st, vl, t, out)
         return out
 

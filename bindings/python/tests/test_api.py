@@ -336,6 +336,29 @@ def test_get_many_mixed_sizes_and_big_batches(cache):
     assert cache.get_many(keys[:64]) == {k: values[k] for k in keys[:64]}
 
 
+def test_get_many_key_layouts_and_slot_sizes(cache):
+    # get_many reuses its address arrays for batches of equal-length keys and
+    # sizes its value slots from what it has seen: change both under it.
+    short = [b"s%02d" % i for i in range(40)]  # 3 bytes
+    long_ = [b"long%04d" % i for i in range(40)]  # 8 bytes
+    mixed = short[:20] + long_[:20]
+    want = {}
+    for i, k in enumerate(short + long_):
+        want[k] = b"%d" % i
+    cache.set_many(want)
+    for batch in (short, long_, mixed, short, long_[:7], short[:7], mixed[::-1], short):
+        assert cache.get_many(batch) == {k: want[k] for k in batch}
+    # Big values grow the slots; small values are then copied one by one.
+    cache.set(b"s00", b"B" * 12000)
+    want[b"s00"] = b"B" * 12000
+    for batch in (short, short, long_, mixed):
+        assert cache.get_many(batch) == {k: want[k] for k in batch}
+    # Keys as wide as allowed, and one of each width from 1 to 255.
+    wide = [bytes([65 + i % 26]) * w for i, w in enumerate(range(1, 256))]
+    cache.set_many((k, k[:3]) for k in wide)
+    assert cache.get_many(wide) == {k: k[:3] for k in wide}
+
+
 def test_set_many_and_delete_many(cache):
     cache.set_many({b"a": b"1", "b": bytearray(b"2")})
     cache.set_many([(b"c", b"3"), (b"a", b"4")])  # later pairs win
