@@ -163,15 +163,23 @@ def _check_key(key: bytes) -> None:
 
 
 class _Thread:
-    """One thread's get buffers (reached through threading.local)."""
+    """One thread's get buffers (reached through threading.local).
+
+    busy guards against the one way a thread can re-enter its own buffers:
+    Python code that runs between the C call's return and the copy-out,
+    i.e. a signal handler or a finalizer (__del__, weakref callback) run by
+    the garbage collector, that itself reads the cache. Such a nested call
+    gets fresh buffers instead of overwriting the ones being read.
+    """
 
     __slots__ = (
         "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
-        "vlens", "statuses", "karena", "kbase", "layout",
+        "vlens", "statuses", "karena", "kbase", "layout", "busy",
     )  # fmt: skip
 
     def __init__(self):
+        self.busy = False
         self.vlen = c_size_t()
         self.cas = c_uint64()
         self.grow(_TLS_START)
@@ -371,11 +379,19 @@ class Cache:
         if type(key) is not bytes:
             key = _as_key(key)
         t = _tls.t
-        n = len(key)
-        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, None)
-        if rc == 0:
-            return t.mv[: t.vlen.value].tobytes()
-        return self._get_slow(key, rc, t, False)
+        if t.busy:
+            t = _Thread()  # nested in this thread's own call: see _Thread
+        t.busy = True
+        try:
+            n = len(key)
+            rc = _c_get(
+                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, None
+            )
+            if rc == 0:
+                return t.mv[: t.vlen.value].tobytes()
+            return self._get_slow(key, rc, t, False)
+        finally:
+            t.busy = False
 
     def gets(self, key) -> tuple[bytes, int] | None:
         """(value, cas token) of key, or None if absent; pass the token to
@@ -383,11 +399,19 @@ class Cache:
         if type(key) is not bytes:
             key = _as_key(key)
         t = _tls.t
-        n = len(key)
-        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, t.cas)
-        if rc == 0:
-            return t.mv[: t.vlen.value].tobytes(), t.cas.value
-        return self._get_slow(key, rc, t, True)
+        if t.busy:
+            t = _Thread()
+        t.busy = True
+        try:
+            n = len(key)
+            rc = _c_get(
+                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, t.cas
+            )
+            if rc == 0:
+                return t.mv[: t.vlen.value].tobytes(), t.cas.value
+            return self._get_slow(key, rc, t, True)
+        finally:
+            t.busy = False
 
     def _get_slow(self, key: bytes, rc: int, t: _Thread, with_cas: bool):
         while True:
@@ -424,6 +448,15 @@ class Cache:
                 out.update(self.get_many(keys[i : i + _BATCH_MAX]))
             return out
         t = _tls.t
+        if t.busy:
+            t = _Thread()
+        t.busy = True
+        try:
+            return self._get_many(keys, n, t)
+        finally:
+            t.busy = False
+
+    def _get_many(self, keys: list, n: int, t: _Thread) -> dict:
         if t.bn < n:
             t.batch(max(n, 64, t.bn * 2), t.slot)
         # The keys go into one per-thread arena and the C array gets their
@@ -479,7 +512,10 @@ class Cache:
                 continue
             if s == ERANGE:
                 need = max(need, l)
-                v = self.get(k)  # grows the per-thread buffer as needed
+                # A single get through t's own buffer (the batch is done with
+                # it), which grows to the size the library reported.
+                t.vlen.value = l
+                v = self._get_slow(k, ERANGE, t, False)
                 if v is not None:
                     out[k] = v
             else:
@@ -495,9 +531,11 @@ class Cache:
         if type(key) is not bytes:
             key = _as_key(key)
         t = _tls.t
-        # cap 0: found-ness without copying (ERANGE means present).
+        # cap 0: found-ness without copying (ERANGE means present). The
+        # length is not read, but must not land in a buffer being read.
+        vlen = t.vlen if not t.busy else c_size_t()
         n = len(key)
-        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, None, _SZ[0], t.vlen, None)
+        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, None, _SZ[0], vlen, None)
         if rc == 0 or rc == ERANGE:
             return True
         if rc == ENOTFOUND:
@@ -672,11 +710,11 @@ class Cache:
         k = key if type(key) is bytes else _as_key(key)
         if type(delta) is not int or not 0 <= delta <= _U64_MAX:
             delta = _u64("delta", delta)
-        t = _tls.t
+        result = c_uint64()
         n = len(k)
-        rc = fn(self._h, k, _SZ[n] if n < _SMALL else n, delta, t.cas)
+        rc = fn(self._h, k, _SZ[n] if n < _SMALL else n, delta, result)
         if rc == 0:
-            return t.cas.value
+            return result.value
         if rc == ENOTFOUND:
             _check_key(k)
             raise KeyError(key)

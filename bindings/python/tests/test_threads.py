@@ -201,3 +201,38 @@ def test_caches_used_from_many_short_lived_threads(cache):
     for round_ in range(5):
         run_threads(8, lambda i: work(round_ * 8 + i))
     assert len(cache) == 40
+
+
+def test_reentrant_get_from_a_finalizer(cache):
+    # A finalizer that reads the cache can run inside this thread's own get,
+    # between the C call and the copy-out (the garbage collector runs on
+    # allocation). It must not overwrite the value being returned.
+    import gc
+
+    cache.set(b"outer", b"O" * 3000)
+    cache.set(b"inner", b"I" * 5000)
+    nested = []
+
+    class Reader:
+        def __del__(self):
+            nested.append(cache.get(b"inner"))
+            nested.append(cache.get_many([b"inner"]))
+            nested.append(b"inner" in cache)
+            nested.append(cache.gets(b"inner")[0])
+
+    from segcache import _cache
+
+    t = _cache._tls.t
+    t.busy = True  # as if inside an outer get: the nested calls must not use t
+    try:
+        before = bytes(t.buf[:16])
+        r = Reader()
+        r.cycle = r
+        del r
+        gc.collect()
+        assert bytes(t.buf[:16]) == before  # the outer buffer is untouched
+    finally:
+        t.busy = False
+    assert nested == [b"I" * 5000, {b"inner": b"I" * 5000}, True, b"I" * 5000]
+    # and the ordinary path still works afterwards
+    assert cache.get(b"outer") == b"O" * 3000
