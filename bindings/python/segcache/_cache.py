@@ -35,8 +35,8 @@ _U64_MAX = (1 << 64) - 1
 # does not pin megabytes per thread forever.
 _TLS_START = 4096
 _TLS_MAX = 1 << 20
-# get_many: per-key slot size bounds, and the most keys per C call (a
-# bigger batch is split so that its buffers stay bounded).
+# get_many: per-key slot size bounds, and the largest batch whose buffers a
+# thread keeps for the next call (bigger ones get buffers for one call).
 _SLOT_START = 128
 _SLOT_MAX = 1 << 14
 _BATCH_MAX = 4096
@@ -436,19 +436,16 @@ class Cache:
             # ERANGE again: the value grew in between; loop with its new size.
 
     def get_many(self, keys) -> dict:
-        """{key: value} for the keys that are present, in one C call per
-        4096 keys. Keys in the result are bytes (str keys are encoded)."""
+        """{key: value} for the keys that are present, in one C call for the
+        whole batch. Keys in the result are bytes (str keys are encoded)."""
         keys = [k if type(k) is bytes else _as_key(k) for k in keys]
         n = len(keys)
         if n == 0:
             return {}
-        if n > _BATCH_MAX:
-            out = {}
-            for i in range(0, n, _BATCH_MAX):
-                out.update(self.get_many(keys[i : i + _BATCH_MAX]))
-            return out
         t = _tls.t
-        if t.busy:
+        if t.busy or n > _BATCH_MAX:
+            # Nested call, or a batch too big to keep buffers for: buffers
+            # for this call only (still one C call for the whole batch).
             t = _Thread()
         t.busy = True
         try:
@@ -675,11 +672,13 @@ class Cache:
 
     def delete_many(self, keys) -> int:
         """Removes every key of keys, in one C call per 4096 keys; returns
-        how many were present."""
+        how many were present. If some key is invalid (e.g. KeyTooLarge),
+        the others are still removed and the first key's error is raised."""
         keys = [k if type(k) is bytes else _as_key(k) for k in keys]
         if _c_delete_multi is None:
             return sum(self.delete(k) for k in keys)
         deleted = 0
+        first = None
         for i in range(0, len(keys), _BATCH_MAX):
             chunk = keys[i : i + _BATCH_MAX]
             n = len(chunk)
@@ -691,8 +690,10 @@ class Cache:
             for k, s in zip(chunk, statuses):
                 if s == 0:
                     deleted += 1
-                elif s != ENOTFOUND:
-                    raise error_for(s, k, "delete_many")
+                elif s != ENOTFOUND and first is None:
+                    first = error_for(s, k, "delete_many")
+        if first is not None:
+            raise first
         return deleted
 
     def incr(self, key, delta: int = 1) -> int:

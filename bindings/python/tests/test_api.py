@@ -332,7 +332,7 @@ def test_get_many_mixed_sizes_and_big_batches(cache):
     values = {b"key%05d" % i: bytes([i % 256]) * (i * 37 % 5000) for i in range(6000)}
     cache.set_many(values)
     keys = list(values) + [b"missing%d" % i for i in range(100)]
-    assert cache.get_many(keys) == values  # 2 C calls (4096 per call)
+    assert cache.get_many(keys) == values  # one C call, buffers for this call only
     assert cache.get_many(keys[:64]) == {k: values[k] for k in keys[:64]}
 
 
@@ -367,6 +367,27 @@ def test_set_many_and_delete_many(cache):
     assert cache.get_many([b"a", b"b", b"c"]) == {b"c": b"3"}
     assert cache.delete_many([]) == 0
     cache.set_many({})
+
+
+def test_get_many_is_one_call(cache, monkeypatch):
+    from segcache import _cache
+
+    calls = []
+    real = _cache._c_get_multi
+    monkeypatch.setattr(_cache, "_c_get_multi", lambda *a: calls.append(a[1]) or real(*a))
+    cache.set_many({b"k%d" % i: b"v" for i in range(10_000)})
+    for n in (1, 64, 4096, 10_000):
+        calls.clear()
+        got = cache.get_many([b"k%d" % i for i in range(n)])
+        assert len(got) == n
+        assert calls == [n]
+
+
+def test_delete_many_partial_failure_deletes_the_rest(cache):
+    cache.set_many({b"a": b"1", b"b": b"2"})
+    with pytest.raises(segcache.KeyTooLarge):
+        cache.delete_many([b"a", b"x" * 300, b"b"])
+    assert cache.get_many([b"a", b"b"]) == {}
 
 
 def test_set_many_partial_failure_stores_the_rest():
