@@ -20,7 +20,6 @@ from ._errors import (
     EEXISTS,
     ENOTFOUND,
     ERANGE,
-    Error,
     InvalidArgument,
     KeyTooLarge,
     MAX_KEY_LEN,
