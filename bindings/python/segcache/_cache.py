@@ -174,7 +174,7 @@ class _Thread:
     __slots__ = (
         "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
-        "vlens", "statuses", "karena", "kbase", "layout", "busy",
+        "vlens", "statuses", "karena", "kview", "kbase", "layout", "busy",
     )  # fmt: skip
 
     def __init__(self):
@@ -201,7 +201,7 @@ class _Thread:
         self.bn = n
         self.slot = slot
         self.arena = bytearray(n * slot)
-        self.amv = memoryview(self.arena)
+        self.amv = memoryview(self.arena)  # also pins the buffer: no resize
         base = ctypes.addressof((ctypes.c_char * len(self.arena)).from_buffer(self.arena))
         self.klens = (c_size_t * n)()
         self.bufs = (c_void_p * n)(*range(base, base + n * slot, slot))
@@ -210,11 +210,13 @@ class _Thread:
         self.statuses = (c_int * n)()
         self.keys = (c_void_p * n)()
         self.layout = None  # (n, key length) the keys/klens arrays hold
+
     def keyspace(self, size: int) -> None:
         """Sizes the arena that get_many copies a batch's keys into."""
         self.karena = bytearray(size)
-        ck = (ctypes.c_char * size).from_buffer(self.karena)
-        self.kbase = ctypes.addressof(ck)
+        # The view pins the bytearray (a resize would raise, not move it).
+        self.kview = (ctypes.c_char * size).from_buffer(self.karena)
+        self.kbase = ctypes.addressof(self.kview)
         self.layout = None
 
 
@@ -322,7 +324,10 @@ class Cache:
                     raise ValueError(f"{name} must be at most 2**31-1, not {v}")
                 put(name, v)
         if s3fifo_admission_ratio is not None:
-            r = float(s3fifo_admission_ratio)
+            r = s3fifo_admission_ratio
+            if isinstance(r, bool) or not isinstance(r, (int, float)):
+                raise TypeError(f"s3fifo_admission_ratio must be a float, not {type(r).__name__}")
+            r = float(r)
             if not 0.0 <= r < 1.0:
                 raise ValueError(
                     f"s3fifo_admission_ratio must be in [0, 1), not {r}"

@@ -666,6 +666,8 @@ def test_invalid_options(kwargs):
         (dict(merge_max=-1), ValueError),
         (dict(heap_bytes="big"), TypeError),
         (dict(heap_bytes=1.5), TypeError),
+        (dict(s3fifo_admission_ratio="0.5"), TypeError),
+        (dict(s3fifo_admission_ratio=1.0), ValueError),
     ],
 )
 def test_option_types_and_ranges(kwargs, exc):
