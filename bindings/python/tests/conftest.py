@@ -13,8 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import segcache
+
+# No example database in the source tree; a failure prints its reproducer.
+settings.register_profile("segcache", database=None, print_blob=True)
+settings.load_profile("segcache")
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_ROOT = HERE.parent  # bindings/python
