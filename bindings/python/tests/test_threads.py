@@ -236,3 +236,18 @@ def test_reentrant_get_from_a_finalizer(cache):
     assert nested == [b"I" * 5000, {b"inner": b"I" * 5000}, True, b"I" * 5000]
     # and the ordinary path still works afterwards
     assert cache.get(b"outer") == b"O" * 3000
+
+
+def test_calls_release_the_gil():
+    # ctypes releases the GIL around calls through CDLL functions, and holds
+    # it through PyDLL ones (FUNCFLAG_PYTHONAPI). Every declared function
+    # must be of the first kind, or threads would not run library code in
+    # parallel.
+    import ctypes
+
+    from segcache import _lib
+
+    lib = _lib.load()
+    assert type(lib.dll) is ctypes.CDLL
+    for name, fn in lib.fn.items():
+        assert not fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name
