@@ -57,8 +57,11 @@
  *    handlers after loading the library must chain to the previous handler
  *    and use SA_ONSTACK.
  *  - Every entry point recovers internal faults (Go panics) and returns
- *    SEGCACHE_EINTERNAL instead of aborting the host; the library prints
- *    nothing on stdout or stderr.
+ *    SEGCACHE_EINTERNAL instead of aborting the host, and the library
+ *    prints nothing. Only a fatal error of the runtime itself (it cannot
+ *    allocate memory for its own heap) is beyond recovery: it prints a
+ *    message on stderr and aborts, as malloc failure does in many C
+ *    libraries.
  *
  * ABI evolution: segcache_options and segcache_stats begin with a size
  * field. Structs only grow at the end; the library reads and writes only

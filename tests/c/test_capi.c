@@ -26,6 +26,22 @@
 
 #define KEY(s) (s), (sizeof(s) - 1)
 
+/* The ABI of the structs is frozen: fields only ever get appended. */
+#include <stddef.h>
+_Static_assert(offsetof(segcache_options, heap_bytes) == 8, "options layout");
+_Static_assert(offsetof(segcache_options, segment_bytes) == 16, "options layout");
+_Static_assert(offsetof(segcache_options, hash_power) == 20, "options layout");
+_Static_assert(offsetof(segcache_options, eviction) == 24, "options layout");
+_Static_assert(offsetof(segcache_options, eviction) + 4 == SEGCACHE_OPTIONS_MIN_SIZE, "min size");
+_Static_assert(offsetof(segcache_options, merge_max) == 28, "options layout");
+_Static_assert(offsetof(segcache_options, s3fifo_admission_ratio) == 40, "options layout");
+_Static_assert(sizeof(segcache_options) == 48, "options size");
+_Static_assert(offsetof(segcache_stats, items) == 8, "stats layout");
+_Static_assert(offsetof(segcache_stats, expired_segments) + 8 == SEGCACHE_STATS_MIN_SIZE, "min size");
+_Static_assert(offsetof(segcache_stats, merged_segments) == 128, "stats layout");
+_Static_assert(sizeof(segcache_stats) == 144, "stats size");
+_Static_assert(sizeof(segcache_t) == 8, "handle size");
+
 static segcache_t open_default(void) {
     segcache_t c = 0;
     CHECK_RC(segcache_open(NULL, &c), SEGCACHE_OK);
