@@ -174,7 +174,7 @@ class _Thread:
     __slots__ = (
         "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
-        "vlens", "statuses", "karena", "kview", "kbase", "layout", "busy",
+        "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout", "busy",
     )  # fmt: skip
 
     def __init__(self):
@@ -208,6 +208,10 @@ class _Thread:
         self.caps = (c_size_t * n)(*([slot] * n))
         self.vlens = (c_size_t * n)()
         self.statuses = (c_int * n)()
+        # Reading results through memoryviews (.tolist()) is cheaper than
+        # slicing the ctypes arrays.
+        self.vlens_mv = memoryview(self.vlens).cast("B").cast("N")
+        self.statuses_mv = memoryview(self.statuses).cast("B").cast("i")
         self.keys = (c_void_p * n)()
         self.layout = None  # (n, key length) the keys/klens arrays hold
 
@@ -485,8 +489,8 @@ class Cache:
         )
         if rc:
             raise error_for(rc, None, "get_many")
-        st = t.statuses[:n]
-        vl = t.vlens[:n]
+        st = t.statuses_mv[:n].tolist()
+        vl = t.vlens_mv[:n].tolist()
         slot = t.slot
         hits = st.count(0)
         if sum(vl) * 4 >= n * slot:
