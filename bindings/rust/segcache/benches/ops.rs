@@ -1,0 +1,221 @@
+//! Benchmark of the safe crate (BENCHMARKS.md section 4): ns/op of
+//! `get_into` and `set` through `segcache`, side by side in one process
+//! with the same operations called raw through `segcache-sys` and with an
+//! empty exported call (`segcache_noop`), the floor of any call into the
+//! library. Workload of section 1: 1,000,000 keys of 16 bytes, 64-byte
+//! values, keys chosen Zipf(0.99), cache large enough for every key, keys
+//! and the key sequence generated before timing. Each figure is the median
+//! of 5 runs; ratios are to the noop floor measured in the same run.
+//!
+//! `cargo bench -p segcache --bench ops` (or `make bench-rust`);
+//! `-- --smoke` runs a tiny version that only proves the benchmark works.
+use std::hint::black_box;
+use std::time::Instant;
+
+use segcache::{sys, Cache, Eviction};
+
+const VALUE_BYTES: usize = 64;
+const ZIPF_THETA: f64 = 0.99;
+
+/// splitmix64: a small, good-enough PRNG so the benchmark needs only std.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Zipf ranks in [0, n) by the method of Gray et al. (the YCSB generator):
+/// rank 0 is the most popular.
+struct Zipf {
+    n: f64,
+    theta: f64,
+    zetan: f64,
+    alpha: f64,
+    eta: f64,
+}
+
+impl Zipf {
+    fn new(n: usize, theta: f64) -> Zipf {
+        let zetan: f64 = (1..=n).map(|i| 1.0 / (i as f64).powf(theta)).sum();
+        let zeta2 = 1.0 + 0.5f64.powf(theta);
+        let nf = n as f64;
+        Zipf {
+            n: nf,
+            theta,
+            zetan,
+            alpha: 1.0 / (1.0 - theta),
+            eta: (1.0 - (2.0 / nf).powf(1.0 - theta)) / (1.0 - zeta2 / zetan),
+        }
+    }
+    fn sample(&self, rng: &mut Rng) -> usize {
+        let u = rng.unit();
+        let uz = u * self.zetan;
+        if uz < 1.0 {
+            return 0;
+        }
+        if uz < 1.0 + 0.5f64.powf(self.theta) {
+            return 1;
+        }
+        let r = (self.n * (self.eta * u - self.eta + 1.0).powf(self.alpha)) as usize;
+        r.min(self.n as usize - 1)
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let (nkeys, nops, runs) = if smoke { (10_000, 20_000, 1) } else { (1_000_000, 2_000_000, 5) };
+
+    // 16-byte keys, a 64-byte value per key (its index in the first bytes).
+    let keys: Vec<[u8; 16]> = (0..nkeys)
+        .map(|i| {
+            let mut k = [0u8; 16];
+            k.copy_from_slice(format!("key:{i:012}").as_bytes());
+            k
+        })
+        .collect();
+    let value = |i: usize| {
+        let mut v = [b'v'; VALUE_BYTES];
+        v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        v
+    };
+    let zipf = Zipf::new(nkeys, ZIPF_THETA);
+    let mut rng = Rng(42);
+    let seq: Vec<u32> = (0..nops).map(|_| zipf.sample(&mut rng) as u32).collect();
+
+    let cache = Cache::builder()
+        .heap_bytes(512 << 20)
+        .eviction(Eviction::Merge)
+        .build()
+        .expect("open");
+    for (i, k) in keys.iter().enumerate() {
+        cache.set(k, value(i), 0).expect("populate");
+    }
+    // Every lookup below must hit, or the figures are about misses.
+    let mut buf = Vec::with_capacity(VALUE_BYTES);
+    let mut hits = 0usize;
+    for &i in &seq {
+        if cache.get_into(keys[i as usize], &mut buf).expect("get") {
+            hits += 1;
+        }
+    }
+    assert_eq!(hits, seq.len(), "the cache lost items; the benchmark needs all of them resident");
+
+    let h = cache.as_raw();
+    let ops: Vec<(&str, Box<dyn Fn() -> f64 + '_>)> = vec![
+        (
+            "noop (raw floor)",
+            Box::new(|| {
+                let t = Instant::now();
+                for _ in 0..nops {
+                    unsafe { sys::segcache_noop() };
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+        (
+            "get (raw sys)",
+            Box::new(|| {
+                let mut out = [0u8; VALUE_BYTES];
+                let t = Instant::now();
+                for &i in &seq {
+                    let k = &keys[i as usize];
+                    let mut vlen = 0usize;
+                    let rc = unsafe {
+                        sys::segcache_get(h, k.as_ptr().cast(), k.len(), out.as_mut_ptr().cast(), out.len(), &mut vlen, std::ptr::null_mut())
+                    };
+                    black_box((rc, vlen));
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+        (
+            "get_into (safe)",
+            Box::new(|| {
+                let mut buf = Vec::with_capacity(VALUE_BYTES);
+                let t = Instant::now();
+                for &i in &seq {
+                    black_box(cache.get_into(keys[i as usize], &mut buf).unwrap());
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+        (
+            "get (safe, new Vec)",
+            Box::new(|| {
+                let t = Instant::now();
+                for &i in &seq {
+                    black_box(cache.get(keys[i as usize]).unwrap());
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+        (
+            "set (raw sys)",
+            Box::new(|| {
+                let t = Instant::now();
+                for &i in &seq {
+                    let k = &keys[i as usize];
+                    let v = value(i as usize);
+                    let rc = unsafe { sys::segcache_set(h, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), 0) };
+                    black_box(rc);
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+        (
+            "set (safe)",
+            Box::new(|| {
+                let t = Instant::now();
+                for &i in &seq {
+                    cache.set(keys[i as usize], value(i as usize), 0).unwrap();
+                }
+                t.elapsed().as_nanos() as f64 / nops as f64
+            }),
+        ),
+    ];
+
+    // Interleave the operations within each run so drift of this shared
+    // machine hits them alike; take each one's median over the runs.
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ops.len()];
+    for _ in 0..runs {
+        for (j, (_, f)) in ops.iter().enumerate() {
+            samples[j].push(f());
+        }
+    }
+    let medians: Vec<f64> = samples.into_iter().map(median).collect();
+    let floor = medians[0];
+
+    println!(
+        "segcache Rust bench: {nkeys} keys x 16 B, {VALUE_BYTES} B values, Zipf {ZIPF_THETA}, {nops} ops per run, median of {runs} run(s), 1 thread"
+    );
+    println!("{:<22} {:>9} {:>9}", "operation", "ns/op", "x noop");
+    for ((name, _), m) in ops.iter().zip(&medians) {
+        println!("{name:<22} {m:>9.1} {:>9.2}", m / floor);
+    }
+    let (raw_get, safe_get, raw_set, safe_set) = (medians[1], medians[2], medians[4], medians[5]);
+    println!(
+        "safe - raw: get_into {:+.1} ns, set {:+.1} ns",
+        safe_get - raw_get,
+        safe_set - raw_set
+    );
+    let s = cache.stats().expect("stats");
+    println!("items resident: {} (of {nkeys})", s.items);
+    if smoke {
+        assert_eq!(s.items as usize, nkeys);
+        println!("smoke run ok");
+    }
+}
