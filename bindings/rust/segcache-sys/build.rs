@@ -23,6 +23,9 @@ fn main() {
     // An absolute, normalized path: the rpath must not depend on the
     // directory a binary is started from.
     let dir = dir.canonicalize().unwrap_or(dir);
+    // Relink when `make lib` rebuilds the library (and rerun until it
+    // exists, so that the path above gets canonicalized once it does).
+    println!("cargo:rerun-if-changed={}", dir.join("libsegcache.so").display());
     if !dir.join("libsegcache.so").exists() {
         println!(
             "cargo:warning=libsegcache.so not found in {}: run `make lib` at the repository root or set SEGCACHE_LIB_DIR",

@@ -79,10 +79,11 @@ macro_rules! to_const_value {
 macro_rules! constants {
     ($( $(#[$m:meta])* pub const $name:ident: $kind:ident = $val:expr; )*) => {
         $( $(#[$m])* pub const $name: constants!(@ty $kind) = $val; )*
-        /// Every constant of the header, by name (for the drift test).
+        /// Every constant of the header: name, Rust type, value (for the
+        /// drift test).
         #[doc(hidden)]
-        pub const CONSTANTS: &[(&str, ConstValue)] = &[
-            $( (stringify!($name), to_const_value!($kind, $name)) ),*
+        pub const CONSTANTS: &[(&str, &str, ConstValue)] = &[
+            $( (stringify!($name), stringify!($kind), to_const_value!($kind, $name)) ),*
         ];
     };
     (@ty str) => { &'static str };
@@ -149,6 +150,13 @@ constants! {
     /// Header version, patch part.
     pub const SEGCACHE_VERSION_PATCH: c_int = 0;
 
+    /// The smallest `segcache_options.size` `segcache_open` accepts: the
+    /// fields up to and including `eviction`.
+    pub const SEGCACHE_OPTIONS_MIN_SIZE: u32 = 28;
+    /// The smallest `segcache_stats.size` `segcache_stats_get` accepts: the
+    /// fields up to and including `expired_segments`.
+    pub const SEGCACHE_STATS_MIN_SIZE: u32 = 128;
+
     /// Success.
     pub const SEGCACHE_OK: c_int = 0;
     /// The key is absent or expired.
@@ -172,6 +180,8 @@ constants! {
     /// A recovered internal fault; the host keeps running.
     pub const SEGCACHE_EINTERNAL: c_int = -10;
 
+    // enum segcache_eviction: C enum constants have type int.
+
     /// Never evict: sets fail with `SEGCACHE_ENOSPACE` once full.
     pub const SEGCACHE_EVICT_NONE: c_int = 0;
     /// Evict a random sealed segment.
@@ -192,7 +202,9 @@ constants! {
 
 structs! {
     /// Options of [`segcache_open`]; fill with [`segcache_options_init`]
-    /// first, then change the fields wanted.
+    /// first, then change the fields wanted. A zero in `heap_bytes`,
+    /// `segment_bytes`, `merge_max`, `merge_target` or
+    /// `s3fifo_admission_ratio` also means the default.
     pub struct segcache_options {
         /// `sizeof(segcache_options)`, set by `segcache_options_init`.
         pub size: u32,
@@ -202,15 +214,17 @@ structs! {
         pub segment_bytes: u32,
         /// 0 = sized from heap_bytes; else 2^hash_power slots.
         pub hash_power: u32,
-        /// One of `SEGCACHE_EVICT_*`.
+        /// One of `SEGCACHE_EVICT_*` (default `SEGCACHE_EVICT_MERGE`).
         pub eviction: i32,
-        /// Merge eviction: most segments merged in one pass.
+        /// MERGE: most segments one merge pass combines (default 8).
         pub merge_max: i32,
-        /// Merge eviction: segments merged into one.
+        /// MERGE: sources absorbed per merged segment (default 4).
         pub merge_target: i32,
-        /// Merge eviction: compaction threshold (1/n full).
+        /// MERGE: if > 0, compact neighbours each at most 1/merge_compact
+        /// full after deletes (default 0: off).
         pub merge_compact: i32,
-        /// S3-FIFO: share of the heap for the admission pool.
+        /// S3FIFO: share of segments in the admission pool, 0.01 to 0.9
+        /// (default 0.1).
         pub s3fifo_admission_ratio: f64,
     }
 
@@ -249,6 +263,10 @@ structs! {
         pub evicted_segments: u64,
         /// Segments expired.
         pub expired_segments: u64,
+        /// Segments reclaimed by merge.
+        pub merged_segments: u64,
+        /// Items copied by merge or S3-FIFO promotion.
+        pub promoted_items: u64,
     }
 }
 
@@ -289,6 +307,13 @@ functions! {
     pub fn segcache_stats_get(c: segcache_t, out: *mut segcache_stats) -> c_int;
     /// Looks up `n` keys in one call.
     pub fn segcache_get_multi(c: segcache_t, n: usize, keys: *const *const c_void, klens: *const usize, bufs: *const *mut c_void, caps: *const usize, vlens: *mut usize, statuses: *mut c_int) -> c_int;
+    /// Stores `n` items in one call (`ttls` may be NULL: never expire).
+    pub fn segcache_set_multi(c: segcache_t, n: usize, keys: *const *const c_void, klens: *const usize, vals: *const *const c_void, vlens: *const usize, ttls: *const u32, statuses: *mut c_int) -> c_int;
+    /// Removes `n` keys in one call.
+    pub fn segcache_delete_multi(c: segcache_t, n: usize, keys: *const *const c_void, klens: *const usize, statuses: *mut c_int) -> c_int;
+    /// Sets how many threads may run library code at once (GOMAXPROCS);
+    /// returns the previous value; `n < 1` only reads it.
+    pub fn segcache_set_max_procs(n: c_int) -> c_int;
 }
 
 // The layout the C header implies on LP64 targets (every target the library
@@ -301,8 +326,12 @@ const _: () = {
     assert!(core::mem::offset_of!(segcache_options, heap_bytes) == 8);
     assert!(core::mem::offset_of!(segcache_options, eviction) == 24);
     assert!(core::mem::offset_of!(segcache_options, s3fifo_admission_ratio) == 40);
-    assert!(core::mem::size_of::<segcache_stats>() == 128);
+    assert!(core::mem::size_of::<segcache_stats>() == 144);
     assert!(core::mem::align_of::<segcache_stats>() == 8);
     assert!(core::mem::offset_of!(segcache_stats, items) == 8);
     assert!(core::mem::offset_of!(segcache_stats, expired_segments) == 120);
+    assert!(core::mem::offset_of!(segcache_stats, promoted_items) == 136);
+    // The size fields the library checks against.
+    assert!(core::mem::offset_of!(segcache_options, merge_max) == SEGCACHE_OPTIONS_MIN_SIZE as usize);
+    assert!(core::mem::offset_of!(segcache_stats, merged_segments) == SEGCACHE_STATS_MIN_SIZE as usize);
 };

@@ -39,7 +39,7 @@ impl CType {
             CType::Scalar(s) => s.to_string(),
             CType::Void => "c_void".to_string(),
             CType::Named(n) => n.clone(),
-            CType::Ptr { is_const, to } => format!("*{}{}", if *is_const { "const" } else { "mut" }, to.rust()),
+            CType::Ptr { is_const, to } => format!("*{} {}", if *is_const { "const" } else { "mut" }, to.rust()),
             CType::Array(t, n) => format!("[{};{}]", t.rust(), n),
         }
     }
@@ -60,7 +60,10 @@ struct Field {
 
 #[derive(Debug, Default)]
 struct Header {
-    constants: BTreeMap<String, ConstValue>,
+    /// name -> (Rust type of the C constant, value)
+    constants: BTreeMap<String, (&'static str, ConstValue)>,
+    /// Attribute macros (like SEGCACHE_API) allowed before a function.
+    attributes: BTreeSet<String>,
     typedefs: BTreeMap<String, CType>,
     structs: BTreeMap<String, Vec<Field>>,
     functions: BTreeMap<String, Function>,
@@ -71,7 +74,8 @@ struct Header {
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Ident(String),
-    Int(i128),
+    /// An integer literal and its C type (as a Rust type name).
+    Int(i128, &'static str),
     Str(String),
     Punct(char),
 }
@@ -129,18 +133,59 @@ fn strip_comments(src: &str) -> String {
     out
 }
 
-/// Parses an integer literal: decimal, hex or octal, with optional
-/// u/l suffixes.
-fn parse_int(s: &str, line: usize) -> i128 {
+/// Parses an integer literal (decimal, hex or octal, u/l/ll suffixes) and
+/// gives it its C type by C11's rules (6.4.4.1), for an LP64 target.
+fn parse_int(s: &str, line: usize) -> (i128, &'static str) {
     let t = s.trim_end_matches(['u', 'U', 'l', 'L']);
-    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i128::from_str_radix(h, 16)
+    let suffix = s[t.len()..].to_ascii_lowercase();
+    let (decimal, v) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (false, i128::from_str_radix(h, 16))
     } else if t.len() > 1 && t.starts_with('0') {
-        i128::from_str_radix(&t[1..], 8)
+        (false, i128::from_str_radix(&t[1..], 8))
     } else {
-        t.parse::<i128>()
+        (true, t.parse::<i128>())
     };
-    v.unwrap_or_else(|_| fail(line, format!("bad integer literal {s:?}")))
+    let v = v.unwrap_or_else(|_| fail(line, format!("bad integer literal {s:?}")));
+    let candidates: &[&str] = match suffix.as_str() {
+        "" if decimal => &["i32", "i64"],
+        "" => &["i32", "u32", "i64", "u64"],
+        "u" => &["u32", "u64"],
+        "l" | "ll" if decimal => &["i64"],
+        "l" | "ll" => &["i64", "u64"],
+        "ul" | "lu" | "ull" | "llu" => &["u64"],
+        _ => fail(line, format!("bad integer suffix in {s:?}")),
+    };
+    let ty = candidates
+        .iter()
+        .copied()
+        .find(|ty| fit(v, ty) == v)
+        .unwrap_or_else(|| fail(line, format!("integer literal {s:?} too large")));
+    (v, ty)
+}
+
+/// v converted to the C integer type ty (wrapping, as C does for unsigned).
+fn fit(v: i128, ty: &str) -> i128 {
+    match ty {
+        "i32" => v as i32 as i128,
+        "u32" => v as u32 as i128,
+        "i64" => v as i64 as i128,
+        "u64" => v as u64 as i128,
+        _ => panic!("not an integer type: {ty}"),
+    }
+}
+
+/// The common type of two integer operands (C's usual arithmetic
+/// conversions, LP64).
+fn common(a: &'static str, b: &'static str) -> &'static str {
+    if a == b {
+        a
+    } else if a == "u64" || b == "u64" {
+        "u64"
+    } else if a == "i64" || b == "i64" {
+        "i64"
+    } else {
+        "u32" // i32 with u32
+    }
 }
 
 fn tokenize(text: &str, line: usize) -> Vec<Token> {
@@ -166,7 +211,8 @@ fn tokenize(text: &str, line: usize) -> Vec<Token> {
                 fail(line, "floating-point literals are not supported");
             }
             let s: String = chars[start..i].iter().collect();
-            toks.push(Token { tok: Tok::Int(parse_int(&s, line)), line });
+            let (v, ty) = parse_int(&s, line);
+            toks.push(Token { tok: Tok::Int(v, ty), line });
         } else if c == '"' {
             let start = i + 1;
             i += 1;
@@ -193,13 +239,26 @@ fn tokenize(text: &str, line: usize) -> Vec<Token> {
 
 // --------------------------------------------------------- preprocessor --
 
+/// What an open #if.. of the header is for.
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    /// `#ifndef X_H` around the whole header.
+    Guard,
+    /// `#ifdef __cplusplus` around `extern "C" {` and its `}`.
+    Cplusplus,
+    /// `#ifndef ATTR` ... `#endif`, which only defines the attribute macro
+    /// ATTR (per platform, with nested #if/#elif/#else); depth counts the
+    /// nested #if.
+    Attribute { name: String, depth: usize },
+}
+
 /// Splits the header into preprocessor directives (handled here) and the
 /// remaining C declarations (returned as tokens).
 fn preprocess(src: &str, h: &mut Header) -> Vec<Token> {
     let text = strip_comments(src);
     let mut decl_toks = Vec::new();
     let mut guard: Option<String> = None;
-    let mut cond_stack: Vec<&'static str> = Vec::new(); // "guard" | "cplusplus"
+    let mut conds: Vec<Cond> = Vec::new();
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.to_string()));
     while let Some((line, mut l)) = lines.next() {
         while l.ends_with('\\') {
@@ -209,58 +268,74 @@ fn preprocess(src: &str, h: &mut Header) -> Vec<Token> {
             l.push_str(&next);
         }
         let t = l.trim();
-        let Some(directive) = t.strip_prefix('#') else {
-            if !cond_stack.is_empty() && cond_stack.last() == Some(&"cplusplus") {
+        let directive = t.strip_prefix('#').map(|d| {
+            let d = d.trim();
+            let (kw, rest) = d.split_once(char::is_whitespace).unwrap_or((d, ""));
+            (kw, rest.trim())
+        });
+        match (conds.last_mut(), directive) {
+            // Inside an attribute block: only the macro's definitions.
+            (Some(Cond::Attribute { name, depth }), d) => match d {
+                Some(("if" | "ifdef" | "ifndef", _)) => *depth += 1,
+                Some(("elif" | "else", _)) => {}
+                Some(("endif", _)) if *depth == 0 => {
+                    conds.pop();
+                }
+                Some(("endif", _)) => *depth -= 1,
+                Some(("define", rest)) if rest.split_whitespace().next() == Some(name.as_str()) => {}
+                None if t.is_empty() => {}
+                _ => fail(line, format!("unexpected {t:?} in the block defining {name}")),
+            },
+            (Some(Cond::Cplusplus), None) => {
                 // Inside #ifdef __cplusplus: only the extern "C" wrapper.
-                if t.is_empty() || t == "extern \"C\" {" || t == "}" {
-                    continue;
-                }
-                fail(line, format!("unexpected C++-only line {t:?}"));
-            }
-            decl_toks.extend(tokenize(t, line));
-            continue;
-        };
-        let mut words = directive.trim().splitn(2, char::is_whitespace);
-        let kw = words.next().unwrap_or("");
-        let rest = words.next().unwrap_or("").trim();
-        match kw {
-            "ifndef" if guard.is_none() && cond_stack.is_empty() => {
-                guard = Some(rest.to_string());
-                cond_stack.push("guard");
-            }
-            "ifdef" if rest == "__cplusplus" => cond_stack.push("cplusplus"),
-            "endif" => {
-                cond_stack.pop().unwrap_or_else(|| fail(line, "#endif without #if"));
-            }
-            "include" => {
-                if !(rest.starts_with('<') && rest.ends_with('>')) {
-                    fail(line, format!("unexpected include {rest:?}"));
+                if !(t.is_empty() || t == "extern \"C\" {" || t == "}") {
+                    fail(line, format!("unexpected C++-only line {t:?}"));
                 }
             }
-            "pragma" if rest == "once" => {}
-            "define" => {
-                let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-                let (name, value) = rest.split_at(name_end);
-                if value.starts_with('(') {
-                    fail(line, format!("function-like macro {name} is not supported"));
+            (_, None) => decl_toks.extend(tokenize(t, line)),
+            (_, Some((kw, rest))) => match kw {
+                "ifndef" if guard.is_none() && conds.is_empty() => {
+                    guard = Some(rest.to_string());
+                    conds.push(Cond::Guard);
                 }
-                let value = value.trim();
-                if value.is_empty() {
-                    if guard.as_deref() == Some(name) {
-                        continue; // the include guard
+                "ifndef" if conds == [Cond::Guard] => {
+                    h.attributes.insert(rest.to_string());
+                    conds.push(Cond::Attribute { name: rest.to_string(), depth: 0 });
+                }
+                "ifdef" if rest == "__cplusplus" => conds.push(Cond::Cplusplus),
+                "endif" => {
+                    conds.pop().unwrap_or_else(|| fail(line, "#endif without #if"));
+                }
+                "include" => {
+                    if !(rest.starts_with('<') && rest.ends_with('>')) {
+                        fail(line, format!("unexpected include {rest:?}"));
                     }
-                    fail(line, format!("#define {name} has no value"));
                 }
-                let toks = tokenize(value, line);
-                let v = eval_const(&toks, &h.constants, line);
-                if h.constants.insert(name.to_string(), v).is_some() {
-                    fail(line, format!("{name} defined twice"));
+                "pragma" if rest == "once" => {}
+                "define" => {
+                    let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                    let (name, value) = rest.split_at(name_end);
+                    if value.starts_with('(') {
+                        fail(line, format!("function-like macro {name} is not supported"));
+                    }
+                    let value = value.trim();
+                    if value.is_empty() {
+                        if guard.as_deref() == Some(name) {
+                            continue; // the include guard
+                        }
+                        fail(line, format!("#define {name} has no value"));
+                    }
+                    let toks = tokenize(value, line);
+                    let v = eval_const(&toks, &h.constants, line);
+                    if h.constants.insert(name.to_string(), v).is_some() {
+                        fail(line, format!("{name} defined twice"));
+                    }
                 }
-            }
-            _ => fail(line, format!("unsupported directive #{kw}")),
+                _ => fail(line, format!("unsupported directive #{kw}")),
+            },
         }
     }
-    if !cond_stack.is_empty() {
+    if !conds.is_empty() {
         fail(text.lines().count(), "unterminated #if");
     }
     if guard.is_none() {
@@ -272,23 +347,32 @@ fn preprocess(src: &str, h: &mut Header) -> Vec<Token> {
 /// Evaluates a constant expression: integer literals, earlier constants,
 /// parentheses, unary - and ~, binary + - * << >> | &, left to right with
 /// C precedence for these; or one string literal.
-fn eval_const(toks: &[Token], known: &BTreeMap<String, ConstValue>, line: usize) -> ConstValue {
+fn eval_const(toks: &[Token], known: &BTreeMap<String, (&'static str, ConstValue)>, line: usize) -> (&'static str, ConstValue) {
     if let [Token { tok: Tok::Str(s), .. }] = toks {
-        return ConstValue::Str(Box::leak(s.clone().into_boxed_str()));
+        return ("str", ConstValue::Str(Box::leak(s.clone().into_boxed_str())));
     }
     // Casts such as ((int32_t)-1) are not supported: fail rather than guess.
     let mut p = Expr { toks, pos: 0, known, line };
-    let v = p.bitor();
+    let (v, ty) = p.bitor();
     if p.pos != toks.len() {
         fail(line, format!("cannot evaluate constant expression {toks:?}"));
     }
-    ConstValue::Int(v)
+    (ty, ConstValue::Int(v))
+}
+
+/// A typed integer value.
+type TV = (i128, &'static str);
+
+/// Applies a binary operator with C's conversions and wrapping.
+fn binop(a: TV, b: TV, f: impl Fn(i128, i128) -> i128) -> TV {
+    let ty = common(a.1, b.1);
+    (fit(f(fit(a.0, ty), fit(b.0, ty)), ty), ty)
 }
 
 struct Expr<'a> {
     toks: &'a [Token],
     pos: usize,
-    known: &'a BTreeMap<String, ConstValue>,
+    known: &'a BTreeMap<String, (&'static str, ConstValue)>,
     line: usize,
 }
 
@@ -313,53 +397,59 @@ impl Expr<'_> {
         }
         None
     }
-    fn bitor(&mut self) -> i128 {
+    fn bitor(&mut self) -> TV {
         let mut v = self.bitand();
         while self.punct('|') {
-            v |= self.bitand();
+            v = binop(v, self.bitand(), |a, b| a | b);
         }
         v
     }
-    fn bitand(&mut self) -> i128 {
+    fn bitand(&mut self) -> TV {
         let mut v = self.shift();
         while self.punct('&') {
-            v &= self.shift();
+            v = binop(v, self.shift(), |a, b| a & b);
         }
         v
     }
-    fn shift(&mut self) -> i128 {
+    fn shift(&mut self) -> TV {
         let mut v = self.sum();
         while let Some(op) = self.shift_op() {
             let r = self.sum();
-            v = if op == '<' { v << r } else { v >> r };
+            if !(0..64).contains(&r.0) {
+                fail(self.line, "shift out of range");
+            }
+            // The result has the (promoted) type of the left operand.
+            v = (fit(if op == '<' { v.0 << r.0 } else { v.0 >> r.0 }, v.1), v.1);
         }
         v
     }
-    fn sum(&mut self) -> i128 {
+    fn sum(&mut self) -> TV {
         let mut v = self.product();
         loop {
             if self.punct('+') {
-                v += self.product();
+                v = binop(v, self.product(), |a, b| a + b);
             } else if self.punct('-') {
-                v -= self.product();
+                v = binop(v, self.product(), |a, b| a - b);
             } else {
                 return v;
             }
         }
     }
-    fn product(&mut self) -> i128 {
+    fn product(&mut self) -> TV {
         let mut v = self.unary();
         while self.punct('*') {
-            v *= self.unary();
+            v = binop(v, self.unary(), |a, b| a * b);
         }
         v
     }
-    fn unary(&mut self) -> i128 {
+    fn unary(&mut self) -> TV {
         if self.punct('-') {
-            return -self.unary();
+            let (v, ty) = self.unary();
+            return (fit(-v, ty), ty);
         }
         if self.punct('~') {
-            return !self.unary();
+            let (v, ty) = self.unary();
+            return (fit(!v, ty), ty);
         }
         if self.punct('(') {
             let v = self.bitor();
@@ -370,14 +460,14 @@ impl Expr<'_> {
         }
         let line = self.line;
         match self.toks.get(self.pos).map(|t| t.tok.clone()) {
-            Some(Tok::Int(v)) => {
+            Some(Tok::Int(v, ty)) => {
                 self.pos += 1;
-                v
+                (v, ty)
             }
             Some(Tok::Ident(name)) => {
                 self.pos += 1;
                 match self.known.get(&name) {
-                    Some(ConstValue::Int(v)) => *v,
+                    Some((ty, ConstValue::Int(v))) => (*v, ty),
                     _ => fail(line, format!("constant expression uses unknown or non-integer {name}")),
                 }
             }
@@ -607,7 +697,7 @@ impl Parser {
                     self.pos += 1;
                     let line = self.line();
                     let n = match self.next() {
-                        Tok::Int(n) if n > 0 => n as usize,
+                        Tok::Int(n, _) if n > 0 => n as usize,
                         t => fail(line, format!("unsupported array length {t:?}")),
                     };
                     self.expect(']');
@@ -639,11 +729,12 @@ impl Parser {
                     self.pos += 1;
                 }
                 match eval_const(&self.toks[start..self.pos], &h.constants, line) {
-                    ConstValue::Int(v) => next = v,
-                    _ => fail(line, "string value in an enum"),
+                    (_, ConstValue::Int(v)) if fit(v, "i32") == v => next = v,
+                    _ => fail(line, "enum value that is not an int"),
                 }
             }
-            if h.constants.insert(name.clone(), ConstValue::Int(next)).is_some() {
+            // An enumeration constant has type int (C11 6.7.2.2).
+            if h.constants.insert(name.clone(), ("i32", ConstValue::Int(next))).is_some() {
                 fail(line, format!("{name} defined twice"));
             }
             next += 1;
@@ -655,6 +746,11 @@ impl Parser {
     }
 
     fn function(&mut self, h: &mut Header, line: usize) {
+        if let Some(Tok::Ident(w)) = self.peek() {
+            if h.attributes.contains(w) {
+                self.pos += 1; // e.g. SEGCACHE_API (visibility)
+            }
+        }
         let ret = self.type_(h);
         let name = self.ident();
         self.expect('(');
@@ -707,9 +803,33 @@ fn parse_header(src: &str) -> Header {
 
 /// Rust type text as stringify! writes it, normalized: no whitespace, no
 /// path prefix on the core::ffi names.
+/// The core::ffi aliases that are the same type on every Linux target the
+/// library supports are compared as that type (c_int is i32, ...), so a
+/// declaration may use either spelling.
 fn norm(rust: &str) -> String {
-    let s: String = rust.chars().filter(|c| !c.is_whitespace()).collect();
-    s.replace("core::ffi::", "").replace("std::ffi::", "").replace("std::os::raw::", "")
+    let s = rust.replace("core::ffi::", "").replace("std::ffi::", "").replace("std::os::raw::", "");
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        out.push_str(match word.as_str() {
+            "c_int" => "i32",
+            "c_uint" => "u32",
+            "c_long" => "i64",
+            "c_ulong" => "u64",
+            "c_double" => "f64",
+            "c_float" => "f32",
+            w => w,
+        });
+        word.clear();
+        if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Size and alignment of a C type on this target, from Rust's view of the
@@ -765,12 +885,25 @@ fn struct_layout(fields: &[Field], h: &Header) -> ((usize, usize), Vec<usize>) {
 
 // ----------------------------------------------------------------- test --
 
-#[test]
-fn header_matches_declarations() {
+fn read_header() -> (PathBuf, String) {
     let path = header_path();
     let src = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {} ({e}); the drift check needs the header", path.display()));
+    (path, src)
+}
+
+#[test]
+fn header_matches_declarations() {
+    let (path, src) = read_header();
     let h = parse_header(&src);
+    let errors = differences(&h);
+    assert!(errors.is_empty(), "segcache-sys differs from {}:\n{}", path.display(), errors.join("\n"));
+    // The header must have been read, not parsed as empty.
+    assert!(!h.functions.is_empty() && !h.constants.is_empty() && !h.structs.is_empty());
+}
+
+/// Every difference between the parsed header and segcache-sys.
+fn differences(h: &Header) -> Vec<String> {
     let mut errors = Vec::new();
 
     // Functions, both ways.
@@ -780,8 +913,8 @@ fn header_matches_declarations() {
             errors.push(format!("function {name} (header line {}) is not declared in segcache-sys", f.line));
             continue;
         };
-        let want_ret = if f.ret == CType::Void { String::new() } else { f.ret.rust() };
-        let want: Vec<String> = f.params.iter().map(CType::rust).collect();
+        let want_ret = if f.ret == CType::Void { String::new() } else { norm(&f.ret.rust()) };
+        let want: Vec<String> = f.params.iter().map(|p| norm(&p.rust())).collect();
         let got: Vec<String> = r.params.iter().map(|p| norm(p)).collect();
         if norm(r.ret) != want_ret || got != want {
             errors.push(format!(
@@ -798,12 +931,14 @@ fn header_matches_declarations() {
         }
     }
 
-    // Constants, both ways, by value.
-    let rust_consts: BTreeMap<&str, ConstValue> = CONSTANTS.iter().copied().collect();
-    for (name, v) in &h.constants {
+    // Constants, both ways, by type and value.
+    let rust_consts: BTreeMap<&str, (String, ConstValue)> = CONSTANTS.iter().map(|(n, t, v)| (*n, (norm(t), *v))).collect();
+    for (name, (ty, v)) in &h.constants {
         match rust_consts.get(name.as_str()) {
-            None => errors.push(format!("constant {name} = {v:?} is missing from segcache-sys")),
-            Some(r) if r != v => errors.push(format!("constant {name}: header {v:?}, segcache-sys {r:?}")),
+            None => errors.push(format!("constant {name}: {ty} = {v:?} is missing from segcache-sys")),
+            Some((rt, rv)) if rt != ty || rv != v => {
+                errors.push(format!("constant {name}: header {ty} = {v:?}, segcache-sys {rt} = {rv:?}"))
+            }
             Some(_) => {}
         }
     }
@@ -818,7 +953,7 @@ fn header_matches_declarations() {
     for (name, t) in &h.typedefs {
         match rust_tds.get(name.as_str()) {
             None => errors.push(format!("typedef {name} is missing from segcache-sys")),
-            Some(r) if norm(r) != t.rust() => errors.push(format!("typedef {name}: header {}, segcache-sys {}", t.rust(), norm(r))),
+            Some(r) if norm(r) != norm(&t.rust()) => errors.push(format!("typedef {name}: header {}, segcache-sys {}", t.rust(), norm(r))),
             Some(_) => {}
         }
     }
@@ -835,9 +970,9 @@ fn header_matches_declarations() {
             errors.push(format!("struct {name} is missing from segcache-sys"));
             continue;
         };
-        let ((size, align), offsets) = struct_layout(fields, &h);
+        let ((size, align), offsets) = struct_layout(fields, h);
         let want: Vec<(String, String, usize)> =
-            fields.iter().zip(&offsets).map(|(f, o)| (f.name.clone(), f.ty.rust(), *o)).collect();
+            fields.iter().zip(&offsets).map(|(f, o)| (f.name.clone(), norm(&f.ty.rust()), *o)).collect();
         let got: Vec<(String, String, usize)> = r.fields.iter().map(|f| (f.name.to_string(), norm(f.ty), f.offset)).collect();
         if want != got {
             errors.push(format!("struct {name} fields (name, type, offset):\n  header:       {want:?}\n  segcache-sys: {got:?}"));
@@ -852,9 +987,37 @@ fn header_matches_declarations() {
         }
     }
 
-    assert!(errors.is_empty(), "segcache-sys differs from {}:\n{}", path.display(), errors.join("\n"));
-    // The header must have been read, not parsed as empty.
-    assert!(!h.functions.is_empty() && !h.constants.is_empty() && !h.structs.is_empty());
+    errors
+}
+
+/// The check catches drift of each kind in the real header: each edit
+/// below, applied to a copy, must produce a difference naming the item.
+#[test]
+fn every_kind_of_drift_is_caught() {
+    let (_, src) = read_header();
+    let edits: [(&str, &str, &str, &str); 9] = [
+        ("a parameter type", "segcache_set_max_procs(int n);", "segcache_set_max_procs(uint32_t n);", "segcache_set_max_procs"),
+        ("a parameter count", "int segcache_expire(segcache_t cache);", "int segcache_expire(segcache_t cache, uint32_t now);", "segcache_expire"),
+        ("a pointer's constness", "segcache_stats_get(segcache_t cache, segcache_stats *out)", "segcache_stats_get(segcache_t cache, const segcache_stats *out)", "segcache_stats_get"),
+        ("a return type", "SEGCACHE_API uint32_t segcache_version(void);", "SEGCACHE_API uint64_t segcache_version(void);", "segcache_version"),
+        ("a new function", "SEGCACHE_API void segcache_noop(void);", "SEGCACHE_API void segcache_noop(void);\nSEGCACHE_API int segcache_flush(segcache_t c);", "segcache_flush"),
+        ("a constant's value", "#define SEGCACHE_ERANGE      (-4)", "#define SEGCACHE_ERANGE      (-40)", "SEGCACHE_ERANGE"),
+        ("a constant's type", "#define SEGCACHE_STATS_MIN_SIZE 128u", "#define SEGCACHE_STATS_MIN_SIZE 128", "SEGCACHE_STATS_MIN_SIZE"),
+        ("a new struct field", "uint64_t promoted_items;", "uint64_t promoted_items;\n    uint64_t ghost_items;", "segcache_stats"),
+        ("a field's type", "int32_t  merge_compact;", "uint32_t merge_compact;", "segcache_options"),
+    ];
+    for (what, from, to, name) in edits {
+        assert_eq!(src.matches(from).count(), 1, "the header no longer contains {from:?}; update this test");
+        let h = parse_header(&src.replacen(from, to, 1));
+        let errors = differences(&h);
+        assert!(
+            errors.iter().any(|e| e.contains(name)),
+            "changing {what} ({from:?} -> {to:?}) went unnoticed: {errors:?}"
+        );
+    }
+    // And a removed function (every declaration of segcache_noop dropped).
+    let h = parse_header(&src.replacen("SEGCACHE_API void segcache_noop(void);", "", 1));
+    assert!(differences(&h).iter().any(|e| e.contains("segcache_noop")));
 }
 
 // The parser itself: a check that fails to notice drift is worse than none,
@@ -865,10 +1028,22 @@ const SAMPLE: &str = r#"
 #ifndef SAMPLE_H
 #define SAMPLE_H
 #include <stdint.h>
+#ifndef A_API
+#if defined(_WIN32)
+#define A_API __declspec(dllimport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define A_API __attribute__((visibility("default")))
+#else
+#define A_API
+#endif
+#endif
 #ifdef __cplusplus
 extern "C" {
 #endif
 #define A_OK 0
+#define A_MIN 28u
+#define A_NEG_U (-1u)
+#define A_LONG 3000000000
 #define A_ERR (-3) // errors are negative
 #define A_BIG 0x10ULL
 #define A_SUM (A_BIG + 1 << 2)
@@ -882,8 +1057,8 @@ typedef struct a_opts {
 } a_opts;
 int a_get(a_t c, const void *key, size_t klen, void *buf, size_t *vlen);
 int a_multi(a_t c, const void *const *keys, void *const *bufs, int *st);
-const char *a_str(int status);
-void a_noop(void);
+A_API const char *a_str(int status);
+A_API void a_noop(void);
 #ifdef __cplusplus
 }
 #endif
@@ -893,30 +1068,35 @@ void a_noop(void);
 #[test]
 fn parser_reads_every_construct() {
     let h = parse_header(SAMPLE);
-    let consts: Vec<(&str, ConstValue)> = h.constants.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let consts: Vec<(&str, &str, ConstValue)> = h.constants.iter().map(|(k, (t, v))| (k.as_str(), *t, *v)).collect();
     assert_eq!(
         consts,
         vec![
-            ("A_BIG", ConstValue::Int(16)),
-            ("A_ERR", ConstValue::Int(-3)),
-            ("A_OK", ConstValue::Int(0)),
-            ("A_SUM", ConstValue::Int(68)),
-            ("A_X", ConstValue::Int(0)),
-            ("A_Y", ConstValue::Int(5)),
-            ("A_Z", ConstValue::Int(6)),
+            ("A_BIG", "u64", ConstValue::Int(16)),
+            ("A_ERR", "i32", ConstValue::Int(-3)),
+            ("A_LONG", "i64", ConstValue::Int(3_000_000_000)),
+            ("A_MIN", "u32", ConstValue::Int(28)),
+            ("A_NEG_U", "u32", ConstValue::Int(4_294_967_295)),
+            ("A_OK", "i32", ConstValue::Int(0)),
+            ("A_SUM", "u64", ConstValue::Int(68)),
+            ("A_X", "i32", ConstValue::Int(0)),
+            ("A_Y", "i32", ConstValue::Int(5)),
+            ("A_Z", "i32", ConstValue::Int(6)),
         ]
     );
+    assert!(h.attributes.contains("A_API"));
     let tds: Vec<(String, String)> = h.typedefs.iter().map(|(k, v)| (k.clone(), v.rust())).collect();
+    assert_eq!(norm("* const core::ffi::c_int"), "*consti32");
     assert_eq!(tds, vec![("a_mode".into(), "c_int".into()), ("a_t".into(), "u64".into())]);
     let sig = |n: &str| {
         let f = &h.functions[n];
-        (f.ret.rust(), f.params.iter().map(CType::rust).collect::<Vec<_>>())
+        (norm(&f.ret.rust()), f.params.iter().map(|p| norm(&p.rust())).collect::<Vec<_>>())
     };
-    assert_eq!(sig("a_get").0, "c_int");
+    assert_eq!(sig("a_get").0, "i32");
     assert_eq!(sig("a_get").1, ["a_t", "*constc_void", "usize", "*mutc_void", "*mutusize"]);
-    assert_eq!(sig("a_multi").1, ["a_t", "*const*constc_void", "*const*mutc_void", "*mutc_int"]);
+    assert_eq!(sig("a_multi").1, ["a_t", "*const*constc_void", "*const*mutc_void", "*muti32"]);
     assert_eq!(sig("a_str").0, "*constc_char");
-    assert!(sig("a_str").1 == ["c_int"]);
+    assert!(sig("a_str").1 == ["i32"]);
     assert_eq!(h.functions["a_noop"].ret, CType::Void);
     let fields = &h.structs["a_opts"];
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -934,7 +1114,11 @@ fn parser_rejects_what_it_does_not_understand() {
         ("a cast in a constant", "#define C ((int)-1)"),
         ("an unknown type", "long long f(void);"),
         ("a function without a prototype", "int f();"),
-        ("an attribute macro", "SEGCACHE_API int f(void);"),
+        ("an unknown attribute macro", "SEGCACHE_API int f(void);"),
+        ("code in an attribute block", "#ifndef ATTR\nint g(void);\n#endif"),
+        ("another macro in an attribute block", "#ifndef ATTR\n#define OTHER 1\n#endif"),
+        ("a struct field of unknown type", "struct s { long x; };"),
+        ("an unsuffixed literal too large", "#define BIG 99999999999999999999999"),
         ("a missing semicolon", "int f(void)"),
     ];
     for (what, body) in cases {

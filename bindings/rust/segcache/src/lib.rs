@@ -261,6 +261,10 @@ pub struct Stats {
     pub evicted_segments: u64,
     /// Segments expired.
     pub expired_segments: u64,
+    /// Segments reclaimed by merge.
+    pub merged_segments: u64,
+    /// Items copied by merge or S3-FIFO promotion.
+    pub promoted_items: u64,
 }
 
 /// Size of the stack buffer a plain [`Cache::get`] tries first, so that a
@@ -624,6 +628,8 @@ impl Cache {
             expired_items: s.expired_items,
             evicted_segments: s.evicted_segments,
             expired_segments: s.expired_segments,
+            merged_segments: s.merged_segments,
+            promoted_items: s.promoted_items,
         })
     }
 
@@ -643,6 +649,24 @@ impl Drop for Cache {
         // error cannot be reported from drop; `close` reports it.
         unsafe { sys::segcache_close(self.handle) };
     }
+}
+
+/// Sets how many threads may run library code at once (the embedded Go
+/// runtime's GOMAXPROCS) and returns the previous value; `0` only reads
+/// it. The runtime reads the GOMAXPROCS environment variable only when the
+/// library is loaded, so this is the way to tune it later. Threads beyond
+/// the limit still make progress, but wait for each other.
+///
+/// ```
+/// let current = segcache::set_max_procs(0);
+/// assert!(current >= 1);
+/// assert_eq!(segcache::set_max_procs(current), current);
+/// ```
+pub fn set_max_procs(n: usize) -> usize {
+    let n = c_int::try_from(n).unwrap_or(c_int::MAX);
+    // SAFETY: no pointers; n < 1 only reads the value.
+    let prev = unsafe { sys::segcache_set_max_procs(n) };
+    usize::try_from(prev).unwrap_or(0)
 }
 
 /// The library's version as (major, minor, patch).
