@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Plain set/get; values are copied out, so nothing borrows the cache.
     cache.set("user:1", "alice", 0)?;
-    cache.set(b"user:2", b"bob".to_vec(), 60)?; // expires in 60 s
+    cache.set(b"user:2", b"bob", 60)?; // any AsRef<[u8]>; expires in 60 s
     let alice = cache.get("user:1")?;
     println!("user:1 = {:?}", alice.as_deref().map(String::from_utf8_lossy));
     assert_eq!(alice.as_deref(), Some(&b"alice"[..]));

@@ -115,7 +115,9 @@ fn main() {
     assert_eq!(hits, seq.len(), "the cache lost items; the benchmark needs all of them resident");
 
     let h = cache.as_raw();
-    let ops: Vec<(&str, Box<dyn Fn() -> f64 + '_>)> = vec![
+    // Each operation: a name and a timed run returning ns/op.
+    type Op<'a> = (&'static str, Box<dyn Fn() -> f64 + 'a>);
+    let ops: Vec<Op> = vec![
         (
             "noop (raw floor)",
             Box::new(|| {

@@ -496,44 +496,54 @@ impl Cache {
     /// # Ok::<(), segcache::Error>(())
     /// ```
     pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        // Keys go to the library CHUNK at a time, into one scratch area of
+        // SLOT bytes per key that is reused across chunks; a value that
+        // does not fit its slot is fetched again on its own, exactly sized.
         const SLOT: usize = 256;
-        let n = keys.len();
-        let mut out = Vec::with_capacity(n);
-        if n == 0 {
-            return Ok(out);
-        }
-        let kptrs: Vec<*const core::ffi::c_void> = keys.iter().map(|k| k.as_ref().as_ptr().cast()).collect();
-        let klens: Vec<usize> = keys.iter().map(|k| k.as_ref().len()).collect();
-        // One scratch area, SLOT bytes per key; values that do not fit are
-        // fetched again one by one with an exact buffer.
-        let mut scratch = vec![0u8; n * SLOT];
+        const CHUNK: usize = 256;
+        let mut out = Vec::with_capacity(keys.len());
+        let mut scratch = vec![0u8; SLOT * CHUNK.min(keys.len())];
         let base = scratch.as_mut_ptr();
-        // SAFETY: i * SLOT < n * SLOT, inside the allocation.
-        let bufs: Vec<*mut core::ffi::c_void> = (0..n).map(|i| unsafe { base.add(i * SLOT) }.cast()).collect();
-        let caps = vec![SLOT; n];
-        let mut vlens = vec![0usize; n];
-        let mut statuses: Vec<c_int> = vec![0; n];
-        // SAFETY: every array has n elements; each key pointer is valid for
-        // its length, each buffer for SLOT bytes, for the whole call.
-        check(unsafe {
-            sys::segcache_get_multi(
-                self.handle,
-                n,
-                kptrs.as_ptr(),
-                klens.as_ptr(),
-                bufs.as_ptr(),
-                caps.as_ptr(),
-                vlens.as_mut_ptr(),
-                statuses.as_mut_ptr(),
-            )
-        })?;
-        for i in 0..n {
-            match statuses[i] {
-                sys::SEGCACHE_OK if vlens[i] <= SLOT => out.push(Some(scratch[i * SLOT..i * SLOT + vlens[i]].to_vec())),
-                sys::SEGCACHE_OK => return Err(Error::Internal),
-                sys::SEGCACHE_ENOTFOUND => out.push(None),
-                sys::SEGCACHE_ERANGE => out.push(self.get(keys[i].as_ref())?),
-                other => return Err(Error::from_code(other).unwrap_or(Error::Internal)),
+        // SAFETY (here and below): i * SLOT < scratch.len() for i < CHUNK.
+        let bufs: Vec<*mut core::ffi::c_void> = (0..CHUNK.min(keys.len())).map(|i| unsafe { base.add(i * SLOT) }.cast()).collect();
+        let caps = vec![SLOT; bufs.len()];
+        let mut vlens = vec![0usize; bufs.len()];
+        let mut statuses: Vec<c_int> = vec![0; bufs.len()];
+        let mut kptrs: Vec<*const core::ffi::c_void> = Vec::with_capacity(bufs.len());
+        let mut klens: Vec<usize> = Vec::with_capacity(bufs.len());
+        for chunk in keys.chunks(CHUNK) {
+            let n = chunk.len();
+            kptrs.clear();
+            klens.clear();
+            kptrs.extend(chunk.iter().map(|k| k.as_ref().as_ptr().cast::<core::ffi::c_void>()));
+            klens.extend(chunk.iter().map(|k| k.as_ref().len()));
+            // SAFETY: every array has at least n elements; each key pointer
+            // is valid for its length and each buffer for SLOT bytes for the
+            // whole call; nothing else touches scratch during it.
+            check(unsafe {
+                sys::segcache_get_multi(
+                    self.handle,
+                    n,
+                    kptrs.as_ptr(),
+                    klens.as_ptr(),
+                    bufs.as_ptr(),
+                    caps.as_ptr(),
+                    vlens.as_mut_ptr(),
+                    statuses.as_mut_ptr(),
+                )
+            })?;
+            for (i, key) in chunk.iter().enumerate() {
+                match statuses[i] {
+                    sys::SEGCACHE_OK if vlens[i] <= SLOT => {
+                        // SAFETY: the library wrote vlens[i] bytes at bufs[i].
+                        let v = unsafe { std::slice::from_raw_parts(bufs[i].cast::<u8>(), vlens[i]) };
+                        out.push(Some(v.to_vec()));
+                    }
+                    sys::SEGCACHE_OK => return Err(Error::Internal),
+                    sys::SEGCACHE_ENOTFOUND => out.push(None),
+                    sys::SEGCACHE_ERANGE => out.push(self.get(key.as_ref())?),
+                    other => return Err(Error::from_code(other).unwrap_or(Error::Internal)),
+                }
             }
         }
         Ok(out)
