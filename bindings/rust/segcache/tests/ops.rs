@@ -261,9 +261,9 @@ fn stats_count_operations() {
     let s0 = cache.stats().unwrap();
     assert_eq!((s0.items, s0.gets, s0.sets, s0.heap_bytes, s0.segments_total), (0, 0, 0, 4 << 20, 4));
     assert!(s0.hashtable_bytes > 0);
-    cache.set("a", "1", 0).unwrap();
-    cache.set("b", "2", 0).unwrap();
-    cache.set("c", "3", 0).unwrap();
+    cache.set("a", "x", 0).unwrap();
+    cache.set("b", "y", 0).unwrap();
+    cache.set("c", "z", 0).unwrap();
     cache.get("a").unwrap();
     cache.get("b").unwrap();
     cache.get("zz").unwrap();
