@@ -549,6 +549,64 @@ impl Cache {
         Ok(out)
     }
 
+    /// Stores many items in one call into the library, in order (a key
+    /// repeated in `items` ends with its last value), all with the same
+    /// `ttl`. Returns each item's own outcome, as [`Cache::set`] would; the
+    /// outer error is for the call as a whole (a closed handle).
+    ///
+    /// ```
+    /// # let cache = segcache::Cache::new()?;
+    /// let results = cache.set_many(&[("a", "1"), ("", "empty key"), ("b", "2")], 0)?;
+    /// assert_eq!(results, vec![Ok(()), Err(segcache::Error::Invalid), Ok(())]);
+    /// assert_eq!(cache.get("b")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), segcache::Error>(())
+    /// ```
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, items: &[(K, V)], ttl: u32) -> Result<Vec<Result<(), Error>>, Error> {
+        let n = items.len();
+        let kptrs: Vec<*const core::ffi::c_void> = items.iter().map(|(k, _)| k.as_ref().as_ptr().cast()).collect();
+        let klens: Vec<usize> = items.iter().map(|(k, _)| k.as_ref().len()).collect();
+        let vptrs: Vec<*const core::ffi::c_void> = items.iter().map(|(_, v)| v.as_ref().as_ptr().cast()).collect();
+        let vlens: Vec<usize> = items.iter().map(|(_, v)| v.as_ref().len()).collect();
+        let ttls = vec![ttl; n];
+        let mut statuses: Vec<c_int> = vec![0; n];
+        // SAFETY: every array has n elements; each pointer is valid for its
+        // length for the whole call.
+        check(unsafe {
+            sys::segcache_set_multi(
+                self.handle,
+                n,
+                kptrs.as_ptr(),
+                klens.as_ptr(),
+                vptrs.as_ptr(),
+                vlens.as_ptr(),
+                ttls.as_ptr(),
+                statuses.as_mut_ptr(),
+            )
+        })?;
+        Ok(statuses.into_iter().map(check).collect())
+    }
+
+    /// Removes many keys in one call into the library. Returns, for each
+    /// key, whether it was present (or its own error, as [`Cache::delete`]
+    /// would); the outer error is for the call as a whole.
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Result<bool, Error>>, Error> {
+        let n = keys.len();
+        let kptrs: Vec<*const core::ffi::c_void> = keys.iter().map(|k| k.as_ref().as_ptr().cast()).collect();
+        let klens: Vec<usize> = keys.iter().map(|k| k.as_ref().len()).collect();
+        let mut statuses: Vec<c_int> = vec![0; n];
+        // SAFETY: every array has n elements; each key pointer is valid for
+        // its length for the whole call.
+        check(unsafe { sys::segcache_delete_multi(self.handle, n, kptrs.as_ptr(), klens.as_ptr(), statuses.as_mut_ptr()) })?;
+        Ok(statuses
+            .into_iter()
+            .map(|st| match check(st) {
+                Ok(()) => Ok(true),
+                Err(Error::NotFound) => Ok(false),
+                Err(e) => Err(e),
+            })
+            .collect())
+    }
+
     /// Removes `key`; returns whether it was present.
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         let k = key.as_ref();

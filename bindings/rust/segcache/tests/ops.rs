@@ -380,3 +380,23 @@ fn max_procs_reads_and_sets() {
     assert_eq!(segcache::set_max_procs(before), 1);
     assert_eq!(segcache::set_max_procs(0), before);
 }
+
+#[test]
+fn set_many_and_delete_many_report_each_item() {
+    let cache = small();
+    let long_key = vec![b'k'; 256];
+    let big = vec![4u8; 2000];
+    let items: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"", b"x"), (b"b", &big), (&long_key, b"y"), (b"a", b"last"), (b"e", b"")];
+    let got = cache.set_many(&items, 0).unwrap();
+    assert_eq!(got, vec![Ok(()), Err(Error::Invalid), Ok(()), Err(Error::TooLarge), Ok(()), Ok(())]);
+    assert_eq!(cache.get("a").unwrap(), Some(b"last".to_vec()), "a repeated key ends with its last value");
+    assert_eq!(cache.get("b").unwrap(), Some(big));
+    assert_eq!(cache.get("e").unwrap(), Some(Vec::new()));
+    assert_eq!(cache.set_many::<&str, &str>(&[], 0).unwrap(), vec![]);
+
+    let got = cache.delete_many(&[&b"a"[..], b"zz", b"", b"b", b"a"]).unwrap();
+    assert_eq!(got, vec![Ok(true), Ok(false), Err(Error::Invalid), Ok(true), Ok(false)]);
+    assert_eq!(cache.get_many(&["a", "b", "e"]).unwrap(), vec![None, None, Some(Vec::new())]);
+    let s = cache.stats().unwrap();
+    assert_eq!((s.items, s.sets, s.deletes), (1, 4, 2));
+}
