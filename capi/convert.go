@@ -76,6 +76,9 @@ func optionsFromC(p *C.segcache_options) (core.Options, C.int) {
 		}
 	}
 	o.HeapBytes = uint64(p.heap_bytes)
+	if testHooks && o.HeapBytes == panicHeapBytes {
+		panic("segcache test hook: options")
+	}
 	o.SegmentBytes = uint32(p.segment_bytes)
 	o.HashPower = uint32(p.hash_power)
 	ev := int(p.eviction)

@@ -43,7 +43,11 @@ func keyArg(p unsafe.Pointer, n C.size_t) ([]byte, C.int) {
 	case n > core.MaxKeyLen:
 		return nil, C.SEGCACHE_ETOOLARGE
 	}
-	return unsafe.Slice((*byte)(p), int(n)), C.SEGCACHE_OK
+	k := unsafe.Slice((*byte)(p), int(n))
+	if testHooks && string(k) == panicKey {
+		panic("segcache test hook: key")
+	}
+	return k, C.SEGCACHE_OK
 }
 
 // valArg validates a value argument and views it in place. A value longer
