@@ -79,7 +79,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let (nkeys, nops, runs) = if smoke { (10_000, 20_000, 1) } else { (1_000_000, 2_000_000, 5) };
+    let (nkeys, nops, runs): (usize, usize, usize) = if smoke { (10_000, 20_000, 1) } else { (1_000_000, 2_000_000, 5) };
 
     // 16-byte keys, a 64-byte value per key (its index in the first bytes).
     let keys: Vec<[u8; 16]> = (0..nkeys)
@@ -107,14 +107,15 @@ fn main() {
     };
     let h = cache.as_raw();
 
-    // Each timed loop returns (ns per op, lookups that hit).
-    type Op<'a> = (&'static str, Box<dyn Fn() -> (f64, usize) + 'a>);
-    let per_op = |t: Instant| t.elapsed().as_nanos() as f64 / nops as f64;
+    // Each timed loop runs over a slice of the key sequence and returns
+    // (nanoseconds spent, lookups that hit).
+    type Op<'a> = (&'static str, Box<dyn Fn(&[u32]) -> (f64, usize) + 'a>);
+    let per_op = |t: Instant| t.elapsed().as_nanos() as f64;
     let noop: Op = (
         "noop (raw floor)",
-        Box::new(|| {
+        Box::new(|seq: &[u32]| {
             let t = Instant::now();
-            for _ in 0..nops {
+            for _ in 0..seq.len() {
                 unsafe { sys::segcache_noop() };
             }
             (per_op(t), 0)
@@ -123,11 +124,11 @@ fn main() {
     let gets: Vec<Op> = vec![
         (
             "get (raw sys)",
-            Box::new(|| {
+            Box::new(|seq: &[u32]| {
                 let mut out = [0u8; VALUE_BYTES];
                 let mut hits = 0;
                 let t = Instant::now();
-                for &i in &seq {
+                for &i in seq {
                     // A copy, as the safe loops make one (their key is
                     // passed by value): the load then overlaps the call.
                     let k: [u8; 16] = keys[i as usize];
@@ -142,11 +143,11 @@ fn main() {
         ),
         (
             "get_into (safe)",
-            Box::new(|| {
+            Box::new(|seq: &[u32]| {
                 let mut buf = Vec::with_capacity(VALUE_BYTES);
                 let mut hits = 0;
                 let t = Instant::now();
-                for &i in &seq {
+                for &i in seq {
                     hits += black_box(cache.get_into(keys[i as usize], &mut buf).unwrap()) as usize;
                 }
                 (per_op(t), hits)
@@ -154,10 +155,10 @@ fn main() {
         ),
         (
             "get (safe, new Vec)",
-            Box::new(|| {
+            Box::new(|seq: &[u32]| {
                 let mut hits = 0;
                 let t = Instant::now();
-                for &i in &seq {
+                for &i in seq {
                     hits += black_box(cache.get(keys[i as usize]).unwrap()).is_some() as usize;
                 }
                 (per_op(t), hits)
@@ -167,9 +168,9 @@ fn main() {
     let sets: Vec<Op> = vec![
         (
             "set (raw sys)",
-            Box::new(|| {
+            Box::new(|seq: &[u32]| {
                 let t = Instant::now();
-                for &i in &seq {
+                for &i in seq {
                     // A copy, as the safe loops make one (their key is
                     // passed by value): the load then overlaps the call.
                     let k: [u8; 16] = keys[i as usize];
@@ -182,9 +183,9 @@ fn main() {
         ),
         (
             "set (safe)",
-            Box::new(|| {
+            Box::new(|seq: &[u32]| {
                 let t = Instant::now();
-                for &i in &seq {
+                for &i in seq {
                     cache.set(keys[i as usize], value(i as usize), 0).unwrap();
                 }
                 (per_op(t), 0)
@@ -194,24 +195,40 @@ fn main() {
 
     // Each run: store every key again (untimed: overwrites of earlier runs
     // leave dead bytes that eviction reclaims, dropping cold keys, and the
-    // gets must be about hits), time the gets, then the sets, then the
-    // floor. The order within a group rotates from run to run so no
-    // operation always runs first.
+    // gets must be about hits), then time the gets, the sets and the floor
+    // over the key sequence cut into SLICES parts, the operations of a group
+    // taking turns on each part (their order rotating), so that a change in
+    // the load of this shared machine falls on all of them alike. A run's
+    // figure for an operation is its total time over the whole sequence.
+    const SLICES: usize = 10;
+    let slice_len = nops.div_ceil(SLICES);
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 1 + gets.len() + sets.len()];
     let mut min_hit_ratio = 1.0f64;
     for run in 0..runs {
         populate();
-        for j in 0..gets.len() {
-            let j = (j + run) % gets.len();
-            let (ns, hits) = (gets[j].1)();
-            min_hit_ratio = min_hit_ratio.min(hits as f64 / nops as f64);
-            samples[1 + j].push(ns);
+        let mut total = vec![0.0f64; samples.len()];
+        let mut hits = vec![0usize; gets.len()];
+        for (p, part) in seq.chunks(slice_len).enumerate() {
+            for j in 0..gets.len() {
+                let j = (j + run + p) % gets.len();
+                let (ns, h) = (gets[j].1)(part);
+                total[1 + j] += ns;
+                hits[j] += h;
+            }
         }
-        for j in 0..sets.len() {
-            let j = (j + run) % sets.len();
-            samples[1 + gets.len() + j].push((sets[j].1)().0);
+        for (p, part) in seq.chunks(slice_len).enumerate() {
+            for j in 0..sets.len() {
+                let j = (j + run + p) % sets.len();
+                total[1 + gets.len() + j] += (sets[j].1)(part).0;
+            }
+            total[0] += (noop.1)(part).0;
         }
-        samples[0].push((noop.1)().0);
+        for h in hits {
+            min_hit_ratio = min_hit_ratio.min(h as f64 / nops as f64);
+        }
+        for (sample, t) in samples.iter_mut().zip(total) {
+            sample.push(t / nops as f64);
+        }
     }
     let names: Vec<&str> = std::iter::once(&noop).chain(&gets).chain(&sets).map(|op| op.0).collect();
     if std::env::var_os("SEGCACHE_BENCH_SAMPLES").is_some() {
@@ -230,7 +247,13 @@ fn main() {
         println!("{name:<22} {m:>9.1} {:>9.2}", m / floor);
     }
     let (raw_get, safe_get, raw_set, safe_set) = (medians[1], medians[2], medians[4], medians[5]);
-    println!("safe - raw: get_into {:+.1} ns, set {:+.1} ns", safe_get - raw_get, safe_set - raw_set);
+    println!(
+        "safe vs raw: get_into {:+.1} ns ({:.3}x), set {:+.1} ns ({:.3}x)",
+        safe_get - raw_get,
+        safe_get / raw_get,
+        safe_set - raw_set,
+        safe_set / raw_set
+    );
     println!("lowest hit ratio of a timed get loop: {:.4}", min_hit_ratio);
     let s = cache.stats().expect("stats");
     println!("items resident at the end: {} (of {nkeys})", s.items);
