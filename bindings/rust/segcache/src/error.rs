@@ -20,7 +20,11 @@ use segcache_sys as sys;
 /// assert!(!err.to_string().is_empty());
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// The enum is `non_exhaustive`: a later library may add statuses, and
+/// this crate variants for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Error {
     /// `SEGCACHE_ENOTFOUND`: the key is absent or expired.
     NotFound,

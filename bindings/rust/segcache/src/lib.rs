@@ -49,6 +49,7 @@ use error::check;
 
 /// The eviction policy of a cache, chosen when it is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Eviction {
     /// Never evict: writes fail with [`Error::NoSpace`] once the heap is
     /// full and nothing has expired.
