@@ -26,6 +26,10 @@ pub use core::ffi::{c_char, c_int, c_void};
 #[derive(Debug, Clone, Copy)]
 pub struct FnDesc {
     pub name: &'static str,
+    /// The function's address: taking it makes the linker resolve the
+    /// symbol in libsegcache.so, so a declared function the library does
+    /// not export fails the link of any test instead of going unnoticed.
+    pub addr: *const (),
     pub params: &'static [&'static str],
     /// `""` for a function returning `void`.
     pub ret: &'static str,
@@ -132,7 +136,7 @@ macro_rules! functions {
         /// Every function of the header (for the drift test).
         #[doc(hidden)]
         pub const FUNCTIONS: &[FnDesc] = &[ $(
-            FnDesc { name: stringify!($name), params: &[ $(stringify!($t)),* ], ret: ret_ty!($($ret)?) }
+            FnDesc { name: stringify!($name), addr: $name as *const (), params: &[ $(stringify!($t)),* ], ret: ret_ty!($($ret)?) }
         ),* ];
     };
 }

@@ -1137,3 +1137,16 @@ fn declared_names_are_unique() {
         assert!(seen.insert(n), "{n} declared twice in segcache-sys");
     }
 }
+
+/// Every declared function resolves to its own symbol in the library: the
+/// FUNCTIONS table takes each one's address, so this test binary links
+/// (and, with immediate binding, loads) only if libsegcache.so exports all
+/// of them.
+#[test]
+fn every_declared_function_is_exported() {
+    let mut addrs = BTreeSet::new();
+    for f in FUNCTIONS {
+        assert!(!f.addr.is_null(), "{} has no address", f.name);
+        assert!(addrs.insert(f.addr as usize), "{} shares its address", f.name);
+    }
+}
