@@ -236,23 +236,32 @@ fn main() {
             println!("samples {name:<22} {xs:.1?}");
         }
     }
-    let medians: Vec<f64> = samples.into_iter().map(median).collect();
-    let floor = medians[0];
+    assert_eq!(names[1..], ["get (raw sys)", "get_into (safe)", "get (safe, new Vec)", "set (raw sys)", "set (safe)"]);
+    // Ratios are taken within each run (the operations ran side by side
+    // under the same load) and then their median over the runs, which is
+    // steadier on a busy machine than a ratio of two medians.
+    let ratio = |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] / samples[b][r]).collect());
+    let (get_raw, get_into, get_vec, set_raw, set_safe) = (1, 2, 3, 4, 5);
 
     println!(
         "segcache Rust bench: {nkeys} keys x 16 B, {VALUE_BYTES} B values, Zipf {ZIPF_THETA}, {nops} ops per run, median of {runs} run(s), 1 thread"
     );
-    println!("{:<22} {:>9} {:>9}", "operation", "ns/op", "x noop");
-    for (name, m) in names.iter().zip(&medians) {
-        println!("{name:<22} {m:>9.1} {:>9.2}", m / floor);
+    println!("{:<22} {:>9} {:>9} {:>9}", "operation", "ns/op", "x noop", "x raw");
+    for (j, name) in names.iter().enumerate() {
+        let raw = if j == get_into || j == get_vec {
+            format!("{:.3}", ratio(j, get_raw))
+        } else if j == set_safe {
+            format!("{:.3}", ratio(j, set_raw))
+        } else {
+            "-".to_string()
+        };
+        println!("{name:<22} {:>9.1} {:>9.2} {raw:>9}", median(samples[j].clone()), ratio(j, 0));
     }
-    let (raw_get, safe_get, raw_set, safe_set) = (medians[1], medians[2], medians[4], medians[5]);
+    let diff = |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] - samples[b][r]).collect());
     println!(
-        "safe vs raw: get_into {:+.1} ns ({:.3}x), set {:+.1} ns ({:.3}x)",
-        safe_get - raw_get,
-        safe_get / raw_get,
-        safe_set - raw_set,
-        safe_set / raw_set
+        "safe - raw (median of per-run differences): get_into {:+.1} ns, set {:+.1} ns",
+        diff(get_into, get_raw),
+        diff(set_safe, set_raw)
     );
     println!("lowest hit ratio of a timed get loop: {:.4}", min_hit_ratio);
     let s = cache.stats().expect("stats");
