@@ -400,3 +400,12 @@ fn set_many_and_delete_many_report_each_item() {
     let s = cache.stats().unwrap();
     assert_eq!((s.items, s.sets, s.deletes), (1, 4, 2));
 }
+
+#[test]
+fn stats_has_every_counter_of_the_c_struct() {
+    // segcache_stats is a u32 size (padded to 8) followed by u64 counters;
+    // Stats holds the same counters, so a counter added to the header (and
+    // to segcache-sys, which the drift test enforces) but not to Stats
+    // shows up here.
+    assert_eq!(std::mem::size_of::<Stats>() + 8, std::mem::size_of::<sys::segcache_stats>());
+}
