@@ -40,8 +40,9 @@ func getMulti(c *core.Cache, n int, keys []unsafe.Pointer, klens []C.size_t, buf
 	s := batchPool.Get().(*batchScratch)
 	m := 0
 	defer func() {
-		// Also on panic: the scratch must not keep C pointers.
-		s.clear(batchChunk)
+		// Also on panic: the scratch must not keep C pointers. At most
+		// min(n, batchChunk) entries were used.
+		s.clear(min(n, batchChunk))
 		batchPool.Put(s)
 	}()
 	rc = C.SEGCACHE_OK

@@ -608,7 +608,8 @@ func segcache_get_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens
 //     NULL, or n > INT32_MAX. Nothing is stored.
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
 //     during the call.
-//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault; items before the
+//     fault may have been stored, statuses[] are unspecified.
 //
 //export segcache_set_multi
 func segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, vals C.capi_cptrs, vlens C.capi_csizes, ttls C.capi_cu32s, statuses *C.int) (rc C.int) {
@@ -665,7 +666,8 @@ func segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens
 //     n > INT32_MAX. Nothing is deleted.
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
 //     during the call.
-//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault; keys before the
+//     fault may have been deleted, statuses[] are unspecified.
 //
 //export segcache_delete_multi
 func segcache_delete_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, statuses *C.int) (rc C.int) {

@@ -49,19 +49,31 @@
  *    over many keys.
  *  - The runtime reads GOMAXPROCS and GOGC from the environment only when
  *    the library is loaded; use segcache_set_max_procs() to tune later.
- *  - The runtime uses SIGURG to preempt goroutines and installs handlers
- *    for SIGSEGV, SIGBUS, SIGFPE and SIGPIPE with SA_ONSTACK; a host that
- *    replaces the SIGURG handler breaks preemption. Hosts that install
- *    their own handlers must chain to the previous one and use SA_ONSTACK.
+ *  - When loaded, the runtime installs handlers for SIGSEGV, SIGBUS,
+ *    SIGFPE, SIGPIPE and SIGURG (SIGURG preempts long-running library
+ *    code). It saves the handlers already installed and forwards to them
+ *    the signals that arrive outside library code. A host that replaces
+ *    the SIGURG handler afterwards breaks preemption; a host that installs
+ *    handlers after loading the library must chain to the previous handler
+ *    and use SA_ONSTACK.
  *  - Every entry point recovers internal faults (Go panics) and returns
- *    SEGCACHE_EINTERNAL instead of aborting the host; the library prints
- *    nothing on stdout or stderr.
+ *    SEGCACHE_EINTERNAL instead of aborting the host, and the library
+ *    prints nothing. Only a fatal error of the runtime itself (it cannot
+ *    allocate memory for its own heap) is beyond recovery: it prints a
+ *    message on stderr and aborts, as malloc failure does in many C
+ *    libraries.
  *
  * ABI evolution: segcache_options and segcache_stats begin with a size
  * field. Structs only grow at the end; the library reads and writes only
  * the fields that fit in the size the caller gives, so a program built
  * against an older header keeps working with a newer library. Exported
- * symbols carry the ELF version SEGCACHE_0.
+ * symbols carry the ELF version SEGCACHE_0, so that a future library can
+ * keep old entry points (e.g. a segcache_options_init for the older, smaller
+ * struct) beside new ones. Only 64-bit Linux is supported.
+ *
+ * Invalid pointers (not NULL, but not pointing to as many bytes as the
+ * length says) are undefined behaviour, as for memcpy: the library cannot
+ * detect them.
  */
 
 /* Library version: segcache_version() returns
@@ -86,8 +98,8 @@ typedef uint64_t segcache_t;
 #define SEGCACHE_EINVAL      (-7) /* bad argument or option */
 #define SEGCACHE_EBADHANDLE  (-8) /* unknown, closed or forged handle */
 #define SEGCACHE_ENOMEM      (-9) /* memory for the cache could not be mapped */
-#define SEGCACHE_EINTERNAL   (-10) /* a recovered internal fault; the host keeps
-                                      running, the cache stays usable */
+#define SEGCACHE_EINTERNAL   (-10) /* a recovered internal fault (a bug): the
+                                      host keeps running */
 
 /* Eviction policies (segcache_options.eviction). */
 enum segcache_eviction {

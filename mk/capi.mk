@@ -107,12 +107,13 @@ test-cmake:
 	cmake --build $(CAPI_OUT)/cmake
 	cd $(CAPI_OUT)/cmake && ctest --output-on-failure
 
-# make install into a scratch prefix, then build consumers of it: a C
+# make install into a scratch prefix, move it, then build consumers of it: a C
 # program with find_package(segcache), the same with pkg-config, and the
 # C++ example on its own with find_package.
 test-install:
-	rm -rf $(CAPI_OUT)/prefix $(CAPI_OUT)/consumer
-	$(MAKE) --no-print-directory install PREFIX=$(CAPI_OUT)/prefix
+	rm -rf $(CAPI_OUT)/staging $(CAPI_OUT)/prefix $(CAPI_OUT)/consumer
+	$(MAKE) --no-print-directory install PREFIX=$(CAPI_OUT)/staging
+	mv $(CAPI_OUT)/staging $(CAPI_OUT)/prefix # the installed files are relocatable
 	cmake -S tests/c/consumer -B $(CAPI_OUT)/consumer -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
 	cmake --build $(CAPI_OUT)/consumer
 	$(CAPI_OUT)/consumer/consumer
@@ -129,11 +130,11 @@ test-install:
 # $(PREFIX)/include/segcache.h, $(PREFIX)/lib/pkgconfig/segcache.pc,
 # $(PREFIX)/lib/cmake/segcache/segcacheConfig{,Version}.cmake.
 PREFIX ?= /usr/local
-CAPI_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PREFIX)/lib|g' \
-	-e 's|@INCLUDEDIR@|$(PREFIX)/include|g' -e 's|@VERSION@|$(CAPI_VERSION)|g' \
+CAPI_SUBST = sed -e 's|@VERSION@|$(CAPI_VERSION)|g' \
 	-e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(CAPI_VERSION)))|g' \
 	-e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(CAPI_VERSION)))|g' \
-	-e 's|@PREFIX_FROM_CMAKEDIR@|../../..|g' -e 's|@LIBDIR_REL@|lib|g' -e 's|@INCLUDEDIR_REL@|include|g'
+	-e 's|@PREFIX_FROM_CMAKEDIR@|../../..|g' -e 's|@PC_PREFIX_REL@|../..|g' \
+	-e 's|@LIBDIR_REL@|lib|g' -e 's|@INCLUDEDIR_REL@|include|g'
 
 install: install-capi
 

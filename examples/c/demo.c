@@ -88,7 +88,7 @@ int main(void) {
     rc = segcache_get_multi(cache, 3, keys, klens, bufs, caps, vlens, statuses);
     if (rc != SEGCACHE_OK) fail("get_multi", rc);
     for (int i = 0; i < 3; i++) {
-        printf("get_multi %-8s: %-40s", (const char *)keys[i], segcache_strerror(statuses[i]));
+        printf("get_multi %s: %s", (const char *)keys[i], segcache_strerror(statuses[i]));
         if (statuses[i] == SEGCACHE_OK)
             printf(" \"%.*s\"", (int)vlens[i], (const char *)bufs[i]);
         else if (statuses[i] == SEGCACHE_ERANGE)

@@ -26,6 +26,22 @@
 
 #define KEY(s) (s), (sizeof(s) - 1)
 
+/* The ABI of the structs is frozen: fields only ever get appended. */
+#include <stddef.h>
+_Static_assert(offsetof(segcache_options, heap_bytes) == 8, "options layout");
+_Static_assert(offsetof(segcache_options, segment_bytes) == 16, "options layout");
+_Static_assert(offsetof(segcache_options, hash_power) == 20, "options layout");
+_Static_assert(offsetof(segcache_options, eviction) == 24, "options layout");
+_Static_assert(offsetof(segcache_options, eviction) + 4 == SEGCACHE_OPTIONS_MIN_SIZE, "min size");
+_Static_assert(offsetof(segcache_options, merge_max) == 28, "options layout");
+_Static_assert(offsetof(segcache_options, s3fifo_admission_ratio) == 40, "options layout");
+_Static_assert(sizeof(segcache_options) == 48, "options size");
+_Static_assert(offsetof(segcache_stats, items) == 8, "stats layout");
+_Static_assert(offsetof(segcache_stats, expired_segments) + 8 == SEGCACHE_STATS_MIN_SIZE, "min size");
+_Static_assert(offsetof(segcache_stats, merged_segments) == 128, "stats layout");
+_Static_assert(sizeof(segcache_stats) == 144, "stats size");
+_Static_assert(sizeof(segcache_t) == 8, "handle size");
+
 static segcache_t open_default(void) {
     segcache_t c = 0;
     CHECK_RC(segcache_open(NULL, &c), SEGCACHE_OK);
@@ -511,6 +527,12 @@ static void test_limits(void) {
     CHECK_RC(segcache_set(c, KEY("ok"), val, seg / 2, 0), SEGCACHE_OK);
     size_t vlen;
     static char out[8192];
+    /* The exact limit: 8-byte header + key + value, rounded up to 8, must
+     * fit in a segment. With a 2-byte key: 8 + 2 + 4086 = 4096. */
+    CHECK_RC(segcache_set(c, KEY("ex"), val, seg - 8 - 2, 0), SEGCACHE_OK);
+    CHECK_RC(segcache_set(c, KEY("ex"), val, seg - 8 - 2 + 1, 0), SEGCACHE_ETOOLARGE);
+    CHECK_RC(segcache_get(c, KEY("ex"), out, sizeof out, &vlen, NULL), SEGCACHE_OK);
+    CHECK(vlen == seg - 8 - 2); /* the refused write lost nothing */
     CHECK_RC(segcache_get(c, KEY("big"), out, sizeof out, &vlen, NULL), SEGCACHE_ENOTFOUND);
     CHECK_RC(segcache_get(c, KEY("ok"), out, sizeof out, &vlen, NULL), SEGCACHE_OK);
     CHECK(vlen == seg / 2 && memcmp(out, val, vlen) == 0);
