@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,11 @@ type Spec struct {
 	// Bytes by BudgetOptions with AvgItem as the expected item size.
 	Core    core.Options
 	AvgItem int
+	// SyncSets makes ristretto apply each set before returning (Wait),
+	// for replays: there its asynchronous set buffer, fed faster than its
+	// goroutine drains it, drops 30-100% of the sets, and the figure would
+	// be about that buffer rather than its admission and eviction policy.
+	SyncSets bool
 }
 
 // Open builds the named system sized by s.
@@ -94,7 +100,7 @@ func Open(system string, s Spec) (Cache, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ristrettoCache{c}, nil
+		return ristrettoCache{c, s.SyncSets}, nil
 	case "freecache":
 		// freecache raises any size below 512 KiB to 512 KiB.
 		if s.Bytes < 512<<10 {
@@ -168,8 +174,8 @@ func BudgetOptions(budget uint64, avgItem, maxItem int, policy core.Policy) (cor
 		seg *= 2
 	}
 	heap -= heap % seg
-	if heap/seg < 2 {
-		return core.Options{}, fmt.Errorf("%w: budget %d too small for core", ErrUnsupported, budget)
+	if heap/seg < 64 {
+		return core.Options{}, fmt.Errorf("%w: budget %d gives core fewer than 64 segments of %d bytes", ErrUnsupported, budget, seg)
 	}
 	return core.Options{HeapBytes: heap, SegmentBytes: uint32(seg), HashPower: hp, Eviction: policy}, nil
 }
@@ -203,7 +209,8 @@ func (c otterCache) Set(key, val []byte) error { c.c.Set(str(key), clone(val)); 
 func (c otterCache) Close() error              { c.c.StopAllGoroutines(); return nil }
 
 type ristrettoCache struct {
-	c *ristretto.Cache[string, []byte]
+	c    *ristretto.Cache[string, []byte]
+	sync bool
 }
 
 func (c ristrettoCache) Get(dst, key []byte) ([]byte, bool) {
@@ -211,11 +218,14 @@ func (c ristrettoCache) Get(dst, key []byte) ([]byte, bool) {
 	return append(dst, v...), ok
 }
 
-// Set does not wait for ristretto's asynchronous admission: that is how it
-// is used. A set its buffers dropped returns ErrDropped.
+// Set does not wait for ristretto's asynchronous admission unless SyncSets
+// asked for it. A set its buffers dropped returns ErrDropped.
 func (c ristrettoCache) Set(key, val []byte) error {
 	if !c.c.Set(str(key), clone(val), int64(len(key)+len(val))) {
 		return ErrDropped
+	}
+	if c.sync {
+		c.c.Wait()
 	}
 	return nil
 }
@@ -328,4 +338,34 @@ func FitSpec(items int, hashFill float64) Spec {
 			HashPower:    hp,
 		},
 	}
+}
+
+// FillAll sets every key of keys to val and checks it reads back, making up
+// to 3 passes over the keys that are missing (ristretto drops sets when its
+// buffers are busy). It returns how many keys the cache holds.
+func FillAll(c Cache, keys KeySet, val []byte) (held int, err error) {
+	n := keys.Len()
+	todo := make([]int32, n)
+	for i := range todo {
+		todo[i] = int32(i)
+	}
+	dst := make([]byte, 0, 2*len(val))
+	for pass := 0; pass < 3 && len(todo) > 0; pass++ {
+		for _, i := range todo {
+			if err := c.Set(keys.At(int(i)), val); err != nil && !errors.Is(err, ErrDropped) {
+				return 0, fmt.Errorf("set key %d: %w", i, err)
+			}
+		}
+		if w, ok := c.(Waiter); ok {
+			w.Wait()
+		}
+		missing := todo[:0]
+		for _, i := range todo {
+			if v, ok := c.Get(dst[:0], keys.At(int(i))); !ok || !bytes.Equal(v, val) {
+				missing = append(missing, i)
+			}
+		}
+		todo = missing
+	}
+	return n - len(todo), nil
 }

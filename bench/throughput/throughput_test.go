@@ -3,6 +3,7 @@ package throughput
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,7 +22,7 @@ var (
 const seqLen = 1 << 22 // pre-generated key choices, walked cyclically
 
 type workload struct {
-	hit, miss [][]byte
+	hit, miss harness.KeySet
 	seq       []uint32
 	val       []byte
 }
@@ -45,52 +46,21 @@ func getWorkload() *workload {
 }
 
 // fill inserts every key and checks they are all there: the §1 figures
-// are about speed, so a system that cannot hold the keys is an error.
+// are about speed, so a system that cannot hold the keys is logged (the
+// hit% metric shows it).
 func fill(b *testing.B, sys string, w *workload) harness.Cache {
-	c, err := harness.Open(sys, harness.FitSpec(len(w.hit), *flagHashFill))
+	c, err := harness.Open(sys, harness.FitSpec(w.hit.Len(), *flagHashFill))
 	if err != nil {
 		b.Fatalf("open %s: %v", sys, err)
 	}
-	var missing []int
-	for pass := 0; pass < 3; pass++ {
-		for i, k := range w.hit {
-			if pass > 0 && !contains(missing, i) {
-				continue
-			}
-			if err := c.Set(k, w.val); err != nil && !errors.Is(err, harness.ErrDropped) {
-				b.Fatalf("%s: set key %d: %v", sys, i, err)
-			}
-		}
-		if wt, ok := c.(harness.Waiter); ok {
-			wt.Wait()
-		}
-		missing = missing[:0]
-		dst := make([]byte, 0, 128)
-		for i, k := range w.hit {
-			if v, ok := c.Get(dst[:0], k); !ok || string(v) != string(w.val) {
-				missing = append(missing, i)
-			}
-		}
-		if len(missing) == 0 {
-			return c
-		}
+	held, err := harness.FillAll(c, w.hit, w.val)
+	if err != nil {
+		b.Fatalf("%s: fill: %v", sys, err)
 	}
-	// Held below 100%: run anyway (the hit% metric shows it) but say so.
-	b.Logf("%s holds %d of %d keys after 3 fill passes", sys, len(w.hit)-len(missing), len(w.hit))
+	if held < w.hit.Len() {
+		b.Logf("%s holds %d of %d keys after 3 fill passes", sys, held, w.hit.Len())
+	}
 	return c
-}
-
-func contains(sorted []int, x int) bool {
-	lo, hi := 0, len(sorted)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if sorted[m] < x {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo < len(sorted) && sorted[lo] == x
 }
 
 // An op runs one goroutine's share: n iterations from position i of the
@@ -105,7 +75,7 @@ const mask = seqLen - 1
 var ops = []op{
 	{"get-hit", func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (g, h int64, _ error) {
 		for pb.Next() {
-			if _, ok := c.Get(dst[:0], w.hit[w.seq[i&mask]]); ok {
+			if _, ok := c.Get(dst[:0], w.hit.At(int(w.seq[i&mask]))); ok {
 				h++
 			}
 			g++
@@ -115,7 +85,7 @@ var ops = []op{
 	}},
 	{"get-miss", func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (g, h int64, _ error) {
 		for pb.Next() {
-			if _, ok := c.Get(dst[:0], w.miss[w.seq[i&mask]]); ok {
+			if _, ok := c.Get(dst[:0], w.miss.At(int(w.seq[i&mask]))); ok {
 				h++
 			}
 			g++
@@ -125,7 +95,7 @@ var ops = []op{
 	}},
 	{"set", func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (g, h int64, _ error) {
 		for pb.Next() {
-			if err := c.Set(w.hit[w.seq[i&mask]], w.val); err != nil && !errors.Is(err, harness.ErrDropped) {
+			if err := c.Set(w.hit.At(int(w.seq[i&mask])), w.val); err != nil && !errors.Is(err, harness.ErrDropped) {
 				return g, h, err
 			}
 			i++
@@ -140,7 +110,7 @@ var ops = []op{
 func mix(every uint32) func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (int64, int64, error) {
 	return func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (g, h int64, _ error) {
 		for n := uint32(0); pb.Next(); n++ {
-			k := w.hit[w.seq[i&mask]]
+			k := w.hit.At(int(w.seq[i&mask]))
 			i++
 			if n%every == 0 {
 				if err := c.Set(k, w.val); err != nil && !errors.Is(err, harness.ErrDropped) {
@@ -161,6 +131,8 @@ func mix(every uint32) func(c harness.Cache, w *workload, i uint32, pb *testing.
 // all goroutines (with -cpu 2, the aggregate of 2 goroutines).
 func BenchmarkThroughput(b *testing.B) {
 	w := getWorkload()
+	// A benchfmt configuration line: the report reads the key count here.
+	fmt.Printf("keys: %d\n", w.hit.Len())
 	for _, sys := range strings.Split(*flagSystems, ",") {
 		b.Run(sys, func(b *testing.B) {
 			c := fill(b, sys, w)
