@@ -144,8 +144,8 @@ func measure(sys string, items int, fill float64) (string, error) {
 	note := fmt.Sprintf("GC min %.3f ms", float64(gcs[0].Microseconds())/1000)
 	if cc := harness.Core(c); cc != nil {
 		s := cc.Stats()
-		note += fmt.Sprintf("; heap %d MiB in %d segments, hashtable %d MiB (2^%d slots)", s.HeapBytes>>20, s.SegmentsTotal,
-			s.HashtableBytes>>20, bits.Len64(s.HashtableBytes/8)-1)
+		note += fmt.Sprintf("; heap %d MiB in %d segments, hashtable %d KiB (2^%d slots)", s.HeapBytes>>20, s.SegmentsTotal,
+			s.HashtableBytes>>10, bits.Len64(s.HashtableBytes/8)-1)
 	}
 	runtime.KeepAlive(keys)
 	runtime.KeepAlive(c)

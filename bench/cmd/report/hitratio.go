@@ -194,6 +194,10 @@ func plotTable(t *hrTable, path string) error {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = budgetTicks(t.budgets)
 	p.Y.Min = 0
+	// Fix the x range (a single budget would give an empty range, which a
+	// log axis cannot normalize), with a margin on each side.
+	p.X.Min = float64(t.budgets[0]) / (1 << 20) / 1.15
+	p.X.Max = float64(t.budgets[len(t.budgets)-1]) / (1 << 20) * 1.15
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.XOffs = -vg.Millimeter
