@@ -14,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
 BUILD=${BUILD:-$root/build}
-BENCH_TIME=${BENCH_TIME:-500ms}
+BENCH_TIME=${BENCH_TIME:-400000x}
 export SEGCACHE_TRACES=${SEGCACHE_TRACES:-$(cd "$root/.." && pwd)/shared/traces}
 cd "$root/bench"
 
@@ -32,17 +32,22 @@ full)
 	: >"$cmds"
 	run "$GO" build -o "$out/bench-memory" ./cmd/memory
 	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
-	echo "== §1 throughput (about 8 minutes)" >&2
+	load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/bench-load.txt"; }
+	: >"$out/bench-load.txt"
+	load "before §1"
+	echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
 	run "$GO" test -run '^$' -bench . -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
 		| tee "$out/bench-throughput.txt"
+	load "after §1"
 	echo "== §2 memory" >&2
 	run "$out/bench-memory" -all -out "$out/bench-memory.tsv"
-	echo "== §3 hit ratio (about 5 minutes)" >&2
+	echo "== §3 hit ratio (5 to 10 minutes, by the load)" >&2
 	run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv"
+	load "after §3"
 	;;
 report)
 	cmds=$BUILD/bench-commands.txt
-	run "$GO" run ./cmd/report -build "$BUILD" -out results.md -docs ../docs -plotlink ../docs/
+	run "$GO" run ./cmd/report -build "$BUILD" -out results.md -docs ../docs -plotlink ../docs/ -readme README-section.md
 	;;
 smoke)
 	out=$BUILD/bench-smoke
@@ -55,7 +60,7 @@ smoke)
 		| tee "$out/bench-throughput.txt"
 	run "$GO" run ./cmd/memory -all -items 20000 -out "$out/bench-memory.tsv"
 	run "$GO" run ./cmd/hitratio -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" 2>"$out/hitratio.log"
-	run "$GO" run ./cmd/report -build "$out" -out "$out/results.md" -docs "$out/docs" -plotlink docs/
+	run "$GO" run ./cmd/report -build "$out" -out "$out/results.md" -docs "$out/docs" -plotlink docs/ -readme "$out/README-section.md"
 	# The report must hold a figure for core in every section.
 	grep -q '^| get (hit) | 1 | [0-9]' "$out/results.md"
 	grep -q '^| core | 20000 | [0-9.]* |' "$out/results.md"

@@ -147,17 +147,27 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 			w(" %s (%s) |", pct(best), name)
 		}
 		w("\n| **core/merge ÷ best peer** |")
+		hr := fmt.Sprintf("| %s, %s values |", t.trace, t.values)
+		hrHead := "| trace |"
 		for _, b := range t.budgets {
+			hrHead += " " + size(b) + " |"
 			c := math.NaN()
 			if cell, ok := t.cells["core/merge"][b]; ok {
 				c = cell.ratio
 			}
 			w(" %s |", ratio(c/bestPeer[b]))
+			hr += fmt.Sprintf(" %s (%s%% vs %s%%) |", ratio(c/bestPeer[b]), pct(c), pct(bestPeer[b]))
 			if !(c <= bestPeer[b]) {
 				*behind = append(*behind, fmt.Sprintf("miss ratio, %s %s values at %s: core/merge %s%% vs %s %s%%", t.trace, t.values, size(b), pct(c), bestPeerName[b], pct(bestPeer[b])))
 			}
 		}
 		w("\n\n")
+		if t.trace == "orm-busy" {
+			if len(headHR) == 0 {
+				headHR = append(headHR, hrHead, "|---|"+strings.Repeat("---|", len(t.budgets)))
+			}
+			headHR = append(headHR, hr)
+		}
 		var layout []string
 		for _, b := range t.budgets {
 			if c, ok := t.cells["core/merge"][b]; ok && c.note != "" {
@@ -180,6 +190,9 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 			return err
 		}
 		w("\n![miss ratio, %s, %s values](%s%s)\n\n", t.trace, t.values, link, png)
+		if t.trace == "orm-busy" && t.values == "variable" {
+			headPNG = "docs/" + png
+		}
 	}
 	return nil
 }
@@ -190,10 +203,13 @@ func plotTable(t *hrTable, path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Miss ratio, %s trace, %s values (lower is better)", t.trace, t.values)
 	p.X.Label.Text = "memory budget (MiB, log scale)"
-	p.Y.Label.Text = "miss ratio (%)"
+	p.Y.Label.Text = "miss ratio (%, log scale)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = budgetTicks(t.budgets)
-	p.Y.Min = 0
+	// A log y axis separates the curves that crowd at the bottom (the
+	// compulsory misses of a trace are its floor, so every value is > 0).
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = percentTicks{}
 	// Fix the x range (a single budget would give an empty range, which a
 	// log axis cannot normalize), with a margin on each side.
 	p.X.Min = float64(t.budgets[0]) / (1 << 20) / 1.15
@@ -205,7 +221,7 @@ func plotTable(t *hrTable, path string) error {
 	for i, sys := range t.systems {
 		var pts plotter.XYs
 		for _, b := range t.budgets {
-			if c := t.cells[sys][b]; !math.IsNaN(c.ratio) {
+			if c := t.cells[sys][b]; !math.IsNaN(c.ratio) && c.ratio > 0 {
 				pts = append(pts, plotter.XY{X: float64(b) / (1 << 20), Y: 100 * c.ratio})
 			}
 		}
@@ -216,15 +232,16 @@ func plotTable(t *hrTable, path string) error {
 		if err != nil {
 			return err
 		}
-		l.Color = plotutil.Color(i)
+		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		s.Color = l.Color
 		s.Shape = plotutil.Shape(i)
 		if !strings.HasPrefix(sys, "core/") {
 			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		} else if sys == "core/merge" {
+			// The default policy stands out: thick and black.
 			l.Width = vg.Points(3)
-			l.Color = color.RGBA{R: 200, A: 255}
+			l.Color = color.Black
 			s.Color = l.Color
 		}
 		p.Add(l, s)
@@ -234,6 +251,30 @@ func plotTable(t *hrTable, path string) error {
 		return err
 	}
 	return p.Save(9*vg.Inch, 6*vg.Inch, path)
+}
+
+// palette has 13 distinguishable colours (matplotlib's tab10 and three
+// lighter ones), one per curve.
+var palette = []color.Color{
+	rgb(0x1f77b4), rgb(0xff7f0e), rgb(0x2ca02c), rgb(0xd62728), rgb(0x9467bd), rgb(0x8c564b), rgb(0xe377c2),
+	rgb(0x7f7f7f), rgb(0xbcbd22), rgb(0x17becf), rgb(0x393b79), rgb(0xff9896), rgb(0x98df8a),
+}
+
+func rgb(x uint32) color.Color {
+	return color.RGBA{R: uint8(x >> 16), G: uint8(x >> 8), B: uint8(x), A: 255}
+}
+
+// percentTicks marks 1-2-5 steps.
+type percentTicks struct{}
+
+func (percentTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, v := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100} {
+		if v >= min/1.01 && v <= max*1.01 {
+			ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		}
+	}
+	return ts
 }
 
 // budgetTicks labels exactly the measured budgets.
