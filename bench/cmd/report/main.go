@@ -315,16 +315,26 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 func others(w func(string, ...any), build string) {
 	w("## 4. C ABI, Python and Rust\n\n")
 	w("Collected verbatim from the helpers' outputs (bench/c, bench/python, the Rust crate) when `make bench` produced them.\n\n")
-	for _, o := range []struct{ file, title string }{
-		{"bench-c.txt", "C (libsegcache.so)"},
-		{"bench-python.txt", "Python binding"},
-		{"bench-rust.txt", "Rust crate"},
+	for _, o := range []struct {
+		title string
+		files []string // the first that exists is used
+	}{
+		{"C (libsegcache.so)", []string{"bench-c.txt", "bench-capi.txt"}},
+		{"Python binding", []string{"bench-python.txt"}},
+		{"Rust crate", []string{"bench-rust.txt"}},
 	} {
-		b, err := os.ReadFile(filepath.Join(build, o.file))
-		if err != nil {
-			w("### %s\n\nNot available: $(BUILD)/%s was not produced.\n\n", o.title, o.file)
-			continue
+		found := false
+		for _, f := range o.files {
+			b, err := os.ReadFile(filepath.Join(build, f))
+			if err != nil {
+				continue
+			}
+			w("### %s ($(BUILD)/%s)\n\n```\n%s\n```\n\n", o.title, f, strings.TrimRight(string(b), "\n"))
+			found = true
+			break
 		}
-		w("### %s ($(BUILD)/%s)\n\n```\n%s\n```\n\n", o.title, o.file, strings.TrimRight(string(b), "\n"))
+		if !found {
+			w("### %s\n\nNot available: $(BUILD)/%s was not produced.\n\n", o.title, strings.Join(o.files, " or "))
+		}
 	}
 }
