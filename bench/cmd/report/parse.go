@@ -18,7 +18,7 @@ type benchKey struct {
 
 // benchRuns are the -count runs of one cell.
 type benchRuns struct {
-	NsOp, AllocsOp, HitPct []float64
+	NsOp, BytesOp, AllocsOp, HitPct []float64
 }
 
 // parseBench reads `go test -bench` output of the throughput package.
@@ -63,6 +63,8 @@ func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
 			switch f[i+1] {
 			case "ns/op":
 				runs.NsOp = append(runs.NsOp, v)
+			case "B/op":
+				runs.BytesOp = append(runs.BytesOp, v)
 			case "allocs/op":
 				runs.AllocsOp = append(runs.AllocsOp, v)
 			case "hit%":

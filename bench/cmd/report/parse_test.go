@@ -27,9 +27,9 @@ PASS
 		t.Errorf("keys = %d, want 1000000", keys)
 	}
 	want := map[benchKey]*benchRuns{
-		{"core", "get-hit", 1}: {NsOp: []float64{240}, AllocsOp: []float64{0}, HitPct: []float64{100}},
-		{"core", "get-hit", 2}: {NsOp: []float64{130.5, 128.5}, AllocsOp: []float64{0, 0}, HitPct: []float64{99.5, 99.5}},
-		{"map", "set", 2}:      {NsOp: []float64{1021}, AllocsOp: []float64{1}},
+		{"core", "get-hit", 1}: {NsOp: []float64{240}, BytesOp: []float64{0}, AllocsOp: []float64{0}, HitPct: []float64{100}},
+		{"core", "get-hit", 2}: {NsOp: []float64{130.5, 128.5}, BytesOp: []float64{0, 0}, AllocsOp: []float64{0, 0}, HitPct: []float64{99.5, 99.5}},
+		{"map", "set", 2}:      {NsOp: []float64{1021}, BytesOp: []float64{80}, AllocsOp: []float64{1}},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("parseBench (-want +got):\n%s", d)
