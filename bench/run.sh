@@ -18,9 +18,10 @@ BENCH_TIME=${BENCH_TIME:-400000x}
 export SEGCACHE_TRACES=${SEGCACHE_TRACES:-$(cd "$root/.." && pwd)/shared/traces}
 cd "$root/bench"
 
-# run records the command (as run from the repository root) and runs it.
+# run records the command (as run from the repository root, once) and runs it.
 run() {
-	echo "(cd bench && $*)" >>"$cmds"
+	local line="(cd bench && $*)"
+	grep -qxF -- "$line" "$cmds" 2>/dev/null || echo "$line" >>"$cmds"
 	"$@"
 }
 
