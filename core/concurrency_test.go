@@ -579,6 +579,12 @@ func TestAckedDeleteNeverComesBack(t *testing.T) {
 						f.errorf("Delete: %v", err)
 					}
 				}
+				// Churn from this goroutine too, so that every round moves
+				// segments whatever the scheduler does with the others.
+				for j := 0; j < 100; j++ {
+					k := keyN("c", r.IntN(nchurn))
+					c.Set([]byte(k), mkVal(k, uint64(j), 40+r.IntN(100)), 0)
+				}
 				if left == 0 { // all deleted: write the next generation
 					gen++
 					for i := 0; i < ndel; i++ {
