@@ -1,0 +1,160 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segcache/segcache/core/internal/hashtable"
+	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/segment"
+)
+
+var allPolicies = []Policy{PolicyNone, PolicyRandom, PolicyRandomFIFO, PolicyFIFO, PolicyCTE, PolicyUtil, PolicyMerge, PolicyS3FIFO}
+
+// checkedValue makes a value that carries its key and a checksum.
+func checkedValue(key []byte, n, size int) []byte {
+	v := make([]byte, size)
+	binary.LittleEndian.PutUint32(v[4:], uint32(n))
+	copy(v[8:], key)
+	for i := 8 + len(key); i < size; i++ {
+		v[i] = byte(n + i)
+	}
+	binary.LittleEndian.PutUint32(v, crc32.ChecksumIEEE(v[4:]))
+	return v
+}
+
+func valueOK(key, v []byte) error {
+	if len(v) < 8+len(key) {
+		return fmt.Errorf("value of %d bytes too short", len(v))
+	}
+	if crc32.ChecksumIEEE(v[4:]) != binary.LittleEndian.Uint32(v) {
+		return fmt.Errorf("checksum mismatch")
+	}
+	if string(v[8:8+len(key)]) != string(key) {
+		return fmt.Errorf("value belongs to key %q", v[8:8+len(key)])
+	}
+	return nil
+}
+
+// integrity checks that the segment counters agree with the hashtable:
+// every linked slot points at a live item of its segment, and each
+// segment's live counts equal what links to it.
+func (c *Cache) integrity(t *testing.T) {
+	t.Helper()
+	items := make([]int32, c.nseg)
+	bytes := make([]int32, c.nseg)
+	for i := range c.ht.Buckets {
+		for _, s := range c.ht.Buckets[i] {
+			if s == 0 || hashtable.IsGhost(s) {
+				continue
+			}
+			seg, _, off := hashtable.SplitLoc(hashtable.Loc(s))
+			f := found{}
+			_ = f
+			data := c.segBytes(seg)[off:]
+			size := 0
+			c.forEachItemUnclaimed(seg, func(o, sz int) {
+				if o == off {
+					size = sz
+				}
+			})
+			if size == 0 {
+				t.Fatalf("slot %#x points at no item boundary of segment %d", s, seg)
+			}
+			_ = data
+			items[seg]++
+			bytes[seg] += int32(size)
+		}
+	}
+	for id := range c.segs.Headers {
+		h := &c.segs.Headers[id]
+		if h.LiveItems.Load() != items[id] || h.LiveBytes.Load() != bytes[id] {
+			t.Errorf("segment %d (state %d): counters %d items / %d bytes, hashtable links %d / %d",
+				id, h.State(), h.LiveItems.Load(), h.LiveBytes.Load(), items[id], bytes[id])
+		}
+		if h.Pins.Load() != 0 {
+			t.Errorf("segment %d still pinned (%d)", id, h.Pins.Load())
+		}
+	}
+	if n := c.ev.accountingErrors.Load(); n != 0 {
+		t.Errorf("%d segments recycled with nonzero counters", n)
+	}
+}
+
+func (c *Cache) forEachItemUnclaimed(id int32, fn func(off, size int)) {
+	c.forEachItem(id, func(off int, ih item.Header, data []byte) { fn(off, len(data)) })
+}
+
+// TestChurnIntegrity runs writers, deleters and readers on a small cache
+// under every policy, then checks every value and the accounting.
+func TestChurnIntegrity(t *testing.T) {
+	for _, p := range allPolicies {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: 16 * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			const keys = 600
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(w), 1))
+					var buf []byte
+					for i := 0; i < 4000; i++ {
+						k := []byte(fmt.Sprintf("key-%d", r.IntN(keys)))
+						switch op := r.IntN(10); {
+						case op < 4:
+							ttl := time.Duration(0)
+							if r.IntN(4) == 0 {
+								ttl = time.Duration(1+r.IntN(3)) * time.Second
+							}
+							err := c.Set(k, checkedValue(k, i, 24+r.IntN(100)), ttl)
+							if err != nil && !(p == PolicyNone && err == ErrNoSpace) {
+								errs <- fmt.Errorf("set: %v", err)
+								return
+							}
+						case op < 5:
+							c.Delete(k)
+						default:
+							var ok bool
+							buf, ok = c.Get(buf[:0], k)
+							if ok {
+								if err := valueOK(k, buf); err != nil {
+									errs <- fmt.Errorf("get %s: %v", k, err)
+									return
+								}
+							}
+						}
+						if i%500 == 0 && w == 0 {
+							c.Expire()
+						}
+					}
+				}(w)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			c.evictMu.Lock()
+			c.integrity(t)
+			c.evictMu.Unlock()
+			st := c.Stats()
+			t.Logf("%+v", st)
+			if st.SegmentsFree > st.SegmentsTotal || int64(st.Items) < 0 {
+				t.Errorf("stats out of range: %+v", st)
+			}
+		})
+	}
+}
+
+var _ = segment.Free

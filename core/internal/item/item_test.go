@@ -1,0 +1,90 @@
+package item
+
+import (
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseCanonical(t *testing.T) {
+	type res struct {
+		N  uint64
+		OK bool
+	}
+	cases := map[string]res{
+		"0": {0, true}, "42": {42, true}, "18446744073709551615": {math.MaxUint64, true},
+		"18446744073709551616": {}, "042": {}, "-5": {}, " 5": {}, "5 ": {}, "": {}, "+5": {},
+		"0x1": {}, "00": {}, "99999999999999999999": {}, "1e3": {},
+	}
+	for in, want := range cases {
+		n, ok := ParseCanonical([]byte(in))
+		if diff := cmp.Diff(want, res{n, ok}); diff != "" {
+			t.Errorf("ParseCanonical(%q): %s", in, diff)
+		}
+	}
+}
+
+func TestDecimalRoundTrip(t *testing.T) {
+	for _, n := range []uint64{0, 1, 9, 10, 99, 100, 12345, math.MaxUint64 / 3, math.MaxUint64} {
+		b := make([]byte, DecimalLen(n))
+		PutDecimal(b, n)
+		if diff := cmp.Diff(strconv.FormatUint(n, 10), string(b)); diff != "" {
+			t.Errorf("PutDecimal(%d): %s", n, diff)
+		}
+		if got := string(AppendDecimal(nil, n)); got != string(b) {
+			t.Errorf("AppendDecimal(%d) = %s", n, got)
+		}
+	}
+}
+
+func TestHeaderRoundTripAndSize(t *testing.T) {
+	cases := []struct {
+		klen, vlen int
+		numeric    bool
+		size       int
+	}{
+		{1, 0, false, 16}, {8, 0, false, 16}, {9, 0, false, 24}, {16, 64, false, 88},
+		{255, 1 << 20, false, 8 + 255 + 1<<20 + 1}, {3, 16, true, 32}, {8, 16, true, 32}, {9, 16, true, 40},
+	}
+	for _, c := range cases {
+		flags := uint8(0)
+		if c.numeric {
+			flags = FlagNumeric
+		}
+		h := Header{Klen: c.klen, Flags: flags, Vlen: c.vlen}
+		got, ok := Decode(h.Encode())
+		if !ok || got != h {
+			t.Errorf("Decode(Encode(%+v)) = %+v, %v", h, got, ok)
+		}
+		if s := h.SizeOf(); s != c.size {
+			t.Errorf("SizeOf(%+v) = %d, want %d", h, s, c.size)
+		}
+	}
+	for _, w := range []uint64{0, 1 << 40, 0x0200 | 5, uint64(5) | FlagNumeric<<8 | 8<<16} {
+		if _, ok := Decode(w); ok {
+			t.Errorf("Decode(%#x) accepted", w)
+		}
+	}
+}
+
+func TestItemWriteAndNumeric(t *testing.T) {
+	b := make([]byte, 64)
+	Write(b, []byte("key"), []byte("value"))
+	h, ok := Decode(LoadHeader(b))
+	if !ok || string(b[8:11]) != "key" || string(b[11:16]) != "value" || h.Vlen != 5 {
+		t.Fatalf("Write: %+v %q", h, b[:16])
+	}
+	WriteNumeric(b, []byte("counter"), 41, 2)
+	w := Numeric(b, 7)
+	if v, n, ok := ReadNumeric(w); !ok || v != 2 || n != 41 {
+		t.Fatalf("ReadNumeric = %d %d %v", v, n, ok)
+	}
+	if v := UpdateNumeric(w, 42); v != 4 {
+		t.Fatalf("version after update %d", v)
+	}
+	if _, n, _ := ReadNumeric(w); n != 42 {
+		t.Fatalf("number after update %d", n)
+	}
+}

@@ -1,0 +1,22 @@
+// Package segment holds the segment headers: a pointer-free array, one
+// cache line per segment, beside the arena that holds the segments' bytes.
+//
+// A segment moves through states: Free → Open (a TTL bucket's tail, taking
+// writes) → Sealed (full or too old; may be evicted) → Draining (claimed by
+// one evictor, expirer or merger; its live items are being unlinked or
+// relocated) → Free. A merge or promotion destination is Relocating: it is
+// readable but neither evictable nor open to writers.
+//
+// Pins: a writer reserving space, and an updater changing an item in place
+// or unlinking one (which changes the segment's counters), pins the segment
+// first: it increments Pins, then checks that the segment is still in a
+// state it may touch and still the same generation. A drainer first moves
+// the segment to Draining, then waits for Pins to reach zero. Both sides use
+// sequentially consistent atomics, so one of them sees the other (Dekker):
+// no pin survives into a drain's scan, and nothing is written into a segment
+// after it has been recycled.
+//
+// Readers take no pin: they copy the item and then check that the
+// generation has not moved, which Recycle bumps before the segment is
+// reused.
+package segment

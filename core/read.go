@@ -1,0 +1,258 @@
+package core
+
+import (
+	"bytes"
+	"math/bits"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/segcache/segcache/core/internal/clock"
+	"github.com/segcache/segcache/core/internal/fence"
+	"github.com/segcache/segcache/core/internal/hashtable"
+	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/tagscan"
+)
+
+// found describes the slot and item a lookup found. Its bytes are only
+// trustworthy while the segment's generation still equals gen: readers
+// check that after copying, writers pin the segment.
+type found struct {
+	p    *uint64
+	s    uint64 // the slot as seen
+	hdr  *segment.Header
+	seg  int32
+	gen  uint32 // full generation seen before the bytes were read
+	off  int
+	ih   item.Header
+	data []byte // the item, from its header
+}
+
+func (f *found) valueOff() int { return item.HeaderSize + f.ih.Klen }
+
+func (f *found) numeric() bool { return f.ih.Flags&item.FlagNumeric != 0 }
+
+func (f *found) expired() bool {
+	e := f.hdr.Expire.Load()
+	return e != 0 && clock.Reached(e)
+}
+
+type examined int
+
+const (
+	exMatch     examined = iota
+	exDifferent          // the slot holds another key
+	exUnstable           // the slot's segment changed while we looked
+)
+
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return ErrKeyEmpty
+	case len(key) > MaxKeyLen:
+		return ErrKeyTooLarge
+	}
+	return nil
+}
+
+func hashKey(key []byte) uint64 { return xxh3.Hash(key) }
+
+// examine checks whether slot s points at key. It never trusts bytes it
+// read unless the generation was unchanged afterwards, so a slot whose
+// segment was recycled under it is reported unstable rather than as
+// another key (a false "absent", LESSONS #24).
+func (c *Cache) examine(key []byte, s uint64, f *found) examined {
+	seg, g6, off := hashtable.SplitLoc(hashtable.Loc(s))
+	if int(seg) >= c.nseg || off+item.HeaderSize > c.segSize {
+		return exUnstable
+	}
+	hdr := &c.segs.Headers[seg]
+	g := hdr.Gen.Load()
+	if g&(1<<segment.GenBits-1) != g6 {
+		return exUnstable
+	}
+	data := c.segBytes(seg)[off:]
+	ih, ok := item.Decode(item.LoadHeader(data))
+	if ok && ih.Klen == len(key) && ih.SizeOf() <= len(data) &&
+		bytes.Equal(data[item.HeaderSize:item.HeaderSize+ih.Klen], key) {
+		*f = found{s: s, hdr: hdr, seg: seg, gen: g, off: off, ih: ih, data: data[:ih.SizeOf()]}
+		return exMatch
+	}
+	fence.Load()
+	if hdr.Gen.Load() != g {
+		return exUnstable
+	}
+	return exDifferent
+}
+
+// locate finds key's entry among the slots in mask (from tagscan.Match),
+// live or expired. There is at most one entry per key.
+func (c *Cache) locate(key []byte, b0, b1 *hashtable.Bucket, tag uint64, mask uint32, f *found) bool {
+	for ; mask != 0; mask &= mask - 1 {
+		p := hashtable.SlotAt(b0, b1, bits.TrailingZeros32(mask))
+		s := hashtable.Load(p)
+		for spins := 0; s != 0 && hashtable.Tag(s) == tag && !hashtable.IsGhost(s); spins++ {
+			switch c.examine(key, s, f) {
+			case exMatch:
+				f.p = p
+				return true
+			case exUnstable:
+				// The slot was relocated or unlinked while we looked:
+				// look at what it holds now. Unchanged means a dead
+				// location (only after 64 recycles of a stalled reader).
+				s2 := hashtable.Load(p)
+				if s2 == s || spins > 1000 {
+					s = 0
+				} else {
+					s = s2
+				}
+				continue
+			}
+			break
+		}
+	}
+	return false
+}
+
+// casToken is the CAS token of an item: its place (segment, full
+// generation, offset) and, for numeric items, its update version, so any
+// change to the item changes the token.
+func casToken(f *found, version uint64) uint64 {
+	base := uint64(f.gen)<<38 | uint64(f.seg)<<20 | uint64(f.off>>3)
+	return base + version*0x9E3779B97F4A7C15
+}
+
+// read copies key's value. With grow it appends to buf; otherwise it
+// copies into buf if the value fits and else returns ErrBufferSmall. n is
+// the value's length whenever the key was found.
+func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []byte, n int, token uint64, err error) {
+	b0, b1, tag := c.ht.Candidates(h)
+	keep := len(buf)
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			mask = tagscan.Match(b0, b1, tag)
+		}
+		var f found
+		if c.closed.Load() || !c.locate(key, b0, b1, tag, mask, &f) {
+			return buf, 0, 0, ErrNotFound
+		}
+		var version uint64
+		expired := f.expired()
+		if !expired {
+			if f.numeric() {
+				v, num, ok := item.ReadNumeric(item.Numeric(f.data, f.ih.Klen))
+				if !ok {
+					continue
+				}
+				version, n = v, item.DecimalLen(num)
+				switch {
+				case grow:
+					buf = item.AppendDecimal(buf, num)
+				case n <= len(buf):
+					item.PutDecimal(buf[:n], num)
+					buf = buf[:n]
+				}
+			} else {
+				v := f.data[f.valueOff() : f.valueOff()+f.ih.Vlen]
+				n = len(v)
+				switch {
+				case grow:
+					buf = append(buf, v...)
+				case n <= len(buf):
+					buf = buf[:copy(buf, v)]
+				}
+			}
+		}
+		fence.Load()
+		if f.hdr.Gen.Load() != f.gen {
+			buf = buf[:keep]
+			continue // recycled under us: look again
+		}
+		if expired {
+			return buf[:keep], 0, 0, ErrNotFound
+		}
+		hashtable.Bump(f.p, f.s)
+		if !grow && n > keep {
+			return buf, n, 0, ErrBufferSmall
+		}
+		return buf, n, casToken(&f, version), nil
+	}
+}
+
+func (c *Cache) countGet(err error) {
+	sh := c.shard()
+	if err == nil || err == ErrBufferSmall {
+		sh.hits.Add(1)
+	} else if err == ErrNotFound {
+		sh.misses.Add(1)
+	}
+}
+
+// Get appends key's value to dst and reports whether it was found.
+func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
+	v, _, ok := c.GetCAS(dst, key)
+	return v, ok
+}
+
+// GetCAS is Get that also returns the item's CAS token, for CAS.
+func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
+	if checkKey(key) != nil {
+		return dst, 0, false
+	}
+	h := hashKey(key)
+	b0, b1, tag := c.ht.Candidates(h)
+	out, _, token, err := c.read(dst, key, h, tagscan.Match(b0, b1, tag), true)
+	c.countGet(err)
+	return out, token, err == nil
+}
+
+// GetInto copies key's value into buf and returns its length and CAS
+// token. If buf is too short it copies nothing and returns ErrBufferSmall
+// with n set to the length needed.
+func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, 0, err
+	}
+	h := hashKey(key)
+	b0, b1, tag := c.ht.Candidates(h)
+	_, n, token, err = c.read(buf, key, h, tagscan.Match(b0, b1, tag), false)
+	c.countGet(err)
+	if c.closed.Load() && err == ErrNotFound {
+		return 0, 0, ErrClosed
+	}
+	return n, token, err
+}
+
+// batchChunk is how many keys GetBatch hashes and scans at once: enough
+// for the batch kernel's prefetching to overlap the bucket misses, few
+// enough that the arrays stay on the stack.
+const batchChunk = 32
+
+// GetBatch looks up many keys in one call: for each i it does
+// GetInto(bufs[i], keys[i]), setting lens[i] and errs[i] (nil,
+// ErrNotFound, ErrBufferSmall or a key error). The bucket scans of the
+// whole batch run first, with prefetching, so their memory misses overlap.
+func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
+	var hashes [batchChunk]uint64
+	var masks [batchChunk]uint32
+	for start := 0; start < len(keys); start += batchChunk {
+		chunk := keys[start:min(start+batchChunk, len(keys))]
+		for i, k := range chunk {
+			hashes[i] = hashKey(k)
+		}
+		tagscan.MatchBatch(c.ht.Buckets, c.ht.Mask, hashes[:len(chunk)], masks[:len(chunk)])
+		for i, k := range chunk {
+			j := start + i
+			if err := checkKey(k); err != nil {
+				lens[j], errs[j] = 0, err
+				continue
+			}
+			_, n, _, err := c.read(bufs[j], k, hashes[i], masks[i], false)
+			c.countGet(err)
+			if c.closed.Load() && err == ErrNotFound {
+				err = ErrClosed
+			}
+			lens[j], errs[j] = n, err
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package core
+
+import (
+	"runtime"
+
+	"github.com/segcache/segcache/core/internal/clock"
+	"github.com/segcache/segcache/core/internal/hashtable"
+	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/ttl"
+)
+
+// reserve finds room for size bytes in the open segment of TTL bucket b
+// and pool, opening a new segment when the current one is full or too old.
+// It returns the segment pinned: the caller writes the item, publishes it
+// and unpins. The space is taken with an atomic add on the write offset,
+// so writers into one segment never wait for each other.
+func (c *Cache) reserve(b int, pool int32, size int) (id int32, off int, gen uint32, err error) {
+	tb := &c.buckets[b]
+	for {
+		id = tb.open[pool].Load()
+		if id >= 0 {
+			hdr := &c.segs.Headers[id]
+			gen = hdr.Gen.Load()
+			if hdr.Pin(1<<segment.Open, gen&(1<<segment.GenBits-1)) {
+				if seal := hdr.Seal.Load(); seal == 0 || !clock.Reached(seal) {
+					end := int(hdr.WriteOff.Add(uint32(size)))
+					off = end - size
+					if end <= c.segSize {
+						return id, off, gen, nil
+					}
+					// The first writer past the end marks where the
+					// items stop (the bytes after are an old
+					// incarnation's), unless no header fits there.
+					if off+item.HeaderSize <= c.segSize {
+						clear(c.segBytes(id)[off : off+item.HeaderSize])
+					}
+				}
+				hdr.Unpin()
+			}
+		}
+		if err := c.openSegment(b, pool, id); err != nil {
+			return -1, 0, 0, err
+		}
+	}
+}
+
+// openSegment replaces bucket b's open segment, which the caller saw as
+// observed (-1: none), with a fresh one: it seals the old one and takes a
+// free segment, expiring or evicting to make one.
+func (c *Cache) openSegment(b int, pool int32, observed int32) error {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	tb := &c.buckets[b]
+	if cur := tb.open[pool].Load(); cur != observed {
+		return nil // another writer already did it
+	}
+	if observed >= 0 {
+		c.segs.Headers[observed].Transition(segment.Open, segment.Sealed)
+		tb.open[pool].CompareAndSwap(observed, -1)
+	}
+	id, err := c.allocLocked(c.keepFree)
+	if err != nil {
+		return err
+	}
+	now := clock.Now()
+	p := ttl.PlanFor(b, now)
+	c.segs.Init(id, segment.Open, int32(b), pool, now, p.Expire, p.NeedUntil, p.Seal)
+	tb.open[pool].Store(id)
+	return nil
+}
+
+// allocLocked takes a free segment, leaving keep free for relocation,
+// expiring and then evicting until one is free.
+func (c *Cache) allocLocked(keep int) (int32, error) {
+	for attempt := 0; ; attempt++ {
+		if id := c.segs.Take(keep); id >= 0 {
+			return id, nil
+		}
+		if c.expireLocked() > 0 {
+			continue
+		}
+		if attempt > 2*c.nseg+8 {
+			return -1, ErrNoSpace
+		}
+		// After a few rounds that relocated without freeing enough,
+		// drop whole segments: progress beats fidelity.
+		if err := c.evictLocked(attempt > 4); err != nil {
+			return -1, err
+		}
+	}
+}
+
+// claim moves a segment from Open, Sealed or Relocating to Draining, so
+// that this goroutine owns it, and detaches it from its bucket and from
+// the promotion destinations.
+func (c *Cache) claim(id int32) bool {
+	hdr := &c.segs.Headers[id]
+	st := hdr.State()
+	if st != segment.Open && st != segment.Sealed && st != segment.Relocating {
+		return false
+	}
+	if !hdr.Transition(st, segment.Draining) {
+		return false
+	}
+	b := hdr.Bucket.Load()
+	c.buckets[b].open[hdr.Pool.Load()].CompareAndSwap(id, -1)
+	if st == segment.Relocating {
+		c.ev.dropPromo(id)
+	}
+	hdr.WaitUnpinned()
+	return true
+}
+
+// forEachItem calls fn for every item written into a claimed segment.
+func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []byte)) {
+	hdr := &c.segs.Headers[id]
+	end := min(int(hdr.WriteOff.Load()), c.segSize)
+	seg := c.segBytes(id)
+	for off := 0; off+item.HeaderSize <= end; {
+		ih, ok := item.Decode(item.LoadHeader(seg[off:]))
+		if !ok {
+			return
+		}
+		size := ih.SizeOf()
+		if off+size > end {
+			return
+		}
+		fn(off, ih, seg[off:off+size])
+		off += size
+	}
+}
+
+// slotOf finds the slot that links the item at (id, off), or nil if the
+// item is dead (overwritten, deleted or evicted).
+func (c *Cache) slotOf(id int32, off int, data []byte, ih item.Header) (*uint64, uint64) {
+	key := data[item.HeaderSize : item.HeaderSize+ih.Klen]
+	b0, b1, tag := c.ht.Candidates(hashKey(key))
+	loc := hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off)
+	for i := 0; i < 16; i++ {
+		p := hashtable.SlotAt(b0, b1, i)
+		if s := hashtable.Load(p); hashtable.Loc(s) == loc && hashtable.Tag(s) == tag {
+			return p, s
+		}
+	}
+	return nil, 0
+}
+
+// dropSlot unlinks an item of a claimed segment from slot p, leaving a
+// ghost (which keeps the frequency) if ghost is set. It returns false if
+// a writer got there first (and took the item off the counters itself).
+func (c *Cache) dropSlot(id int32, p *uint64, s uint64, size int, ghost bool) bool {
+	loc := hashtable.Loc(s)
+	for {
+		repl := uint64(0)
+		if ghost {
+			repl = hashtable.WithLoc(s, hashtable.GhostLoc)
+		}
+		if hashtable.CAS(p, s, repl) {
+			hdr := &c.segs.Headers[id]
+			hdr.LiveItems.Add(-1)
+			hdr.LiveBytes.Add(-int32(size))
+			return true
+		}
+		s = hashtable.Load(p)
+		if hashtable.Loc(s) != loc {
+			return false
+		}
+	}
+}
+
+type dropReason int
+
+const (
+	dropEvict dropReason = iota
+	dropExpire
+	dropClear
+)
+
+// drainWhole claims segment id, unlinks every live item and recycles it.
+func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
+	if !c.claim(id) {
+		return false
+	}
+	var n uint64
+	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
+		if p, s := c.slotOf(id, off, data, ih); p != nil && c.dropSlot(id, p, s, ih.SizeOf(), ghosts) {
+			n++
+		}
+	})
+	c.recycle(id)
+	switch why {
+	case dropEvict:
+		c.evictedItems.Add(n)
+		c.evictedSegments.Add(1)
+	case dropExpire:
+		c.expiredItems.Add(n)
+		c.expiredSegments.Add(1)
+	}
+	return true
+}
+
+// recycle returns a drained segment to the free list. Its counters must
+// be zero: every live item was unlinked or relocated, each by one party.
+func (c *Cache) recycle(id int32) {
+	hdr := &c.segs.Headers[id]
+	if hdr.LiveItems.Load() != 0 || hdr.LiveBytes.Load() != 0 {
+		c.ev.accountingErrors.Add(1)
+	}
+	c.segs.Recycle(id)
+}
+
+// expireLocked drains every segment whose expiry has passed.
+func (c *Cache) expireLocked() int {
+	now := clock.Now()
+	n := 0
+	for id := range c.segs.Headers {
+		hdr := &c.segs.Headers[id]
+		st := hdr.State()
+		if st == segment.Free || st == segment.Draining {
+			continue
+		}
+		if e := hdr.Expire.Load(); e != 0 && now >= e && c.drainWhole(int32(id), dropExpire, false) {
+			n++
+		}
+	}
+	return n
+}
+
+// Expire eagerly frees every expired segment. Reads never return expired
+// items in any case; this returns their memory.
+func (c *Cache) Expire() error {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	c.expireLocked()
+	return nil
+}
+
+// Clear removes every item.
+func (c *Cache) Clear() error {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	for id := range c.segs.Headers {
+		if c.segs.Headers[id].State() != segment.Free {
+			c.drainWhole(int32(id), dropClear, false)
+		}
+	}
+	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
+	for i := range c.ht.Buckets {
+		b := &c.ht.Buckets[i]
+		for j := range b {
+			if s := hashtable.Load(&b[j]); hashtable.IsGhost(s) {
+				hashtable.CAS(&b[j], s, 0)
+			}
+		}
+	}
+	return nil
+}
+
+// yield lets other goroutines run in long maintenance loops.
+func yield(i int) {
+	if i&255 == 255 {
+		runtime.Gosched()
+	}
+}
