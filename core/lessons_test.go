@@ -345,3 +345,43 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// LESSONS #19 (replace-vs-drain wedge): one goroutine overwrites a single
+// key while another streams distinct keys through a small cache, so the
+// segment holding both the old and the new copy of the key gets claimed
+// for eviction while the overwrite is in flight. Both must keep making
+// progress. On a wedge the test fails without closing the cache (the stuck
+// goroutines still use it) rather than hanging the whole binary.
+func TestOverwriteDuringDrainNoWedge(t *testing.T) {
+	for _, p := range []core.Policy{core.PolicyMerge, core.PolicyS3FIFO, core.PolicyFIFO, core.PolicyRandom} {
+		c, err := core.Open(churnOpts(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := scale(200000, 5)
+		var wg sync.WaitGroup
+		var churned, overwrote atomic.Int64
+		wg.Go(func() {
+			for i := 0; i < n; i++ {
+				k := keyN("churn", i)
+				c.Set([]byte(k), mkVal(k, 0, 100), 0)
+				churned.Add(1)
+			}
+		})
+		wg.Go(func() {
+			for i := 0; i < n; i++ {
+				c.Set([]byte("hot"), mkVal("hot", uint64(i), 40), 0)
+				overwrote.Add(1)
+			}
+		})
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			c.Close()
+		case <-time.After(20 * time.Second):
+			t.Errorf("%v: wedged: after 20 s, %d of %d churn sets and %d of %d overwrites of one key had returned",
+				p, churned.Load(), n, overwrote.Load(), n)
+		}
+	}
+}
