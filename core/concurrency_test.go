@@ -399,7 +399,7 @@ func TestNoTornOrForeignValuesUnderChurn(t *testing.T) {
 			const nkeys, nstatic = 1500, 64
 			W := 3
 			R := workers() - W
-			iters := scale(60000, 6)
+			iters := scale(60000, 20)
 			// Per key: pending = seq of the write in flight or last started,
 			// acked = seq of the last acknowledged write.
 			pending := make([]atomic.Uint64, nkeys)

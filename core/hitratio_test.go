@@ -59,7 +59,7 @@ func TestHitRatioBeatsRandom(t *testing.T) {
 	policies := []core.Policy{core.PolicyRandom, core.PolicyMerge, core.PolicyS3FIFO,
 		core.PolicyFIFO, core.PolicyRandomFIFO, core.PolicyCTE, core.PolicyUtil}
 	if testing.Short() || raceEnabled {
-		warm, measure = 100_000, 300_000
+		warm, measure = 50_000, 200_000
 		policies = policies[:3]
 	}
 	req := zipfRequests(warm+measure, nkeys, 1.01, 1)

@@ -538,7 +538,7 @@ func TestModel(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 42))
 			c := openT(t, cfg.opts)
 			ch := newChecker(c)
-			n := scale(60000, 6)
+			n := scale(60000, 10)
 			var trail []op
 			for j := 0; j < n; j++ {
 				o := randomOp(r, cfg.nkeys, cfg.withClear)
