@@ -394,7 +394,7 @@ func churnOpts(p core.Policy) core.Options {
 func TestNoTornOrForeignValuesUnderChurn(t *testing.T) {
 	for _, p := range churnPolicies {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "churn "+p.String())()
+			defer watchdog(t, time.Minute, "churn "+p.String())()
 			c := openT(t, churnOpts(p))
 			const nkeys, nstatic = 1500, 64
 			W := 3
@@ -515,7 +515,7 @@ func TestNoTornOrForeignValuesUnderChurn(t *testing.T) {
 func TestAckedDeleteNeverComesBack(t *testing.T) {
 	for _, p := range churnPolicies {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "delete under churn")()
+			defer watchdog(t, time.Minute, "delete under churn")()
 			c := openT(t, churnOpts(p))
 			const nchurn, ndel = 1200, 200
 			rounds := scale(400, 5)
@@ -618,7 +618,7 @@ func TestAckedDeleteNeverComesBack(t *testing.T) {
 func TestCountersBalanceAfterStorm(t *testing.T) {
 	for _, p := range []core.Policy{core.PolicyMerge, core.PolicyS3FIFO, core.PolicyUtil, core.PolicyNone} {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "storm")()
+			defer watchdog(t, time.Minute, "storm")()
 			c := openT(t, churnOpts(p))
 			const nkeys = 800
 			iters := scale(20000, 5)
@@ -821,7 +821,7 @@ func TestConcurrentTailExpansion(t *testing.T) {
 // afterwards every readable key holds a value written for it, and the
 // gauges match.
 func TestWritersVersusClearAndExpire(t *testing.T) {
-	defer watchdog(t, 2*time.Minute, "writers vs clear")()
+	defer watchdog(t, time.Minute, "writers vs clear")()
 	for _, p := range []core.Policy{core.PolicyMerge, core.PolicyS3FIFO, core.PolicyFIFO} {
 		c := openT(t, churnOpts(p))
 		const nkeys = 400

@@ -78,7 +78,7 @@ func churnUntil(c *core.Cache, ttl time.Duration, stop func() bool, written ...*
 func TestRelocationKeepsValueAndToken(t *testing.T) {
 	for _, p := range relocPolicies {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "relocation")()
+			defer watchdog(t, time.Minute, "relocation")()
 			c := openT(t, churnOpts(p))
 			const nhot = 24
 			tokens := make([]uint64, nhot)
@@ -142,7 +142,7 @@ func TestRelocationKeepsExpiry(t *testing.T) {
 	for _, p := range relocPolicies {
 		t.Run(p.String(), func(t *testing.T) {
 			t.Parallel()
-			defer watchdog(t, 2*time.Minute, "relocation expiry")()
+			defer watchdog(t, time.Minute, "relocation expiry")()
 			c := openT(t, churnOpts(p))
 			const ttl = 2 * time.Second
 			const nhot = 16
@@ -187,7 +187,7 @@ func TestRelocationKeepsExpiry(t *testing.T) {
 func TestIncrUnderRelocation(t *testing.T) {
 	for _, p := range relocPolicies {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "incr under relocation")()
+			defer watchdog(t, time.Minute, "incr under relocation")()
 			c := openT(t, churnOpts(p))
 			mustSet(t, c, "ctr", "0", 0)
 			var stop atomic.Bool
@@ -243,7 +243,7 @@ func TestIncrUnderRelocation(t *testing.T) {
 func TestCASNoFalseNotFoundUnderChurn(t *testing.T) {
 	for _, p := range relocPolicies {
 		t.Run(p.String(), func(t *testing.T) {
-			defer watchdog(t, 2*time.Minute, "cas under relocation")()
+			defer watchdog(t, time.Minute, "cas under relocation")()
 			c := openT(t, churnOpts(p))
 			var stop atomic.Bool
 			wait := churnUntil(c, 0, stop.Load)
