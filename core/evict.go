@@ -41,7 +41,7 @@ func (c *Cache) snapshot(id int32) evict.Segment {
 	return evict.Segment{
 		ID: id, State: h.State(), Bucket: h.Bucket.Load(), Pool: h.Pool.Load(),
 		Create: h.CreateAt.Load(), Expire: h.Expire.Load(), NeedUntil: h.NeedUntil.Load(),
-		LiveBytes: h.LiveBytes.Load(),
+		LiveBytes: h.LiveBytes(),
 	}
 }
 
@@ -101,21 +101,18 @@ func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq
 	}
 	copy(c.segBytes(dest)[off:off+size], data)
 	dh.WriteOff.Store(uint32(off + size))
-	dh.LiveItems.Add(1)
-	dh.LiveBytes.Add(int32(size))
+	dh.AddLive(1, size)
 	ns := hashtable.WithFreq(hashtable.WithLoc(s, hashtable.MakeLoc(dest, dh.Gen.Load(), off)), freq)
 	for {
 		if hashtable.CAS(p, s, ns) {
 			sh := &c.segs.Headers[src]
-			sh.LiveItems.Add(-1)
-			sh.LiveBytes.Add(-int32(size))
+			sh.AddLive(-1, -size)
 			c.promotedItems.Add(1)
 			return true
 		}
 		s2 := hashtable.Load(p)
 		if hashtable.Loc(s2) != hashtable.Loc(s) {
-			dh.LiveItems.Add(-1)
-			dh.LiveBytes.Add(-int32(size))
+			dh.AddLive(-1, -size)
 			return false
 		}
 		s = s2 // a frequency bump: retry on the same slot
@@ -251,7 +248,7 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 		c.recycle(src.ID)
 		merged++
 	}
-	if dh.LiveItems.Load() == 0 {
+	if n, _ := dh.Live(); n == 0 {
 		// Nothing survived (or nothing was merged): free the spare again.
 		dh.SetState(segment.Draining)
 		c.recycle(dest)
@@ -371,11 +368,11 @@ func (c *Cache) s3fifo() bool {
 
 // s3fifoPool routes a write: a key that is present stays in its pool; a
 // new key goes to main if a ghost remembers it, else to admission.
-func (c *Cache) s3fifoPool(live bool, f *found, b0, b1 *hashtable.Bucket, tag uint64) int32 {
+func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 	if live {
 		return f.hdr.Pool.Load()
 	}
-	if p, _ := hashtable.FindGhost(b0, b1, tag); p != nil {
+	if p, _ := hashtable.FindGhost(k.b0, k.b1, k.tag); p != nil {
 		return segment.PoolMain
 	}
 	return segment.PoolAdmission
