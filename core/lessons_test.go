@@ -419,3 +419,35 @@ func TestOverwriteDuringDrainNoWedge(t *testing.T) {
 		}
 	}
 }
+
+// The single-goroutine form of TestRelocationKeepsValueAndToken, as a
+// minimal repro: a key read now and then survives while over two heaps of
+// other keys are written (so it was moved), and its token must not change.
+func TestCASTokenSurvivesRelocationSequential(t *testing.T) {
+	for _, p := range relocPolicies {
+		c := openT(t, churnOpts(p))
+		k := []byte("hot")
+		mustSet(t, c, "hot", "value", 0)
+		tok := mustToken(t, c, "hot")
+		var written uint64
+		for i := 0; written < 3*c.Stats().HeapBytes; i++ {
+			o := keyN("other", i)
+			mustSet(t, c, o, string(make([]byte, 100)), 0)
+			written += uint64(itemSize(len(o), 100))
+			if i%100 == 0 {
+				c.Get(nil, k)
+			}
+		}
+		_, tok2, found := c.GetCAS(nil, k)
+		if !found {
+			t.Logf("%v: the key did not survive; nothing to check", p)
+			continue
+		}
+		if tok2 != tok {
+			t.Errorf("%v: the token of an unchanged item went from %#x to %#x when it was moved", p, tok, tok2)
+		}
+		if err := c.CAS(k, []byte("new"), 0, tok); err != nil {
+			t.Errorf("%v: CAS with the token read before the move = %v, want success", p, err)
+		}
+	}
+}
