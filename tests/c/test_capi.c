@@ -1,11 +1,12 @@
 /* test_capi.c: the contract of include/segcache.h (API.md "C"), checked
  * function by function and status by status, plus pthread stress tests.
  *
- * Usage: test_capi [enomem-child]
+ * Usage: test_capi [enomem-child | stress ROUNDS]
  * Prints "test_capi: N passed, N failed" and exits 0 only if nothing
  * failed. The ENOMEM check re-executes this binary ("enomem-child") under
  * a small RLIMIT_AS: the parent forks and execs at once, so no library
- * code runs in a forked child (see the header's note on fork). */
+ * code runs in a forked child (see the header's note on fork).
+ * "stress ROUNDS" repeats only the pthread stress tests (make stress-capi). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -1121,6 +1122,17 @@ static void watchdog(int sig) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "enomem-child") == 0) return enomem_child();
+    if (argc > 2 && strcmp(argv[1], "stress") == 0) { /* test_capi stress N: soak */
+        signal(SIGALRM, watchdog);
+        setvbuf(stdout, NULL, _IONBF, 0);
+        for (int i = 0, n = atoi(argv[2]); i < n; i++) {
+            printf("round %d/%d\n", i + 1, n);
+            RUN(test_counter_stress(10000));
+            RUN(test_checksum_stress(50000));
+            RUN(test_close_race(20));
+        }
+        return check_summary("test_capi stress");
+    }
     /* SEGCACHE_TEST_QUICK shrinks the stress tests (used under valgrind). */
     int quick = getenv("SEGCACHE_TEST_QUICK") != NULL;
     setvbuf(stdout, NULL, _IONBF, 0);
