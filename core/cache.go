@@ -24,7 +24,8 @@ const statShards = 64
 
 type paddedMutex struct {
 	sync.Mutex
-	_ [56]byte
+	stamp uint32 // stamps of this stripe's writes; guarded by the mutex
+	_     [52]byte
 }
 
 type statShard struct {
@@ -32,9 +33,16 @@ type statShard struct {
 	_                           [32]byte
 }
 
-// ttlBucket holds a TTL bucket's open segment for each pool (-1 = none).
+// lanes is how many segments of one TTL bucket and pool take writes at
+// once in a large cache. A key always writes to the lane its hash picks,
+// so writers of different keys on different cores mostly update
+// different segment headers instead of bouncing one cache line.
+const lanes = 4
+
+// ttlBucket holds a TTL bucket's open segment for each pool and lane
+// (-1 = none).
 type ttlBucket struct {
-	open [2]atomic.Int32
+	open [2][lanes]atomic.Int32
 }
 
 // Cache is a Segcache instance. Its methods are safe for concurrent use by
@@ -47,6 +55,7 @@ type Cache struct {
 	segSize  int
 	nseg     int
 	keepFree int // free segments held back for relocation (merge, s3fifo)
+	laneMask uint64
 
 	arena []byte
 	segs  *segment.Table
@@ -140,8 +149,16 @@ func Open(opts Options) (*Cache, error) {
 	c.segs = segment.NewTable(c.nseg, c.segSize)
 	c.buckets = make([]ttlBucket, ttl.Count)
 	for i := range c.buckets {
-		c.buckets[i].open[0].Store(-1)
-		c.buckets[i].open[1].Store(-1)
+		for p := range c.buckets[i].open {
+			for l := range c.buckets[i].open[p] {
+				c.buckets[i].open[p][l].Store(-1)
+			}
+		}
+	}
+	// Small caches keep one lane: partly filled open segments would be a
+	// large share of their memory.
+	if c.nseg >= 64*lanes {
+		c.laneMask = lanes - 1
 	}
 	c.stripes = make([]paddedMutex, stripeCount)
 	c.ev.init(c)
@@ -206,8 +223,9 @@ func (c *Cache) Stats() Stats {
 			free++
 			continue
 		}
-		items += int64(h.LiveItems.Load())
-		bytes += int64(h.LiveBytes.Load())
+		n, b := h.Live()
+		items += int64(n)
+		bytes += int64(b)
 	}
 	s.Items, s.ItemBytes = uint64(max(items, 0)), uint64(max(bytes, 0))
 	s.HeapBytes = uint64(c.nseg * c.segSize)

@@ -73,9 +73,10 @@ func (c *Cache) integrity(t *testing.T) {
 	}
 	for id := range c.segs.Headers {
 		h := &c.segs.Headers[id]
-		if h.LiveItems.Load() != items[id] || h.LiveBytes.Load() != bytes[id] {
+		n, b := h.Live()
+		if n != items[id] || b != bytes[id] {
 			t.Errorf("segment %d (state %d): counters %d items / %d bytes, hashtable links %d / %d",
-				id, h.State(), h.LiveItems.Load(), h.LiveBytes.Load(), items[id], bytes[id])
+				id, h.State(), n, b, items[id], bytes[id])
 		}
 		if h.Pins.Load() != 0 {
 			t.Errorf("segment %d still pinned (%d)", id, h.Pins.Load())
@@ -93,67 +94,77 @@ func (c *Cache) forEachItemUnclaimed(id int32, fn func(off, size int)) {
 // TestChurnIntegrity runs writers, deleters and readers on a small cache
 // under every policy, then checks every value and the accounting.
 func TestChurnIntegrity(t *testing.T) {
-	for _, p := range allPolicies {
-		t.Run(p.String(), func(t *testing.T) {
-			c, err := Open(Options{HeapBytes: 16 * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			const keys = 600
-			var wg sync.WaitGroup
-			errs := make(chan error, 8)
-			for w := 0; w < 4; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					r := rand.New(rand.NewPCG(uint64(w), 1))
-					var buf []byte
-					for i := 0; i < 4000; i++ {
-						k := []byte(fmt.Sprintf("key-%d", r.IntN(keys)))
-						switch op := r.IntN(10); {
-						case op < 4:
-							ttl := time.Duration(0)
-							if r.IntN(4) == 0 {
-								ttl = time.Duration(1+r.IntN(3)) * time.Second
-							}
-							err := c.Set(k, checkedValue(k, i, 24+r.IntN(100)), ttl)
-							if err != nil && !(p == PolicyNone && err == ErrNoSpace) {
-								errs <- fmt.Errorf("set: %v", err)
-								return
-							}
-						case op < 5:
-							c.Delete(k)
-						default:
-							var ok bool
-							buf, ok = c.Get(buf[:0], k)
-							if ok {
-								if err := valueOK(k, buf); err != nil {
-									errs <- fmt.Errorf("get %s: %v", k, err)
+	configs := []struct {
+		name       string
+		segs, keys int
+		hashPower  uint32
+	}{
+		{"small", 16, 600, 10},
+		{"lanes", 64 * lanes, 30000, 14}, // large enough for several write lanes
+	}
+	for _, cf := range configs {
+		for _, p := range allPolicies {
+			t.Run(cf.name+"/"+p.String(), func(t *testing.T) {
+				c, err := Open(Options{HeapBytes: uint64(cf.segs) * 4096, SegmentBytes: 4096, Eviction: p, HashPower: cf.hashPower})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				keys := cf.keys
+				var wg sync.WaitGroup
+				errs := make(chan error, 8)
+				for w := 0; w < 4; w++ {
+					wg.Add(1)
+					go func(w int) {
+						defer wg.Done()
+						r := rand.New(rand.NewPCG(uint64(w), 1))
+						var buf []byte
+						for i := 0; i < 4000*cf.segs/16/8+4000; i++ {
+							k := []byte(fmt.Sprintf("key-%d", r.IntN(keys)))
+							switch op := r.IntN(10); {
+							case op < 4:
+								ttl := time.Duration(0)
+								if r.IntN(4) == 0 {
+									ttl = time.Duration(1+r.IntN(3)) * time.Second
+								}
+								err := c.Set(k, checkedValue(k, i, 24+r.IntN(100)), ttl)
+								if err != nil && !(p == PolicyNone && err == ErrNoSpace) {
+									errs <- fmt.Errorf("set: %v", err)
 									return
 								}
+							case op < 5:
+								c.Delete(k)
+							default:
+								var ok bool
+								buf, ok = c.Get(buf[:0], k)
+								if ok {
+									if err := valueOK(k, buf); err != nil {
+										errs <- fmt.Errorf("get %s: %v", k, err)
+										return
+									}
+								}
+							}
+							if i%500 == 0 && w == 0 {
+								c.Expire()
 							}
 						}
-						if i%500 == 0 && w == 0 {
-							c.Expire()
-						}
-					}
-				}(w)
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			c.evictMu.Lock()
-			c.integrity(t)
-			c.evictMu.Unlock()
-			st := c.Stats()
-			t.Logf("%+v", st)
-			if st.SegmentsFree > st.SegmentsTotal || int64(st.Items) < 0 {
-				t.Errorf("stats out of range: %+v", st)
-			}
-		})
+					}(w)
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatal(err)
+				}
+				c.evictMu.Lock()
+				c.integrity(t)
+				c.evictMu.Unlock()
+				st := c.Stats()
+				t.Logf("%+v", st)
+				if st.SegmentsFree > st.SegmentsTotal || int64(st.Items) < 0 {
+					t.Errorf("stats out of range: %+v", st)
+				}
+			})
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"runtime"
+	"sync/atomic"
 
 	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/hashtable"
@@ -15,10 +16,10 @@ import (
 // It returns the segment pinned: the caller writes the item, publishes it
 // and unpins. The space is taken with an atomic add on the write offset,
 // so writers into one segment never wait for each other.
-func (c *Cache) reserve(b int, pool int32, size int) (id int32, off int, gen uint32, err error) {
-	tb := &c.buckets[b]
+func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
+	open := &c.buckets[b].open[pool][lane&c.laneMask]
 	for {
-		id = tb.open[pool].Load()
+		id = open.Load()
 		if id >= 0 {
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
@@ -39,28 +40,27 @@ func (c *Cache) reserve(b int, pool int32, size int) (id int32, off int, gen uin
 				hdr.Unpin()
 			}
 		}
-		if err := c.openSegment(b, pool, id); err != nil {
+		if err := c.openSegment(b, pool, open, id); err != nil {
 			return -1, 0, 0, err
 		}
 	}
 }
 
-// openSegment replaces bucket b's open segment, which the caller saw as
-// observed (-1: none), with a fresh one: it seals the old one and takes a
-// free segment, expiring or evicting to make one.
-func (c *Cache) openSegment(b int, pool int32, observed int32) error {
+// openSegment replaces the open segment of bucket b, pool and lane (open),
+// which the caller saw as observed (-1: none), with a fresh one: it seals
+// the old one and takes a free segment, expiring or evicting to make one.
+func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int32) error {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	tb := &c.buckets[b]
-	if cur := tb.open[pool].Load(); cur != observed {
+	if cur := open.Load(); cur != observed {
 		return nil // another writer already did it
 	}
 	if observed >= 0 {
 		c.segs.Headers[observed].Transition(segment.Open, segment.Sealed)
-		tb.open[pool].CompareAndSwap(observed, -1)
+		open.CompareAndSwap(observed, -1)
 	}
 	id, err := c.allocLocked(c.keepFree)
 	if err != nil {
@@ -69,7 +69,7 @@ func (c *Cache) openSegment(b int, pool int32, observed int32) error {
 	now := clock.Now()
 	p := ttl.PlanFor(b, now)
 	c.segs.Init(id, segment.Open, int32(b), pool, now, p.Expire, p.NeedUntil, p.Seal)
-	tb.open[pool].Store(id)
+	open.Store(id)
 	return nil
 }
 
@@ -107,7 +107,9 @@ func (c *Cache) claim(id int32) bool {
 		return false
 	}
 	b := hdr.Bucket.Load()
-	c.buckets[b].open[hdr.Pool.Load()].CompareAndSwap(id, -1)
+	for l := range c.buckets[b].open[hdr.Pool.Load()] {
+		c.buckets[b].open[hdr.Pool.Load()][l].CompareAndSwap(id, -1)
+	}
 	if st == segment.Relocating {
 		c.ev.dropPromo(id)
 	}
@@ -161,8 +163,7 @@ func (c *Cache) dropSlot(id int32, p *uint64, s uint64, size int, ghost bool) bo
 		}
 		if hashtable.CAS(p, s, repl) {
 			hdr := &c.segs.Headers[id]
-			hdr.LiveItems.Add(-1)
-			hdr.LiveBytes.Add(-int32(size))
+			hdr.AddLive(-1, -size)
 			return true
 		}
 		s = hashtable.Load(p)
@@ -207,7 +208,7 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 // be zero: every live item was unlinked or relocated, each by one party.
 func (c *Cache) recycle(id int32) {
 	hdr := &c.segs.Headers[id]
-	if hdr.LiveItems.Load() != 0 || hdr.LiveBytes.Load() != 0 {
+	if n, b := hdr.Live(); n != 0 || b != 0 {
 		c.ev.accountingErrors.Add(1)
 	}
 	c.segs.Recycle(id)

@@ -37,18 +37,36 @@ func ttlMillis(d time.Duration) (int64, error) {
 	return min(d.Milliseconds(), ttl.MaxTTLms), nil
 }
 
-// writeLock takes key's stripe. Every writer of a key holds it for the
-// whole operation, so a fresh insert cannot race another insert of the
-// same key into a second slot, and check-then-act (add, cas, incr) is
-// atomic. Readers never take it.
-func (c *Cache) writeLock(h uint64) (*paddedMutex, error) {
+// keyed is a key with its hash-derived candidate buckets and tag.
+type keyed struct {
+	key    []byte
+	h      uint64
+	b0, b1 *hashtable.Bucket
+	tag    uint64
+}
+
+// lockKey validates key and takes its stripe. Every writer of a key holds
+// it for the whole operation, so a fresh insert cannot race another insert
+// of the same key into a second slot, and check-then-act (add, cas, incr)
+// is atomic. Readers never take it.
+func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
+	if err := checkKey(key); err != nil {
+		return keyed{}, nil, err
+	}
+	h := hashKey(key)
 	mu := &c.stripes[(h>>20)&(stripeCount-1)]
 	mu.Lock()
 	if c.closed.Load() {
 		mu.Unlock()
-		return nil, ErrClosed
+		return keyed{}, nil, ErrClosed
 	}
-	return mu, nil
+	b0, b1, tag := c.ht.Candidates(h)
+	return keyed{key, h, b0, b1, tag}, mu, nil
+}
+
+// find locates k's entry, live or expired.
+func (c *Cache) find(k *keyed, f *found) bool {
+	return c.locate(k.key, k.b0, k.b1, k.tag, tagscan.Match(k.b0, k.b1, k.tag), f)
 }
 
 // Set stores key → val with the given TTL (0: never expires).
@@ -86,65 +104,77 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 	if err != nil {
 		return err
 	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return err
 	}
 	defer mu.Unlock()
-
-	b0, b1, tag := c.ht.Candidates(h)
-	var f found
-	had := c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f)
-	live := had && !f.expired()
-	switch mode {
-	case modeAdd:
-		if live {
-			return ErrExists
+	for attempt := 0; ; attempt++ {
+		var f found
+		had := c.find(&k, &f)
+		live := had && !f.expired()
+		// Holding the stripe, no other writer changes this key: between
+		// attempts it can only have been relocated (same value) or
+		// evicted. So the token is checked once; later attempts only
+		// need the key to be still there.
+		switch mode {
+		case modeAdd:
+			if live {
+				return ErrExists
+			}
+		case modeReplace, modeCAS:
+			if !live {
+				return ErrNotFound
+			}
+			if mode == modeCAS && attempt == 0 {
+				if cur, ok := c.tokenOf(&k, &f); !ok || cur != token {
+					return ErrExists
+				}
+			}
 		}
-	case modeReplace:
-		if !live {
-			return ErrNotFound
+		pool := int32(segment.PoolMain)
+		if c.policy == PolicyS3FIFO {
+			pool = c.s3fifoPool(live, &f, &k)
 		}
-	case modeCAS:
-		if !live {
-			return ErrNotFound
+		mu.stamp++
+		stamp := mu.stamp
+		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, k.h>>40, size)
+		if err != nil {
+			return err
 		}
-		if cur, ok := c.tokenOf(&f); !ok || cur != token {
-			return ErrExists
+		hdr := &c.segs.Headers[id]
+		dst := c.segBytes(id)[off : off+size]
+		if numeric {
+			item.WriteNumeric(dst, key, num, 0, stamp)
+		} else {
+			item.Write(dst, key, val, stamp)
+		}
+		// Count the item before it is published, so that whoever unlinks
+		// it next never takes a counter below zero.
+		hdr.AddLive(1, size)
+		waitP, waitS, ok := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
+		if ok {
+			hdr.Unpin()
+			c.shard().sets.Add(1)
+			return nil
+		}
+		// Publishing would mean waiting for a drain while pinning the
+		// new segment, which that drain may be waiting for (LESSONS #19):
+		// give the reservation up (its bytes stay dead), wait unpinned,
+		// and start again.
+		hdr.AddLive(-1, -size)
+		hdr.Unpin()
+		if waitP != nil {
+			waitSlot(waitP, waitS)
 		}
 	}
-
-	pool := int32(segment.PoolMain)
-	if c.policy == PolicyS3FIFO {
-		pool = c.s3fifoPool(live, &f, b0, b1, tag)
-	}
-	id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, size)
-	if err != nil {
-		return err
-	}
-	hdr := &c.segs.Headers[id]
-	dst := c.segBytes(id)[off : off+size]
-	if numeric {
-		item.WriteNumeric(dst, key, num, 0)
-	} else {
-		item.Write(dst, key, val)
-	}
-	// Count the item before it is published, so that whoever unlinks it
-	// next never takes a counter below zero.
-	hdr.LiveItems.Add(1)
-	hdr.LiveBytes.Add(int32(size))
-	c.publish(key, b0, b1, tag, had, &f, hashtable.MakeLoc(id, gen, off))
-	hdr.Unpin()
-	c.shard().sets.Add(1)
-	return nil
 }
 
 // tokenOf returns the CAS token of the item f found, pinned so the
 // numeric version it reads belongs to that item.
-func (c *Cache) tokenOf(f *found) (uint64, bool) {
+func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
 	if !f.numeric() {
-		return casToken(f, 0), true
+		return casToken(k.h, f, 0), true
 	}
 	_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))
 	if !f.hdr.Pin(pinnable, g6) {
@@ -152,7 +182,7 @@ func (c *Cache) tokenOf(f *found) (uint64, bool) {
 	}
 	defer f.hdr.Unpin()
 	v, _, ok := item.ReadNumeric(item.Numeric(f.data, f.ih.Klen))
-	return casToken(f, v), ok
+	return casToken(k.h, f, v), ok
 }
 
 type unlinkResult int
@@ -185,8 +215,7 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 	for {
 		if hashtable.CAS(p, s, repl) {
 			ih, _ := item.Decode(item.LoadHeader(c.segBytes(seg)[off:]))
-			hdr.LiveItems.Add(-1)
-			hdr.LiveBytes.Add(-int32(ih.SizeOf()))
+			hdr.AddLive(-1, -ih.SizeOf())
 			return unlinked
 		}
 		// A reader's frequency bump fails the CAS without changing the
@@ -211,59 +240,68 @@ func waitSlot(p *uint64, s uint64) {
 	}
 }
 
-// publish links the new location for key, replacing the old entry in its
-// slot if there was one (keeping its frequency), else taking a new slot.
-func (c *Cache) publish(key []byte, b0, b1 *hashtable.Bucket, tag uint64, had bool, f *found, loc uint64) {
-	for {
-		if !had {
-			c.insertFresh(b0, b1, tag, loc)
-			return
-		}
-		expired := f.expired()
-		switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
-		case unlinked:
-			if expired {
-				c.expiredItems.Add(1)
-			}
-			return
-		case segmentBusy:
-			waitSlot(f.p, f.s)
-		}
-		had = c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), f)
+// publish links the new location for key without ever waiting: it
+// replaces the key's entry in its slot if there was one (keeping its
+// frequency), else takes a new slot. If that needs a drain to finish
+// first, it returns ok=false and the slot to wait for.
+func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
+	if !had {
+		return c.insertFresh(k.b0, k.b1, k.tag, loc)
 	}
+	expired := f.expired()
+	switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
+	case unlinked:
+		if expired {
+			c.expiredItems.Add(1)
+		}
+		return nil, 0, true
+	case segmentBusy:
+		return f.p, f.s, false
+	}
+	return nil, 0, false // relocated or evicted meanwhile: look again
 }
 
 // insertFresh puts a new entry into one of the key's buckets: over a ghost
 // of the key (resuming its frequency), into an empty slot, or over the
 // coldest entry when both buckets are full. A full bucket pair never
-// fails a set: a cache drops, it does not refuse.
-func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) {
+// fails a set: a cache drops, it does not refuse. Entries whose segment a
+// drain owns are passed over; if all are, it reports one to wait for.
+func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64, uint64, bool) {
+	var busy uint32
 	for spins := 0; ; spins++ {
 		if gp, gs := hashtable.FindGhost(b0, b1, tag); gp != nil {
 			if hashtable.CAS(gp, gs, hashtable.Make(tag, hashtable.Freq(gs), loc)) {
-				return
+				return nil, 0, true
 			}
 			continue
 		}
 		fresh := hashtable.Make(tag, 0, loc)
 		if ep := hashtable.FindEmpty(b0, b1); ep != nil {
 			if hashtable.CAS(ep, 0, fresh) {
-				return
+				return nil, 0, true
 			}
 			continue
 		}
-		vp, vs := hashtable.Coldest(b0, b1)
+		i, vs := hashtable.Coldest(b0, b1, busy)
+		if i < 0 {
+			p := hashtable.SlotAt(b0, b1, 0)
+			return p, hashtable.Load(p), false
+		}
+		vp := hashtable.SlotAt(b0, b1, i)
 		switch {
 		case vs == 0:
 			continue
 		case hashtable.IsGhost(vs):
 			if hashtable.CAS(vp, vs, fresh) {
-				return
+				return nil, 0, true
 			}
 		default:
-			if c.unlink(vp, vs, fresh, false) == unlinked {
+			switch c.unlink(vp, vs, fresh, false) {
+			case unlinked:
 				c.evictedItems.Add(1)
-				return
+				return nil, 0, true
+			case segmentBusy:
+				busy |= 1 << i
 			}
 		}
 		if spins > 16 {
@@ -274,19 +312,14 @@ func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) {
 
 // Delete removes key; ErrNotFound if it is absent or expired.
 func (c *Cache) Delete(key []byte) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return err
 	}
 	defer mu.Unlock()
-	b0, b1, tag := c.ht.Candidates(h)
 	for {
 		var f found
-		if !c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f) || f.expired() {
+		if !c.find(&k, &f) || f.expired() {
 			return ErrNotFound
 		}
 		switch c.unlink(f.p, f.s, 0, false) {
@@ -322,19 +355,14 @@ func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
 // with the segment pinned so no drain copies it mid-update (LESSONS #21)
 // and the key's stripe held so no other writer interleaves (LESSONS #15).
 func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	h := hashKey(key)
-	mu, err := c.writeLock(h)
+	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return 0, err
 	}
 	defer mu.Unlock()
-	b0, b1, tag := c.ht.Candidates(h)
 	for {
 		var f found
-		if !c.locate(key, b0, b1, tag, tagscan.Match(b0, b1, tag), &f) || f.expired() {
+		if !c.find(&k, &f) || f.expired() {
 			return 0, ErrNotFound
 		}
 		_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))

@@ -123,15 +123,20 @@ func Envelope(segs []Segment) (expire, needUntil int64) {
 // Fits reports whether src's items may move into dest: dest expires no
 // later than src (an item never outlives its TTL) and no earlier than any
 // promise src made (an item lives at least 0.9·TTL − 1 s).
+// Items that never expire only move to segments that never expire.
 func Fits(dest, src Segment) bool {
-	return expiry(dest.Expire) <= expiry(src.Expire) && (dest.Expire == 0 || dest.Expire >= src.NeedUntil)
+	if src.Expire == 0 || dest.Expire == 0 {
+		return src.Expire == dest.Expire
+	}
+	return dest.Expire <= src.Expire && dest.Expire >= src.NeedUntil
 }
 
 // CompatibleRun returns the longest prefix of segs, at most max long,
 // whose items can share one segment (see Envelope).
 func CompatibleRun(segs []Segment, max int) []Segment {
 	for n := 1; n <= len(segs) && n <= max; n++ {
-		if e, need := Envelope(segs[:n]); e != 0 && e < need {
+		e, need := Envelope(segs[:n])
+		if (segs[n-1].Expire == 0) != (segs[0].Expire == 0) || e != 0 && e < need {
 			return segs[:n-1]
 		}
 		if n == len(segs) || n == max {

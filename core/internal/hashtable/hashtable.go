@@ -156,24 +156,22 @@ func FindEmpty(b0, b1 *Bucket) *uint64 {
 	return nil
 }
 
-// Coldest returns the slot to give up when both buckets are full: a ghost
-// if there is one, else the slot with the lowest frequency.
-func Coldest(b0, b1 *Bucket) (*uint64, uint64) {
-	var best *uint64
-	var bs uint64
-	bf := uint64(1 << 10)
+// Coldest returns the index (0..15) of the slot to give up when both
+// buckets are full, skipping the slots in the skip mask: an empty slot or a
+// ghost if there is one, else the slot with the lowest frequency. It
+// returns -1 if every slot is skipped.
+func Coldest(b0, b1 *Bucket, skip uint32) (int, uint64) {
+	best, bs, bf := -1, uint64(0), uint64(1<<10)
 	for i := 0; i < 16; i++ {
-		p := SlotAt(b0, b1, i)
-		s := Load(p)
-		if s == 0 {
-			return p, 0
+		if skip&(1<<i) != 0 {
+			continue
 		}
-		f := Freq(s)
-		if IsGhost(s) {
-			return p, s
+		s := Load(SlotAt(b0, b1, i))
+		if s == 0 || IsGhost(s) {
+			return i, s
 		}
-		if f < bf {
-			best, bs, bf = p, s, f
+		if f := Freq(s); f < bf {
+			best, bs, bf = i, s, f
 		}
 	}
 	return best, bs

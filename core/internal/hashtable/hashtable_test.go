@@ -59,12 +59,18 @@ func TestVictimChoice(t *testing.T) {
 	if FindEmpty(&b0, &b1) != nil {
 		t.Fatal("found empty slot in full buckets")
 	}
-	p, s := Coldest(&b0, &b1)
-	if p != &b0[0] || Freq(s) != 10 {
-		t.Fatalf("coldest = %#x", s)
+	i, s := Coldest(&b0, &b1, 0)
+	if i != 0 || Freq(s) != 10 {
+		t.Fatalf("coldest = %d %#x", i, s)
+	}
+	if i, _ := Coldest(&b0, &b1, 1); i != 1 {
+		t.Fatalf("coldest skipping slot 0 = %d, want 1", i)
+	}
+	if i, _ := Coldest(&b0, &b1, 0xffff); i != -1 {
+		t.Fatalf("coldest skipping all = %d, want -1", i)
 	}
 	b1[3] = Make(7, 3, GhostLoc)
-	if p, _ := Coldest(&b0, &b1); p != &b1[3] {
+	if i, _ := Coldest(&b0, &b1, 0); i != 11 {
 		t.Fatal("ghost not preferred as victim")
 	}
 	if p, s := FindGhost(&b0, &b1, 7); p != &b1[3] || Freq(s) != 3 {

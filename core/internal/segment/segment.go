@@ -33,8 +33,7 @@ type Header struct {
 	state     atomic.Uint32
 	WriteOff  atomic.Uint32 // bytes reserved; may pass the segment size on overflow
 	Pins      atomic.Int32
-	LiveItems atomic.Int32 // items linked from the hashtable
-	LiveBytes atomic.Int32
+	live      atomic.Int64 // items linked from the hashtable << 32 | their bytes
 	Bucket    atomic.Int32 // TTL bucket
 	Pool      atomic.Int32
 	CreateAt  atomic.Int64 // ms; for relocation destinations the oldest source's
@@ -42,6 +41,21 @@ type Header struct {
 	NeedUntil atomic.Int64 // ms; the latest promise of any item in it
 	Seal      atomic.Int64 // ms; writes stop by then (Open segments)
 }
+
+// AddLive adds to the live item and byte counts in one atomic operation
+// (a set changes both; one read-modify-write instead of two matters on
+// the write path). Neither count is ever taken below zero: items are
+// counted before they are published.
+func (h *Header) AddLive(items, bytes int) { h.live.Add(int64(items)<<32 + int64(bytes)) }
+
+// Live returns the live item and byte counts.
+func (h *Header) Live() (items, bytes int32) {
+	v := h.live.Load()
+	return int32(v >> 32), int32(uint32(v))
+}
+
+// LiveBytes returns the live byte count.
+func (h *Header) LiveBytes() int32 { _, b := h.Live(); return b }
 
 // State returns the segment's state.
 func (h *Header) State() State { return h.state.Load() }
@@ -123,8 +137,7 @@ func (t *Table) Recycle(id int32) {
 	h := &t.Headers[id]
 	h.Gen.Add(1)
 	h.WriteOff.Store(0)
-	h.LiveItems.Store(0)
-	h.LiveBytes.Store(0)
+	h.live.Store(0)
 	h.Expire.Store(0)
 	h.NeedUntil.Store(0)
 	h.SetState(Free)
@@ -137,8 +150,7 @@ func (t *Table) Recycle(id int32) {
 func (t *Table) Init(id int32, state State, bucket, pool int32, create, expire, needUntil, seal int64) {
 	h := &t.Headers[id]
 	h.WriteOff.Store(0)
-	h.LiveItems.Store(0)
-	h.LiveBytes.Store(0)
+	h.live.Store(0)
 	h.Bucket.Store(bucket)
 	h.Pool.Store(pool)
 	h.CreateAt.Store(create)

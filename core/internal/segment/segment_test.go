@@ -24,11 +24,11 @@ func TestFreeListAndRecycle(t *testing.T) {
 	h := &tb.Headers[got[0]]
 	g := h.Gen.Load()
 	tb.Init(got[0], Open, 3, PoolMain, 1, 2, 3, 4)
-	h.LiveItems.Store(5)
+	h.AddLive(5, 500)
 	h.SetState(Draining)
 	tb.Recycle(got[0])
-	if h.Gen.Load() != g+1 || h.State() != Free || h.LiveItems.Load() != 0 || tb.FreeCount() != 2 {
-		t.Fatalf("recycle: gen %d->%d state %d live %d free %d", g, h.Gen.Load(), h.State(), h.LiveItems.Load(), tb.FreeCount())
+	if h.Gen.Load() != g+1 || h.State() != Free || h.live.Load() != 0 || tb.FreeCount() != 2 {
+		t.Fatalf("recycle: gen %d->%d state %d live %d free %d", g, h.Gen.Load(), h.State(), h.live.Load(), tb.FreeCount())
 	}
 }
 

@@ -24,11 +24,12 @@ func ForEachImpl(t *testing.T, f func(t *testing.T)) {
 }
 
 // ForEachImplB is ForEachImpl for benchmarks: one sub-benchmark per
-// implementation, side by side.
+// implementation, side by side, named impl=<name> so that benchstat can
+// put them in columns (benchstat -col /impl).
 func ForEachImplB(b *testing.B, f func(b *testing.B)) {
 	b.Helper()
 	for _, impl := range tagscan.Impls() {
-		b.Run(string(impl), func(b *testing.B) {
+		b.Run("impl="+string(impl), func(b *testing.B) {
 			restore := tagscan.Force(impl)
 			defer restore()
 			f(b)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Tag-scan kernels: the arm64 suite runs under qemu-user. .ci/run installs
+# it already; make sure of it in case that list changes. avo (for the
+# regenerate-and-diff check) comes from the Go module proxy via `go run`.
+set -euo pipefail
+command -v qemu-aarch64 >/dev/null || apt-get install -y -qq qemu-user >/dev/null
+command -v diff >/dev/null || apt-get install -y -qq diffutils >/dev/null
