@@ -24,7 +24,8 @@ const statShards = 64
 
 type paddedMutex struct {
 	sync.Mutex
-	_ [56]byte
+	stamp uint32 // stamps of this stripe's writes; guarded by the mutex
+	_     [52]byte
 }
 
 type statShard struct {

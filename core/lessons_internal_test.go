@@ -249,3 +249,30 @@ func TestWritersVersusClear(t *testing.T) {
 	c.integrity(t)
 	c.evictMu.Unlock()
 }
+
+// A CAS token survives relocation: the cache moving an item (merge,
+// promotion) is not a change the client can see, so it must not make a
+// CAS fail; any real change (set, incr) does.
+func TestTokenStableAcrossRelocation(t *testing.T) {
+	c := smallCache(t, PolicyMerge, 8)
+	c.Set([]byte("doc"), []byte("v1"), 0)
+	c.Set([]byte("n"), []byte("5"), 0)
+	_, docTok, _ := c.GetCAS(nil, []byte("doc"))
+	_, nTok, _ := c.GetCAS(nil, []byte("n"))
+	c.evictMu.Lock()
+	relocateAll(t, c, parkOpenSegment(t, c))
+	c.evictMu.Unlock()
+	if _, tok, _ := c.GetCAS(nil, []byte("doc")); tok != docTok {
+		t.Fatalf("token changed by relocation: %#x -> %#x", docTok, tok)
+	}
+	if err := c.CAS([]byte("doc"), []byte("v2"), 0, docTok); err != nil {
+		t.Fatalf("cas after relocation: %v", err)
+	}
+	if err := c.CAS([]byte("doc"), []byte("v3"), 0, docTok); !errors.Is(err, ErrExists) {
+		t.Fatalf("cas with a used token: %v", err)
+	}
+	c.Incr([]byte("n"), 1)
+	if err := c.CAS([]byte("n"), []byte("0"), 0, nTok); !errors.Is(err, ErrExists) {
+		t.Fatalf("cas on a number incremented since the token: %v", err)
+	}
+}

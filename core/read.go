@@ -114,12 +114,14 @@ func (c *Cache) locate(key []byte, b0, b1 *hashtable.Bucket, tag uint64, mask ui
 	return false
 }
 
-// casToken is the CAS token of an item: its place (segment, full
-// generation, offset) and, for numeric items, its update version, so any
-// change to the item changes the token.
-func casToken(f *found, version uint64) uint64 {
-	base := uint64(f.gen)<<38 | uint64(f.seg)<<20 | uint64(f.off>>3)
-	return base + version*0x9E3779B97F4A7C15
+// casToken is the CAS token of an item: the stamp of the write that
+// created it (unique per write of the key within 2^32 writes of its
+// stripe), the key's hash, and for numeric items the update version. So
+// every change to the item changes its token, and relocation by merge or
+// promotion, which copies the item with its stamp, does not: a CAS is not
+// refused because the cache moved the item.
+func casToken(h uint64, f *found, version uint64) uint64 {
+	return (uint64(f.ih.Stamp)<<32 | h&0xffffffff) + version*0x9E3779B97F4A7C15
 }
 
 // read copies key's value. With grow it appends to buf; otherwise it
@@ -175,7 +177,7 @@ func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []b
 		if !grow && n > keep {
 			return buf, n, 0, ErrBufferSmall
 		}
-		return buf, n, casToken(&f, version), nil
+		return buf, n, casToken(h, &f, version), nil
 	}
 }
 

@@ -127,7 +127,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 				return ErrNotFound
 			}
 			if mode == modeCAS && attempt == 0 {
-				if cur, ok := c.tokenOf(&f); !ok || cur != token {
+				if cur, ok := c.tokenOf(&k, &f); !ok || cur != token {
 					return ErrExists
 				}
 			}
@@ -136,6 +136,8 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		if c.policy == PolicyS3FIFO {
 			pool = c.s3fifoPool(live, &f, &k)
 		}
+		mu.stamp++
+		stamp := mu.stamp
 		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, k.h>>40, size)
 		if err != nil {
 			return err
@@ -143,9 +145,9 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		hdr := &c.segs.Headers[id]
 		dst := c.segBytes(id)[off : off+size]
 		if numeric {
-			item.WriteNumeric(dst, key, num, 0)
+			item.WriteNumeric(dst, key, num, 0, stamp)
 		} else {
-			item.Write(dst, key, val)
+			item.Write(dst, key, val, stamp)
 		}
 		// Count the item before it is published, so that whoever unlinks
 		// it next never takes a counter below zero.
@@ -170,9 +172,9 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 
 // tokenOf returns the CAS token of the item f found, pinned so the
 // numeric version it reads belongs to that item.
-func (c *Cache) tokenOf(f *found) (uint64, bool) {
+func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
 	if !f.numeric() {
-		return casToken(f, 0), true
+		return casToken(k.h, f, 0), true
 	}
 	_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))
 	if !f.hdr.Pin(pinnable, g6) {
@@ -180,7 +182,7 @@ func (c *Cache) tokenOf(f *found) (uint64, bool) {
 	}
 	defer f.hdr.Unpin()
 	v, _, ok := item.ReadNumeric(item.Numeric(f.data, f.ih.Klen))
-	return casToken(f, v), ok
+	return casToken(k.h, f, v), ok
 }
 
 type unlinkResult int

@@ -15,14 +15,17 @@ const FlagNumeric = 1
 
 const (
 	numericSize = 16 // version word + number word
-	maxVlen     = 1<<24 - 1
+	vlenBits    = 23 // items fit in a segment of at most 8 MiB
+	maxVlen     = 1<<vlenBits - 1
 )
 
-// Header is the decoded item header.
+// Header is the decoded item header: klen (8 bits) | flags (1) | vlen (23)
+// | stamp (32).
 type Header struct {
 	Klen  int
 	Flags uint8
-	Vlen  int // stored bytes of the value (16 for numeric items)
+	Vlen  int    // stored bytes of the value (16 for numeric items)
+	Stamp uint32 // differs between any two writes of one key (see core's CAS tokens)
 }
 
 // Align8 rounds n up to a multiple of 8.
@@ -41,14 +44,14 @@ func (h Header) SizeOf() int { return Size(h.Klen, h.Vlen, h.Flags&FlagNumeric !
 
 // Encode returns the header word.
 func (h Header) Encode() uint64 {
-	return uint64(h.Klen) | uint64(h.Flags)<<8 | uint64(h.Vlen)<<16
+	return uint64(h.Klen) | uint64(h.Flags)<<8 | uint64(h.Vlen)<<9 | uint64(h.Stamp)<<32
 }
 
 // Decode parses a header word. ok is false for the end marker (zero) or a
 // word that no writer produces.
 func Decode(w uint64) (h Header, ok bool) {
-	h = Header{Klen: int(w & 0xff), Flags: uint8(w >> 8), Vlen: int(w>>16) & maxVlen}
-	if h.Klen == 0 || w>>40 != 0 || h.Flags&^FlagNumeric != 0 {
+	h = Header{Klen: int(w & 0xff), Flags: uint8(w>>8) & FlagNumeric, Vlen: int(w>>9) & maxVlen, Stamp: uint32(w >> 32)}
+	if h.Klen == 0 {
 		return h, false
 	}
 	if h.Flags&FlagNumeric != 0 && h.Vlen != numericSize {
@@ -61,8 +64,8 @@ func Decode(w uint64) (h Header, ok bool) {
 func LoadHeader(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // Write writes a complete non-numeric item into b (at least Size bytes).
-func Write(b, key, val []byte) {
-	h := Header{Klen: len(key), Vlen: len(val)}
+func Write(b, key, val []byte, stamp uint32) {
+	h := Header{Klen: len(key), Vlen: len(val), Stamp: stamp}
 	binary.LittleEndian.PutUint64(b, h.Encode())
 	copy(b[HeaderSize:], key)
 	copy(b[HeaderSize+len(key):], val)
@@ -70,8 +73,8 @@ func Write(b, key, val []byte) {
 
 // WriteNumeric writes a numeric item holding n with the given version
 // (even) into b.
-func WriteNumeric(b, key []byte, n, version uint64) {
-	h := Header{Klen: len(key), Flags: FlagNumeric, Vlen: numericSize}
+func WriteNumeric(b, key []byte, n, version uint64, stamp uint32) {
+	h := Header{Klen: len(key), Flags: FlagNumeric, Vlen: numericSize, Stamp: stamp}
 	binary.LittleEndian.PutUint64(b, h.Encode())
 	copy(b[HeaderSize:], key)
 	off := Align8(HeaderSize + len(key))

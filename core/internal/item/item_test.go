@@ -46,14 +46,14 @@ func TestHeaderRoundTripAndSize(t *testing.T) {
 		size       int
 	}{
 		{1, 0, false, 16}, {8, 0, false, 16}, {9, 0, false, 24}, {16, 64, false, 88},
-		{255, 1 << 20, false, 8 + 255 + 1<<20 + 1}, {3, 16, true, 32}, {8, 16, true, 32}, {9, 16, true, 40},
+		{255, 1 << 20, false, 8 + 255 + 1<<20 + 1}, {1, 8<<20 - 16, false, 8 << 20}, {3, 16, true, 32}, {8, 16, true, 32}, {9, 16, true, 40},
 	}
 	for _, c := range cases {
 		flags := uint8(0)
 		if c.numeric {
 			flags = FlagNumeric
 		}
-		h := Header{Klen: c.klen, Flags: flags, Vlen: c.vlen}
+		h := Header{Klen: c.klen, Flags: flags, Vlen: c.vlen, Stamp: 0xdeadbeef}
 		got, ok := Decode(h.Encode())
 		if !ok || got != h {
 			t.Errorf("Decode(Encode(%+v)) = %+v, %v", h, got, ok)
@@ -62,7 +62,7 @@ func TestHeaderRoundTripAndSize(t *testing.T) {
 			t.Errorf("SizeOf(%+v) = %d, want %d", h, s, c.size)
 		}
 	}
-	for _, w := range []uint64{0, 1 << 40, 0x0200 | 5, uint64(5) | FlagNumeric<<8 | 8<<16} {
+	for _, w := range []uint64{0, 1 << 40, uint64(5) | FlagNumeric<<8 | 8<<9} {
 		if _, ok := Decode(w); ok {
 			t.Errorf("Decode(%#x) accepted", w)
 		}
@@ -71,12 +71,12 @@ func TestHeaderRoundTripAndSize(t *testing.T) {
 
 func TestItemWriteAndNumeric(t *testing.T) {
 	b := make([]byte, 64)
-	Write(b, []byte("key"), []byte("value"))
+	Write(b, []byte("key"), []byte("value"), 77)
 	h, ok := Decode(LoadHeader(b))
-	if !ok || string(b[8:11]) != "key" || string(b[11:16]) != "value" || h.Vlen != 5 {
+	if !ok || string(b[8:11]) != "key" || string(b[11:16]) != "value" || h.Vlen != 5 || h.Stamp != 77 {
 		t.Fatalf("Write: %+v %q", h, b[:16])
 	}
-	WriteNumeric(b, []byte("counter"), 41, 2)
+	WriteNumeric(b, []byte("counter"), 41, 2, 78)
 	w := Numeric(b, 7)
 	if v, n, ok := ReadNumeric(w); !ok || v != 2 || n != 41 {
 		t.Fatalf("ReadNumeric = %d %d %v", v, n, ok)
