@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/segcache/segcache/core"
@@ -14,13 +14,16 @@ import (
 // side by side with the same operations without it (BENCHMARKS.md
 // section 4): 1,000,000 keys of 16 bytes, 64-byte values, Zipf 0.99, get
 // (hit) into a caller buffer, set (overwrite), GetBatch of 16 and 64 keys
-// (ns/op per key). Run with -cpu 1,2.
+// (ns/op per key), each with 1 and 2 goroutines.
 func BenchmarkInProcess(b *testing.B) {
 	const nkeys = 1_000_000
-	keys := make([][]byte, nkeys)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "key:%012d", i)
+	// As in bench.c: keys back to back in one array, and the Zipf key
+	// sequences generated before timing (one per goroutine, cycled).
+	arena := make([]byte, 0, nkeys*16)
+	for i := 0; i < nkeys; i++ {
+		arena = fmt.Appendf(arena, "key:%012d", i)
 	}
+	key := func(i uint32) []byte { return arena[i*16 : i*16+16 : i*16+16] }
 	c, err := core.Open(core.Options{HeapBytes: nkeys*256 + 64<<20})
 	if err != nil {
 		b.Fatal(err)
@@ -30,69 +33,95 @@ func BenchmarkInProcess(b *testing.B) {
 	for i := range val {
 		val[i] = 'v'
 	}
-	for _, k := range keys {
-		if err := c.Set(k, val, 0); err != nil {
+	for i := uint32(0); i < nkeys; i++ {
+		if err := c.Set(key(i), val, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
 	z := newZipf(nkeys, 0.99)
-	var seed atomic.Uint64
-
-	b.Run("get", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			rng := 0x9E3779B97F4A7C15 * (seed.Add(1))
-			buf := make([]byte, 64)
-			for pb.Next() {
-				if _, _, err := c.GetInto(buf, keys[z.next(&rng)]); err != nil { // every lookup must hit
-					b.Error(err)
-					return
-				}
+	const seqLen = 1 << 21
+	var seqs [2][]uint32
+	for t := range seqs {
+		rng := 0x9E3779B97F4A7C15 * uint64(t+1)
+		seqs[t] = make([]uint32, seqLen)
+		for i := range seqs[t] {
+			seqs[t][i] = uint32(z.next(&rng))
+		}
+	}
+	// parallel runs body on `threads` goroutines, each over its own key
+	// sequence, sharing b.N operations. GOMAXPROCS stays at its default
+	// (as in bench.c, where the C threads share the library's Ps), so one
+	// goroutine at -cpu 1 does not compete with the engine's own
+	// goroutines for a single P.
+	parallel := func(b *testing.B, threads int, body func(seq []uint32, n int)) {
+		var wg sync.WaitGroup
+		for t := 0; t < threads; t++ {
+			n := b.N / threads
+			if t == 0 {
+				n += b.N % threads
 			}
-		})
-	})
-	for _, n := range []int{16, 64} {
-		b.Run(fmt.Sprintf("get_multi%d", n), func(b *testing.B) {
-			b.RunParallel(func(pb *testing.PB) {
-				rng := 0x9E3779B97F4A7C15 * (seed.Add(1))
-				ks := make([][]byte, n)
-				bufs := make([][]byte, n)
-				for i := range bufs {
-					bufs[i] = make([]byte, 64)
-				}
-				lens := make([]int, n)
-				errs := make([]error, n)
-				// One b.N iteration is one key, as bench.c reports per key.
-				for {
-					for i := range ks {
-						if !pb.Next() {
-							return
-						}
-						ks[i] = keys[z.next(&rng)]
+			wg.Add(1)
+			go func(seq []uint32) {
+				defer wg.Done()
+				body(seq, n)
+			}(seqs[t%len(seqs)])
+		}
+		wg.Wait()
+	}
+
+	// Lookups first, set last: the eviction that reclaims overwritten
+	// versions may drop live keys and turn later lookups into misses.
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("get/threads=%d", threads), func(b *testing.B) {
+			parallel(b, threads, func(seq []uint32, n int) {
+				buf := make([]byte, 64)
+				for i := 0; i < n; i++ {
+					if _, _, err := c.GetInto(buf, key(seq[i&(seqLen-1)])); err != nil { // every lookup must hit
+						b.Error(err)
+						return
 					}
-					c.GetBatch(ks, bufs, lens, errs)
-					for _, err := range errs {
-						if err != nil {
-							b.Error(err)
-							return
+				}
+			})
+		})
+		for _, batch := range []int{16, 64} {
+			b.Run(fmt.Sprintf("get_multi%d/threads=%d", batch, threads), func(b *testing.B) {
+				// One b.N iteration is one key, as bench.c reports per key.
+				parallel(b, threads, func(seq []uint32, n int) {
+					ks := make([][]byte, batch)
+					bufs := make([][]byte, batch)
+					for i := range bufs {
+						bufs[i] = make([]byte, 64)
+					}
+					lens := make([]int, batch)
+					errs := make([]error, batch)
+					for i := 0; i+batch <= n; i += batch {
+						for j := range ks {
+							ks[j] = key(seq[(i+j)&(seqLen-1)])
 						}
+						c.GetBatch(ks, bufs, lens, errs)
+						for _, err := range errs {
+							if err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("set/threads=%d", threads), func(b *testing.B) {
+			parallel(b, threads, func(seq []uint32, n int) {
+				for i := 0; i < n; i++ {
+					if err := c.Set(key(seq[i&(seqLen-1)]), val, 0); err != nil {
+						b.Error(err)
+						return
 					}
 				}
 			})
 		})
 	}
-	// set runs last: the eviction that reclaims overwritten versions may
-	// drop live keys and turn later lookups into misses.
-	b.Run("set", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			rng := 0x9E3779B97F4A7C15 * (seed.Add(1))
-			for pb.Next() {
-				if err := c.Set(keys[z.next(&rng)], val, 0); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
 }
 
 // zipf is YCSB's Zipfian generator, as in bench/c/bench.c.

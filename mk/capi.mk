@@ -9,6 +9,7 @@
 #                       the C++ example, make install + consumers)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make bench-c        the C benchmark (BENCHMARKS.md section 4)
+#   make stress-capi    soak: the pthread stress tests, STRESS_ROUNDS times
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
 CAPI_HEADER  := include/segcache.h
@@ -29,7 +30,7 @@ TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
 .PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
-        test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke
+        test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
 
@@ -71,6 +72,11 @@ $(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI
 
 test-c: $(CAPI_OUT)/test_capi
 	$(CAPI_OUT)/test_capi
+
+# A soak of the pthread stress tests (not part of make test).
+STRESS_ROUNDS ?= 50
+stress-capi: $(CAPI_OUT)/test_capi
+	$(CAPI_OUT)/test_capi stress $(STRESS_ROUNDS)
 
 # Fault injection: a library built with -tags segcache_testhooks panics on
 # a magic key; every export must return SEGCACHE_EINTERNAL and go on.

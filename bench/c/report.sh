@@ -13,12 +13,11 @@ trap 'rm -f "$raw"' EXIT
 for r in $(seq "$rounds"); do
 	echo "round $r/$rounds" >&2
 	"$bench" -runs 1 -ops "$ops" | awk '$1 == "result" {print "c", $2, $3, $4}' >>"$raw"
-	"$gotest" -test.run '^$' -test.bench InProcess -test.cpu 1,2 -test.benchtime "${ops}x" |
+	"$gotest" -test.run '^$' -test.bench InProcess -test.benchtime "${ops}x" |
 		awk '/^BenchmarkInProcess\// {
-			name = $1; sub(/^BenchmarkInProcess\//, "", name)
-			threads = 1
-			if (match(name, /-[0-9]+$/)) { threads = substr(name, RSTART + 1); name = substr(name, 1, RSTART - 1) }
-			print "go", name, threads, $3 }' >>"$raw"
+			# BenchmarkInProcess/get_multi16/threads=2-2  N  X ns/op
+			split($1, part, "/"); sub(/-[0-9]+$/, "", part[3]); sub(/^threads=/, "", part[3])
+			print "go", part[2], part[3], $3 }' >>"$raw"
 done
 echo "libsegcache C ABI vs Go in process: median ns/op of $rounds alternating rounds"
 echo "(16 B keys, 64 B values, 1M keys, Zipf 0.99; get_multiN = ns per key; ns/op = wall / all threads' ops)"

@@ -1,16 +1,18 @@
 /* test_capi.c: the contract of include/segcache.h (API.md "C"), checked
  * function by function and status by status, plus pthread stress tests.
  *
- * Usage: test_capi [enomem-child]
+ * Usage: test_capi [enomem-child | stress ROUNDS]
  * Prints "test_capi: N passed, N failed" and exits 0 only if nothing
  * failed. The ENOMEM check re-executes this binary ("enomem-child") under
  * a small RLIMIT_AS: the parent forks and execs at once, so no library
- * code runs in a forked child (see the header's note on fork). */
+ * code runs in a forked child (see the header's note on fork).
+ * "stress ROUNDS" repeats only the pthread stress tests (make stress-capi). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -812,12 +814,14 @@ static void test_runtime_calls(void) {
 
 /* ---- ENOMEM ------------------------------------------------------------ */
 
-/* Child: under RLIMIT_AS of 1 GiB, a 4 GiB cache cannot be mapped; the
- * process keeps running and a small cache still works. */
+/* Child: under RLIMIT_AS of 4 GiB, a 64 GiB cache cannot be mapped; the
+ * process keeps running and a small cache still works. (The Go runtime
+ * itself reserves a few hundred MiB of address space, so the limit must
+ * leave it room.) */
 static int enomem_child(void) {
     segcache_options o;
     segcache_options_init(&o);
-    o.heap_bytes = (uint64_t)4 << 30;
+    o.heap_bytes = (uint64_t)64 << 30;
     o.segment_bytes = 8u << 20;
     segcache_t c = 0;
     CHECK_RC(segcache_open(&o, &c), SEGCACHE_ENOMEM);
@@ -833,7 +837,7 @@ static int enomem_child(void) {
 static void test_enomem(const char *self) {
     pid_t pid = fork();
     if (pid == 0) {
-        struct rlimit rl = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+        struct rlimit rl = {(rlim_t)4 << 30, (rlim_t)4 << 30};
         setrlimit(RLIMIT_AS, &rl);
         execl(self, self, "enomem-child", (char *)NULL);
         _exit(127);
@@ -1087,32 +1091,73 @@ static void test_new_threads(int n) {
     CHECK_RC(segcache_close(c), SEGCACHE_OK);
 }
 
+/* Watchdog: every test normally takes well under 5 s; one that has not
+ * finished after WATCHDOG_SECONDS is stuck (a deadlock or livelock in the
+ * library), and the run fails with its name instead of hanging make test.
+ * This bounds a hang; it does not time anything. */
+#ifndef WATCHDOG_SECONDS
+#define WATCHDOG_SECONDS 300
+#endif
+static const char *current_test = "";
+
+static void watchdog(int sig) {
+    (void)sig;
+    static const char msg[] = "test_capi: WATCHDOG: test stuck (deadlock or livelock in the library?): ";
+    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 ||
+        write(2, "\n", 1) < 0) {
+    }
+    _exit(3);
+}
+
+/* RUN names each test on stdout before it starts, so that a hang or crash
+ * points at its test, and arms the watchdog for it. */
+#define RUN(call)                      \
+    do {                               \
+        printf("-- %s\n", #call);      \
+        current_test = #call;          \
+        alarm(WATCHDOG_SECONDS);       \
+        call;                          \
+        alarm(0);                      \
+    } while (0)
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "enomem-child") == 0) return enomem_child();
+    if (argc > 2 && strcmp(argv[1], "stress") == 0) { /* test_capi stress N: soak */
+        signal(SIGALRM, watchdog);
+        setvbuf(stdout, NULL, _IONBF, 0);
+        for (int i = 0, n = atoi(argv[2]); i < n; i++) {
+            printf("round %d/%d\n", i + 1, n);
+            RUN(test_counter_stress(10000));
+            RUN(test_checksum_stress(50000));
+            RUN(test_close_race(20));
+        }
+        return check_summary("test_capi stress");
+    }
     /* SEGCACHE_TEST_QUICK shrinks the stress tests (used under valgrind). */
     int quick = getenv("SEGCACHE_TEST_QUICK") != NULL;
     setvbuf(stdout, NULL, _IONBF, 0);
+    signal(SIGALRM, watchdog);
 
-    test_version();
-    test_strerror();
-    test_options_init();
-    test_open_close();
-    test_bad_handles();
-    test_set_get();
-    test_add_replace_cas_delete();
-    test_incr_decr();
-    test_ttl();
-    test_limits();
-    test_nospace();
-    test_eviction_accepts_writes();
-    test_clear_expire_stats();
-    test_get_multi();
-    test_set_delete_multi();
-    test_runtime_calls();
-    if (!quick) test_enomem(argv[0]);
-    test_counter_stress(quick ? 500 : 10000);
-    test_checksum_stress(quick ? 2000 : 50000);
-    test_close_race(quick ? 2 : 20);
-    test_new_threads(quick ? 10 : 200);
+    RUN(test_version());
+    RUN(test_strerror());
+    RUN(test_options_init());
+    RUN(test_open_close());
+    RUN(test_bad_handles());
+    RUN(test_set_get());
+    RUN(test_add_replace_cas_delete());
+    RUN(test_incr_decr());
+    RUN(test_ttl());
+    RUN(test_limits());
+    RUN(test_nospace());
+    RUN(test_eviction_accepts_writes());
+    RUN(test_clear_expire_stats());
+    RUN(test_get_multi());
+    RUN(test_set_delete_multi());
+    RUN(test_runtime_calls());
+    if (!quick) RUN(test_enomem(argv[0]));
+    RUN(test_counter_stress(quick ? 500 : 10000));
+    RUN(test_checksum_stress(quick ? 2000 : 50000));
+    RUN(test_close_race(quick ? 2 : 20));
+    RUN(test_new_threads(quick ? 10 : 200));
     return check_summary("test_capi");
 }
