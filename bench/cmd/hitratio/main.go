@@ -1,0 +1,296 @@
+// Command hitratio measures §3 of BENCHMARKS.md: the miss ratio of every
+// eviction policy of core and of every peer cache at equal memory budgets,
+// replaying the real traces cache-aside (get; on a miss, set), with fixed
+// 64-byte values and with variable values (16 + xxh3(key) % 1009 bytes).
+// It writes one TSV row per (trace, values, budget, system).
+//
+// The traces are read from -traces, else $SEGCACHE_TRACES, else
+// ../shared/traces beside the repository root; they are never copied.
+//
+//	hitratio -out hr.tsv                      the full run
+//	hitratio -limit 20000 -budgets orm-busy=1MiB -out smoke.tsv
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segcache/segcache/bench/harness"
+	"github.com/segcache/segcache/core"
+)
+
+// Header is the TSV header the report reads.
+const Header = "trace\tvalues\tbudget\tsystem\trequests\tmisses\tmiss_ratio\tset_errors\twrong\tseconds\tnote"
+
+// Policies are core's eviction policies replayed (PolicyDefault is merge).
+var Policies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
+	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
+
+// DefaultBudgets: orm-busy from 1 to 32 MiB (its 76,349 keys take 6 MB
+// with fixed values and about 41 MB with variable ones); web12 (13,756
+// keys: 1.1 MB fixed, 7.5 MB variable) from 512 KiB, the smallest power of
+// two that still gives core 64 segments of its smallest size (4 KiB), to
+// 16 MiB.
+const DefaultBudgets = "orm-busy=1MiB,2MiB,4MiB,8MiB,16MiB,32MiB;web12=512KiB,1MiB,2MiB,4MiB,8MiB,16MiB"
+
+type job struct {
+	trace, values string
+	w             *harness.Workload
+	budget        uint64
+	system        string // "core/<policy>" or a peer
+	done          atomic.Int64
+	start         time.Time
+}
+
+func main() {
+	tracesFlag := flag.String("traces", "", "trace directory (default $"+harness.TracesEnv+" or ../shared/traces beside the repo)")
+	budgets := flag.String("budgets", DefaultBudgets, "trace=budget,budget;trace=... (KiB/MiB suffixes)")
+	limit := flag.Int("limit", 0, "replay only the first N requests of each trace (0: all)")
+	systems := flag.String("systems", "core,"+strings.Join(harness.Peers, ","), "systems (core = every policy of core)")
+	values := flag.String("values", "fixed,variable", "value sizes: fixed (64 B), variable (16 + xxh3(key) % 1009 B)")
+	jobs := flag.Int("j", runtime.GOMAXPROCS(0)+1, "replays run in parallel (one more than the CPUs: ristretto's replays mostly wait)")
+	out := flag.String("out", "", "TSV output (default stdout)")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("hitratio: ")
+
+	dir, err := harness.TracesDir(*tracesFlag)
+	if err != nil {
+		log.Fatal(err)
+	}
+	plan, err := parseBudgets(*budgets)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var todo []*job
+	for _, tb := range plan {
+		ids, err := harness.ReadTrace(filepath.Join(dir, tb.trace+".u32be.gz"), *limit)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, vals := range strings.Split(*values, ",") {
+			if vals != "fixed" && vals != "variable" {
+				log.Fatalf("unknown -values %q", vals)
+			}
+			w := harness.Prepare(ids, vals == "variable")
+			log.Printf("%s/%s: %d requests, %d keys, values avg %d max %d bytes",
+				tb.trace, vals, len(w.Requests), len(w.Keys), w.AvgValue, w.MaxValue)
+			for _, b := range tb.budgets {
+				for _, sys := range strings.Split(*systems, ",") {
+					if sys == "core" {
+						for _, p := range Policies {
+							todo = append(todo, &job{trace: tb.trace, values: vals, w: w, budget: b, system: "core/" + p.String()})
+						}
+						continue
+					}
+					todo = append(todo, &job{trace: tb.trace, values: vals, w: w, budget: b, system: sys})
+				}
+			}
+		}
+	}
+	rows := run(todo, *jobs)
+	text := Header + "\n" + strings.Join(rows, "")
+	if *out == "" {
+		fmt.Print(text)
+	} else if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// cost estimates a job's run time, to start the long ones first: a
+// ristretto replay waits for its goroutine on every set.
+func (j *job) cost() int {
+	w := 1
+	switch {
+	case j.system == "ristretto":
+		w = 8
+	case strings.HasPrefix(j.system, "core/"):
+		w = 2
+	}
+	return w * len(j.w.Requests)
+}
+
+// run replays the jobs on n workers, longest first, printing progress on
+// stderr every 10 s, and returns the TSV rows in job order.
+func run(todo []*job, n int) []string {
+	rows := make([]string, len(todo))
+	order := make([]int, len(todo))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return todo[b].cost() - todo[a].cost() })
+	var next, finished atomic.Int64
+	var running sync.Map
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var b strings.Builder
+				running.Range(func(k, _ any) bool {
+					j := k.(*job)
+					fmt.Fprintf(&b, "; %s/%s/%s %s at %d/%d", j.trace, j.values, size(j.budget), j.system, j.done.Load(), len(j.w.Requests))
+					return true
+				})
+				log.Printf("%d/%d replays done%s", finished.Load(), len(todo), b.String())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(todo) {
+					return
+				}
+				i := order[k]
+				j := todo[i]
+				running.Store(j, nil)
+				rows[i] = replay(j)
+				running.Delete(j)
+				log.Printf("[%d/%d] %s", finished.Add(1), len(todo), strings.TrimSuffix(rows[i], "\n"))
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	return rows
+}
+
+func replay(j *job) string {
+	j.start = time.Now()
+	head := fmt.Sprintf("%s\t%s\t%d\t%s", j.trace, j.values, j.budget, j.system)
+	c, note, err := open(j)
+	if err != nil {
+		// An unsupported budget is a cell of the table, not a failure.
+		if !errors.Is(err, harness.ErrUnsupported) {
+			log.Fatalf("%s: %v", head, err)
+		}
+		return fmt.Sprintf("%s\t0\t0\tNaN\t0\t0\t0\tn/a: %v\n", head, err)
+	}
+	r := harness.Replay(c, j.w, func(done int) { j.done.Store(int64(done)) })
+	if cc := harness.Core(c); cc != nil {
+		s := cc.Stats()
+		if s.Gets != uint64(r.Requests) || s.Misses != uint64(r.Misses) {
+			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
+		}
+	}
+	c.Close()
+	if r.Wrong > 0 {
+		note += fmt.Sprintf("; %d hits returned a wrong value", r.Wrong)
+	}
+	return fmt.Sprintf("%s\t%d\t%d\t%.6f\t%d\t%d\t%.1f\t%s\n", head, r.Requests, r.Misses, r.MissRatio(),
+		r.SetErrors, r.Wrong, time.Since(j.start).Seconds(), strings.TrimPrefix(note, "; "))
+}
+
+// open builds the job's cache at its budget. Core's HeapBytes +
+// HashtableBytes must not exceed the budget: if the engine's hashtable is
+// larger than BudgetOptions planned, the heap shrinks and it reopens.
+func open(j *job) (harness.Cache, string, error) {
+	avgItem := 8 + 8 + j.w.AvgValue + 4 // header, key, value, mean 8-byte padding
+	spec := harness.Spec{
+		Bytes:   j.budget,
+		Items:   int(j.budget) / (8 + j.w.AvgValue),
+		MaxItem: 8 + j.w.MaxValue,
+		AvgItem: avgItem,
+		// Measure ristretto's policy, not its lossy set buffer.
+		SyncSets: true,
+	}
+	pol, isCore := strings.CutPrefix(j.system, "core/")
+	if !isCore {
+		c, err := harness.Open(j.system, spec)
+		return c, "", err
+	}
+	p, err := core.ParsePolicy(pol)
+	if err != nil {
+		return nil, "", err
+	}
+	opts, err := harness.BudgetOptions(j.budget, avgItem, 8+8+j.w.MaxValue, p)
+	if err != nil {
+		return nil, "", err
+	}
+	for try := 0; ; try++ {
+		spec.Core = opts
+		c, err := harness.Open("core", spec)
+		if err != nil {
+			return nil, "", err
+		}
+		s := harness.Core(c).Stats()
+		total := s.HeapBytes + s.HashtableBytes
+		if total <= j.budget {
+			return c, fmt.Sprintf("segments %d x %s, hashtable %s", s.SegmentsTotal, size(uint64(opts.SegmentBytes)), size(s.HashtableBytes)), nil
+		}
+		c.Close()
+		over := total - j.budget
+		if try == 3 || over+uint64(opts.SegmentBytes) >= opts.HeapBytes {
+			return nil, "", fmt.Errorf("core exceeds the budget by %d bytes with %+v", over, opts)
+		}
+		opts.HeapBytes -= over + uint64(opts.SegmentBytes) - over%uint64(opts.SegmentBytes)
+	}
+}
+
+type traceBudgets struct {
+	trace   string
+	budgets []uint64
+}
+
+func parseBudgets(s string) ([]traceBudgets, error) {
+	var plan []traceBudgets
+	for _, part := range strings.Split(s, ";") {
+		name, list, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("budgets: %q is not trace=b1,b2", part)
+		}
+		tb := traceBudgets{trace: name}
+		for _, b := range strings.Split(list, ",") {
+			n, err := parseSize(b)
+			if err != nil {
+				return nil, err
+			}
+			tb.budgets = append(tb.budgets, n)
+		}
+		plan = append(plan, tb)
+	}
+	return plan, nil
+}
+
+func parseSize(s string) (uint64, error) {
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(s, "KiB"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "KiB")
+	case strings.HasSuffix(s, "MiB"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "MiB")
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+func size(n uint64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return strconv.FormatUint(n, 10)
+}

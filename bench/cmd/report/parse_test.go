@@ -1,0 +1,69 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseBench(t *testing.T) {
+	in := `goos: linux
+keys: 1000000
+BenchmarkThroughput/core/get-hit         	 5000000	       240.0 ns/op	       100.0 hit%	       0 B/op	       0 allocs/op
+BenchmarkThroughput/core/get-hit-2       	 9000000	       130.5 ns/op	       99.50 hit%	       0 B/op	       0 allocs/op
+BenchmarkThroughput/core/get-hit-2       	 9000000	       128.5 ns/op	       99.50 hit%	       0 B/op	       0 allocs/op
+BenchmarkThroughput/map/set-2            	 1000000	      1021 ns/op	      80 B/op	       1 allocs/op
+BenchmarkOther-2 	 1 	 5 ns/op
+--- FAIL: BenchmarkThroughput/core
+PASS
+`
+	got, keys, err := parseBench(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys != 1000000 {
+		t.Errorf("keys = %d, want 1000000", keys)
+	}
+	want := map[benchKey]*benchRuns{
+		{"core", "get-hit", 1}: {NsOp: []float64{240}, BytesOp: []float64{0}, AllocsOp: []float64{0}, HitPct: []float64{100}},
+		{"core", "get-hit", 2}: {NsOp: []float64{130.5, 128.5}, BytesOp: []float64{0, 0}, AllocsOp: []float64{0, 0}, HitPct: []float64{99.5, 99.5}},
+		{"map", "set", 2}:      {NsOp: []float64{1021}, BytesOp: []float64{80}, AllocsOp: []float64{1}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("parseBench (-want +got):\n%s", d)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{7}, 7},
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Error("median(nil) is not NaN")
+	}
+}
+
+func TestTSV(t *testing.T) {
+	got, err := tsv(strings.NewReader("a\tb\n1\t2\n3\t4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]string{{"a": "1", "b": "2"}, {"a": "3", "b": "4"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("tsv (-want +got):\n%s", d)
+	}
+	if _, err := tsv(strings.NewReader("a\tb\n1\n")); err == nil {
+		t.Error("tsv accepted a short row")
+	}
+}

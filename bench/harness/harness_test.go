@@ -1,0 +1,241 @@
+package harness
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/segcache/segcache/core"
+)
+
+// Every adapter stores what it is given, returns it appended to dst, and
+// misses keys it never saw.
+func TestAdapters(t *testing.T) {
+	keys := Keys(2000, 0)
+	miss := Keys(100, MissSalt)
+	for _, sys := range Systems {
+		t.Run(sys, func(t *testing.T) {
+			c, err := Open(sys, FitSpec(keys.Len(), DefaultHashFill))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			val := func(i int) []byte { return append(bytes.Repeat([]byte{byte(i)}, 40), keys.At(i)...) }
+			held, err := fillValues(c, keys, val)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if held != keys.Len() {
+				t.Fatalf("holds %d of %d keys", held, keys.Len())
+			}
+			prefix := []byte("prefix:")
+			for i := range keys.Len() {
+				got, ok := c.Get(append([]byte(nil), prefix...), keys.At(i))
+				if want := append(append([]byte(nil), prefix...), val(i)...); !ok || !bytes.Equal(got, want) {
+					t.Fatalf("key %d: got %q, %v; want %q", i, got, ok, want)
+				}
+			}
+			for i := range miss.Len() {
+				if got, ok := c.Get(prefix, miss.At(i)); ok || !bytes.Equal(got, prefix) {
+					t.Fatalf("miss key %d: got %q, %v", i, got, ok)
+				}
+			}
+		})
+	}
+}
+
+// fillValues is FillAll with a value per key.
+func fillValues(c Cache, keys KeySet, val func(int) []byte) (int, error) {
+	for i := range keys.Len() {
+		if err := c.Set(keys.At(i), val(i)); err != nil && !errors.Is(err, ErrDropped) {
+			return 0, err
+		}
+	}
+	if w, ok := c.(Waiter); ok {
+		w.Wait()
+	}
+	held := 0
+	for i := range keys.Len() {
+		if v, ok := c.Get(nil, keys.At(i)); ok && bytes.Equal(v, val(i)) {
+			held++
+		}
+	}
+	return held, nil
+}
+
+func TestKeysDistinct(t *testing.T) {
+	hit, miss := Keys(50000, 0), Keys(50000, MissSalt)
+	seen := map[string]bool{}
+	for _, ks := range []KeySet{hit, miss} {
+		for i := range ks.Len() {
+			k := ks.At(i)
+			if len(k) != KeyLen || cap(k) != KeyLen {
+				t.Fatalf("key %d: len %d cap %d", i, len(k), cap(k))
+			}
+			if seen[string(k)] {
+				t.Fatalf("duplicate key %x", k)
+			}
+			seen[string(k)] = true
+		}
+	}
+}
+
+// The generator's empirical rank frequencies match 1/(r+1)^theta / zeta(n).
+func TestZipf(t *testing.T) {
+	const n, draws, theta = 1000, 400000, 0.99
+	z := NewZipf(n, theta, 7)
+	counts := make([]int, n)
+	for range draws {
+		counts[z.Next()]++
+	}
+	for _, r := range []int{0, 1, 2, 9, 99} {
+		want := 1 / math.Pow(float64(r+1), theta) / z.zetan
+		got := float64(counts[r]) / draws
+		if math.Abs(got-want) > 0.1*want+0.0005 {
+			t.Errorf("rank %d: frequency %.5f, want %.5f", r, got, want)
+		}
+	}
+	seq := Sequence(n, 1<<16, theta, 7)
+	for _, x := range seq {
+		if int(x) >= n {
+			t.Fatalf("sequence index %d out of range", x)
+		}
+	}
+}
+
+func TestBudgetOptions(t *testing.T) {
+	for _, tc := range []struct {
+		budget           uint64
+		avgItem, maxItem int
+		want             core.Options
+	}{
+		// 1 MiB of 80-byte items: ~11.5k items need 2^14 slots (128 KiB);
+		// 896 KiB of heap in 8 KiB segments is 112 segments.
+		{1 << 20, 80, 80, core.Options{HeapBytes: 896 << 10, SegmentBytes: 8 << 10, HashPower: 14}},
+		// 32 MiB of 536-byte items: ~62k items need 2^17 slots (1 MiB);
+		// 31 MiB of heap in 256 KiB segments is 124 segments.
+		{32 << 20, 536, 1040, core.Options{HeapBytes: 31 << 20, SegmentBytes: 256 << 10, HashPower: 17}},
+		// 512 KiB: ~5.9k items need 2^13 slots (64 KiB); 448 KiB of heap
+		// in 4 KiB segments (the smallest) is 112 segments.
+		{512 << 10, 80, 80, core.Options{HeapBytes: 448 << 10, SegmentBytes: 4 << 10, HashPower: 13}},
+	} {
+		got, err := BudgetOptions(tc.budget, tc.avgItem, tc.maxItem, core.PolicyFIFO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.want.Eviction = core.PolicyFIFO
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("BudgetOptions(%d, %d) (-want +got):\n%s", tc.budget, tc.avgItem, d)
+		}
+		ht := uint64(8) << got.HashPower
+		if got.HeapBytes+ht > tc.budget {
+			t.Errorf("budget %d: heap %d + hashtable %d over budget", tc.budget, got.HeapBytes, ht)
+		}
+		if segs := got.HeapBytes / uint64(got.SegmentBytes); segs < 64 {
+			t.Errorf("budget %d: %d segments", tc.budget, segs)
+		}
+		if items := got.HeapBytes / uint64(tc.avgItem); uint64(1)<<got.HashPower*4 < items*5 {
+			t.Errorf("budget %d: %d slots for %d items", tc.budget, 1<<got.HashPower, items)
+		}
+	}
+}
+
+func TestBudgetTooSmall(t *testing.T) {
+	// 256 KiB leaves 224 KiB after the hashtable: 56 segments of 4 KiB.
+	if o, err := BudgetOptions(256<<10, 80, 80, core.PolicyMerge); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("256 KiB: got %+v, %v; want ErrUnsupported", o, err)
+	}
+}
+
+func TestFitSpec(t *testing.T) {
+	s := FitSpec(1_000_000, 0.95)
+	want := core.Options{HeapBytes: 96 << 20, SegmentBytes: 1 << 20, HashPower: 21}
+	if d := cmp.Diff(want, s.Core); d != "" {
+		t.Errorf("FitSpec core options (-want +got):\n%s", d)
+	}
+	if s.Bytes != 123<<20 {
+		t.Errorf("FitSpec bytes = %d MiB, want 123", s.Bytes>>20)
+	}
+}
+
+func TestTraceReplay(t *testing.T) {
+	ids := []uint32{7, 9, 7, 7, 1 << 31, 9, 3}
+	var raw bytes.Buffer
+	zw := gzip.NewWriter(&raw)
+	for _, id := range ids {
+		binary.Write(zw, binary.BigEndian, id)
+	}
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "t.u32be.gz")
+	if err := os.WriteFile(path, raw.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTrace(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(ids, got); d != "" {
+		t.Fatalf("ReadTrace (-want +got):\n%s", d)
+	}
+	if got, _ := ReadTrace(path, 3); len(got) != 3 {
+		t.Fatalf("limit 3 read %d ids", len(got))
+	}
+	w := Prepare(ids, true)
+	if d := cmp.Diff([]uint32{0, 1, 0, 0, 2, 1, 3}, w.Requests); d != "" {
+		t.Errorf("requests (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]byte{0, 0, 0, 0, 0x80, 0, 0, 0}, w.Keys[2]); d != "" {
+		t.Errorf("key of 1<<31 (-want +got):\n%s", d)
+	}
+	for i, k := range w.Keys {
+		if n := w.ValueLen[i]; n != VariableValueLen(k) || n < 16 || n > 16+1008 {
+			t.Errorf("key %x: value length %d", k, n)
+		}
+	}
+	c, err := Open("map", Spec{Items: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Replay(c, w, nil)
+	if d := cmp.Diff(Result{Requests: 7, Misses: 4}, r); d != "" {
+		t.Errorf("replay through a map (-want +got):\n%s", d)
+	}
+	// A cache that returns wrong bytes is caught.
+	r = Replay(liar{}, Prepare(ids, false), nil)
+	if r.Wrong != 7 {
+		t.Errorf("liar: %d wrong hits, want 7", r.Wrong)
+	}
+}
+
+type liar struct{}
+
+func (liar) Get(dst, key []byte) ([]byte, bool) { return append(dst, make([]byte, 64)...), true }
+func (liar) Set(key, val []byte) error          { return nil }
+func (liar) Close() error                       { return nil }
+
+func TestTracesDir(t *testing.T) {
+	if d, _ := TracesDir("/x"); d != "/x" {
+		t.Errorf("flag ignored: %q", d)
+	}
+	t.Setenv(TracesEnv, "/from/env")
+	if d, _ := TracesDir(""); d != "/from/env" {
+		t.Errorf("env ignored: %q", d)
+	}
+	t.Setenv(TracesEnv, "")
+	d, err := TracesDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test runs in bench/harness; the repo root is two levels up.
+	root, _ := filepath.Abs("../..")
+	if want := filepath.Join(filepath.Dir(root), "shared", "traces"); d != want {
+		t.Errorf("default %q, want %q", d, want)
+	}
+}

@@ -1,0 +1,30 @@
+# Side-by-side benchmarks against the Go peers (bench/, its own Go module):
+# `make bench` measures throughput (§1), memory (§2) and hit ratio (§3) and
+# writes bench/results.md and docs/missratio-*.png, collecting the C,
+# Python and Rust figures ($(BUILD)/bench-{c,python,rust}.txt) if produced.
+# `make test` runs every step once on a tiny input so the harness cannot rot.
+# The traces are read from $(SEGCACHE_TRACES) (default ../shared/traces
+# beside the repository), never copied into the repository.
+SEGCACHE_TRACES ?= $(abspath $(CURDIR)/../shared/traces)
+# §1 runs a fixed 400,000 operations per run (5 runs x 2 goroutine counts x
+# 5 operations x 7 systems): no ramp-up, so its time is bounded by the
+# systems' speed (about 3 minutes on a quiet machine).
+BENCH_TIME ?= 400000x
+BENCH_ENV = GO="$(GO)" BUILD="$(BUILD)" BENCH_TIME="$(BENCH_TIME)" SEGCACHE_TRACES="$(SEGCACHE_TRACES)"
+
+TEST_TARGETS  += test-bench-harness
+BENCH_TARGETS += bench-harness bench-report
+
+.PHONY: test-bench-harness bench-harness bench-report
+test-bench-harness:
+	$(BENCH_ENV) bench/run.sh smoke
+
+bench-harness:
+	$(BENCH_ENV) bench/run.sh full
+
+# The report comes last: it depends on every other bench target so that
+# their outputs exist when it collects them (second expansion: the other
+# fragments append to BENCH_TARGETS after this one is read).
+.SECONDEXPANSION:
+bench-report: bench-harness $$(filter-out bench-report,$$(BENCH_TARGETS))
+	$(BENCH_ENV) bench/run.sh report
