@@ -139,7 +139,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 			pool = c.s3fifoPool(live, &f, &k)
 		}
 		mu.stamp++
-		stamp := mu.stamp
+		stamp := mu.stamp & item.StampMask
 		id, off, gen, err := c.reserve(bucket, pool, k.h>>40, size)
 		if err != nil {
 			return err
@@ -216,7 +216,9 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 	defer hdr.Unpin()
 	for {
 		if hashtable.CAS(p, s, repl) {
-			ih, _ := item.Decode(item.LoadHeader(c.segBytes(seg)[off:]))
+			data := c.segBytes(seg)[off:]
+			ih, _ := item.Decode(item.LoadHeader(data))
+			item.MarkDeleted(data)
 			hdr.AddLive(-1, -ih.SizeOf())
 			return unlinked
 		}
