@@ -7,6 +7,7 @@ import (
 
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/proc"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/tagscan"
 	"github.com/segcache/segcache/core/internal/ttl"
@@ -110,7 +111,8 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 	}
 	defer mu.Unlock()
 	bucket := ttl.Bucket(ms)
-	c.prefetchReserve(bucket, k.h>>40, size)
+	lane := uint64(proc.ID())
+	c.prefetchReserve(bucket, lane, size)
 	for attempt := 0; ; attempt++ {
 		var f found
 		had := c.find(&k, &f)
@@ -140,7 +142,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		}
 		mu.stamp++
 		stamp := mu.stamp & item.StampMask
-		id, off, gen, err := c.reserve(bucket, pool, k.h>>40, size)
+		id, off, gen, err := c.reserve(bucket, pool, lane, size)
 		if err != nil {
 			return err
 		}
