@@ -18,6 +18,12 @@ type evictState struct {
 	mergeCursor map[int32]int64 // per TTL bucket: create time merged up to
 	promo       map[int32]int32 // S3-FIFO: per TTL bucket, the main-pool segment promotions go to
 
+	// Scratch space reused by every eviction, so that sets that evict
+	// allocate nothing in steady state.
+	segs  []evict.Segment
+	items []liveItem
+	moved []bool
+
 	accountingErrors atomic.Int64 // segments recycled with nonzero counters (must stay 0)
 }
 
@@ -60,10 +66,11 @@ func (c *Cache) evictLocked(force bool) error {
 			return nil
 		}
 	}
-	segs := make([]evict.Segment, 0, 64)
+	segs := c.ev.segs[:0]
 	for id := range c.segs.Headers {
 		segs = append(segs, c.snapshot(int32(id)))
 	}
+	c.ev.segs = segs
 	victim := evict.Pick(c.policy.evictKind(), segs, rand.Uint64())
 	if victim < 0 {
 		return ErrNoSpace
@@ -182,7 +189,7 @@ func (c *Cache) pickRun(sparse bool) []evict.Segment {
 	if bucket < 0 {
 		return nil
 	}
-	var segs []evict.Segment
+	segs := c.ev.segs[:0]
 	for id := range c.segs.Headers {
 		s := c.snapshot(int32(id))
 		if s.State == segment.Sealed && s.Bucket == bucket && (!sparse || int(s.LiveBytes)*c.opts.MergeCompact <= c.segSize) {
@@ -203,6 +210,7 @@ func (c *Cache) pickRun(sparse bool) []evict.Segment {
 			i0 = 0
 		}
 	}
+	c.ev.segs = segs
 	run := evict.CompatibleRun(segs[i0:], c.opts.MergeMax)
 	if len(run) < 2 && i0 > 0 {
 		run = evict.CompatibleRun(segs, c.opts.MergeMax) // wrap around
@@ -225,9 +233,21 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 		keep = c.segSize / min(c.opts.MergeTarget, len(run))
 		stop = c.segSize*(c.opts.MergeTarget-1)/c.opts.MergeTarget + c.segSize/20
 	}
+	// When the run's live items fit in one segment (overwrites and
+	// deletes left mostly dead bytes), merging them all frees len(run)-1
+	// segments without evicting anything: prune only when they do not.
+	if prune {
+		live := 0
+		for _, src := range run {
+			live += int(src.LiveBytes)
+		}
+		if live <= stop {
+			prune, keep = false, c.segSize
+		}
+	}
 	dh := &c.segs.Headers[dest]
 	merged := 0
-	var items []liveItem
+	items := c.ev.items
 	for _, src := range run {
 		if int(dh.WriteOff.Load()) >= stop || !c.claim(src.ID) {
 			break
@@ -248,6 +268,7 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 		c.recycle(src.ID)
 		merged++
 	}
+	c.ev.items = items[:0]
 	if n, _ := dh.Live(); n == 0 {
 		// Nothing survived (or nothing was merged): free the spare again.
 		dh.SetState(segment.Draining)
@@ -293,7 +314,13 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 		}
 	}
 	kept := 0
-	moved := make([]bool, len(items))
+	moved := c.ev.moved
+	if cap(moved) < len(items) {
+		moved = make([]bool, len(items))
+		c.ev.moved = moved
+	}
+	moved = moved[:len(items)]
+	clear(moved)
 	// Two passes: everything above the cutoff fits by construction; the
 	// cutoff's own bin fills what is left.
 	for pass := 0; pass < 2; pass++ {
@@ -350,7 +377,8 @@ func (c *Cache) s3fifo() bool {
 		return false
 	}
 	var dropped uint64
-	items := c.liveItems(victim.ID, nil)
+	items := c.liveItems(victim.ID, c.ev.items)
+	c.ev.items = items[:0]
 	for _, it := range items {
 		// S3-FIFO counts to 3: an item read a hundred times earns three
 		// more rounds in main, not a hundred.

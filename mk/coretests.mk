@@ -11,7 +11,7 @@ test-core-bench-smoke:
 
 # The zero-allocation checks need a build without the race detector.
 test-core-allocs:
-	$(GO) test -count=1 -run '^TestZeroAllocs$$' -v ./core/
+	$(GO) test -count=1 -run '^(TestZeroAllocs|TestEvictingSetsAllocateNothing)$$' -v ./core/
 
 # Explore beyond the seed corpus: make fuzz-core FUZZTIME=5m
 FUZZTIME ?= 60s
