@@ -264,12 +264,12 @@ func rgb(x uint32) color.Color {
 	return color.RGBA{R: uint8(x >> 16), G: uint8(x >> 8), B: uint8(x), A: 255}
 }
 
-// percentTicks marks 1-2-5 steps.
+// percentTicks marks about two steps per factor of two.
 type percentTicks struct{}
 
 func (percentTicks) Ticks(min, max float64) []plot.Tick {
 	var ts []plot.Tick
-	for _, v := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100} {
+	for _, v := range []float64{0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100} {
 		if v >= min/1.01 && v <= max*1.01 {
 			ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
 		}
