@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +68,29 @@ func TestTSV(t *testing.T) {
 	}
 	if _, err := tsv(strings.NewReader("a\tb\n1\n")); err == nil {
 		t.Error("tsv accepted a short row")
+	}
+}
+
+// The C, Python and Rust outputs are included, labelled, when they exist,
+// and said to be missing when they do not.
+func TestOthers(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench-capi.txt"), []byte("get 123 ns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bench-rust.txt"), []byte("set 456 ns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	others(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir)
+	got := b.String()
+	for _, want := range []string{
+		"### C (libsegcache.so) ($(BUILD)/bench-capi.txt)\n\n```\nget 123 ns\n```",
+		"### Python binding\n\nNot available: $(BUILD)/bench-python.txt was not produced.",
+		"### Rust crate ($(BUILD)/bench-rust.txt)\n\n```\nset 456 ns\n```",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
 	}
 }
