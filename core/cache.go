@@ -8,7 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/arena"
-	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/ttl"
@@ -162,7 +161,6 @@ func Open(opts Options) (*Cache, error) {
 	}
 	c.stripes = make([]paddedMutex, stripeCount)
 	c.ev.init(c)
-	clock.Acquire()
 	return c, nil
 }
 
@@ -187,7 +185,6 @@ func (c *Cache) Close() error {
 	}
 	arena.Release(c.arena)
 	c.ht.Release()
-	clock.Release()
 	c.evictMu.Unlock()
 	for i := range c.stripes {
 		c.stripes[i].Unlock()

@@ -3,11 +3,13 @@ package core
 import (
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/tagscan"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
 
@@ -43,6 +45,25 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 		if err := c.openSegment(b, pool, open, id); err != nil {
 			return -1, 0, 0, err
 		}
+	}
+}
+
+// prefetchReserve starts loading the bytes the next write into the main
+// pool's open segment for bucket b and lane is likely to land on, so that
+// their cache miss overlaps the lookup of the key's old entry instead of
+// stalling the publish (an item is written to memory no one has touched
+// for a whole cycle of the heap). A guess: another writer may get there
+// first, and S3-FIFO may write to the admission pool.
+func (c *Cache) prefetchReserve(b int, lane uint64, size int) {
+	id := c.buckets[b].open[segment.PoolMain][lane&c.laneMask].Load()
+	if id < 0 {
+		return
+	}
+	off := int(c.segs.Headers[id].WriteOff.Load())
+	if off+size <= c.segSize {
+		seg := c.segBytes(id)
+		tagscan.Prefetch(unsafe.Pointer(&seg[off]))
+		tagscan.Prefetch(unsafe.Pointer(&seg[off+size-1]))
 	}
 }
 

@@ -109,6 +109,8 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		return err
 	}
 	defer mu.Unlock()
+	bucket := ttl.Bucket(ms)
+	c.prefetchReserve(bucket, k.h>>40, size)
 	for attempt := 0; ; attempt++ {
 		var f found
 		had := c.find(&k, &f)
@@ -138,7 +140,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		}
 		mu.stamp++
 		stamp := mu.stamp
-		id, off, gen, err := c.reserve(ttl.Bucket(ms), pool, k.h>>40, size)
+		id, off, gen, err := c.reserve(bucket, pool, k.h>>40, size)
 		if err != nil {
 			return err
 		}

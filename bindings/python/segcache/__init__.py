@@ -1,0 +1,100 @@
+"""segcache: the Segcache key-value cache (NSDI'21) for Python.
+
+A binding over ctypes (standard library only) to libsegcache.so::
+
+    import segcache
+    with segcache.Cache(heap_bytes=64 << 20, eviction="merge") as c:
+        c.set(b"k", b"v", ttl=60)
+        c.get(b"k")          # b"v"
+        c[b"n"] = b"41"; c.incr(b"n")   # 42
+
+The library is found through the SEGCACHE_LIBRARY environment variable (a
+path), next to this package, or in the repository's build/ directory.
+
+The library embeds a Go runtime, which does not survive fork(): a process
+forked after the library was loaded gets segcache.ForkError on any use.
+multiprocessing must use the "spawn" or "forkserver" start method.
+"""
+
+from __future__ import annotations
+
+from ._cache import Cache
+from ._errors import (
+    Closed,
+    Error,
+    Exists,
+    ForkError,
+    InternalError,
+    InvalidArgument,
+    KeyTooLarge,
+    LibraryError,
+    NoMemory,
+    NoSpace,
+    NotFound,
+    NotNumeric,
+    ValueTooLarge,
+)
+from ._lib import EVICTIONS as _EVICTIONS
+from ._lib import candidates as _candidates
+from ._lib import load as _load
+
+__version__ = "0.1.0"
+
+#: Eviction policy names accepted by Cache(eviction=...).
+EVICTIONS = tuple(_EVICTIONS)
+
+#: Longest key, in bytes.
+MAX_KEY_LEN = 255
+
+
+def library_path() -> str:
+    """Loads the library if needed and returns the path it was loaded from."""
+    return _load().path
+
+
+def library_version() -> tuple[int, int, int]:
+    """(major, minor, patch) of the loaded library (loads it if needed)."""
+    return _load().version
+
+
+def set_max_procs(n: int) -> int:
+    """Sets how many threads may run library code at once (Go's GOMAXPROCS)
+    and returns the previous value; n < 1 only returns the current value.
+    The Go runtime reads the GOMAXPROCS environment variable only when the
+    library is loaded, so this call is the way to tune it afterwards."""
+    lib = _load()
+    fn = lib.fn.get("segcache_set_max_procs")
+    if fn is None:
+        raise LibraryError(f"{lib.path} has no segcache_set_max_procs")
+    if type(n) is not int:
+        raise TypeError(f"n must be an int, not {type(n).__name__}")
+    return fn(max(min(n, 1 << 20), -1))
+
+
+def library_candidates() -> list[str]:
+    """The paths the library is looked for at, in order."""
+    return _candidates()
+
+
+__all__ = [
+    "Cache",
+    "Closed",
+    "Error",
+    "EVICTIONS",
+    "Exists",
+    "ForkError",
+    "InternalError",
+    "InvalidArgument",
+    "KeyTooLarge",
+    "LibraryError",
+    "MAX_KEY_LEN",
+    "NoMemory",
+    "NoSpace",
+    "NotFound",
+    "NotNumeric",
+    "ValueTooLarge",
+    "library_candidates",
+    "library_path",
+    "library_version",
+    "set_max_procs",
+]

@@ -1,0 +1,769 @@
+"""The Cache class: a segcache handle with a pythonic API.
+
+Hot paths (get, set, get_many) are written for the cost of a ctypes call:
+the C functions are module globals (rebound to a raiser in a forked child,
+so the common path carries no fork check), get copies into a per-thread
+buffer that grows on SEGCACHE_ERANGE (one C call in the common case), and
+get_many makes one segcache_get_multi call for the whole batch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import weakref
+from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
+from itertools import accumulate
+
+from . import _lib
+from ._errors import (
+    EEXISTS,
+    ENOTFOUND,
+    ERANGE,
+    InvalidArgument,
+    KeyTooLarge,
+    MAX_KEY_LEN,
+    error_for,
+)
+
+_U32_MAX = (1 << 32) - 1
+_U64_MAX = (1 << 64) - 1
+
+# Per-thread get buffer: starts here, grows to fit the largest value read,
+# up to _TLS_MAX; larger values use a one-off buffer so that one huge read
+# does not pin megabytes per thread forever.
+_TLS_START = 4096
+_TLS_MAX = 1 << 20
+# get_many: per-key slot size bounds, and the largest batch whose buffers a
+# thread keeps for the next call (bigger ones get buffers for one call).
+_SLOT_START = 128
+_SLOT_MAX = 1 << 14
+_BATCH_MAX = 4096
+
+# ctypes converts an argument fastest when it already is an instance of the
+# declared type (from_param returns it as is); these tables hold the
+# c_size_t of every small length and the c_uint32 ttl 0, so that the hot
+# paths do not build a new ctypes object per argument per call.
+_SMALL = 4096
+_SZ = tuple(c_size_t(i) for i in range(_SMALL))
+_TTL0 = ctypes.c_uint32(0)
+
+# The C functions, bound by _bind() when the first Cache loads the library.
+_c_get = _c_set = _c_add = _c_replace = _c_cas = _c_delete = None
+_c_incr = _c_decr = _c_get_multi = _c_stats = _c_expire = _c_clear = None
+_c_open = _c_close = _c_options_init = None
+_c_set_multi = _c_delete_multi = None  # None when the library lacks them
+_bound = False
+
+
+def _bind(lib: _lib.Library) -> None:
+    global _c_get, _c_set, _c_add, _c_replace, _c_cas, _c_delete, _c_incr
+    global _c_decr, _c_get_multi, _c_stats, _c_expire, _c_clear, _c_open
+    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
+    f = lib.fn
+    _c_get = f["segcache_get"]
+    _c_set = f["segcache_set"]
+    _c_add = f["segcache_add"]
+    _c_replace = f["segcache_replace"]
+    _c_cas = f["segcache_cas"]
+    _c_delete = f["segcache_delete"]
+    _c_incr = f["segcache_incr"]
+    _c_decr = f["segcache_decr"]
+    _c_get_multi = f["segcache_get_multi"]
+    _c_stats = f["segcache_stats_get"]
+    _c_expire = f["segcache_expire"]
+    _c_clear = f["segcache_clear"]
+    _c_open = f["segcache_open"]
+    _c_close = f["segcache_close"]
+    _c_options_init = f["segcache_options_init"]
+    _c_set_multi = f.get("segcache_set_multi")
+    _c_delete_multi = f.get("segcache_delete_multi")
+    _bound = True
+
+
+def _forked_call(*args):
+    raise _lib.fork_error()
+
+
+def _poison() -> None:
+    """In a forked child: every C entry point now raises ForkError instead of
+    calling into a Go runtime that lost its threads."""
+    g = globals()
+    for name in list(g):
+        if name.startswith("_c_") and g[name] is not None:
+            g[name] = _forked_call
+
+
+_lib.on_fork_child(_poison)
+
+
+def _as_key(key) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError(
+        f"segcache keys are bytes, bytearray, memoryview or str, not "
+        f"{type(key).__name__}"
+    )
+
+
+def _as_value(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(
+        f"segcache values are bytes, bytearray or memoryview, not "
+        f"{type(value).__name__} (encode str values yourself)"
+    )
+
+
+def _u32(name: str, v) -> int:
+    if type(v) is not int:
+        if isinstance(v, bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        v = v.__index__()
+    if not 0 <= v <= _U32_MAX:
+        raise ValueError(f"{name} must be between 0 and {_U32_MAX}, not {v}")
+    return v
+
+
+def _u64(name: str, v) -> int:
+    if type(v) is not int:
+        if isinstance(v, bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        v = v.__index__()
+    if not 0 <= v <= _U64_MAX:
+        raise ValueError(f"{name} must be between 0 and 2**64-1, not {v}")
+    return v
+
+
+def _pack(items: list) -> tuple:
+    """(pointer array, length array) for a list of bytes: the pointers point
+    into one joined copy, which the returned array keeps alive."""
+    n = len(items)
+    lens = [len(b) for b in items]
+    blob = ctypes.create_string_buffer(b"".join(items), max(sum(lens), 1))
+    ptrs = (c_void_p * n)(*accumulate(lens[:-1], initial=ctypes.addressof(blob)))
+    ptrs._keepalive = blob  # the pointers are only valid while blob lives
+    return ptrs, (c_size_t * n)(*lens)
+
+
+def _check_key(key: bytes) -> None:
+    """Raises for a key the library would reject. Used only on the miss
+    path, in case the library reports an invalid key as "not found"."""
+    if not key:
+        raise InvalidArgument("empty key (keys are 1 to 255 bytes)")
+    if len(key) > MAX_KEY_LEN:
+        raise KeyTooLarge(f"key of {len(key)} bytes is over the {MAX_KEY_LEN}-byte limit")
+
+
+class _Thread:
+    """One thread's get buffers (reached through threading.local).
+
+    busy guards against the one way a thread can re-enter its own buffers:
+    Python code that runs between the C call's return and the copy-out,
+    i.e. a signal handler or a finalizer (__del__, weakref callback) run by
+    the garbage collector, that itself reads the cache. Such a nested call
+    gets fresh buffers instead of overwriting the ones being read.
+    """
+
+    __slots__ = (
+        "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
+        "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
+        "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout", "busy",
+    )  # fmt: skip
+
+    def __init__(self):
+        self.busy = False
+        self.vlen = c_size_t()
+        self.cas = c_uint64()
+        self.grow(_TLS_START)
+        self.bn = 0
+        self.slot = _SLOT_START
+        self.keyspace(4096)
+
+    def grow(self, cap: int) -> None:
+        # A bytearray (not a ctypes array) because memoryview slicing of it
+        # is the cheapest way to make the result bytes.
+        self.cap = cap
+        self.buf = bytearray(cap)
+        self.cbuf = (ctypes.c_char * cap).from_buffer(self.buf)
+        self.cbufp = c_void_p(ctypes.addressof(self.cbuf))
+        self.ccap = c_size_t(cap)
+        self.mv = memoryview(self.buf)
+
+    def batch(self, n: int, slot: int) -> None:
+        """Sizes the get_many arrays for n keys of slot bytes each."""
+        self.bn = n
+        self.slot = slot
+        self.arena = bytearray(n * slot)
+        self.amv = memoryview(self.arena)  # also pins the buffer: no resize
+        base = ctypes.addressof((ctypes.c_char * len(self.arena)).from_buffer(self.arena))
+        self.klens = (c_size_t * n)()
+        self.bufs = (c_void_p * n)(*range(base, base + n * slot, slot))
+        self.caps = (c_size_t * n)(*([slot] * n))
+        self.vlens = (c_size_t * n)()
+        self.statuses = (c_int * n)()
+        # Reading results through memoryviews (.tolist()) is cheaper than
+        # slicing the ctypes arrays.
+        self.vlens_mv = memoryview(self.vlens).cast("B").cast("N")
+        self.statuses_mv = memoryview(self.statuses).cast("B").cast("i")
+        self.keys = (c_void_p * n)()
+        self.layout = None  # (n, key length) the keys/klens arrays hold
+
+    def keyspace(self, size: int) -> None:
+        """Sizes the arena that get_many copies a batch's keys into."""
+        self.karena = bytearray(size)
+        # The view pins the bytearray (a resize would raise, not move it).
+        self.kview = (ctypes.c_char * size).from_buffer(self.karena)
+        self.kbase = ctypes.addressof(self.kview)
+        self.layout = None
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.t = _Thread()
+
+
+_tls = _Local()
+
+# The handle of a closed cache: calls with it return SEGCACHE_EBADHANDLE.
+_NO_HANDLE = c_uint64(0)
+
+
+def _close_handle(h: int) -> None:
+    """Closes handle h; run once by Cache.close(), garbage collection or
+    interpreter exit (weakref.finalize)."""
+    if _lib.forked():
+        return  # the child's Go runtime is unusable; the parent owns h
+    rc = _c_close(h)
+    if rc and rc != -8:  # EBADHANDLE: already gone, nothing to report
+        raise error_for(rc, None, "close")
+
+
+class Cache:
+    """A segcache cache in this process.
+
+    All arguments are keyword-only and optional (None = the library's
+    default): heap_bytes (item memory, default 64 MiB), segment_bytes
+    (default 1 MiB; multiple of 8, 4 KiB to 8 MiB), hash_power (0 = sized
+    from heap_bytes), eviction (one of segcache.EVICTIONS: "none",
+    "random", "random_fifo", "fifo", "cte", "util", "merge" (default),
+    "s3fifo"), merge_max, merge_target, merge_compact (merge policy) and
+    s3fifo_admission_ratio (s3fifo policy).
+
+    Keys are bytes, bytearray, memoryview or str (UTF-8), 1 to 255 bytes;
+    values are bytes, bytearray or memoryview. A Cache is safe to share
+    between threads; calls release the GIL.
+    """
+
+    __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
+
+    # No iteration: the engine has no key order to offer. Without this,
+    # iter(cache) would fall back to __getitem__(0), (1), ...
+    __iter__ = None
+
+    def __init__(
+        self,
+        *,
+        heap_bytes: int | None = None,
+        segment_bytes: int | None = None,
+        hash_power: int | None = None,
+        eviction: str | None = None,
+        merge_max: int | None = None,
+        merge_target: int | None = None,
+        merge_compact: int | None = None,
+        s3fifo_admission_ratio: float | None = None,
+    ):
+        self._h = _NO_HANDLE
+        self._finalizer = None
+        lib = _lib.load()
+        if not _bound:
+            _bind(lib)
+        # options_init writes the library's own sizeof(segcache_options),
+        # which a newer library may have grown: give it room to spare.
+        raw = (ctypes.c_char * max(512, ctypes.sizeof(_lib.Options)))()
+        _c_options_init(raw)
+        opts = _lib.Options.from_buffer(raw)
+        have = min(opts.size, ctypes.sizeof(_lib.Options))
+        opts.size = ctypes.sizeof(_lib.Options)
+
+        def put(name, value):
+            field = getattr(_lib.Options, name)
+            if field.offset + field.size > have:
+                raise InvalidArgument(
+                    f"option {name} is not supported by the loaded library "
+                    f"{'.'.join(map(str, lib.version))}"
+                )
+            setattr(opts, name, value)
+
+        if heap_bytes is not None:
+            put("heap_bytes", _u64("heap_bytes", heap_bytes))
+        if segment_bytes is not None:
+            put("segment_bytes", _u32("segment_bytes", segment_bytes))
+        if hash_power is not None:
+            put("hash_power", _u32("hash_power", hash_power))
+        if eviction is not None:
+            if not isinstance(eviction, str):
+                raise TypeError(f"eviction must be a str, not {type(eviction).__name__}")
+            try:
+                put("eviction", _lib.EVICTIONS[eviction.lower()])
+            except KeyError:
+                raise ValueError(
+                    f"unknown eviction {eviction!r}; one of: "
+                    + ", ".join(_lib.EVICTIONS)
+                ) from None
+        for name, v in (
+            ("merge_max", merge_max),
+            ("merge_target", merge_target),
+            ("merge_compact", merge_compact),
+        ):
+            if v is not None:
+                v = _u32(name, v)
+                if v > 0x7FFFFFFF:
+                    raise ValueError(f"{name} must be at most 2**31-1, not {v}")
+                put(name, v)
+        if s3fifo_admission_ratio is not None:
+            r = s3fifo_admission_ratio
+            if isinstance(r, bool) or not isinstance(r, (int, float)):
+                raise TypeError(f"s3fifo_admission_ratio must be a float, not {type(r).__name__}")
+            r = float(r)
+            if not 0.0 <= r < 1.0:
+                raise ValueError(
+                    f"s3fifo_admission_ratio must be in [0, 1), not {r}"
+                )
+            put("s3fifo_admission_ratio", r)
+
+        h = c_uint64()
+        rc = _c_open(raw, byref(h))
+        if rc:
+            raise error_for(rc, None, "open")
+        self._opts = {
+            name: getattr(opts, name)
+            for name, _ in _lib.Options._fields_
+            if name != "size"
+        }
+        # A c_uint64 object converts faster than an int on every call.
+        self._h = c_uint64(h.value)
+        self._finalizer = weakref.finalize(self, _close_handle, h.value)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the cache and frees its memory. Closing twice is a no-op;
+        any other call on a closed cache raises segcache.Closed."""
+        self._h = _NO_HANDLE
+        if self._finalizer is not None:
+            self._finalizer()  # runs _close_handle at most once
+
+    @property
+    def closed(self) -> bool:
+        return self._h.value == 0
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __reduce__(self):
+        raise TypeError(
+            "a segcache.Cache lives in one process and cannot be pickled; "
+            "open a cache in each process"
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._h.value == 0 else "open"
+        return f"<segcache.Cache {state} {getattr(self, '_opts', {})}>"
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, key) -> bytes | None:
+        """The value of key, or None if it is absent or expired."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        t = _tls.t
+        if t.busy:
+            t = _Thread()  # nested in this thread's own call: see _Thread
+        t.busy = True
+        try:
+            n = len(key)
+            rc = _c_get(
+                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, None
+            )
+            if rc == 0:
+                return t.mv[: t.vlen.value].tobytes()
+            return self._get_slow(key, rc, t, False)
+        finally:
+            t.busy = False
+
+    def gets(self, key) -> tuple[bytes, int] | None:
+        """(value, cas token) of key, or None if absent; pass the token to
+        cas() to write only if nobody changed the item since."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        t = _tls.t
+        if t.busy:
+            t = _Thread()
+        t.busy = True
+        try:
+            n = len(key)
+            rc = _c_get(
+                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, t.cas
+            )
+            if rc == 0:
+                return t.mv[: t.vlen.value].tobytes(), t.cas.value
+            return self._get_slow(key, rc, t, True)
+        finally:
+            t.busy = False
+
+    def _get_slow(self, key: bytes, rc: int, t: _Thread, with_cas: bool):
+        while True:
+            if rc == ENOTFOUND:
+                _check_key(key)
+                return None
+            if rc != ERANGE:
+                raise error_for(rc, key, "get")
+            need = t.vlen.value
+            if need <= _TLS_MAX:
+                t.grow(max(need, min(2 * t.cap, _TLS_MAX)))
+                buf, cap, mv = t.cbufp, t.cap, t.mv
+            else:
+                raw = bytearray(need)
+                buf, cap, mv = (ctypes.c_char * need).from_buffer(raw), need, memoryview(raw)
+            rc = _c_get(
+                self._h, key, len(key), buf, cap, t.vlen, t.cas if with_cas else None
+            )
+            if rc == 0:
+                value = mv[: t.vlen.value].tobytes()
+                return (value, t.cas.value) if with_cas else value
+            # ERANGE again: the value grew in between; loop with its new size.
+
+    def get_many(self, keys) -> dict:
+        """{key: value} for the keys that are present, in one C call for the
+        whole batch. Keys in the result are bytes (str keys are encoded)."""
+        keys = [k if type(k) is bytes else _as_key(k) for k in keys]
+        n = len(keys)
+        if n == 0:
+            return {}
+        t = _tls.t
+        if t.busy or n > _BATCH_MAX:
+            # Nested call, or a batch too big to keep buffers for: buffers
+            # for this call only (still one C call for the whole batch).
+            t = _Thread()
+        t.busy = True
+        try:
+            return self._get_many(keys, n, t)
+        finally:
+            t.busy = False
+
+    def _get_many(self, keys: list, n: int, t: _Thread) -> dict:
+        if t.bn < n:
+            t.batch(max(n, 64, t.bn * 2), t.slot)
+        # The keys go into one per-thread arena and the C array gets their
+        # addresses: much cheaper than a c_char_p array (which keeps a
+        # reference per element).
+        blob = b"".join(keys)
+        if len(blob) > len(t.karena):
+            t.keyspace(max(len(blob), 2 * len(t.karena)))
+        t.karena[: len(blob)] = blob
+        lens = list(map(len, keys))
+        width = lens[0]
+        if lens.count(width) == n:
+            # Keys of one length (the common case): the address and length
+            # arrays are the same as for the previous such batch.
+            if t.layout != (n, width):
+                t.keys[:n] = range(t.kbase, t.kbase + n * width, width) if width else [t.kbase] * n
+                t.klens[:n] = lens
+                t.layout = (n, width)
+        else:
+            t.klens[:n] = lens
+            t.keys[:n] = list(accumulate(lens[:-1], initial=t.kbase))
+            t.layout = None
+        rc = _c_get_multi(
+            self._h, n, t.keys, t.klens, t.bufs, t.caps, t.vlens, t.statuses
+        )
+        if rc:
+            raise error_for(rc, None, "get_many")
+        st = t.statuses_mv[:n].tolist()
+        vl = t.vlens_mv[:n].tolist()
+        slot = t.slot
+        hits = st.count(0)
+        if sum(vl) * 4 >= n * slot:
+            # One copy of the whole arena, then a slice per value.
+            raw = t.amv[: n * slot].tobytes()
+        else:
+            # Values much smaller than their slots: copy each on its own.
+            raw = t.amv
+        offsets = range(0, n * slot, slot)
+        if hits == n:
+            out = {k: raw[o : o + l] for k, o, l in zip(keys, offsets, vl)}
+        else:
+            out = {k: raw[o : o + l] for k, s, o, l in zip(keys, st, offsets, vl) if s == 0}
+        if raw is t.amv:
+            out = {k: v.tobytes() for k, v in out.items()}
+        if hits != n and hits + st.count(ENOTFOUND) != n:
+            self._get_many_rest(keys, st, vl, t, out)
+        return out
+
+    def _get_many_rest(self, keys, st, vl, t: _Thread, out: dict) -> None:
+        need = 0
+        for k, s, l in zip(keys, st, vl):
+            if s == 0 or s == ENOTFOUND:
+                continue
+            if s == ERANGE:
+                need = max(need, l)
+                # A single get through t's own buffer (the batch is done with
+                # it), which grows to the size the library reported.
+                t.vlen.value = l
+                v = self._get_slow(k, ERANGE, t, False)
+                if v is not None:
+                    out[k] = v
+            else:
+                raise error_for(s, k, "get_many")
+        if need > t.slot and need <= _SLOT_MAX:
+            # Values are bigger than the slots: size them for next time.
+            slot = t.slot
+            while slot < need:
+                slot *= 2
+            t.batch(t.bn, slot)
+
+    def __contains__(self, key) -> bool:
+        if type(key) is not bytes:
+            key = _as_key(key)
+        t = _tls.t
+        # cap 0: found-ness without copying (ERANGE means present). The
+        # length is not read, but must not land in a buffer being read.
+        vlen = t.vlen if not t.busy else c_size_t()
+        n = len(key)
+        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, None, _SZ[0], vlen, None)
+        if rc == 0 or rc == ERANGE:
+            return True
+        if rc == ENOTFOUND:
+            _check_key(key)
+            return False
+        raise error_for(rc, key, "contains")
+
+    def __getitem__(self, key) -> bytes:
+        v = self.get(key)
+        if v is None:
+            raise KeyError(key)
+        return v
+
+    # -- writes ------------------------------------------------------------
+
+    def set(self, key, value, ttl: int = 0) -> None:
+        """Stores value under key; ttl in seconds, 0 = never expires."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_set(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
+        if rc:
+            raise error_for(rc, key, "set")
+
+    def __setitem__(self, key, value) -> None:
+        self.set(key, value)
+
+    def add(self, key, value, ttl: int = 0) -> bool:
+        """Stores value only if key is absent; False if it is present."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_add(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
+        if rc == 0:
+            return True
+        if rc == EEXISTS:
+            return False
+        raise error_for(rc, key, "add")
+
+    def replace(self, key, value, ttl: int = 0) -> bool:
+        """Stores value only if key is present; False if it is absent."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_replace(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
+        )
+        if rc == 0:
+            return True
+        if rc == ENOTFOUND:
+            return False
+        raise error_for(rc, key, "replace")
+
+    def cas(self, key, value, token: int, ttl: int = 0) -> bool:
+        """Stores value only if key still has the cas token from gets();
+        False if the key is absent or was changed since."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        token = _u64("token", token)
+        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        n, m = len(key), len(value)
+        rc = _c_cas(
+            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl, token
+        )
+        if rc == 0:
+            return True
+        if rc == EEXISTS or rc == ENOTFOUND:
+            return False
+        raise error_for(rc, key, "cas")
+
+    def delete(self, key) -> bool:
+        """Removes key; False if it was absent."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        n = len(key)
+        rc = _c_delete(self._h, key, _SZ[n] if n < _SMALL else n)
+        if rc == 0:
+            return True
+        if rc == ENOTFOUND:
+            return False
+        raise error_for(rc, key, "delete")
+
+    def __delitem__(self, key) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def set_many(self, items, ttl: int = 0) -> None:
+        """Stores every (key, value) of items (a mapping or an iterable of
+        pairs), in order, in one C call per 4096 items. If some item fails
+        (e.g. ValueTooLarge), the others are still stored and the error of
+        the first failing one is raised."""
+        if hasattr(items, "items"):
+            items = items.items()
+        pairs = [
+            (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
+            for k, v in items
+        ]
+        if ttl:
+            ttl = _u32("ttl", ttl)
+        if _c_set_multi is None:
+            for k, v in pairs:
+                self.set(k, v, ttl)
+            return
+        first = None
+        for i in range(0, len(pairs), _BATCH_MAX):
+            chunk = pairs[i : i + _BATCH_MAX]
+            n = len(chunk)
+            keys = [k for k, _ in chunk]
+            vals = [v for _, v in chunk]
+            kb, kl = _pack(keys)
+            vb, vl = _pack(vals)
+            ttls = (ctypes.c_uint32 * n)(*([ttl] * n)) if ttl else None
+            statuses = (c_int * n)()
+            rc = _c_set_multi(self._h, n, kb, kl, vb, vl, ttls, statuses)
+            if rc:
+                raise error_for(rc, None, "set_many")
+            if first is None and any(statuses):
+                j = next(j for j, s in enumerate(statuses) if s)
+                first = error_for(statuses[j], keys[j], "set_many")
+        if first is not None:
+            raise first
+
+    def delete_many(self, keys) -> int:
+        """Removes every key of keys, in one C call per 4096 keys; returns
+        how many were present. If some key is invalid (e.g. KeyTooLarge),
+        the others are still removed and the first key's error is raised."""
+        keys = [k if type(k) is bytes else _as_key(k) for k in keys]
+        if _c_delete_multi is None:
+            return sum(self.delete(k) for k in keys)
+        deleted = 0
+        first = None
+        for i in range(0, len(keys), _BATCH_MAX):
+            chunk = keys[i : i + _BATCH_MAX]
+            n = len(chunk)
+            kb, kl = _pack(chunk)
+            statuses = (c_int * n)()
+            rc = _c_delete_multi(self._h, n, kb, kl, statuses)
+            if rc:
+                raise error_for(rc, None, "delete_many")
+            for k, s in zip(chunk, statuses):
+                if s == 0:
+                    deleted += 1
+                elif s != ENOTFOUND and first is None:
+                    first = error_for(s, k, "delete_many")
+        if first is not None:
+            raise first
+        return deleted
+
+    def incr(self, key, delta: int = 1) -> int:
+        """Adds delta to a numeric value (wrapping at 2**64) and returns the
+        result. KeyError if absent, NotNumeric if the value is not a
+        canonical unsigned decimal."""
+        return self._numeric(_c_incr, key, delta, "incr")
+
+    def decr(self, key, delta: int = 1) -> int:
+        """Subtracts delta from a numeric value (stopping at 0) and returns
+        the result. KeyError if absent, NotNumeric if not numeric."""
+        return self._numeric(_c_decr, key, delta, "decr")
+
+    def _numeric(self, fn, key, delta, what):
+        k = key if type(key) is bytes else _as_key(key)
+        if type(delta) is not int or not 0 <= delta <= _U64_MAX:
+            delta = _u64("delta", delta)
+        result = c_uint64()
+        n = len(k)
+        rc = fn(self._h, k, _SZ[n] if n < _SMALL else n, delta, result)
+        if rc == 0:
+            return result.value
+        if rc == ENOTFOUND:
+            _check_key(k)
+            raise KeyError(key)
+        raise error_for(rc, k, what)
+
+    # -- maintenance -------------------------------------------------------
+
+    def expire(self) -> None:
+        """Frees expired segments now (they are also freed lazily)."""
+        rc = _c_expire(self._h)
+        if rc:
+            raise error_for(rc, None, "expire")
+
+    def clear(self) -> None:
+        """Removes every item."""
+        rc = _c_clear(self._h)
+        if rc:
+            raise error_for(rc, None, "clear")
+
+    def stats(self) -> dict:
+        """Counters of the cache, keyed by the field names of
+        segcache_stats ("items", "hits", ...)."""
+        s = _lib.Stats()
+        s.size = ctypes.sizeof(s)
+        rc = _c_stats(self._h, byref(s))
+        if rc:
+            raise error_for(rc, None, "stats")
+        filled = s.size
+        return {
+            name: getattr(s, name)
+            for name in _lib.STATS_FIELDS
+            if getattr(_lib.Stats, name).offset < filled
+        }
+
+    def __len__(self) -> int:
+        """The number of live items."""
+        return self.stats()["items"]
+
+    @property
+    def options(self) -> dict:
+        """The options the cache was opened with (defaults filled in)."""
+        return dict(self._opts)
+

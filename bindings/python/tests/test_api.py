@@ -1,0 +1,688 @@
+"""Every method of segcache.Cache, its results and its errors."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+
+import segcache
+
+KEY_TYPES = [
+    pytest.param(lambda b: b, id="bytes"),
+    pytest.param(bytearray, id="bytearray"),
+    pytest.param(memoryview, id="memoryview"),
+    pytest.param(lambda b: b.decode("utf-8"), id="str"),
+]
+
+
+# -- reads and writes -------------------------------------------------------
+
+
+def test_set_get_roundtrip(cache):
+    cache.set(b"k", b"value")
+    assert cache.get(b"k") == b"value"
+    assert type(cache.get(b"k")) is bytes
+    assert cache.get(b"absent") is None
+
+
+def test_set_overwrites(cache):
+    cache.set(b"k", b"one")
+    cache.set(b"k", b"two")
+    assert cache.get(b"k") == b"two"
+
+
+def test_empty_value(cache):
+    cache.set(b"k", b"")
+    assert cache.get(b"k") == b""
+    assert b"k" in cache
+
+
+def test_binary_keys_and_values(cache):
+    key = bytes(range(255))
+    value = bytes(range(256)) * 4
+    cache.set(key, value)
+    assert cache.get(key) == value
+    cache.set(b"\x00", b"\x00\x00")
+    assert cache.get(b"\x00") == b"\x00\x00"
+    assert cache.get(b"\x00\x00") is None
+
+
+@pytest.mark.parametrize("conv", KEY_TYPES)
+def test_key_types(cache, conv):
+    cache.set(conv(b"key"), b"v1")
+    assert cache.get(b"key") == b"v1"
+    assert cache.get(conv(b"key")) == b"v1"
+    assert cache.gets(conv(b"key"))[0] == b"v1"
+    assert conv(b"key") in cache
+    assert cache[conv(b"key")] == b"v1"
+    assert cache.get_many([conv(b"key")]) == {b"key": b"v1"}
+    assert cache.delete(conv(b"key"))
+    assert cache.get(b"key") is None
+
+
+def test_str_keys_are_utf8(cache):
+    cache.set("clé", b"v")
+    assert cache.get("clé".encode("utf-8")) == b"v"
+    assert cache.get("cle") is None
+
+
+@pytest.mark.parametrize("conv", [bytearray, memoryview], ids=["bytearray", "memoryview"])
+def test_value_types(cache, conv):
+    cache.set(b"k", conv(b"payload"))
+    assert cache.get(b"k") == b"payload"
+    assert cache.add(b"k2", conv(b"x"))
+    assert cache.replace(b"k2", conv(b"y"))
+    _, token = cache.gets(b"k2")
+    assert cache.cas(b"k2", conv(b"z"), token)
+    assert cache.get(b"k2") == b"z"
+
+
+def test_value_is_a_copy(cache):
+    buf = bytearray(b"before")
+    cache.set(b"k", buf)
+    buf[:] = b"after!"
+    assert cache.get(b"k") == b"before"
+
+
+@pytest.mark.parametrize("bad", [1, 1.5, None, object(), ["a"], ("a",)])
+def test_bad_key_type(cache, bad):
+    for call in (
+        lambda: cache.get(bad),
+        lambda: cache.gets(bad),
+        lambda: cache.set(bad, b"v"),
+        lambda: cache.add(bad, b"v"),
+        lambda: cache.replace(bad, b"v"),
+        lambda: cache.cas(bad, b"v", 1),
+        lambda: cache.delete(bad),
+        lambda: cache.incr(bad),
+        lambda: cache.decr(bad),
+        lambda: cache.get_many([bad]),
+        lambda: bad in cache,
+        lambda: cache[bad],
+    ):
+        with pytest.raises(TypeError):
+            call()
+
+
+@pytest.mark.parametrize("bad", ["text", 1, None, 2.0])
+def test_bad_value_type(cache, bad):
+    with pytest.raises(TypeError):
+        cache.set(b"k", bad)
+    with pytest.raises(TypeError):
+        cache.add(b"k", bad)
+    with pytest.raises(TypeError):
+        cache[b"k"] = bad
+    assert cache.get(b"k") is None  # nothing was stored
+
+
+def test_large_value_grows_the_buffer(cache):
+    # Bigger than the per-thread buffer's start size: get retries once with
+    # the size the library reported.
+    for size in (4095, 4096, 4097, 100_000, 900_000):
+        value = bytes([size % 251]) * size
+        cache.set(b"big", value)
+        assert cache.get(b"big") == value
+        assert cache.gets(b"big")[0] == value
+        assert cache.get_many([b"big", b"none"]) == {b"big": value}
+    # and small ones still work after the buffer grew
+    cache.set(b"small", b"s")
+    assert cache.get(b"small") == b"s"
+
+
+def test_value_over_one_mib_thread_buffer_limit():
+    # Values above the per-thread buffer's limit use a one-off buffer.
+    with segcache.Cache(heap_bytes=32 << 20, segment_bytes=4 << 20) as c:
+        value = b"\xab" * (3 << 20)
+        c.set(b"huge", value)
+        assert c.get(b"huge") == value
+        assert c.gets(b"huge")[0] == value
+        assert c.get_many([b"huge"]) == {b"huge": value}
+
+
+# -- key and value limits ---------------------------------------------------
+
+
+def test_max_key_length(cache):
+    key = b"k" * 255
+    cache.set(key, b"v")
+    assert cache.get(key) == b"v"
+
+
+OPS_WITH_KEY = {
+    "get": lambda c, k: c.get(k),
+    "gets": lambda c, k: c.gets(k),
+    "set": lambda c, k: c.set(k, b"v"),
+    "add": lambda c, k: c.add(k, b"v"),
+    "replace": lambda c, k: c.replace(k, b"v"),
+    "cas": lambda c, k: c.cas(k, b"v", 1),
+    "delete": lambda c, k: c.delete(k),
+    "incr": lambda c, k: c.incr(k),
+    "decr": lambda c, k: c.decr(k),
+    "contains": lambda c, k: k in c,
+    "getitem": lambda c, k: c[k],
+    "setitem": lambda c, k: c.__setitem__(k, b"v"),
+    "delitem": lambda c, k: c.__delitem__(k),
+    "get_many": lambda c, k: c.get_many([b"ok", k]),
+    "set_many": lambda c, k: c.set_many({k: b"v"}),
+    "delete_many": lambda c, k: c.delete_many([k]),
+}
+
+
+@pytest.mark.parametrize("op", OPS_WITH_KEY)
+def test_key_too_large(cache, op):
+    with pytest.raises(segcache.KeyTooLarge) as e:
+        OPS_WITH_KEY[op](cache, b"k" * 256)
+    assert isinstance(e.value, ValueError)
+    assert isinstance(e.value, segcache.Error)
+
+
+@pytest.mark.parametrize("op", OPS_WITH_KEY)
+def test_empty_key(cache, op):
+    with pytest.raises(ValueError) as e:
+        OPS_WITH_KEY[op](cache, b"")
+    assert isinstance(e.value, segcache.Error)
+    assert "empty key" in str(e.value)
+
+
+def test_value_too_large():
+    with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10) as c:
+        c.set(b"k", b"old")
+        with pytest.raises(segcache.ValueTooLarge) as e:
+            c.set(b"k", b"x" * (64 << 10))
+        assert isinstance(e.value, ValueError)
+        assert e.value.status == -5
+        assert c.get(b"k") == b"old"  # a failed set loses nothing
+        # the largest value that fits: 8-byte header + key + value <= segment
+        c.set(b"k", b"x" * ((64 << 10) - 8 - 1))
+        assert len(c.get(b"k")) == (64 << 10) - 9
+
+
+def test_no_space_without_eviction():
+    with segcache.Cache(heap_bytes=128 << 10, segment_bytes=64 << 10, eviction="none") as c:
+        with pytest.raises(segcache.NoSpace):
+            for i in range(10_000):
+                c.set(b"key%d" % i, b"v" * 1000)
+        assert c.get(b"key0") == b"v" * 1000  # earlier items are intact
+
+
+# -- add / replace / cas / delete -------------------------------------------
+
+
+def test_add(cache):
+    assert cache.add(b"k", b"first") is True
+    assert cache.add(b"k", b"second") is False
+    assert cache.get(b"k") == b"first"
+
+
+def test_replace(cache):
+    assert cache.replace(b"k", b"v") is False
+    assert cache.get(b"k") is None
+    cache.set(b"k", b"v1")
+    assert cache.replace(b"k", b"v2") is True
+    assert cache.get(b"k") == b"v2"
+
+
+def test_gets_and_cas(cache):
+    assert cache.gets(b"k") is None
+    cache.set(b"k", b"v1")
+    value, token = cache.gets(b"k")
+    assert value == b"v1" and isinstance(token, int)
+    assert cache.cas(b"k", b"v2", token) is True
+    assert cache.get(b"k") == b"v2"
+    # the token is spent: the item changed
+    assert cache.cas(b"k", b"v3", token) is False
+    assert cache.get(b"k") == b"v2"
+    _, token2 = cache.gets(b"k")
+    assert token2 != token
+    cache.set(b"k", b"v4")  # any write changes the token
+    assert cache.cas(b"k", b"v5", token2) is False
+    assert cache.cas(b"absent", b"v", token2) is False
+    assert cache.get(b"absent") is None
+
+
+def test_cas_token_validation(cache):
+    cache.set(b"k", b"v")
+    with pytest.raises(ValueError):
+        cache.cas(b"k", b"v", -1)
+    with pytest.raises(ValueError):
+        cache.cas(b"k", b"v", 1 << 64)
+    with pytest.raises(TypeError):
+        cache.cas(b"k", b"v", "1")
+
+
+def test_delete(cache):
+    assert cache.delete(b"k") is False
+    cache.set(b"k", b"v")
+    assert cache.delete(b"k") is True
+    assert cache.get(b"k") is None
+    assert cache.delete(b"k") is False
+
+
+# -- numbers ----------------------------------------------------------------
+
+
+def test_incr_decr(cache):
+    cache.set(b"n", b"41")
+    assert cache.incr(b"n") == 42
+    assert cache.get(b"n") == b"42"
+    assert cache.incr(b"n", 100) == 142
+    assert cache.decr(b"n") == 141
+    assert cache.decr(b"n", 41) == 100
+    assert cache.get(b"n") == b"100"
+
+
+def test_incr_wraps_decr_saturates(cache):
+    cache.set(b"n", b"18446744073709551615")  # 2**64 - 1
+    assert cache.incr(b"n") == 0
+    assert cache.incr(b"n", (1 << 64) - 1) == (1 << 64) - 1
+    cache.set(b"m", b"5")
+    assert cache.decr(b"m", 10) == 0
+    assert cache.get(b"m") == b"0"
+
+
+def test_incr_absent_is_keyerror(cache):
+    with pytest.raises(KeyError) as e:
+        cache.incr(b"nope")
+    assert e.value.args[0] == b"nope"
+    with pytest.raises(KeyError):
+        cache.decr("nope")
+
+
+@pytest.mark.parametrize("value", [b"abc", b"-1", b"007", b"", b"1.5", b" 1",
+                                   b"18446744073709551616"])
+def test_incr_not_numeric(cache, value):
+    cache.set(b"n", value)
+    with pytest.raises(segcache.NotNumeric) as e:
+        cache.incr(b"n")
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(segcache.NotNumeric):
+        cache.decr(b"n")
+    assert cache.get(b"n") == value  # unchanged
+
+
+def test_incr_delta_validation(cache):
+    cache.set(b"n", b"1")
+    for bad in (-1, 1 << 64):
+        with pytest.raises(ValueError):
+            cache.incr(b"n", bad)
+        with pytest.raises(ValueError):
+            cache.decr(b"n", bad)
+    with pytest.raises(TypeError):
+        cache.incr(b"n", 1.0)
+    assert cache.get(b"n") == b"1"
+
+
+# -- batches ----------------------------------------------------------------
+
+
+def test_get_many(cache):
+    for i in range(100):
+        cache.set(b"k%d" % i, b"v%d" % i)
+    keys = [b"k%d" % i for i in range(0, 200, 2)]
+    got = cache.get_many(keys)
+    assert got == {b"k%d" % i: b"v%d" % i for i in range(0, 100, 2)}
+    assert cache.get_many([]) == {}
+    assert cache.get_many(iter([b"k1", "k2"])) == {b"k1": b"v1", b"k2": b"v2"}
+    assert cache.get_many([b"k1", b"k1"]) == {b"k1": b"v1"}
+
+
+def test_get_many_mixed_sizes_and_big_batches(cache):
+    values = {b"key%05d" % i: bytes([i % 256]) * (i * 37 % 5000) for i in range(6000)}
+    cache.set_many(values)
+    keys = list(values) + [b"missing%d" % i for i in range(100)]
+    assert cache.get_many(keys) == values  # one C call, buffers for this call only
+    assert cache.get_many(keys[:64]) == {k: values[k] for k in keys[:64]}
+
+
+def test_get_many_key_layouts_and_slot_sizes(cache):
+    # get_many reuses its address arrays for batches of equal-length keys and
+    # sizes its value slots from what it has seen: change both under it.
+    short = [b"s%02d" % i for i in range(40)]  # 3 bytes
+    long_ = [b"long%04d" % i for i in range(40)]  # 8 bytes
+    mixed = short[:20] + long_[:20]
+    want = {}
+    for i, k in enumerate(short + long_):
+        want[k] = b"%d" % i
+    cache.set_many(want)
+    for batch in (short, long_, mixed, short, long_[:7], short[:7], mixed[::-1], short):
+        assert cache.get_many(batch) == {k: want[k] for k in batch}
+    # Big values grow the slots; small values are then copied one by one.
+    cache.set(b"s00", b"B" * 12000)
+    want[b"s00"] = b"B" * 12000
+    for batch in (short, short, long_, mixed):
+        assert cache.get_many(batch) == {k: want[k] for k in batch}
+    # Keys as wide as allowed, and one of each width from 1 to 255.
+    wide = [bytes([65 + i % 26]) * w for i, w in enumerate(range(1, 256))]
+    cache.set_many((k, k[:3]) for k in wide)
+    assert cache.get_many(wide) == {k: k[:3] for k in wide}
+
+
+def test_set_many_and_delete_many(cache):
+    cache.set_many({b"a": b"1", "b": bytearray(b"2")})
+    cache.set_many([(b"c", b"3"), (b"a", b"4")])  # later pairs win
+    assert cache.get_many([b"a", b"b", b"c"]) == {b"a": b"4", b"b": b"2", b"c": b"3"}
+    assert cache.delete_many([b"a", b"b", b"zz"]) == 2
+    assert cache.get_many([b"a", b"b", b"c"]) == {b"c": b"3"}
+    assert cache.delete_many([]) == 0
+    cache.set_many({})
+
+
+def test_get_many_is_one_call(cache, monkeypatch):
+    from segcache import _cache
+
+    calls = []
+    real = _cache._c_get_multi
+    monkeypatch.setattr(_cache, "_c_get_multi", lambda *a: calls.append(a[1]) or real(*a))
+    cache.set_many({b"k%d" % i: b"v" for i in range(10_000)})
+    for n in (1, 64, 4096, 10_000):
+        calls.clear()
+        got = cache.get_many([b"k%d" % i for i in range(n)])
+        assert len(got) == n
+        assert calls == [n]
+
+
+def test_delete_many_partial_failure_deletes_the_rest(cache):
+    cache.set_many({b"a": b"1", b"b": b"2"})
+    with pytest.raises(segcache.KeyTooLarge):
+        cache.delete_many([b"a", b"x" * 300, b"b"])
+    assert cache.get_many([b"a", b"b"]) == {}
+
+
+def test_set_many_partial_failure_stores_the_rest():
+    with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10) as c:
+        with pytest.raises(segcache.ValueTooLarge):
+            c.set_many([(b"a", b"1"), (b"big", b"x" * (64 << 10)), (b"c", b"3")])
+        assert c.get_many([b"a", b"big", b"c"]) == {b"a": b"1", b"c": b"3"}
+
+
+# -- ttl and maintenance ----------------------------------------------------
+
+
+def test_ttl_validation(cache):
+    for bad in (-1, 1 << 32):
+        with pytest.raises(ValueError):
+            cache.set(b"k", b"v", ttl=bad)
+    with pytest.raises(TypeError):
+        cache.set(b"k", b"v", ttl=1.5)
+    assert cache.get(b"k") is None
+    cache.set(b"k", b"v", ttl=(1 << 32) - 1)
+    assert cache.get(b"k") == b"v"
+
+
+def test_ttl_expires(cache):
+    cache.set(b"short", b"v", ttl=1)
+    cache.set(b"long", b"v", ttl=3600)
+    cache.set(b"forever", b"v")
+    assert cache.get(b"short") == b"v"
+    # No fixed sleep: poll until the 1 s item is gone (the clock is coarse,
+    # so it may take up to ~2 s), with a generous bound for a loaded box.
+    deadline = time.monotonic() + 30
+    while cache.get(b"short") is not None:
+        assert time.monotonic() < deadline, "ttl=1 item still there after 30 s"
+        time.sleep(0.05)
+    assert b"short" not in cache
+    assert cache.replace(b"short", b"x") is False
+    assert cache.add(b"short", b"new") is True
+    cache.expire()
+    assert cache.get(b"long") == b"v"
+    assert cache.get(b"forever") == b"v"
+
+
+def test_clear(cache):
+    cache.set_many({b"k%d" % i: b"v" for i in range(100)})
+    assert len(cache) == 100
+    cache.clear()
+    assert len(cache) == 0
+    assert cache.get(b"k1") is None
+    cache.set(b"k1", b"again")
+    assert cache.get(b"k1") == b"again"
+
+
+def test_stats(cache):
+    s0 = cache.stats()
+    expected = {
+        "items", "item_bytes", "heap_bytes", "hashtable_bytes", "segments_total",
+        "segments_free", "gets", "hits", "misses", "sets", "deletes",
+        "evicted_items", "expired_items", "evicted_segments", "expired_segments",
+    }
+    assert expected <= set(s0)
+    assert all(isinstance(v, int) for v in s0.values())
+    assert s0["heap_bytes"] == 32 << 20
+    assert s0["segments_total"] == 32
+    for i in range(10):
+        cache.set(b"k%d" % i, b"v" * 10)
+    cache.get(b"k1")
+    cache.get(b"nope")
+    cache.delete(b"k2")
+    s = cache.stats()
+    assert s["items"] == 9
+    assert s["item_bytes"] > 0
+    assert s["sets"] - s0["sets"] == 10
+    assert s["hits"] - s0["hits"] >= 1
+    assert s["misses"] - s0["misses"] >= 1
+    assert s["deletes"] - s0["deletes"] == 1
+
+
+# -- mapping protocol -------------------------------------------------------
+
+
+def test_mapping_protocol(cache):
+    assert len(cache) == 0
+    cache[b"a"] = b"1"
+    cache["b"] = b"2"
+    assert cache[b"a"] == b"1"
+    assert cache[b"b"] == b"2"
+    assert b"a" in cache and "b" in cache and b"c" not in cache
+    assert len(cache) == 2
+    with pytest.raises(KeyError) as e:
+        cache[b"c"]
+    assert e.value.args[0] == b"c"
+    del cache[b"a"]
+    assert b"a" not in cache
+    with pytest.raises(KeyError):
+        del cache[b"a"]
+    assert len(cache) == 1
+
+
+def test_not_iterable(cache):
+    with pytest.raises(TypeError):
+        iter(cache)
+    with pytest.raises(TypeError):
+        list(cache)
+
+
+# -- lifecycle --------------------------------------------------------------
+
+
+def test_context_manager_and_close():
+    with segcache.Cache(heap_bytes=4 << 20) as c:
+        c.set(b"k", b"v")
+        assert not c.closed
+    assert c.closed
+    c.close()  # idempotent
+    c.close()
+    for op in (
+        lambda: c.get(b"k"),
+        lambda: c.gets(b"k"),
+        lambda: c.set(b"k", b"v"),
+        lambda: c.add(b"k", b"v"),
+        lambda: c.replace(b"k", b"v"),
+        lambda: c.cas(b"k", b"v", 1),
+        lambda: c.delete(b"k"),
+        lambda: c.incr(b"k"),
+        lambda: c.decr(b"k"),
+        lambda: c.get_many([b"k"]),
+        lambda: c.set_many({b"k": b"v"}),
+        lambda: c.delete_many([b"k"]),
+        lambda: c.expire(),
+        lambda: c.clear(),
+        lambda: c.stats(),
+        lambda: len(c),
+        lambda: b"k" in c,
+        lambda: c[b"k"],
+    ):
+        with pytest.raises(segcache.Closed):
+            op()
+
+
+def test_context_manager_closes_on_error():
+    with pytest.raises(RuntimeError):
+        with segcache.Cache(heap_bytes=4 << 20) as c:
+            raise RuntimeError("boom")
+    assert c.closed
+
+
+def test_many_caches_are_independent():
+    caches = [segcache.Cache(heap_bytes=2 << 20, segment_bytes=64 << 10) for _ in range(4)]
+    try:
+        for i, c in enumerate(caches):
+            c.set(b"k", b"%d" % i)
+        assert [c.get(b"k") for c in caches] == [b"0", b"1", b"2", b"3"]
+        caches[1].close()
+        assert caches[2].get(b"k") == b"2"
+    finally:
+        for c in caches:
+            c.close()
+
+
+def test_garbage_collected_cache_is_closed():
+    import gc
+    import weakref
+
+    c = segcache.Cache(heap_bytes=2 << 20, segment_bytes=64 << 10)
+    c.set(b"k", b"v")
+    handle = c._h.value
+    ref = weakref.ref(c)
+    del c
+    gc.collect()
+    assert ref() is None
+    # The finalizer closed the handle: closing it again is EBADHANDLE.
+    close = segcache._lib.load().fn["segcache_close"]
+    assert close(handle) == -8
+
+
+def test_not_picklable(cache):
+    with pytest.raises(TypeError):
+        pickle.dumps(cache)
+
+
+def test_errors_pickle_with_status():
+    e = segcache.NoSpace("full", -6)
+    e2 = pickle.loads(pickle.dumps(e))
+    assert type(e2) is segcache.NoSpace and e2.status == -6 and str(e2) == "full"
+
+
+def test_repr(cache):
+    assert "open" in repr(cache)
+    cache.close()
+    assert "closed" in repr(cache)
+
+
+# -- options ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", segcache.EVICTIONS)
+def test_every_eviction_policy_opens_and_works(policy):
+    with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10, eviction=policy) as c:
+        assert c.options["eviction"] == segcache.EVICTIONS.index(policy)
+        c.set(b"k", b"v")
+        assert c.get(b"k") == b"v"
+
+
+def test_eviction_keeps_writes_working():
+    # A cache far smaller than what is written: the default policy (merge)
+    # makes room, so every set succeeds and recent keys are readable.
+    with segcache.Cache(heap_bytes=512 << 10, segment_bytes=64 << 10) as c:
+        for i in range(20_000):
+            c.set(b"key%08d" % i, b"v" * 100)
+        assert c.get(b"key%08d" % 19_999) == b"v" * 100
+        s = c.stats()
+        assert s["items"] < 20_000
+        assert s["evicted_items"] + s.get("merged_segments", 0) > 0
+
+
+def test_options_are_applied():
+    with segcache.Cache(
+        heap_bytes=4 << 20,
+        segment_bytes=128 << 10,
+        hash_power=12,
+        eviction="merge",
+        merge_max=6,
+        merge_target=3,
+        merge_compact=2,
+    ) as c:
+        o = c.options
+        assert (o["heap_bytes"], o["segment_bytes"], o["hash_power"]) == (4 << 20, 128 << 10, 12)
+        assert (o["merge_max"], o["merge_target"], o["merge_compact"]) == (6, 3, 2)
+        assert c.stats()["segments_total"] == 32
+    with segcache.Cache(heap_bytes=4 << 20, eviction="s3fifo", s3fifo_admission_ratio=0.25) as c:
+        assert c.options["s3fifo_admission_ratio"] == 0.25
+        assert c.options["eviction"] == 7
+
+
+def test_default_options():
+    with segcache.Cache() as c:
+        o = c.options
+        assert o["heap_bytes"] == 64 << 20
+        assert o["segment_bytes"] == 1 << 20
+        assert o["eviction"] == segcache.EVICTIONS.index("merge")
+
+
+def test_eviction_names():
+    assert segcache.EVICTIONS == (
+        "none", "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo",
+    )
+    with pytest.raises(ValueError) as e:
+        segcache.Cache(eviction="lru")
+    assert "s3fifo" in str(e.value)
+    with pytest.raises(TypeError):
+        segcache.Cache(eviction=3)
+    with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10, eviction="FIFO") as c:
+        assert c.options["eviction"] == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(segment_bytes=1000),  # not a multiple of 8
+        dict(segment_bytes=1 << 24),  # over 8 MiB
+        dict(heap_bytes=1 << 20, segment_bytes=1 << 20),  # fewer than 2 segments
+        dict(s3fifo_admission_ratio=0.95),
+    ],
+)
+def test_invalid_options(kwargs):
+    with pytest.raises(ValueError):
+        segcache.Cache(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        (dict(heap_bytes=-1), ValueError),
+        (dict(segment_bytes=-8), ValueError),
+        (dict(segment_bytes=1 << 32), ValueError),
+        (dict(merge_max=-1), ValueError),
+        (dict(heap_bytes="big"), TypeError),
+        (dict(heap_bytes=1.5), TypeError),
+        (dict(s3fifo_admission_ratio="0.5"), TypeError),
+        (dict(s3fifo_admission_ratio=1.0), ValueError),
+    ],
+)
+def test_option_types_and_ranges(kwargs, exc):
+    with pytest.raises(exc):
+        segcache.Cache(**kwargs)
+
+
+def test_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        segcache.Cache(64 << 20)
+
+
+def test_library_info():
+    assert segcache.library_version()[0] == 0
+    assert segcache.library_path().endswith("libsegcache.so")
+    assert segcache.set_max_procs(0) >= 1
+    prev = segcache.set_max_procs(1)
+    assert segcache.set_max_procs(prev) == 1

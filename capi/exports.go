@@ -1,0 +1,729 @@
+package main
+
+/*
+#include "segcache_types.h"
+
+// Private spellings of const-qualified parameter types. cgo cannot write
+// const in the prototypes of exports, so exports name these typedefs, and
+// genheader replaces each capi_* name by its definition in the public
+// header. They are the same types to the ABI.
+typedef const void *capi_cptr;
+typedef const void *const *capi_cptrs;
+typedef void *const *capi_bufs;
+typedef const size_t *capi_csizes;
+typedef const uint32_t *capi_cu32s;
+typedef const segcache_options *capi_coptions;
+typedef const char *capi_cstring;
+*/
+import "C"
+
+import (
+	"math"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/segcache/segcache/capi/internal/handles"
+	"github.com/segcache/segcache/core"
+)
+
+func main() {}
+
+// caches holds every open cache.
+var caches handles.Table[*core.Cache]
+
+// maxBatch bounds n of the *_multi calls.
+const maxBatch = math.MaxInt32
+
+// keyArg validates a key argument and views it in place.
+func keyArg(p unsafe.Pointer, n C.size_t) ([]byte, C.int) {
+	switch {
+	case n == 0 || p == nil:
+		return nil, C.SEGCACHE_EINVAL
+	case n > core.MaxKeyLen:
+		return nil, C.SEGCACHE_ETOOLARGE
+	}
+	k := unsafe.Slice((*byte)(p), int(n))
+	if testHooks && string(k) == panicKey {
+		panic("segcache test hook: key")
+	}
+	return k, C.SEGCACHE_OK
+}
+
+// valArg validates a value argument and views it in place. A value longer
+// than a segment cannot be stored, so it is rejected before slicing.
+func valArg(p unsafe.Pointer, n C.size_t) ([]byte, C.int) {
+	switch {
+	case n == 0:
+		return []byte{}, C.SEGCACHE_OK
+	case p == nil:
+		return nil, C.SEGCACHE_EINVAL
+	case n > maxValueLen:
+		return nil, C.SEGCACHE_ETOOLARGE
+	}
+	return unsafe.Slice((*byte)(p), int(n)), C.SEGCACHE_OK
+}
+
+// bufArg validates a caller buffer and views it in place. The view is
+// clamped to maxValueLen: no value is longer, and a huge cap must not make
+// an invalid slice.
+func bufArg(p unsafe.Pointer, n C.size_t) ([]byte, C.int) {
+	if n == 0 {
+		return nil, C.SEGCACHE_OK
+	}
+	if p == nil {
+		return nil, C.SEGCACHE_EINVAL
+	}
+	return unsafe.Slice((*byte)(p), int(min(n, maxValueLen))), C.SEGCACHE_OK
+}
+
+func cacheArg(h C.segcache_t) (*core.Cache, C.int) {
+	c, ok := caches.Get(uint64(h))
+	if !ok {
+		return nil, C.SEGCACHE_EBADHANDLE
+	}
+	return c, C.SEGCACHE_OK
+}
+
+// ttlArg converts seconds to the engine's Duration. uint32 seconds always
+// fit in a Duration.
+func ttlArg(ttl C.uint32_t) time.Duration { return time.Duration(ttl) * time.Second }
+
+// segcache_version returns the version of the loaded library as
+// SEGCACHE_VERSION_MAJOR*10000 + SEGCACHE_VERSION_MINOR*100 +
+// SEGCACHE_VERSION_PATCH. Compare it with the macros to detect a header
+// and library mismatch at run time.
+//
+// Thread safety: any thread, any time. Never fails.
+//
+//export segcache_version
+func segcache_version() C.uint32_t {
+	return C.SEGCACHE_VERSION_MAJOR*10000 + C.SEGCACHE_VERSION_MINOR*100 + C.SEGCACHE_VERSION_PATCH
+}
+
+// segcache_strerror returns a static, NUL-terminated English description
+// of status: one for each SEGCACHE_* status, and a generic one for any
+// other value. The string is owned by the library, lives as long as the
+// process and must not be freed or modified.
+//
+// Thread safety: any thread, any time. Never fails; never returns NULL.
+//
+//export segcache_strerror
+func segcache_strerror(status C.int) (s C.capi_cstring) {
+	defer func() {
+		if recover() != nil {
+			s = C.capi_cstring(unsafe.Pointer(unknownStatusText))
+		}
+	}()
+	if t, ok := statusText[status]; ok {
+		return C.capi_cstring(unsafe.Pointer(t))
+	}
+	return C.capi_cstring(unsafe.Pointer(unknownStatusText))
+}
+
+// segcache_options_init fills *opts with the defaults: size =
+// sizeof(segcache_options), heap_bytes = 64 MiB, segment_bytes = 1 MiB,
+// hash_power = 0 (sized from heap_bytes), eviction =
+// SEGCACHE_EVICT_MERGE, merge_max = 8, merge_target = 4, merge_compact =
+// 0, s3fifo_admission_ratio = 0.1. It writes the whole struct as this
+// header defines it, so opts must point to a segcache_options of this
+// header (not a smaller struct from an older one). A NULL opts is ignored.
+//
+// Thread safety: any thread; opts belongs to the caller.
+//
+//export segcache_options_init
+func segcache_options_init(opts *C.segcache_options) {
+	defer func() { _ = recover() }()
+	if opts != nil {
+		initOptions(opts)
+	}
+}
+
+// segcache_open creates a cache and stores its handle in *out. opts may be
+// NULL for the defaults; otherwise it must have been set up by
+// segcache_options_init() (its size field is checked). The library does
+// not keep opts. On failure *out is set to 0. Each cache maps its own
+// memory (heap_bytes plus the hashtable), which segcache_close() releases.
+//
+// Thread safety: any thread; opening caches concurrently is safe.
+//
+// Returns:
+//   - SEGCACHE_OK: *out holds a new handle.
+//   - SEGCACHE_EINVAL: out is NULL; opts->size is below
+//     SEGCACHE_OPTIONS_MIN_SIZE or above 4096; bytes beyond the fields this
+//     library knows are not zero; eviction is not a segcache_eviction
+//     value; segment_bytes is not a multiple of 8 between 4 KiB and 8 MiB;
+//     heap_bytes holds fewer than 2 segments; hash_power, a merge parameter
+//     or s3fifo_admission_ratio is out of range.
+//   - SEGCACHE_ENOMEM: the memory could not be mapped, or too many caches
+//     (262144) are open.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_open
+func segcache_open(opts C.capi_coptions, out *C.segcache_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	if out == nil {
+		return C.SEGCACHE_EINVAL
+	}
+	*out = 0
+	o, st := optionsFromC((*C.segcache_options)(unsafe.Pointer(opts)))
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, err := core.Open(o)
+	if err != nil {
+		return statusOf(err)
+	}
+	h, err := caches.Insert(c)
+	if err != nil {
+		_ = c.Close()
+		return C.SEGCACHE_ENOMEM
+	}
+	*out = C.segcache_t(h)
+	return C.SEGCACHE_OK
+}
+
+// segcache_close closes the cache and releases its memory; the handle
+// becomes invalid, and every later call with it returns
+// SEGCACHE_EBADHANDLE. Calls on the same handle that are in flight on
+// other threads finish normally or return SEGCACHE_EBADHANDLE; none
+// crashes or reads freed memory.
+//
+// Thread safety: any thread. Of concurrent closes of one handle exactly
+// one returns SEGCACHE_OK.
+//
+// Returns:
+//   - SEGCACHE_OK: closed; closing 0 is a no-op that also returns OK.
+//   - SEGCACHE_EBADHANDLE: unknown, forged or already closed handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_close
+func segcache_close(cache C.segcache_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	if cache == 0 {
+		return C.SEGCACHE_OK
+	}
+	c, ok := caches.Remove(uint64(cache))
+	if !ok {
+		return C.SEGCACHE_EBADHANDLE
+	}
+	if err := c.Close(); err != nil {
+		return statusOf(err)
+	}
+	return C.SEGCACHE_OK
+}
+
+// Store operations, for store.
+const (
+	opSet = iota
+	opAdd
+	opReplace
+	opCAS
+)
+
+// store is the body of set, add, replace and cas. It switches on op rather
+// than taking a func value so that no call allocates a closure.
+func store(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, val unsafe.Pointer, vlen C.size_t, ttl C.uint32_t, op int, token uint64) C.int {
+	k, st := keyArg(key, klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	v, st := valArg(val, vlen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	d := ttlArg(ttl)
+	var err error
+	switch op {
+	case opSet:
+		err = c.Set(k, v, d)
+	case opAdd:
+		err = c.Add(k, v, d)
+	case opReplace:
+		err = c.Replace(k, v, d)
+	case opCAS:
+		err = c.CAS(k, v, d, token)
+	}
+	return statusOf(err)
+}
+
+// segcache_set stores val (vlen bytes) under key (klen bytes), replacing
+// any previous value. ttl is in seconds; 0 means the item never expires.
+// The item is not returned once ttl seconds have passed. key and val are
+// copied; the caller keeps ownership. val may be NULL when vlen is 0.
+//
+// Thread safety: any thread; concurrent writers of one key leave one of
+// the values written, whole.
+//
+// Returns:
+//   - SEGCACHE_OK: stored.
+//   - SEGCACHE_EINVAL: klen is 0, key is NULL, or val is NULL with vlen > 0.
+//   - SEGCACHE_ETOOLARGE: klen > 255, or the item (8-byte header + key +
+//     value, rounded up to 8) does not fit in one segment.
+//   - SEGCACHE_ENOSPACE: the cache is full and nothing could be evicted or
+//     expired (SEGCACHE_EVICT_NONE, or every segment busy).
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_set
+func segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opSet, 0)
+}
+
+// segcache_add stores val under key only if key is absent (or expired).
+// Arguments, ownership and thread safety are those of segcache_set(); of
+// concurrent adds of one absent key exactly one succeeds.
+//
+// Returns:
+//   - SEGCACHE_OK: stored.
+//   - SEGCACHE_EEXISTS: key is present; nothing changed.
+//   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
+//     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
+//
+//export segcache_add
+func segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opAdd, 0)
+}
+
+// segcache_replace stores val under key only if key is present. Arguments,
+// ownership and thread safety are those of segcache_set().
+//
+// Returns:
+//   - SEGCACHE_OK: replaced.
+//   - SEGCACHE_ENOTFOUND: key is absent or expired; nothing changed.
+//   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
+//     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
+//
+//export segcache_replace
+func segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opReplace, 0)
+}
+
+// segcache_cas stores val under key only if the item still carries the
+// token cas, as returned by segcache_get() (compare-and-swap). Any write
+// to the key (set, cas, incr, ...) changes its token. Arguments, ownership
+// and thread safety are otherwise those of segcache_set(); of concurrent
+// cas calls with the same token at most one succeeds.
+//
+// Returns:
+//   - SEGCACHE_OK: stored.
+//   - SEGCACHE_ENOTFOUND: key is absent or expired.
+//   - SEGCACHE_EEXISTS: the token is stale (the item changed since it was
+//     read); nothing changed.
+//   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
+//     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
+//
+//export segcache_cas
+func segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t, cas C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opCAS, uint64(cas))
+}
+
+// segcache_get looks up key and copies its value into buf (cap bytes,
+// owned by the caller). *vlen is set to the value's length whenever the
+// key is found, so a call with a small or empty buffer (buf may be NULL
+// when cap is 0) returns SEGCACHE_ERANGE and the size to allocate. cas is
+// optional: when not NULL and the key is found with a large enough buffer,
+// *cas receives the item's token for segcache_cas(). On
+// SEGCACHE_ENOTFOUND, *vlen is set to 0. Nothing is allocated.
+//
+// Thread safety: any thread; a get concurrent with writes of the key
+// returns one whole value, never a mix.
+//
+// Returns:
+//   - SEGCACHE_OK: the value is in buf[0..*vlen).
+//   - SEGCACHE_ENOTFOUND: key is absent or expired.
+//   - SEGCACHE_ERANGE: cap < *vlen; buf is unspecified, retry with a
+//     buffer of *vlen bytes.
+//   - SEGCACHE_EINVAL: klen is 0, key is NULL, vlen is NULL, or buf is
+//     NULL with cap > 0.
+//   - SEGCACHE_ETOOLARGE: klen > 255.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_get
+func segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe.Pointer, cap C.size_t, vlen *C.size_t, cas *C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	if vlen == nil {
+		return C.SEGCACHE_EINVAL
+	}
+	k, st := keyArg(unsafe.Pointer(key), klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	b, st := bufArg(buf, cap)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	n, token, err := c.GetInto(b, k)
+	switch err {
+	case nil:
+		*vlen = C.size_t(n)
+		if cas != nil {
+			*cas = C.uint64_t(token)
+		}
+		return C.SEGCACHE_OK
+	case core.ErrBufferSmall:
+		*vlen = C.size_t(n)
+		return C.SEGCACHE_ERANGE
+	}
+	*vlen = 0
+	return statusOf(err)
+}
+
+// segcache_delete removes key.
+//
+// Thread safety: any thread.
+//
+// Returns:
+//   - SEGCACHE_OK: removed.
+//   - SEGCACHE_ENOTFOUND: key is absent or expired.
+//   - SEGCACHE_EINVAL: klen is 0 or key is NULL.
+//   - SEGCACHE_ETOOLARGE: klen > 255.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_delete
+func segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	k, st := keyArg(unsafe.Pointer(key), klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	return statusOf(c.Delete(k))
+}
+
+// numeric is the body of incr and decr.
+func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint64_t, result *C.uint64_t, decr bool) C.int {
+	k, st := keyArg(key, klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	var v uint64
+	var err error
+	if decr {
+		v, err = c.Decr(k, uint64(delta))
+	} else {
+		v, err = c.Incr(k, uint64(delta))
+	}
+	if err != nil {
+		return statusOf(err)
+	}
+	if result != nil {
+		*result = C.uint64_t(v)
+	}
+	return C.SEGCACHE_OK
+}
+
+// segcache_incr adds delta to the number stored under key, wrapping at
+// 2^64, and stores the new value in *result (result may be NULL). The
+// value must be a canonical unsigned decimal ("0", "42": ASCII digits, no
+// sign, no leading zero, at most 2^64-1) as written by set or by an
+// earlier incr; segcache_get() then returns the current number in decimal.
+// The item's expiry is unchanged.
+//
+// Thread safety: any thread; concurrent increments of one key are atomic
+// (none is lost).
+//
+// Returns:
+//   - SEGCACHE_OK: incremented; *result holds the new value.
+//   - SEGCACHE_ENOTFOUND: key is absent or expired.
+//   - SEGCACHE_ENOTNUMERIC: the value is not a canonical unsigned decimal.
+//   - SEGCACHE_EINVAL: klen is 0 or key is NULL.
+//   - SEGCACHE_ETOOLARGE: klen > 255.
+//   - SEGCACHE_ENOSPACE: the value needed a new item and none could be
+//     stored.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_incr
+func segcache_incr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return numeric(cache, unsafe.Pointer(key), klen, delta, result, false)
+}
+
+// segcache_decr subtracts delta from the number stored under key,
+// saturating at 0, and stores the new value in *result (result may be
+// NULL). Everything else is as for segcache_incr(), statuses included.
+//
+//export segcache_decr
+func segcache_decr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	return numeric(cache, unsafe.Pointer(key), klen, delta, result, true)
+}
+
+// segcache_expire frees, now, every segment whose items have all expired
+// (the cache also does this on its own when it needs space).
+//
+// Thread safety: any thread, concurrently with any other call.
+//
+// Returns:
+//   - SEGCACHE_OK: done.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_expire
+func segcache_expire(cache C.segcache_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	return statusOf(c.Expire())
+}
+
+// segcache_clear removes every item. Writes that run concurrently may
+// survive it.
+//
+// Thread safety: any thread, concurrently with any other call.
+//
+// Returns:
+//   - SEGCACHE_OK: done.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_clear
+func segcache_clear(cache C.segcache_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	return statusOf(c.Clear())
+}
+
+// segcache_stats_get fills *out with a snapshot of the cache's counters.
+// Set out->size = sizeof(segcache_stats) first: the library writes only
+// the fields that fit in out->size (a program built against an older,
+// smaller struct gets the fields it knows) and sets out->size to the
+// number of bytes it filled.
+//
+// Thread safety: any thread; the counters are read without stopping other
+// calls, so they are consistent only once those calls have returned.
+//
+// Returns:
+//   - SEGCACHE_OK: *out filled.
+//   - SEGCACHE_EINVAL: out is NULL, or out->size is below
+//     SEGCACHE_STATS_MIN_SIZE or above 4096.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export segcache_stats_get
+func segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.int) {
+	defer recoverStatus(&rc)
+	if out == nil {
+		return C.SEGCACHE_EINVAL
+	}
+	if size := out.size; size < C.SEGCACHE_STATS_MIN_SIZE || size > maxStructSize {
+		return C.SEGCACHE_EINVAL
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	return statsToC(c.Stats(), out)
+}
+
+// segcache_get_multi looks up n keys in one call, which amortizes the cost
+// of crossing from C into the library (about 40 ns per call) over the
+// batch. For each i in [0, n): keys[i] (klens[i] bytes) is looked up and
+// its value copied into bufs[i] (caps[i] bytes, owned by the caller);
+// vlens[i] receives the value's length (as for segcache_get(): also when
+// the buffer is too small, 0 when not found) and statuses[i] one of
+//   - SEGCACHE_OK: the value is in bufs[i][0..vlens[i]);
+//   - SEGCACHE_ENOTFOUND: absent or expired;
+//   - SEGCACHE_ERANGE: caps[i] < vlens[i];
+//   - SEGCACHE_EINVAL: klens[i] is 0, keys[i] is NULL, or bufs[i] is NULL
+//     with caps[i] > 0 (the other keys are still looked up);
+//   - SEGCACHE_ETOOLARGE: klens[i] > 255;
+//   - SEGCACHE_EBADHANDLE: the cache was closed during the call.
+//
+// The same key may appear more than once. Buffers must not overlap. Each
+// lookup is atomic on its own; the batch is not a snapshot.
+//
+// Thread safety: any thread.
+//
+// Returns:
+//   - SEGCACHE_OK: the call was valid; see statuses[] for each key.
+//   - SEGCACHE_EINVAL: n > 0 and one of the arrays is NULL, or n > INT32_MAX.
+//     Nothing is written.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
+//     written), or closed during the call (statuses[] say which keys were
+//     looked up).
+//   - SEGCACHE_EINTERNAL: a recovered internal fault; statuses[] are
+//     unspecified.
+//
+//export segcache_get_multi
+func segcache_get_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, bufs C.capi_bufs, caps C.capi_csizes, vlens *C.size_t, statuses *C.int) (rc C.int) {
+	defer recoverStatus(&rc)
+	if n > maxBatch || n > 0 && (keys == nil || klens == nil || bufs == nil || caps == nil || vlens == nil || statuses == nil) {
+		return C.SEGCACHE_EINVAL
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK || n == 0 {
+		return st
+	}
+	return getMulti(c, int(n),
+		unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(keys)), int(n)),
+		unsafe.Slice((*C.size_t)(unsafe.Pointer(klens)), int(n)),
+		unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(bufs)), int(n)),
+		unsafe.Slice((*C.size_t)(unsafe.Pointer(caps)), int(n)),
+		unsafe.Slice(vlens, int(n)),
+		unsafe.Slice(statuses, int(n)))
+}
+
+// segcache_set_multi stores n items in one call: for each i in [0, n), it
+// is segcache_set(cache, keys[i], klens[i], vals[i], vlens[i], ttls[i])
+// with its status in statuses[i]. ttls may be NULL: every item then never
+// expires. vals[i] may be NULL when vlens[i] is 0. Items are stored in
+// order (a key repeated in the batch ends with its last value); each store
+// is atomic on its own, the batch is not.
+//
+// Thread safety: any thread.
+//
+// Returns:
+//   - SEGCACHE_OK: the call was valid; statuses[i] is what segcache_set()
+//     would return for item i (SEGCACHE_OK, EINVAL, ETOOLARGE, ENOSPACE,
+//     EBADHANDLE if the cache was closed during the call).
+//   - SEGCACHE_EINVAL: n > 0 and keys, klens, vals, vlens or statuses is
+//     NULL, or n > INT32_MAX. Nothing is stored.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
+//     during the call.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault; items before the
+//     fault may have been stored, statuses[] are unspecified.
+//
+//export segcache_set_multi
+func segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, vals C.capi_cptrs, vlens C.capi_csizes, ttls C.capi_cu32s, statuses *C.int) (rc C.int) {
+	defer recoverStatus(&rc)
+	if n > maxBatch || n > 0 && (keys == nil || klens == nil || vals == nil || vlens == nil || statuses == nil) {
+		return C.SEGCACHE_EINVAL
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK || n == 0 {
+		return st
+	}
+	ks := unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(keys)), int(n))
+	kls := unsafe.Slice((*C.size_t)(unsafe.Pointer(klens)), int(n))
+	vs := unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(vals)), int(n))
+	vls := unsafe.Slice((*C.size_t)(unsafe.Pointer(vlens)), int(n))
+	sts := unsafe.Slice(statuses, int(n))
+	var ts []C.uint32_t
+	if ttls != nil {
+		ts = unsafe.Slice((*C.uint32_t)(unsafe.Pointer(ttls)), int(n))
+	}
+	rc = C.SEGCACHE_OK
+	for i := range sts {
+		k, st := keyArg(ks[i], kls[i])
+		if st != C.SEGCACHE_OK {
+			sts[i] = st
+			continue
+		}
+		v, st := valArg(vs[i], vls[i])
+		if st != C.SEGCACHE_OK {
+			sts[i] = st
+			continue
+		}
+		var ttl C.uint32_t
+		if ts != nil {
+			ttl = ts[i]
+		}
+		sts[i] = statusOf(c.Set(k, v, ttlArg(ttl)))
+		if sts[i] == C.SEGCACHE_EBADHANDLE {
+			rc = C.SEGCACHE_EBADHANDLE
+		}
+	}
+	return rc
+}
+
+// segcache_delete_multi removes n keys in one call: for each i in [0, n),
+// it is segcache_delete(cache, keys[i], klens[i]) with its status
+// (SEGCACHE_OK, ENOTFOUND, EINVAL, ETOOLARGE, EBADHANDLE) in statuses[i].
+//
+// Thread safety: any thread.
+//
+// Returns:
+//   - SEGCACHE_OK: the call was valid; see statuses[].
+//   - SEGCACHE_EINVAL: n > 0 and keys, klens or statuses is NULL, or
+//     n > INT32_MAX. Nothing is deleted.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
+//     during the call.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault; keys before the
+//     fault may have been deleted, statuses[] are unspecified.
+//
+//export segcache_delete_multi
+func segcache_delete_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, statuses *C.int) (rc C.int) {
+	defer recoverStatus(&rc)
+	if n > maxBatch || n > 0 && (keys == nil || klens == nil || statuses == nil) {
+		return C.SEGCACHE_EINVAL
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK || n == 0 {
+		return st
+	}
+	ks := unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(keys)), int(n))
+	kls := unsafe.Slice((*C.size_t)(unsafe.Pointer(klens)), int(n))
+	sts := unsafe.Slice(statuses, int(n))
+	rc = C.SEGCACHE_OK
+	for i := range sts {
+		k, st := keyArg(ks[i], kls[i])
+		if st != C.SEGCACHE_OK {
+			sts[i] = st
+			continue
+		}
+		sts[i] = statusOf(c.Delete(k))
+		if sts[i] == C.SEGCACHE_EBADHANDLE {
+			rc = C.SEGCACHE_EBADHANDLE
+		}
+	}
+	return rc
+}
+
+// segcache_noop does nothing. It exists to measure the cost of calling
+// into the library (the floor under every other call) in benchmarks.
+//
+// Thread safety: any thread. Never fails.
+//
+//export segcache_noop
+func segcache_noop() {}
+
+// segcache_set_max_procs sets how many threads may run library code at
+// once (Go's GOMAXPROCS) to n and returns the previous value; n < 1 only
+// returns the current value. The runtime reads the GOMAXPROCS environment
+// variable only when the library is loaded, so this call is the way to
+// tune it later. The default is the number of CPUs available. Threads
+// calling the library beyond this number still make progress, but wait
+// for each other while they run library code.
+//
+// Thread safety: any thread; it briefly stops all library code.
+//
+//export segcache_set_max_procs
+func segcache_set_max_procs(n C.int) (prev C.int) {
+	defer func() {
+		if recover() != nil {
+			prev = C.SEGCACHE_EINTERNAL
+		}
+	}()
+	if n < 1 {
+		return C.int(runtime.GOMAXPROCS(0))
+	}
+	return C.int(runtime.GOMAXPROCS(int(n)))
+}

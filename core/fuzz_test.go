@@ -1,0 +1,152 @@
+package core_test
+
+// FuzzEngine decodes a byte string into a sequence of operations and checks
+// every answer of the engine against the map model of model_test.go. The
+// seed corpus in testdata/fuzz/FuzzEngine runs with every `go test`;
+// `go test -fuzz FuzzEngine ./core/` explores further.
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/segcache/segcache/core"
+)
+
+// fuzzKeys is the key space of the fuzzer: small, so operations collide.
+const fuzzKeys = 12
+
+// decoder hands out bytes of the fuzz input; past the end it returns 0 and
+// reports exhaustion, so every input decodes to a finite op list.
+type decoder struct {
+	b   []byte
+	pos int
+}
+
+func (d *decoder) more() bool { return d.pos < len(d.b) }
+
+func (d *decoder) byte() byte {
+	if d.pos >= len(d.b) {
+		d.pos++
+		return 0
+	}
+	d.pos++
+	return d.b[d.pos-1]
+}
+
+func (d *decoder) u64() uint64 {
+	var x [8]byte
+	for i := range x {
+		x[i] = d.byte()
+	}
+	return binary.LittleEndian.Uint64(x[:])
+}
+
+func (d *decoder) key() int {
+	switch b := d.byte(); {
+	case b == 255:
+		return keyEmpty
+	case b == 254:
+		return keyTooBig
+	case b == 253:
+		return keyMax
+	default:
+		return int(b) % fuzzKeys
+	}
+}
+
+func (d *decoder) value() []byte {
+	switch b := d.byte(); {
+	case b < 64: // a canonical number, from tiny to near 2^64
+		return []byte(strconv.FormatUint(d.u64()>>(b%64), 10))
+	case b < 80:
+		return []byte(strconv.FormatUint(math.MaxUint64-uint64(b-64), 10))
+	case b < 96:
+		return []byte(badNumbers[int(b-80)%len(badNumbers)])
+	case b < 100: // a large value
+		n := int(d.byte())*8 + int(b-96)
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte(i*7) ^ b
+		}
+		return v
+	default: // up to 155 bytes taken from the input
+		n := int(b - 100)
+		v := make([]byte, 0, n)
+		for i := 0; i < n && d.more(); i++ {
+			v = append(v, d.byte())
+		}
+		return v
+	}
+}
+
+func (d *decoder) delta() uint64 {
+	switch b := d.byte(); {
+	case b < 200:
+		return uint64(b)
+	case b < 230:
+		return math.MaxUint64 - uint64(b-200)
+	default:
+		return d.u64()
+	}
+}
+
+// decodeOps turns data into at most 400 operations.
+func decodeOps(data []byte) []op {
+	d := &decoder{b: data}
+	var ops []op
+	for d.more() && len(ops) < 400 {
+		o := op{kind: opKind(d.byte() % byte(numOps))}
+		o.key = d.key()
+		switch o.kind {
+		case opSet, opAdd, opReplace:
+			o.val = d.value()
+		case opCAS:
+			o.tok = int(d.byte() % 3)
+			o.val = d.value()
+		case opIncr, opDecr:
+			o.delta = d.delta()
+		case opGetInto:
+			o.bufLen = int(d.byte() % 64)
+		case opGetBatch:
+			n := 1 + int(d.byte()%6)
+			for i := 0; i < n; i++ {
+				o.keys = append(o.keys, d.key())
+			}
+			o.bufLen = int(d.byte() % 64)
+		}
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+func FuzzEngine(f *testing.F) {
+	// A few hand-written seeds; more live in testdata/fuzz/FuzzEngine.
+	f.Add([]byte{})
+	f.Add([]byte{byte(opSet), 1, 5, 1, 0, 0, 0, 0, 0, 0, 0, byte(opIncr), 1, 7, byte(opGet), 1})
+	f.Add([]byte{byte(opSet), 2, 110, 'a', 'b', 'c', byte(opGetCAS), 2, byte(opCAS), 2, 0, 101, 'x', byte(opGetInto), 2, 0})
+	f.Add([]byte{byte(opAdd), 255, 101, 'x', byte(opSet), 254, 101, 'y', byte(opSet), 253, 64, byte(opIncr), 253, 1, byte(opLen), 0})
+	f.Add([]byte{byte(opSet), 3, 82, byte(opIncr), 3, 1, byte(opSet), 4, 97, 200, byte(opGetBatch), 4, 3, 3, 4, 9, 10, byte(opClear), 0, byte(opLen), 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops := decodeOps(data)
+		c, err := core.Open(core.Options{HeapBytes: 4 << 20, SegmentBytes: 64 << 10, Eviction: core.PolicyNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ch := newChecker(c)
+		for i, o := range ops {
+			if err := ch.apply(o); err != nil {
+				lo := i - 6
+				if lo < 0 {
+					lo = 0
+				}
+				t.Fatalf("op #%d of %d: %v\nops before:\n%s", i, len(ops), err, opsString(ops[lo:i]))
+			}
+		}
+		if err := ch.final(fuzzKeys); err != nil {
+			t.Fatalf("final check after %d ops: %v", len(ops), err)
+		}
+	})
+}

@@ -1,0 +1,220 @@
+// segcache.hpp: a header-only C++17 RAII wrapper of the libsegcache C API.
+//
+//   segcache::Cache cache(segcache::Options().heap_bytes(64 << 20));
+//   cache.set("key", "value");
+//   std::optional<std::string> v = cache.get("key");
+//
+// Cache is move-only and closes its handle in the destructor. Keys and
+// values are std::string_view (any bytes); absent keys are std::nullopt or
+// false; every other failure throws segcache::Error carrying the status.
+// A Cache may be used from many threads at once, like the C handle; moving
+// or destroying it while other threads use it is, as for any C++ object,
+// the caller's responsibility (the library itself stays safe: those calls
+// get SEGCACHE_EBADHANDLE, which throws).
+#ifndef SEGCACHE_HPP
+#define SEGCACHE_HPP
+
+#include <segcache.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace segcache {
+
+// Error is thrown for every status other than success and the "absent"
+// results an API returns as a value.
+class Error : public std::runtime_error {
+public:
+    explicit Error(int status, const std::string &what)
+        : std::runtime_error(what + ": " + segcache_strerror(status)), status_(status) {}
+    int status() const noexcept { return status_; }
+
+private:
+    int status_;
+};
+
+namespace detail {
+inline void check(int status, const char *what) {
+    if (status != SEGCACHE_OK) throw Error(status, what);
+}
+}  // namespace detail
+
+enum class Eviction : int32_t {
+    none = SEGCACHE_EVICT_NONE,
+    random = SEGCACHE_EVICT_RANDOM,
+    random_fifo = SEGCACHE_EVICT_RANDOM_FIFO,
+    fifo = SEGCACHE_EVICT_FIFO,
+    cte = SEGCACHE_EVICT_CTE,
+    util = SEGCACHE_EVICT_UTIL,
+    merge = SEGCACHE_EVICT_MERGE,
+    s3fifo = SEGCACHE_EVICT_S3FIFO,
+};
+
+// Options wraps segcache_options with chainable setters over the defaults.
+class Options {
+public:
+    Options() noexcept { segcache_options_init(&o_); }
+    Options &heap_bytes(uint64_t v) noexcept { o_.heap_bytes = v; return *this; }
+    Options &segment_bytes(uint32_t v) noexcept { o_.segment_bytes = v; return *this; }
+    Options &hash_power(uint32_t v) noexcept { o_.hash_power = v; return *this; }
+    Options &eviction(Eviction v) noexcept { o_.eviction = static_cast<int32_t>(v); return *this; }
+    const segcache_options &raw() const noexcept { return o_; }
+
+private:
+    segcache_options o_;
+};
+
+class Cache {
+public:
+    explicit Cache(const Options &opts = Options()) {
+        detail::check(segcache_open(&opts.raw(), &h_), "segcache_open");
+    }
+    ~Cache() { segcache_close(h_); }  // closing 0 (moved-from) is a no-op
+
+    Cache(const Cache &) = delete;
+    Cache &operator=(const Cache &) = delete;
+    Cache(Cache &&other) noexcept : h_(std::exchange(other.h_, 0)) {}
+    Cache &operator=(Cache &&other) noexcept {
+        if (this != &other) {
+            segcache_close(h_);
+            h_ = std::exchange(other.h_, 0);
+        }
+        return *this;
+    }
+
+    // close releases the cache now; later calls throw (EBADHANDLE).
+    void close() { detail::check(segcache_close(std::exchange(h_, 0)), "segcache_close"); }
+    segcache_t handle() const noexcept { return h_; }
+    explicit operator bool() const noexcept { return h_ != 0; }
+
+    void set(std::string_view key, std::string_view val, uint32_t ttl = 0) {
+        detail::check(segcache_set(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+                      "segcache_set");
+    }
+    // add stores only if key is absent; false if it was present.
+    bool add(std::string_view key, std::string_view val, uint32_t ttl = 0) {
+        return absent_is_false(segcache_add(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+                               SEGCACHE_EEXISTS, "segcache_add");
+    }
+    // replace stores only if key is present; false if it was absent.
+    bool replace(std::string_view key, std::string_view val, uint32_t ttl = 0) {
+        return absent_is_false(
+            segcache_replace(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+            SEGCACHE_ENOTFOUND, "segcache_replace");
+    }
+    // cas stores only if the item still has token; false if it changed or
+    // is gone.
+    bool cas(std::string_view key, std::string_view val, uint64_t token, uint32_t ttl = 0) {
+        int rc = segcache_cas(h_, key.data(), key.size(), val.data(), val.size(), ttl, token);
+        if (rc == SEGCACHE_EEXISTS || rc == SEGCACHE_ENOTFOUND) return false;
+        detail::check(rc, "segcache_cas");
+        return true;
+    }
+
+    // get_into copies the value into out (resized to fit); false if absent.
+    bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
+        if (out.size() < out.capacity()) out.resize(out.capacity());
+        for (;;) {
+            size_t len = 0;
+            int rc = segcache_get(h_, key.data(), key.size(), out.data(), out.size(), &len, token);
+            if (rc == SEGCACHE_ENOTFOUND) return false;
+            if (rc == SEGCACHE_ERANGE) {  // grow and retry: the value may grow again meanwhile
+                out.resize(len);
+                continue;
+            }
+            detail::check(rc, "segcache_get");
+            out.resize(len);
+            return true;
+        }
+    }
+    std::optional<std::string> get(std::string_view key) const {
+        std::string out(64, '\0');
+        if (!get_into(key, out)) return std::nullopt;
+        return out;
+    }
+    // gets returns the value and its cas token.
+    std::optional<std::pair<std::string, uint64_t>> gets(std::string_view key) const {
+        std::string out(64, '\0');
+        uint64_t token = 0;
+        if (!get_into(key, out, &token)) return std::nullopt;
+        return std::make_pair(std::move(out), token);
+    }
+
+    // erase removes key; false if it was absent.
+    bool erase(std::string_view key) {
+        return absent_is_false(segcache_delete(h_, key.data(), key.size()), SEGCACHE_ENOTFOUND,
+                               "segcache_delete");
+    }
+
+    // incr/decr return the new value, or nullopt if key is absent.
+    std::optional<uint64_t> incr(std::string_view key, uint64_t delta = 1) {
+        return numeric(segcache_incr, key, delta, "segcache_incr");
+    }
+    std::optional<uint64_t> decr(std::string_view key, uint64_t delta = 1) {
+        return numeric(segcache_decr, key, delta, "segcache_decr");
+    }
+
+    // get_multi looks up many keys in one call into the library; absent
+    // keys are nullopt.
+    std::vector<std::optional<std::string>> get_multi(const std::vector<std::string_view> &keys) const {
+        const size_t n = keys.size(), slot = 128;
+        std::vector<const void *> kp(n);
+        std::vector<size_t> kl(n), caps(n, slot), vlens(n);
+        std::vector<void *> bufs(n);
+        std::vector<int> sts(n);
+        std::string arena(n * slot, '\0');
+        for (size_t i = 0; i < n; i++) {
+            kp[i] = keys[i].data();
+            kl[i] = keys[i].size();
+            bufs[i] = &arena[i * slot];
+        }
+        detail::check(segcache_get_multi(h_, n, kp.data(), kl.data(), bufs.data(), caps.data(),
+                                         vlens.data(), sts.data()),
+                      "segcache_get_multi");
+        std::vector<std::optional<std::string>> out(n);
+        for (size_t i = 0; i < n; i++) {
+            if (sts[i] == SEGCACHE_OK)
+                out[i].emplace(&arena[i * slot], vlens[i]);
+            else if (sts[i] == SEGCACHE_ERANGE)
+                out[i] = get(keys[i]);  // larger than the slot: fetch alone
+            else if (sts[i] != SEGCACHE_ENOTFOUND)
+                throw Error(sts[i], "segcache_get_multi");
+        }
+        return out;
+    }
+
+    void expire() { detail::check(segcache_expire(h_), "segcache_expire"); }
+    void clear() { detail::check(segcache_clear(h_), "segcache_clear"); }
+    segcache_stats stats() const {
+        segcache_stats s{};
+        s.size = sizeof s;
+        detail::check(segcache_stats_get(h_, &s), "segcache_stats_get");
+        return s;
+    }
+
+private:
+    static bool absent_is_false(int rc, int absent, const char *what) {
+        if (rc == absent) return false;
+        detail::check(rc, what);
+        return true;
+    }
+    template <class F>
+    std::optional<uint64_t> numeric(F f, std::string_view key, uint64_t delta, const char *what) {
+        uint64_t r = 0;
+        int rc = f(h_, key.data(), key.size(), delta, &r);
+        if (rc == SEGCACHE_ENOTFOUND) return std::nullopt;
+        detail::check(rc, what);
+        return r;
+    }
+
+    segcache_t h_ = 0;
+};
+
+}  // namespace segcache
+
+#endif  // SEGCACHE_HPP

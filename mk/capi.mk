@@ -1,0 +1,174 @@
+# The C ABI: libsegcache.so, include/segcache.h, C tests, C/C++ examples,
+# CMake and pkg-config packaging, the C benchmark.
+#
+#   make lib            build $(BUILD)/libsegcache.so (+ cgo's raw header)
+#   make header         regenerate include/segcache.h from capi
+#   make demo-c         build and run examples/c
+#   make test-capi      every C ABI check (header drift, exported symbols,
+#                       C tests, fault injection, valgrind, CMake + ctest with
+#                       the C++ example, make install + consumers)
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make bench-c        the C benchmark (BENCHMARKS.md section 4)
+#   make stress-capi    soak: the pthread stress tests, STRESS_ROUNDS times
+
+CAPI_LIB     := $(BUILD)/libsegcache.so
+CAPI_HEADER  := include/segcache.h
+CAPI_SRCS    := $(shell find capi core -name '*.go' -o -name '*.h' -o -name '*.c' 2>/dev/null) \
+                capi/segcache.map go.mod go.sum
+# Export only segcache_* (versioned SEGCACHE_0) and set the soname, so that
+# consumers record "libsegcache.so" rather than a build path.
+CAPI_LDFLAGS := -extldflags '-Wl,--version-script=$(CURDIR)/capi/segcache.map -Wl,-soname,libsegcache.so'
+CAPI_GOBUILD := $(GO) build -buildmode=c-shared -ldflags "$(CAPI_LDFLAGS)"
+CAPI_CC      ?= cc
+CAPI_CXX     ?= c++
+CAPI_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -pedantic -Iinclude
+CAPI_OUT     := $(BUILD)/capi
+CAPI_VERSION  = $(shell sed -nE 's/^\#define SEGCACHE_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+).*/\2/p' $(CAPI_HEADER) | paste -sd.)
+
+ALL_TARGETS   += lib demo-c
+TEST_TARGETS  += test-capi
+BENCH_TARGETS += bench-c
+
+.PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
+        test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
+
+lib: $(CAPI_LIB)
+
+$(CAPI_LIB): $(CAPI_SRCS)
+	@mkdir -p $(BUILD)
+	$(CAPI_GOBUILD) -o $@ ./capi
+
+# Regenerate the committed public header from the exports and their docs.
+header: $(CAPI_LIB)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER)
+
+$(CAPI_OUT)/%: examples/c/%.c $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
+
+demo-c: $(CAPI_OUT)/demo
+	$(CAPI_OUT)/demo
+
+# ---- tests ------------------------------------------------------------------
+
+test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
+	@echo "test-capi: all C ABI checks passed"
+
+# The committed header must be exactly what the generator writes from the
+# current exports, and must compile alone as C99 and as C++11.
+check-header: $(CAPI_LIB)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(BUILD)/segcache.h.gen
+	@cmp -s $(BUILD)/segcache.h.gen $(CAPI_HEADER) || { diff -u $(CAPI_HEADER) $(BUILD)/segcache.h.gen; \
+		echo "$(CAPI_HEADER) is stale: run 'make header' and commit it"; exit 1; }
+	$(CAPI_CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(CAPI_HEADER)
+	$(CAPI_CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(CAPI_HEADER)
+
+check-exports: $(CAPI_LIB)
+	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_HEADER)
+
+$(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
+
+test-c: $(CAPI_OUT)/test_capi
+	$(CAPI_OUT)/test_capi
+
+# A soak of the pthread stress tests (not part of make test).
+STRESS_ROUNDS ?= 50
+stress-capi: $(CAPI_OUT)/test_capi
+	$(CAPI_OUT)/test_capi stress $(STRESS_ROUNDS)
+
+# Fault injection: a library built with -tags segcache_testhooks panics on
+# a magic key; every export must return SEGCACHE_EINTERNAL and go on.
+$(CAPI_OUT)/hooks/libsegcache.so: $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	$(CAPI_GOBUILD) -tags segcache_testhooks -o $@ ./capi
+
+test-c-recover: $(CAPI_OUT)/hooks/libsegcache.so tests/c/test_recover.c tests/c/check.h $(CAPI_HEADER)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $(CAPI_OUT)/hooks/test_recover tests/c/test_recover.c \
+		-L$(CAPI_OUT)/hooks -lsegcache -Wl,-rpath,$(CAPI_OUT)/hooks -pthread
+	$(CAPI_OUT)/hooks/test_recover
+
+# The C tests under valgrind (memcheck). Go 1.25+ annotates its runtime for
+# valgrind when built with -tags valgrind (heap as mempools, goroutine
+# stacks registered); without it memcheck reports hundreds of false errors
+# on goroutine stacks. GODEBUG=asyncpreemptoff=1 stops signal-based
+# preemption, whose register spill below the stack pointer memcheck also
+# flags. With both, no suppression is needed: any invalid access, in the C
+# code or in Go code touching caller memory, fails the run. Leak checking
+# is off: memcheck's leak pass aborts on the runtime's nested mempools.
+# nodwarf5: valgrind 3.19 cannot read Go's DWARF 5.
+$(CAPI_OUT)/valgrind/libsegcache.so: $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	GOEXPERIMENT=nodwarf5 $(CAPI_GOBUILD) -tags valgrind -o $@ ./capi
+
+test-c-valgrind: $(CAPI_OUT)/valgrind/libsegcache.so $(CAPI_OUT)/test_capi
+	SEGCACHE_TEST_QUICK=1 GODEBUG=asyncpreemptoff=1 LD_LIBRARY_PATH=$(CAPI_OUT)/valgrind \
+		valgrind -q --error-exitcode=99 --leak-check=no $(CAPI_OUT)/test_capi
+
+# CMake: configure, build (the library through Go, the C tests, the C and
+# C++ examples) and run ctest.
+test-cmake:
+	cmake -S . -B $(CAPI_OUT)/cmake -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGCACHE_BUILD_TESTS=ON
+	cmake --build $(CAPI_OUT)/cmake
+	cd $(CAPI_OUT)/cmake && ctest --output-on-failure
+
+# make install into a scratch prefix, move it, then build consumers of it: a C
+# program with find_package(segcache), the same with pkg-config, and the
+# C++ example on its own with find_package.
+test-install:
+	rm -rf $(CAPI_OUT)/staging $(CAPI_OUT)/prefix $(CAPI_OUT)/consumer
+	$(MAKE) --no-print-directory install PREFIX=$(CAPI_OUT)/staging
+	mv $(CAPI_OUT)/staging $(CAPI_OUT)/prefix # the installed files are relocatable
+	cmake -S tests/c/consumer -B $(CAPI_OUT)/consumer -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
+	cmake --build $(CAPI_OUT)/consumer
+	$(CAPI_OUT)/consumer/consumer
+	PKG_CONFIG_PATH=$(CAPI_OUT)/prefix/lib/pkgconfig sh -c '$(CAPI_CC) -o $(CAPI_OUT)/consumer/consumer-pc \
+		tests/c/consumer/consumer.c $$(pkg-config --cflags --libs segcache) \
+		-Wl,-rpath,$$(pkg-config --variable=libdir segcache)'
+	$(CAPI_OUT)/consumer/consumer-pc
+	cmake -S examples/cpp -B $(CAPI_OUT)/consumer/cpp -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
+	cmake --build $(CAPI_OUT)/consumer/cpp
+	$(CAPI_OUT)/consumer/cpp/segcache_demo_cpp
+
+# ---- install ----------------------------------------------------------------
+# Layout (also what CMakeLists.txt installs): $(PREFIX)/lib/libsegcache.so,
+# $(PREFIX)/include/segcache.h, $(PREFIX)/lib/pkgconfig/segcache.pc,
+# $(PREFIX)/lib/cmake/segcache/segcacheConfig{,Version}.cmake.
+PREFIX ?= /usr/local
+CAPI_SUBST = sed -e 's|@VERSION@|$(CAPI_VERSION)|g' \
+	-e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(CAPI_VERSION)))|g' \
+	-e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(CAPI_VERSION)))|g' \
+	-e 's|@PREFIX_FROM_CMAKEDIR@|../../..|g' -e 's|@PC_PREFIX_REL@|../..|g' \
+	-e 's|@LIBDIR_REL@|lib|g' -e 's|@INCLUDEDIR_REL@|include|g'
+
+install: install-capi
+
+install-capi: $(CAPI_LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/segcache $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(CAPI_LIB) $(DESTDIR)$(PREFIX)/lib/libsegcache.so
+	install -m 0644 $(CAPI_HEADER) $(DESTDIR)$(PREFIX)/include/segcache.h
+	$(CAPI_SUBST) segcache.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/segcache.pc
+	$(CAPI_SUBST) cmake/segcacheConfig.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfig.cmake
+	$(CAPI_SUBST) cmake/segcacheConfigVersion.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfigVersion.cmake
+
+# ---- benchmark ----------------------------------------------------------------
+# The C program and the same workload in Go in process (capi's
+# BenchmarkInProcess), alternated 5 times; medians and ratios in
+# $(BUILD)/bench-capi.txt.
+$(CAPI_OUT)/bench: bench/c/bench.c $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread -lm
+
+$(CAPI_OUT)/inprocess.test: $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	$(GO) test -c -o $@ ./capi
+
+bench-c: $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test
+	bench/c/report.sh $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test 5 | tee $(BUILD)/bench-capi.txt
+
+# make test runs the benchmark programs once, tiny, to prove they work.
+bench-c-smoke: $(CAPI_OUT)/bench $(CAPI_OUT)/inprocess.test
+	$(CAPI_OUT)/bench -keys 10000 -ops 1000 -runs 1 >/dev/null
+	$(CAPI_OUT)/inprocess.test -test.run '^$$' -test.bench InProcess -test.benchtime 1x >/dev/null
+	@echo "bench-c-smoke: ok"
