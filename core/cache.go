@@ -5,10 +5,10 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/arena"
 	"github.com/segcache/segcache/core/internal/hashtable"
+	"github.com/segcache/segcache/core/internal/proc"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
@@ -33,9 +33,9 @@ type statShard struct {
 }
 
 // lanes is how many segments of one TTL bucket and pool take writes at
-// once in a large cache. A key always writes to the lane its hash picks,
-// so writers of different keys on different cores mostly update
-// different segment headers instead of bouncing one cache line.
+// once in a large cache. A writer uses the lane of the P it runs on, so
+// writers on different cores append to different segments and update
+// different headers instead of bouncing the same cache lines.
 const lanes = 4
 
 // ttlBucket holds a TTL bucket's open segment for each pool and lane
@@ -192,13 +192,11 @@ func (c *Cache) Close() error {
 	return nil
 }
 
-// shard picks a stat shard from the address of the caller's stack: two
-// goroutines running at once have different stacks, so they rarely share
-// a shard, and no atomic counter is written by every read on every thread.
+// shard picks the stat shard of the caller's P: goroutines running at
+// the same time use different shards, so no counter line is written by
+// every read on every thread.
 func (c *Cache) shard() *statShard {
-	var x byte
-	a := uint64(uintptr(unsafe.Pointer(&x)))
-	return &c.stats[(a>>12)*0x9E3779B97F4A7C15>>58]
+	return &c.stats[proc.ID()&(statShards-1)]
 }
 
 // Stats returns a snapshot of the counters.

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"math/bits"
+	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
@@ -181,6 +182,16 @@ func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []b
 	}
 }
 
+// prefetchItem starts loading the item of the first slot in mask.
+func (c *Cache) prefetchItem(h uint64, mask uint32) {
+	b0, b1, _ := c.ht.Candidates(h)
+	s := hashtable.Load(hashtable.SlotAt(b0, b1, bits.TrailingZeros32(mask)))
+	seg, _, off := hashtable.SplitLoc(hashtable.Loc(s))
+	if int(seg) < c.nseg && off < c.segSize {
+		tagscan.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
+	}
+}
+
 func (c *Cache) countGet(err error) {
 	sh := c.shard()
 	if err == nil || err == ErrBufferSmall {
@@ -243,6 +254,14 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 			hashes[i] = hashKey(k)
 		}
 		tagscan.MatchBatch(c.ht.Buckets, c.ht.Mask, hashes[:len(chunk)], masks[:len(chunk)])
+		// The buckets are in cache now; start loading every candidate
+		// item too, so the item misses of the batch overlap instead of
+		// coming one after another in the loop below.
+		for i := range chunk {
+			if masks[i] != 0 {
+				c.prefetchItem(hashes[i], masks[i])
+			}
+		}
 		for i, k := range chunk {
 			j := start + i
 			if err := checkKey(k); err != nil {

@@ -138,7 +138,8 @@ func (c *Cache) claim(id int32) bool {
 	return true
 }
 
-// forEachItem calls fn for every item written into a claimed segment.
+// forEachItem calls fn for every item written into a claimed segment and
+// not marked deleted.
 func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []byte)) {
 	hdr := &c.segs.Headers[id]
 	end := min(int(hdr.WriteOff.Load()), c.segSize)
@@ -152,7 +153,9 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 		if off+size > end {
 			return
 		}
-		fn(off, ih, seg[off:off+size])
+		if !ih.Deleted() {
+			fn(off, ih, seg[off:off+size])
+		}
 		off += size
 	}
 }

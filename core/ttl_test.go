@@ -10,7 +10,11 @@ package core_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,4 +335,53 @@ func TestShortTTLFullCacheAcceptsWrites(t *testing.T) {
 	} else if _, err := checkVal("k999", v); err != nil {
 		t.Error(err)
 	}
+}
+
+// The TTL contract holds in real time, also across a pause of the whole
+// process (a stopped container, a VM pause, a long CPU-quota throttle):
+// an item must not be served after its TTL just because the engine's
+// notion of "now" has not caught up yet. The test stops its own process
+// for 0.6 s with SIGSTOP (a child shell sends SIGCONT, twice for safety),
+// and reads a 300 ms item the moment it resumes. With one P, no other
+// goroutine (such as a clock ticker) runs before that read.
+func TestTTLAcrossProcessPause(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c := openT(t, core.Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10})
+	const ttl = 300 * time.Millisecond
+	for attempt := 0; attempt < 3; attempt++ {
+		it := ttlItem{key: keyN("k", attempt), ttl: ttl}
+		it.set0 = time.Now()
+		mustSet(t, c, it.key, "v", ttl)
+		it.set1 = time.Now()
+		pid := os.Getpid()
+		cont := exec.Command("/bin/sh", "-c", fmt.Sprintf("sleep 0.6; kill -CONT %d; sleep 1; kill -CONT %d", pid, pid))
+		if err := cont.Start(); err != nil {
+			t.Skipf("cannot start the shell that would resume this process: %v", err)
+		}
+		prev := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP: %v", err)
+		}
+		// Spin until the clock jumps: the process was stopped and resumed.
+		resumed := false
+		for time.Since(it.set1) < 3*time.Second {
+			now := time.Now()
+			if now.Sub(prev) > 400*time.Millisecond {
+				resumed = true
+				break
+			}
+			prev = now
+		}
+		g0 := time.Now()
+		_, found := get(c, it.key)
+		cont.Wait()
+		if !resumed {
+			continue // the stop was not observed; try again
+		}
+		if err := it.judge(found, g0, time.Now()); err != nil {
+			t.Fatalf("right after a 0.6 s process pause: %v", err)
+		}
+		return
+	}
+	t.Fatalf("the process pause was never observed in 3 attempts")
 }

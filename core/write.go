@@ -7,6 +7,7 @@ import (
 
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/proc"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/tagscan"
 	"github.com/segcache/segcache/core/internal/ttl"
@@ -110,7 +111,8 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 	}
 	defer mu.Unlock()
 	bucket := ttl.Bucket(ms)
-	c.prefetchReserve(bucket, k.h>>40, size)
+	lane := uint64(proc.ID())
+	c.prefetchReserve(bucket, lane, size)
 	for attempt := 0; ; attempt++ {
 		var f found
 		had := c.find(&k, &f)
@@ -139,8 +141,8 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 			pool = c.s3fifoPool(live, &f, &k)
 		}
 		mu.stamp++
-		stamp := mu.stamp
-		id, off, gen, err := c.reserve(bucket, pool, k.h>>40, size)
+		stamp := mu.stamp & item.StampMask
+		id, off, gen, err := c.reserve(bucket, pool, lane, size)
 		if err != nil {
 			return err
 		}
@@ -216,7 +218,9 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 	defer hdr.Unpin()
 	for {
 		if hashtable.CAS(p, s, repl) {
-			ih, _ := item.Decode(item.LoadHeader(c.segBytes(seg)[off:]))
+			data := c.segBytes(seg)[off:]
+			ih, _ := item.Decode(item.LoadHeader(data))
+			item.MarkDeleted(data)
 			hdr.AddLive(-1, -ih.SizeOf())
 			return unlinked
 		}

@@ -10,22 +10,45 @@ import (
 // HeaderSize is the size of an item header.
 const HeaderSize = 8
 
-// FlagNumeric marks an item whose value is a 64-bit number.
-const FlagNumeric = 1
+// Flags of an item.
+const (
+	// FlagNumeric marks an item whose value is a 64-bit number.
+	FlagNumeric = 1
+	// FlagDeleted marks an item that was unlinked (overwritten, deleted,
+	// evicted from its slot), so that a drain skips it without probing
+	// the hashtable. It is only a hint: the hashtable decides liveness.
+	FlagDeleted = 2
+	flagMask    = FlagNumeric | FlagDeleted
+)
 
 const (
 	numericSize = 16 // version word + number word
 	vlenBits    = 23 // items fit in a segment of at most 8 MiB
 	maxVlen     = 1<<vlenBits - 1
+	stampMask   = 1<<31 - 1
 )
 
-// Header is the decoded item header: klen (8 bits) | flags (1) | vlen (23)
-// | stamp (32).
+// StampMask bounds item stamps (31 bits).
+const StampMask = stampMask
+
+// MarkDeleted sets the deleted flag of the item whose bytes start at b.
+// Only the party that unlinked the item calls it, with the segment pinned
+// or claimed, so the word still belongs to that item.
+func MarkDeleted(b []byte) {
+	w := (*uint64)(unsafe.Pointer(unsafe.SliceData(b[:HeaderSize])))
+	atomic.StoreUint64(w, atomic.LoadUint64(w)|FlagDeleted<<8)
+}
+
+// Deleted reports whether the header is marked deleted.
+func (h Header) Deleted() bool { return h.Flags&FlagDeleted != 0 }
+
+// Header is the decoded item header: klen (8 bits) | flags (2) | vlen (23)
+// | stamp (31).
 type Header struct {
 	Klen  int
 	Flags uint8
 	Vlen  int    // stored bytes of the value (16 for numeric items)
-	Stamp uint32 // differs between any two writes of one key (see core's CAS tokens)
+	Stamp uint32 // 31 bits; differs between any two writes of one key (see core's CAS tokens)
 }
 
 // Align8 rounds n up to a multiple of 8.
@@ -44,13 +67,13 @@ func (h Header) SizeOf() int { return Size(h.Klen, h.Vlen, h.Flags&FlagNumeric !
 
 // Encode returns the header word.
 func (h Header) Encode() uint64 {
-	return uint64(h.Klen) | uint64(h.Flags)<<8 | uint64(h.Vlen)<<9 | uint64(h.Stamp)<<32
+	return uint64(h.Klen) | uint64(h.Flags&flagMask)<<8 | uint64(h.Vlen)<<10 | uint64(h.Stamp&stampMask)<<33
 }
 
 // Decode parses a header word. ok is false for the end marker (zero) or a
 // word that no writer produces.
 func Decode(w uint64) (h Header, ok bool) {
-	h = Header{Klen: int(w & 0xff), Flags: uint8(w>>8) & FlagNumeric, Vlen: int(w>>9) & maxVlen, Stamp: uint32(w >> 32)}
+	h = Header{Klen: int(w & 0xff), Flags: uint8(w>>8) & flagMask, Vlen: int(w>>10) & maxVlen, Stamp: uint32(w >> 33)}
 	if h.Klen == 0 {
 		return h, false
 	}

@@ -53,7 +53,7 @@ func TestHeaderRoundTripAndSize(t *testing.T) {
 		if c.numeric {
 			flags = FlagNumeric
 		}
-		h := Header{Klen: c.klen, Flags: flags, Vlen: c.vlen, Stamp: 0xdeadbeef}
+		h := Header{Klen: c.klen, Flags: flags, Vlen: c.vlen, Stamp: 0x5eadbeef}
 		got, ok := Decode(h.Encode())
 		if !ok || got != h {
 			t.Errorf("Decode(Encode(%+v)) = %+v, %v", h, got, ok)
@@ -62,7 +62,7 @@ func TestHeaderRoundTripAndSize(t *testing.T) {
 			t.Errorf("SizeOf(%+v) = %d, want %d", h, s, c.size)
 		}
 	}
-	for _, w := range []uint64{0, 1 << 40, uint64(5) | FlagNumeric<<8 | 8<<9} {
+	for _, w := range []uint64{0, 1 << 40, uint64(5) | FlagNumeric<<8 | 8<<10} {
 		if _, ok := Decode(w); ok {
 			t.Errorf("Decode(%#x) accepted", w)
 		}
@@ -75,6 +75,10 @@ func TestItemWriteAndNumeric(t *testing.T) {
 	h, ok := Decode(LoadHeader(b))
 	if !ok || string(b[8:11]) != "key" || string(b[11:16]) != "value" || h.Vlen != 5 || h.Stamp != 77 {
 		t.Fatalf("Write: %+v %q", h, b[:16])
+	}
+	MarkDeleted(b)
+	if h, _ := Decode(LoadHeader(b)); !h.Deleted() || h.Klen != 3 || h.Vlen != 5 || h.Stamp != 77 {
+		t.Fatalf("after MarkDeleted: %+v", h)
 	}
 	WriteNumeric(b, []byte("counter"), 41, 2, 78)
 	w := Numeric(b, 7)
