@@ -28,7 +28,7 @@ import (
 )
 
 // Header is the TSV header the report reads.
-const Header = "system\titems\theld\trss_before\trss_after\tbytes_per_item\toverhead_per_item\tgc_ms\tnote"
+const Header = "system\titems\theld\trss_before\trss_after\tbytes_per_item\toverhead_per_item\tgc_ms\tgc_ms_1proc\tnote"
 
 func main() {
 	system := flag.String("system", "", "the system to measure in this process")
@@ -91,7 +91,7 @@ func runAll(systems []string, items int, fill float64, out string) error {
 		row, err := cmd.Output()
 		if err != nil {
 			failed = append(failed, sys)
-			row = []byte(fmt.Sprintf("%s\t%d\t0\t0\t0\tNaN\tNaN\tNaN\tFAILED: %v\n", sys, items, err))
+			row = []byte(fmt.Sprintf("%s\t%d\t0\t0\t0\tNaN\tNaN\tNaN\tNaN\tFAILED: %v\n", sys, items, err))
 		}
 		if r.fill != fill {
 			// The variant with the smaller table: label it, keep the rest.
@@ -132,16 +132,15 @@ func measure(sys string, items int, fill float64) (string, error) {
 		return "", err
 	}
 	// A forced GC with the items resident: the median of 11 (the minimum
-	// goes in the note: on a shared 2-core guest the GC's workers wait
-	// for CPU, so single figures scatter by 10x).
-	gcs := make([]time.Duration, 11)
-	for i := range gcs {
-		t := time.Now()
-		runtime.GC()
-		gcs[i] = time.Since(t)
-	}
-	slices.Sort(gcs)
-	note := fmt.Sprintf("GC min %.3f ms", float64(gcs[0].Microseconds())/1000)
+	// goes in the note), first at the default GOMAXPROCS, then at 1. On
+	// this 2-vCPU guest a GC at GOMAXPROCS 2 often waits one 4 ms timer
+	// tick to wake a worker on the idle vCPU, whatever the heap; at 1 it
+	// does not, which isolates what the cache's heap costs the GC.
+	gcs := timeGCs(11)
+	procs := runtime.GOMAXPROCS(1)
+	gcs1 := timeGCs(11)
+	runtime.GOMAXPROCS(procs)
+	note := fmt.Sprintf("GC min %.3f ms", ms(gcs[0]))
 	if cc := harness.Core(c); cc != nil {
 		s := cc.Stats()
 		note += fmt.Sprintf("; heap %d MiB in %d segments, hashtable %d KiB (2^%d slots)", s.HeapBytes>>20, s.SegmentsTotal,
@@ -150,9 +149,23 @@ func measure(sys string, items int, fill float64) (string, error) {
 	runtime.KeepAlive(keys)
 	runtime.KeepAlive(c)
 	per := float64(after-before) / float64(items)
-	return fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.3f\t%s", sys, items, held, before, after,
-		per, per-float64(harness.KeyLen+harness.ValueLen), float64(gcs[len(gcs)/2].Microseconds())/1000, note), nil
+	return fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.3f\t%.3f\t%s", sys, items, held, before, after,
+		per, per-float64(harness.KeyLen+harness.ValueLen), ms(gcs[len(gcs)/2]), ms(gcs1[len(gcs1)/2]), note), nil
 }
+
+// timeGCs times n forced GCs and returns the durations sorted.
+func timeGCs(n int) []time.Duration {
+	gcs := make([]time.Duration, n)
+	for i := range gcs {
+		t := time.Now()
+		runtime.GC()
+		gcs[i] = time.Since(t)
+	}
+	slices.Sort(gcs)
+	return gcs
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // settledRSS collects garbage, returns freed memory to the OS, and reads
 // VmRSS in bytes, so that before and after differ by what is live.

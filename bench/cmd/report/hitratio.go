@@ -103,7 +103,8 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 	w("(get; on a miss, set; no TTL), 8-byte keys, values fixed 64 B or variable 16 + xxh3(key) %% 1009 B.\n")
 	w("The budget is the cache's whole memory: core's HeapBytes + HashtableBytes (the hashtable sized for ~80%% fill\n")
 	w("of the items the heap holds, segments the largest power of two ≤ heap/64 between 4 KiB and 1 MiB, so ≥ 64\n")
-	w("segments; the notes give each cell's layout); freecache, bigcache and fastcache get it as their size;\n")
+	w("segments; the notes give each cell's layout; the segment headers, under 64 B per segment, are not counted);\n")
+	w("freecache, bigcache and fastcache get it as their size;\n")
 	w("otter (MaximumWeight) and ristretto (MaxCost) get it as their weight limit with weight = key + value bytes,\n")
 	w("which does not count their per-entry overhead and flatters them; ristretto's sets are each followed by\n")
 	w("Wait(), because in a replay its asynchronous set buffer drops 30–100%% of them and the figure would\n")
@@ -264,12 +265,12 @@ func rgb(x uint32) color.Color {
 	return color.RGBA{R: uint8(x >> 16), G: uint8(x >> 8), B: uint8(x), A: 255}
 }
 
-// percentTicks marks 1-2-5 steps.
+// percentTicks marks about two steps per factor of two.
 type percentTicks struct{}
 
 func (percentTicks) Ticks(min, max float64) []plot.Tick {
 	var ts []plot.Tick
-	for _, v := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100} {
+	for _, v := range []float64{0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100} {
 		if v >= min/1.01 && v <= max*1.01 {
 			ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
 		}

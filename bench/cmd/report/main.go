@@ -266,8 +266,10 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 	w("1,000,000 items of 16-byte key + 64-byte value (80 payload bytes) inserted in a fresh process per system;\n")
 	w("resident bytes per item = (VmRSS after − VmRSS before) / items, after a GC and returning freed memory to the OS;\n")
 	w("overhead = that − 80. GC = a forced runtime.GC() with the items resident (median of 11).\n")
-	w("Targets (§7): ≤ 100 resident bytes per item, forced GC ≤ 1 ms. On a loaded 2-core guest a forced GC waits for\n")
-	w("CPU, so its time scatters (0.2 to 4 ms for the same off-heap cache); the note gives each system's fastest of 11.\n\n")
+	w("Targets (§7): ≤ 100 resident bytes per item, forced GC ≤ 1 ms. The GC is timed twice in the same process, at the\n")
+	w("default GOMAXPROCS (2) and at GOMAXPROCS 1: on this 2-vCPU guest a forced GC at 2 often waits one 4 ms timer\n")
+	w("tick (250 Hz) to wake a worker on the idle vCPU, for any cache (0.2–0.7 ms or 4.0 ms, by process); at 1 that\n")
+	w("wait is gone and what remains is what the cache's heap costs the GC. Ratios use the GOMAXPROCS 1 figure.\n\n")
 	w("Sizing (the same in §1): core gets Options{HeapBytes: 96 MiB, SegmentBytes: 1 MiB, HashPower: 21}. An item takes\n")
 	w("8 (header) + 16 + 64 = 88 bytes and never straddles segments, so a 1 MiB segment holds 11,915 items and 1M items\n")
 	w("need 84 segments; 1/8 more (10) absorbs the dead copies overwrites leave before eviction reclaims them, plus the\n")
@@ -277,11 +279,11 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 	w("is core with 2^20 slots (8 MiB), to show both sides of that choice. Peers get 123 MiB (1M × 128 B) as their\n")
 	w("byte or weight limit: room for their headers and shard skew; ristretto is filled in up to 3 passes (its\n")
 	w("buffers drop sets) and still holds fewer.\n\n")
-	w("| system | items held | bytes/item | overhead/item | forced GC (ms) | note |\n|---|---|---|---|---|---|\n")
+	w("| system | items held | bytes/item | overhead/item | forced GC (ms) | forced GC, GOMAXPROCS 1 (ms) | note |\n|---|---|---|---|---|---|---|\n")
 	best, bestName, bestGC, bestGCName := math.Inf(1), "", math.Inf(1), ""
 	var core map[string]string
 	for _, r := range rows {
-		w("| %s | %s | %s | %s | %s | %s |\n", r["system"], r["held"], r["bytes_per_item"], r["overhead_per_item"], r["gc_ms"], r["note"])
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", r["system"], r["held"], r["bytes_per_item"], r["overhead_per_item"], r["gc_ms"], r["gc_ms_1proc"], r["note"])
 		if r["system"] == "core" {
 			core = r
 			continue
@@ -292,7 +294,7 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 		if v, err := strconv.ParseFloat(r["bytes_per_item"], 64); err == nil && v < best {
 			best, bestName = v, r["system"]
 		}
-		if v, err := strconv.ParseFloat(r["gc_ms"], 64); err == nil && v < bestGC {
+		if v, err := strconv.ParseFloat(r["gc_ms_1proc"], 64); err == nil && v < bestGC {
 			bestGC, bestGCName = v, r["system"]
 		}
 	}
@@ -301,15 +303,15 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 		return fmt.Errorf("%s: no core row", path)
 	}
 	c, _ := strconv.ParseFloat(core["bytes_per_item"], 64)
-	g, _ := strconv.ParseFloat(core["gc_ms"], 64)
-	w("core / best peer: bytes per item **%s** (%s, %s B), forced GC **%s** (%s, %s ms).\n\n", ratio(c/best), bestName, ns(best), ratio(g/bestGC), bestGCName, ns(bestGC))
-	headMem = fmt.Sprintf("| resident bytes per item (80 payload) | %s | %s (%s) | **%s** |\n| forced GC, 1M items resident (ms) | %s | %s (%s) | **%s** |",
-		core["bytes_per_item"], ns(best), bestName, ratio(c/best), core["gc_ms"], ns(bestGC), bestGCName, ratio(g/bestGC))
+	g, _ := strconv.ParseFloat(core["gc_ms_1proc"], 64)
+	w("core / best peer: bytes per item **%s** (%s, %s B), forced GC at GOMAXPROCS 1 **%s** (%s, %s ms).\n\n", ratio(c/best), bestName, ns(best), ratio(g/bestGC), bestGCName, ns(bestGC))
+	headMem = fmt.Sprintf("| resident bytes per item (80 payload) | %s | %s (%s) | **%s** |\n| forced GC, 1M items resident, GOMAXPROCS 1 (ms) | %s | %s (%s) | **%s** |",
+		core["bytes_per_item"], ns(best), bestName, ratio(c/best), core["gc_ms_1proc"], ns(bestGC), bestGCName, ratio(g/bestGC))
 	if !(c < best) {
 		*behind = append(*behind, fmt.Sprintf("memory: core %s B/item vs %s %s B/item", ns(c), bestName, ns(best)))
 	}
 	if !(g < bestGC) {
-		*behind = append(*behind, fmt.Sprintf("forced GC: core %s ms vs %s %s ms", core["gc_ms"], bestGCName, ns(bestGC)))
+		*behind = append(*behind, fmt.Sprintf("forced GC (GOMAXPROCS 1): core %s ms vs %s %s ms", core["gc_ms_1proc"], bestGCName, ns(bestGC)))
 	}
 	return nil
 }

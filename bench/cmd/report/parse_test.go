@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +68,72 @@ func TestTSV(t *testing.T) {
 	}
 	if _, err := tsv(strings.NewReader("a\tb\n1\n")); err == nil {
 		t.Error("tsv accepted a short row")
+	}
+}
+
+// The C, Python and Rust outputs are included, labelled, when they exist,
+// and said to be missing when they do not.
+func TestOthers(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench-capi.txt"), []byte("get 123 ns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bench-rust.txt"), []byte("set 456 ns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	others(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir)
+	got := b.String()
+	for _, want := range []string{
+		"### C (libsegcache.so) ($(BUILD)/bench-capi.txt)\n\n```\nget 123 ns\n```",
+		"### Python binding\n\nNot available: $(BUILD)/bench-python.txt was not produced.",
+		"### Rust crate ($(BUILD)/bench-rust.txt)\n\n```\nset 456 ns\n```",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+// The summary compares core with the fastest peer (not the map) and lists
+// the cells where core is not ahead.
+func TestThroughputRatios(t *testing.T) {
+	in := `keys: 1000
+BenchmarkThroughput/core/get-hit 	 1	 100 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/core/get-hit 	 1	 120 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/core/get-hit 	 1	 110 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/otter/get-hit 	 1	 200 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/fastcache/get-hit 	 1	 220 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/map/get-hit 	 1	 50 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/core/set 	 1	 300 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/freecache/set 	 1	 150 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/map/set 	 1	 400 ns/op	 0 B/op	 0 allocs/op
+`
+	path := filepath.Join(t.TempDir(), "tp.txt")
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	var behind []string
+	if err := throughput(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, path, &behind); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| get (hit) | 1 | 110 | 200 (otter) | **0.55** | 50.0 | 2.20 |",
+		"| set (overwrite) | 1 | 300 | 150 (freecache) | **2.00** | 400 | 0.75 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+	wantBehind := []string{
+		"throughput, get (hit), 1 goroutine(s): core 110 ns is slower than map+RWMutex 50.0 ns",
+		"throughput, get (miss), 1 goroutine(s): core not measured",
+		"throughput, set (overwrite), 1 goroutine(s): core 300 ns vs freecache 150 ns (ratio 2.00)",
+		"throughput, 90% get / 10% set, 1 goroutine(s): core not measured",
+		"throughput, 50% get / 50% set, 1 goroutine(s): core not measured",
+	}
+	if d := cmp.Diff(wantBehind, behind); d != "" {
+		t.Errorf("behind (-want +got):\n%s", d)
 	}
 }
