@@ -2,10 +2,10 @@ package core
 
 import (
 	"encoding/binary"
-	"runtime"
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
