@@ -102,9 +102,13 @@ $(CAPI_OUT)/valgrind/libsegcache.so: $(CAPI_SRCS)
 	@mkdir -p $(@D)
 	GOEXPERIMENT=nodwarf5 $(CAPI_GOBUILD) -tags valgrind -o $@ ./capi
 
+# --fair-sched=yes: valgrind runs one thread at a time, and its default lock
+# lets a thread that never blocks (a C worker spinning through lock-free
+# calls) starve the others, so the close-race test's main thread never got
+# to set its stop flag once the library stopped making periodic syscalls.
 test-c-valgrind: $(CAPI_OUT)/valgrind/libsegcache.so $(CAPI_OUT)/test_capi
 	SEGCACHE_TEST_QUICK=1 GODEBUG=asyncpreemptoff=1 LD_LIBRARY_PATH=$(CAPI_OUT)/valgrind \
-		valgrind -q --error-exitcode=99 --leak-check=no $(CAPI_OUT)/test_capi
+		valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=no $(CAPI_OUT)/test_capi
 
 # CMake: configure, build (the library through Go, the C tests, the C and
 # C++ examples) and run ctest.
