@@ -119,6 +119,7 @@ func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq
 		}
 		s2 := hashtable.Load(p)
 		if hashtable.Loc(s2) != hashtable.Loc(s) {
+			item.MarkDeleted(c.segBytes(dest)[off:])
 			dh.AddLive(-1, -size)
 			return false
 		}

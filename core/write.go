@@ -166,6 +166,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// new segment, which that drain may be waiting for (LESSONS #19):
 		// give the reservation up (its bytes stay dead), wait unpinned,
 		// and start again.
+		item.MarkDeleted(dst)
 		hdr.AddLive(-1, -size)
 		hdr.Unpin()
 		if waitP != nil {
