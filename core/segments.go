@@ -1,7 +1,6 @@
 package core
 
 import (
-	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -289,11 +288,4 @@ func (c *Cache) Clear() error {
 		}
 	}
 	return nil
-}
-
-// yield lets other goroutines run in long maintenance loops.
-func yield(i int) {
-	if i&255 == 255 {
-		runtime.Gosched()
-	}
 }
