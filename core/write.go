@@ -156,19 +156,23 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// Count the item before it is published, so that whoever unlinks
 		// it next never takes a counter below zero.
 		hdr.AddLive(1, size)
-		waitP, waitS, ok := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
-		if ok {
+		res, waitP, waitS := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
+		if res == published {
 			hdr.Unpin()
 			c.shard().sets.Add(1)
 			return nil
 		}
-		// Publishing would mean waiting for a drain while pinning the
-		// new segment, which that drain may be waiting for (LESSONS #19):
-		// give the reservation up (its bytes stay dead), wait unpinned,
-		// and start again.
+		// Give the reservation up (its bytes stay dead). Publishing may
+		// need a drain to finish first while we pin the new segment,
+		// which that drain may be waiting for: wait unpinned and start
+		// again. Or the key has no slot to take and the policy forbids
+		// dropping another key for it.
 		item.MarkDeleted(dst)
 		hdr.AddLive(-1, -size)
 		hdr.Unpin()
+		if res == bucketsFull {
+			return fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
+		}
 		if waitP != nil {
 			waitSlot(waitP, waitS)
 		}
@@ -247,11 +251,20 @@ func waitSlot(p *uint64, s uint64) {
 	}
 }
 
+// publishResult says how publishing a new location ended.
+type publishResult int
+
+const (
+	published   publishResult = iota
+	retryLookup               // the old entry moved or a drain owns a slot: look again (after waiting, if a slot is given)
+	bucketsFull               // a fresh key found no free slot and the policy keeps every entry
+)
+
 // publish links the new location for key without ever waiting: it
 // replaces the key's entry in its slot if there was one (keeping its
 // frequency), else takes a new slot. If that needs a drain to finish
-// first, it returns ok=false and the slot to wait for.
-func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
+// first, it returns retryLookup and the slot to wait for.
+func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (res publishResult, waitP *uint64, waitS uint64) {
 	if !had {
 		return c.insertFresh(k.b0, k.b1, k.tag, loc)
 	}
@@ -261,38 +274,39 @@ func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (waitP *uint64
 		if expired {
 			c.expiredItems.Add(1)
 		}
-		return nil, 0, true
+		return published, nil, 0
 	case segmentBusy:
-		return f.p, f.s, false
+		return retryLookup, f.p, f.s
 	}
-	return nil, 0, false // relocated or evicted meanwhile: look again
+	return retryLookup, nil, 0 // relocated or evicted meanwhile: look again
 }
 
 // insertFresh puts a new entry into one of the key's buckets: over a ghost
 // of the key (resuming its frequency), into an empty slot, or over the
-// coldest entry when both buckets are full. A full bucket pair never
-// fails a set: a cache drops, it does not refuse. Entries whose segment a
-// drain owns are passed over; if all are, it reports one to wait for.
-func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64, uint64, bool) {
+// coldest entry when both buckets are full. A full bucket pair fails a set
+// only under PolicyNone (bucketsFull), which must never drop a stored
+// entry; the other policies drop the coldest. Entries whose segment a drain
+// owns are passed over; if all are, it reports one to wait for.
+func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (publishResult, *uint64, uint64) {
 	var busy uint32
 	for spins := 0; ; spins++ {
 		if gp, gs := hashtable.FindGhost(b0, b1, tag); gp != nil {
 			if hashtable.CAS(gp, gs, hashtable.Make(tag, hashtable.Freq(gs), loc)) {
-				return nil, 0, true
+				return published, nil, 0
 			}
 			continue
 		}
 		fresh := hashtable.Make(tag, 0, loc)
 		if ep := hashtable.FindEmpty(b0, b1); ep != nil {
 			if hashtable.CAS(ep, 0, fresh) {
-				return nil, 0, true
+				return published, nil, 0
 			}
 			continue
 		}
 		i, vs := hashtable.Coldest(b0, b1, busy)
 		if i < 0 {
 			p := hashtable.SlotAt(b0, b1, 0)
-			return p, hashtable.Load(p), false
+			return retryLookup, p, hashtable.Load(p)
 		}
 		vp := hashtable.SlotAt(b0, b1, i)
 		switch {
@@ -300,13 +314,15 @@ func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64,
 			continue
 		case hashtable.IsGhost(vs):
 			if hashtable.CAS(vp, vs, fresh) {
-				return nil, 0, true
+				return published, nil, 0
 			}
+		case c.policy == PolicyNone:
+			return bucketsFull, nil, 0
 		default:
 			switch c.unlink(vp, vs, fresh, false) {
 			case unlinked:
 				c.evictedItems.Add(1)
-				return nil, 0, true
+				return published, nil, 0
 			case segmentBusy:
 				busy |= 1 << i
 			}
