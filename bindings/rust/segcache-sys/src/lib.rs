@@ -153,6 +153,9 @@ constants! {
     pub const SEGCACHE_VERSION_MINOR: c_int = 1;
     /// Header version, patch part.
     pub const SEGCACHE_VERSION_PATCH: c_int = 0;
+    /// Header version as one number: `major*10000 + minor*100 + patch`,
+    /// what [`segcache_version`] returns for the library loaded.
+    pub const SEGCACHE_VERSION_NUMBER: c_int = SEGCACHE_VERSION_MAJOR * 10000 + SEGCACHE_VERSION_MINOR * 100 + SEGCACHE_VERSION_PATCH;
 
     /// The smallest `segcache_options.size` `segcache_open` accepts: the
     /// fields up to and including `eviction`.
