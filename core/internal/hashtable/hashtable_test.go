@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/segcache/segcache/core/internal/arena"
 )
 
 func TestLocationRoundTrip(t *testing.T) {
@@ -93,7 +95,7 @@ func TestNewBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tb.Release()
+	defer func() { _ = arena.Unmap(tb.Memory()) }()
 	if len(tb.Buckets) != 128 || tb.Bytes() != 8192 || tb.Mask != 127 {
 		t.Errorf("table of 2^10 slots: %d buckets, %d bytes", len(tb.Buckets), tb.Bytes())
 	}
