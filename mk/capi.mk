@@ -2,7 +2,8 @@
 # CMake and pkg-config packaging, the C benchmark.
 #
 #   make lib            build $(BUILD)/libsegcache.so (+ cgo's raw header)
-#   make header         regenerate include/segcache.h from capi
+#   make header         regenerate include/segcache.h and capi/exports_gen.c
+#                       (the C entry points) from capi
 #   make demo-c         build and run examples/c
 #   make test-capi      every C ABI check (header drift, exported symbols,
 #                       C tests, fault injection, valgrind, CMake + ctest with
@@ -13,6 +14,7 @@
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
 CAPI_HEADER  := include/segcache.h
+CAPI_ENTRIES := capi/exports_gen.c
 CAPI_SRCS    := $(shell find capi core -name '*.go' -o -name '*.h' -o -name '*.c' 2>/dev/null) \
                 capi/segcache.map go.mod go.sum
 # Export only segcache_* (versioned SEGCACHE_0) and set the soname, so that
@@ -29,7 +31,7 @@ ALL_TARGETS   += lib demo-c
 TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
-.PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
+.PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-hardening test-c-recover \
         test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
@@ -38,9 +40,12 @@ $(CAPI_LIB): $(CAPI_SRCS)
 	@mkdir -p $(BUILD)
 	$(CAPI_GOBUILD) -o $@ ./capi
 
-# Regenerate the committed public header from the exports and their docs.
+# Regenerate the committed public header and C entry points from the
+# exports and their docs. The entry points are part of the library, so a new
+# export needs two rounds: the first build exports it from Go only, the
+# second compiles its generated entry point.
 header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER) -wrappers $(CAPI_ENTRIES)
 
 $(CAPI_OUT)/%: examples/c/%.c $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
@@ -51,15 +56,19 @@ demo-c: $(CAPI_OUT)/demo
 
 # ---- tests ------------------------------------------------------------------
 
-test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
+test-capi: check-header check-exports test-c test-c-hardening test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
-# The committed header must be exactly what the generator writes from the
-# current exports, and must compile alone as C99 and as C++11.
+# The committed header and entry points must be exactly what the generator
+# writes from the current exports, and the header must compile alone as C99
+# and as C++11.
 check-header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(BUILD)/segcache.h.gen
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(BUILD)/segcache.h.gen \
+		-wrappers $(BUILD)/exports_gen.c.gen
 	@cmp -s $(BUILD)/segcache.h.gen $(CAPI_HEADER) || { diff -u $(CAPI_HEADER) $(BUILD)/segcache.h.gen; \
 		echo "$(CAPI_HEADER) is stale: run 'make header' and commit it"; exit 1; }
+	@cmp -s $(BUILD)/exports_gen.c.gen $(CAPI_ENTRIES) || { diff -u $(CAPI_ENTRIES) $(BUILD)/exports_gen.c.gen; \
+		echo "$(CAPI_ENTRIES) is stale: run 'make header' and commit it"; exit 1; }
 	$(CAPI_CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(CAPI_HEADER)
 	$(CAPI_CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(CAPI_HEADER)
 
@@ -72,6 +81,15 @@ $(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI
 
 test-c: $(CAPI_OUT)/test_capi
 	$(CAPI_OUT)/test_capi
+
+# Regression tests of the hardening: set_max_procs range, fork, hash_power
+# bound, failed *_multi calls, address space given back on close.
+$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
+
+test-c-hardening: $(CAPI_OUT)/test_hardening
+	$(CAPI_OUT)/test_hardening
 
 # A soak of the pthread stress tests (not part of make test).
 STRESS_ROUNDS ?= 50

@@ -20,14 +20,18 @@ typedef const char *capi_cstring;
 extern "C" {
 #endif
 
-extern uint32_t segcache_version(void);
-extern capi_cstring segcache_strerror(int status);
-extern int segcache_get(segcache_t cache, capi_cptr key, size_t klen, void* buf, size_t* vlen);
-extern int segcache_get_multi(segcache_t cache, capi_cptrs keys, capi_bufs bufs, segcache_stats* out);
+extern uint32_t capi_segcache_version(void);
+extern capi_cstring capi_segcache_strerror(int status);
+extern int capi_segcache_get(segcache_t cache, capi_cptr key, size_t klen, void* buf, size_t* vlen);
+extern int capi_segcache_get_multi(segcache_t cache, capi_cptrs keys, capi_bufs bufs, segcache_stats* out);
 `
-	got, err := prototypes(cgo)
+	protos, err := prototypes(cgo)
 	if err != nil {
 		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name, sig := range protos {
+		got[name] = sig.declare(name)
 	}
 	want := map[string]string{
 		"segcache_version":   "uint32_t segcache_version(void)",
@@ -42,9 +46,9 @@ extern int segcache_get_multi(segcache_t cache, capi_cptrs keys, capi_bufs bufs,
 
 func TestPrototypesRejectGoTypes(t *testing.T) {
 	for _, line := range []string{
-		"extern GoInt segcache_len(segcache_t c);",
-		"extern int segcache_name(segcache_t c, GoString s);",
-		"extern int segcache_raw(_GoString_ s);",
+		"extern GoInt capi_segcache_len(segcache_t c);",
+		"extern int capi_segcache_name(segcache_t c, GoString s);",
+		"extern int capi_segcache_raw(_GoString_ s);",
 	} {
 		if _, err := prototypes(exportsStart + "\n" + line + "\n"); err == nil {
 			t.Errorf("%s: accepted a Go type", line)
@@ -63,46 +67,97 @@ import "C"
 // Returns:
 //   - SEGCACHE_OK: done. /* not a comment */
 //
-//export segcache_a
-func segcache_a() {}
+//export capi_segcache_a
+func capi_segcache_a() {}
 
 // helper is not exported.
 func helper() {}
 
-//export segcache_b
-func segcache_b() {}
+//export capi_segcache_b
+func capi_segcache_b() {}
 `
-	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+	write := func(src string) {
+		if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "segcache_b has no doc comment") {
+	write(src)
+	if _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "segcache_b has no doc comment") {
 		t.Fatalf("undocumented export: err = %v", err)
 	}
-	src = strings.Replace(src, "//export segcache_b", "// segcache_b does b.\n//\n//export segcache_b", 1)
-	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	docs, order, err := exportDocs(dir)
+	src = strings.Replace(src, "//export capi_segcache_b", "// segcache_b does b.\n//\n//capi:nogo\n//export capi_segcache_b", 1)
+	write(src)
+	exports, err := exportDocs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"segcache_a", "segcache_b"}, order); diff != "" {
-		t.Errorf("order (-want +got)\n%s", diff)
+	want := []export{
+		{name: "segcache_a", doc: "segcache_a does a.\n\nReturns:\n  - SEGCACHE_OK: done. /* not a comment */"},
+		{name: "segcache_b", doc: "segcache_b does b.", nogo: true},
 	}
-	wantA := "segcache_a does a.\n\nReturns:\n  - SEGCACHE_OK: done. /* not a comment */"
-	if diff := cmp.Diff(wantA, docs["segcache_a"]); diff != "" {
-		t.Errorf("doc (-want +got)\n%s", diff)
+	if diff := cmp.Diff(want, exports, cmp.AllowUnexported(export{})); diff != "" {
+		t.Errorf("exports (-want +got)\n%s", diff)
 	}
 	wantC := "/*\n * segcache_a does a.\n *\n * Returns:\n *   - SEGCACHE_OK: done. / * not a comment * /\n */\n"
-	if diff := cmp.Diff(wantC, cComment(docs["segcache_a"])); diff != "" {
+	if diff := cmp.Diff(wantC, cComment(exports[0].doc)); diff != "" {
 		t.Errorf("cComment (-want +got)\n%s", diff)
+	}
+	// The Go name must be the public name with the capi_ prefix, which
+	// keeps it out of the version script's segcache_*.
+	write(strings.ReplaceAll(src, "capi_segcache_a", "segcache_a"))
+	if _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "the Go name of an export is capi_segcache_") {
+		t.Fatalf("export without the capi_ prefix: err = %v", err)
+	}
+}
+
+// The entry points refuse in a forked child before calling Go, and nogo
+// exports never call Go.
+func TestEntryPoints(t *testing.T) {
+	protos := map[string]signature{
+		"segcache_get":      {ret: "int", params: []param{{"segcache_t", "cache"}, {"const void *", "key"}}},
+		"segcache_noop":     {ret: "void"},
+		"segcache_strerror": {ret: "const char *", params: []param{{"int", "status"}}},
+		"segcache_init":     {ret: "void", params: []param{{"segcache_options *", "opts"}}},
+	}
+	exports := []export{{name: "segcache_get"}, {name: "segcache_noop"},
+		{name: "segcache_strerror", nogo: true}, {name: "segcache_init", nogo: true}}
+	got, err := entryPoints(exports, protos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wrappersPrologue + `
+int segcache_get(segcache_t cache, const void *key) {
+    if (capi_forked) return SEGCACHE_EFORKED;
+    return capi_segcache_get(cache, key);
+}
+
+void segcache_noop(void) {
+    if (capi_forked) return;
+    capi_segcache_noop();
+}
+
+const char *segcache_strerror(int status) {
+    return capi_c_strerror(status);
+}
+
+void segcache_init(segcache_options *opts) {
+    capi_c_init(opts);
+}
+`
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("entryPoints (-want +got)\n%s", diff)
+	}
+	// A function that returns neither a status nor nothing cannot report
+	// the fork: it must be written in C.
+	if _, err := entryPoints([]export{{name: "segcache_strerror"}}, protos); err == nil || !strings.Contains(err.Error(), "capi:nogo") {
+		t.Errorf("const char * export without nogo: err = %v", err)
 	}
 }
 
 func TestSameNames(t *testing.T) {
-	protos := map[string]string{"segcache_a": "", "segcache_b": ""}
+	protos := map[string]signature{"segcache_a": {}, "segcache_b": {}}
 	tests := []struct {
-		order   []string
+		names   []string
 		wantErr string
 	}{
 		{[]string{"segcache_a", "segcache_b"}, ""},
@@ -110,13 +165,17 @@ func TestSameNames(t *testing.T) {
 		{[]string{"segcache_a", "segcache_b", "segcache_c"}, "segcache_c is missing from the cgo header"},
 	}
 	for _, tt := range tests {
-		err := sameNames(tt.order, protos)
+		var exports []export
+		for _, n := range tt.names {
+			exports = append(exports, export{name: n})
+		}
+		err := sameNames(exports, protos)
 		got := ""
 		if err != nil {
 			got = err.Error()
 		}
 		if tt.wantErr == "" && got != "" || tt.wantErr != "" && !strings.Contains(got, tt.wantErr) {
-			t.Errorf("sameNames(%v) = %q, want %q", tt.order, got, tt.wantErr)
+			t.Errorf("sameNames(%v) = %q, want %q", tt.names, got, tt.wantErr)
 		}
 	}
 }
