@@ -92,8 +92,8 @@ func ttlArg(ttl C.uint32_t) time.Duration { return time.Duration(ttl) * time.Sec
 
 // segcache_version returns the version of the loaded library as
 // SEGCACHE_VERSION_MAJOR*10000 + SEGCACHE_VERSION_MINOR*100 +
-// SEGCACHE_VERSION_PATCH. Compare it with the macros to detect a header
-// and library mismatch at run time.
+// SEGCACHE_VERSION_PATCH. Compare it with SEGCACHE_VERSION_NUMBER to detect
+// a header and library mismatch at run time.
 //
 // Thread safety: any thread, any time, also in a child after fork().
 // Never fails.

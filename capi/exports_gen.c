@@ -7,6 +7,24 @@
 #include "_cgo_export.h"
 #include "forkguard.h"
 
+/* segcache_strerror's texts, indexed by -status. */
+const char *const capi_status_text[] = {
+    [-(SEGCACHE_OK)] = "success",
+    [-(SEGCACHE_ENOTFOUND)] = "key not found",
+    [-(SEGCACHE_EEXISTS)] = "item exists (cas token mismatch or key present)",
+    [-(SEGCACHE_ENOTNUMERIC)] = "value is not a canonical unsigned decimal number",
+    [-(SEGCACHE_ERANGE)] = "buffer too small for the value",
+    [-(SEGCACHE_ETOOLARGE)] = "key or item too large",
+    [-(SEGCACHE_ENOSPACE)] = "no space: nothing could be evicted or expired",
+    [-(SEGCACHE_EINVAL)] = "invalid argument or option",
+    [-(SEGCACHE_EBADHANDLE)] = "unknown, closed or invalid cache handle",
+    [-(SEGCACHE_ENOMEM)] = "cannot allocate memory",
+    [-(SEGCACHE_EINTERNAL)] = "internal error (recovered)",
+    [-(SEGCACHE_EFORKED)] = "called in a child process after fork(); the library cannot run there: use it in the parent, or exec() in the child",
+};
+const int capi_status_count = 12;
+const char capi_unknown_status_text[] = "unknown segcache status";
+
 uint32_t segcache_version(void) {
     return capi_c_version();
 }

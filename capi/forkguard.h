@@ -19,6 +19,12 @@
  * detected. */
 extern int capi_forked;
 
+/* segcache_strerror's texts (generated into exports_gen.c from status.go):
+ * capi_status_text[-status] for 0 >= status > -capi_status_count. */
+extern const char *const capi_status_text[];
+extern const int capi_status_count;
+extern const char capi_unknown_status_text[];
+
 /* The C implementations of the exports marked capi:nogo. */
 const char *capi_c_strerror(int status);
 uint32_t capi_c_version(void);

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -19,62 +20,100 @@ func main() {
 	cgoHeader := flag.String("cgo", "build/libsegcache.h", "header written by cgo for the c-shared library")
 	src := flag.String("src", "capi", "directory of the capi Go sources and segcache_types.h")
 	out := flag.String("o", "include/segcache.h", "output header")
+	abiOut := flag.String("abi", "", "also write the ABI description (JSON) to this file")
+	checkC := flag.String("check-c", "", "instead: read this ABI description and write to -o a C file of static assertions that compiles only if the header agrees with it")
+	names := flag.String("functions", "", "instead: print the function names of this ABI description, one a line")
 	wrappers := flag.String("wrappers", "", "also write the C entry points (capi/exports_gen.c) to this file")
 	flag.Parse()
-	h, w, err := generate(*cgoHeader, *src)
-	if err == nil {
-		err = os.WriteFile(*out, h, 0o644)
-	}
-	if err == nil && *wrappers != "" {
-		err = os.WriteFile(*wrappers, w, 0o644)
-	}
-	if err != nil {
+	if err := run(*cgoHeader, *src, *out, *abiOut, *checkC, *names, *wrappers); err != nil {
 		fmt.Fprintln(os.Stderr, "genheader:", err)
 		os.Exit(1)
 	}
 }
 
-// generate returns the public header and the C entry points.
-func generate(cgoHeader, src string) (header, wrappers []byte, err error) {
+func run(cgoHeader, src, out, abiOut, checkC, names, wrappers string) error {
+	switch {
+	case names != "":
+		a, err := readABI(names)
+		if err != nil {
+			return err
+		}
+		for _, n := range functionNames(a) {
+			fmt.Println(n)
+		}
+		return nil
+	case checkC != "":
+		a, err := readABI(checkC)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, checkProgram(a), 0o644)
+	}
+	h, abi, w, err := generate(cgoHeader, src)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, h, 0o644); err != nil {
+		return err
+	}
+	if abiOut != "" {
+		if err := os.WriteFile(abiOut, abi, 0o644); err != nil {
+			return err
+		}
+	}
+	if wrappers != "" {
+		return os.WriteFile(wrappers, w, 0o644)
+	}
+	return nil
+}
+
+// generate returns the header, the ABI description (JSON) and the C entry
+// points.
+func generate(cgoHeader, src string) (header, abi, wrappers []byte, err error) {
 	cgo, err := os.ReadFile(cgoHeader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	types, err := os.ReadFile(filepath.Join(src, "segcache_types.h"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	public, err := publicPart(string(types))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	exports, err := exportDocs(src)
+	docs, order, nogo, err := exportDocs(src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	protos, err := prototypes(string(cgo))
+	sigs, err := signatures(string(cgo))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if err := sameNames(exports, protos); err != nil {
-		return nil, nil, err
+	protos := prototypes(sigs)
+	if err := sameNames(order, protos); err != nil {
+		return nil, nil, nil, err
+	}
+	model, err := buildABI(public, sigs, order, src)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w, err := entryPoints(order, nogo, sigs, protos, model)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var b bytes.Buffer
 	b.WriteString(prologue)
 	b.WriteString(public)
 	b.WriteString("\n/* Functions. */\n")
-	for _, e := range exports {
+	for _, name := range order {
 		b.WriteString("\n")
-		b.WriteString(cComment(e.doc))
-		b.WriteString(wrap("SEGCACHE_API "+protos[e.name].declare(e.name)+";", 80))
+		b.WriteString(cComment(docs[name]))
+		b.WriteString(wrap("SEGCACHE_API "+protos[name]+";", 80))
 		b.WriteString("\n")
 	}
 	b.WriteString(epilogue)
-	w, err := entryPoints(exports, protos)
-	if err != nil {
-		return nil, nil, err
-	}
-	return b.Bytes(), w, nil
+	return b.Bytes(), model.marshal(), w, nil
 }
 
 // goPrefix starts the Go name of every export: the Go function
@@ -91,33 +130,45 @@ const nogoDirective = "//capi:nogo"
 // entryPoints writes the C definitions of the public functions: each
 // returns SEGCACHE_EFORKED (or, returning void, does nothing) in a child
 // after fork() and otherwise calls its Go implementation; nogo exports
-// call their C implementation always.
-func entryPoints(exports []export, protos map[string]signature) ([]byte, error) {
+// call their C implementation always. It also writes segcache_strerror's
+// table, from status.go's texts (through the ABI model), so the strings
+// exist in C, usable in a forked child, and have one source.
+func entryPoints(order []string, nogo map[string]bool, sigs map[string]signature, protos map[string]string, model *ABI) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(wrappersPrologue)
-	for _, e := range exports {
-		sig := protos[e.name]
+	b.WriteString("\n/* segcache_strerror's texts, indexed by -status. */\n")
+	b.WriteString("const char *const capi_status_text[] = {\n")
+	n := int64(0)
+	for _, st := range model.Statuses {
+		fmt.Fprintf(&b, "    [-(%s)] = %s,\n", st.Name, strconv.Quote(st.Message))
+		n = max(n, -st.Value+1)
+	}
+	b.WriteString("};\n")
+	fmt.Fprintf(&b, "const int capi_status_count = %d;\n", n)
+	fmt.Fprintf(&b, "const char capi_unknown_status_text[] = %s;\n", strconv.Quote(model.UnknownStatusMessage))
+	for _, name := range order {
+		sig := sigs[name]
 		var args []string
 		for _, p := range sig.params {
 			args = append(args, p.name)
 		}
 		call := "(" + strings.Join(args, ", ") + ")"
-		b.WriteString("\n" + sig.declare(e.name) + " {\n")
+		b.WriteString("\n" + protos[name] + " {\n")
 		switch {
-		case e.nogo:
+		case nogo[name]:
 			ret := "return "
 			if sig.ret == "void" {
 				ret = ""
 			}
-			fmt.Fprintf(&b, "    %scapi_c_%s%s;\n", ret, strings.TrimPrefix(e.name, "segcache_"), call)
+			fmt.Fprintf(&b, "    %scapi_c_%s%s;\n", ret, strings.TrimPrefix(name, "segcache_"), call)
 		case sig.ret == "int":
 			b.WriteString("    if (capi_forked) return SEGCACHE_EFORKED;\n")
-			fmt.Fprintf(&b, "    return %s%s%s;\n", goPrefix, e.name, call)
+			fmt.Fprintf(&b, "    return %s%s%s;\n", goPrefix, name, call)
 		case sig.ret == "void":
 			b.WriteString("    if (capi_forked) return;\n")
-			fmt.Fprintf(&b, "    %s%s%s;\n", goPrefix, e.name, call)
+			fmt.Fprintf(&b, "    %s%s%s;\n", goPrefix, name, call)
 		default:
-			return nil, fmt.Errorf("export %s returns %s: only int (a status) and void can refuse in a forked child; mark it %s and write it in C", e.name, sig.ret, nogoDirective)
+			return nil, fmt.Errorf("export %s returns %s: only int (a status) and void can refuse in a forked child; mark it %s and write it in C", name, sig.ret, nogoDirective)
 		}
 		b.WriteString("}\n")
 	}
@@ -183,67 +234,65 @@ func publicPart(types string) (string, error) {
 	return types[i+len(beginMarker) : j], nil
 }
 
-// export is one //export function of capi.
-type export struct {
-	name string // public C name: the Go name without goPrefix
-	doc  string
-	nogo bool // marked nogoDirective
-}
-
-// exportDocs returns the exports of the package in dir with their doc
-// comments, in source order (files sorted by name, the order cgo uses too).
-func exportDocs(dir string) ([]export, error) {
+// exportDocs returns the doc comment of each //export function of the
+// package in dir, the export names in source order (files sorted by name,
+// the order cgo uses too) and which exports are marked nogoDirective. The
+// names are the public ones: the Go name without goPrefix.
+func exportDocs(dir string) (docs map[string]string, order []string, nogo map[string]bool, err error) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	sort.Strings(files)
-	var exports []export
+	docs, nogo = map[string]string{}, map[string]bool{}
 	for _, path := range files {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		for _, d := range f.Decls {
 			fn, ok := d.(*ast.FuncDecl)
 			if !ok || fn.Doc == nil {
 				continue
 			}
-			e, goName, ok := splitExport(fn.Doc)
+			goName, doc, isNogo, ok := splitExport(fn.Doc)
 			if !ok {
 				continue
 			}
 			if goName != fn.Name.Name {
-				return nil, fmt.Errorf("%s: //export %s on func %s", fset.Position(fn.Pos()), goName, fn.Name.Name)
+				return nil, nil, nil, fmt.Errorf("%s: //export %s on func %s", fset.Position(fn.Pos()), goName, fn.Name.Name)
 			}
-			if !strings.HasPrefix(goName, goPrefix+"segcache_") {
-				return nil, fmt.Errorf("%s: export %s: the Go name of an export is %ssegcache_<name>", fset.Position(fn.Pos()), goName, goPrefix)
+			name, found := strings.CutPrefix(goName, goPrefix)
+			if !found || !strings.HasPrefix(name, "segcache_") {
+				return nil, nil, nil, fmt.Errorf("%s: export %s: the Go name of an export is %ssegcache_<name>", fset.Position(fn.Pos()), goName, goPrefix)
 			}
-			if strings.TrimSpace(e.doc) == "" {
-				return nil, fmt.Errorf("%s: export %s has no doc comment", fset.Position(fn.Pos()), e.name)
+			if strings.TrimSpace(doc) == "" {
+				return nil, nil, nil, fmt.Errorf("%s: export %s has no doc comment", fset.Position(fn.Pos()), name)
 			}
-			exports = append(exports, e)
+			docs[name] = doc
+			nogo[name] = isNogo
+			order = append(order, name)
 		}
 	}
-	return exports, nil
+	return docs, order, nogo, nil
 }
 
 // splitExport finds the //export line of a doc comment and returns the
-// export (public name, comment text without the directives) and its Go
-// name.
-func splitExport(cg *ast.CommentGroup) (e export, goName string, ok bool) {
+// exported (Go) name, the comment text without the directives, and
+// whether it holds nogoDirective.
+func splitExport(cg *ast.CommentGroup) (name, doc string, nogo, ok bool) {
 	var lines []string
 	for _, c := range cg.List {
 		if n, found := strings.CutPrefix(c.Text, "//export "); found {
-			goName, ok = strings.TrimSpace(n), true
+			name, ok = strings.TrimSpace(n), true
 			continue
 		}
 		if c.Text == nogoDirective {
-			e.nogo = true
+			nogo = true
 			continue
 		}
 		if !strings.HasPrefix(c.Text, "//") {
@@ -258,9 +307,7 @@ func splitExport(cg *ast.CommentGroup) (e export, goName string, ok bool) {
 	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
 		lines = lines[:len(lines)-1]
 	}
-	e.name = strings.TrimPrefix(goName, goPrefix)
-	e.doc = strings.Join(lines, "\n")
-	return e, goName, ok
+	return name, strings.Join(lines, "\n"), nogo, ok
 }
 
 var (
@@ -271,29 +318,18 @@ var (
 
 const exportsStart = "/* End of boilerplate cgo prologue.  */"
 
-// signature is an export's C signature, with capi_* typedefs expanded.
+// signature is an export's return type and parameters as cgo declares
+// them, with capi_* typedefs expanded.
 type signature struct {
 	ret    string
-	params []param // none for (void)
+	params []cparam
 }
 
-type param struct{ typ, name string }
+type cparam struct{ typ, name string }
 
-// declare writes the declaration of function name with this signature.
-func (s signature) declare(name string) string {
-	ps := []string{"void"}
-	if len(s.params) > 0 {
-		ps = ps[:0]
-		for _, p := range s.params {
-			ps = append(ps, declare(p.typ, p.name))
-		}
-	}
-	return declare(s.ret, name) + "(" + strings.Join(ps, ", ") + ")"
-}
-
-// prototypes returns the C signature of each export in the cgo header,
-// by public name.
-func prototypes(cgo string) (map[string]signature, error) {
+// signatures reads the prototype of each export in the cgo header, with
+// capi_* typedefs expanded.
+func signatures(cgo string) (map[string]signature, error) {
 	subst := map[string]string{}
 	for _, m := range privateTypedef.FindAllStringSubmatch(cgo, -1) {
 		subst[m[2]] = m[1]
@@ -302,24 +338,41 @@ func prototypes(cgo string) (map[string]signature, error) {
 	if i < 0 {
 		return nil, errors.New("cgo header: no exports section")
 	}
-	protos := map[string]signature{}
+	sigs := map[string]signature{}
 	for _, m := range externLine.FindAllStringSubmatch(cgo[i:], -1) {
 		ret, name, params := m[1], m[2], m[3]
 		if goType.MatchString(ret + " " + params) {
 			return nil, fmt.Errorf("export %s uses a Go type: %s(%s)", name, ret, params)
 		}
-		sig := signature{ret: expand(ret, subst)}
+		sig := signature{ret: expand(ret, subst), params: []cparam{}}
 		if params != "void" {
 			for _, p := range strings.Split(params, ",") {
 				p = strings.TrimSpace(p)
 				k := strings.LastIndexAny(p, " *")
 				typ, pname := strings.TrimSpace(p[:k+1]), p[k+1:]
-				sig.params = append(sig.params, param{expand(typ, subst), pname})
+				sig.params = append(sig.params, cparam{expand(typ, subst), pname})
 			}
 		}
-		protos[name] = sig
+		sigs[name] = sig
 	}
-	return protos, nil
+	return sigs, nil
+}
+
+// prototypes returns the C prototype (without "extern" and ";") of each
+// export, with pointers written as "T *name".
+func prototypes(sigs map[string]signature) map[string]string {
+	protos := map[string]string{}
+	for name, sig := range sigs {
+		ps := []string{"void"}
+		if len(sig.params) > 0 {
+			ps = ps[:0]
+			for _, p := range sig.params {
+				ps = append(ps, declare(p.typ, p.name))
+			}
+		}
+		protos[name] = declare(sig.ret, name) + "(" + strings.Join(ps, ", ") + ")"
+	}
+	return protos
 }
 
 // expand replaces a private capi_* typedef by its definition.
@@ -343,12 +396,12 @@ func declare(typ, name string) string {
 	return base + " " + strings.Repeat("*", stars) + name
 }
 
-func sameNames(exports []export, protos map[string]signature) error {
+func sameNames(order []string, protos map[string]string) error {
 	seen := map[string]bool{}
-	for _, e := range exports {
-		seen[e.name] = true
-		if _, ok := protos[e.name]; !ok {
-			return fmt.Errorf("export %s is missing from the cgo header (stale build?)", e.name)
+	for _, n := range order {
+		seen[n] = true
+		if _, ok := protos[n]; !ok {
+			return fmt.Errorf("export %s is missing from the cgo header (stale build?)", n)
 		}
 	}
 	for n := range protos {

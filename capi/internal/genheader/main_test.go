@@ -25,14 +25,11 @@ extern capi_cstring capi_segcache_strerror(int status);
 extern int capi_segcache_get(segcache_t cache, capi_cptr key, size_t klen, void* buf, size_t* vlen);
 extern int capi_segcache_get_multi(segcache_t cache, capi_cptrs keys, capi_bufs bufs, segcache_stats* out);
 `
-	protos, err := prototypes(cgo)
+	sigs, err := signatures(cgo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for name, sig := range protos {
-		got[name] = sig.declare(name)
-	}
+	got := prototypes(sigs)
 	want := map[string]string{
 		"segcache_version":   "uint32_t segcache_version(void)",
 		"segcache_strerror":  "const char *segcache_strerror(int status)",
@@ -50,7 +47,7 @@ func TestPrototypesRejectGoTypes(t *testing.T) {
 		"extern int capi_segcache_name(segcache_t c, GoString s);",
 		"extern int capi_segcache_raw(_GoString_ s);",
 	} {
-		if _, err := prototypes(exportsStart + "\n" + line + "\n"); err == nil {
+		if _, err := signatures(exportsStart + "\n" + line + "\n"); err == nil {
 			t.Errorf("%s: accepted a Go type", line)
 		}
 	}
@@ -76,56 +73,78 @@ func helper() {}
 //export capi_segcache_b
 func capi_segcache_b() {}
 `
-	write := func(src string) {
-		if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	write(src)
-	if _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "segcache_b has no doc comment") {
+	if _, _, _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "segcache_b has no doc comment") {
 		t.Fatalf("undocumented export: err = %v", err)
 	}
 	src = strings.Replace(src, "//export capi_segcache_b", "// segcache_b does b.\n//\n//capi:nogo\n//export capi_segcache_b", 1)
-	write(src)
-	exports, err := exportDocs(dir)
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs, order, nogo, err := exportDocs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []export{
-		{name: "segcache_a", doc: "segcache_a does a.\n\nReturns:\n  - SEGCACHE_OK: done. /* not a comment */"},
-		{name: "segcache_b", doc: "segcache_b does b.", nogo: true},
+	if diff := cmp.Diff([]string{"segcache_a", "segcache_b"}, order); diff != "" {
+		t.Errorf("order (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff(want, exports, cmp.AllowUnexported(export{})); diff != "" {
-		t.Errorf("exports (-want +got)\n%s", diff)
+	if diff := cmp.Diff(map[string]bool{"segcache_a": false, "segcache_b": true}, nogo); diff != "" {
+		t.Errorf("nogo (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff("segcache_b does b.", docs["segcache_b"]); diff != "" {
+		t.Errorf("doc without the directive (-want +got)\n%s", diff)
+	}
+	wantA := "segcache_a does a.\n\nReturns:\n  - SEGCACHE_OK: done. /* not a comment */"
+	if diff := cmp.Diff(wantA, docs["segcache_a"]); diff != "" {
+		t.Errorf("doc (-want +got)\n%s", diff)
 	}
 	wantC := "/*\n * segcache_a does a.\n *\n * Returns:\n *   - SEGCACHE_OK: done. / * not a comment * /\n */\n"
-	if diff := cmp.Diff(wantC, cComment(exports[0].doc)); diff != "" {
+	if diff := cmp.Diff(wantC, cComment(docs["segcache_a"])); diff != "" {
 		t.Errorf("cComment (-want +got)\n%s", diff)
 	}
-	// The Go name must be the public name with the capi_ prefix, which
-	// keeps it out of the version script's segcache_*.
-	write(strings.ReplaceAll(src, "capi_segcache_a", "segcache_a"))
-	if _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "the Go name of an export is capi_segcache_") {
+}
+
+// The Go name must be the public name with the capi_ prefix, which keeps
+// it out of the version script's segcache_*.
+func TestExportNeedsGoPrefix(t *testing.T) {
+	dir := t.TempDir()
+	src := "package main\n\nimport \"C\"\n\n// segcache_a does a.\n//\n//export segcache_a\nfunc segcache_a() {}\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := exportDocs(dir); err == nil || !strings.Contains(err.Error(), "the Go name of an export is capi_segcache_") {
 		t.Fatalf("export without the capi_ prefix: err = %v", err)
 	}
 }
 
-// The entry points refuse in a forked child before calling Go, and nogo
-// exports never call Go.
+// The entry points refuse in a forked child before calling Go, nogo
+// exports never call Go, and strerror's table comes from the statuses.
 func TestEntryPoints(t *testing.T) {
-	protos := map[string]signature{
-		"segcache_get":      {ret: "int", params: []param{{"segcache_t", "cache"}, {"const void *", "key"}}},
-		"segcache_noop":     {ret: "void"},
-		"segcache_strerror": {ret: "const char *", params: []param{{"int", "status"}}},
-		"segcache_init":     {ret: "void", params: []param{{"segcache_options *", "opts"}}},
+	sigs := map[string]signature{
+		"segcache_get":      {ret: "int", params: []cparam{{"segcache_t", "cache"}, {"const void *", "key"}}},
+		"segcache_noop":     {ret: "void", params: []cparam{}},
+		"segcache_strerror": {ret: "const char *", params: []cparam{{"int", "status"}}},
+		"segcache_init":     {ret: "void", params: []cparam{{"segcache_options *", "opts"}}},
 	}
-	exports := []export{{name: "segcache_get"}, {name: "segcache_noop"},
-		{name: "segcache_strerror", nogo: true}, {name: "segcache_init", nogo: true}}
-	got, err := entryPoints(exports, protos)
+	order := []string{"segcache_get", "segcache_noop", "segcache_strerror", "segcache_init"}
+	nogo := map[string]bool{"segcache_strerror": true, "segcache_init": true}
+	model := &ABI{UnknownStatusMessage: "unknown", Statuses: []Status{
+		{Name: "SEGCACHE_OK", Value: 0, Message: "ok"}, {Name: "SEGCACHE_EX", Value: -2, Message: "x \"y\""}}}
+	got, err := entryPoints(order, nogo, sigs, prototypes(sigs), model)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := wrappersPrologue + `
+/* segcache_strerror's texts, indexed by -status. */
+const char *const capi_status_text[] = {
+    [-(SEGCACHE_OK)] = "ok",
+    [-(SEGCACHE_EX)] = "x \"y\"",
+};
+const int capi_status_count = 3;
+const char capi_unknown_status_text[] = "unknown";
+
 int segcache_get(segcache_t cache, const void *key) {
     if (capi_forked) return SEGCACHE_EFORKED;
     return capi_segcache_get(cache, key);
@@ -149,15 +168,16 @@ void segcache_init(segcache_options *opts) {
 	}
 	// A function that returns neither a status nor nothing cannot report
 	// the fork: it must be written in C.
-	if _, err := entryPoints([]export{{name: "segcache_strerror"}}, protos); err == nil || !strings.Contains(err.Error(), "capi:nogo") {
+	nogo["segcache_strerror"] = false
+	if _, err := entryPoints(order, nogo, sigs, prototypes(sigs), model); err == nil || !strings.Contains(err.Error(), "capi:nogo") {
 		t.Errorf("const char * export without nogo: err = %v", err)
 	}
 }
 
 func TestSameNames(t *testing.T) {
-	protos := map[string]signature{"segcache_a": {}, "segcache_b": {}}
+	protos := map[string]string{"segcache_a": "", "segcache_b": ""}
 	tests := []struct {
-		names   []string
+		order   []string
 		wantErr string
 	}{
 		{[]string{"segcache_a", "segcache_b"}, ""},
@@ -165,17 +185,13 @@ func TestSameNames(t *testing.T) {
 		{[]string{"segcache_a", "segcache_b", "segcache_c"}, "segcache_c is missing from the cgo header"},
 	}
 	for _, tt := range tests {
-		var exports []export
-		for _, n := range tt.names {
-			exports = append(exports, export{name: n})
-		}
-		err := sameNames(exports, protos)
+		err := sameNames(tt.order, protos)
 		got := ""
 		if err != nil {
 			got = err.Error()
 		}
 		if tt.wantErr == "" && got != "" || tt.wantErr != "" && !strings.Contains(got, tt.wantErr) {
-			t.Errorf("sameNames(%v) = %q, want %q", tt.names, got, tt.wantErr)
+			t.Errorf("sameNames(%v) = %q, want %q", tt.order, got, tt.wantErr)
 		}
 	}
 }
