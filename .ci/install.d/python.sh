@@ -5,6 +5,8 @@
 # place), venv support (the install test builds a fresh venv and lets pip
 # fetch the build requirements from PyPI into its cache). The package itself
 # needs nothing beyond the standard library at run time.
+# deps-check: ${PYTHON:-python3} -c 'import pytest, hypothesis, setuptools, wheel, ensurepip, venv, sysconfig, os; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))'
+# deps-skip: test-python
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
