@@ -69,6 +69,7 @@ func main() {
 		ok = false
 	}
 	others(w, *build)
+	fragments(w, *build)
 
 	w("## Where core is not ahead of the best peer\n\n")
 	if len(behind) == 0 {
@@ -314,31 +315,4 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 		*behind = append(*behind, fmt.Sprintf("forced GC (GOMAXPROCS 1): core %s ms vs %s %s ms", core["gc_ms_1proc"], bestGCName, ns(bestGC)))
 	}
 	return nil
-}
-
-func others(w func(string, ...any), build string) {
-	w("## 4. C ABI, Python and Rust\n\n")
-	w("Collected verbatim from the helpers' outputs (bench/c, bench/python, the Rust crate) when `make bench` produced them.\n\n")
-	for _, o := range []struct {
-		title string
-		files []string // the first that exists is used
-	}{
-		{"C (libsegcache.so)", []string{"bench-c.txt", "bench-capi.txt"}},
-		{"Python binding", []string{"bench-python.txt"}},
-		{"Rust crate", []string{"bench-rust.txt"}},
-	} {
-		found := false
-		for _, f := range o.files {
-			b, err := os.ReadFile(filepath.Join(build, f))
-			if err != nil {
-				continue
-			}
-			w("### %s ($(BUILD)/%s)\n\n```\n%s\n```\n\n", o.title, f, strings.TrimRight(string(b), "\n"))
-			found = true
-			break
-		}
-		if !found {
-			w("### %s\n\nNot available: $(BUILD)/%s was not produced.\n\n", o.title, strings.Join(o.files, " or "))
-		}
-	}
 }
