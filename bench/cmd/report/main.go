@@ -60,6 +60,14 @@ func main() {
 		log.Print(err)
 		ok = false
 	}
+	// The Rust peer is optional: `make test`'s smoke run does not build it.
+	if err := rustPeer(w, filepath.Join(*build, "bench-rustpeer.txt"), &behind); err != nil {
+		log.Print(err)
+	}
+	if err := physical(w, filepath.Join(*build, "bench-physical.txt"), &behind); err != nil {
+		log.Print(err)
+		ok = false
+	}
 	if err := memory(w, filepath.Join(*build, "bench-memory.tsv"), &behind); err != nil {
 		log.Print(err)
 		ok = false
@@ -69,6 +77,10 @@ func main() {
 		ok = false
 	}
 	others(w, *build)
+	if err := scaling(w, filepath.Join(*build, "bench-scaling.txt"), &behind); err != nil {
+		log.Print(err)
+		ok = false
+	}
 	fragments(w, *build)
 
 	w("## Where core is not ahead of the best peer\n\n")
