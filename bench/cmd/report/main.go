@@ -76,16 +76,24 @@ func main() {
 		log.Print(err)
 		ok = false
 	}
+	if err := spread(w, *build, &behind); err != nil {
+		log.Print(err)
+		ok = false
+	}
 	others(w, *build)
 	if err := scaling(w, filepath.Join(*build, "bench-scaling.txt"), &behind); err != nil {
 		log.Print(err)
 		ok = false
 	}
+	if err := eviction(w, filepath.Join(*build, "bench-evict.tsv"), filepath.Join(*build, "bench-expire.tsv"), &behind); err != nil {
+		log.Print(err)
+		ok = false
+	}
 	fragments(w, *build)
 
-	w("## Where core is not ahead of the best peer\n\n")
+	w("## Where core is behind a peer or misses a target\n\n")
 	if len(behind) == 0 {
-		w("Nowhere: core is ahead in every cell.\n")
+		w("Nowhere: core is ahead in every cell and meets every target.\n")
 	}
 	for _, b := range behind {
 		w("- %s\n", b)
