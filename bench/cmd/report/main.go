@@ -145,7 +145,7 @@ func readmeSection(behind int) string {
 	if headPNG != "" {
 		fmt.Fprintf(&b, "\n![miss-ratio curves, orm-busy trace](%s)\n", headPNG)
 	}
-	fmt.Fprintf(&b, "\n%d cells where segcache is not ahead are listed at the end of bench/results.md.\n\n", behind)
+	fmt.Fprintf(&b, "\n%d cells where segcache is behind a peer or misses a target are listed at the end of bench/results.md.\n\n", behind)
 	fmt.Fprintf(&b, "Reproduce: `make bench` (about 20 minutes on 2 cores; it writes bench/results.md and docs/*.png).\n")
 	fmt.Fprintf(&b, "The throughput benchmarks alone: `cd bench && go test -run '^$' -bench . -benchmem -cpu 1,2 -count 5 ./throughput`.\n")
 	fmt.Fprintf(&b, "The traces are cache2k's orm-busy and web12 (© headissue GmbH, Jens Wilke, CC BY 4.0), read from\n")
