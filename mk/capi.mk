@@ -13,6 +13,7 @@
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
 CAPI_HEADER  := include/segcache.h
+CAPI_ABI     := include/segcache.abi.json
 CAPI_SRCS    := $(shell find capi core -name '*.go' -o -name '*.h' -o -name '*.c' 2>/dev/null) \
                 capi/segcache.map go.mod go.sum
 # Export only segcache_* (versioned SEGCACHE_0) and set the soname, so that
@@ -38,9 +39,10 @@ $(CAPI_LIB): $(CAPI_SRCS)
 	@mkdir -p $(BUILD)
 	$(CAPI_GOBUILD) -o $@ ./capi
 
-# Regenerate the committed public header from the exports and their docs.
+# Regenerate the committed public header and the ABI description (the
+# JSON every drift check reads) from the exports and their docs.
 header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER) -abi $(CAPI_ABI)
 
 $(CAPI_OUT)/%: examples/c/%.c $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
@@ -54,17 +56,26 @@ demo-c: $(CAPI_OUT)/demo
 test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
-# The committed header must be exactly what the generator writes from the
-# current exports, and must compile alone as C99 and as C++11.
+# The committed header and ABI description must be exactly what the
+# generator writes from the current exports; the header must compile alone
+# as C99 and as C++11, and the description must agree with it to the
+# compiler (every value, type, offset, size and prototype as static
+# assertions).
 check-header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(BUILD)/segcache.h.gen
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi \
+		-o $(BUILD)/segcache.h.gen -abi $(BUILD)/segcache.abi.json.gen
 	@cmp -s $(BUILD)/segcache.h.gen $(CAPI_HEADER) || { diff -u $(CAPI_HEADER) $(BUILD)/segcache.h.gen; \
 		echo "$(CAPI_HEADER) is stale: run 'make header' and commit it"; exit 1; }
+	@cmp -s $(BUILD)/segcache.abi.json.gen $(CAPI_ABI) || { diff -u $(CAPI_ABI) $(BUILD)/segcache.abi.json.gen; \
+		echo "$(CAPI_ABI) is stale: run 'make header' and commit it"; exit 1; }
 	$(CAPI_CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(CAPI_HEADER)
 	$(CAPI_CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(CAPI_HEADER)
+	$(GO) run ./capi/internal/genheader -check-c $(CAPI_ABI) -o $(BUILD)/abi_check.c
+	$(CAPI_CC) -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only -Iinclude $(BUILD)/abi_check.c
+	@echo "check-header: header and ABI description are current and agree"
 
 check-exports: $(CAPI_LIB)
-	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_HEADER)
+	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_ABI)
 
 $(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)

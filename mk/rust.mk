@@ -3,7 +3,7 @@
 # beyond std, so cargo needs no registry (--locked: Cargo.lock is committed).
 #
 #   make demo-rust    run the example program
-#   make test-rust    cargo test (drift check against include/segcache.h,
+#   make test-rust    cargo test (drift check against include/segcache.abi.json,
 #                     every operation, threads, doctests), the example, and
 #                     a smoke run of the benchmark
 #   make bench-rust   ns/op of get_into/set through the safe crate beside

@@ -2,6 +2,8 @@
 # Test requirements of the Python binding (bindings/python): pytest and
 # hypothesis, for the python3 that `make test` runs. The package itself
 # needs nothing beyond the standard library.
+# deps-check: ${PYTHON:-python3} -c 'import pytest, hypothesis, wheel, ensurepip, venv'
+# deps-skip: test-python
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
