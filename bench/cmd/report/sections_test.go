@@ -28,6 +28,13 @@ func section(t *testing.T, files map[string]string, run func(w func(string, ...a
 	return b.String(), behind
 }
 
+func wantBehind(t *testing.T, want, got []string) {
+	t.Helper()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("behind (-want +got):\n%s", d)
+	}
+}
+
 func wantLines(t *testing.T, got string, want ...string) {
 	t.Helper()
 	for _, w := range want {
@@ -58,9 +65,7 @@ BenchmarkThroughput/segcache-rs/set-2	1	410.0 ns/op
 		"| set (overwrite) | 2 | 300 | 405 | **0.74** | — | 7 in 1 of 2 runs (most) |",
 		"the same 1000 keys")
 	want := []string{"vs the Rust segcache crate, set (overwrite), 2 thread(s): core 300 ns vs 405 ns (ratio 0.74, target 0.6)"}
-	if d := cmp.Diff(want, behind); d != "" {
-		t.Errorf("behind (-want +got):\n%s", d)
-	}
+	wantBehind(t, want, behind)
 }
 
 // §1c divides core's get by the huge-page reference and GetBatch by the
@@ -84,9 +89,7 @@ BenchmarkPhysical/core/getbatch16-uniform 	 1	 100 ns/op	 100.0 hit%
 		"| core Get ÷ 2 dependent loads | **2.50** | 1.67 | ≤ 1.3 |",
 		"| core GetBatch per key ÷ the prefetched batch reference | **4.00** | 2.50 | — |")
 	want := []string{"physical limit: core Get (uniform, cold) 500 ns is 2.50 × two dependent loads (200 ns, huge pages; target 1.3)"}
-	if d := cmp.Diff(want, behind); d != "" {
-		t.Errorf("behind (-want +got):\n%s", d)
-	}
+	wantBehind(t, want, behind)
 }
 
 // §5 gives every goroutine count measured and the speed-up.
@@ -107,9 +110,7 @@ BenchmarkThroughput/core/get-hit 	 1	 1 ns/op
 		"| get (hit) | core | hot-first | 200 | 100 | 80.0 | 2.50 |",
 		"| get (hit) | map | hot-first | 100 | 90.0 | 70.0 | 1.43 |")
 	want := []string{"scaling, get (hit), hot-first, 4 goroutines: core 80.0 ns vs map+RWMutex 70.0 ns"}
-	if d := cmp.Diff(want, behind); d != "" {
-		t.Errorf("behind (-want +got):\n%s", d)
-	}
+	wantBehind(t, want, behind)
 }
 
 // §6 gives the largest ÷ smallest segment count per policy, marks cells
@@ -139,9 +140,7 @@ merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000
 		"eviction, fifo: p99.9 of a set at 65,536 segments 45.0 µs (target 20)",
 		"expiry: Expire() with 1 expired segment at 65,536 segments is 15.00 × the cost at 256 (target 10)",
 	}
-	if d := cmp.Diff(want, behind); d != "" {
-		t.Errorf("behind (-want +got):\n%s", d)
-	}
+	wantBehind(t, want, behind)
 }
 
 // §3b: the spread is max − min over the runs, per policy and budget, only
@@ -162,9 +161,7 @@ func TestSpread(t *testing.T) {
 	if strings.Contains(got, "otter") {
 		t.Errorf("peers in the spread table:\n%s", got)
 	}
-	if d := cmp.Diff([]string{"hit ratio: replays are not deterministic (spread up to 2.00 points, orm-busy fixed 1 MiB core/merge)"}, behind); d != "" {
-		t.Errorf("behind (-want +got):\n%s", d)
-	}
+	wantBehind(t, []string{"hit ratio: replays are not deterministic (spread up to 2.00 points, orm-busy fixed 1 MiB core/merge)"}, behind)
 
 	got, behind = section(t, map[string]string{"bench-hitratio.tsv": run(0.1), "bench-hitratio-run2.tsv": run(0.1)}, spread)
 	wantLines(t, got, "Every replay gave the same miss ratio in every run.")
