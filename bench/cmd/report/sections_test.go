@@ -28,6 +28,14 @@ func section(t *testing.T, files map[string]string, run func(w func(string, ...a
 	return b.String(), behind
 }
 
+// fileSection runs a section that reads one file, holding text.
+func fileSection(t *testing.T, text string, run func(w func(string, ...any), path string, behind *[]string) error) (string, []string) {
+	t.Helper()
+	return section(t, map[string]string{"in": text}, func(w func(string, ...any), dir string, b *[]string) error {
+		return run(w, filepath.Join(dir, "in"), b)
+	})
+}
+
 func wantBehind(t *testing.T, want, got []string) {
 	t.Helper()
 	if d := cmp.Diff(want, got); d != "" {
@@ -57,9 +65,7 @@ BenchmarkThroughput/core/set-2 	 1	 300 ns/op	 0 B/op	 0 allocs/op
 BenchmarkThroughput/segcache-rs/set-2	1	400.0 ns/op	7 failed-sets
 BenchmarkThroughput/segcache-rs/set-2	1	410.0 ns/op
 `
-	got, behind := section(t, map[string]string{"rp.txt": in}, func(w func(string, ...any), dir string, b *[]string) error {
-		return rustPeer(w, filepath.Join(dir, "rp.txt"), b)
-	})
+	got, behind := fileSection(t, in, rustPeer)
 	wantLines(t, got,
 		"| get (hit) | 1 | 110 | 210 | **0.52** | 100 | 0 |",
 		"| set (overwrite) | 2 | 300 | 405 | **0.74** | — | 7 in 1 of 2 runs (most) |",
@@ -79,9 +85,7 @@ BenchmarkPhysical/ref-2loads-prefetch16/nothp 	 1	 40 ns/op	 0 huge%
 BenchmarkPhysical/core/get-uniform 	 1	 500 ns/op	 100.0 hit%
 BenchmarkPhysical/core/getbatch16-uniform 	 1	 100 ns/op	 100.0 hit%
 `
-	got, behind := section(t, map[string]string{"p.txt": in}, func(w func(string, ...any), dir string, b *[]string) error {
-		return physical(w, filepath.Join(dir, "p.txt"), b)
-	})
+	got, behind := fileSection(t, in, physical)
 	wantLines(t, got,
 		"a 112 MiB table",
 		"| reference, 2 dependent loads, huge pages | 200 | 100% |",
@@ -102,9 +106,7 @@ BenchmarkScaling/hot-first/map/get-hit-2 	 1	 90 ns/op
 BenchmarkScaling/hot-first/map/get-hit-4 	 1	 70 ns/op
 BenchmarkThroughput/core/get-hit 	 1	 1 ns/op
 `
-	got, behind := section(t, map[string]string{"s.txt": in}, func(w func(string, ...any), dir string, b *[]string) error {
-		return scaling(w, filepath.Join(dir, "s.txt"), b)
-	})
+	got, behind := fileSection(t, in, scaling)
 	wantLines(t, got,
 		"| operation | system | layout | ×1 | ×2 | ×4 | speed-up |",
 		"| get (hit) | core | hot-first | 200 | 100 | 80.0 | 2.50 |",
