@@ -192,6 +192,9 @@ func (c *conn) handle(line []byte) bool {
 		// Skip the announced block unread, as memcached does, so the
 		// next request parses.
 		c.serverError("object too large for cache")
+		if c.w.Flush() != nil { // the skip may wait for a client that waits for us
+			return false
+		}
 		_, err := c.r.Discard(req.Bytes + 2)
 		return err == nil
 	default:
