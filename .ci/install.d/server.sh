@@ -4,6 +4,8 @@
 # libmemcached's tools (memccapable, the conformance test), nutcracker
 # (twemproxy, the cluster test) and pymemcache for the python3 that make
 # runs. gomemcache comes from the Go module proxy.
+# deps-check: command -v memccapable && command -v nutcracker && command -v memcached && ${PYTHON:-python3} -c 'import pymemcache, pytest'
+# deps-skip: test-server
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
