@@ -21,6 +21,9 @@ import segcache
 from segcache import _errors, _lib
 from conftest import REPO
 
+# Not about the hot methods: run once, with the default implementation.
+IMPL_INDEPENDENT = True
+
 ABI = json.loads((REPO / "include" / "segcache.abi.json").read_text())
 
 # The ctypes type of each C base type the ABI uses.
