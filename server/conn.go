@@ -180,6 +180,9 @@ func (c *conn) handle(line []byte) bool {
 	if cap(req.Keys) > cap(c.keys) {
 		c.keys = req.Keys[:0]
 	}
+	if cap(req.Meta) > cap(c.keys) {
+		c.keys = req.Meta[:0]
+	}
 	c.noreply = req.Noreply
 	defer func() { c.noreply = false }()
 	switch err {
@@ -252,6 +255,16 @@ func (c *conn) handle(line []byte) bool {
 		c.reply("OK")
 	case proto.OpQuit:
 		return false
+	case proto.OpMetaGet:
+		c.metaGet(&req)
+	case proto.OpMetaSet:
+		return c.metaSet(&req)
+	case proto.OpMetaDelete:
+		c.metaDelete(&req)
+	case proto.OpMetaArith:
+		c.metaArith(&req)
+	case proto.OpMetaNoop:
+		c.w.WriteString("MN\r\n")
 	}
 	return true
 }
