@@ -188,16 +188,9 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		st.Op = proto.OpCAS
 	}
 	// The block follows whatever the flags said; read it before replying.
-	c.n.cmdSet.Add(1)
-	c.key = append(c.key[:0], req.Key...)
-	data, done, err := c.readData(req.Bytes)
-	if err == errBadChunk {
-		done()
-		c.clientError("bad data chunk")
-		return true
-	}
-	if err != nil {
-		return false
+	data, done, handled, keep := c.readBlock(req)
+	if handled {
+		return keep
 	}
 	if !valid {
 		done()
