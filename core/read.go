@@ -128,15 +128,28 @@ func casToken(h uint64, f *found, version uint64) uint64 {
 // read copies key's value. With grow it appends to buf; otherwise it
 // copies into buf if the value fits and else returns ErrBufferSmall. n is
 // the value's length whenever the key was found.
-func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, mask uint32, grow bool) (out []byte, n int, token uint64, err error) {
+//
+// moves is k.Moves() read before mask was computed: a miss is only
+// reported once no displacement could have hidden the key from the scan.
+func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, mask uint32, grow bool) (out []byte, n int, token uint64, err error) {
 	keep := len(buf)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
+			moves = k.Moves()
 			mask = k.Match()
 		}
 		var f found
-		if c.closed.Load() || !c.locate(key, k, mask, &f) {
+		if c.closed.Load() {
 			return buf, 0, 0, ErrNotFound
+		}
+		if !c.locate(key, k, mask, &f) {
+			if k.Settled(moves) || attempt > 1<<20 {
+				return buf, 0, 0, ErrNotFound
+			}
+			if attempt > 16 {
+				runtime.Gosched()
+			}
+			continue
 		}
 		var version uint64
 		expired := f.expired()
@@ -215,7 +228,8 @@ func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
 	}
 	h := hashKey(key)
 	k := c.ht.Key(h)
-	out, _, token, err := c.read(dst, key, h, &k, k.Match(), true)
+	moves := k.Moves()
+	out, _, token, err := c.read(dst, key, h, &k, moves, k.Match(), true)
 	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	return out, token, err == nil
@@ -234,7 +248,8 @@ func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 	}
 	h := hashKey(key)
 	k := c.ht.Key(h)
-	_, n, token, err = c.read(buf, key, h, &k, k.Match(), false)
+	moves := k.Moves()
+	_, n, token, err = c.read(buf, key, h, &k, moves, k.Match(), false)
 	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	if c.closed.Load() && err == ErrNotFound {
@@ -268,6 +283,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		for i, k := range chunk {
 			hashes[i] = hashKey(k)
 		}
+		moves := c.ht.Moves()
 		c.ht.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
 		// The buckets are in cache now; start loading every candidate
 		// item too, so the item misses of the batch overlap instead of
@@ -285,7 +301,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 				lens[j], errs[j] = 0, err
 				continue
 			}
-			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], masks[i], false)
+			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], moves, masks[i], false)
 			c.countGet(err)
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed

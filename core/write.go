@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/segcache/segcache/core/internal/fence"
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/proc"
@@ -278,7 +279,7 @@ const (
 // first, it returns retryLookup and the slot to wait for.
 func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (res publishResult, waitP *uint64, waitS uint64) {
 	if !had {
-		return c.insertFresh(&k.Key, loc)
+		return c.insertFresh(k, loc)
 	}
 	expired := f.expired()
 	switch c.unlink(f.p, f.s, hashtable.Retarget(loc)) {
@@ -299,11 +300,15 @@ func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (res publishRe
 // only under PolicyNone (bucketsFull), which must never drop a stored
 // entry; the other policies drop the coldest. Entries whose segment a drain
 // owns are passed over; if all are, it reports one to wait for.
-func (c *Cache) insertFresh(k *hashtable.Key, loc uint64) (publishResult, *uint64, uint64) {
+func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint64) {
+	k := &kd.Key
 	var busy uint32
 	for spins := 0; ; spins++ {
 		if k.InsertFree(loc) {
 			return published, nil, 0
+		}
+		if c.displaceFor(kd) {
+			continue
 		}
 		i, vs := k.Coldest(busy)
 		if i < 0 {
@@ -327,6 +332,67 @@ func (c *Cache) insertFresh(k *hashtable.Key, loc uint64) (publishResult, *uint6
 			runtime.Gosched()
 		}
 	}
+}
+
+// displaceFor makes room in k's full bucket pair without dropping
+// anything: it moves one of the entries to the other candidate bucket of
+// that entry's key, if that bucket has an empty slot. It reads each entry's
+// key from its item to learn its hash, and takes that key's stripe (unless
+// it is k's own), so that no writer of that key races the move. It reports
+// whether a slot was freed.
+func (c *Cache) displaceFor(k *keyed) bool {
+	own := k.h >> 20 & (stripeCount - 1)
+	for i := 0; i < 16; i++ {
+		s := hashtable.Load(k.Slot(i))
+		if s == 0 || hashtable.IsGhost(s) {
+			return true // freed meanwhile
+		}
+		h, ok := c.hashOfEntry(s)
+		if !ok {
+			continue
+		}
+		dst := k.Other(i, h)
+		if dst == nil {
+			continue
+		}
+		if st := h >> 20 & (stripeCount - 1); st != own {
+			mu := &c.stripes[st]
+			if !mu.TryLock() {
+				continue
+			}
+			moved := k.Displace(i, s, dst)
+			mu.Unlock()
+			if moved {
+				return true
+			}
+		} else if k.Displace(i, s, dst) {
+			return true
+		}
+	}
+	return false
+}
+
+// hashOfEntry returns the hash of the key of the item slot s links, read
+// under the segment's generation check (the bytes may be recycled under
+// us: then ok is false).
+func (c *Cache) hashOfEntry(s uint64) (h uint64, ok bool) {
+	seg, g6, off := hashtable.Where(s)
+	if int(seg) >= c.nseg || off+item.HeaderSize > c.segSize {
+		return 0, false
+	}
+	hdr := &c.segs.Headers[seg]
+	g := hdr.Gen.Load()
+	if g&(1<<segment.GenBits-1) != g6 {
+		return 0, false
+	}
+	data := c.segBytes(seg)[off:]
+	ih, ok := item.Decode(item.LoadHeader(data))
+	if !ok || item.HeaderSize+ih.Klen > len(data) {
+		return 0, false
+	}
+	h = hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen])
+	fence.Load()
+	return h, hdr.Gen.Load() == g
 }
 
 // Delete removes key; ErrNotFound if it is absent or expired.

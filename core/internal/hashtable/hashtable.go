@@ -2,10 +2,12 @@ package hashtable
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/arena"
+	"github.com/segcache/segcache/core/internal/fence"
 	"github.com/segcache/segcache/core/internal/tagscan"
 )
 
@@ -14,7 +16,7 @@ import (
 const (
 	TagShift  = 52
 	FreqShift = 44
-	FreqMask  = 0x7f // 7 bits: bit 51 is spare
+	FreqMask  = 0x7f // 7 bits: bit 51 is the moving mark
 	LocMask   = 1<<44 - 1
 	GhostLoc  = tagscan.GhostLoc
 	MaxFreq   = FreqMask
@@ -23,6 +25,12 @@ const (
 	// (tag) and item (location).
 	identity = (1<<64-1)>>TagShift<<TagShift | LocMask
 	freqBits = FreqMask << FreqShift
+
+	// moving (the spare bit) marks the copy of an entry that Displace is
+	// moving to its other bucket, until the original is cleared. Readers
+	// use the copy like any entry; drains and victim choice skip it, so
+	// the item is taken off its counters once, through the original.
+	moving = 1 << 51
 
 	segShift = 26
 	genShift = 20
@@ -52,6 +60,13 @@ type Table struct {
 	_    [64]byte
 	coin atomic.Uint64
 	_    [56]byte
+
+	// moves counts displacements, twice each: odd while an entry is
+	// being moved to its other bucket (copied there, then cleared here).
+	// A lookup that misses while it changed looks again (see Key.Settled),
+	// so an entry in flight is never reported absent.
+	moves atomic.Uint64
+	_     [56]byte
 }
 
 // New maps a table of 2^power slots.
@@ -80,12 +95,31 @@ func (t *Table) Memory() []byte { return t.mem }
 type Key struct {
 	b0, b1 *Bucket
 	tag    uint64
+	t      *Table
 }
 
 // Key returns the place of the key whose hash is h.
 func (t *Table) Key(h uint64) Key {
 	i0, i1, tag := tagscan.Candidates(h, t.Mask)
-	return Key{&t.Buckets[i0], &t.Buckets[i1], tag}
+	return Key{&t.Buckets[i0], &t.Buckets[i1], tag, t}
+}
+
+// Moves returns the table's displacement counter. Read it before a
+// lookup's Match and pass it to Settled if the lookup misses.
+func (k *Key) Moves() uint64 { return k.t.moves.Load() }
+
+// Moves is Key.Moves for a batch of lookups (before MatchBatch).
+func (t *Table) Moves() uint64 { return t.moves.Load() }
+
+// Settled reports whether no entry was displaced since Moves returned m:
+// only then is a miss of a lookup that started after Moves a true miss.
+// (An entry moving from one of the key's buckets to the other could
+// otherwise slip past a scan that read the destination before the copy and
+// the source after the clear.) The caller's slot loads must be complete:
+// the re-read below is ordered after them by fence.Load on weak memory.
+func (k *Key) Settled(m uint64) bool {
+	fence.Load()
+	return m&1 == 0 && k.t.moves.Load() == m
 }
 
 // Match returns the mask of the key's candidate slots (bit i: Slot(i))
@@ -128,13 +162,86 @@ func (k *Key) Ghost() (*uint64, uint64) {
 // Linking returns the slot that links loc for this key, or nil: the one
 // way to learn whether an item a drain found in a segment is still live.
 func (k *Key) Linking(loc uint64) (*uint64, uint64) {
-	for i := 0; i < 16; i++ {
-		p := k.Slot(i)
-		if s := Load(p); Loc(s) == loc && Tag(s) == k.tag {
-			return p, s
+	for spins := 0; ; spins++ {
+		m := k.Moves()
+		for i := 0; i < 16; i++ {
+			p := k.Slot(i)
+			if s := Load(p); Loc(s) == loc && Tag(s) == k.tag && s&moving == 0 {
+				return p, s
+			}
+		}
+		if k.Settled(m) {
+			return nil, 0
+		}
+		settle(spins)
+	}
+}
+
+// settle backs off while a displacement is in flight (two CASes: short,
+// unless its goroutine was descheduled).
+func settle(spins int) {
+	if spins > 16 {
+		runtime.Gosched()
+	}
+}
+
+// Other returns the bucket of the key whose hash is h other than the one
+// holding k's candidate slot i, or nil if that key does not belong in that
+// bucket (so h is not the hash of the entry in slot i).
+func (k *Key) Other(i int, h uint64) *Bucket {
+	i0, i1, tag := tagscan.Candidates(h, k.t.Mask)
+	b0, b1 := &k.t.Buckets[i0], &k.t.Buckets[i1]
+	here := k.b0
+	if i >= 8 {
+		here = k.b1
+	}
+	switch {
+	case tag != Tag(Load(k.Slot(i))):
+		return nil
+	case here == b0:
+		return b1
+	case here == b1:
+		return b0
+	}
+	return nil
+}
+
+// Displace moves the entry s of k's candidate slot i into an empty slot of
+// dst, the other candidate bucket of that entry's key (see Other), so that
+// k's pair gets a free slot without dropping anything. The caller must
+// hold the write lock of the entry's key, so no writer of that key races
+// the move. The entry is copied first and cleared second, with the move
+// counter odd meanwhile: readers find it in one place or the other, or
+// look again (Settled). It returns false if dst has no empty slot or the
+// entry changed meanwhile (a drain or another key's insert took it); then
+// nothing moved.
+func (k *Key) Displace(i int, s uint64, dst *Bucket) bool {
+	var q *uint64
+	for j := range dst {
+		if Load(&dst[j]) == 0 {
+			q = &dst[j]
+			break
 		}
 	}
-	return nil, 0
+	if q == nil || s == 0 || IsGhost(s) {
+		return false
+	}
+	k.t.moves.Add(1)
+	defer k.t.moves.Add(1)
+	if !CAS(q, 0, s|moving) {
+		return false
+	}
+	// Only readers' frequency bumps touch the marked copy: Apply's retry
+	// covers them, so the copy is always settled or withdrawn.
+	if !Unlink().Apply(k.Slot(i), s) {
+		// A drain or another key's insert took the entry first, and
+		// accounted for it: withdraw the copy.
+		Unlink().Apply(q, s|moving)
+		return false
+	}
+	for c := Load(q); !CAS(q, c, c&^moving); c = Load(q) {
+	}
+	return true
 }
 
 // InsertFree links a fresh entry for the key at loc without displacing
@@ -198,9 +305,9 @@ func (k *Key) empty() *uint64 {
 }
 
 // Coldest returns the index (0..15) of the slot to give up when both
-// buckets are full, skipping the slots in the skip mask: an empty slot or a
-// ghost if there is one, else the slot with the lowest frequency. It
-// returns -1 if every slot is skipped.
+// buckets are full, skipping the slots in the skip mask and copies in
+// flight: an empty slot or a ghost if there is one, else the slot with the
+// lowest frequency. It returns -1 if every slot is skipped.
 func (k *Key) Coldest(skip uint32) (int, uint64) {
 	best, bs, bf := -1, uint64(0), uint64(1<<10)
 	for i := 0; i < 16; i++ {
@@ -208,6 +315,9 @@ func (k *Key) Coldest(skip uint32) (int, uint64) {
 			continue
 		}
 		s := Load(k.Slot(i))
+		if s&moving != 0 {
+			continue // a copy in flight: its original is the one to take
+		}
 		if s == 0 || IsGhost(s) {
 			return i, s
 		}

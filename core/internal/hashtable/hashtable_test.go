@@ -1,6 +1,8 @@
 package hashtable
 
 import (
+	"math/bits"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -107,7 +109,7 @@ func TestVictimChoice(t *testing.T) {
 		b0[i] = pack(1, uint64(10+i), uint64(i+1))
 		b1[i] = pack(2, uint64(20+i), uint64(i+100))
 	}
-	k := Key{&b0, &b1, 7}
+	k := Key{&b0, &b1, 7, &Table{}}
 	if k.empty() != nil {
 		t.Fatal("found empty slot in full buckets")
 	}
@@ -131,7 +133,7 @@ func TestVictimChoice(t *testing.T) {
 	if p, s := k.Ghost(); p != &b1[3] || Freq(s) != 3 {
 		t.Fatal("Ghost missed the key's ghost")
 	}
-	if p, _ := (&Key{&b0, &b1, 8}).Ghost(); p != nil {
+	if p, _ := (&Key{&b0, &b1, 8, &Table{}}).Ghost(); p != nil {
 		t.Fatal("Ghost matched another tag")
 	}
 	// The key's own ghost is taken over with its frequency.
@@ -142,7 +144,7 @@ func TestVictimChoice(t *testing.T) {
 	if p, s := k.Linking(loc); p != &b1[3] || s != b1[3] {
 		t.Fatal("Linking missed the entry")
 	}
-	if p, _ := (&Key{&b0, &b1, 8}).Linking(loc); p != nil {
+	if p, _ := (&Key{&b0, &b1, 8, &Table{}}).Linking(loc); p != nil {
 		t.Fatal("Linking matched another tag")
 	}
 	if k.Match() != 1<<11 {
@@ -150,7 +152,7 @@ func TestVictimChoice(t *testing.T) {
 	}
 	// Another key's ghost is taken over with frequency 0.
 	b0[6] = pack(9, 50, GhostLoc)
-	k8 := Key{&b0, &b1, 8}
+	k8 := Key{&b0, &b1, 8, &Table{}}
 	if !k8.InsertFree(loc) || b0[6] != pack(8, 0, loc) {
 		t.Fatalf("InsertFree over another key's ghost: %#x", b0[6])
 	}
@@ -250,5 +252,187 @@ func TestClearGhosts(t *testing.T) {
 	tb.ClearGhosts()
 	if tb.Buckets[0][0] != 0 || tb.Buckets[1][2] != pack(2, 3, 8) {
 		t.Fatalf("after ClearGhosts: %#x %#x", tb.Buckets[0][0], tb.Buckets[1][2])
+	}
+}
+
+// find reports whether a lookup of k finds an entry at loc, the way the
+// engine looks: counter, scan, and on a miss a re-check of the counter.
+// With slow, it yields between the two buckets, as a preempted reader
+// would: the widest window a move can slip through.
+func find(k *Key, loc uint64, slow bool) (found, settled bool) {
+	m := k.Moves()
+	if !slow {
+		for mask := k.Match(); mask != 0; mask &= mask - 1 {
+			if Loc(Load(k.Slot(bits.TrailingZeros32(mask)))) == loc {
+				return true, true
+			}
+		}
+		return false, k.Settled(m)
+	}
+	for i := 0; i < 16; i++ {
+		if i == 8 {
+			runtime.Gosched()
+		}
+		if s := Load(k.Slot(i)); s != 0 && Loc(s) == loc {
+			return true, true
+		}
+	}
+	return false, k.Settled(m)
+}
+
+// slotOfLoc returns the candidate index of k holding loc, or -1.
+func slotOfLoc(k *Key, loc uint64) int {
+	for i := 0; i < 16; i++ {
+		if s := Load(k.Slot(i)); s != 0 && Loc(s) == loc {
+			return i
+		}
+	}
+	return -1
+}
+
+// withEntry returns a fresh table of 2^power slots holding one entry, of
+// the key whose hash is h, at loc.
+func withEntry(t *testing.T, power uint32, h, loc uint64) (*Table, Key) {
+	t.Helper()
+	tb := newT(t, power)
+	k := tb.Key(h)
+	if !k.InsertFree(loc) {
+		t.Fatal("insert into an empty table failed")
+	}
+	return tb, k
+}
+
+func TestDisplace(t *testing.T) {
+	const h = 0x123456789abcdef1
+	loc := MakeLoc(3, 1, 64)
+	tb, k := withEntry(t, 8, h, loc) // 32 buckets
+	i := slotOfLoc(&k, loc)
+	s := Load(k.Slot(i))
+	if Freq(s) != 0 {
+		t.Fatalf("fresh entry %#x", s)
+	}
+	if k.Other(i, h^1<<60) != nil {
+		t.Error("Other accepted a hash whose tag differs from the entry's")
+	}
+	dst := k.Other(i, h)
+	if dst == nil {
+		t.Fatal("Other found no other bucket")
+	}
+	// Moved with its frequency, out of slot i, into the other bucket.
+	tb.Bump(k.Slot(i), s)
+	s = Load(k.Slot(i))
+	if !k.Displace(i, s, dst) {
+		t.Fatal("Displace into an empty bucket failed")
+	}
+	j := slotOfLoc(&k, loc)
+	if Load(k.Slot(i)) != 0 || j < 0 || (i < 8) == (j < 8) || Load(k.Slot(j)) != s {
+		t.Fatalf("after Displace: slot %d = %#x, entry in slot %d = %#x (want %#x)", i, Load(k.Slot(i)), j, Load(k.Slot(j)), s)
+	}
+	if p, got := k.Linking(loc); p != k.Slot(j) || got != s {
+		t.Fatal("Linking does not find the moved entry")
+	}
+	if m := k.Moves(); m != 2 || !k.Settled(m) {
+		t.Fatalf("move counter %d after one displacement, want 2 and settled", m)
+	}
+	// A full destination: nothing moves.
+	for x := range dst {
+		if Load(&dst[x]) == 0 {
+			dst[x] = pack(0xfff, 1, MakeLoc(9, 1, 8*x))
+		}
+	}
+	other := k.Other(j, h)
+	for x := range other {
+		if Load(&other[x]) == 0 {
+			other[x] = pack(0xffe, 1, MakeLoc(9, 2, 8*x))
+		}
+	}
+	if k.Displace(j, s, other) || Load(k.Slot(j)) != s {
+		t.Fatal("Displace into a full bucket moved something")
+	}
+}
+
+// Victim choice and drains never take a copy in flight: it is not yet
+// the entry's accounted link.
+func TestMovingCopySkipped(t *testing.T) {
+	var b0, b1 Bucket
+	for i := range b0 {
+		b0[i] = pack(1, 50, uint64(i+1))
+		b1[i] = pack(2, 50, uint64(i+100))
+	}
+	loc := MakeLoc(5, 1, 8)
+	b1[2] = pack(7, 0, loc) | moving
+	k := Key{&b0, &b1, 7, &Table{}}
+	if i, _ := k.Coldest(0); i == 10 {
+		t.Error("Coldest chose a moving copy")
+	}
+	if p, _ := k.Linking(loc); p != nil {
+		t.Error("Linking returned a moving copy")
+	}
+	if m := k.Match(); m != 1<<10 {
+		t.Errorf("Match = %#x: readers must see the copy", m)
+	}
+}
+
+// An entry moved back and forth between its buckets is never missed by a
+// concurrent lookup that honours Settled, and never duplicated once the
+// mover stops. (Without the Settled re-check, about one run in six
+// reported a miss.)
+func TestDisplaceNeverHidesFromReaders(t *testing.T) {
+	const h = 0x0fedcba987654321
+	loc := MakeLoc(2, 1, 128)
+	tb, k := withEntry(t, 6, h, loc) // 8 buckets
+	const lookups = 30000
+	var readers sync.WaitGroup
+	var missed [2]int
+	for r := 0; r < 2; r++ {
+		readers.Add(1)
+		go func(r int) {
+			defer readers.Done()
+			kr := tb.Key(h)
+			for n := 0; n < lookups; n++ {
+				found, settled := find(&kr, loc, r == 1)
+				if !found && settled {
+					missed[r]++
+				}
+				if found && r == 0 {
+					if i := slotOfLoc(&kr, loc); i >= 0 {
+						tb.Bump(kr.Slot(i), Load(kr.Slot(i)))
+					}
+				}
+			}
+		}(r)
+	}
+	done := make(chan struct{})
+	go func() { readers.Wait(); close(done) }()
+	moved := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		i := slotOfLoc(&k, loc)
+		if i < 0 {
+			t.Fatalf("move %d: entry gone", moved)
+		}
+		s := Load(k.Slot(i))
+		if s&moving != 0 {
+			t.Fatalf("move %d: a copy still marked moving", moved)
+		}
+		if k.Displace(i, s, k.Other(i, h)) {
+			moved++
+		} // else a racing bump failed it: look again
+	}
+	if missed != [2]int{} {
+		t.Fatalf("lookups reported a present entry absent: %v of %d each (%d moves)", missed, lookups, moved)
+	}
+	n := 0
+	for i := 0; i < 16; i++ {
+		if Loc(Load(k.Slot(i))) == loc {
+			n++
+		}
+	}
+	if n != 1 || moved == 0 {
+		t.Fatalf("%d entries link the item after %d moves, want 1", n, moved)
 	}
 }
