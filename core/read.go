@@ -283,14 +283,17 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		for i, k := range chunk {
 			hashes[i] = hashKey(k)
 		}
-		moves := c.ht.Moves()
+		var ks [batchChunk]hashtable.Key
+		var moves [batchChunk]uint64
+		for i := range chunk {
+			ks[i] = c.ht.Key(hashes[i])
+			moves[i] = ks[i].Moves()
+		}
 		c.ht.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
 		// The buckets are in cache now; start loading every candidate
 		// item too, so the item misses of the batch overlap instead of
 		// coming one after another in the loop below.
-		var ks [batchChunk]hashtable.Key
 		for i := range chunk {
-			ks[i] = c.ht.Key(hashes[i])
 			if masks[i] != 0 {
 				c.prefetchItem(&ks[i], masks[i])
 			}
@@ -301,7 +304,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 				lens[j], errs[j] = 0, err
 				continue
 			}
-			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], moves, masks[i], false)
+			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], moves[i], masks[i], false)
 			c.countGet(err)
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed

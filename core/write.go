@@ -351,21 +351,17 @@ func (c *Cache) displaceFor(k *keyed) bool {
 		if !ok {
 			continue
 		}
-		dst := k.Other(i, h)
-		if dst == nil {
-			continue
-		}
 		if st := h >> 20 & (stripeCount - 1); st != own {
 			mu := &c.stripes[st]
 			if !mu.TryLock() {
 				continue
 			}
-			moved := k.Displace(i, s, dst)
+			moved := k.Displace(i, s, h)
 			mu.Unlock()
 			if moved {
 				return true
 			}
-		} else if k.Displace(i, s, dst) {
+		} else if k.Displace(i, s, h) {
 			return true
 		}
 	}

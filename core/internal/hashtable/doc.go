@@ -14,7 +14,7 @@
 // When both buckets of a new key are full, Key.Displace moves another
 // key's entry to that key's other bucket instead of dropping anything: it
 // copies the entry there (marked moving), clears the original, then clears
-// the mark, with the table's move counter odd meanwhile. A lookup that
+// the mark, with the key's move counter odd meanwhile. A lookup that
 // misses re-checks the counter (Key.Settled) and looks again if a move was
 // in flight, so lock-free readers never miss a present item.
 //

@@ -63,10 +63,20 @@ type Table struct {
 
 	// moves counts displacements, twice each: odd while an entry is
 	// being moved to its other bucket (copied there, then cleared here).
-	// A lookup that misses while it changed looks again (see Key.Settled),
-	// so an entry in flight is never reported absent.
-	moves atomic.Uint64
-	_     [56]byte
+	// A lookup that misses while its counter changed looks again (see
+	// Key.Settled), so an entry in flight is never reported absent. The
+	// counters are striped by the moved key's first bucket: only a lookup
+	// of that key can miss the entry, so lookups of other keys need not
+	// look again, and a table busy with moves does not stall every miss.
+	moves *[moveStripes]moveCounter
+}
+
+// moveStripes is the number of move counters (a power of two).
+const moveStripes = 64
+
+type moveCounter struct {
+	n atomic.Uint64
+	_ [56]byte
 }
 
 // New maps a table of 2^power slots.
@@ -80,7 +90,7 @@ func New(power uint32) (*Table, error) {
 		return nil, err
 	}
 	b := unsafe.Slice((*Bucket)(unsafe.Pointer(unsafe.SliceData(mem))), nb)
-	return &Table{Buckets: b, Mask: uint64(nb - 1), mem: mem}, nil
+	return &Table{Buckets: b, Mask: uint64(nb - 1), mem: mem, moves: new([moveStripes]moveCounter)}, nil
 }
 
 // Bytes is the table's memory.
@@ -95,21 +105,22 @@ func (t *Table) Memory() []byte { return t.mem }
 type Key struct {
 	b0, b1 *Bucket
 	tag    uint64
+	moves  *atomic.Uint64 // the move counter of the key's stripe
 	t      *Table
 }
 
 // Key returns the place of the key whose hash is h.
 func (t *Table) Key(h uint64) Key {
 	i0, i1, tag := tagscan.Candidates(h, t.Mask)
-	return Key{&t.Buckets[i0], &t.Buckets[i1], tag, t}
+	return Key{&t.Buckets[i0], &t.Buckets[i1], tag, t.movesOf(i0), t}
 }
 
-// Moves returns the table's displacement counter. Read it before a
-// lookup's Match and pass it to Settled if the lookup misses.
-func (k *Key) Moves() uint64 { return k.t.moves.Load() }
+// movesOf returns the move counter of the keys whose first bucket is i0.
+func (t *Table) movesOf(i0 uint64) *atomic.Uint64 { return &t.moves[i0&(moveStripes-1)].n }
 
-// Moves is Key.Moves for a batch of lookups (before MatchBatch).
-func (t *Table) Moves() uint64 { return t.moves.Load() }
+// Moves returns the key's displacement counter. Read it before the
+// lookup's Match and pass it to Settled if the lookup misses.
+func (k *Key) Moves() uint64 { return k.moves.Load() }
 
 // Settled reports whether no entry was displaced since Moves returned m:
 // only then is a miss of a lookup that started after Moves a true miss.
@@ -119,7 +130,7 @@ func (t *Table) Moves() uint64 { return t.moves.Load() }
 // the re-read below is ordered after them by fence.Load on weak memory.
 func (k *Key) Settled(m uint64) bool {
 	fence.Load()
-	return m&1 == 0 && k.t.moves.Load() == m
+	return m&1 == 0 && k.moves.Load() == m
 }
 
 // Match returns the mask of the key's candidate slots (bit i: Slot(i))
@@ -185,37 +196,34 @@ func settle(spins int) {
 	}
 }
 
-// Other returns the bucket of the key whose hash is h other than the one
-// holding k's candidate slot i, or nil if that key does not belong in that
-// bucket (so h is not the hash of the entry in slot i).
-func (k *Key) Other(i int, h uint64) *Bucket {
+// Displace moves the entry s of k's candidate slot i to the other
+// candidate bucket of its own key, whose hash is h, if that bucket has an
+// empty slot, so that k's pair gets a free slot without dropping anything.
+// The caller must hold the write lock of the entry's key, so no writer of
+// that key races the move. The entry is copied first (marked moving) and
+// cleared second, with the key's move counter odd meanwhile: readers find
+// it in one place or the other, or look again (Settled). It returns false,
+// having moved nothing, if h is not the entry's hash, the other bucket is
+// full, s is itself a copy in flight, or the entry changed meanwhile (a
+// drain or another key's insert took it).
+func (k *Key) Displace(i int, s, h uint64) bool {
+	if s == 0 || IsGhost(s) || s&moving != 0 {
+		return false
+	}
 	i0, i1, tag := tagscan.Candidates(h, k.t.Mask)
 	b0, b1 := &k.t.Buckets[i0], &k.t.Buckets[i1]
-	here := k.b0
+	here, dst := k.b0, b1
 	if i >= 8 {
 		here = k.b1
 	}
 	switch {
-	case tag != Tag(Load(k.Slot(i))):
-		return nil
-	case here == b0:
-		return b1
+	case tag != Tag(s):
+		return false
 	case here == b1:
-		return b0
+		dst = b0
+	case here != b0:
+		return false
 	}
-	return nil
-}
-
-// Displace moves the entry s of k's candidate slot i into an empty slot of
-// dst, the other candidate bucket of that entry's key (see Other), so that
-// k's pair gets a free slot without dropping anything. The caller must
-// hold the write lock of the entry's key, so no writer of that key races
-// the move. The entry is copied first and cleared second, with the move
-// counter odd meanwhile: readers find it in one place or the other, or
-// look again (Settled). It returns false if dst has no empty slot or the
-// entry changed meanwhile (a drain or another key's insert took it); then
-// nothing moved.
-func (k *Key) Displace(i int, s uint64, dst *Bucket) bool {
 	var q *uint64
 	for j := range dst {
 		if Load(&dst[j]) == 0 {
@@ -223,11 +231,12 @@ func (k *Key) Displace(i int, s uint64, dst *Bucket) bool {
 			break
 		}
 	}
-	if q == nil || s == 0 || IsGhost(s) {
+	if q == nil {
 		return false
 	}
-	k.t.moves.Add(1)
-	defer k.t.moves.Add(1)
+	moves := k.t.movesOf(i0)
+	moves.Add(1)
+	defer moves.Add(1)
 	if !CAS(q, 0, s|moving) {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,6 +42,12 @@ func TestLocationRoundTrip(t *testing.T) {
 	if _, g, _ := SplitLoc(MakeLoc(3, 64+5, 0)); g != 5 {
 		t.Errorf("gen 69 stored as %d", g)
 	}
+}
+
+// pairKey is the key of tag whose candidate buckets are b0 and b1, outside
+// any table (for tests of the slot logic alone).
+func pairKey(b0, b1 *Bucket, tag uint64) Key {
+	return Key{b0: b0, b1: b1, tag: tag, moves: new(atomic.Uint64), t: &Table{}}
 }
 
 func newT(t *testing.T, power uint32) *Table {
@@ -109,7 +116,7 @@ func TestVictimChoice(t *testing.T) {
 		b0[i] = pack(1, uint64(10+i), uint64(i+1))
 		b1[i] = pack(2, uint64(20+i), uint64(i+100))
 	}
-	k := Key{&b0, &b1, 7, &Table{}}
+	k, k8 := pairKey(&b0, &b1, 7), pairKey(&b0, &b1, 8)
 	if k.empty() != nil {
 		t.Fatal("found empty slot in full buckets")
 	}
@@ -133,7 +140,7 @@ func TestVictimChoice(t *testing.T) {
 	if p, s := k.Ghost(); p != &b1[3] || Freq(s) != 3 {
 		t.Fatal("Ghost missed the key's ghost")
 	}
-	if p, _ := (&Key{&b0, &b1, 8, &Table{}}).Ghost(); p != nil {
+	if p, _ := k8.Ghost(); p != nil {
 		t.Fatal("Ghost matched another tag")
 	}
 	// The key's own ghost is taken over with its frequency.
@@ -144,7 +151,7 @@ func TestVictimChoice(t *testing.T) {
 	if p, s := k.Linking(loc); p != &b1[3] || s != b1[3] {
 		t.Fatal("Linking missed the entry")
 	}
-	if p, _ := (&Key{&b0, &b1, 8, &Table{}}).Linking(loc); p != nil {
+	if p, _ := k8.Linking(loc); p != nil {
 		t.Fatal("Linking matched another tag")
 	}
 	if k.Match() != 1<<11 {
@@ -152,7 +159,6 @@ func TestVictimChoice(t *testing.T) {
 	}
 	// Another key's ghost is taken over with frequency 0.
 	b0[6] = pack(9, 50, GhostLoc)
-	k8 := Key{&b0, &b1, 8, &Table{}}
 	if !k8.InsertFree(loc) || b0[6] != pack(8, 0, loc) {
 		t.Fatalf("InsertFree over another key's ghost: %#x", b0[6])
 	}
@@ -311,17 +317,16 @@ func TestDisplace(t *testing.T) {
 	if Freq(s) != 0 {
 		t.Fatalf("fresh entry %#x", s)
 	}
-	if k.Other(i, h^1<<60) != nil {
-		t.Error("Other accepted a hash whose tag differs from the entry's")
+	if k.Displace(i, s, h^1<<60) || Load(k.Slot(i)) != s {
+		t.Error("Displace accepted a hash whose tag differs from the entry's")
 	}
-	dst := k.Other(i, h)
-	if dst == nil {
-		t.Fatal("Other found no other bucket")
+	if k.Displace(i, s|moving, h) {
+		t.Error("Displace moved a copy in flight")
 	}
 	// Moved with its frequency, out of slot i, into the other bucket.
 	tb.Bump(k.Slot(i), s)
 	s = Load(k.Slot(i))
-	if !k.Displace(i, s, dst) {
+	if !k.Displace(i, s, h) {
 		t.Fatal("Displace into an empty bucket failed")
 	}
 	j := slotOfLoc(&k, loc)
@@ -334,19 +339,18 @@ func TestDisplace(t *testing.T) {
 	if m := k.Moves(); m != 2 || !k.Settled(m) {
 		t.Fatalf("move counter %d after one displacement, want 2 and settled", m)
 	}
+	if other := tb.Key(h + 1); other.Moves() != 0 {
+		t.Error("the move counted for a key of another stripe")
+	}
 	// A full destination: nothing moves.
-	for x := range dst {
-		if Load(&dst[x]) == 0 {
-			dst[x] = pack(0xfff, 1, MakeLoc(9, 1, 8*x))
+	for _, b := range []*Bucket{k.b0, k.b1} {
+		for x := range b {
+			if Load(&b[x]) == 0 {
+				b[x] = pack(0xfff, 1, MakeLoc(9, 1, 8*x))
+			}
 		}
 	}
-	other := k.Other(j, h)
-	for x := range other {
-		if Load(&other[x]) == 0 {
-			other[x] = pack(0xffe, 1, MakeLoc(9, 2, 8*x))
-		}
-	}
-	if k.Displace(j, s, other) || Load(k.Slot(j)) != s {
+	if k.Displace(j, s, h) || Load(k.Slot(j)) != s {
 		t.Fatal("Displace into a full bucket moved something")
 	}
 }
@@ -361,7 +365,7 @@ func TestMovingCopySkipped(t *testing.T) {
 	}
 	loc := MakeLoc(5, 1, 8)
 	b1[2] = pack(7, 0, loc) | moving
-	k := Key{&b0, &b1, 7, &Table{}}
+	k := pairKey(&b0, &b1, 7)
 	if i, _ := k.Coldest(0); i == 10 {
 		t.Error("Coldest chose a moving copy")
 	}
@@ -419,7 +423,7 @@ func TestDisplaceNeverHidesFromReaders(t *testing.T) {
 		if s&moving != 0 {
 			t.Fatalf("move %d: a copy still marked moving", moved)
 		}
-		if k.Displace(i, s, k.Other(i, h)) {
+		if k.Displace(i, s, h) {
 			moved++
 		} // else a racing bump failed it: look again
 	}
