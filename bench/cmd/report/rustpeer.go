@@ -73,7 +73,7 @@ func rustPeer(w func(string, ...any), path string, behind *[]string) error {
 					hit = ns(median(r.HitPct))
 				}
 				if len(r.FailedSets) > 0 {
-					failed = fmt.Sprintf("%.0f in %d of %d runs (most)", slices.Max(r.FailedSets), len(r.FailedSets), len(r.NsOp))
+					failed = fmt.Sprintf("up to %.0f (in %d of %d runs)", slices.Max(r.FailedSets), len(r.FailedSets), len(r.NsOp))
 				}
 			}
 			w("| %s | %d | %s | %s | **%s** | %s | %s |\n", opTitle[op], cpu, ns(cm), ns(rm), ratio(cm/rm), hit, failed)

@@ -68,7 +68,7 @@ BenchmarkThroughput/segcache-rs/set-2	1	410.0 ns/op
 	got, behind := fileSection(t, in, rustPeer)
 	wantLines(t, got,
 		"| get (hit) | 1 | 110 | 210 | **0.52** | 100 | 0 |",
-		"| set (overwrite) | 2 | 300 | 405 | **0.74** | — | 7 in 1 of 2 runs (most) |",
+		"| set (overwrite) | 2 | 300 | 405 | **0.74** | — | up to 7 (in 1 of 2 runs) |",
 		"the same 1000 keys")
 	want := []string{"vs the Rust segcache crate, set (overwrite), 2 thread(s): core 300 ns vs 405 ns (ratio 0.74, target 0.6)"}
 	wantBehind(t, want, behind)
