@@ -3,6 +3,7 @@
 # examples, CMake and pkg-config packaging, the C benchmark.
 #
 #   make lib            build $(BUILD)/libsegcache.so (+ cgo's raw header)
+#   make lib-static     build $(BUILD)/static/libsegcache.a (c-archive)
 #   make header         regenerate include/segcache.h and segcache.abi.json from capi
 #   make demo-c         build and run examples/c
 #   make test-capi      every C ABI check (header and ABI description drift,
@@ -15,6 +16,7 @@
 #   make stress-capi    soak: the pthread stress tests, STRESS_ROUNDS times
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
+CAPI_STATIC  := $(BUILD)/static/libsegcache.a
 CAPI_HEADER  := include/segcache.h
 CAPI_ABI     := include/segcache.abi.json
 CAPI_HPP     := include/segcache.hpp
@@ -34,7 +36,7 @@ ALL_TARGETS   += lib demo-c
 TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
-.PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
+.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-recover \
         test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
@@ -42,6 +44,16 @@ lib: $(CAPI_LIB)
 $(CAPI_LIB): $(CAPI_SRCS)
 	@mkdir -p $(BUILD)
 	$(CAPI_GOBUILD) -o $@ ./capi
+
+# The library as a static archive with its Go runtime (-buildmode=c-archive),
+# for programs that must not depend on libsegcache.so at run time (Rust's
+# static feature). A directory of its own: go writes a libsegcache.h beside
+# it, which must not replace the shared library's.
+lib-static: $(CAPI_STATIC)
+
+$(CAPI_STATIC): $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	$(GO) build -buildmode=c-archive -o $@ ./capi
 
 # Regenerate the committed public header and the ABI description (the
 # JSON every drift check reads) from the exports and their docs.
@@ -156,7 +168,8 @@ test-install:
 	$(CAPI_OUT)/consumer/cpp-pc >/dev/null
 
 # ---- install ----------------------------------------------------------------
-# Layout (also what CMakeLists.txt installs): $(PREFIX)/lib/libsegcache.so,
+# Layout (also what CMakeLists.txt installs, except libsegcache.a):
+# $(PREFIX)/lib/libsegcache.so and libsegcache.a,
 # $(PREFIX)/include/segcache.h and segcache.hpp,
 # $(PREFIX)/lib/pkgconfig/segcache.pc,
 # $(PREFIX)/lib/cmake/segcache/segcacheConfig{,Version}.cmake.
@@ -169,9 +182,10 @@ CAPI_SUBST = sed -e 's|@VERSION@|$(CAPI_VERSION)|g' \
 
 install: install-capi
 
-install-capi: $(CAPI_LIB)
+install-capi: $(CAPI_LIB) $(CAPI_STATIC)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/segcache $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(CAPI_LIB) $(DESTDIR)$(PREFIX)/lib/libsegcache.so
+	install -m 0644 $(CAPI_STATIC) $(DESTDIR)$(PREFIX)/lib/libsegcache.a
 	install -m 0644 $(CAPI_HEADER) $(DESTDIR)$(PREFIX)/include/segcache.h
 	install -m 0644 $(CAPI_HPP) $(DESTDIR)$(PREFIX)/include/segcache.hpp
 	$(CAPI_SUBST) segcache.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/segcache.pc
