@@ -143,3 +143,4 @@ print("ok")
 """
     r = run_python(code, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
