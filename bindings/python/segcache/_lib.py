@@ -230,7 +230,8 @@ def fork_error() -> ForkError:
         f"loaded (loaded in pid {_load_pid}, this is pid {os.getpid()}): the "
         "Go runtime inside libsegcache does not survive fork(). Use "
         'multiprocessing.get_context("spawn") or "forkserver", or open '
-        "caches only in the child."
+        "caches only in the child.",
+        _errors.EFORKED,
     )
 
 
