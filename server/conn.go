@@ -174,8 +174,26 @@ func (c *conn) serverError(msg string) {
 	c.reply("SERVER_ERROR " + msg)
 }
 
+// keepBytes is the most scratch a connection keeps between requests: one
+// large request (a long multi-get line, a big value) must not pin its
+// buffers for the life of an idle connection.
+const keepBytes = 64 << 10
+
+func (c *conn) releaseLarge() {
+	if cap(c.val) > keepBytes {
+		c.val = nil
+	}
+	if cap(c.rmw) > keepBytes {
+		c.rmw = nil
+	}
+	if cap(c.line) > keepBytes {
+		c.line = nil
+	}
+}
+
 // handle runs one request; false means close the connection.
 func (c *conn) handle(line []byte) bool {
+	defer c.releaseLarge()
 	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
 	if cap(req.Keys) > cap(c.keys) {
 		c.keys = req.Keys[:0]
