@@ -100,12 +100,12 @@ static void test_strerror(void) {
     const int all[] = {SEGCACHE_OK,        SEGCACHE_ENOTFOUND, SEGCACHE_EEXISTS,
                        SEGCACHE_ENOTNUMERIC, SEGCACHE_ERANGE,  SEGCACHE_ETOOLARGE,
                        SEGCACHE_ENOSPACE,  SEGCACHE_EINVAL,    SEGCACHE_EBADHANDLE,
-                       SEGCACHE_ENOMEM,    SEGCACHE_EINTERNAL};
+                       SEGCACHE_ENOMEM,    SEGCACHE_EINTERNAL, SEGCACHE_EFORKED};
     const size_t n = sizeof all / sizeof all[0];
     const char *generic = segcache_strerror(12345);
     CHECK(generic != NULL && generic[0] != '\0');
     CHECK(segcache_strerror(1) == generic);
-    CHECK(segcache_strerror(-11) == generic);
+    CHECK(segcache_strerror(-12) == generic);
     CHECK(segcache_strerror(INT_MIN) == generic);
     CHECK(segcache_strerror(INT_MAX) == generic);
     for (size_t i = 0; i < n; i++) {
