@@ -1,5 +1,6 @@
 // Package throughput holds the in-process speed benchmarks of `make bench`,
-// in one test binary so that the systems are measured side by side:
+// in one test binary so that the systems are measured side by side (§N are
+// the sections of bench/results.md):
 //
 //   - BenchmarkThroughput (§1): get (hit), get (miss), set (overwrite) and
 //     the 90/10 and 50/50 get/set mixes over 1,000,000 16-byte keys with
