@@ -78,6 +78,25 @@ static void test_hash_power_bound(void) {
     CHECK_RC(open_hash_power((uint64_t)1 << 32, 29), SEGCACHE_OK);
 }
 
+/* segcache_options_init runs in C (it must work in a forked child), apart
+ * from the engine's own defaults: a cache opened with its struct must be
+ * the cache opened with NULL options. */
+static void test_options_init_matches_engine(void) {
+    segcache_options o;
+    segcache_options_init(&o);
+    segcache_t a = 0, b = 0;
+    CHECK_RC(segcache_open(&o, &a), SEGCACHE_OK);
+    CHECK_RC(segcache_open(NULL, &b), SEGCACHE_OK);
+    segcache_stats sa = {.size = sizeof sa}, sb = {.size = sizeof sb};
+    CHECK_RC(segcache_stats_get(a, &sa), SEGCACHE_OK);
+    CHECK_RC(segcache_stats_get(b, &sb), SEGCACHE_OK);
+    CHECK(sa.heap_bytes == sb.heap_bytes && sa.heap_bytes == o.heap_bytes);
+    CHECK(sa.hashtable_bytes == sb.hashtable_bytes);
+    CHECK(sa.segments_total == sb.segments_total && sa.segments_total == o.heap_bytes / o.segment_bytes);
+    CHECK_RC(segcache_close(a), SEGCACHE_OK);
+    CHECK_RC(segcache_close(b), SEGCACHE_OK);
+}
+
 /* ---- *_multi calls that fail as a whole ------------------------------------ */
 
 enum { N = 4, SENTINEL = 12345 };
@@ -312,6 +331,7 @@ int main(int argc, char **argv) {
     }
     RUN(test_set_max_procs_range());
     RUN(test_hash_power_bound());
+    RUN(test_options_init_matches_engine());
     RUN(test_multi_whole_failure());
     RUN(test_fork());
     RUN(test_address_space(argv[0]));
