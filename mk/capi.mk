@@ -104,7 +104,7 @@ check-header: $(CAPI_LIB)
 check-exports: $(CAPI_LIB)
 	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_ABI)
 
-$(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+$(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h tests/c/run.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
 	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
 
@@ -113,7 +113,7 @@ test-c: $(CAPI_OUT)/test_capi
 
 # Regression tests of the hardening: set_max_procs range, fork, hash_power
 # bound, failed *_multi calls, address space given back on close.
-$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h tests/c/run.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
 	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
 

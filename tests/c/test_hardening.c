@@ -22,6 +22,7 @@
 #include <segcache.h>
 
 #include "check.h"
+#include "run.h"
 
 #define KEY(s) (s), (sizeof(s) - 1)
 
@@ -299,29 +300,6 @@ static void test_address_space(const char *self) {
 }
 
 /* ---- main ------------------------------------------------------------------ */
-
-#ifndef WATCHDOG_SECONDS
-#define WATCHDOG_SECONDS 300
-#endif
-static const char *current_test = "";
-
-static void watchdog(int sig) {
-    (void)sig;
-    static const char msg[] = "test_hardening: WATCHDOG: test stuck: ";
-    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 ||
-        write(2, "\n", 1) < 0) {
-    }
-    _exit(3);
-}
-
-#define RUN(call)                 \
-    do {                          \
-        printf("-- %s\n", #call); \
-        current_test = #call;     \
-        alarm(WATCHDOG_SECONDS);  \
-        call;                     \
-        alarm(0);                 \
-    } while (0)
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
