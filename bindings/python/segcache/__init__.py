@@ -41,6 +41,7 @@ from ._errors import (
     NotNumeric,
     ValueTooLarge,
 )
+from ._errors import error_for as _error_for
 from ._lib import EVICTIONS as _EVICTIONS
 from ._lib import candidates as _candidates
 from ._lib import load as _load
@@ -79,6 +80,8 @@ def library_version() -> tuple[int, int, int]:
 def set_max_procs(n: int) -> int:
     """Sets how many threads may run library code at once (Go's GOMAXPROCS)
     and returns the previous value; n < 1 only returns the current value.
+    n above max(256, 4 x the CPUs the process may use) raises
+    InvalidArgument and changes nothing.
     The Go runtime reads the GOMAXPROCS environment variable only when the
     library is loaded, so this call is the way to tune it afterwards."""
     lib = _load()
@@ -87,7 +90,10 @@ def set_max_procs(n: int) -> int:
         raise LibraryError(f"{lib.path} has no segcache_set_max_procs")
     if type(n) is not int:
         raise TypeError(f"n must be an int, not {type(n).__name__}")
-    return fn(max(min(n, 1 << 20), -1))
+    prev = fn(max(min(n, 1 << 20), -1))
+    if prev < 0:  # SEGCACHE_EINVAL: n above max(256, 4 x the CPUs)
+        raise _error_for(prev, what="set_max_procs")
+    return prev
 
 
 def library_candidates() -> list[str]:

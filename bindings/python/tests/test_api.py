@@ -726,3 +726,8 @@ def test_library_info():
     assert segcache.set_max_procs(0) >= 1
     prev = segcache.set_max_procs(1)
     assert segcache.set_max_procs(prev) == 1
+    # Values that once crashed or bloated the host are refused.
+    for n in (2147483647, 100000, 10000):
+        with pytest.raises(segcache.InvalidArgument):
+            segcache.set_max_procs(n)
+        assert segcache.set_max_procs(0) == prev
