@@ -179,7 +179,8 @@ test-cmake:
 	cd $(CAPI_OUT)/cmake && ctest --output-on-failure
 
 # make install into a scratch prefix, move it, then build consumers of it: a C
-# program with find_package(segcache), the same with pkg-config, and the
+# program with find_package(segcache), the same with pkg-config and with the
+# static archive (no libsegcache.so needed at run time), and the
 # C++ example (which includes the installed <segcache.hpp>) on its own with
 # find_package and with pkg-config.
 test-install:
@@ -193,6 +194,9 @@ test-install:
 		tests/c/consumer/consumer.c $$(pkg-config --cflags --libs segcache) \
 		-Wl,-rpath,$$(pkg-config --variable=libdir segcache)'
 	$(CAPI_OUT)/consumer/consumer-pc
+	$(CAPI_CC) -o $(CAPI_OUT)/consumer/consumer-static tests/c/consumer/consumer.c \
+		-I$(CAPI_OUT)/prefix/include $(CAPI_OUT)/prefix/lib/libsegcache.a -lpthread
+	$(CAPI_OUT)/consumer/consumer-static
 	cmake -S examples/cpp -B $(CAPI_OUT)/consumer/cpp -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
 	cmake --build $(CAPI_OUT)/consumer/cpp
 	$(CAPI_OUT)/consumer/cpp/segcache_demo_cpp

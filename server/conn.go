@@ -174,11 +174,32 @@ func (c *conn) serverError(msg string) {
 	c.reply("SERVER_ERROR " + msg)
 }
 
+// keepBytes is the most scratch a connection keeps between requests: one
+// large request (a long multi-get line, a big value) must not pin its
+// buffers for the life of an idle connection.
+const keepBytes = 64 << 10
+
+func (c *conn) releaseLarge() {
+	if cap(c.val) > keepBytes {
+		c.val = nil
+	}
+	if cap(c.rmw) > keepBytes {
+		c.rmw = nil
+	}
+	if cap(c.line) > keepBytes {
+		c.line = nil
+	}
+}
+
 // handle runs one request; false means close the connection.
 func (c *conn) handle(line []byte) bool {
+	defer c.releaseLarge()
 	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
 	if cap(req.Keys) > cap(c.keys) {
 		c.keys = req.Keys[:0]
+	}
+	if cap(req.Meta) > cap(c.keys) {
+		c.keys = req.Meta[:0]
 	}
 	c.noreply = req.Noreply
 	defer func() { c.noreply = false }()
@@ -252,6 +273,16 @@ func (c *conn) handle(line []byte) bool {
 		c.reply("OK")
 	case proto.OpQuit:
 		return false
+	case proto.OpMetaGet:
+		c.metaGet(&req)
+	case proto.OpMetaSet:
+		return c.metaSet(&req)
+	case proto.OpMetaDelete:
+		c.metaDelete(&req)
+	case proto.OpMetaArith:
+		c.metaArith(&req)
+	case proto.OpMetaNoop:
+		c.w.WriteString("MN\r\n")
 	}
 	return true
 }
@@ -387,18 +418,30 @@ func (c *conn) readData(n int) (data []byte, done func(), err error) {
 	return b[:n], func() {}, nil
 }
 
-func (c *conn) storage(req *proto.Request) bool {
+// readBlock reads the data block of a storage command (set ... or ms),
+// counting the command and copying its key to c.key first: the key
+// aliases the line, which reading the block may overwrite. With handled
+// the request is over (a bad chunk was answered, or the connection
+// failed) and keep says whether to go on serving.
+func (c *conn) readBlock(req *proto.Request) (data []byte, done func(), handled, keep bool) {
 	c.n.cmdSet.Add(1)
-	// The key aliases the line, which reading the block may overwrite.
 	c.key = append(c.key[:0], req.Key...)
 	data, done, err := c.readData(req.Bytes)
-	if err == errBadChunk {
+	switch {
+	case err == errBadChunk:
 		done()
 		c.clientError("bad data chunk")
-		return true
+		return nil, nil, true, true
+	case err != nil:
+		return nil, nil, true, false
 	}
-	if err != nil {
-		return false
+	return data, done, false, true
+}
+
+func (c *conn) storage(req *proto.Request) bool {
+	data, done, handled, keep := c.readBlock(req)
+	if handled {
+		return keep
 	}
 	res := c.store(req, c.key, data)
 	done()

@@ -1,6 +1,8 @@
-// Package server serves a core.Cache over memcached's text protocol, so the
-// clients and proxies written for memcached (libmemcached, pymemcache,
-// gomemcache, twemproxy, mcrouter) use the engine unchanged.
+// Package server serves a core.Cache over memcached's text protocol (the
+// classic commands and the meta commands mg/ms/md/ma/mn), so the clients
+// and proxies written for memcached (libmemcached, pymemcache, gomemcache,
+// twemproxy, mcrouter) use the engine unchanged. The binary protocol is
+// not served: memcached deprecated it.
 //
 // One goroutine serves each connection: it parses a command from the
 // connection's buffered reader, runs it against the engine and writes the

@@ -15,8 +15,8 @@ import (
 )
 
 var (
-	valueHeader = regexp.MustCompile(`^VALUE \S{1,250} \d+ (\d+)( \d+)?\r\n$`)
-	simpleReply = regexp.MustCompile(`^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|END|RESET|ERROR|\d+|VERSION \S+|STAT \S+ .*|(CLIENT|SERVER)_ERROR .+)\r\n$`)
+	valueHeader = regexp.MustCompile(`^(?:VALUE \S{1,250} \d+ (\d+)(?: \d+)?|VA (\d+)(?: \S+)*)\r\n$`)
+	simpleReply = regexp.MustCompile(`^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|END|RESET|ERROR|EN|MN|\d+|VERSION \S+|STAT \S+ .*|(CLIENT|SERVER)_ERROR .+|(HD|NS|EX|NF)( \S+)*)\r\n$`)
 )
 
 // FuzzServer feeds a byte stream to one connection of a live server and
@@ -30,6 +30,7 @@ func FuzzServer(f *testing.F) {
 		"gat 10 a\r\ntouch a -1\r\nflush_all\r\nstats\r\n",
 		"set a 0 0 5000\r\n",
 		"set a 0 0 2\r\nabc\r\n\r\nquit\r\n",
+		"ms a 2 F5 T10\r\nhi\r\nmg a v f t k Ox c s\r\nma n N0 J5 v\r\nmd a q\r\nmn\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -77,7 +78,7 @@ func checkReplies(t *testing.T, out []byte) {
 			t.Fatalf("truncated reply %q", line)
 		}
 		if m := valueHeader.FindStringSubmatch(line); m != nil {
-			n, _ := strconv.Atoi(m[1])
+			n, _ := strconv.Atoi(m[1] + m[2])
 			data := make([]byte, n+2)
 			if _, err := io.ReadFull(r, data); err != nil || !bytes.HasSuffix(data, []byte("\r\n")) {
 				t.Fatalf("value block of %q: %q, %v", line, data, err)

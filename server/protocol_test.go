@@ -101,6 +101,8 @@ func TestProtocol(t *testing.T) {
 			{"incr z 1\r\n", "8\r\n"},
 			{"get z\r\n", "VALUE z 3 1\r\n8\r\nEND\r\n"},
 			{"set p 0 0 3\r\n12 \r\ndecr p 3\r\n", "STORED\r\n9\r\n"},
+			{"set q 0 0 3\r\n 12\r\nincr q 1\r\n", "STORED\r\n13\r\n"},
+			{"set q 0 0 3\r\n 12\r\nincr q 1\r\n", "STORED\r\n13\r\n"},
 			{"set e 0 100 1\r\n5\r\nincr e 1\r\n", "STORED\r\n6\r\n"},
 		}},
 		{"cas", []step{

@@ -1,4 +1,4 @@
-"""Python binding benchmark (BENCHMARKS.md section 4).
+"""Python binding benchmark: the cost of a call through each path.
 
 Nanoseconds per operation of Cache.get (hit), Cache.set (overwrite),
 Cache.get_many and Cache.set_many (batches of 64) on both implementations
@@ -247,7 +247,7 @@ def main() -> int:
         for name, v in samples.items():
             ns[(name, threads)] = statistics.median(v)
 
-    print("# Python binding benchmark (BENCHMARKS.md section 4)")
+    print("# Python binding benchmark")
     print()
     print(f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; load average before: {LOAD_BEFORE}, "
           f"after: {load_average()}")

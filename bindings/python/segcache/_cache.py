@@ -330,6 +330,10 @@ def _explain_options(o) -> str | None:
         return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
     if heap // seg < 2:
         return f"heap_bytes {heap} holds fewer than 2 segments of segment_bytes {seg}"
+    whole = heap - heap % seg
+    if o.hash_power and 8 << o.hash_power > whole:
+        return (f"hash_power {o.hash_power} maps a {8 << o.hash_power}-byte table, larger "
+                f"than the {whole}-byte heap (heap_bytes)")
     # The merge fields are checked whatever the policy.
     mm, mt, mc = o.merge_max, o.merge_target, o.merge_compact
     if not 2 <= mm <= 64:

@@ -37,10 +37,16 @@ const (
 	OpVersion
 	OpVerbosity
 	OpQuit
+	OpMetaGet    // mg <key> <flag>*
+	OpMetaSet    // ms <key> <datalen> <flag>*
+	OpMetaDelete // md <key> <flag>*
+	OpMetaArith  // ma <key> <flag>*
+	OpMetaNoop   // mn
 )
 
 var opNames = [...]string{"", "get", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend",
-	"cas", "delete", "incr", "decr", "touch", "flush_all", "stats", "version", "verbosity", "quit"}
+	"cas", "delete", "incr", "decr", "touch", "flush_all", "stats", "version", "verbosity", "quit",
+	"mg", "ms", "md", "ma", "mn"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -50,7 +56,10 @@ func (o Op) String() string {
 }
 
 // Storage reports whether o is followed by a data block.
-func (o Op) Storage() bool { return o >= OpSet && o <= OpCAS }
+func (o Op) Storage() bool { return o >= OpSet && o <= OpCAS || o == OpMetaSet }
+
+// maxMetaFlags bounds the flags of a meta command (memcached's token limit).
+const maxMetaFlags = 24
 
 // Errors of Parse. The server answers ErrUnknown with "ERROR" and the others
 // with "CLIENT_ERROR <message>".
@@ -76,6 +85,10 @@ type Request struct {
 	Level   int64  // verbosity level
 	Arg     []byte // stats sub-command (empty: general stats)
 	Noreply bool
+	// Meta holds a meta command's flags in order, each a flag letter
+	// followed by its token ("v", "T30", "Oabc"); it aliases the key
+	// scratch. The server interprets them.
+	Meta [][]byte
 }
 
 // Parse parses one request line (without its "\r\n" or "\n"). keys is
@@ -126,6 +139,17 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		r.Op = OpVerbosity
 	case "quit":
 		r.Op = OpQuit
+	case "mg":
+		r.Op = OpMetaGet
+	case "ms":
+		r.Op = OpMetaSet
+	case "md":
+		r.Op = OpMetaDelete
+	case "ma":
+		r.Op = OpMetaArith
+	case "mn":
+		r.Op = OpMetaNoop
+		return r, nil
 	default:
 		return r, ErrUnknown
 	}
@@ -157,6 +181,8 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 			return r, ErrUnknown // memcached answers a bare "get" with ERROR
 		}
 		return r, nil
+	case OpMetaGet, OpMetaSet, OpMetaDelete, OpMetaArith:
+		return parseMeta(r, rest, keys, maxBytes)
 	case OpStats:
 		// "stats <group>"; memcached answers "stats noreply" like an unknown group.
 		r.Arg, rest = next(rest)
@@ -272,6 +298,50 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 	}
 	return r, nil
 }
+
+// parseMeta parses the rest of a meta command: the key, the data length
+// of ms, then flags.
+func parseMeta(r Request, rest []byte, flags [][]byte, maxBytes int) (Request, error) {
+	var ok bool
+	var k []byte
+	k, rest = next(rest)
+	if k == nil {
+		return r, ErrFormat
+	}
+	if r.Key, ok = key(k); !ok {
+		return r, ErrKeyTooLong
+	}
+	if r.Op == OpMetaSet {
+		var n []byte
+		n, rest = next(rest)
+		b, ok := parseInt(n)
+		if !ok || b < 0 || b > 1<<31-3 {
+			return r, ErrFormat
+		}
+		r.Bytes = int(b)
+	}
+	flags = flags[:0]
+	for {
+		var f []byte
+		f, rest = next(rest)
+		if f == nil {
+			break
+		}
+		if len(flags) == maxMetaFlags {
+			return r, ErrFormat
+		}
+		flags = append(flags, f)
+	}
+	r.Meta = flags
+	if r.Op == OpMetaSet && r.Bytes > maxBytes {
+		return r, ErrTooLarge
+	}
+	return r, nil
+}
+
+// ParseInt parses an optionally negative decimal fitting in 63 bits (a
+// meta flag's token).
+func ParseInt(b []byte) (int64, bool) { return parseInt(b) }
 
 // next returns the first space-separated token of b and what follows it;
 // nil when b holds only spaces.
