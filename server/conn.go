@@ -189,6 +189,9 @@ func (c *conn) releaseLarge() {
 	if cap(c.line) > keepBytes {
 		c.line = nil
 	}
+	if cap(c.keys) > keepBytes/24 { // 24 bytes per slice header
+		c.keys = nil
+	}
 }
 
 // handle runs one request; false means close the connection.
