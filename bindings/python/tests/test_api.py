@@ -750,9 +750,11 @@ def test_invalid_options_name_the_field(opts, message):
 
 def test_set_max_procs_above_the_limit_is_refused():
     prev = segcache.set_max_procs(0)
-    with pytest.raises(segcache.InvalidArgument, match="set_max_procs"):
-        segcache.set_max_procs(1 << 20)
-    assert segcache.set_max_procs(0) == prev  # nothing changed
+    # 1 << 20, and the values that once crashed or bloated the host.
+    for n in (1 << 20, 2147483647, 100000, 10000):
+        with pytest.raises(segcache.InvalidArgument, match="set_max_procs"):
+            segcache.set_max_procs(n)
+        assert segcache.set_max_procs(0) == prev  # nothing changed
 
 
 def test_eforked_status_is_fork_error():
