@@ -53,7 +53,8 @@ impl Workload {
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
             .collect();
-        let (n, seq_len, key_len, val_len) = (h[0] as usize, h[1] as usize, h[2] as usize, h[3] as usize);
+        let (n, seq_len, key_len, val_len) =
+            (h[0] as usize, h[1] as usize, h[2] as usize, h[3] as usize);
         if !seq_len.is_power_of_two() || key_len == 0 || n == 0 {
             return Err(format!("{path}: bad header {h:?}"));
         }
@@ -127,7 +128,9 @@ fn run_share(c: &Segcache, w: &Workload, op: Op, start: u32, n: usize) -> (u64, 
             Op::GetHit => get(w.key(&w.hit, idx), &mut dst),
             Op::GetMiss => get(w.key(&w.miss, idx), &mut dst),
             Op::Set => {
-                if c.insert(w.key(&w.hit, idx), &w.val[..], None, Duration::ZERO).is_err() {
+                if c.insert(w.key(&w.hit, idx), &w.val[..], None, Duration::ZERO)
+                    .is_err()
+                {
                     failed += 1;
                 }
             }
@@ -148,10 +151,20 @@ fn run_share(c: &Segcache, w: &Workload, op: Op, start: u32, n: usize) -> (u64, 
 
 /// Runs `ops` operations split over `threads` threads started together;
 /// returns wall time and (gets, hits, failed sets) summed.
-fn run_op(c: &Segcache, w: &Workload, op: Op, threads: usize, ops: usize) -> (Duration, u64, u64, u64) {
+fn run_op(
+    c: &Segcache,
+    w: &Workload,
+    op: Op,
+    threads: usize,
+    ops: usize,
+) -> (Duration, u64, u64, u64) {
     let quarter = (w.seq.len() / 8) as u32;
     let barrier = Barrier::new(threads + 1);
-    let (gets, hits, failed) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let (gets, hits, failed) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
     let mut elapsed = Duration::ZERO;
     std::thread::scope(|s| {
         for t in 0..threads {
@@ -212,7 +225,12 @@ fn main() {
         match a.as_str() {
             "-ops" => ops = val().parse().expect("-ops N"),
             "-runs" => runs = val().parse().expect("-runs R"),
-            "-cpu" => cpus = val().split(',').map(|s| s.parse().expect("-cpu 1,2")).collect(),
+            "-cpu" => {
+                cpus = val()
+                    .split(',')
+                    .map(|s| s.parse().expect("-cpu 1,2"))
+                    .collect()
+            }
             _ if path.is_none() && !a.starts_with('-') => path = Some(a.clone()),
             _ => {
                 eprintln!("{usage}");
@@ -241,12 +259,19 @@ fn main() {
             .heap_size(w.heap_bytes)
             .segment_size(w.segment_bytes as i32)
             .hash_power(w.hash_power)
-            .eviction(Policy::Merge { max: 8, merge: 4, compact: 0 })
+            .eviction(Policy::Merge {
+                max: 8,
+                merge: 4,
+                compact: 0,
+            })
             .build()
             .expect("segcache build");
         let held = fill(&c, &w);
         if held < w.keys() {
-            eprintln!("segcache-rs holds {held} of {} keys after 3 fill passes", w.keys());
+            eprintln!(
+                "segcache-rs holds {held} of {} keys after 3 fill passes",
+                w.keys()
+            );
         }
         for (name, op) in OPS {
             for &threads in &cpus {
@@ -254,7 +279,11 @@ fn main() {
                     fill(&c, &w);
                 }
                 let (d, gets, hits, failed) = run_op(&c, &w, op, threads, ops);
-                let suffix = if threads == 1 { String::new() } else { format!("-{threads}") };
+                let suffix = if threads == 1 {
+                    String::new()
+                } else {
+                    format!("-{threads}")
+                };
                 let mut line = format!(
                     "BenchmarkThroughput/segcache-rs/{name}{suffix}\t{ops}\t{:.1} ns/op",
                     d.as_nanos() as f64 / ops as f64
