@@ -86,7 +86,7 @@ func TestOthers(t *testing.T) {
 	got := b.String()
 	for _, want := range []string{
 		"### C ABI (libsegcache.so, bench/c)\n\n`make bench-c` (build/bench-capi.txt):\n\n```\nget 123 ns\n```",
-		"### Python binding (bench/python)\n\nNot available: `make bench-python` did not write build/bench-python.txt in this run.",
+		"### Python binding (bench/python)\n\nNot available: build/bench-python.txt does not exist (`make bench-python` writes it).",
 		"### Rust crate (bindings/rust, bench `ops`)\n\n`make bench-rust` (build/bench-rust.txt):\n\n```\nset 456 ns\n```",
 	} {
 		if !strings.Contains(got, want) {

@@ -152,14 +152,14 @@ func TestSpread(t *testing.T) {
 		return fmt.Sprintf("orm-busy\tfixed\t1048576\t%s\t100\t10\t%.6f\t0\t0\t1.0\t\n", sys, ratio)
 	}
 	run := func(merge float64) string {
-		return Header + row("core/merge", merge) + row("core/fifo", 0.2) + row("otter", 0.05)
+		return Header + row("core/merge", merge) + row("core/fifo", 0.2) + row("core/util", 0.3+merge/1000) + row("otter", 0.05)
 	}
 	got, behind := section(t, map[string]string{
 		"bench-hitratio.tsv":      run(0.10),
 		"bench-hitratio-run2.tsv": run(0.12),
 		"bench-hitratio-run3.tsv": run(0.11),
 	}, spread)
-	wantLines(t, got, "run 3 times", "| core/merge | 2.00 |", "| core/fifo | 0 |", "Largest spread: 2.00 points (orm-busy fixed 1 MiB core/merge).")
+	wantLines(t, got, "run 3 times", "| core/merge | 2.00 |", "| core/fifo | 0 |", "| core/util | <0.01 |", "Largest spread: 2.00 points (orm-busy fixed 1 MiB core/merge).")
 	if strings.Contains(got, "otter") {
 		t.Errorf("peers in the spread table:\n%s", got)
 	}
