@@ -88,7 +88,8 @@ func (o *Options) normalize() error {
 		o.MergeMax = 8
 	}
 	if o.MergeTarget == 0 {
-		o.MergeTarget = 4
+		// Follows MergeMax, so that MergeMax alone may be set below 4.
+		o.MergeTarget = min(4, o.MergeMax)
 	}
 	if o.S3FIFOAdmissionRatio == 0 {
 		o.S3FIFOAdmissionRatio = 0.1
@@ -105,11 +106,11 @@ func (o *Options) normalize() error {
 	case o.HashPower != 0 && (o.HashPower < hashtable.MinPower || o.HashPower > hashtable.MaxPower):
 		return fmt.Errorf("%w: hash power %d outside [%d, %d]", ErrInvalid, o.HashPower, hashtable.MinPower, hashtable.MaxPower)
 	case o.MergeMax < 2 || o.MergeMax > 64:
-		return fmt.Errorf("%w: merge max %d outside [2, 64]", ErrInvalid, o.MergeMax)
+		return fmt.Errorf("%w: MergeMax %d outside [2, 64]", ErrInvalid, o.MergeMax)
 	case o.MergeTarget < 2 || o.MergeTarget > o.MergeMax:
-		return fmt.Errorf("%w: merge target %d outside [2, merge max %d]", ErrInvalid, o.MergeTarget, o.MergeMax)
+		return fmt.Errorf("%w: MergeTarget %d outside [2, MergeMax %d]", ErrInvalid, o.MergeTarget, o.MergeMax)
 	case o.MergeCompact < 0 || o.MergeCompact > 64:
-		return fmt.Errorf("%w: merge compact %d outside [0, 64]", ErrInvalid, o.MergeCompact)
+		return fmt.Errorf("%w: MergeCompact %d outside [0, 64]", ErrInvalid, o.MergeCompact)
 	case !(o.S3FIFOAdmissionRatio >= 0.01 && o.S3FIFOAdmissionRatio <= 0.9):
 		return fmt.Errorf("%w: s3fifo admission ratio %v outside [0.01, 0.9]", ErrInvalid, o.S3FIFOAdmissionRatio)
 	}

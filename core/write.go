@@ -168,6 +168,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// and start again.
 		item.MarkDeleted(dst)
 		hdr.AddLive(-1, -size)
+		c.noteUnlinked(id, hdr)
 		hdr.Unpin()
 		if waitP != nil {
 			waitSlot(waitP, waitS)
@@ -223,6 +224,7 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 			ih, _ := item.Decode(item.LoadHeader(data))
 			item.MarkDeleted(data)
 			hdr.AddLive(-1, -ih.SizeOf())
+			c.noteUnlinked(seg, hdr)
 			return unlinked
 		}
 		// A reader's frequency bump fails the CAS without changing the
