@@ -22,8 +22,24 @@ include $(sort $(wildcard mk/*.mk))
 .PHONY: build-all
 build-all: $(ALL_TARGETS)
 
-test: $(TEST_TARGETS)
-	@echo "make test: all suites passed"
+# make test first runs .ci/deps: the tools every suite needs (Debian
+# packages, pip modules) are installed when we are root with apt-get, and
+# otherwise the suites missing one are skipped with a loud notice (under
+# CI=true a missing tool fails instead). Then every suite not skipped runs.
+.PHONY: deps test-suites
+test:
+	@mkdir -p $(BUILD)
+	@.ci/deps $(BUILD)/deps-skip
+	@$(MAKE) --no-print-directory test-suites SKIP_TESTS="$$(cat $(BUILD)/deps-skip)"
+
+test-suites: $(filter-out $(SKIP_TESTS),$(TEST_TARGETS))
+	@if [ -n "$(strip $(SKIP_TESTS))" ]; then \
+		echo "make test: passed, but SKIPPED for missing tools: $(strip $(SKIP_TESTS)) (run: sudo .ci/deps)"; \
+	else echo "make test: all suites passed"; fi
+
+# Install (as root) or report the tools of every test suite.
+deps:
+	@.ci/deps
 
 bench: $(BENCH_TARGETS)
 

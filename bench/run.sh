@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks of bench/ (see mk/bench.mk).
 #
-#   bench/run.sh full    `make bench`: throughput (§1), memory (§2), hit
-#                        ratio (§3); raw outputs in $BUILD; the report
-#                        step (`bench/run.sh report`) writes bench/results.md
-#                        and docs/*.png
+#   bench/run.sh full    `make bench`: throughput (§1), the Rust segcache
+#                        crate beside core (§1b), the physical limit (§1c),
+#                        memory (§2), hit ratio and its run-to-run spread
+#                        (§3, 3 runs), scaling and key layouts (§5),
+#                        eviction and expiry cost (§6); raw outputs in
+#                        $BUILD; the report step (`bench/run.sh report`)
+#                        writes bench/results.md and docs/*.png
 #   bench/run.sh smoke   `make test`: the harness's unit tests and every
-#                        step once on a tiny input, report into $BUILD/bench-smoke
+#                        step once on a tiny input, report into
+#                        $BUILD/bench-smoke (all but §1b: building the Rust
+#                        crate takes about a minute, so only `make bench`
+#                        runs it)
 #
-# Environment: GO (go), BUILD (<repo>/build), BENCH_TIME (-benchtime of §1),
+# Environment: GO (go), CARGO (cargo), BUILD (<repo>/build), BENCH_TIME
+# (-benchtime of §1, §1c, §5; an iteration count "Nx"), SCALING_CPU (-cpu
+# of §5, default 1,2: give 1,2,4,8,16 on a machine with the cores),
 # SEGCACHE_TRACES (default ../shared/traces beside the repo root).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
 BUILD=${BUILD:-$root/build}
 BENCH_TIME=${BENCH_TIME:-400000x}
+CARGO=${CARGO:-cargo}
+SCALING_CPU=${SCALING_CPU:-1,2}
 export SEGCACHE_TRACES=${SEGCACHE_TRACES:-$(cd "$root/.." && pwd)/shared/traces}
 cd "$root/bench"
 
@@ -33,17 +43,48 @@ full)
 	: >"$cmds"
 	run "$GO" build -o "$out/bench-memory" ./cmd/memory
 	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
+	run "$GO" build -o "$out/bench-evict" ./cmd/evict
 	load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/bench-load.txt"; }
 	: >"$out/bench-load.txt"
 	load "before §1"
 	echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
-	run "$GO" test -run '^$' -bench . -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
+	run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
 		| tee "$out/bench-throughput.txt"
 	load "after §1"
+	echo "== §1b the Rust segcache crate, alternating with core (2 to 4 minutes)" >&2
+	rm -f "$out/bench-rustpeer.txt"
+	if command -v "$CARGO" >/dev/null; then
+		run "$GO" run ./cmd/keystream -keys 1000000 -out "$out/bench-keystream.bin"
+		run "$CARGO" build --release --locked --manifest-path rust-peer/Cargo.toml --target-dir "$out/rust-peer"
+		run "$GO" test -c -o "$out/bench-throughput.test" ./throughput
+		ops=${BENCH_TIME%x}
+		for r in 1 2 3 4 5; do
+			echo "round $r/5" >&2
+			run "$out/bench-throughput.test" -test.run '^$' -test.bench '^BenchmarkThroughput$' -test.benchtime "$BENCH_TIME" \
+				-test.cpu 1,2 -systems core >>"$out/bench-rustpeer.txt"
+			run "$out/rust-peer/release/segcache-rs-peer" "$out/bench-keystream.bin" -ops "$ops" -runs 1 >>"$out/bench-rustpeer.txt"
+		done
+	else
+		echo "§1b NOT MEASURED: $CARGO not found (install Rust: https://rustup.rs)" >&2
+	fi
+	load "after §1b"
+	echo "== §1c physical limit" >&2
+	run "$GO" test -run '^$' -bench '^BenchmarkPhysical$' -benchtime "$BENCH_TIME" -count 5 -cpu 1 -timeout 30m ./throughput \
+		| tee "$out/bench-physical.txt"
+	echo "== §5 scaling and key layouts" >&2
+	run "$GO" test -run '^$' -bench '^BenchmarkScaling$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu "$SCALING_CPU" -timeout 60m ./throughput \
+		| tee "$out/bench-scaling.txt"
+	load "after §5"
 	echo "== §2 memory" >&2
 	run "$out/bench-memory" -all -out "$out/bench-memory.tsv"
-	echo "== §3 hit ratio (5 to 10 minutes, by the load)" >&2
+	echo "== §6 eviction and expiry cost (3 to 15 minutes, by the engine)" >&2
+	run "$out/bench-evict" -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv"
+	load "after §6"
+	echo "== §3 hit ratio (5 to 10 minutes, by the load), then core's policies twice more for the spread" >&2
 	run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv"
+	for r in 2 3; do
+		run "$out/bench-hitratio" -systems core -out "$out/bench-hitratio-run$r.tsv"
+	done
 	load "after §3"
 	;;
 report)
@@ -57,15 +98,29 @@ smoke)
 	cmds=$out/bench-commands.txt
 	run "$GO" vet ./harness/... ./throughput/... ./cmd/...
 	run "$GO" test -count=1 ./harness/... ./cmd/...
+	# One invocation runs §1, §1c and §5; the report reads each from its file.
 	run "$GO" test -run '^$' -bench . -benchmem -benchtime 1x -cpu 1,2 ./throughput -keys 20000 \
 		| tee "$out/bench-throughput.txt"
+	cp "$out/bench-throughput.txt" "$out/bench-physical.txt"
+	cp "$out/bench-throughput.txt" "$out/bench-scaling.txt"
+	run "$GO" run ./cmd/keystream -keys 20000 -out "$out/bench-keystream.bin"
 	run "$GO" run ./cmd/memory -all -items 20000 -out "$out/bench-memory.tsv"
-	run "$GO" run ./cmd/hitratio -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" 2>"$out/hitratio.log"
+	run "$GO" run ./cmd/evict -segments 64,256 -runs 1 -expire-runs 3 -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv" 2>"$out/evict.log"
+	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
+	run "$out/bench-hitratio" -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" 2>"$out/hitratio.log"
+	for r in 2 3; do
+		run "$out/bench-hitratio" -systems core -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio-run$r.tsv" 2>>"$out/hitratio.log"
+	done
 	run "$GO" run ./cmd/report -build "$out" -out "$out/results.md" -docs "$out/docs" -plotlink docs/ -readme "$out/README-section.md"
 	# The report must hold a figure for core in every section.
 	grep -q '^| get (hit) | 1 | [0-9]' "$out/results.md"
 	grep -q '^| core | 20000 | [0-9.]* |' "$out/results.md"
 	grep -q '^| core/merge | [0-9]' "$out/results.md"
+	grep -q '^| core Get ÷ 2 dependent loads | \*\*[0-9]' "$out/results.md"
+	grep -q '^| get (hit) | core | hot-first | [0-9.]* | [0-9.]* |' "$out/results.md"
+	grep -q '^| merge | [0-9.]* | [0-9.]* | \*\*[0-9]' "$out/results.md"
+	grep -q '^Expire with one expired segment, 256 ÷ 64 segments: \*\*[0-9]' "$out/results.md"
+	grep -q '^| core/merge | [0-9]' <(sed -n '/^### 3b/,/^## 4/p' "$out/results.md")
 	ls "$out"/docs/missratio-*.png >/dev/null
 	echo "bench smoke: ok ($out/results.md)"
 	;;

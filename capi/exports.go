@@ -91,14 +91,14 @@ func ttlArg(ttl C.uint32_t) time.Duration { return time.Duration(ttl) * time.Sec
 
 // segcache_version returns the version of the loaded library as
 // SEGCACHE_VERSION_MAJOR*10000 + SEGCACHE_VERSION_MINOR*100 +
-// SEGCACHE_VERSION_PATCH. Compare it with the macros to detect a header
-// and library mismatch at run time.
+// SEGCACHE_VERSION_PATCH. Compare it with SEGCACHE_VERSION_NUMBER to detect
+// a header and library mismatch at run time.
 //
 // Thread safety: any thread, any time. Never fails.
 //
 //export segcache_version
 func segcache_version() C.uint32_t {
-	return C.SEGCACHE_VERSION_MAJOR*10000 + C.SEGCACHE_VERSION_MINOR*100 + C.SEGCACHE_VERSION_PATCH
+	return C.SEGCACHE_VERSION_NUMBER
 }
 
 // segcache_strerror returns a static, NUL-terminated English description

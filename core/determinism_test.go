@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/segcache/segcache/core"
-	"github.com/segcache/segcache/core/internal/hashtable"
 )
 
 type replayResult struct {
@@ -64,13 +63,6 @@ func TestReplayIsDeterministic(t *testing.T) {
 	req := zipfRequests(n, 40_000, 1.05, 9)
 	for _, p := range []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 		core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO} {
-		if p == core.PolicyMerge && !bumpDeterministic() {
-			// Merge keeps items by frequency, and the hashtable bumps a
-			// frequency of 16 or more with a random draw. This case runs
-			// by itself once the bump is a function of the slot.
-			t.Logf("%v: not checked: the hashtable's frequency bump is random", p)
-			continue
-		}
 		first, second := replay(t, p, req), replay(t, p, req)
 		if diff := cmp.Diff(first, second); diff != "" {
 			t.Errorf("%v: two replays differ (-first +second):\n%s", p, diff)
@@ -80,19 +72,3 @@ func TestReplayIsDeterministic(t *testing.T) {
 	}
 }
 
-// bumpDeterministic reports whether bumping equal slots from frequency 16
-// gives equal results.
-func bumpDeterministic() bool {
-	s := hashtable.WithFreq(hashtable.Make(0x1234, 0, hashtable.MakeLoc(1, 1, 64)), 16)
-	var first uint64
-	for i := 0; i < 64; i++ {
-		p := s
-		hashtable.Bump(&p, s)
-		if i == 0 {
-			first = p
-		} else if p != first {
-			return false
-		}
-	}
-	return true
-}

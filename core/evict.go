@@ -319,22 +319,14 @@ func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq
 	copy(c.segBytes(dest)[off:off+size], data)
 	dh.WriteOff.Store(uint32(off + size))
 	dh.AddLive(1, size)
-	ns := hashtable.WithFreq(hashtable.WithLoc(s, hashtable.MakeLoc(dest, dh.Gen.Load(), off)), freq)
-	for {
-		if hashtable.CAS(p, s, ns) {
-			sh := &c.segs.Headers[src]
-			sh.AddLive(-1, -size)
-			c.promotedItems.Add(1)
-			return true
-		}
-		s2 := hashtable.Load(p)
-		if hashtable.Loc(s2) != hashtable.Loc(s) {
-			item.MarkDeleted(c.segBytes(dest)[off:])
-			dh.AddLive(-1, -size)
-			return false
-		}
-		s = s2 // a frequency bump: retry on the same slot
+	if !hashtable.Move(hashtable.MakeLoc(dest, dh.Gen.Load(), off), freq).Apply(p, s) {
+		item.MarkDeleted(c.segBytes(dest)[off:])
+		dh.AddLive(-1, -size)
+		return false
 	}
+	c.segs.Headers[src].AddLive(-1, -size)
+	c.promotedItems.Add(1)
+	return true
 }
 
 // liveItem is an item of a claimed segment that is still linked.
@@ -632,7 +624,7 @@ func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 	if live {
 		return f.hdr.Pool.Load()
 	}
-	if p, _ := hashtable.FindGhost(k.b0, k.b1, k.tag); p != nil {
+	if p, _ := k.Ghost(); p != nil {
 		return segment.PoolMain
 	}
 	return segment.PoolAdmission

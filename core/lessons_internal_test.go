@@ -121,8 +121,8 @@ func TestIncrDuringRelocation(t *testing.T) {
 		c.evictMu.Lock()
 		// Park whatever segment holds n and move it.
 		var f found
-		b0, b1, tag := c.ht.Candidates(hashKey([]byte("n")))
-		if c.locate([]byte("n"), b0, b1, tag, 0xffff, &f) && c.claim(f.seg) {
+		k := c.ht.Key(hashKey([]byte("n")))
+		if c.locate([]byte("n"), &k, 0xffff, &f) && c.claim(f.seg) {
 			relocateAll(t, c, f.seg)
 		}
 		c.evictMu.Unlock()

@@ -12,7 +12,6 @@ import (
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
-	"github.com/segcache/segcache/core/internal/tagscan"
 )
 
 // found describes the slot and item a lookup found. Its bytes are only
@@ -63,7 +62,7 @@ func hashKey(key []byte) uint64 { return xxh3.Hash(key) }
 // segment was recycled under it is reported unstable rather than as
 // another key (a false "absent", LESSONS #24).
 func (c *Cache) examine(key []byte, s uint64, f *found) examined {
-	seg, g6, off := hashtable.SplitLoc(hashtable.Loc(s))
+	seg, g6, off := hashtable.Where(s)
 	if int(seg) >= c.nseg || off+item.HeaderSize > c.segSize {
 		return exUnstable
 	}
@@ -86,13 +85,13 @@ func (c *Cache) examine(key []byte, s uint64, f *found) examined {
 	return exDifferent
 }
 
-// locate finds key's entry among the slots in mask (from tagscan.Match),
-// live or expired. There is at most one entry per key.
-func (c *Cache) locate(key []byte, b0, b1 *hashtable.Bucket, tag uint64, mask uint32, f *found) bool {
+// locate finds key's entry among the candidate slots in mask (from
+// Key.Match), live or expired. There is at most one entry per key.
+func (c *Cache) locate(key []byte, k *hashtable.Key, mask uint32, f *found) bool {
 	for ; mask != 0; mask &= mask - 1 {
-		p := hashtable.SlotAt(b0, b1, bits.TrailingZeros32(mask))
+		p := k.Slot(bits.TrailingZeros32(mask))
 		s := hashtable.Load(p)
-		for spins := 0; s != 0 && hashtable.Tag(s) == tag && !hashtable.IsGhost(s); spins++ {
+		for spins := 0; k.IsKeys(s) && !hashtable.IsGhost(s); spins++ {
 			switch c.examine(key, s, f) {
 			case exMatch:
 				f.p = p
@@ -128,15 +127,14 @@ func casToken(h uint64, f *found, version uint64) uint64 {
 // read copies key's value. With grow it appends to buf; otherwise it
 // copies into buf if the value fits and else returns ErrBufferSmall. n is
 // the value's length whenever the key was found.
-func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []byte, n int, token uint64, err error) {
-	b0, b1, tag := c.ht.Candidates(h)
+func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, mask uint32, grow bool) (out []byte, n int, token uint64, err error) {
 	keep := len(buf)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			mask = tagscan.Match(b0, b1, tag)
+			mask = k.Match()
 		}
 		var f found
-		if c.closed.Load() || !c.locate(key, b0, b1, tag, mask, &f) {
+		if c.closed.Load() || !c.locate(key, k, mask, &f) {
 			return buf, 0, 0, ErrNotFound
 		}
 		var version uint64
@@ -174,7 +172,7 @@ func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []b
 		if expired {
 			return buf[:keep], 0, 0, ErrNotFound
 		}
-		hashtable.Bump(f.p, f.s)
+		c.ht.Bump(f.p, f.s)
 		if !grow && n > keep {
 			return buf, n, 0, ErrBufferSmall
 		}
@@ -183,12 +181,10 @@ func (c *Cache) read(buf, key []byte, h uint64, mask uint32, grow bool) (out []b
 }
 
 // prefetchItem starts loading the item of the first slot in mask.
-func (c *Cache) prefetchItem(h uint64, mask uint32) {
-	b0, b1, _ := c.ht.Candidates(h)
-	s := hashtable.Load(hashtable.SlotAt(b0, b1, bits.TrailingZeros32(mask)))
-	seg, _, off := hashtable.SplitLoc(hashtable.Loc(s))
+func (c *Cache) prefetchItem(k *hashtable.Key, mask uint32) {
+	seg, _, off := hashtable.Where(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
 	if int(seg) < c.nseg && off < c.segSize {
-		tagscan.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
+		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
 	}
 }
 
@@ -213,8 +209,8 @@ func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
 		return dst, 0, false
 	}
 	h := hashKey(key)
-	b0, b1, tag := c.ht.Candidates(h)
-	out, _, token, err := c.read(dst, key, h, tagscan.Match(b0, b1, tag), true)
+	k := c.ht.Key(h)
+	out, _, token, err := c.read(dst, key, h, &k, k.Match(), true)
 	c.countGet(err)
 	return out, token, err == nil
 }
@@ -227,8 +223,8 @@ func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 		return 0, 0, err
 	}
 	h := hashKey(key)
-	b0, b1, tag := c.ht.Candidates(h)
-	_, n, token, err = c.read(buf, key, h, tagscan.Match(b0, b1, tag), false)
+	k := c.ht.Key(h)
+	_, n, token, err = c.read(buf, key, h, &k, k.Match(), false)
 	c.countGet(err)
 	if c.closed.Load() && err == ErrNotFound {
 		return 0, 0, ErrClosed
@@ -253,13 +249,15 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		for i, k := range chunk {
 			hashes[i] = hashKey(k)
 		}
-		tagscan.MatchBatch(c.ht.Buckets, c.ht.Mask, hashes[:len(chunk)], masks[:len(chunk)])
+		c.ht.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
 		// The buckets are in cache now; start loading every candidate
 		// item too, so the item misses of the batch overlap instead of
 		// coming one after another in the loop below.
+		var ks [batchChunk]hashtable.Key
 		for i := range chunk {
+			ks[i] = c.ht.Key(hashes[i])
 			if masks[i] != 0 {
-				c.prefetchItem(hashes[i], masks[i])
+				c.prefetchItem(&ks[i], masks[i])
 			}
 		}
 		for i, k := range chunk {
@@ -268,7 +266,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 				lens[j], errs[j] = 0, err
 				continue
 			}
-			_, n, _, err := c.read(bufs[j], k, hashes[i], masks[i], false)
+			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], masks[i], false)
 			c.countGet(err)
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed

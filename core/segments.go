@@ -8,7 +8,6 @@ import (
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
-	"github.com/segcache/segcache/core/internal/tagscan"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
 
@@ -61,8 +60,8 @@ func (c *Cache) prefetchReserve(b int, lane uint64, size int) {
 	off := int(c.segs.Headers[id].WriteOff.Load())
 	if off+size <= c.segSize {
 		seg := c.segBytes(id)
-		tagscan.Prefetch(unsafe.Pointer(&seg[off]))
-		tagscan.Prefetch(unsafe.Pointer(&seg[off+size-1]))
+		hashtable.Prefetch(unsafe.Pointer(&seg[off]))
+		hashtable.Prefetch(unsafe.Pointer(&seg[off+size-1]))
 	}
 }
 
@@ -166,38 +165,23 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 // slotOf finds the slot that links the item at (id, off), or nil if the
 // item is dead (overwritten, deleted or evicted).
 func (c *Cache) slotOf(id int32, off int, data []byte, ih item.Header) (*uint64, uint64) {
-	key := data[item.HeaderSize : item.HeaderSize+ih.Klen]
-	b0, b1, tag := c.ht.Candidates(hashKey(key))
-	loc := hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off)
-	for i := 0; i < 16; i++ {
-		p := hashtable.SlotAt(b0, b1, i)
-		if s := hashtable.Load(p); hashtable.Loc(s) == loc && hashtable.Tag(s) == tag {
-			return p, s
-		}
-	}
-	return nil, 0
+	k := c.ht.Key(hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen]))
+	return k.Linking(hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off))
 }
 
 // dropSlot unlinks an item of a claimed segment from slot p, leaving a
 // ghost (which keeps the frequency) if ghost is set. It returns false if
 // a writer got there first (and took the item off the counters itself).
 func (c *Cache) dropSlot(id int32, p *uint64, s uint64, size int, ghost bool) bool {
-	loc := hashtable.Loc(s)
-	for {
-		repl := uint64(0)
-		if ghost {
-			repl = hashtable.WithLoc(s, hashtable.GhostLoc)
-		}
-		if hashtable.CAS(p, s, repl) {
-			hdr := &c.segs.Headers[id]
-			hdr.AddLive(-1, -size)
-			return true
-		}
-		s = hashtable.Load(p)
-		if hashtable.Loc(s) != loc {
-			return false
-		}
+	change := hashtable.Unlink()
+	if ghost {
+		change = hashtable.Bury()
 	}
+	if !change.Apply(p, s) {
+		return false
+	}
+	c.segs.Headers[id].AddLive(-1, -size)
+	return true
 }
 
 type dropReason int
@@ -290,13 +274,6 @@ func (c *Cache) Clear() error {
 		}
 	}
 	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
-	for i := range c.ht.Buckets {
-		b := &c.ht.Buckets[i]
-		for j := range b {
-			if s := hashtable.Load(&b[j]); hashtable.IsGhost(s) {
-				hashtable.CAS(&b[j], s, 0)
-			}
-		}
-	}
+	c.ht.ClearGhosts()
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/proc"
 	"github.com/segcache/segcache/core/internal/segment"
-	"github.com/segcache/segcache/core/internal/tagscan"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
 
@@ -38,12 +37,11 @@ func ttlMillis(d time.Duration) (int64, error) {
 	return min(d.Milliseconds(), ttl.MaxTTLms), nil
 }
 
-// keyed is a key with its hash-derived candidate buckets and tag.
+// keyed is a key with its hash and its place in the hashtable.
 type keyed struct {
-	key    []byte
-	h      uint64
-	b0, b1 *hashtable.Bucket
-	tag    uint64
+	key []byte
+	h   uint64
+	hashtable.Key
 }
 
 // lockKey validates key and takes its stripe. Every writer of a key holds
@@ -61,13 +59,12 @@ func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 		mu.Unlock()
 		return keyed{}, nil, ErrClosed
 	}
-	b0, b1, tag := c.ht.Candidates(h)
-	return keyed{key, h, b0, b1, tag}, mu, nil
+	return keyed{key, h, c.ht.Key(h)}, mu, nil
 }
 
 // find locates k's entry, live or expired.
 func (c *Cache) find(k *keyed, f *found) bool {
-	return c.locate(k.key, k.b0, k.b1, k.tag, tagscan.Match(k.b0, k.b1, k.tag), f)
+	return c.locate(k.key, &k.Key, k.Match(), f)
 }
 
 // Set stores key → val with the given TTL (0: never expires).
@@ -156,20 +153,24 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// Count the item before it is published, so that whoever unlinks
 		// it next never takes a counter below zero.
 		hdr.AddLive(1, size)
-		waitP, waitS, ok := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
-		if ok {
+		res, waitP, waitS := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
+		if res == published {
 			hdr.Unpin()
 			c.shard().sets.Add(1)
 			return nil
 		}
-		// Publishing would mean waiting for a drain while pinning the
-		// new segment, which that drain may be waiting for (LESSONS #19):
-		// give the reservation up (its bytes stay dead), wait unpinned,
-		// and start again.
+		// Give the reservation up (its bytes stay dead). Publishing may
+		// need a drain to finish first while we pin the new segment,
+		// which that drain may be waiting for: wait unpinned and start
+		// again. Or the key has no slot to take and the policy forbids
+		// dropping another key for it.
 		item.MarkDeleted(dst)
 		hdr.AddLive(-1, -size)
 		c.noteUnlinked(id, hdr)
 		hdr.Unpin()
+		if res == bucketsFull {
+			return fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
+		}
 		if waitP != nil {
 			waitSlot(waitP, waitS)
 		}
@@ -182,7 +183,7 @@ func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
 	if !f.numeric() {
 		return casToken(k.h, f, 0), true
 	}
-	_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))
+	_, g6, _ := hashtable.Where(f.s)
 	if !f.hdr.Pin(pinnable, g6) {
 		return 0, false
 	}
@@ -199,17 +200,14 @@ const (
 	segmentBusy
 )
 
-// unlink swaps slot p from s to repl and takes the old item off its
-// segment's counters. It pins the old segment first, so a drain cannot
-// scan or recycle it meanwhile: counters are decremented exactly once, by
-// whoever wins the CAS, on the incarnation the item lived in (LESSONS #11,
-// #14). segmentBusy means a drain owns the segment: it will unlink or
+// unlink makes change to slot p, seen holding s, and takes the item s
+// linked off its segment's counters. It pins the old segment first, so a
+// drain cannot scan or recycle it meanwhile: counters are decremented
+// exactly once, by whoever wins the slot, on the incarnation the item
+// lived in. segmentBusy means a drain owns the segment: it will unlink or
 // relocate the item itself; the caller waits for the slot to change.
-//
-// With keepFreq, repl takes the slot's current frequency (an overwrite of
-// the same key keeps its popularity).
-func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
-	seg, g6, off := hashtable.SplitLoc(hashtable.Loc(s))
+func (c *Cache) unlink(p *uint64, s uint64, change hashtable.Change) unlinkResult {
+	seg, g6, off := hashtable.Where(s)
 	if int(seg) >= c.nseg {
 		return slotChanged
 	}
@@ -218,100 +216,84 @@ func (c *Cache) unlink(p *uint64, s, repl uint64, keepFreq bool) unlinkResult {
 		return segmentBusy
 	}
 	defer hdr.Unpin()
-	for {
-		if hashtable.CAS(p, s, repl) {
-			data := c.segBytes(seg)[off:]
-			ih, _ := item.Decode(item.LoadHeader(data))
-			item.MarkDeleted(data)
-			hdr.AddLive(-1, -ih.SizeOf())
-			c.noteUnlinked(seg, hdr)
-			return unlinked
-		}
-		// A reader's frequency bump fails the CAS without changing the
-		// location: retry on the same slot (giving up here once caused
-		// duplicate entries, LESSONS #12).
-		s2 := hashtable.Load(p)
-		if hashtable.Loc(s2) != hashtable.Loc(s) || hashtable.Tag(s2) != hashtable.Tag(s) {
-			return slotChanged
-		}
-		if keepFreq {
-			repl = hashtable.WithFreq(repl, hashtable.Freq(s2))
-		}
-		s = s2
+	if !change.Apply(p, s) {
+		return slotChanged
 	}
+	data := c.segBytes(seg)[off:]
+	ih, _ := item.Decode(item.LoadHeader(data))
+	item.MarkDeleted(data)
+	hdr.AddLive(-1, -ih.SizeOf())
+	c.noteUnlinked(seg, hdr)
+	return unlinked
 }
 
 // waitSlot waits until slot p no longer holds s's location: a drain that
 // owns s's segment is unlinking or relocating it.
 func waitSlot(p *uint64, s uint64) {
-	for i := 0; hashtable.Loc(hashtable.Load(p)) == hashtable.Loc(s) && i < 1<<20; i++ {
+	for i := 0; hashtable.SameItem(hashtable.Load(p), s) && i < 1<<20; i++ {
 		runtime.Gosched()
 	}
 }
 
+// publishResult says how publishing a new location ended.
+type publishResult int
+
+const (
+	published   publishResult = iota
+	retryLookup               // the old entry moved or a drain owns a slot: look again (after waiting, if a slot is given)
+	bucketsFull               // a fresh key found no free slot and the policy keeps every entry
+)
+
 // publish links the new location for key without ever waiting: it
 // replaces the key's entry in its slot if there was one (keeping its
 // frequency), else takes a new slot. If that needs a drain to finish
-// first, it returns ok=false and the slot to wait for.
-func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (waitP *uint64, waitS uint64, ok bool) {
+// first, it returns retryLookup and the slot to wait for.
+func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (res publishResult, waitP *uint64, waitS uint64) {
 	if !had {
-		return c.insertFresh(k.b0, k.b1, k.tag, loc)
+		return c.insertFresh(&k.Key, loc)
 	}
 	expired := f.expired()
-	switch c.unlink(f.p, f.s, hashtable.WithLoc(f.s, loc), true) {
+	switch c.unlink(f.p, f.s, hashtable.Retarget(loc)) {
 	case unlinked:
 		if expired {
 			c.expiredItems.Add(1)
 		}
-		return nil, 0, true
+		return published, nil, 0
 	case segmentBusy:
-		return f.p, f.s, false
+		return retryLookup, f.p, f.s
 	}
-	return nil, 0, false // relocated or evicted meanwhile: look again
+	return retryLookup, nil, 0 // relocated or evicted meanwhile: look again
 }
 
 // insertFresh puts a new entry into one of the key's buckets: over a ghost
 // of the key (resuming its frequency), into an empty slot, or over the
-// coldest entry when both buckets are full. A full bucket pair never
-// fails a set: a cache drops, it does not refuse. Entries whose segment a
-// drain owns are passed over; if all are, it reports one to wait for.
-func (c *Cache) insertFresh(b0, b1 *hashtable.Bucket, tag, loc uint64) (*uint64, uint64, bool) {
+// coldest entry when both buckets are full. A full bucket pair fails a set
+// only under PolicyNone (bucketsFull), which must never drop a stored
+// entry; the other policies drop the coldest. Entries whose segment a drain
+// owns are passed over; if all are, it reports one to wait for.
+func (c *Cache) insertFresh(k *hashtable.Key, loc uint64) (publishResult, *uint64, uint64) {
 	var busy uint32
 	for spins := 0; ; spins++ {
-		if gp, gs := hashtable.FindGhost(b0, b1, tag); gp != nil {
-			if hashtable.CAS(gp, gs, hashtable.Make(tag, hashtable.Freq(gs), loc)) {
-				return nil, 0, true
-			}
-			continue
+		if k.InsertFree(loc) {
+			return published, nil, 0
 		}
-		fresh := hashtable.Make(tag, 0, loc)
-		if ep := hashtable.FindEmpty(b0, b1); ep != nil {
-			if hashtable.CAS(ep, 0, fresh) {
-				return nil, 0, true
-			}
-			continue
-		}
-		i, vs := hashtable.Coldest(b0, b1, busy)
+		i, vs := k.Coldest(busy)
 		if i < 0 {
-			p := hashtable.SlotAt(b0, b1, 0)
-			return p, hashtable.Load(p), false
+			p := k.Slot(0)
+			return retryLookup, p, hashtable.Load(p)
 		}
-		vp := hashtable.SlotAt(b0, b1, i)
 		switch {
-		case vs == 0:
-			continue
-		case hashtable.IsGhost(vs):
-			if hashtable.CAS(vp, vs, fresh) {
-				return nil, 0, true
-			}
-		default:
-			switch c.unlink(vp, vs, fresh, false) {
-			case unlinked:
-				c.evictedItems.Add(1)
-				return nil, 0, true
-			case segmentBusy:
-				busy |= 1 << i
-			}
+		case vs == 0 || hashtable.IsGhost(vs):
+			continue // freed meanwhile: InsertFree takes it
+		case c.policy == PolicyNone:
+			return bucketsFull, nil, 0
+		}
+		switch c.unlink(k.Slot(i), vs, hashtable.Takeover(k.Tag(), loc)) {
+		case unlinked:
+			c.evictedItems.Add(1)
+			return published, nil, 0
+		case segmentBusy:
+			busy |= 1 << i
 		}
 		if spins > 16 {
 			runtime.Gosched()
@@ -331,7 +313,7 @@ func (c *Cache) Delete(key []byte) error {
 		if !c.find(&k, &f) || f.expired() {
 			return ErrNotFound
 		}
-		switch c.unlink(f.p, f.s, 0, false) {
+		switch c.unlink(f.p, f.s, hashtable.Unlink()) {
 		case unlinked:
 			c.shard().deletes.Add(1)
 			return nil
@@ -374,12 +356,12 @@ func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error)
 		if !c.find(&k, &f) || f.expired() {
 			return 0, ErrNotFound
 		}
-		_, g6, _ := hashtable.SplitLoc(hashtable.Loc(f.s))
+		_, g6, _ := hashtable.Where(f.s)
 		if !f.hdr.Pin(pinnable, g6) {
 			waitSlot(f.p, f.s)
 			continue
 		}
-		if hashtable.Loc(hashtable.Load(f.p)) != hashtable.Loc(f.s) {
+		if !hashtable.SameItem(hashtable.Load(f.p), f.s) {
 			f.hdr.Unpin()
 			continue
 		}

@@ -84,12 +84,16 @@ extern "C" {
  * detect them.
  */
 
-/* Library version: segcache_version() returns
- * SEGCACHE_VERSION_MAJOR*10000 + SEGCACHE_VERSION_MINOR*100 +
- * SEGCACHE_VERSION_PATCH for the library actually loaded. */
+/* Version of this header. SEGCACHE_VERSION_NUMBER is
+ * MAJOR*10000 + MINOR*100 + PATCH, usable in #if (e.g. to require a
+ * feature at compile time); segcache_version() returns the same number for
+ * the library actually loaded, so comparing the two detects a header and
+ * library mismatch at run time. */
 #define SEGCACHE_VERSION_MAJOR 0
 #define SEGCACHE_VERSION_MINOR 1
 #define SEGCACHE_VERSION_PATCH 0
+#define SEGCACHE_VERSION_NUMBER \
+    (SEGCACHE_VERSION_MAJOR * 10000 + SEGCACHE_VERSION_MINOR * 100 + SEGCACHE_VERSION_PATCH)
 
 /* Opaque handle of an open cache. 0 is never a valid handle. */
 typedef uint64_t segcache_t;
@@ -177,8 +181,8 @@ typedef struct segcache_stats {
 /*
  * segcache_version returns the version of the loaded library as
  * SEGCACHE_VERSION_MAJOR*10000 + SEGCACHE_VERSION_MINOR*100 +
- * SEGCACHE_VERSION_PATCH. Compare it with the macros to detect a header
- * and library mismatch at run time.
+ * SEGCACHE_VERSION_PATCH. Compare it with SEGCACHE_VERSION_NUMBER to detect
+ * a header and library mismatch at run time.
  *
  * Thread safety: any thread, any time. Never fails.
  */

@@ -1,18 +1,25 @@
-# The C ABI: libsegcache.so, include/segcache.h, C tests, C/C++ examples,
-# CMake and pkg-config packaging, the C benchmark.
+# The C ABI: libsegcache.so, include/segcache.h (+ its description
+# segcache.abi.json), the C++ API include/segcache.hpp, C and C++ tests and
+# examples, CMake and pkg-config packaging, the C benchmark.
 #
 #   make lib            build $(BUILD)/libsegcache.so (+ cgo's raw header)
-#   make header         regenerate include/segcache.h from capi
+#   make lib-static     build $(BUILD)/static/libsegcache.a (c-archive)
+#   make header         regenerate include/segcache.h and segcache.abi.json from capi
 #   make demo-c         build and run examples/c
-#   make test-capi      every C ABI check (header drift, exported symbols,
-#                       C tests, fault injection, valgrind, CMake + ctest with
-#                       the C++ example, make install + consumers)
+#   make test-capi      every C ABI check (header and ABI description drift,
+#                       exported symbols, C tests, fault injection, valgrind,
+#                       CMake + ctest with the C++ API tests and example,
+#                       make install + C and C++ consumers)
 #   make install PREFIX=/usr/local [DESTDIR=...]
-#   make bench-c        the C benchmark (BENCHMARKS.md section 4)
+#   make bench-c        the C benchmark (C program beside the same workload
+#                       in Go in process: the cost of crossing the C ABI)
 #   make stress-capi    soak: the pthread stress tests, STRESS_ROUNDS times
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
+CAPI_STATIC  := $(BUILD)/static/libsegcache.a
 CAPI_HEADER  := include/segcache.h
+CAPI_ABI     := include/segcache.abi.json
+CAPI_HPP     := include/segcache.hpp
 CAPI_SRCS    := $(shell find capi core -name '*.go' -o -name '*.h' -o -name '*.c' 2>/dev/null) \
                 capi/segcache.map go.mod go.sum
 # Export only segcache_* (versioned SEGCACHE_0) and set the soname, so that
@@ -29,7 +36,7 @@ ALL_TARGETS   += lib demo-c
 TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
-.PHONY: lib header demo-c test-capi check-header check-exports test-c test-c-recover \
+.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-recover \
         test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
@@ -38,9 +45,20 @@ $(CAPI_LIB): $(CAPI_SRCS)
 	@mkdir -p $(BUILD)
 	$(CAPI_GOBUILD) -o $@ ./capi
 
-# Regenerate the committed public header from the exports and their docs.
+# The library as a static archive with its Go runtime (-buildmode=c-archive),
+# for programs that must not depend on libsegcache.so at run time (Rust's
+# static feature). A directory of its own: go writes a libsegcache.h beside
+# it, which must not replace the shared library's.
+lib-static: $(CAPI_STATIC)
+
+$(CAPI_STATIC): $(CAPI_SRCS)
+	@mkdir -p $(@D)
+	$(GO) build -buildmode=c-archive -o $@ ./capi
+
+# Regenerate the committed public header and the ABI description (the
+# JSON every drift check reads) from the exports and their docs.
 header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER) -abi $(CAPI_ABI)
 
 $(CAPI_OUT)/%: examples/c/%.c $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
@@ -54,17 +72,26 @@ demo-c: $(CAPI_OUT)/demo
 test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
-# The committed header must be exactly what the generator writes from the
-# current exports, and must compile alone as C99 and as C++11.
+# The committed header and ABI description must be exactly what the
+# generator writes from the current exports; the header must compile alone
+# as C99 and as C++11, and the description must agree with it to the
+# compiler (every value, type, offset, size and prototype as static
+# assertions).
 check-header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(BUILD)/segcache.h.gen
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi \
+		-o $(BUILD)/segcache.h.gen -abi $(BUILD)/segcache.abi.json.gen
 	@cmp -s $(BUILD)/segcache.h.gen $(CAPI_HEADER) || { diff -u $(CAPI_HEADER) $(BUILD)/segcache.h.gen; \
 		echo "$(CAPI_HEADER) is stale: run 'make header' and commit it"; exit 1; }
+	@cmp -s $(BUILD)/segcache.abi.json.gen $(CAPI_ABI) || { diff -u $(CAPI_ABI) $(BUILD)/segcache.abi.json.gen; \
+		echo "$(CAPI_ABI) is stale: run 'make header' and commit it"; exit 1; }
 	$(CAPI_CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(CAPI_HEADER)
 	$(CAPI_CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(CAPI_HEADER)
+	$(GO) run ./capi/internal/genheader -check-c $(CAPI_ABI) -o $(BUILD)/abi_check.c
+	$(CAPI_CC) -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only -Iinclude $(BUILD)/abi_check.c
+	@echo "check-header: header and ABI description are current and agree"
 
 check-exports: $(CAPI_LIB)
-	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_HEADER)
+	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_ABI)
 
 $(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
@@ -119,7 +146,8 @@ test-cmake:
 
 # make install into a scratch prefix, move it, then build consumers of it: a C
 # program with find_package(segcache), the same with pkg-config, and the
-# C++ example on its own with find_package.
+# C++ example (which includes the installed <segcache.hpp>) on its own with
+# find_package and with pkg-config.
 test-install:
 	rm -rf $(CAPI_OUT)/staging $(CAPI_OUT)/prefix $(CAPI_OUT)/consumer
 	$(MAKE) --no-print-directory install PREFIX=$(CAPI_OUT)/staging
@@ -134,10 +162,16 @@ test-install:
 	cmake -S examples/cpp -B $(CAPI_OUT)/consumer/cpp -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
 	cmake --build $(CAPI_OUT)/consumer/cpp
 	$(CAPI_OUT)/consumer/cpp/segcache_demo_cpp
+	PKG_CONFIG_PATH=$(CAPI_OUT)/prefix/lib/pkgconfig sh -c '$(CAPI_CXX) -std=c++17 -Wall -Wextra -Werror \
+		-o $(CAPI_OUT)/consumer/cpp-pc examples/cpp/main.cpp $$(pkg-config --cflags --libs segcache) \
+		-Wl,-rpath,$$(pkg-config --variable=libdir segcache) -pthread'
+	$(CAPI_OUT)/consumer/cpp-pc >/dev/null
 
 # ---- install ----------------------------------------------------------------
-# Layout (also what CMakeLists.txt installs): $(PREFIX)/lib/libsegcache.so,
-# $(PREFIX)/include/segcache.h, $(PREFIX)/lib/pkgconfig/segcache.pc,
+# Layout (also what CMakeLists.txt installs, except libsegcache.a):
+# $(PREFIX)/lib/libsegcache.so and libsegcache.a,
+# $(PREFIX)/include/segcache.h and segcache.hpp,
+# $(PREFIX)/lib/pkgconfig/segcache.pc,
 # $(PREFIX)/lib/cmake/segcache/segcacheConfig{,Version}.cmake.
 PREFIX ?= /usr/local
 CAPI_SUBST = sed -e 's|@VERSION@|$(CAPI_VERSION)|g' \
@@ -148,10 +182,12 @@ CAPI_SUBST = sed -e 's|@VERSION@|$(CAPI_VERSION)|g' \
 
 install: install-capi
 
-install-capi: $(CAPI_LIB)
+install-capi: $(CAPI_LIB) $(CAPI_STATIC)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/segcache $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(CAPI_LIB) $(DESTDIR)$(PREFIX)/lib/libsegcache.so
+	install -m 0644 $(CAPI_STATIC) $(DESTDIR)$(PREFIX)/lib/libsegcache.a
 	install -m 0644 $(CAPI_HEADER) $(DESTDIR)$(PREFIX)/include/segcache.h
+	install -m 0644 $(CAPI_HPP) $(DESTDIR)$(PREFIX)/include/segcache.hpp
 	$(CAPI_SUBST) segcache.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/segcache.pc
 	$(CAPI_SUBST) cmake/segcacheConfig.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfig.cmake
 	$(CAPI_SUBST) cmake/segcacheConfigVersion.cmake.in >$(DESTDIR)$(PREFIX)/lib/cmake/segcache/segcacheConfigVersion.cmake

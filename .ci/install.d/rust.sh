@@ -6,6 +6,8 @@
 # rustc-web are the maintained, recent Rust of Debian 12; plain "cargo" is
 # 1.63, too old). The crates have no dependencies, so no registry access
 # is needed at test time.
+# deps-check: command -v cargo || test -x "$HOME/.cargo/bin/cargo"
+# deps-skip: test-rust
 set -euo pipefail
 if command -v cargo >/dev/null 2>&1; then
 	cargo --version

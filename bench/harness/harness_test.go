@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -237,5 +238,36 @@ func TestTracesDir(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	if want := filepath.Join(filepath.Dir(root), "shared", "traces"); d != want {
 		t.Errorf("default %q, want %q", d, want)
+	}
+}
+
+// The key stream file gives a reader exactly the workload and configuration
+// the Go benchmarks use.
+func TestKeyStreamRoundTrip(t *testing.T) {
+	w := NewThroughputWorkload(1000)
+	opts := FitSpec(1000, DefaultHashFill).Core
+	var buf bytes.Buffer
+	if err := WriteKeyStream(&buf, w, opts); err != nil {
+		t.Fatal(err)
+	}
+	if want := 8 + 7*8 + ValueLen + 2*1000*KeyLen + 4*SeqLen; buf.Len() != want {
+		t.Errorf("file is %d bytes, want %d", buf.Len(), want)
+	}
+	gotW, gotOpts, err := ReadKeyStream(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(w, gotW, cmp.AllowUnexported(KeySet{})); d != "" {
+		t.Errorf("workload (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(opts, gotOpts); d != "" {
+		t.Errorf("options (-want +got):\n%s", d)
+	}
+	// Truncated or foreign files are refused.
+	if _, _, err := ReadKeyStream(bytes.NewReader(buf.Bytes()[:buf.Len()-1])); err == nil {
+		t.Error("a truncated key stream was accepted")
+	}
+	if _, _, err := ReadKeyStream(strings.NewReader("SEGKS999" + strings.Repeat("\x00", 100))); err == nil {
+		t.Error("a key stream of another format was accepted")
 	}
 }

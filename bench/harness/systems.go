@@ -344,10 +344,23 @@ func FitSpec(items int, hashFill float64) Spec {
 // to 3 passes over the keys that are missing (ristretto drops sets when its
 // buffers are busy). It returns how many keys the cache holds.
 func FillAll(c Cache, keys KeySet, val []byte) (held int, err error) {
+	return FillInOrder(c, keys, val, nil)
+}
+
+// FillInOrder is FillAll inserting the keys in the given order of key
+// indexes (a permutation of [0, keys.Len()); nil is index order): the
+// order decides which keys share a segment in the log-structured caches.
+func FillInOrder(c Cache, keys KeySet, val []byte, order []int) (held int, err error) {
 	n := keys.Len()
+	if order != nil && len(order) != n {
+		return 0, fmt.Errorf("fill order has %d keys, want %d", len(order), n)
+	}
 	todo := make([]int32, n)
 	for i := range todo {
 		todo[i] = int32(i)
+		if order != nil {
+			todo[i] = int32(order[i])
+		}
 	}
 	dst := make([]byte, 0, 2*len(val))
 	for pass := 0; pass < 3 && len(todo) > 0; pass++ {

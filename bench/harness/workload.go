@@ -99,11 +99,18 @@ func Sequence(n, length int, theta float64, seed uint64) []uint32 {
 	if length&(length-1) != 0 {
 		panic("harness: sequence length must be a power of two")
 	}
-	perm := rand.New(rand.NewPCG(seed, 1)).Perm(n)
+	perm := RankToKey(n, seed)
 	z := NewZipf(n, theta, seed)
 	seq := make([]uint32, length)
 	for i := range seq {
 		seq[i] = uint32(perm[z.Next()])
 	}
 	return seq
+}
+
+// RankToKey is the permutation Sequence(n, _, _, seed) scatters ranks with:
+// element r is the key index of popularity rank r (0 the most popular).
+// Inserting keys in this order puts the hot keys side by side in memory.
+func RankToKey(n int, seed uint64) []int {
+	return rand.New(rand.NewPCG(seed, 1)).Perm(n)
 }

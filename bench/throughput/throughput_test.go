@@ -19,7 +19,10 @@ var (
 	flagHashFill = flag.Float64("hashfill", harness.DefaultHashFill, "core: smallest 2^HashPower with slots*fill >= keys")
 )
 
-const seqLen = 1 << 22 // pre-generated key choices, walked cyclically
+const (
+	seqLen = harness.SeqLen
+	mask   = seqLen - 1
+)
 
 type workload struct {
 	hit, miss harness.KeySet
@@ -34,13 +37,8 @@ var (
 
 func getWorkload() *workload {
 	wlOnce.Do(func() {
-		n := *flagKeys
-		wl = workload{
-			hit:  harness.Keys(n, 0),
-			miss: harness.Keys(n, harness.MissSalt),
-			seq:  harness.Sequence(n, seqLen, 0.99, 42),
-			val:  harness.Value(),
-		}
+		t := harness.NewThroughputWorkload(*flagKeys)
+		wl = workload{hit: t.Hit, miss: t.Miss, seq: t.Seq, val: t.Val}
 	})
 	return &wl
 }
@@ -48,12 +46,14 @@ func getWorkload() *workload {
 // fill inserts every key and checks they are all there: the §1 figures
 // are about speed, so a system that cannot hold the keys is logged (the
 // hit% metric shows it).
-func fill(b *testing.B, sys string, w *workload) harness.Cache {
+//
+// order is the insertion order of the key indexes (nil: index order).
+func fill(b *testing.B, sys string, w *workload, order []int) harness.Cache {
 	c, err := harness.Open(sys, harness.FitSpec(w.hit.Len(), *flagHashFill))
 	if err != nil {
 		b.Fatalf("open %s: %v", sys, err)
 	}
-	held, err := harness.FillAll(c, w.hit, w.val)
+	held, err := harness.FillInOrder(c, w.hit, w.val, order)
 	if err != nil {
 		b.Fatalf("%s: fill: %v", sys, err)
 	}
@@ -70,8 +70,6 @@ type op struct {
 	refill bool // re-insert every key first: the set runs before it evicted some
 	run    func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (gets, hits int64, err error)
 }
-
-const mask = seqLen - 1
 
 var ops = []op{
 	{"get-hit", false, func(c harness.Cache, w *workload, i uint32, pb *testing.PB, dst []byte) (g, h int64, _ error) {
@@ -136,7 +134,7 @@ func BenchmarkThroughput(b *testing.B) {
 	fmt.Printf("keys: %d\n", w.hit.Len())
 	for _, sys := range strings.Split(*flagSystems, ",") {
 		b.Run(sys, func(b *testing.B) {
-			c := fill(b, sys, w)
+			c := fill(b, sys, w, nil)
 			defer func() {
 				c.Close()
 				runtime.GC() // do not charge the next system for this one's heap
@@ -151,13 +149,15 @@ func BenchmarkThroughput(b *testing.B) {
 						b.Fatalf("%s: refill: %v", sys, err)
 					}
 				}
-				b.Run(o.name, func(b *testing.B) { runOp(b, c, w, o) })
+				b.Run(o.name, func(b *testing.B) { runOp(b, c, w, o, seqLen/8) })
 			}
 		})
 	}
 }
 
-func runOp(b *testing.B, c harness.Cache, w *workload, o op) {
+// runOp runs o with b.RunParallel; goroutine g (from 1) starts walking the
+// key sequence at g*stride.
+func runOp(b *testing.B, c harness.Cache, w *workload, o op, stride uint32) {
 	b.ReportAllocs()
 	var start atomic.Uint32
 	var gets, hits atomic.Int64
@@ -165,7 +165,7 @@ func runOp(b *testing.B, c harness.Cache, w *workload, o op) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		// Each goroutine walks the sequence from its own far-apart offset.
-		i := start.Add(1) * (seqLen / 8)
+		i := start.Add(1) * stride
 		dst := make([]byte, 0, 128)
 		g, h, err := o.run(c, w, i, pb, dst)
 		gets.Add(g)

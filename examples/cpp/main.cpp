@@ -1,7 +1,7 @@
-// main.cpp: the C++ RAII wrapper (segcache.hpp) in use. Each step checks
+// main.cpp: the C++ API (<segcache.hpp>, installed with the library) in use. Each step checks
 // its result; the program exits non-zero if any differs from what the API
 // promises, so ctest and make test run it as a test.
-#include "segcache.hpp"
+#include <segcache.hpp>
 
 #include <cstdio>
 #include <iostream>

@@ -6,7 +6,8 @@ import threading
 
 import segcache
 
-print(f"segcache {segcache.__version__}, library {segcache.library_path()}")
+print(f"segcache {segcache.__version__} ({'compiled' if segcache.FAST else 'ctypes'} path), "
+      f"library {segcache.library_path()}")
 
 with segcache.Cache(heap_bytes=16 << 20, segment_bytes=1 << 20, eviction="merge") as cache:
     # Plain reads and writes; str keys are UTF-8.

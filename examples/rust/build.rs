@@ -1,6 +1,6 @@
 //! Writes the directory of libsegcache.so into this program's rpath, so it
 //! runs without LD_LIBRARY_PATH. segcache-sys finds the library
-//! (SEGCACHE_LIB_DIR or the repository's build directory) and hands its
+//! (SEGCACHE_LIB_DIR, pkg-config, or the repository's build directory) and hands its
 //! directory to direct dependents as DEP_SEGCACHE_LIB_DIR; link arguments
 //! of a build script apply only to its own package, which is why this
 //! program depends on segcache-sys directly and repeats the step. A program

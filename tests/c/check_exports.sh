@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# check_exports.sh LIB HEADER: the dynamic symbols LIB defines must be
-# exactly the functions HEADER declares (each at version SEGCACHE_0), and
-# nothing else: no cgo or runtime internals, no undeclared export, no
-# declared function missing from the library.
+# check_exports.sh LIB ABI: the dynamic symbols LIB defines must be exactly
+# the functions of the ABI description (include/segcache.abi.json, which
+# make check-header proves equal to the header), each at version
+# SEGCACHE_0, and nothing else: no cgo or runtime internals, no undeclared
+# export, no declared function missing from the library.
 set -euo pipefail
-lib=$1 header=$2
+lib=$1 abi=$(realpath "$2")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Functions declared in the header: "SEGCACHE_API <type> <name>(".
-grep -oE '^SEGCACHE_API [^(]*\b(segcache_[a-z0-9_]+)\(' "$header" |
-	sed -E 's/.*\b(segcache_[a-z0-9_]+)\($/\1/' | sort >"$tmp/header"
+# Functions of the description, read by the generator's own JSON reader.
+(cd "$(dirname "$0")/../.." && ${GO:-go} run ./capi/internal/genheader -functions "$abi") | sort >"$tmp/header"
+[ -s "$tmp/header" ] || { echo "check_exports: no function in $abi" >&2; exit 1; }
 # Defined dynamic symbols of the library, as "type name@version".
 nm -D --defined-only "$lib" | awk '{print $2, $3}' | sort >"$tmp/nm"
 
@@ -22,7 +23,7 @@ if grep -vE '^T segcache_[a-z0-9_]+@@SEGCACHE_0$|^A SEGCACHE_0$' "$tmp/nm" >"$tm
 	status=1
 fi
 grep -E '^T ' "$tmp/nm" | sed -E 's/^T //; s/@.*//' | sort >"$tmp/lib"
-if ! diff -u --label "declared in $header" --label "exported by $lib" "$tmp/header" "$tmp/lib" >&2; then
+if ! diff -u --label "declared in $abi" --label "exported by $lib" "$tmp/header" "$tmp/lib" >&2; then
 	echo "check_exports: header and library disagree (run make header?)" >&2
 	status=1
 fi

@@ -78,7 +78,17 @@ static void sleep_ms(long ms) {
 
 /* ---- version, strerror, options ---------------------------------------- */
 
+/* SEGCACHE_VERSION_NUMBER must work in #if, where casts and sizeof do not. */
+#if !defined(SEGCACHE_VERSION_NUMBER) || SEGCACHE_VERSION_NUMBER < 100
+#error "SEGCACHE_VERSION_NUMBER missing or not a preprocessor constant"
+#endif
+_Static_assert(SEGCACHE_VERSION_NUMBER == SEGCACHE_VERSION_MAJOR * 10000 +
+                                              SEGCACHE_VERSION_MINOR * 100 +
+                                              SEGCACHE_VERSION_PATCH,
+               "SEGCACHE_VERSION_NUMBER is MAJOR*10000 + MINOR*100 + PATCH");
+
 static void test_version(void) {
+    CHECK(segcache_version() == (uint32_t)SEGCACHE_VERSION_NUMBER);
     CHECK(segcache_version() == SEGCACHE_VERSION_MAJOR * 10000u +
                                     SEGCACHE_VERSION_MINOR * 100u +
                                     SEGCACHE_VERSION_PATCH);

@@ -190,6 +190,11 @@ func replay(j *job) string {
 		if s.Gets != uint64(r.Requests) || s.Misses != uint64(r.Misses) {
 			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
 		}
+		// The budget is checked at open; a hashtable that grows during the
+		// replay must not make the figure one of a larger cache unnoticed.
+		if total := s.HeapBytes + s.HashtableBytes; total > j.budget {
+			note += fmt.Sprintf("; OVER BUDGET after the replay: heap + hashtable = %d bytes (hashtable %s)", total, size(s.HashtableBytes))
+		}
 	}
 	c.Close()
 	if r.Wrong > 0 {

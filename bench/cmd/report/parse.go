@@ -19,36 +19,66 @@ type benchKey struct {
 // benchRuns are the -count runs of one cell.
 type benchRuns struct {
 	NsOp, BytesOp, AllocsOp, HitPct []float64
+	FailedSets                      []float64            // sets the cache refused (the Rust peer reports them)
+	Other                           map[string][]float64 // any other unit (huge%, ...), by unit
 }
 
-// parseBench reads `go test -bench` output of the throughput package.
-// Lines of other benchmarks and of the test framework are skipped.
-// It also returns the "keys: N" configuration line's N (0 if absent).
+// namedKey names one benchmark cell of any benchmark: the name after
+// "Benchmark" without the -<cpu> suffix (e.g. "Physical/core/get-uniform").
+type namedKey struct {
+	Name string
+	CPU  int
+}
+
+// parseBench reads `go test -bench` output of the throughput package's
+// BenchmarkThroughput. Lines of other benchmarks and of the test framework
+// are skipped. It also returns the "keys: N" configuration line's N (0 if
+// absent).
 func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
+	named, conf, err := parseNamed(r)
+	if err != nil {
+		return nil, 0, err
+	}
 	out := map[benchKey]*benchRuns{}
-	keys := 0
+	for k, runs := range named {
+		name, ok := strings.CutPrefix(k.Name, "Throughput/")
+		if !ok {
+			continue
+		}
+		if sys, op, ok := strings.Cut(name, "/"); ok {
+			out[benchKey{sys, op, k.CPU}] = runs
+		}
+	}
+	keys, _ := strconv.Atoi(conf["keys"])
+	return out, keys, nil
+}
+
+// parseNamed reads `go test -bench` output: every benchmark line, and the
+// configuration lines ("key: value", as benchfmt defines them).
+func parseNamed(r io.Reader) (map[namedKey]*benchRuns, map[string]string, error) {
+	out := map[namedKey]*benchRuns{}
+	conf := map[string]string{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "keys: "); ok {
-			keys, _ = strconv.Atoi(v)
-			continue
-		}
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "BenchmarkThroughput/") {
+		if len(f) >= 2 && strings.HasSuffix(f[0], ":") && !strings.HasPrefix(f[0], "Benchmark") {
+			conf[strings.TrimSuffix(f[0], ":")] = strings.Join(f[1:], " ")
 			continue
 		}
-		name := strings.TrimPrefix(f[0], "BenchmarkThroughput/")
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue // not a result line
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
 		cpu := 1
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
 			if n, err := strconv.Atoi(name[i+1:]); err == nil {
 				cpu, name = n, name[:i]
 			}
 		}
-		sys, op, ok := strings.Cut(name, "/")
-		if !ok {
-			continue
-		}
-		k := benchKey{sys, op, cpu}
+		k := namedKey{name, cpu}
 		runs := out[k]
 		if runs == nil {
 			runs = &benchRuns{}
@@ -58,7 +88,7 @@ func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
-				return nil, 0, fmt.Errorf("%q: %v", sc.Text(), err)
+				return nil, nil, fmt.Errorf("%q: %v", sc.Text(), err)
 			}
 			switch f[i+1] {
 			case "ns/op":
@@ -69,10 +99,17 @@ func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
 				runs.AllocsOp = append(runs.AllocsOp, v)
 			case "hit%":
 				runs.HitPct = append(runs.HitPct, v)
+			case "failed-sets":
+				runs.FailedSets = append(runs.FailedSets, v)
+			default:
+				if runs.Other == nil {
+					runs.Other = map[string][]float64{}
+				}
+				runs.Other[f[i+1]] = append(runs.Other[f[i+1]], v)
 			}
 		}
 	}
-	return out, keys, sc.Err()
+	return out, conf, sc.Err()
 }
 
 // median of xs (NaN if empty).

@@ -85,13 +85,39 @@ func TestOthers(t *testing.T) {
 	others(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir)
 	got := b.String()
 	for _, want := range []string{
-		"### C (libsegcache.so) ($(BUILD)/bench-capi.txt)\n\n```\nget 123 ns\n```",
-		"### Python binding\n\nNot available: $(BUILD)/bench-python.txt was not produced.",
-		"### Rust crate ($(BUILD)/bench-rust.txt)\n\n```\nset 456 ns\n```",
+		"### C ABI (libsegcache.so, bench/c)\n\n`make bench-c` (build/bench-capi.txt):\n\n```\nget 123 ns\n```",
+		"### Python binding (bench/python)\n\nNot available: `make bench-python` did not write build/bench-python.txt in this run.",
+		"### Rust crate (bindings/rust, bench `ops`)\n\n`make bench-rust` (build/bench-rust.txt):\n\n```\nset 456 ns\n```",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "$(") {
+		t.Errorf("a make variable leaked into the report:\n%s", got)
+	}
+}
+
+// Every build/bench-*.md fragment is appended verbatim, in name order.
+func TestFragments(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"bench-server.md": "## Server\n\n| a | b |\n",
+		"bench-alpha.md":  "## Alpha\n",
+		"bench-empty.md":  "\n",
+		"bench-x.txt":     "not markdown",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	used := fragments(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir)
+	if d := cmp.Diff([]string{"bench-alpha.md", "bench-server.md"}, used); d != "" {
+		t.Errorf("fragments used (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff("## Alpha\n\n## Server\n\n| a | b |\n\n", b.String()); d != "" {
+		t.Errorf("fragments text (-want +got):\n%s", d)
 	}
 }
 

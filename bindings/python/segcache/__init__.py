@@ -1,6 +1,8 @@
 """segcache: the Segcache key-value cache (NSDI'21) for Python.
 
-A binding over ctypes (standard library only) to libsegcache.so::
+A binding to libsegcache.so: a compiled extension (segcache._speedups) for
+the hot methods when it was built, over ctypes (standard library only)
+otherwise; segcache.FAST says which one segcache.Cache is::
 
     import segcache
     with segcache.Cache(heap_bytes=64 << 20, eviction="merge") as c:
@@ -10,6 +12,8 @@ A binding over ctypes (standard library only) to libsegcache.so::
 
 The library is found through the SEGCACHE_LIBRARY environment variable (a
 path), next to this package, or in the repository's build/ directory.
+SEGCACHE_SPEEDUPS=0 makes Cache the ctypes implementation even when the
+extension is built; SEGCACHE_SPEEDUPS=1 makes import fail without it.
 
 The library embeds a Go runtime, which does not survive fork(): a process
 forked after the library was loaded gets segcache.ForkError on any use.
@@ -18,7 +22,10 @@ multiprocessing must use the "spawn" or "forkserver" start method.
 
 from __future__ import annotations
 
-from ._cache import Cache
+import os as _os
+
+from ._cache import CtypesCache
+from ._fast import SPEEDUPS_ERROR, FastCache
 from ._errors import (
     Closed,
     Error,
@@ -39,6 +46,18 @@ from ._lib import candidates as _candidates
 from ._lib import load as _load
 
 __version__ = "0.1.0"
+
+_want = _os.environ.get("SEGCACHE_SPEEDUPS", "")
+if _want == "1" and FastCache is None:
+    raise ImportError(f"SEGCACHE_SPEEDUPS=1 but {SPEEDUPS_ERROR}")
+
+#: The cache class: FastCache (compiled hot methods) when the extension is
+#: built and SEGCACHE_SPEEDUPS is not "0", else CtypesCache. Both have the
+#: same API, semantics and exceptions.
+Cache = FastCache if FastCache is not None and _want != "0" else CtypesCache
+
+#: True when Cache is the compiled implementation.
+FAST = Cache is FastCache
 
 #: Eviction policy names accepted by Cache(eviction=...).
 EVICTIONS = tuple(_EVICTIONS)
@@ -78,6 +97,10 @@ def library_candidates() -> list[str]:
 
 __all__ = [
     "Cache",
+    "CtypesCache",
+    "FAST",
+    "FastCache",
+    "SPEEDUPS_ERROR",
     "Closed",
     "Error",
     "EVICTIONS",

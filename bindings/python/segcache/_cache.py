@@ -1,23 +1,31 @@
-"""The Cache class: a segcache handle with a pythonic API.
+"""The ctypes implementation of segcache.Cache, and what both paths share.
 
-Hot paths (get, set, get_many) are written for the cost of a ctypes call:
-the C functions are module globals (rebound to a raiser in a forked child,
-so the common path carries no fork check), get copies into a per-thread
-buffer that grows on SEGCACHE_ERANGE (one C call in the common case), and
+CacheBase holds everything that is not a hot path (options, open/close,
+add/replace/cas, incr/decr, stats, ...). CtypesCache adds the hot methods
+(get, set, delete, get_many, set_many, the mapping protocol) over ctypes;
+segcache._fast.FastCache takes them from the compiled extension instead.
+
+The ctypes hot paths are written for the cost of a ctypes call: the C
+functions are module globals (rebound to a raiser in a forked child, so the
+common path carries no fork check), called through function objects
+without argtypes with arguments that already are ctypes objects (argtypes
+conversion was most of a call's cost), get copies into a pooled buffer
+that grows on SEGCACHE_ERANGE (one C call in the common case), and
 get_many makes one segcache_get_multi call for the whole batch.
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
+import datetime
 import weakref
-from ctypes import byref, c_int, c_size_t, c_uint64, c_void_p
+from ctypes import byref, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 from itertools import accumulate
 
 from . import _lib
 from ._errors import (
     EEXISTS,
+    EINVAL,
     ENOTFOUND,
     ERANGE,
     InvalidArgument,
@@ -29,37 +37,48 @@ from ._errors import (
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 
-# Per-thread get buffer: starts here, grows to fit the largest value read,
-# up to _TLS_MAX; larger values use a one-off buffer so that one huge read
-# does not pin megabytes per thread forever.
-_TLS_START = 4096
-_TLS_MAX = 1 << 20
-# get_many: per-key slot size bounds, and the largest batch whose buffers a
-# thread keeps for the next call (bigger ones get buffers for one call).
+# get buffers: start here, grow to fit the largest value read, up to
+# _BUF_MAX; larger values use a one-off buffer so that one huge read does not
+# pin megabytes forever.
+_BUF_START = 4096
+_BUF_MAX = 1 << 20
+# get_many: per-key slot size bounds, and the largest batch whose buffers are
+# kept for the next call (bigger ones get buffers for one call).
 _SLOT_START = 128
 _SLOT_MAX = 1 << 14
 _BATCH_MAX = 4096
 
-# ctypes converts an argument fastest when it already is an instance of the
-# declared type (from_param returns it as is); these tables hold the
-# c_size_t of every small length and the c_uint32 ttl 0, so that the hot
-# paths do not build a new ctypes object per argument per call.
+# Called without argtypes, a C function takes each argument as what it is:
+# ctypes objects by their type, bytes as char *, None as NULL, but a Python
+# int as a C int. So every length and ttl is passed as a ctypes object; these
+# tables hold the c_size_t of every small length and the c_uint32 ttl 0, so
+# that the hot paths build no ctypes object per argument per call.
 _SMALL = 4096
 _SZ = tuple(c_size_t(i) for i in range(_SMALL))
-_TTL0 = ctypes.c_uint32(0)
+_TTL0 = c_uint32(0)
 
-# The C functions, bound by _bind() when the first Cache loads the library.
+# The C functions, bound by _bind() when the first Cache loads the library:
+# declared (argtypes) ones, and the hot ones without argtypes (_c_r*).
 _c_get = _c_set = _c_add = _c_replace = _c_cas = _c_delete = None
 _c_incr = _c_decr = _c_get_multi = _c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
 _c_set_multi = _c_delete_multi = None  # None when the library lacks them
+_c_rget = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
 _bound = False
+_bind_listeners = []
+
+
+def on_bind(fn) -> None:
+    """Registers fn(lib) to run once the library is loaded and bound (the
+    compiled path resolves its functions then)."""
+    _bind_listeners.append(fn)
 
 
 def _bind(lib: _lib.Library) -> None:
     global _c_get, _c_set, _c_add, _c_replace, _c_cas, _c_delete, _c_incr
     global _c_decr, _c_get_multi, _c_stats, _c_expire, _c_clear, _c_open
     global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
+    global _c_rget, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
     f = lib.fn
     _c_get = f["segcache_get"]
     _c_set = f["segcache_set"]
@@ -78,7 +97,16 @@ def _bind(lib: _lib.Library) -> None:
     _c_options_init = f["segcache_options_init"]
     _c_set_multi = f.get("segcache_set_multi")
     _c_delete_multi = f.get("segcache_delete_multi")
+    # Fresh function objects (indexing a CDLL does not cache them), so the
+    # declared ones above keep their argtypes. restype stays int.
+    _c_rget = lib.dll["segcache_get"]
+    _c_rset = lib.dll["segcache_set"]
+    _c_rdelete = lib.dll["segcache_delete"]
+    _c_rget_multi = lib.dll["segcache_get_multi"]
+    _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
     _bound = True
+    for fn in _bind_listeners:
+        fn(lib)
 
 
 def _forked_call(*args):
@@ -161,27 +189,68 @@ def _check_key(key: bytes) -> None:
         raise KeyTooLarge(f"key of {len(key)} bytes is over the {MAX_KEY_LEN}-byte limit")
 
 
-class _Thread:
-    """One thread's get buffers (reached through threading.local).
+def _ttl(ttl) -> int:
+    """A ttl as the C ABI takes it: whole seconds, 0 = never expires.
 
-    busy guards against the one way a thread can re-enter its own buffers:
-    Python code that runs between the C call's return and the copy-out,
-    i.e. a signal handler or a finalizer (__del__, weakref callback) run by
-    the garbage collector, that itself reads the cache. Such a nested call
-    gets fresh buffers instead of overwriting the ones being read.
+    An int, a float with no fractional part, or a datetime.timedelta of
+    whole seconds, from 0 to 2**32-1. The library counts whole seconds, and
+    rounding would break a promise either way (1.5 rounded down serves the
+    item after its ttl; 0.5 rounded down to 0 makes it never expire), so a
+    fractional or negative ttl is a ValueError; a bool is a TypeError.
+    """
+    if type(ttl) is int:
+        v = ttl
+    elif isinstance(ttl, bool):
+        raise TypeError("ttl must be whole seconds (int, float or timedelta), not bool")
+    elif isinstance(ttl, float):
+        if not ttl.is_integer():
+            raise ValueError(f"ttl must be whole seconds, not {ttl!r} (the library counts whole seconds)")
+        v = int(ttl)
+    elif isinstance(ttl, datetime.timedelta):
+        if ttl.microseconds:
+            raise ValueError(f"ttl must be whole seconds, not {ttl!r} (the library counts whole seconds)")
+        v = ttl.days * 86400 + ttl.seconds
+    elif hasattr(ttl, "__index__"):
+        v = ttl.__index__()
+    else:
+        raise TypeError(
+            f"ttl must be whole seconds (int, float or timedelta), not {type(ttl).__name__}"
+        )
+    if not 0 <= v <= _U32_MAX:
+        raise ValueError(f"ttl must be between 0 and {_U32_MAX} seconds, not {v}")
+    return v
+
+
+def _c_ttl(ttl) -> c_uint32:
+    """_ttl() as the c_uint32 the C functions take."""
+    if type(ttl) is int and ttl == 0:
+        return _TTL0
+    return c_uint32(_ttl(ttl))
+
+
+class _Buf:
+    """A get buffer and get_many arrays, used by one call at a time.
+
+    Calls take one from _pool and put it back when done (list.pop and
+    list.append are atomic), so threads never share one, and a call nested
+    in the same thread (a signal handler or a finalizer run by the garbage
+    collector between the C call's return and the copy-out) takes another
+    instead of overwriting the one being read. A buffer lost to an exception
+    in between is only garbage: nothing to restore.
     """
 
     __slots__ = (
-        "cap", "buf", "cbuf", "cbufp", "ccap", "mv", "vlen", "cas",
+        "cap", "buf", "addr", "ccap", "mv", "vlen", "vlenp", "cas", "casp",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
-        "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout", "busy",
+        "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout",
     )  # fmt: skip
 
     def __init__(self):
-        self.busy = False
         self.vlen = c_size_t()
+        self.vlenp = byref(self.vlen)
         self.cas = c_uint64()
-        self.grow(_TLS_START)
+        self.casp = byref(self.cas)
+        self.grow(_BUF_START)
         self.bn = 0
         self.slot = _SLOT_START
         self.keyspace(4096)
@@ -191,10 +260,9 @@ class _Thread:
         # is the cheapest way to make the result bytes.
         self.cap = cap
         self.buf = bytearray(cap)
-        self.cbuf = (ctypes.c_char * cap).from_buffer(self.buf)
-        self.cbufp = c_void_p(ctypes.addressof(self.cbuf))
+        self.addr = c_void_p(ctypes.addressof((ctypes.c_char * cap).from_buffer(self.buf)))
         self.ccap = c_size_t(cap)
-        self.mv = memoryview(self.buf)
+        self.mv = memoryview(self.buf)  # also pins the buffer: no resize
 
     def batch(self, n: int, slot: int) -> None:
         """Sizes the get_many arrays for n keys of slot bytes each."""
@@ -224,12 +292,21 @@ class _Thread:
         self.layout = None
 
 
-class _Local(threading.local):
-    def __init__(self):
-        self.t = _Thread()
+# Free buffers. Its length is the most calls that ever ran at once.
+_pool: list = []
 
 
-_tls = _Local()
+def _take() -> _Buf:
+    try:
+        return _pool.pop()
+    except IndexError:
+        return _Buf()
+
+
+def _give(b: _Buf) -> None:
+    if b.cap <= _BUF_MAX and b.bn <= _BATCH_MAX:
+        _pool.append(b)
+
 
 # The handle of a closed cache: calls with it return SEGCACHE_EBADHANDLE.
 _NO_HANDLE = c_uint64(0)
@@ -245,7 +322,31 @@ def _close_handle(h: int) -> None:
         raise error_for(rc, None, "close")
 
 
-class Cache:
+def _explain_options(o) -> str | None:
+    """Which field of the options the library refused as EINVAL (it reports
+    only the status), or None if none of the known rules explains it."""
+    seg, heap = o.segment_bytes, o.heap_bytes
+    if seg % 8 or not 4096 <= seg <= 8 << 20:
+        return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
+    if heap // seg < 2:
+        return f"heap_bytes {heap} holds fewer than 2 segments of segment_bytes {seg}"
+    # The merge fields are checked whatever the policy.
+    mm, mt, mc = o.merge_max, o.merge_target, o.merge_compact
+    if not 2 <= mm <= 64:
+        return f"merge_max {mm} outside [2, 64]"
+    if mt > mm:
+        return f"merge_target {mt} > merge_max {mm}"
+    if mt < 2:
+        return f"merge_target {mt} below 2"
+    if not 0 <= mc <= 64:
+        return f"merge_compact {mc} outside [0, 64]"
+    r = o.s3fifo_admission_ratio
+    if r and not 0.01 <= r <= 0.9:
+        return f"s3fifo_admission_ratio {r} outside [0.01, 0.9]"
+    return None
+
+
+class CacheBase:
     """A segcache cache in this process.
 
     All arguments are keyword-only and optional (None = the library's
@@ -257,11 +358,14 @@ class Cache:
     s3fifo_admission_ratio (s3fifo policy).
 
     Keys are bytes, bytearray, memoryview or str (UTF-8), 1 to 255 bytes;
-    values are bytes, bytearray or memoryview. A Cache is safe to share
-    between threads; calls release the GIL.
+    values are bytes, bytearray or memoryview. A ttl is whole seconds (an
+    int, an integral float or a timedelta; 0 = never expires). A Cache is
+    safe to share between threads.
     """
 
-    __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
+    # The subclasses declare the slots (the compiled base type forbids a
+    # second layout-bearing base).
+    __slots__ = ()
 
     # No iteration: the engine has no key order to offer. Without this,
     # iter(cache) would fall back to __getitem__(0), (1), ...
@@ -340,6 +444,11 @@ class Cache:
 
         h = c_uint64()
         rc = _c_open(raw, byref(h))
+        if rc == EINVAL:
+            # The status does not say which field: name it when we can.
+            why = _explain_options(opts)
+            if why is not None:
+                raise InvalidArgument(f"open: invalid options: {why}", rc)
         if rc:
             raise error_for(rc, None, "open")
         self._opts = {
@@ -347,9 +456,17 @@ class Cache:
             for name, _ in _lib.Options._fields_
             if name != "size"
         }
-        # A c_uint64 object converts faster than an int on every call.
+        # The hot calls take the handle as a c_uint64 object (no argtypes).
         self._h = c_uint64(h.value)
+        self._attach(h.value)
         self._finalizer = weakref.finalize(self, _close_handle, h.value)
+
+    def _attach(self, h: int) -> None:
+        """Tells the hot methods the handle (a no-op on the ctypes path,
+        which reads self._h)."""
+
+    def _detach(self) -> None:
+        """Tells the hot methods the cache is closed."""
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -357,6 +474,7 @@ class Cache:
         """Closes the cache and frees its memory. Closing twice is a no-op;
         any other call on a closed cache raises segcache.Closed."""
         self._h = _NO_HANDLE
+        self._detach()
         if self._finalizer is not None:
             self._finalizer()  # runs _close_handle at most once
 
@@ -364,7 +482,7 @@ class Cache:
     def closed(self) -> bool:
         return self._h.value == 0
 
-    def __enter__(self) -> "Cache":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -382,196 +500,21 @@ class Cache:
 
     # -- reads -------------------------------------------------------------
 
-    def get(self, key) -> bytes | None:
-        """The value of key, or None if it is absent or expired."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        t = _tls.t
-        if t.busy:
-            t = _Thread()  # nested in this thread's own call: see _Thread
-        t.busy = True
-        try:
-            n = len(key)
-            rc = _c_get(
-                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, None
-            )
-            if rc == 0:
-                return t.mv[: t.vlen.value].tobytes()
-            return self._get_slow(key, rc, t, False)
-        finally:
-            t.busy = False
-
     def gets(self, key) -> tuple[bytes, int] | None:
         """(value, cas token) of key, or None if absent; pass the token to
         cas() to write only if nobody changed the item since."""
         if type(key) is not bytes:
             key = _as_key(key)
-        t = _tls.t
-        if t.busy:
-            t = _Thread()
-        t.busy = True
-        try:
-            n = len(key)
-            rc = _c_get(
-                self._h, key, _SZ[n] if n < _SMALL else n, t.cbufp, t.ccap, t.vlen, t.cas
-            )
-            if rc == 0:
-                return t.mv[: t.vlen.value].tobytes(), t.cas.value
-            return self._get_slow(key, rc, t, True)
-        finally:
-            t.busy = False
-
-    def _get_slow(self, key: bytes, rc: int, t: _Thread, with_cas: bool):
-        while True:
-            if rc == ENOTFOUND:
-                _check_key(key)
-                return None
-            if rc != ERANGE:
-                raise error_for(rc, key, "get")
-            need = t.vlen.value
-            if need <= _TLS_MAX:
-                t.grow(max(need, min(2 * t.cap, _TLS_MAX)))
-                buf, cap, mv = t.cbufp, t.cap, t.mv
-            else:
-                raw = bytearray(need)
-                buf, cap, mv = (ctypes.c_char * need).from_buffer(raw), need, memoryview(raw)
-            rc = _c_get(
-                self._h, key, len(key), buf, cap, t.vlen, t.cas if with_cas else None
-            )
-            if rc == 0:
-                value = mv[: t.vlen.value].tobytes()
-                return (value, t.cas.value) if with_cas else value
-            # ERANGE again: the value grew in between; loop with its new size.
-
-    def get_many(self, keys) -> dict:
-        """{key: value} for the keys that are present, in one C call for the
-        whole batch. Keys in the result are bytes (str keys are encoded)."""
-        keys = [k if type(k) is bytes else _as_key(k) for k in keys]
-        n = len(keys)
-        if n == 0:
-            return {}
-        t = _tls.t
-        if t.busy or n > _BATCH_MAX:
-            # Nested call, or a batch too big to keep buffers for: buffers
-            # for this call only (still one C call for the whole batch).
-            t = _Thread()
-        t.busy = True
-        try:
-            return self._get_many(keys, n, t)
-        finally:
-            t.busy = False
-
-    def _get_many(self, keys: list, n: int, t: _Thread) -> dict:
-        if t.bn < n:
-            t.batch(max(n, 64, t.bn * 2), t.slot)
-        # The keys go into one per-thread arena and the C array gets their
-        # addresses: much cheaper than a c_char_p array (which keeps a
-        # reference per element).
-        blob = b"".join(keys)
-        if len(blob) > len(t.karena):
-            t.keyspace(max(len(blob), 2 * len(t.karena)))
-        t.karena[: len(blob)] = blob
-        lens = list(map(len, keys))
-        width = lens[0]
-        if lens.count(width) == n:
-            # Keys of one length (the common case): the address and length
-            # arrays are the same as for the previous such batch.
-            if t.layout != (n, width):
-                t.keys[:n] = range(t.kbase, t.kbase + n * width, width) if width else [t.kbase] * n
-                t.klens[:n] = lens
-                t.layout = (n, width)
-        else:
-            t.klens[:n] = lens
-            t.keys[:n] = list(accumulate(lens[:-1], initial=t.kbase))
-            t.layout = None
-        rc = _c_get_multi(
-            self._h, n, t.keys, t.klens, t.bufs, t.caps, t.vlens, t.statuses
-        )
-        if rc:
-            raise error_for(rc, None, "get_many")
-        st = t.statuses_mv[:n].tolist()
-        vl = t.vlens_mv[:n].tolist()
-        slot = t.slot
-        hits = st.count(0)
-        if sum(vl) * 4 >= n * slot:
-            # One copy of the whole arena, then a slice per value.
-            raw = t.amv[: n * slot].tobytes()
-        else:
-            # Values much smaller than their slots: copy each on its own.
-            raw = t.amv
-        offsets = range(0, n * slot, slot)
-        if hits == n:
-            out = {k: raw[o : o + l] for k, o, l in zip(keys, offsets, vl)}
-        else:
-            out = {k: raw[o : o + l] for k, s, o, l in zip(keys, st, offsets, vl) if s == 0}
-        if raw is t.amv:
-            out = {k: v.tobytes() for k, v in out.items()}
-        if hits != n and hits + st.count(ENOTFOUND) != n:
-            self._get_many_rest(keys, st, vl, t, out)
-        return out
-
-    def _get_many_rest(self, keys, st, vl, t: _Thread, out: dict) -> None:
-        need = 0
-        for k, s, l in zip(keys, st, vl):
-            if s == 0 or s == ENOTFOUND:
-                continue
-            if s == ERANGE:
-                need = max(need, l)
-                # A single get through t's own buffer (the batch is done with
-                # it), which grows to the size the library reported.
-                t.vlen.value = l
-                v = self._get_slow(k, ERANGE, t, False)
-                if v is not None:
-                    out[k] = v
-            else:
-                raise error_for(s, k, "get_many")
-        if need > t.slot and need <= _SLOT_MAX:
-            # Values are bigger than the slots: size them for next time.
-            slot = t.slot
-            while slot < need:
-                slot *= 2
-            t.batch(t.bn, slot)
-
-    def __contains__(self, key) -> bool:
-        if type(key) is not bytes:
-            key = _as_key(key)
-        t = _tls.t
-        # cap 0: found-ness without copying (ERANGE means present). The
-        # length is not read, but must not land in a buffer being read.
-        vlen = t.vlen if not t.busy else c_size_t()
+        b = _take()
         n = len(key)
-        rc = _c_get(self._h, key, _SZ[n] if n < _SMALL else n, None, _SZ[0], vlen, None)
-        if rc == 0 or rc == ERANGE:
-            return True
-        if rc == ENOTFOUND:
-            _check_key(key)
-            return False
-        raise error_for(rc, key, "contains")
-
-    def __getitem__(self, key) -> bytes:
-        v = self.get(key)
-        if v is None:
-            raise KeyError(key)
-        return v
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, b.casp)
+        if rc == 0:
+            v = b.mv[: b.vlen.value].tobytes(), b.cas.value
+            _give(b)
+            return v
+        return _get_slow(self._h, key, rc, b, True)
 
     # -- writes ------------------------------------------------------------
-
-    def set(self, key, value, ttl: int = 0) -> None:
-        """Stores value under key; ttl in seconds, 0 = never expires."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        if type(value) is not bytes:
-            value = _as_value(value)
-        ttl = _u32("ttl", ttl) if ttl else _TTL0
-        n, m = len(key), len(value)
-        rc = _c_set(
-            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
-        )
-        if rc:
-            raise error_for(rc, key, "set")
-
-    def __setitem__(self, key, value) -> None:
-        self.set(key, value)
 
     def add(self, key, value, ttl: int = 0) -> bool:
         """Stores value only if key is absent; False if it is present."""
@@ -579,7 +522,7 @@ class Cache:
             key = _as_key(key)
         if type(value) is not bytes:
             value = _as_value(value)
-        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        ttl = _c_ttl(ttl)
         n, m = len(key), len(value)
         rc = _c_add(
             self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
@@ -596,7 +539,7 @@ class Cache:
             key = _as_key(key)
         if type(value) is not bytes:
             value = _as_value(value)
-        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        ttl = _c_ttl(ttl)
         n, m = len(key), len(value)
         rc = _c_replace(
             self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
@@ -615,7 +558,7 @@ class Cache:
         if type(value) is not bytes:
             value = _as_value(value)
         token = _u64("token", token)
-        ttl = _u32("ttl", ttl) if ttl else _TTL0
+        ttl = _c_ttl(ttl)
         n, m = len(key), len(value)
         rc = _c_cas(
             self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl, token
@@ -626,57 +569,9 @@ class Cache:
             return False
         raise error_for(rc, key, "cas")
 
-    def delete(self, key) -> bool:
-        """Removes key; False if it was absent."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        n = len(key)
-        rc = _c_delete(self._h, key, _SZ[n] if n < _SMALL else n)
-        if rc == 0:
-            return True
-        if rc == ENOTFOUND:
-            return False
-        raise error_for(rc, key, "delete")
-
     def __delitem__(self, key) -> None:
         if not self.delete(key):
             raise KeyError(key)
-
-    def set_many(self, items, ttl: int = 0) -> None:
-        """Stores every (key, value) of items (a mapping or an iterable of
-        pairs), in order, in one C call per 4096 items. If some item fails
-        (e.g. ValueTooLarge), the others are still stored and the error of
-        the first failing one is raised."""
-        if hasattr(items, "items"):
-            items = items.items()
-        pairs = [
-            (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
-            for k, v in items
-        ]
-        if ttl:
-            ttl = _u32("ttl", ttl)
-        if _c_set_multi is None:
-            for k, v in pairs:
-                self.set(k, v, ttl)
-            return
-        first = None
-        for i in range(0, len(pairs), _BATCH_MAX):
-            chunk = pairs[i : i + _BATCH_MAX]
-            n = len(chunk)
-            keys = [k for k, _ in chunk]
-            vals = [v for _, v in chunk]
-            kb, kl = _pack(keys)
-            vb, vl = _pack(vals)
-            ttls = (ctypes.c_uint32 * n)(*([ttl] * n)) if ttl else None
-            statuses = (c_int * n)()
-            rc = _c_set_multi(self._h, n, kb, kl, vb, vl, ttls, statuses)
-            if rc:
-                raise error_for(rc, None, "set_many")
-            if first is None and any(statuses):
-                j = next(j for j, s in enumerate(statuses) if s)
-                first = error_for(statuses[j], keys[j], "set_many")
-        if first is not None:
-            raise first
 
     def delete_many(self, keys) -> int:
         """Removes every key of keys, in one C call per 4096 keys; returns
@@ -767,3 +662,225 @@ class Cache:
         """The options the cache was opened with (defaults filled in)."""
         return dict(self._opts)
 
+
+def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
+    """The rest of a get whose first call returned rc: a miss, an error, or
+    a value bigger than b (read again into a bigger buffer). Gives b back."""
+    try:
+        while True:
+            if rc == ENOTFOUND:
+                _check_key(key)
+                return None
+            if rc != ERANGE:
+                raise error_for(rc, key, "gets" if with_cas else "get")
+            need = b.vlen.value
+            if need <= _BUF_MAX:
+                b.grow(max(need, min(2 * b.cap, _BUF_MAX)))
+                addr, ccap, mv = b.addr, b.ccap, b.mv
+            else:
+                raw = bytearray(need)
+                addr = c_void_p(ctypes.addressof((ctypes.c_char * need).from_buffer(raw)))
+                ccap, mv = c_size_t(need), memoryview(raw)
+            n = len(key)
+            rc = _c_rget(h, key, c_size_t(n), addr, ccap, b.vlenp, b.casp if with_cas else None)
+            if rc == 0:
+                value = mv[: b.vlen.value].tobytes()
+                return (value, b.cas.value) if with_cas else value
+            # ERANGE again: the value grew in between; loop with its new size.
+    finally:
+        _give(b)
+
+
+class CtypesCache(CacheBase):
+    __doc__ = CacheBase.__doc__ + """
+    This is the ctypes implementation (segcache.FAST is False when it is the
+    default); every call releases the GIL.
+    """
+
+    __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
+
+    def get(self, key) -> bytes | None:
+        """The value of key, or None if it is absent or expired."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        try:
+            b = _pool.pop()
+        except IndexError:
+            b = _Buf()
+        n = len(key)
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, None)
+        if rc == 0:
+            v = b.mv[: b.vlen.value].tobytes()
+            _pool.append(b)
+            return v
+        return _get_slow(self._h, key, rc, b, False)
+
+    def get_many(self, keys) -> dict:
+        """{key: value} for the keys that are present, in one C call for the
+        whole batch. Keys in the result are bytes (str keys are encoded)."""
+        keys = [k if type(k) is bytes else _as_key(k) for k in keys]
+        n = len(keys)
+        if n == 0:
+            return {}
+        # A batch too big to keep buffers for gets buffers for this call only
+        # (_give drops them); still one C call for the whole batch.
+        b = _take() if n <= _BATCH_MAX else _Buf()
+        out = self._get_many(keys, n, b)
+        _give(b)
+        return out
+
+    def _get_many(self, keys: list, n: int, b: _Buf) -> dict:
+        if b.bn < n:
+            b.batch(max(n, 64, b.bn * 2), b.slot)
+        # The keys go into one arena and the C array gets their addresses:
+        # much cheaper than a c_char_p array (which keeps a reference per
+        # element).
+        blob = b"".join(keys)
+        if len(blob) > len(b.karena):
+            b.keyspace(max(len(blob), 2 * len(b.karena)))
+        b.karena[: len(blob)] = blob
+        lens = list(map(len, keys))
+        width = lens[0]
+        if lens.count(width) == n:
+            # Keys of one length (the common case): the address and length
+            # arrays are the same as for the previous such batch.
+            if b.layout != (n, width):
+                b.keys[:n] = range(b.kbase, b.kbase + n * width, width) if width else [b.kbase] * n
+                b.klens[:n] = lens
+                b.layout = (n, width)
+        else:
+            b.klens[:n] = lens
+            b.keys[:n] = list(accumulate(lens[:-1], initial=b.kbase))
+            b.layout = None
+        rc = _c_rget_multi(self._h, _SZ[n] if n < _SMALL else c_size_t(n), b.keys, b.klens, b.bufs, b.caps, b.vlens, b.statuses)
+        if rc:
+            raise error_for(rc, None, "get_many")
+        st = b.statuses_mv[:n].tolist()
+        vl = b.vlens_mv[:n].tolist()
+        slot = b.slot
+        hits = st.count(0)
+        if sum(vl) * 4 >= n * slot:
+            # One copy of the whole arena, then a slice per value.
+            raw = b.amv[: n * slot].tobytes()
+        else:
+            # Values much smaller than their slots: copy each on its own.
+            raw = b.amv
+        offsets = range(0, n * slot, slot)
+        if hits == n:
+            out = {k: raw[o : o + l] for k, o, l in zip(keys, offsets, vl)}
+        else:
+            out = {k: raw[o : o + l] for k, s, o, l in zip(keys, st, offsets, vl) if s == 0}
+        if raw is b.amv:
+            out = {k: v.tobytes() for k, v in out.items()}
+        if hits != n and hits + st.count(ENOTFOUND) != n:
+            self._get_many_rest(keys, st, vl, b, out)
+        return out
+
+    def _get_many_rest(self, keys, st, vl, b: _Buf, out: dict) -> None:
+        need = 0
+        for k, s, l in zip(keys, st, vl):
+            if s == 0 or s == ENOTFOUND:
+                continue
+            if s == ERANGE:
+                need = max(need, l)
+                # A single get with its own buffer (the batch's is in use).
+                v = self.get(k)
+                if v is not None:
+                    out[k] = v
+            else:
+                raise error_for(s, k, "get_many")
+        if need > b.slot and need <= _SLOT_MAX:
+            # Values are bigger than the slots: size them for next time.
+            slot = b.slot
+            while slot < need:
+                slot *= 2
+            b.batch(b.bn, slot)
+
+    def __contains__(self, key) -> bool:
+        if type(key) is not bytes:
+            key = _as_key(key)
+        b = _take()
+        n = len(key)
+        # cap 0: found-ness without copying (ERANGE means present).
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), None, _SZ[0], b.vlenp, None)
+        _give(b)
+        if rc == 0 or rc == ERANGE:
+            return True
+        if rc == ENOTFOUND:
+            _check_key(key)
+            return False
+        raise error_for(rc, key, "contains")
+
+    def __getitem__(self, key) -> bytes:
+        v = self.get(key)
+        if v is None:
+            raise KeyError(key)
+        return v
+
+    def set(self, key, value, ttl=0) -> None:
+        """Stores value under key; ttl in whole seconds, 0 = never expires."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        if type(ttl) is not int or ttl:
+            ttl = _c_ttl(ttl)
+        else:
+            ttl = _TTL0
+        n, m = len(key), len(value)
+        rc = _c_rset(
+            self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), value,
+            _SZ[m] if m < _SMALL else c_size_t(m), ttl,
+        )
+        if rc:
+            raise error_for(rc, key, "set")
+
+    def __setitem__(self, key, value) -> None:
+        self.set(key, value)
+
+    def delete(self, key) -> bool:
+        """Removes key; False if it was absent."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        n = len(key)
+        rc = _c_rdelete(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n))
+        if rc == 0:
+            return True
+        if rc == ENOTFOUND:
+            return False
+        raise error_for(rc, key, "delete")
+
+    def set_many(self, items, ttl=0) -> None:
+        """Stores every (key, value) of items (a mapping or an iterable of
+        pairs), in order, in one C call per 4096 items. If some item fails
+        (e.g. ValueTooLarge), the others are still stored and the error of
+        the first failing one is raised."""
+        if hasattr(items, "items"):
+            items = items.items()
+        pairs = [
+            (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
+            for k, v in items
+        ]
+        ttl = _ttl(ttl)
+        if _c_rset_multi is None:
+            for k, v in pairs:
+                self.set(k, v, ttl)
+            return
+        first = None
+        for i in range(0, len(pairs), _BATCH_MAX):
+            chunk = pairs[i : i + _BATCH_MAX]
+            n = len(chunk)
+            keys = [k for k, _ in chunk]
+            vals = [v for _, v in chunk]
+            kb, kl = _pack(keys)
+            vb, vl = _pack(vals)
+            ttls = (c_uint32 * n)(*([ttl] * n)) if ttl else None
+            statuses = (c_int * n)()
+            rc = _c_rset_multi(self._h, c_size_t(n), kb, kl, vb, vl, ttls, statuses)
+            if rc:
+                raise error_for(rc, None, "set_many")
+            if first is None and any(statuses):
+                j = next(j for j, s in enumerate(statuses) if s)
+                first = error_for(statuses[j], keys[j], "set_many")
+        if first is not None:
+            raise first

@@ -45,6 +45,42 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Both implementations of segcache.Cache run every test of the modules that
+# do not opt out (IMPL_INDEPENDENT = True): the compiled one must be built
+# (a test of it fails, never skips, when it is not) and the ctypes one.
+# Subprocesses the tests start inherit the choice through SEGCACHE_SPEEDUPS.
+IMPLS = ("compiled", "ctypes")
+
+
+def pytest_generate_tests(metafunc):
+    if "impl" not in metafunc.fixturenames or getattr(metafunc.module, "IMPL_INDEPENDENT", False):
+        return
+    # A test about one implementation's internals names it itself:
+    # @pytest.mark.parametrize("impl", ["ctypes"], indirect=True).
+    if any(m.args and m.args[0] == "impl" for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    metafunc.parametrize("impl", IMPLS, indirect=True)
+
+
+def impl_class(name: str):
+    if name == "ctypes":
+        return segcache.CtypesCache
+    if segcache.FastCache is None:
+        pytest.fail(f"the compiled path is not built: {segcache.SPEEDUPS_ERROR}")
+    return segcache.FastCache
+
+
+@pytest.fixture(autouse=True)
+def impl(request, monkeypatch):
+    """The implementation under test: segcache.Cache is it for the test."""
+    name = getattr(request, "param", None)
+    if name is None:  # an implementation-independent module
+        return None
+    monkeypatch.setattr(segcache, "Cache", impl_class(name))
+    monkeypatch.setenv("SEGCACHE_SPEEDUPS", "1" if name == "compiled" else "0")
+    return name
+
+
 @pytest.fixture
 def cache():
     # Big enough that no test item is ever evicted; no eviction so that a

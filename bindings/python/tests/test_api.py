@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -369,12 +370,13 @@ def test_set_many_and_delete_many(cache):
     cache.set_many({})
 
 
+@pytest.mark.parametrize("impl", ["ctypes"], indirect=True)  # the C one has no seam
 def test_get_many_is_one_call(cache, monkeypatch):
     from segcache import _cache
 
     calls = []
-    real = _cache._c_get_multi
-    monkeypatch.setattr(_cache, "_c_get_multi", lambda *a: calls.append(a[1]) or real(*a))
+    real = _cache._c_rget_multi
+    monkeypatch.setattr(_cache, "_c_rget_multi", lambda *a: calls.append(a[1].value) or real(*a))
     cache.set_many({b"k%d" % i: b"v" for i in range(10_000)})
     for n in (1, 64, 4096, 10_000):
         calls.clear()
@@ -400,15 +402,53 @@ def test_set_many_partial_failure_stores_the_rest():
 # -- ttl and maintenance ----------------------------------------------------
 
 
-def test_ttl_validation(cache):
-    for bad in (-1, 1 << 32):
-        with pytest.raises(ValueError):
-            cache.set(b"k", b"v", ttl=bad)
-    with pytest.raises(TypeError):
-        cache.set(b"k", b"v", ttl=1.5)
+# A ttl is whole seconds: an int, an integral float or a timedelta of whole
+# seconds. The library counts whole seconds, so rounding a fractional ttl
+# would either serve an item after it (1.5 -> 1) or make it never expire
+# (0.5 -> 0): fractional is a ValueError, as is negative; bool a TypeError.
+TTL_ACCEPTED = [
+    (0, 0), (0.0, 0), (timedelta(0), 0), (60, 60), (60.0, 60),
+    (timedelta(minutes=1), 60), (timedelta(days=2), 172800),
+    ((1 << 32) - 1, (1 << 32) - 1), (float((1 << 32) - 1), (1 << 32) - 1),
+]
+TTL_REJECTED = [
+    (-1, ValueError), (1 << 32, ValueError), (1.5, ValueError), (0.5, ValueError),
+    (-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+    (timedelta(seconds=1.5), ValueError), (timedelta(seconds=-1), ValueError),
+    (float(1 << 32), ValueError), (False, TypeError), (True, TypeError),
+    ("60", TypeError), (None, TypeError), (b"1", TypeError),
+]
+TTL_WRITES = {
+    "set": lambda c, ttl: c.set(b"k", b"v", ttl=ttl),
+    "add": lambda c, ttl: c.delete(b"k") and c.add(b"k", b"v", ttl=ttl),
+    "replace": lambda c, ttl: c.replace(b"k", b"v", ttl),
+    "cas": lambda c, ttl: c.cas(b"k", b"v", c.gets(b"k")[1], ttl=ttl),
+    "set_many": lambda c, ttl: c.set_many({b"k": b"v"}, ttl=ttl),
+}
+
+
+@pytest.mark.parametrize("write", TTL_WRITES)
+def test_ttl_forms(cache, write):
+    from segcache import _cache
+
+    for ttl, seconds in TTL_ACCEPTED:
+        assert _cache._ttl(ttl) == seconds, ttl
+        cache.set(b"k", b"old")
+        TTL_WRITES[write](cache, ttl)
+        assert cache.get(b"k") == b"v", (write, ttl)
+    for ttl, exc in TTL_REJECTED:
+        cache.set(b"k", b"old")
+        with pytest.raises(exc) as e:
+            TTL_WRITES[write](cache, ttl)
+        assert "ttl" in str(e.value), (write, ttl, e.value)
+        # Nothing written (add deleted the old value before it refused).
+        assert cache.get(b"k") == (None if write == "add" else b"old"), (write, ttl)
+
+
+def test_ttl_fractional_is_refused_not_rounded(cache):
+    with pytest.raises(ValueError, match="whole seconds"):
+        cache.set(b"k", b"v", ttl=0.5)
     assert cache.get(b"k") is None
-    cache.set(b"k", b"v", ttl=(1 << 32) - 1)
-    assert cache.get(b"k") == b"v"
 
 
 def test_ttl_expires(cache):

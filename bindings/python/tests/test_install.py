@@ -15,6 +15,9 @@ import sys
 import segcache
 from conftest import PACKAGE_ROOT
 
+# Not about the hot methods: run once, with the default implementation.
+IMPL_INDEPENDENT = True
+
 LIB = segcache.library_path()
 
 

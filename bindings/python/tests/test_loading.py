@@ -13,6 +13,9 @@ import pytest
 import segcache
 from conftest import run_python
 
+# Not about the hot methods: run once, with the default implementation.
+IMPL_INDEPENDENT = True
+
 LIB = segcache.library_path()
 
 

@@ -222,17 +222,19 @@ def test_reentrant_get_from_a_finalizer(cache):
 
     from segcache import _cache
 
-    t = _cache._tls.t
-    t.busy = True  # as if inside an outer get: the nested calls must not use t
+    # As if inside an outer ctypes get: its buffer is out of the pool, and
+    # the nested calls must not write to it. (The compiled path reads into a
+    # buffer on its own C stack and holds the GIL up to the copy-out.)
+    held = _cache._take()
+    held.mv[:16] = b"H" * 16
     try:
-        before = bytes(t.buf[:16])
         r = Reader()
         r.cycle = r
         del r
         gc.collect()
-        assert bytes(t.buf[:16]) == before  # the outer buffer is untouched
+        assert bytes(held.mv[:16]) == b"H" * 16  # the outer buffer is untouched
     finally:
-        t.busy = False
+        _cache._give(held)
     assert nested == [b"I" * 5000, {b"inner": b"I" * 5000}, True, b"I" * 5000]
     # and the ordinary path still works afterwards
     assert cache.get(b"outer") == b"O" * 3000

@@ -25,10 +25,11 @@ extern capi_cstring segcache_strerror(int status);
 extern int segcache_get(segcache_t cache, capi_cptr key, size_t klen, void* buf, size_t* vlen);
 extern int segcache_get_multi(segcache_t cache, capi_cptrs keys, capi_bufs bufs, segcache_stats* out);
 `
-	got, err := prototypes(cgo)
+	sigs, err := signatures(cgo)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := prototypes(sigs)
 	want := map[string]string{
 		"segcache_version":   "uint32_t segcache_version(void)",
 		"segcache_strerror":  "const char *segcache_strerror(int status)",
@@ -46,7 +47,7 @@ func TestPrototypesRejectGoTypes(t *testing.T) {
 		"extern int segcache_name(segcache_t c, GoString s);",
 		"extern int segcache_raw(_GoString_ s);",
 	} {
-		if _, err := prototypes(exportsStart + "\n" + line + "\n"); err == nil {
+		if _, err := signatures(exportsStart + "\n" + line + "\n"); err == nil {
 			t.Errorf("%s: accepted a Go type", line)
 		}
 	}

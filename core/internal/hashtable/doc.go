@@ -1,14 +1,25 @@
-// Package hashtable is the engine's lock-free index: 64-byte buckets of
-// eight 64-bit slots, two candidate buckets per key, every change a CAS.
+// Package hashtable is the engine's lock-free index and the only code that
+// knows the slot layout or changes a slot: 64-byte buckets of eight 64-bit
+// slots, two candidate buckets per key, every change a CAS.
 //
-// A slot packs tag (12 bits, never 0 in a used slot) | frequency (8 bits) |
-// location (44 bits: segment id 18 | generation 6 | offset/8 20). There is
-// no metadata slot: all eight slots hold items. The tag comes from hash bits
-// independent of both bucket indices (tagscan.Candidates). A ghost is a slot
-// whose location is the all-ones sentinel: it keeps a key's frequency after
-// its item was evicted, so a key that comes back resumes where it was, and
-// S3-FIFO routes it to the main pool.
+// A slot packs tag (12 bits, never 0 in a used slot) | spare (1 bit) |
+// frequency (7 bits) | location (44 bits: segment id 18 | generation 6 |
+// offset/8 20). An empty slot is 0. There is no metadata slot: all eight
+// slots hold items. The tag comes from hash bits independent of both bucket
+// indices, so keys sharing a bucket still differ in tag as often as chance
+// allows. A ghost is a slot whose location is the all-ones sentinel: it
+// keeps a key's frequency after its item was evicted, so a key that comes
+// back resumes where it was, and S3-FIFO routes it to the main pool.
+//
+// The transitions (Key.InsertFree, Retarget, Move, Unlink, Bury, Takeover,
+// Table.Bump) are the only writers of slots. Each one that replaces an
+// entry retries its CAS only while the slot still holds the same tag and
+// location, because a reader's frequency bump is the one change that may
+// race it without changing which item the slot links; any other change
+// means someone else (a writer or a drain) already moved or removed the
+// entry, and the caller must look again. That loop exists once, in swap.
 //
 // This package knows nothing of items; the engine verifies keys in the
-// segments and decides what to CAS. The table lives outside the Go heap.
+// segments and decides which transition to make. The table lives outside
+// the Go heap.
 package hashtable

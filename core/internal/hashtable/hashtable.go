@@ -2,7 +2,6 @@ package hashtable
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sync/atomic"
 	"unsafe"
 
@@ -10,14 +9,20 @@ import (
 	"github.com/segcache/segcache/core/internal/tagscan"
 )
 
-// Slot field layout.
+// Slot field layout (see the package comment). The tag position and the
+// ghost location are the ones the tagscan kernels test.
 const (
 	TagShift  = 52
 	FreqShift = 44
-	FreqMask  = 0xff
+	FreqMask  = 0x7f // 7 bits: bit 51 is spare
 	LocMask   = 1<<44 - 1
 	GhostLoc  = tagscan.GhostLoc
-	MaxFreq   = 127
+	MaxFreq   = FreqMask
+
+	// identity is what a frequency bump leaves unchanged: the entry's key
+	// (tag) and item (location).
+	identity = (1<<64-1)>>TagShift<<TagShift | LocMask
+	freqBits = FreqMask << FreqShift
 
 	segShift = 26
 	genShift = 20
@@ -37,6 +42,16 @@ type Table struct {
 	Buckets []Bucket
 	Mask    uint64
 	mem     []byte
+
+	// coin drives Bump's probabilistic increments: a Weyl sequence that
+	// a single-threaded caller advances deterministically, so that a
+	// replay gives the same frequencies every run. Concurrent bumps may
+	// read the same value (plain load and store, no read-modify-write:
+	// a repeated coin only costs a little accuracy). It has its own
+	// cache line so that bumps do not slow down lookups of Buckets.
+	_    [64]byte
+	coin atomic.Uint64
+	_    [56]byte
 }
 
 // New maps a table of 2^power slots.
@@ -59,18 +74,202 @@ func (t *Table) Bytes() uint64 { return uint64(len(t.mem)) }
 // Release returns the table's memory (see arena.Release).
 func (t *Table) Release() { arena.Release(t.mem) }
 
-// Candidates returns the key's two buckets and tag.
-func (t *Table) Candidates(h uint64) (b0, b1 *Bucket, tag uint64) {
-	i0, i1, tag := tagscan.Candidates(h, t.Mask)
-	return &t.Buckets[i0], &t.Buckets[i1], tag
+// Key is a key's place in the table: its two candidate buckets and its
+// tag, derived from the key's hash once per operation.
+type Key struct {
+	b0, b1 *Bucket
+	tag    uint64
 }
 
-// SlotAt returns slot i (0..15) of the candidate pair.
-func SlotAt(b0, b1 *Bucket, i int) *uint64 {
+// Key returns the place of the key whose hash is h.
+func (t *Table) Key(h uint64) Key {
+	i0, i1, tag := tagscan.Candidates(h, t.Mask)
+	return Key{&t.Buckets[i0], &t.Buckets[i1], tag}
+}
+
+// Match returns the mask of the key's candidate slots (bit i: Slot(i))
+// that hold a live entry with the key's tag. The slots are read without
+// atomics: re-read a matching slot with Load before trusting it.
+func (k *Key) Match() uint32 { return tagscan.Match(k.b0, k.b1, k.tag) }
+
+// MatchBatch sets masks[i] to Match of the key whose hash is hashes[i],
+// prefetching the buckets of later keys while it scans.
+func (t *Table) MatchBatch(hashes []uint64, masks []uint32) {
+	tagscan.MatchBatch(t.Buckets, t.Mask, hashes, masks)
+}
+
+// Slot returns candidate slot i (0..15): 0..7 in the first bucket.
+func (k *Key) Slot(i int) *uint64 {
 	if i < 8 {
-		return &b0[i]
+		return &k.b0[i]
 	}
-	return &b1[i-8]
+	return &k.b1[i-8]
+}
+
+// Tag returns the key's tag.
+func (k *Key) Tag() uint64 { return k.tag }
+
+// IsKeys reports whether slot s holds an entry (live or ghost) with the
+// key's tag.
+func (k *Key) IsKeys(s uint64) bool { return s != 0 && Tag(s) == k.tag }
+
+// Ghost returns a ghost slot carrying the key's tag, or nil.
+func (k *Key) Ghost() (*uint64, uint64) {
+	for i := 0; i < 16; i++ {
+		p := k.Slot(i)
+		if s := Load(p); IsGhost(s) && Tag(s) == k.tag {
+			return p, s
+		}
+	}
+	return nil, 0
+}
+
+// Linking returns the slot that links loc for this key, or nil: the one
+// way to learn whether an item a drain found in a segment is still live.
+func (k *Key) Linking(loc uint64) (*uint64, uint64) {
+	for i := 0; i < 16; i++ {
+		p := k.Slot(i)
+		if s := Load(p); Loc(s) == loc && Tag(s) == k.tag {
+			return p, s
+		}
+	}
+	return nil, 0
+}
+
+// InsertFree links a fresh entry for the key at loc without displacing
+// any live entry: over the key's own ghost (resuming its frequency), else
+// into an empty slot of the emptier bucket, else over another key's
+// ghost. It returns false when every candidate slot holds a live entry;
+// the caller then picks a victim with Coldest. The caller must hold the
+// key's write lock, so that no other insert of the key races it.
+func (k *Key) InsertFree(loc uint64) bool {
+	for {
+		if p, s := k.Ghost(); p != nil {
+			if CAS(p, s, s&^LocMask|loc) {
+				return true
+			}
+			continue
+		}
+		p := k.empty()
+		if p == nil {
+			i, s := k.Coldest(0)
+			if !IsGhost(s) {
+				return false
+			}
+			p = k.Slot(i)
+			if CAS(p, s, k.tag<<TagShift|loc) {
+				return true
+			}
+			continue
+		}
+		if CAS(p, 0, k.tag<<TagShift|loc) {
+			return true
+		}
+	}
+}
+
+// empty returns an empty candidate slot, from the emptier bucket first so
+// the two choices balance, or nil.
+func (k *Key) empty() *uint64 {
+	e0, e1 := -1, -1
+	n0, n1 := 0, 0
+	for i := 0; i < 8; i++ {
+		if Load(&k.b0[i]) == 0 {
+			n0++
+			if e0 < 0 {
+				e0 = i
+			}
+		}
+		if Load(&k.b1[i]) == 0 {
+			n1++
+			if e1 < 0 {
+				e1 = i
+			}
+		}
+	}
+	switch {
+	case n0 >= n1 && e0 >= 0:
+		return &k.b0[e0]
+	case e1 >= 0:
+		return &k.b1[e1]
+	}
+	return nil
+}
+
+// Coldest returns the index (0..15) of the slot to give up when both
+// buckets are full, skipping the slots in the skip mask: an empty slot or a
+// ghost if there is one, else the slot with the lowest frequency. It
+// returns -1 if every slot is skipped.
+func (k *Key) Coldest(skip uint32) (int, uint64) {
+	best, bs, bf := -1, uint64(0), uint64(1<<10)
+	for i := 0; i < 16; i++ {
+		if skip&(1<<i) != 0 {
+			continue
+		}
+		s := Load(k.Slot(i))
+		if s == 0 || IsGhost(s) {
+			return i, s
+		}
+		if f := Freq(s); f < bf {
+			best, bs, bf = i, s, f
+		}
+	}
+	return best, bs
+}
+
+// Change is a transition that replaces the entry of a slot: build it with
+// Retarget, Takeover, Move, Unlink or Bury and make it with Apply.
+type Change struct {
+	tag, loc, freq      uint64
+	keepFreq, keepIdent bool
+}
+
+// Retarget points the entry at loc, keeping its tag and frequency: an
+// overwrite of the same key keeps its popularity.
+func Retarget(loc uint64) Change { return Change{loc: loc, keepFreq: true, keepIdent: true} }
+
+// Takeover replaces the entry (another key's victim) with a fresh entry
+// of tag at loc.
+func Takeover(tag, loc uint64) Change { return Change{tag: tag, loc: loc} }
+
+// Move points the entry at loc with frequency freq (a drain relocating
+// the item).
+func Move(loc, freq uint64) Change { return Change{loc: loc, freq: freq, keepIdent: true} }
+
+// Unlink empties the slot.
+func Unlink() Change { return Change{} }
+
+// Bury turns the entry into a ghost, keeping its tag and frequency.
+func Bury() Change { return Change{loc: GhostLoc, keepFreq: true, keepIdent: true} }
+
+// Apply makes the change to slot p, seen holding s. It retries only while
+// the slot still holds s's tag and location (a reader's frequency bump
+// lost the race for it) and returns false as soon as the entry itself
+// changed: someone else moved or removed it, and the caller must look
+// again. Retrying on a bump matters: giving up would leave the caller's
+// new item unlinked while it believes the old one is gone.
+func (ch Change) Apply(p *uint64, s uint64) bool {
+	for {
+		if CAS(p, s, ch.next(s)) {
+			return true
+		}
+		s2 := Load(p)
+		if s2&identity != s&identity {
+			return false
+		}
+		s = s2
+	}
+}
+
+// next is the slot value the change writes over s.
+func (ch Change) next(s uint64) uint64 {
+	switch {
+	case !ch.keepIdent:
+		return ch.tag<<TagShift | ch.loc // Takeover, or Unlink (all zero)
+	case ch.keepFreq:
+		return s&^LocMask | ch.loc
+	}
+	return s&^(LocMask|freqBits) | ch.freq<<FreqShift | ch.loc
 }
 
 // MakeLoc packs a location.
@@ -83,19 +282,18 @@ func SplitLoc(loc uint64) (seg int32, gen uint32, off int) {
 	return int32(loc >> segShift), uint32(loc>>genShift) & genMask, int(loc&offMask) << 3
 }
 
-// Make packs a slot.
-func Make(tag, freq, loc uint64) uint64 { return tag<<TagShift | freq<<FreqShift | loc }
+// Where unpacks the location of slot s: segment, generation (low 6 bits)
+// and byte offset of the item it links.
+func Where(s uint64) (seg int32, gen uint32, off int) { return SplitLoc(Loc(s)) }
 
 // Tag, Freq and Loc unpack a slot.
 func Tag(s uint64) uint64  { return s >> TagShift }
 func Freq(s uint64) uint64 { return s >> FreqShift & FreqMask }
 func Loc(s uint64) uint64  { return s & LocMask }
 
-// WithFreq returns s with its frequency replaced.
-func WithFreq(s, f uint64) uint64 { return s&^(FreqMask<<FreqShift) | f<<FreqShift }
-
-// WithLoc returns s pointing at loc, keeping tag and frequency.
-func WithLoc(s, loc uint64) uint64 { return s&^LocMask | loc }
+// SameItem reports whether slots a and b link the same item (a frequency
+// bump is the only change between them).
+func SameItem(a, b uint64) bool { return a&identity == b&identity }
 
 // IsGhost reports whether s is a ghost.
 func IsGhost(s uint64) bool { return s != 0 && Loc(s) == GhostLoc }
@@ -103,76 +301,47 @@ func IsGhost(s uint64) bool { return s != 0 && Loc(s) == GhostLoc }
 // Load reads a slot atomically.
 func Load(p *uint64) uint64 { return atomic.LoadUint64(p) }
 
-// CAS swaps a slot from old to new.
+// CAS swaps a slot from old to new. Only this package writes slots.
 func CAS(p *uint64, old, new uint64) bool { return atomic.CompareAndSwapUint64(p, old, new) }
 
 // Bump raises the slot's frequency counter after a hit: +1 up to 16, then
 // with probability 1/freq, capped at MaxFreq. A lost CAS is ignored: the
 // counter is approximate, and retrying would make hot keys contend.
-func Bump(p *uint64, s uint64) {
+func (t *Table) Bump(p *uint64, s uint64) {
 	f := Freq(s)
-	if f >= MaxFreq || (f >= 16 && rand.Uint32N(uint32(f)) != 0) {
+	if f >= MaxFreq {
 		return
 	}
-	CAS(p, s, WithFreq(s, f+1))
-}
-
-// FindGhost returns a ghost slot carrying tag, or nil.
-func FindGhost(b0, b1 *Bucket, tag uint64) (*uint64, uint64) {
-	for i := 0; i < 16; i++ {
-		p := SlotAt(b0, b1, i)
-		if s := Load(p); IsGhost(s) && Tag(s) == tag {
-			return p, s
+	if f >= 16 {
+		x := t.coin.Load() + 0x9E3779B97F4A7C15
+		t.coin.Store(x)
+		if (mix(x)>>32)*f>>32 != 0 { // uniform in [0, f): 0 with probability 1/f
+			return
 		}
 	}
-	return nil, 0
+	CAS(p, s, s&^freqBits|(f+1)<<FreqShift)
 }
 
-// FindEmpty returns an empty slot, from the emptier bucket first so the
-// two choices balance, or nil.
-func FindEmpty(b0, b1 *Bucket) *uint64 {
-	e0, e1 := -1, -1
-	n0, n1 := 0, 0
-	for i := 0; i < 8; i++ {
-		if Load(&b0[i]) == 0 {
-			n0++
-			if e0 < 0 {
-				e0 = i
-			}
-		}
-		if Load(&b1[i]) == 0 {
-			n1++
-			if e1 < 0 {
-				e1 = i
+// mix is splitmix64's finalizer: consecutive Weyl values become
+// independent-looking coins.
+func mix(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	return x ^ x>>31
+}
+
+// ClearGhosts empties every ghost slot (a cleared cache starts cold).
+func (t *Table) ClearGhosts() {
+	for i := range t.Buckets {
+		b := &t.Buckets[i]
+		for j := range b {
+			if s := Load(&b[j]); IsGhost(s) {
+				CAS(&b[j], s, 0)
 			}
 		}
 	}
-	switch {
-	case n0 >= n1 && e0 >= 0:
-		return &b0[e0]
-	case e1 >= 0:
-		return &b1[e1]
-	}
-	return nil
 }
 
-// Coldest returns the index (0..15) of the slot to give up when both
-// buckets are full, skipping the slots in the skip mask: an empty slot or a
-// ghost if there is one, else the slot with the lowest frequency. It
-// returns -1 if every slot is skipped.
-func Coldest(b0, b1 *Bucket, skip uint32) (int, uint64) {
-	best, bs, bf := -1, uint64(0), uint64(1<<10)
-	for i := 0; i < 16; i++ {
-		if skip&(1<<i) != 0 {
-			continue
-		}
-		s := Load(SlotAt(b0, b1, i))
-		if s == 0 || IsGhost(s) {
-			return i, s
-		}
-		if f := Freq(s); f < bf {
-			best, bs, bf = i, s, f
-		}
-	}
-	return best, bs
-}
+// Prefetch asks the CPU to start loading the cache line at p (a hint: it
+// never faults). The engine uses it for items it is about to read or write.
+func Prefetch(p unsafe.Pointer) { tagscan.Prefetch(p) }

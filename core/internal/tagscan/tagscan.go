@@ -9,9 +9,9 @@ const GhostLoc = 1<<44 - 1
 // Bucket is one hashtable bucket: 8 slots in 64 bytes (one cache line when
 // the table is 64-byte aligned, as the engine's mmap'd table is).
 //
-// Slot layout: bits 63..52 tag (12 bits, never 0 in a used slot), bits
-// 51..44 frequency, bits 43..0 location. An empty slot is 0; a ghost slot
-// has location GhostLoc.
+// The slot layout belongs to package hashtable; the kernels rely on two
+// facts of it: the tag is the top 12 bits (never 0 in a used slot; an
+// empty slot is 0), and a ghost's low 44 bits (its location) are all ones.
 type Bucket [8]uint64
 
 // Candidates derives a key's two candidate buckets and its tag from its

@@ -8,9 +8,10 @@
 //! The declarations are written through three small macros that also record
 //! what they declare (names, parameter types as written, struct field
 //! offsets) in [`FUNCTIONS`], [`CONSTANTS`], [`TYPEDEFS`] and [`STRUCTS`].
-//! The drift test (`tests/drift.rs`) parses the header and compares it with
-//! those tables, so a change to the header that is not mirrored here fails
-//! `cargo test`. Because the tables come from the same tokens as the
+//! The drift test (`tests/drift.rs`) compares those tables with
+//! `include/segcache.abi.json`, the machine-readable description of the ABI
+//! generated with the header, so a change to the header that is not
+//! mirrored here fails `cargo test`. Because the tables come from the same tokens as the
 //! declarations, they cannot disagree with them.
 //!
 //! Linking: `build.rs` links `segcache` from `SEGCACHE_LIB_DIR` or the
@@ -153,6 +154,9 @@ constants! {
     pub const SEGCACHE_VERSION_MINOR: c_int = 1;
     /// Header version, patch part.
     pub const SEGCACHE_VERSION_PATCH: c_int = 0;
+    /// Header version as one number: `major*10000 + minor*100 + patch`,
+    /// what [`segcache_version`] returns for the library loaded.
+    pub const SEGCACHE_VERSION_NUMBER: c_int = SEGCACHE_VERSION_MAJOR * 10000 + SEGCACHE_VERSION_MINOR * 100 + SEGCACHE_VERSION_PATCH;
 
     /// The smallest `segcache_options.size` `segcache_open` accepts: the
     /// fields up to and including `eviction`.

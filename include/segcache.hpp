@@ -1,16 +1,32 @@
-// segcache.hpp: a header-only C++17 RAII wrapper of the libsegcache C API.
+// segcache.hpp: the C++17 API of libsegcache, header-only, over the C API
+// of segcache.h (installed beside it; link -lsegcache, or the CMake target
+// segcache::segcache, or pkg-config segcache).
 //
 //   segcache::Cache cache(segcache::Options().heap_bytes(64 << 20));
 //   cache.set("key", "value");
 //   std::optional<std::string> v = cache.get("key");
 //
-// Cache is move-only and closes its handle in the destructor. Keys and
-// values are std::string_view (any bytes); absent keys are std::nullopt or
-// false; every other failure throws segcache::Error carrying the status.
-// A Cache may be used from many threads at once, like the C handle; moving
-// or destroying it while other threads use it is, as for any C++ object,
-// the caller's responsibility (the library itself stays safe: those calls
-// get SEGCACHE_EBADHANDLE, which throws).
+// Ownership: Cache is move-only (RAII) and closes its handle in the
+// destructor; a moved-from Cache holds no handle, and any call on it
+// throws Error with SEGCACHE_EBADHANDLE.
+//
+// Errors: results that are a normal answer are values: an absent key is
+// std::nullopt (get, gets, incr, decr) or false (add on a present key,
+// replace/erase of an absent key, cas with a stale token). Every other
+// failure throws segcache::Error, a std::runtime_error carrying the C
+// status (status()) and the library's text. We chose exceptions over an
+// expected-style result because std::expected needs C++23 and the failures
+// left (key over 255 bytes, item over a segment, no space with eviction
+// "none", bad options, a closed cache, out of memory) are exceptional for
+// a cache client; a caller who wants no exceptions uses the C API.
+//
+// Keys and values are std::string_view: any bytes, NUL included; the
+// library copies them, so the views need only live for the call.
+//
+// Threads: a Cache may be used from many threads at once, like the C
+// handle. Moving or destroying it while other threads use it is, as for
+// any C++ object, the caller's responsibility (the library itself stays
+// safe: those calls get SEGCACHE_EBADHANDLE, which throws).
 #ifndef SEGCACHE_HPP
 #define SEGCACHE_HPP
 
@@ -42,7 +58,18 @@ namespace detail {
 inline void check(int status, const char *what) {
     if (status != SEGCACHE_OK) throw Error(status, what);
 }
+// An empty std::string_view may have a null data(); the C API takes a
+// pointer for every buffer, so pass a valid one for empty values.
+inline const void *bytes(std::string_view s) noexcept { return s.empty() ? "" : s.data(); }
 }  // namespace detail
+
+// The version of the library actually loaded, as major*10000 + minor*100 +
+// patch; compare with SEGCACHE_VERSION_NUMBER (this header's).
+inline uint32_t library_version() noexcept { return segcache_version(); }
+// Whether the loaded library has this header's major version (same ABI).
+inline bool library_compatible() noexcept {
+    return segcache_version() / 10000 == SEGCACHE_VERSION_MAJOR;
+}
 
 enum class Eviction : int32_t {
     none = SEGCACHE_EVICT_NONE,
@@ -63,12 +90,17 @@ public:
     Options &segment_bytes(uint32_t v) noexcept { o_.segment_bytes = v; return *this; }
     Options &hash_power(uint32_t v) noexcept { o_.hash_power = v; return *this; }
     Options &eviction(Eviction v) noexcept { o_.eviction = static_cast<int32_t>(v); return *this; }
+    Options &merge_max(int32_t v) noexcept { o_.merge_max = v; return *this; }
+    Options &merge_target(int32_t v) noexcept { o_.merge_target = v; return *this; }
+    Options &merge_compact(int32_t v) noexcept { o_.merge_compact = v; return *this; }
+    Options &s3fifo_admission_ratio(double v) noexcept { o_.s3fifo_admission_ratio = v; return *this; }
     const segcache_options &raw() const noexcept { return o_; }
 
 private:
     segcache_options o_;
 };
 
+// Cache is one open cache (a segcache_t handle).
 class Cache {
 public:
     explicit Cache(const Options &opts = Options()) {
@@ -93,24 +125,24 @@ public:
     explicit operator bool() const noexcept { return h_ != 0; }
 
     void set(std::string_view key, std::string_view val, uint32_t ttl = 0) {
-        detail::check(segcache_set(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+        detail::check(segcache_set(h_, detail::bytes(key), key.size(), detail::bytes(val), val.size(), ttl),
                       "segcache_set");
     }
     // add stores only if key is absent; false if it was present.
     bool add(std::string_view key, std::string_view val, uint32_t ttl = 0) {
-        return absent_is_false(segcache_add(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+        return absent_is_false(segcache_add(h_, detail::bytes(key), key.size(), detail::bytes(val), val.size(), ttl),
                                SEGCACHE_EEXISTS, "segcache_add");
     }
     // replace stores only if key is present; false if it was absent.
     bool replace(std::string_view key, std::string_view val, uint32_t ttl = 0) {
         return absent_is_false(
-            segcache_replace(h_, key.data(), key.size(), val.data(), val.size(), ttl),
+            segcache_replace(h_, detail::bytes(key), key.size(), detail::bytes(val), val.size(), ttl),
             SEGCACHE_ENOTFOUND, "segcache_replace");
     }
     // cas stores only if the item still has token; false if it changed or
     // is gone.
     bool cas(std::string_view key, std::string_view val, uint64_t token, uint32_t ttl = 0) {
-        int rc = segcache_cas(h_, key.data(), key.size(), val.data(), val.size(), ttl, token);
+        int rc = segcache_cas(h_, detail::bytes(key), key.size(), detail::bytes(val), val.size(), ttl, token);
         if (rc == SEGCACHE_EEXISTS || rc == SEGCACHE_ENOTFOUND) return false;
         detail::check(rc, "segcache_cas");
         return true;
@@ -121,7 +153,7 @@ public:
         if (out.size() < out.capacity()) out.resize(out.capacity());
         for (;;) {
             size_t len = 0;
-            int rc = segcache_get(h_, key.data(), key.size(), out.data(), out.size(), &len, token);
+            int rc = segcache_get(h_, detail::bytes(key), key.size(), out.data(), out.size(), &len, token);
             if (rc == SEGCACHE_ENOTFOUND) return false;
             if (rc == SEGCACHE_ERANGE) {  // grow and retry: the value may grow again meanwhile
                 out.resize(len);
@@ -147,7 +179,7 @@ public:
 
     // erase removes key; false if it was absent.
     bool erase(std::string_view key) {
-        return absent_is_false(segcache_delete(h_, key.data(), key.size()), SEGCACHE_ENOTFOUND,
+        return absent_is_false(segcache_delete(h_, detail::bytes(key), key.size()), SEGCACHE_ENOTFOUND,
                                "segcache_delete");
     }
 
@@ -169,7 +201,7 @@ public:
         std::vector<int> sts(n);
         std::string arena(n * slot, '\0');
         for (size_t i = 0; i < n; i++) {
-            kp[i] = keys[i].data();
+            kp[i] = detail::bytes(keys[i]);
             kl[i] = keys[i].size();
             bufs[i] = &arena[i * slot];
         }
@@ -206,7 +238,7 @@ private:
     template <class F>
     std::optional<uint64_t> numeric(F f, std::string_view key, uint64_t delta, const char *what) {
         uint64_t r = 0;
-        int rc = f(h_, key.data(), key.size(), delta, &r);
+        int rc = f(h_, detail::bytes(key), key.size(), delta, &r);
         if (rc == SEGCACHE_ENOTFOUND) return std::nullopt;
         detail::check(rc, what);
         return r;

@@ -1,0 +1,375 @@
+// Command evict measures what eviction and expiry cost as the number of
+// segments grows: the cost of a set under steady eviction must not depend
+// on how many segments the heap has.
+//
+// Set under eviction: a cache of N segments of 4 KiB (N = 256 ... 65,536)
+// receives unique 16-byte keys with 64-byte values, 3 × its capacity in
+// items; the last third is timed (ns per set = its wall time / its sets,
+// key generation included, a few ns). Every policy, none excluded: under
+// `none` the cache stops taking sets once full, so its figure is the cost
+// of a refused set (counted in refused_sets). A run stops when it exceeds
+// -budget; its timed window is then the second half of the sets done since
+// the cache filled, and the row says "truncated" (today's O(segments)
+// victim scans at 65,536 segments need minutes per run).
+//
+// Latency: one more run at the largest N times every set of the window
+// alone and reports its p99, p99.9 and maximum.
+//
+// Expiry: at the smallest and the largest N, a cache filled to 90% with
+// items that never expire gets one segment of items with a 5 ms TTL; once
+// they are past it, one Expire() call is timed (it must free exactly that
+// segment, checked through Stats), then a second Expire() with nothing
+// left to expire. Medians of -expire-runs rounds.
+//
+//	evict -out build/bench-evict.tsv -expire-out build/bench-expire.tsv
+//	evict -segments 256,1024 -policies merge -runs 1 -out smoke.tsv ...
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segcache/segcache/core"
+)
+
+// EvictHeader and ExpireHeader are the TSV headers the report reads.
+const (
+	EvictHeader  = "policy\tsegments\truns\tns_per_set\tns_min\tns_max\ttruncated_runs\tsets_timed\trefused_sets\tp99_ns\tp999_ns\tmax_ns\tnote"
+	ExpireHeader = "segments\trounds\texpire_one_ns\texpire_none_ns\tnote"
+)
+
+const (
+	keyLen   = 16
+	valueLen = 64
+	// itemBytes is what an item takes in a segment: an 8-byte header, the
+	// key and the value (8-aligned).
+	itemBytes = 8 + keyLen + valueLen
+)
+
+// Policies are every eviction policy of core (PolicyDefault is merge).
+var Policies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
+	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
+
+func main() {
+	segList := flag.String("segments", "256,1024,4096,16384,65536", "segment counts, comma-separated")
+	segBytes := flag.Uint("segbytes", 4096, "segment size in bytes")
+	policies := flag.String("policies", "all", "policies, comma-separated, or all")
+	runs := flag.Int("runs", 5, "runs per (policy, segments); 3 when a cell's first run is truncated")
+	budget := flag.Duration("budget", 8*time.Second, "longest run; a longer one is cut and marked truncated")
+	latency := flag.Bool("latency", true, "time each set of one extra run at the largest segment count")
+	expireRuns := flag.Int("expire-runs", 21, "expiry rounds at the smallest and largest segment count (0: none)")
+	out := flag.String("out", "", "TSV of the set costs (default stdout)")
+	expireOut := flag.String("expire-out", "", "TSV of the expiry costs (default stdout after the set costs)")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("evict: ")
+
+	var segs []int
+	for _, s := range strings.Split(*segList, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 {
+			log.Fatalf("bad -segments entry %q", s)
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	pols := Policies
+	if *policies != "all" {
+		pols = nil
+		for _, s := range strings.Split(*policies, ",") {
+			p, err := core.ParsePolicy(s)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pols = append(pols, p)
+		}
+	}
+
+	rows := []string{EvictHeader}
+	for _, p := range pols {
+		for _, n := range segs {
+			cfg := config{policy: p, segments: n, segBytes: uint32(*segBytes), budget: *budget}
+			rows = append(rows, measureSets(cfg, *runs, *latency && n == segs[len(segs)-1]))
+		}
+	}
+	text := strings.Join(rows, "\n") + "\n"
+	var expText string
+	if *expireRuns > 0 {
+		erows := []string{ExpireHeader}
+		for _, n := range []int{segs[0], segs[len(segs)-1]} {
+			erows = append(erows, measureExpire(config{policy: core.PolicyDefault, segments: n, segBytes: uint32(*segBytes)}, *expireRuns))
+			if len(segs) == 1 {
+				break
+			}
+		}
+		expText = strings.Join(erows, "\n") + "\n"
+	}
+	write(*out, text)
+	if *expireOut != "" || *out == "" {
+		write(*expireOut, expText)
+	}
+}
+
+func write(path, text string) {
+	if text == "" {
+		return
+	}
+	if path == "" {
+		fmt.Print(text)
+		return
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type config struct {
+	policy   core.Policy
+	segments int
+	segBytes uint32
+	budget   time.Duration
+}
+
+// capacity is how many items the heap holds: items never straddle segments.
+func (c config) capacity() int { return c.segments * int(c.segBytes/itemBytes) }
+
+// open builds the cache: the heap of c.segments segments, and a hashtable
+// with at least 1.25 slots per item the heap can hold, so that the table
+// never limits the cache before its memory does.
+func (c config) open() (*core.Cache, error) {
+	hp := uint32(7)
+	for uint64(1)<<hp*4 < uint64(c.capacity())*5 {
+		hp++
+	}
+	return core.Open(core.Options{HeapBytes: uint64(c.segments) * uint64(c.segBytes), SegmentBytes: c.segBytes, HashPower: hp, Eviction: c.policy})
+}
+
+// key writes unique key i into k (the harness's key scheme: the
+// splitmix64 of i then i, big-endian).
+func key(k []byte, i uint64) {
+	x := i + 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	binary.BigEndian.PutUint64(k[:8], x^x>>31)
+	binary.BigEndian.PutUint64(k[8:], i)
+}
+
+// runResult is one run's timed window.
+type runResult struct {
+	ns        float64 // per set
+	sets      int
+	refused   int
+	truncated bool
+	lat       []uint32 // per-set ns, if asked
+}
+
+// checkEvery is how often (in sets) a run records its progress: the timed
+// window of a truncated run starts at such a checkpoint.
+const checkEvery = 1024
+
+// run sets 3 × capacity unique keys and times the last third (or, when
+// the budget cuts the run, the second half of the sets done after the
+// heap filled). With lat, every set of the window is timed alone.
+func run(cfg config, lat bool) (runResult, error) {
+	c, err := cfg.open()
+	if err != nil {
+		return runResult{}, err
+	}
+	defer c.Close()
+	capItems := cfg.capacity()
+	total := 3 * capItems
+	val := make([]byte, valueLen)
+	for i := range val {
+		val[i] = byte('a' + i%26)
+	}
+	k := make([]byte, keyLen)
+	type mark struct {
+		i       int
+		t       time.Time
+		refused int
+	}
+	var marks []mark
+	var lats []uint32
+	refused := 0
+	start := time.Now()
+	deadline := start.Add(cfg.budget)
+	i := 0
+	for ; i < total; i++ {
+		if i%checkEvery == 0 || i == 2*capItems {
+			now := time.Now()
+			marks = append(marks, mark{i, now, refused})
+			if i > capItems && now.After(deadline) {
+				break
+			}
+		}
+		key(k, uint64(i))
+		var t0 time.Time
+		if lat && i >= 2*capItems {
+			t0 = time.Now()
+		}
+		err := c.Set(k, val, 0)
+		if lat && i >= 2*capItems {
+			lats = append(lats, uint32(min(time.Since(t0).Nanoseconds(), math.MaxUint32)))
+		}
+		if err != nil {
+			if !errors.Is(err, core.ErrNoSpace) {
+				return runResult{}, fmt.Errorf("set %d: %w", i, err)
+			}
+			refused++
+		}
+	}
+	end := mark{i, time.Now(), refused}
+	from := 2 * capItems
+	res := runResult{lat: lats}
+	if i < total {
+		// Cut by the budget: the second half of what ran since the heap filled.
+		res.truncated = true
+		from = capItems + (i-capItems)/2
+	}
+	var m0 mark
+	for _, m := range marks {
+		if m.i <= from {
+			m0 = m
+		}
+	}
+	if end.i <= m0.i {
+		return runResult{}, fmt.Errorf("no sets in the timed window (budget %v too small)", cfg.budget)
+	}
+	res.sets = end.i - m0.i
+	res.refused = end.refused - m0.refused
+	res.ns = float64(end.t.Sub(m0.t).Nanoseconds()) / float64(res.sets)
+	return res, nil
+}
+
+func measureSets(cfg config, runs int, latency bool) string {
+	var ns []float64
+	truncated, sets, refused := 0, 0, 0
+	var note []string
+	for r := 0; r < runs; r++ {
+		res, err := run(cfg, false)
+		runtime.GC()
+		if err != nil {
+			log.Printf("%s, %d segments: %v", cfg.policy, cfg.segments, err)
+			note = append(note, err.Error())
+			break
+		}
+		ns = append(ns, res.ns)
+		sets += res.sets
+		refused += res.refused
+		if res.truncated {
+			truncated++
+			if r == 0 {
+				runs = min(runs, 3) // a truncated cell costs the budget each run
+			}
+		}
+	}
+	p99, p999, pmax := "-", "-", "-"
+	if latency && len(note) == 0 {
+		res, err := run(cfg, true)
+		runtime.GC()
+		if err != nil {
+			note = append(note, "latency run: "+err.Error())
+		} else {
+			l := res.lat
+			slices.Sort(l)
+			q := func(p float64) string { return strconv.Itoa(int(l[min(len(l)-1, int(p*float64(len(l))))])) }
+			if len(l) > 0 {
+				p99, p999, pmax = q(0.99), q(0.999), strconv.Itoa(int(l[len(l)-1]))
+			}
+			if res.truncated {
+				note = append(note, "latency run truncated")
+			}
+		}
+	}
+	if truncated > 0 {
+		note = append(note, fmt.Sprintf("truncated: %d of %d runs hit the %v budget", truncated, len(ns), cfg.budget))
+	}
+	med, lo, hi := math.NaN(), math.NaN(), math.NaN()
+	if len(ns) > 0 {
+		med, lo, hi = median(ns), slices.Min(ns), slices.Max(ns)
+	}
+	log.Printf("%s, %d segments: %.0f ns/set (%d runs)", cfg.policy, cfg.segments, med, len(ns))
+	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s",
+		cfg.policy, cfg.segments, len(ns), med, lo, hi, truncated, sets, refused, p99, p999, pmax, strings.Join(note, "; "))
+}
+
+// measureExpire times Expire() with exactly one expired segment among
+// cfg.segments, and with none.
+func measureExpire(cfg config, rounds int) string {
+	c, err := cfg.open()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	val := make([]byte, valueLen)
+	k := make([]byte, keyLen)
+	next := uint64(0)
+	// 90% full of items that never expire: no eviction below.
+	for n := cfg.capacity() * 9 / 10; next < uint64(n); next++ {
+		key(k, next)
+		if err := c.Set(k, val, 0); err != nil {
+			log.Fatalf("fill: %v", err)
+		}
+	}
+	// Fewer items than a segment holds, so that they fill one segment.
+	perSeg := int(cfg.segBytes/itemBytes) - 2
+	var one, none []float64
+	bad := 0
+	for r := 0; r < rounds && bad < rounds; r++ {
+		for j := 0; j < perSeg; j++ {
+			key(k, next)
+			next++
+			if err := c.Set(k, val, 5*time.Millisecond); err != nil {
+				log.Fatalf("set with TTL: %v", err)
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+		before := c.Stats().ExpiredSegments
+		t0 := time.Now()
+		if err := c.Expire(); err != nil {
+			log.Fatal(err)
+		}
+		d := time.Since(t0)
+		freed := c.Stats().ExpiredSegments - before
+		t1 := time.Now()
+		c.Expire()
+		d0 := time.Since(t1)
+		if freed != 1 {
+			// The TTL's segment was not (only) what expired: do not count it.
+			bad++
+			r--
+			log.Printf("%d segments: Expire freed %d segments, want 1; round not counted", cfg.segments, freed)
+			continue
+		}
+		one = append(one, float64(d.Nanoseconds()))
+		none = append(none, float64(d0.Nanoseconds()))
+	}
+	note := ""
+	if bad > 0 {
+		note = fmt.Sprintf("%d rounds not counted: Expire did not free exactly one segment", bad)
+	}
+	log.Printf("expire, %d segments: %.0f ns with one expired segment, %.0f ns with none", cfg.segments, median(one), median(none))
+	return fmt.Sprintf("%d\t%d\t%.0f\t%.0f\t%s", cfg.segments, len(one), median(one), median(none), note)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"slices"
+)
+
+// rustPeer writes §1b: core beside the published Rust segcache crate (the
+// engine core re-implements), from rounds that alternate the two on the
+// same key stream and configuration, so that drift of a shared machine hits
+// both alike.
+func rustPeer(w func(string, ...any), path string, behind *[]string) error {
+	w("## 1b. The seed's engine: the Rust `segcache` crate (ns/op, median of the runs)\n\n")
+	f, err := os.Open(path)
+	if err != nil {
+		w("Not measured: %v.\n\n", err)
+		return err
+	}
+	defer f.Close()
+	res, keys, err := parseBench(f)
+	if err != nil {
+		return err
+	}
+	if len(res) == 0 {
+		w("Not measured: %s holds no results.\n\n", path)
+		return fmt.Errorf("%s: no results", path)
+	}
+	w("The crates.io `segcache` crate (bench/rust-peer, its default features) driven with the §1 workload read from a\n")
+	w("key stream file that Go writes (bench/cmd/keystream): the same %d keys, miss keys, Zipf 0.99 sequence and\n", keys)
+	w("64-byte value, the same heap, segment size and hash power, merge eviction (8 per pass, 4 into 1). Rounds\n")
+	w("alternate a core-only run of bench/throughput and a run of the Rust program; a get copies the value into a\n")
+	w("caller buffer in both. Target: core ≤ 0.6 × the crate in every operation.\n\n")
+	w("| operation | threads | core | segcache (Rust) | core ÷ Rust | Rust hit%% | Rust failed sets |\n|---|---|---|---|---|---|---|\n")
+	for _, op := range ops {
+		for _, cpu := range []int{1, 2} {
+			c, r := res[benchKey{"core", op, cpu}], res[benchKey{"segcache-rs", op, cpu}]
+			if c == nil && r == nil {
+				continue
+			}
+			cm, rm := math.NaN(), math.NaN()
+			if c != nil {
+				cm = median(c.NsOp)
+			}
+			hit, failed := "—", "0"
+			if r != nil {
+				rm = median(r.NsOp)
+				if len(r.HitPct) > 0 {
+					hit = ns(median(r.HitPct))
+				}
+				if len(r.FailedSets) > 0 {
+					failed = fmt.Sprintf("%.0f in %d of %d runs (most)", slices.Max(r.FailedSets), len(r.FailedSets), len(r.NsOp))
+				}
+			}
+			w("| %s | %d | %s | %s | **%s** | %s | %s |\n", opTitle[op], cpu, ns(cm), ns(rm), ratio(cm/rm), hit, failed)
+			if !(cm <= 0.6*rm) {
+				*behind = append(*behind, fmt.Sprintf("vs the Rust segcache crate, %s, %d thread(s): core %s ns vs %s ns (ratio %s, target 0.6)", opTitle[op], cpu, ns(cm), ns(rm), ratio(cm/rm)))
+			}
+		}
+	}
+	w("\nFailed sets: inserts the crate refused (for example when no segment could be freed in time); they are\n")
+	w("counted in its ns/op like any other set. A run that failed none shows 0.\n\n")
+	return nil
+}

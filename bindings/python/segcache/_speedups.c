@@ -1,0 +1,798 @@
+/*
+ * segcache._speedups: the compiled fast path of the segcache binding.
+ *
+ * A base type, CacheCore, that holds a cache handle and implements the hot
+ * methods (get, set, delete, get_many, set_many and the mapping protocol)
+ * by calling the C ABI directly. segcache._fast.FastCache derives from it
+ * and inherits everything else from the ctypes implementation, so the two
+ * paths share option handling, lifecycle and error mapping.
+ *
+ * The C functions are not linked: configure() resolves them with dlsym()
+ * from the dlopen() handle the ctypes layer already holds. So the extension
+ * always uses the very library the package found (SEGCACHE_LIBRARY, next to
+ * the package, or the repository's build directory) and never loads a second
+ * copy (two Go runtimes in one process), and it builds without the library.
+ *
+ * Errors are raised by the same Python helpers the ctypes path uses (passed
+ * to configure()), so both paths raise the same classes with the same
+ * messages. Single operations keep the GIL: releasing and retaking it costs
+ * more than the library call. Batches release it.
+ *
+ * The Go runtime does not survive fork(): a pthread_atfork child handler
+ * marks the process as forked once the library is bound, and every method
+ * then raises ForkError instead of calling into it (this covers a raw
+ * fork(2) that bypasses Python's own at-fork hooks).
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statuses of the C ABI that this file branches on. */
+#define ST_ENOTFOUND (-1)
+#define ST_ERANGE (-4)
+#define MAX_KEY_LEN 255
+
+typedef int (*get_fn)(uint64_t, const void *, size_t, void *, size_t, size_t *, uint64_t *);
+typedef int (*set_fn)(uint64_t, const void *, size_t, const void *, size_t, uint32_t);
+typedef int (*delete_fn)(uint64_t, const void *, size_t);
+typedef int (*get_multi_fn)(uint64_t, size_t, const void *const *, const size_t *, void *const *,
+                            const size_t *, size_t *, int *);
+typedef int (*set_multi_fn)(uint64_t, size_t, const void *const *, const size_t *,
+                            const void *const *, const size_t *, const uint32_t *, int *);
+
+static get_fn c_get;
+static set_fn c_set;
+static delete_fn c_delete;
+static get_multi_fn c_get_multi;
+static set_multi_fn c_set_multi;
+
+/* Python helpers of the ctypes path, set by configure(). */
+static PyObject *py_error_for; /* (status, key bytes | None, what) -> exception */
+static PyObject *py_check_key; /* (key bytes) -> raises for an invalid key */
+static PyObject *py_as_key;    /* (obj) -> bytes, or raises TypeError */
+static PyObject *py_as_value;  /* (obj) -> bytes, or raises TypeError */
+static PyObject *py_ttl;       /* (obj) -> int seconds, or raises */
+static PyObject *py_fork_error; /* () -> ForkError */
+
+static int bound;            /* configure() succeeded */
+static volatile int forked;  /* in a child forked after binding */
+
+static void on_fork_child(void) {
+    if (bound)
+        forked = 1;
+}
+
+/* get: values up to this size are read into a stack buffer and copied
+ * once into the result; larger ones are read straight into a bytes object
+ * of the size the library reported. */
+#define STACK_BUF 8192
+/* get_many: the per-key slot starts at SLOT_START bytes and grows (a hint
+ * kept per cache) up to SLOT_MAX when values were bigger. */
+#define SLOT_START 128
+#define SLOT_MAX (16 << 10)
+#define ARENA_MAX ((size_t)16 << 20)
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t h;        /* 0 when detached (closed): the library returns EBADHANDLE */
+    Py_ssize_t slot;   /* get_many slot size hint; racy by design (only a hint) */
+} CoreObject;
+
+/* ---- errors ------------------------------------------------------------- */
+
+static PyObject *raise_obj(PyObject *exc) {
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+/* Raises the ctypes path's exception for status st; key may be NULL. */
+static PyObject *raise_status(int st, PyObject *key, const char *what) {
+    PyObject *s = PyLong_FromLong(st);
+    PyObject *w = PyUnicode_FromString(what);
+    PyObject *exc = NULL;
+    if (s != NULL && w != NULL)
+        exc = PyObject_CallFunctionObjArgs(py_error_for, s, key ? key : Py_None, w, NULL);
+    Py_XDECREF(s);
+    Py_XDECREF(w);
+    return raise_obj(exc);
+}
+
+static PyObject *raise_forked(void) {
+    return raise_obj(PyObject_CallNoArgs(py_fork_error));
+}
+
+/* Before any call: NULL + an exception when the module cannot call the
+ * library. */
+static int usable(void) {
+    if (forked) {
+        raise_forked();
+        return 0;
+    }
+    if (!bound) {
+        PyErr_SetString(PyExc_RuntimeError, "segcache._speedups is not configured");
+        return 0;
+    }
+    return 1;
+}
+
+/* The library reports an invalid key as its own status, but a miss on an
+ * invalid key must raise as the ctypes path does. */
+static int check_key_on_miss(PyObject *key, Py_ssize_t klen) {
+    if (klen != 0 && klen <= MAX_KEY_LEN)
+        return 0;
+    PyObject *r = PyObject_CallOneArg(py_check_key, key);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ---- conversions ---------------------------------------------------------- */
+
+/* A new reference to key as bytes (str as UTF-8, buffers copied), or NULL. */
+static PyObject *as_key(PyObject *key) {
+    if (PyBytes_CheckExact(key)) {
+        Py_INCREF(key);
+        return key;
+    }
+    return PyObject_CallOneArg(py_as_key, key);
+}
+
+static PyObject *as_value(PyObject *value) {
+    if (PyBytes_CheckExact(value)) {
+        Py_INCREF(value);
+        return value;
+    }
+    return PyObject_CallOneArg(py_as_value, value);
+}
+
+/* ttl in whole seconds (0 when obj is NULL); -1 with an exception set. */
+static int64_t as_ttl(PyObject *obj) {
+    if (obj == NULL)
+        return 0;
+    if (PyLong_CheckExact(obj)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow && v >= 0 && v <= UINT32_MAX)
+            return v;
+    }
+    /* Every other form (and every error message) is the Python rule's. */
+    PyObject *r = PyObject_CallOneArg(py_ttl, obj);
+    if (r == NULL)
+        return -1;
+    long long v = PyLong_AsLongLong(r);
+    Py_DECREF(r);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    return v;
+}
+
+/* Positional-or-keyword parsing for METH_FASTCALL|METH_KEYWORDS methods:
+ * fills out[0..nnames) from args and kwnames; required are the first
+ * `required` names. Returns 0, or -1 with TypeError set. */
+static int parse_args(const char *method, const char *const *names, int nnames, int required,
+                      PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      PyObject **out) {
+    for (int i = 0; i < nnames; i++)
+        out[i] = NULL;
+    if (nargs > nnames) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", method,
+                     nnames, nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    if (kwnames != NULL) {
+        Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t j = 0; j < nk; j++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+            int found = 0;
+            for (int i = 0; i < nnames; i++) {
+                if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
+                    if (out[i] != NULL) {
+                        PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                                     method, names[i]);
+                        return -1;
+                    }
+                    out[i] = args[nargs + j];
+                    found = 1;
+                    break;
+                }
+            }
+            if (!found) {
+                PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                             method, name);
+                return -1;
+            }
+        }
+    }
+    for (int i = 0; i < required; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", method,
+                         names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- single operations ------------------------------------------------------ */
+
+/* The value of kb (bytes), None on a miss, or NULL with an exception. */
+static PyObject *get_value(CoreObject *self, PyObject *kb) {
+    const char *k = PyBytes_AS_STRING(kb);
+    Py_ssize_t klen = PyBytes_GET_SIZE(kb);
+    char buf[STACK_BUF];
+    size_t vlen = 0;
+    int rc = c_get(self->h, k, (size_t)klen, buf, sizeof buf, &vlen, NULL);
+    if (rc == 0)
+        return PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
+    for (;;) {
+        if (rc == ST_ENOTFOUND) {
+            if (check_key_on_miss(kb, klen) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+        if (rc != ST_ERANGE)
+            return raise_status(rc, kb, "get");
+        /* Bigger than the stack buffer: read into a bytes object of the
+         * reported size. The value may change in between: a smaller one
+         * shrinks the result, a bigger one reports ERANGE again. */
+        size_t cap = vlen;
+        PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+        if (out == NULL)
+            return NULL;
+        rc = c_get(self->h, k, (size_t)klen, PyBytes_AS_STRING(out), cap, &vlen, NULL);
+        if (rc == 0) {
+            if (vlen != cap && _PyBytes_Resize(&out, (Py_ssize_t)vlen) < 0)
+                return NULL;
+            return out;
+        }
+        Py_DECREF(out);
+    }
+}
+
+static PyObject *Core_get(CoreObject *self, PyObject *key) {
+    if (!usable())
+        return NULL;
+    if (PyBytes_CheckExact(key))
+        return get_value(self, key);
+    PyObject *kb = as_key(key);
+    if (kb == NULL)
+        return NULL;
+    PyObject *r = get_value(self, kb);
+    Py_DECREF(kb);
+    return r;
+}
+
+static PyObject *Core_subscript(CoreObject *self, PyObject *key) {
+    PyObject *v = Core_get(self, key);
+    if (v == Py_None) {
+        Py_DECREF(v);
+        PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return v;
+}
+
+static int Core_contains(CoreObject *self, PyObject *key) {
+    if (!usable())
+        return -1;
+    PyObject *kb = as_key(key);
+    if (kb == NULL)
+        return -1;
+    Py_ssize_t klen = PyBytes_GET_SIZE(kb);
+    size_t vlen = 0;
+    /* cap 0: found-ness without copying (ERANGE means present). */
+    int rc = c_get(self->h, PyBytes_AS_STRING(kb), (size_t)klen, NULL, 0, &vlen, NULL);
+    int r;
+    if (rc == 0 || rc == ST_ERANGE) {
+        r = 1;
+    } else if (rc == ST_ENOTFOUND) {
+        r = check_key_on_miss(kb, klen) < 0 ? -1 : 0;
+    } else {
+        raise_status(rc, kb, "contains");
+        r = -1;
+    }
+    Py_DECREF(kb);
+    return r;
+}
+
+/* set with key and value already converted; 0 or -1 with an exception. */
+static int set_item(CoreObject *self, PyObject *kb, PyObject *vb, uint32_t ttl) {
+    int rc = c_set(self->h, PyBytes_AS_STRING(kb), (size_t)PyBytes_GET_SIZE(kb),
+                   PyBytes_AS_STRING(vb), (size_t)PyBytes_GET_SIZE(vb), ttl);
+    if (rc) {
+        raise_status(rc, kb, "set");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 deleted, 0 absent, -1 error. */
+static int delete_item(CoreObject *self, PyObject *kb) {
+    int rc = c_delete(self->h, PyBytes_AS_STRING(kb), (size_t)PyBytes_GET_SIZE(kb));
+    if (rc == 0)
+        return 1;
+    if (rc == ST_ENOTFOUND)
+        return 0;
+    raise_status(rc, kb, "delete");
+    return -1;
+}
+
+static PyObject *Core_set(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+    static const char *const names[] = {"key", "value", "ttl"};
+    PyObject *a[3];
+    if (nargs == 2 && kwnames == NULL) {
+        a[0] = args[0];
+        a[1] = args[1];
+        a[2] = NULL;
+    } else if (parse_args("set", names, 3, 2, args, nargs, kwnames, a) < 0) {
+        return NULL;
+    }
+    if (!usable())
+        return NULL;
+    PyObject *kb = as_key(a[0]);
+    if (kb == NULL)
+        return NULL;
+    PyObject *vb = as_value(a[1]);
+    if (vb == NULL) {
+        Py_DECREF(kb);
+        return NULL;
+    }
+    int64_t ttl = as_ttl(a[2]);
+    int r = ttl < 0 ? -1 : set_item(self, kb, vb, (uint32_t)ttl);
+    Py_DECREF(kb);
+    Py_DECREF(vb);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int Core_ass_subscript(CoreObject *self, PyObject *key, PyObject *value) {
+    if (!usable())
+        return -1;
+    PyObject *kb = as_key(key);
+    if (kb == NULL)
+        return -1;
+    int r;
+    if (value == NULL) { /* del cache[key] */
+        r = delete_item(self, kb);
+        if (r == 0) {
+            PyErr_SetObject(PyExc_KeyError, key);
+            r = -1;
+        }
+        r = r < 0 ? -1 : 0;
+    } else {
+        PyObject *vb = as_value(value);
+        r = vb == NULL ? -1 : set_item(self, kb, vb, 0);
+        Py_XDECREF(vb);
+    }
+    Py_DECREF(kb);
+    return r;
+}
+
+static PyObject *Core_delete(CoreObject *self, PyObject *key) {
+    if (!usable())
+        return NULL;
+    PyObject *kb = as_key(key);
+    if (kb == NULL)
+        return NULL;
+    int r = delete_item(self, kb);
+    Py_DECREF(kb);
+    if (r < 0)
+        return NULL;
+    return PyBool_FromLong(r);
+}
+
+/* ---- batches ---------------------------------------------------------------- */
+
+/* A new list of the keys of iterable as bytes, or NULL. */
+static PyObject *key_list(PyObject *iterable) {
+    PyObject *list = PySequence_List(iterable);
+    if (list == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(list, i);
+        if (PyBytes_CheckExact(k))
+            continue;
+        PyObject *kb = PyObject_CallOneArg(py_as_key, k);
+        if (kb == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, kb); /* steals kb, releases k */
+        Py_DECREF(k);
+    }
+    return list;
+}
+
+static PyObject *Core_get_many(CoreObject *self, PyObject *keys) {
+    if (!usable())
+        return NULL;
+    PyObject *list = key_list(keys);
+    if (list == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *out = NULL;
+    void *mem = NULL;
+    if (n == 0) {
+        out = PyDict_New();
+        goto done;
+    }
+    size_t slot = (size_t)self->slot;
+    if (slot < SLOT_START || slot > SLOT_MAX)
+        slot = SLOT_START;
+    while (slot > 16 && (size_t)n * slot > ARENA_MAX)
+        slot /= 2;
+    /* One block: key pointers, key lengths, value buffers, capacities,
+     * value lengths, statuses, then the value arena (n slots). */
+    size_t un = (size_t)n;
+    size_t words = 5 * un;
+    size_t head = words * sizeof(void *) + un * sizeof(int);
+    head = (head + 15) & ~(size_t)15;
+    mem = malloc(head + un * slot);
+    if (mem == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const void **kp = (const void **)mem;
+    size_t *kl = (size_t *)(kp + un);
+    void **bufs = (void **)(kl + un);
+    size_t *caps = (size_t *)(bufs + un);
+    size_t *vl = caps + un;
+    int *st = (int *)(vl + un);
+    char *arena = (char *)mem + head;
+    for (size_t i = 0; i < un; i++) {
+        PyObject *k = PyList_GET_ITEM(list, i);
+        kp[i] = PyBytes_AS_STRING(k);
+        kl[i] = (size_t)PyBytes_GET_SIZE(k);
+        bufs[i] = arena + i * slot;
+        caps[i] = slot;
+    }
+    int rc;
+    /* The list holds every key alive while the GIL is released; bytes
+     * objects never move or change. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = c_get_multi(self->h, un, kp, kl, bufs, caps, vl, st);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        raise_status(rc, NULL, "get_many");
+        goto done;
+    }
+#if PY_VERSION_HEX < 0x030D0000
+    out = _PyDict_NewPresized(n);
+#else
+    out = PyDict_New();
+#endif
+    if (out == NULL)
+        goto done;
+    size_t need = 0;
+    for (size_t i = 0; i < un; i++) {
+        PyObject *k = PyList_GET_ITEM(list, i);
+        PyObject *v;
+        if (st[i] == 0) {
+            v = PyBytes_FromStringAndSize(arena + i * slot, (Py_ssize_t)vl[i]);
+        } else if (st[i] == ST_ENOTFOUND) {
+            continue;
+        } else if (st[i] == ST_ERANGE) {
+            if (vl[i] > need)
+                need = vl[i];
+            v = get_value(self, k); /* its own buffer of the reported size */
+            if (v == Py_None) {     /* gone in between */
+                Py_DECREF(v);
+                continue;
+            }
+        } else {
+            raise_status(st[i], k, "get_many");
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (v == NULL || PyDict_SetItem(out, k, v) < 0) {
+            Py_XDECREF(v);
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    if (need > slot && need <= SLOT_MAX) {
+        /* Values bigger than the slots: size them for next time. */
+        while (slot < need)
+            slot *= 2;
+        self->slot = (Py_ssize_t)slot;
+    }
+done:
+    free(mem);
+    Py_DECREF(list);
+    return out;
+}
+
+/* A pair (k, v) of items, as new references to bytes; -1 on error. */
+static int unpack_pair(PyObject *pair, PyObject **kb, PyObject **vb) {
+    PyObject *k, *v;
+    PyObject *seq = NULL;
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        k = PyTuple_GET_ITEM(pair, 0);
+        v = PyTuple_GET_ITEM(pair, 1);
+    } else {
+        seq = PySequence_Fast(pair, "set_many: items must be (key, value) pairs");
+        if (seq == NULL)
+            return -1;
+        if (PySequence_Fast_GET_SIZE(seq) != 2) {
+            PyErr_Format(PyExc_ValueError,
+                         "set_many: items must be (key, value) pairs, got %zd values",
+                         PySequence_Fast_GET_SIZE(seq));
+            Py_DECREF(seq);
+            return -1;
+        }
+        k = PySequence_Fast_GET_ITEM(seq, 0);
+        v = PySequence_Fast_GET_ITEM(seq, 1);
+    }
+    *kb = as_key(k);
+    *vb = *kb ? as_value(v) : NULL;
+    Py_XDECREF(seq);
+    if (*vb == NULL) {
+        Py_CLEAR(*kb);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Core_set_many(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    static const char *const names[] = {"items", "ttl"};
+    PyObject *a[2];
+    if (parse_args("set_many", names, 2, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (!usable())
+        return NULL;
+    PyObject *items = a[0];
+    PyObject *it_src = NULL;
+    if (PyDict_CheckExact(items)) {
+        it_src = PyDict_Items(items);
+    } else if (PyObject_HasAttrString(items, "items")) {
+        it_src = PyObject_CallMethod(items, "items", NULL);
+    } else {
+        it_src = items;
+        Py_INCREF(it_src);
+    }
+    if (it_src == NULL)
+        return NULL;
+    PyObject *pairs = PySequence_List(it_src);
+    Py_DECREF(it_src);
+    if (pairs == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pairs);
+    /* Converted keys then values: 2n bytes objects, kept alive by this list
+     * while the GIL is released. */
+    PyObject *conv = PyList_New(2 * n);
+    PyObject *result = NULL;
+    void *mem = NULL;
+    if (conv == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *kb, *vb;
+        if (unpack_pair(PyList_GET_ITEM(pairs, i), &kb, &vb) < 0)
+            goto done;
+        PyList_SET_ITEM(conv, i, kb);
+        PyList_SET_ITEM(conv, n + i, vb);
+    }
+    int64_t ttl = as_ttl(a[1]);
+    if (ttl < 0)
+        goto done;
+    if (n == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    size_t un = (size_t)n;
+    mem = malloc(un * (4 * sizeof(void *) + sizeof(uint32_t) + sizeof(int)));
+    if (mem == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const void **kp = (const void **)mem;
+    size_t *kl = (size_t *)(kp + un);
+    const void **vp = (const void **)(kl + un);
+    size_t *vl = (size_t *)(vp + un);
+    uint32_t *ttls = (uint32_t *)(vl + un);
+    int *st = (int *)(ttls + un);
+    for (size_t i = 0; i < un; i++) {
+        PyObject *kb = PyList_GET_ITEM(conv, i);
+        PyObject *vb = PyList_GET_ITEM(conv, n + i);
+        kp[i] = PyBytes_AS_STRING(kb);
+        kl[i] = (size_t)PyBytes_GET_SIZE(kb);
+        vp[i] = PyBytes_AS_STRING(vb);
+        vl[i] = (size_t)PyBytes_GET_SIZE(vb);
+        ttls[i] = (uint32_t)ttl;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = c_set_multi(self->h, un, kp, kl, vp, vl, ttl ? ttls : NULL, st);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        raise_status(rc, NULL, "set_many");
+        goto done;
+    }
+    /* Every item was tried; report the first that failed. */
+    for (size_t i = 0; i < un; i++) {
+        if (st[i]) {
+            raise_status(st[i], PyList_GET_ITEM(conv, i), "set_many");
+            goto done;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    free(mem);
+    Py_XDECREF(conv);
+    Py_DECREF(pairs);
+    return result;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static PyObject *Core_attach(CoreObject *self, PyObject *h) {
+    unsigned long long v = PyLong_AsUnsignedLongLong(h);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    self->h = (uint64_t)v;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_detach(CoreObject *self, PyObject *unused) {
+    (void)unused;
+    self->h = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)args;
+    (void)kw;
+    CoreObject *self = (CoreObject *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->h = 0;
+        self->slot = SLOT_START;
+    }
+    return (PyObject *)self;
+}
+
+static PyMethodDef Core_methods[] = {
+    {"get", (PyCFunction)Core_get, METH_O,
+     "get(key) -> bytes | None: the value of key, or None if absent or expired."},
+    {"set", (PyCFunction)(void (*)(void))Core_set, METH_FASTCALL | METH_KEYWORDS,
+     "set(key, value, ttl=0): stores value under key; ttl in whole seconds, 0 = never."},
+    {"delete", (PyCFunction)Core_delete, METH_O,
+     "delete(key) -> bool: removes key; False if it was absent."},
+    {"get_many", (PyCFunction)Core_get_many, METH_O,
+     "get_many(keys) -> dict: {key: value} of the present keys, one C call, GIL released."},
+    {"set_many", (PyCFunction)(void (*)(void))Core_set_many, METH_FASTCALL | METH_KEYWORDS,
+     "set_many(items, ttl=0): stores every (key, value), one C call, GIL released; raises "
+     "the first failing item's error after storing the others."},
+    {"_attach", (PyCFunction)Core_attach, METH_O, "Sets the handle the methods use."},
+    {"_detach", (PyCFunction)Core_detach, METH_NOARGS,
+     "Forgets the handle: later calls raise Closed."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods Core_as_mapping = {
+    .mp_subscript = (binaryfunc)Core_subscript,
+    .mp_ass_subscript = (objobjargproc)Core_ass_subscript,
+};
+
+static PySequenceMethods Core_as_sequence = {
+    .sq_contains = (objobjproc)Core_contains,
+};
+
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "segcache._speedups.CacheCore",
+    .tp_doc = "The compiled hot methods of segcache.Cache (a base class; use segcache.Cache).",
+    .tp_basicsize = sizeof(CoreObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = Core_new,
+    .tp_methods = Core_methods,
+    .tp_as_mapping = &Core_as_mapping,
+    .tp_as_sequence = &Core_as_sequence,
+};
+
+/* ---- module ----------------------------------------------------------------- */
+
+static int resolve(void *dl, const char *name, void **out) {
+    dlerror();
+    void *p = dlsym(dl, name);
+    if (p == NULL) {
+        PyErr_Format(PyExc_OSError, "segcache._speedups: the library has no %s", name);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static PyObject *configure(PyObject *module, PyObject *args) {
+    (void)module;
+    unsigned long long dl;
+    PyObject *error_for, *check_key, *key, *value, *ttl, *fork_error;
+    if (!PyArg_ParseTuple(args, "KOOOOOO:configure", &dl, &error_for, &check_key, &key, &value,
+                          &ttl, &fork_error))
+        return NULL;
+    void *h = (void *)(uintptr_t)dl;
+    void *g, *s, *d, *gm, *sm;
+    if (resolve(h, "segcache_get", &g) < 0 || resolve(h, "segcache_set", &s) < 0 ||
+        resolve(h, "segcache_delete", &d) < 0 || resolve(h, "segcache_get_multi", &gm) < 0 ||
+        resolve(h, "segcache_set_multi", &sm) < 0)
+        return NULL;
+    PyObject **slots[] = {&py_error_for, &py_check_key, &py_as_key,
+                          &py_as_value,  &py_ttl,       &py_fork_error};
+    PyObject *vals[] = {error_for, check_key, key, value, ttl, fork_error};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        Py_INCREF(vals[i]);
+        Py_XSETREF(*slots[i], vals[i]);
+    }
+    c_get = (get_fn)g;
+    c_set = (set_fn)s;
+    c_delete = (delete_fn)d;
+    c_get_multi = (get_multi_fn)gm;
+    c_set_multi = (set_multi_fn)sm;
+    bound = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mark_forked(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    on_fork_child();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(dlopen_handle, error_for, check_key, as_key, as_value, ttl, fork_error): "
+     "binds the library functions and the ctypes path's helpers."},
+    {"_mark_forked", mark_forked, METH_NOARGS,
+     "Marks the process as a forked child (Python's at-fork hook; the C one covers raw "
+     "fork(2))."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "segcache._speedups",
+    .m_doc = "Compiled hot paths of segcache.Cache (optional; the ctypes path is the fallback).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&CoreType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&CoreType);
+    if (PyModule_AddObject(m, "CacheCore", (PyObject *)&CoreType) < 0) {
+        Py_DECREF(&CoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    static int registered;
+    if (!registered) {
+        if (pthread_atfork(NULL, NULL, on_fork_child) != 0) {
+            Py_DECREF(m);
+            return PyErr_Format(PyExc_OSError, "segcache._speedups: pthread_atfork failed");
+        }
+        registered = 1;
+    }
+    return m;
+}
