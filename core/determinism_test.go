@@ -56,9 +56,9 @@ func replay(t *testing.T, p core.Policy, req []uint32) replayResult {
 }
 
 func TestReplayIsDeterministic(t *testing.T) {
-	n := 300_000
+	n := 100_000
 	if testing.Short() || raceEnabled {
-		n = 60_000
+		n = 40_000
 	}
 	req := zipfRequests(n, 40_000, 1.05, 9)
 	for _, p := range []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
