@@ -39,22 +39,6 @@ var policies = [...]core.Policy{
 // offset off of width w.
 func fills(size, off, w uintptr) bool { return off+w <= size }
 
-// initOptions writes the defaults into o, all of it: callers must pass a
-// struct of this header's size (see the doc of segcache_options_init).
-func initOptions(o *C.segcache_options) {
-	*o = C.segcache_options{
-		size:                   C.uint32_t(unsafe.Sizeof(*o)),
-		heap_bytes:             core.DefaultHeapBytes,
-		segment_bytes:          core.DefaultSegmentBytes,
-		hash_power:             0,
-		eviction:               C.SEGCACHE_EVICT_MERGE,
-		merge_max:              8,
-		merge_target:           4,
-		merge_compact:          0,
-		s3fifo_admission_ratio: 0.1,
-	}
-}
-
 // optionsFromC converts caller options, reading only the fields inside
 // p.size. Bytes past the fields this library knows must be zero: they are
 // options of a newer header that this library cannot honour.

@@ -6,9 +6,13 @@
 //
 // (mk/capi.mk and CMakeLists.txt add a version script that exports only
 // the segcache_* symbols and sets the soname). It is the only package of the
-// module that uses cgo or C types. Its //export functions are the C API;
-// capi/internal/genheader turns them, their doc comments and
-// segcache_types.h into the committed public header include/segcache.h.
+// module that uses cgo or C types. Its //export functions (Go name
+// capi_segcache_X) implement the C API; capi/internal/genheader turns them,
+// their doc comments and segcache_types.h into the committed public header
+// include/segcache.h and into exports_gen.c, the public C functions
+// segcache_X, which return SEGCACHE_EFORKED in a child after fork() without
+// entering the Go runtime (forkguard.c sets the flag) and otherwise call
+// the Go function.
 //
 // Rules every export follows, because it runs inside someone else's
 // process:

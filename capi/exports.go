@@ -2,6 +2,7 @@ package main
 
 /*
 #include "segcache_types.h"
+#include "forkguard.h"
 
 // Private spellings of const-qualified parameter types. cgo cannot write
 // const in the prototypes of exports, so exports name these typedefs, and
@@ -94,31 +95,25 @@ func ttlArg(ttl C.uint32_t) time.Duration { return time.Duration(ttl) * time.Sec
 // SEGCACHE_VERSION_PATCH. Compare it with SEGCACHE_VERSION_NUMBER to detect
 // a header and library mismatch at run time.
 //
-// Thread safety: any thread, any time. Never fails.
+// Thread safety: any thread, any time, also in a child after fork().
+// Never fails.
 //
-//export segcache_version
-func segcache_version() C.uint32_t {
-	return C.SEGCACHE_VERSION_NUMBER
-}
+//capi:nogo
+//export capi_segcache_version
+func capi_segcache_version() C.uint32_t { return C.capi_c_version() }
 
 // segcache_strerror returns a static, NUL-terminated English description
 // of status: one for each SEGCACHE_* status, and a generic one for any
 // other value. The string is owned by the library, lives as long as the
 // process and must not be freed or modified.
 //
-// Thread safety: any thread, any time. Never fails; never returns NULL.
+// Thread safety: any thread, any time, also in a child after fork().
+// Never fails; never returns NULL.
 //
-//export segcache_strerror
-func segcache_strerror(status C.int) (s C.capi_cstring) {
-	defer func() {
-		if recover() != nil {
-			s = C.capi_cstring(unsafe.Pointer(unknownStatusText))
-		}
-	}()
-	if t, ok := statusText[status]; ok {
-		return C.capi_cstring(unsafe.Pointer(t))
-	}
-	return C.capi_cstring(unsafe.Pointer(unknownStatusText))
+//capi:nogo
+//export capi_segcache_strerror
+func capi_segcache_strerror(status C.int) C.capi_cstring {
+	return C.capi_cstring(C.capi_c_strerror(status))
 }
 
 // segcache_options_init fills *opts with the defaults: size =
@@ -129,15 +124,12 @@ func segcache_strerror(status C.int) (s C.capi_cstring) {
 // header defines it, so opts must point to a segcache_options of this
 // header (not a smaller struct from an older one). A NULL opts is ignored.
 //
-// Thread safety: any thread; opts belongs to the caller.
+// Thread safety: any thread, also in a child after fork(); opts belongs
+// to the caller.
 //
-//export segcache_options_init
-func segcache_options_init(opts *C.segcache_options) {
-	defer func() { _ = recover() }()
-	if opts != nil {
-		initOptions(opts)
-	}
-}
+//capi:nogo
+//export capi_segcache_options_init
+func capi_segcache_options_init(opts *C.segcache_options) { C.capi_c_options_init(opts) }
 
 // segcache_open creates a cache and stores its handle in *out. opts may be
 // NULL for the defaults; otherwise it must have been set up by
@@ -159,8 +151,8 @@ func segcache_options_init(opts *C.segcache_options) {
 //     (262144) are open.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_open
-func segcache_open(opts C.capi_coptions, out *C.segcache_t) (rc C.int) {
+//export capi_segcache_open
+func capi_segcache_open(opts C.capi_coptions, out *C.segcache_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	if out == nil {
 		return C.SEGCACHE_EINVAL
@@ -197,8 +189,8 @@ func segcache_open(opts C.capi_coptions, out *C.segcache_t) (rc C.int) {
 //   - SEGCACHE_EBADHANDLE: unknown, forged or already closed handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_close
-func segcache_close(cache C.segcache_t) (rc C.int) {
+//export capi_segcache_close
+func capi_segcache_close(cache C.segcache_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	if cache == 0 {
 		return C.SEGCACHE_OK
@@ -269,8 +261,8 @@ func store(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, val unsafe.Poi
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_set
-func segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+//export capi_segcache_set
+func capi_segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opSet, 0)
 }
@@ -285,8 +277,8 @@ func segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi
 //   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
 //     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
 //
-//export segcache_add
-func segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+//export capi_segcache_add
+func capi_segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opAdd, 0)
 }
@@ -300,8 +292,8 @@ func segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi
 //   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
 //     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
 //
-//export segcache_replace
-func segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
+//export capi_segcache_replace
+func capi_segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opReplace, 0)
 }
@@ -320,8 +312,8 @@ func segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.
 //   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_ENOSPACE,
 //     SEGCACHE_EBADHANDLE, SEGCACHE_EINTERNAL: as for segcache_set().
 //
-//export segcache_cas
-func segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t, cas C.uint64_t) (rc C.int) {
+//export capi_segcache_cas
+func capi_segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t, cas C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opCAS, uint64(cas))
 }
@@ -348,8 +340,8 @@ func segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_get
-func segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe.Pointer, cap C.size_t, vlen *C.size_t, cas *C.uint64_t) (rc C.int) {
+//export capi_segcache_get
+func capi_segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe.Pointer, cap C.size_t, vlen *C.size_t, cas *C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	if vlen == nil {
 		return C.SEGCACHE_EINVAL
@@ -394,8 +386,8 @@ func segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_delete
-func segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (rc C.int) {
+//export capi_segcache_delete
+func capi_segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	k, st := keyArg(unsafe.Pointer(key), klen)
 	if st != C.SEGCACHE_OK {
@@ -455,8 +447,8 @@ func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_incr
-func segcache_incr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
+//export capi_segcache_incr
+func capi_segcache_incr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return numeric(cache, unsafe.Pointer(key), klen, delta, result, false)
 }
@@ -465,8 +457,8 @@ func segcache_incr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.u
 // saturating at 0, and stores the new value in *result (result may be
 // NULL). Everything else is as for segcache_incr(), statuses included.
 //
-//export segcache_decr
-func segcache_decr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
+//export capi_segcache_decr
+func capi_segcache_decr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.uint64_t, result *C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	return numeric(cache, unsafe.Pointer(key), klen, delta, result, true)
 }
@@ -481,8 +473,8 @@ func segcache_decr(cache C.segcache_t, key C.capi_cptr, klen C.size_t, delta C.u
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_expire
-func segcache_expire(cache C.segcache_t) (rc C.int) {
+//export capi_segcache_expire
+func capi_segcache_expire(cache C.segcache_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	c, st := cacheArg(cache)
 	if st != C.SEGCACHE_OK {
@@ -501,8 +493,8 @@ func segcache_expire(cache C.segcache_t) (rc C.int) {
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_clear
-func segcache_clear(cache C.segcache_t) (rc C.int) {
+//export capi_segcache_clear
+func capi_segcache_clear(cache C.segcache_t) (rc C.int) {
 	defer recoverStatus(&rc)
 	c, st := cacheArg(cache)
 	if st != C.SEGCACHE_OK {
@@ -527,8 +519,8 @@ func segcache_clear(cache C.segcache_t) (rc C.int) {
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
-//export segcache_stats_get
-func segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.int) {
+//export capi_segcache_stats_get
+func capi_segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.int) {
 	defer recoverStatus(&rc)
 	if out == nil {
 		return C.SEGCACHE_EINVAL
@@ -562,6 +554,11 @@ func segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.int) {
 //
 // Thread safety: any thread.
 //
+// A call that fails as a whole (SEGCACHE_EINVAL, SEGCACHE_EFORKED, or
+// SEGCACHE_EBADHANDLE for a handle that is not open when the call starts)
+// looks nothing up and leaves vlens[], statuses[] and the buffers
+// untouched: check the return value before reading them.
+//
 // Returns:
 //   - SEGCACHE_OK: the call was valid; see statuses[] for each key.
 //   - SEGCACHE_EINVAL: n > 0 and one of the arrays is NULL, or n > INT32_MAX.
@@ -569,11 +566,12 @@ func segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.int) {
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
 //     written), or closed during the call (statuses[] say which keys were
 //     looked up).
+//   - SEGCACHE_EFORKED: called in a child after fork(); nothing is written.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault; statuses[] are
 //     unspecified.
 //
-//export segcache_get_multi
-func segcache_get_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, bufs C.capi_bufs, caps C.capi_csizes, vlens *C.size_t, statuses *C.int) (rc C.int) {
+//export capi_segcache_get_multi
+func capi_segcache_get_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, bufs C.capi_bufs, caps C.capi_csizes, vlens *C.size_t, statuses *C.int) (rc C.int) {
 	defer recoverStatus(&rc)
 	if n > maxBatch || n > 0 && (keys == nil || klens == nil || bufs == nil || caps == nil || vlens == nil || statuses == nil) {
 		return C.SEGCACHE_EINVAL
@@ -605,14 +603,17 @@ func segcache_get_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens
 //     would return for item i (SEGCACHE_OK, EINVAL, ETOOLARGE, ENOSPACE,
 //     EBADHANDLE if the cache was closed during the call).
 //   - SEGCACHE_EINVAL: n > 0 and keys, klens, vals, vlens or statuses is
-//     NULL, or n > INT32_MAX. Nothing is stored.
-//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
-//     during the call.
+//     NULL, or n > INT32_MAX. Nothing is stored; statuses[] is untouched.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
+//     stored; statuses[] is untouched), or closed during the call
+//     (statuses[] say which items were stored).
+//   - SEGCACHE_EFORKED: called in a child after fork(); nothing is stored,
+//     statuses[] is untouched.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault; items before the
 //     fault may have been stored, statuses[] are unspecified.
 //
-//export segcache_set_multi
-func segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, vals C.capi_cptrs, vlens C.capi_csizes, ttls C.capi_cu32s, statuses *C.int) (rc C.int) {
+//export capi_segcache_set_multi
+func capi_segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, vals C.capi_cptrs, vlens C.capi_csizes, ttls C.capi_cu32s, statuses *C.int) (rc C.int) {
 	defer recoverStatus(&rc)
 	if n > maxBatch || n > 0 && (keys == nil || klens == nil || vals == nil || vlens == nil || statuses == nil) {
 		return C.SEGCACHE_EINVAL
@@ -663,14 +664,17 @@ func segcache_set_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens
 // Returns:
 //   - SEGCACHE_OK: the call was valid; see statuses[].
 //   - SEGCACHE_EINVAL: n > 0 and keys, klens or statuses is NULL, or
-//     n > INT32_MAX. Nothing is deleted.
-//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
-//     during the call.
+//     n > INT32_MAX. Nothing is deleted; statuses[] is untouched.
+//   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
+//     deleted; statuses[] is untouched), or closed during the call
+//     (statuses[] say which keys were deleted).
+//   - SEGCACHE_EFORKED: called in a child after fork(); nothing is deleted,
+//     statuses[] is untouched.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault; keys before the
 //     fault may have been deleted, statuses[] are unspecified.
 //
-//export segcache_delete_multi
-func segcache_delete_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, statuses *C.int) (rc C.int) {
+//export capi_segcache_delete_multi
+func capi_segcache_delete_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, klens C.capi_csizes, statuses *C.int) (rc C.int) {
 	defer recoverStatus(&rc)
 	if n > maxBatch || n > 0 && (keys == nil || klens == nil || statuses == nil) {
 		return C.SEGCACHE_EINVAL
@@ -702,8 +706,8 @@ func segcache_delete_multi(cache C.segcache_t, n C.size_t, keys C.capi_cptrs, kl
 //
 // Thread safety: any thread. Never fails.
 //
-//export segcache_noop
-func segcache_noop() {}
+//export capi_segcache_noop
+func capi_segcache_noop() {}
 
 // segcache_set_max_procs sets how many threads may run library code at
 // once (Go's GOMAXPROCS) to n and returns the previous value; n < 1 only
@@ -711,12 +715,19 @@ func segcache_noop() {}
 // variable only when the library is loaded, so this call is the way to
 // tune it later. The default is the number of CPUs available. Threads
 // calling the library beyond this number still make progress, but wait
-// for each other while they run library code.
+// for each other while they run library code. n may be at most
+// max(256, 4 x the CPUs this process may run on, counted at load time):
+// each slot costs the runtime memory and every garbage collection walks
+// them all, and more slots than CPUs only add contention.
 //
 // Thread safety: any thread; it briefly stops all library code.
 //
-//export segcache_set_max_procs
-func segcache_set_max_procs(n C.int) (prev C.int) {
+// Returns the previous value (>= 1), or:
+//   - SEGCACHE_EINVAL: n is above the limit; nothing changed.
+//   - SEGCACHE_EINTERNAL: a recovered internal fault.
+//
+//export capi_segcache_set_max_procs
+func capi_segcache_set_max_procs(n C.int) (prev C.int) {
 	defer func() {
 		if recover() != nil {
 			prev = C.SEGCACHE_EINTERNAL
@@ -725,5 +736,13 @@ func segcache_set_max_procs(n C.int) (prev C.int) {
 	if n < 1 {
 		return C.int(runtime.GOMAXPROCS(0))
 	}
+	if int64(n) > int64(maxProcsLimit) {
+		return C.SEGCACHE_EINVAL
+	}
 	return C.int(runtime.GOMAXPROCS(int(n)))
 }
+
+// maxProcsLimit bounds segcache_set_max_procs: the runtime allocates per-P
+// state for every slot at once (10000 slots cost 275 MB, 2^31 crashed it),
+// so the bound must be small, yet generous enough for any machine's CPUs.
+var maxProcsLimit = max(256, 4*runtime.NumCPU())

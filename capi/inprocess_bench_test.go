@@ -11,8 +11,7 @@ import (
 
 // BenchmarkInProcess runs the workload of bench/c/bench.c against core
 // directly, in Go, so that bench/c/report.sh can put the cost of the C ABI
-// side by side with the same operations without it (BENCHMARKS.md
-// section 4): 1,000,000 keys of 16 bytes, 64-byte values, Zipf 0.99, get
+// side by side with the same operations without it: 1,000,000 keys of 16 bytes, 64-byte values, Zipf 0.99, get
 // (hit) into a caller buffer, set (overwrite), GetBatch of 16 and 64 keys
 // (ns/op per key), each with 1 and 2 goroutines.
 func BenchmarkInProcess(b *testing.B) {

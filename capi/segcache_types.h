@@ -36,10 +36,18 @@
  * return SEGCACHE_EBADHANDLE; none touches freed memory.
  *
  * The library embeds a Go runtime. Facts a host program must know:
- *  - fork(): the child inherits a runtime without its threads; the child's
- *    first garbage collection hangs. Do not use the library in a child
- *    after fork() without exec() (Python: multiprocessing "spawn" or
- *    "forkserver", not "fork"). Using it in the parent is unaffected.
+ *  - fork(): the child inherits a runtime without its threads, which
+ *    would hang the child's first call that needs them. So the library
+ *    refuses to run in a child: it registers a pthread_atfork() handler
+ *    when loaded, and in the child every function that returns a status
+ *    returns SEGCACHE_EFORKED at once, without entering the runtime;
+ *    segcache_strerror(), segcache_version() and segcache_options_init()
+ *    keep working (they are plain C), segcache_noop() does nothing. Caches
+ *    of the parent cannot be used or closed in the child; the parent is
+ *    unaffected. A child that calls exec() gets a fresh library. (A raw
+ *    clone/fork system call that bypasses the C library's fork() skips
+ *    pthread_atfork handlers and is not detected.) Python: use
+ *    multiprocessing "spawn" or "forkserver", not "fork".
  *  - dlclose() does not unload the library (the runtime cannot be stopped);
  *    a later dlopen() returns the same instance.
  *  - The first call on a thread that has never called the library costs a
@@ -104,6 +112,8 @@ typedef uint64_t segcache_t;
 #define SEGCACHE_ENOMEM      (-9) /* memory for the cache could not be mapped */
 #define SEGCACHE_EINTERNAL   (-10) /* a recovered internal fault (a bug): the
                                       host keeps running */
+#define SEGCACHE_EFORKED     (-11) /* called in a child process after fork():
+                                      the library cannot run there */
 
 /* Eviction policies (segcache_options.eviction). */
 enum segcache_eviction {

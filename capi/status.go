@@ -50,30 +50,27 @@ var errorStatuses = []struct {
 	{core.ErrNoMemory, C.SEGCACHE_ENOMEM},
 }
 
-// statusText holds the strings of segcache_strerror. They are allocated in
-// C memory once, at load time, and never freed, so C may keep the pointers
-// for the life of the process.
-var statusText = func() map[C.int]*C.char {
-	m := map[C.int]*C.char{}
-	for st, s := range map[C.int]string{
-		C.SEGCACHE_OK:          "success",
-		C.SEGCACHE_ENOTFOUND:   "key not found",
-		C.SEGCACHE_EEXISTS:     "item exists (cas token mismatch or key present)",
-		C.SEGCACHE_ENOTNUMERIC: "value is not a canonical unsigned decimal number",
-		C.SEGCACHE_ERANGE:      "buffer too small for the value",
-		C.SEGCACHE_ETOOLARGE:   "key or item too large",
-		C.SEGCACHE_ENOSPACE:    "no space: nothing could be evicted or expired",
-		C.SEGCACHE_EINVAL:      "invalid argument or option",
-		C.SEGCACHE_EBADHANDLE:  "unknown, closed or invalid cache handle",
-		C.SEGCACHE_ENOMEM:      "cannot allocate memory",
-		C.SEGCACHE_EINTERNAL:   "internal error (recovered)",
-	} {
-		m[st] = C.CString(s)
-	}
-	return m
-}()
+// statusText holds segcache_strerror's texts, and unknownStatusText the
+// text of any other value. segcache_strerror runs in C (also in a forked
+// child), so genheader compiles these into the C table of exports_gen.c;
+// the ABI description lists them too. They are the one source of the texts.
+var statusText = map[C.int]string{
+	C.SEGCACHE_OK:          "success",
+	C.SEGCACHE_ENOTFOUND:   "key not found",
+	C.SEGCACHE_EEXISTS:     "item exists (cas token mismatch or key present)",
+	C.SEGCACHE_ENOTNUMERIC: "value is not a canonical unsigned decimal number",
+	C.SEGCACHE_ERANGE:      "buffer too small for the value",
+	C.SEGCACHE_ETOOLARGE:   "key or item too large",
+	C.SEGCACHE_ENOSPACE:    "no space: nothing could be evicted or expired",
+	C.SEGCACHE_EINVAL:      "invalid argument or option",
+	C.SEGCACHE_EBADHANDLE:  "unknown, closed or invalid cache handle",
+	C.SEGCACHE_ENOMEM:      "cannot allocate memory",
+	C.SEGCACHE_EINTERNAL:   "internal error (recovered)",
+	C.SEGCACHE_EFORKED: "called in a child process after fork(); the library cannot run there: " +
+		"use it in the parent, or exec() in the child",
+}
 
-var unknownStatusText = C.CString("unknown segcache status")
+var unknownStatusText = "unknown segcache status"
 
 // recoverStatus, deferred by every export that returns a status, turns a
 // panic into SEGCACHE_EINTERNAL so that it never unwinds into C (which

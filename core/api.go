@@ -88,7 +88,9 @@ type Options struct {
 	// 8 MiB (default 1 MiB). No item may be larger than a segment.
 	SegmentBytes uint32
 	// HashPower sizes the hashtable to 2^HashPower slots (8 per bucket).
-	// 0 sizes it from HeapBytes for items of about 64 bytes.
+	// 0 sizes it from HeapBytes for items of about 64 bytes. The table
+	// (8 bytes a slot) may not be larger than the heap: items take at
+	// least 16 bytes, so such slots could never be used.
 	HashPower uint32
 	// Eviction is the eviction policy (default PolicyMerge).
 	Eviction Policy

@@ -1,10 +1,14 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
+	"weak"
 
 	"github.com/segcache/segcache/core/internal/arena"
 	"github.com/segcache/segcache/core/internal/hashtable"
@@ -48,6 +52,7 @@ type ttlBucket struct {
 // any number of goroutines (and, through capi, threads).
 type Cache struct {
 	closed atomic.Bool
+	live   atomic.Pointer[memory] // nil once closed; see reading
 
 	opts     Options
 	policy   Policy
@@ -94,31 +99,46 @@ func (o *Options) normalize() error {
 	if o.S3FIFOAdmissionRatio == 0 {
 		o.S3FIFOAdmissionRatio = 0.1
 	}
+	heap := o.HeapBytes - o.HeapBytes%uint64(o.SegmentBytes) // whole segments
 	switch {
 	case o.SegmentBytes%8 != 0 || o.SegmentBytes < MinSegmentBytes || o.SegmentBytes > MaxSegmentBytes:
-		return fmt.Errorf("%w: segment size %d: want a multiple of 8 in [%d, %d]", ErrInvalid, o.SegmentBytes, MinSegmentBytes, MaxSegmentBytes)
+		return optionError("SegmentBytes", "%d: want a multiple of 8 in [%d, %d]", o.SegmentBytes, MinSegmentBytes, MaxSegmentBytes)
 	case o.HeapBytes/uint64(o.SegmentBytes) < 2:
-		return fmt.Errorf("%w: heap of %d bytes holds fewer than 2 segments of %d", ErrInvalid, o.HeapBytes, o.SegmentBytes)
+		return optionError("HeapBytes", "%d holds fewer than 2 segments of SegmentBytes %d", o.HeapBytes, o.SegmentBytes)
 	case o.HeapBytes/uint64(o.SegmentBytes) > MaxSegments:
-		return fmt.Errorf("%w: heap of %d bytes needs more than %d segments of %d", ErrInvalid, o.HeapBytes, MaxSegments, o.SegmentBytes)
+		return optionError("HeapBytes", "%d needs more than %d segments of SegmentBytes %d", o.HeapBytes, MaxSegments, o.SegmentBytes)
 	case o.Eviction < PolicyNone || o.Eviction > PolicyS3FIFO:
-		return fmt.Errorf("%w: unknown eviction policy %d", ErrInvalid, int(o.Eviction))
+		return optionError("Eviction", "unknown policy %d", int(o.Eviction))
 	case o.HashPower != 0 && (o.HashPower < hashtable.MinPower || o.HashPower > hashtable.MaxPower):
-		return fmt.Errorf("%w: hash power %d outside [%d, %d]", ErrInvalid, o.HashPower, hashtable.MinPower, hashtable.MaxPower)
+		return optionError("HashPower", "%d outside [%d, %d]", o.HashPower, hashtable.MinPower, hashtable.MaxPower)
+	case o.HashPower != 0 && hashtableBytes(o.HashPower) > heap:
+		// Items take at least 16 bytes, so a table of more than one 8-byte
+		// slot per 8 heap bytes can never fill; it only costs memory and
+		// time (clearing a 4 GiB table for a 1 MiB heap took over a second).
+		return optionError("HashPower", "%d maps a %d-byte table, larger than the %d-byte heap (HeapBytes)", o.HashPower, hashtableBytes(o.HashPower), heap)
 	case o.MergeMax < 2 || o.MergeMax > 64:
-		return fmt.Errorf("%w: MergeMax %d outside [2, 64]", ErrInvalid, o.MergeMax)
+		return optionError("MergeMax", "%d outside [2, 64]", o.MergeMax)
 	case o.MergeTarget < 2 || o.MergeTarget > o.MergeMax:
-		return fmt.Errorf("%w: MergeTarget %d outside [2, MergeMax %d]", ErrInvalid, o.MergeTarget, o.MergeMax)
+		return optionError("MergeTarget", "%d outside [2, MergeMax %d]", o.MergeTarget, o.MergeMax)
 	case o.MergeCompact < 0 || o.MergeCompact > 64:
-		return fmt.Errorf("%w: MergeCompact %d outside [0, 64]", ErrInvalid, o.MergeCompact)
+		return optionError("MergeCompact", "%d outside [0, 64]", o.MergeCompact)
 	case !(o.S3FIFOAdmissionRatio >= 0.01 && o.S3FIFOAdmissionRatio <= 0.9):
-		return fmt.Errorf("%w: s3fifo admission ratio %v outside [0.01, 0.9]", ErrInvalid, o.S3FIFOAdmissionRatio)
+		return optionError("S3FIFOAdmissionRatio", "%v outside [0.01, 0.9]", o.S3FIFOAdmissionRatio)
 	}
 	if o.HashPower == 0 {
 		o.HashPower = autoHashPower(o.HeapBytes)
 	}
 	return nil
 }
+
+// optionError is the error of an invalid option: it wraps ErrInvalid and
+// starts with the field's name, so that a caller can tell which one to fix.
+func optionError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// hashtableBytes is the memory of a table of 2^power 8-byte slots.
+func hashtableBytes(power uint32) uint64 { return 8 << power }
 
 // autoHashPower sizes the table for items of about 64 bytes: one slot per
 // 64 heap bytes, rounded up to a power of two.
@@ -143,9 +163,10 @@ func Open(opts Options) (*Cache, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNoMemory, err)
 	}
 	if c.ht, err = hashtable.New(opts.HashPower); err != nil {
-		arena.Release(c.arena)
+		_ = arena.Unmap(c.arena)
 		return nil, fmt.Errorf("%w: %v", ErrNoMemory, err)
 	}
+	c.live.Store(&memory{arena: c.arena, table: c.ht.Memory()})
 	c.segs = segment.NewTable(c.nseg, c.segSize)
 	c.buckets = make([]ttlBucket, ttl.Count)
 	for i := range c.buckets {
@@ -167,7 +188,10 @@ func Open(opts Options) (*Cache, error) {
 
 // Close releases the cache's memory. Calls racing with Close either finish
 // normally or return ErrClosed (Get reports a miss); none touches freed
-// memory. A second Close returns ErrClosed.
+// memory. A second Close returns ErrClosed. Close returns the memory's
+// address range to the system before it returns; to know that no reader is
+// still copying from it, it runs the garbage collector (see unmapUnused),
+// so it costs a collection of the Go heap.
 func (c *Cache) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return ErrClosed
@@ -180,17 +204,50 @@ func (c *Cache) Close() error {
 	}
 	c.evictMu.Lock()
 	// Readers take no lock; bumping every generation makes an in-flight
-	// read fail its validation instead of returning bytes of a reused range.
+	// read fail its validation instead of returning bytes that are no
+	// longer this cache's.
 	for i := range c.segs.Headers {
 		c.segs.Headers[i].Gen.Add(1)
 	}
-	arena.Release(c.arena)
-	c.ht.Release()
+	m := c.live.Swap(nil)
 	c.evictMu.Unlock()
 	for i := range c.stripes {
 		c.stripes[i].Unlock()
 	}
-	return nil
+	return unmapUnused(m)
+}
+
+// memory is the cache's mapped memory. Lock-free readers hold a pointer to
+// it (from Cache.live, nil once closed) for as long as they touch the arena
+// or the hashtable, so the garbage collector tells when the last one is
+// done: the memory object becomes unreachable.
+type memory struct {
+	arena, table []byte
+}
+
+// reading returns the cache's memory for a lock-free reader, or nil if the
+// cache is closed, in which case the reader must not touch the arena or
+// the hashtable. The reader keeps the pointer alive (runtime.KeepAlive)
+// until after its last access to either.
+func (c *Cache) reading() *memory { return c.live.Load() }
+
+// unmapUnused unmaps m once no reader holds it. Close dropped the only
+// other reference (Cache.live); readers that loaded it before keep it
+// reachable until they are done, and a full collection is the one way to
+// learn that none does any more. It usually takes one collection: reads
+// last nanoseconds.
+func unmapUnused(m *memory) error {
+	mem := *m
+	w := weak.Make(m)
+	m = nil
+	for wait := time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
+		runtime.GC()
+		if w.Value() == nil {
+			break
+		}
+		time.Sleep(wait)
+	}
+	return errors.Join(arena.Unmap(mem.arena), arena.Unmap(mem.table))
 }
 
 // shard picks the stat shard of the caller's P: goroutines running at

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"math/bits"
+	"runtime"
 	"unsafe"
 
 	"github.com/zeebo/xxh3"
@@ -208,9 +209,14 @@ func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
 	if checkKey(key) != nil {
 		return dst, 0, false
 	}
+	m := c.reading()
+	if m == nil {
+		return dst, 0, false
+	}
 	h := hashKey(key)
 	k := c.ht.Key(h)
 	out, _, token, err := c.read(dst, key, h, &k, k.Match(), true)
+	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	return out, token, err == nil
 }
@@ -222,9 +228,14 @@ func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, 0, err
 	}
+	m := c.reading()
+	if m == nil {
+		return 0, 0, ErrClosed
+	}
 	h := hashKey(key)
 	k := c.ht.Key(h)
 	_, n, token, err = c.read(buf, key, h, &k, k.Match(), false)
+	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	if c.closed.Load() && err == ErrNotFound {
 		return 0, 0, ErrClosed
@@ -242,6 +253,14 @@ const batchChunk = 32
 // ErrNotFound, ErrBufferSmall or a key error). The bucket scans of the
 // whole batch run first, with prefetching, so their memory misses overlap.
 func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
+	m := c.reading()
+	if m == nil {
+		for i := range keys {
+			lens[i], errs[i] = 0, ErrClosed
+		}
+		return
+	}
+	defer runtime.KeepAlive(m) // the memory stays mapped until the batch is done
 	var hashes [batchChunk]uint64
 	var masks [batchChunk]uint32
 	for start := 0; start < len(keys); start += batchChunk {

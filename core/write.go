@@ -44,14 +44,11 @@ type keyed struct {
 	hashtable.Key
 }
 
-// lockKey validates key and takes its stripe. Every writer of a key holds
-// it for the whole operation, so a fresh insert cannot race another insert
-// of the same key into a second slot, and check-then-act (add, cas, incr)
-// is atomic. Readers never take it.
+// lockKey takes the stripe of key, which the caller validated. Every
+// writer of a key holds it for the whole operation, so a fresh insert
+// cannot race another insert of the same key into a second slot, and
+// check-then-act (add, cas, incr) is atomic. Readers never take it.
 func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
-	if err := checkKey(key); err != nil {
-		return keyed{}, nil, err
-	}
 	h := hashKey(key)
 	mu := &c.stripes[(h>>20)&(stripeCount-1)]
 	mu.Lock()
@@ -150,10 +147,25 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		} else {
 			item.Write(dst, key, val, stamp)
 		}
-		// Count the item before it is published, so that whoever unlinks
-		// it next never takes a counter below zero.
-		hdr.AddLive(1, size)
-		res, waitP, waitS := c.publish(&k, had, &f, hashtable.MakeLoc(id, gen, off))
+		loc := hashtable.MakeLoc(id, gen, off)
+		var res publishResult
+		var waitP *uint64
+		var waitS uint64
+		if had && f.seg == id && f.gen == gen {
+			// The old item lives in the segment we hold pinned (a hot
+			// key overwritten again before its segment filled): no
+			// second pin, and one counter update instead of two.
+			res = c.replaceInPinned(&f, loc, size)
+		} else {
+			// Count the item before it is published, so that whoever
+			// unlinks it next never takes a counter below zero.
+			hdr.AddLive(1, size)
+			res, waitP, waitS = c.publish(&k, had, &f, loc)
+			if res != published {
+				hdr.AddLive(-1, -size)
+				c.noteUnlinked(id, hdr)
+			}
+		}
 		if res == published {
 			hdr.Unpin()
 			c.shard().sets.Add(1)
@@ -165,8 +177,6 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// again. Or the key has no slot to take and the policy forbids
 		// dropping another key for it.
 		item.MarkDeleted(dst)
-		hdr.AddLive(-1, -size)
-		c.noteUnlinked(id, hdr)
 		hdr.Unpin()
 		if res == bucketsFull {
 			return fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
@@ -233,6 +243,26 @@ func waitSlot(p *uint64, s uint64) {
 	for i := 0; hashtable.SameItem(hashtable.Load(p), s) && i < 1<<20; i++ {
 		runtime.Gosched()
 	}
+}
+
+// replaceInPinned points f's slot at loc, a new item of size bytes in the
+// same segment incarnation as f's item, which the caller holds pinned (so
+// no drain scans or recycles it meanwhile, and f's header, read at that
+// generation, is the old item's). The old item's count passes to the new
+// one: from the CAS on, the segment links one item of the key either way,
+// so only the byte count changes.
+func (c *Cache) replaceInPinned(f *found, loc uint64, size int) publishResult {
+	if !hashtable.Retarget(loc).Apply(f.p, f.s) {
+		return retryLookup
+	}
+	if f.expired() {
+		c.expiredItems.Add(1)
+	}
+	item.MarkDeleted(f.data)
+	if d := size - f.ih.SizeOf(); d != 0 {
+		f.hdr.AddLive(0, d)
+	}
+	return published
 }
 
 // publishResult says how publishing a new location ended.
@@ -303,6 +333,9 @@ func (c *Cache) insertFresh(k *hashtable.Key, loc uint64) (publishResult, *uint6
 
 // Delete removes key; ErrNotFound if it is absent or expired.
 func (c *Cache) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return err
@@ -346,6 +379,9 @@ func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
 // with the segment pinned so no drain copies it mid-update (LESSONS #21)
 // and the key's stripe held so no other writer interleaves (LESSONS #15).
 func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
 	k, mu, err := c.lockKey(key)
 	if err != nil {
 		return 0, err

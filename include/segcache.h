@@ -44,10 +44,18 @@ extern "C" {
  * return SEGCACHE_EBADHANDLE; none touches freed memory.
  *
  * The library embeds a Go runtime. Facts a host program must know:
- *  - fork(): the child inherits a runtime without its threads; the child's
- *    first garbage collection hangs. Do not use the library in a child
- *    after fork() without exec() (Python: multiprocessing "spawn" or
- *    "forkserver", not "fork"). Using it in the parent is unaffected.
+ *  - fork(): the child inherits a runtime without its threads, which
+ *    would hang the child's first call that needs them. So the library
+ *    refuses to run in a child: it registers a pthread_atfork() handler
+ *    when loaded, and in the child every function that returns a status
+ *    returns SEGCACHE_EFORKED at once, without entering the runtime;
+ *    segcache_strerror(), segcache_version() and segcache_options_init()
+ *    keep working (they are plain C), segcache_noop() does nothing. Caches
+ *    of the parent cannot be used or closed in the child; the parent is
+ *    unaffected. A child that calls exec() gets a fresh library. (A raw
+ *    clone/fork system call that bypasses the C library's fork() skips
+ *    pthread_atfork handlers and is not detected.) Python: use
+ *    multiprocessing "spawn" or "forkserver", not "fork".
  *  - dlclose() does not unload the library (the runtime cannot be stopped);
  *    a later dlopen() returns the same instance.
  *  - The first call on a thread that has never called the library costs a
@@ -112,6 +120,8 @@ typedef uint64_t segcache_t;
 #define SEGCACHE_ENOMEM      (-9) /* memory for the cache could not be mapped */
 #define SEGCACHE_EINTERNAL   (-10) /* a recovered internal fault (a bug): the
                                       host keeps running */
+#define SEGCACHE_EFORKED     (-11) /* called in a child process after fork():
+                                      the library cannot run there */
 
 /* Eviction policies (segcache_options.eviction). */
 enum segcache_eviction {
@@ -184,7 +194,8 @@ typedef struct segcache_stats {
  * SEGCACHE_VERSION_PATCH. Compare it with SEGCACHE_VERSION_NUMBER to detect
  * a header and library mismatch at run time.
  *
- * Thread safety: any thread, any time. Never fails.
+ * Thread safety: any thread, any time, also in a child after fork().
+ * Never fails.
  */
 SEGCACHE_API uint32_t segcache_version(void);
 
@@ -194,7 +205,8 @@ SEGCACHE_API uint32_t segcache_version(void);
  * other value. The string is owned by the library, lives as long as the
  * process and must not be freed or modified.
  *
- * Thread safety: any thread, any time. Never fails; never returns NULL.
+ * Thread safety: any thread, any time, also in a child after fork().
+ * Never fails; never returns NULL.
  */
 SEGCACHE_API const char *segcache_strerror(int status);
 
@@ -207,7 +219,8 @@ SEGCACHE_API const char *segcache_strerror(int status);
  * header defines it, so opts must point to a segcache_options of this
  * header (not a smaller struct from an older one). A NULL opts is ignored.
  *
- * Thread safety: any thread; opts belongs to the caller.
+ * Thread safety: any thread, also in a child after fork(); opts belongs
+ * to the caller.
  */
 SEGCACHE_API void segcache_options_init(segcache_options *opts);
 
@@ -461,6 +474,11 @@ SEGCACHE_API int segcache_stats_get(segcache_t cache, segcache_stats *out);
  *
  * Thread safety: any thread.
  *
+ * A call that fails as a whole (SEGCACHE_EINVAL, SEGCACHE_EFORKED, or
+ * SEGCACHE_EBADHANDLE for a handle that is not open when the call starts)
+ * looks nothing up and leaves vlens[], statuses[] and the buffers
+ * untouched: check the return value before reading them.
+ *
  * Returns:
  *   - SEGCACHE_OK: the call was valid; see statuses[] for each key.
  *   - SEGCACHE_EINVAL: n > 0 and one of the arrays is NULL, or n > INT32_MAX.
@@ -468,6 +486,7 @@ SEGCACHE_API int segcache_stats_get(segcache_t cache, segcache_stats *out);
  *   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
  *     written), or closed during the call (statuses[] say which keys were
  *     looked up).
+ *   - SEGCACHE_EFORKED: called in a child after fork(); nothing is written.
  *   - SEGCACHE_EINTERNAL: a recovered internal fault; statuses[] are
  *     unspecified.
  */
@@ -492,9 +511,12 @@ SEGCACHE_API int segcache_get_multi(segcache_t cache, size_t n,
  *     would return for item i (SEGCACHE_OK, EINVAL, ETOOLARGE, ENOSPACE,
  *     EBADHANDLE if the cache was closed during the call).
  *   - SEGCACHE_EINVAL: n > 0 and keys, klens, vals, vlens or statuses is
- *     NULL, or n > INT32_MAX. Nothing is stored.
- *   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
- *     during the call.
+ *     NULL, or n > INT32_MAX. Nothing is stored; statuses[] is untouched.
+ *   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
+ *     stored; statuses[] is untouched), or closed during the call
+ *     (statuses[] say which items were stored).
+ *   - SEGCACHE_EFORKED: called in a child after fork(); nothing is stored,
+ *     statuses[] is untouched.
  *   - SEGCACHE_EINTERNAL: a recovered internal fault; items before the
  *     fault may have been stored, statuses[] are unspecified.
  */
@@ -515,9 +537,12 @@ SEGCACHE_API int segcache_set_multi(segcache_t cache, size_t n,
  * Returns:
  *   - SEGCACHE_OK: the call was valid; see statuses[].
  *   - SEGCACHE_EINVAL: n > 0 and keys, klens or statuses is NULL, or
- *     n > INT32_MAX. Nothing is deleted.
- *   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle, or closed
- *     during the call.
+ *     n > INT32_MAX. Nothing is deleted; statuses[] is untouched.
+ *   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle (nothing is
+ *     deleted; statuses[] is untouched), or closed during the call
+ *     (statuses[] say which keys were deleted).
+ *   - SEGCACHE_EFORKED: called in a child after fork(); nothing is deleted,
+ *     statuses[] is untouched.
  *   - SEGCACHE_EINTERNAL: a recovered internal fault; keys before the
  *     fault may have been deleted, statuses[] are unspecified.
  */
@@ -540,9 +565,16 @@ SEGCACHE_API void segcache_noop(void);
  * variable only when the library is loaded, so this call is the way to
  * tune it later. The default is the number of CPUs available. Threads
  * calling the library beyond this number still make progress, but wait
- * for each other while they run library code.
+ * for each other while they run library code. n may be at most
+ * max(256, 4 x the CPUs this process may run on, counted at load time):
+ * each slot costs the runtime memory and every garbage collection walks
+ * them all, and more slots than CPUs only add contention.
  *
  * Thread safety: any thread; it briefly stops all library code.
+ *
+ * Returns the previous value (>= 1), or:
+ *   - SEGCACHE_EINVAL: n is above the limit; nothing changed.
+ *   - SEGCACHE_EINTERNAL: a recovered internal fault.
  */
 SEGCACHE_API int segcache_set_max_procs(int n);
 

@@ -4,7 +4,8 @@
 #
 #   make lib            build $(BUILD)/libsegcache.so (+ cgo's raw header)
 #   make lib-static     build $(BUILD)/static/libsegcache.a (c-archive)
-#   make header         regenerate include/segcache.h and segcache.abi.json from capi
+#   make header         regenerate include/segcache.h, segcache.abi.json and
+#                       capi/exports_gen.c (the C entry points) from capi
 #   make demo-c         build and run examples/c
 #   make test-capi      every C ABI check (header and ABI description drift,
 #                       exported symbols, C tests, fault injection, valgrind,
@@ -18,6 +19,7 @@
 CAPI_LIB     := $(BUILD)/libsegcache.so
 CAPI_STATIC  := $(BUILD)/static/libsegcache.a
 CAPI_HEADER  := include/segcache.h
+CAPI_ENTRIES := capi/exports_gen.c
 CAPI_ABI     := include/segcache.abi.json
 CAPI_HPP     := include/segcache.hpp
 CAPI_SRCS    := $(shell find capi core -name '*.go' -o -name '*.h' -o -name '*.c' 2>/dev/null) \
@@ -36,7 +38,7 @@ ALL_TARGETS   += lib demo-c
 TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
-.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-recover \
+.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-hardening test-c-recover \
         test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
@@ -55,10 +57,14 @@ $(CAPI_STATIC): $(CAPI_SRCS)
 	@mkdir -p $(@D)
 	$(GO) build -buildmode=c-archive -o $@ ./capi
 
-# Regenerate the committed public header and the ABI description (the
-# JSON every drift check reads) from the exports and their docs.
+# Regenerate the committed public header, the ABI description (the JSON
+# every drift check reads) and the C entry points from the exports and their
+# docs. The entry points are part of the library, so a new export needs two
+# rounds: the first build exports it from Go only, the second compiles its
+# generated entry point.
 header: $(CAPI_LIB)
-	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER) -abi $(CAPI_ABI)
+	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi -o $(CAPI_HEADER) -abi $(CAPI_ABI) \
+		-wrappers $(CAPI_ENTRIES)
 
 $(CAPI_OUT)/%: examples/c/%.c $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
@@ -69,21 +75,23 @@ demo-c: $(CAPI_OUT)/demo
 
 # ---- tests ------------------------------------------------------------------
 
-test-capi: check-header check-exports test-c test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
+test-capi: check-header check-exports test-c test-c-hardening test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
-# The committed header and ABI description must be exactly what the
-# generator writes from the current exports; the header must compile alone
-# as C99 and as C++11, and the description must agree with it to the
-# compiler (every value, type, offset, size and prototype as static
+# The committed header, ABI description and C entry points must be exactly
+# what the generator writes from the current exports; the header must
+# compile alone as C99 and as C++11, and the description must agree with it
+# to the compiler (every value, type, offset, size and prototype as static
 # assertions).
 check-header: $(CAPI_LIB)
 	$(GO) run ./capi/internal/genheader -cgo $(BUILD)/libsegcache.h -src capi \
-		-o $(BUILD)/segcache.h.gen -abi $(BUILD)/segcache.abi.json.gen
+		-o $(BUILD)/segcache.h.gen -abi $(BUILD)/segcache.abi.json.gen -wrappers $(BUILD)/exports_gen.c.gen
 	@cmp -s $(BUILD)/segcache.h.gen $(CAPI_HEADER) || { diff -u $(CAPI_HEADER) $(BUILD)/segcache.h.gen; \
 		echo "$(CAPI_HEADER) is stale: run 'make header' and commit it"; exit 1; }
 	@cmp -s $(BUILD)/segcache.abi.json.gen $(CAPI_ABI) || { diff -u $(CAPI_ABI) $(BUILD)/segcache.abi.json.gen; \
 		echo "$(CAPI_ABI) is stale: run 'make header' and commit it"; exit 1; }
+	@cmp -s $(BUILD)/exports_gen.c.gen $(CAPI_ENTRIES) || { diff -u $(CAPI_ENTRIES) $(BUILD)/exports_gen.c.gen; \
+		echo "$(CAPI_ENTRIES) is stale: run 'make header' and commit it"; exit 1; }
 	$(CAPI_CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(CAPI_HEADER)
 	$(CAPI_CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(CAPI_HEADER)
 	$(GO) run ./capi/internal/genheader -check-c $(CAPI_ABI) -o $(BUILD)/abi_check.c
@@ -99,6 +107,15 @@ $(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI
 
 test-c: $(CAPI_OUT)/test_capi
 	$(CAPI_OUT)/test_capi
+
+# Regression tests of the hardening: set_max_procs range, fork, hash_power
+# bound, failed *_multi calls, address space given back on close.
+$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
+
+test-c-hardening: $(CAPI_OUT)/test_hardening
+	$(CAPI_OUT)/test_hardening
 
 # A soak of the pthread stress tests (not part of make test).
 STRESS_ROUNDS ?= 50

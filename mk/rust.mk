@@ -8,7 +8,7 @@
 #                     smoke run of the benchmark, and the static and
 #                     pkg-config ways of linking
 #   make bench-rust   ns/op of get_into/set through the safe crate beside
-#                     the raw calls and segcache_noop (BENCHMARKS.md s. 4)
+#                     the raw calls and segcache_noop (the binding's cost)
 #
 # The crates link $(BUILD)/libsegcache.so (SEGCACHE_LIB_DIR) and record its
 # directory as rpath, so nothing needs LD_LIBRARY_PATH. (Without

@@ -1,6 +1,7 @@
-/* bench.c: cost of the libsegcache C ABI (BENCHMARKS.md section 4).
+/* bench.c: cost of the libsegcache C ABI: what a call from C costs beyond
+ * the engine's own work, measured beside the same workload in Go in process.
  *
- * Workload (as section 1): KEYS distinct 16-byte keys, 64-byte values, key
+ * Workload (that of the Go throughput benchmarks in bench/throughput): KEYS distinct 16-byte keys, 64-byte values, key
  * choice Zipf(0.99) (YCSB's generator), a cache large enough for every key,
  * key sequences generated before timing. Operations, each with 1 and 2
  * pthreads: segcache_noop (the floor: an empty call into Go), get (hit),

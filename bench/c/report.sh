@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# report.sh BENCH GOTEST [ROUNDS] [OPS]: the C ABI benchmark report
-# (BENCHMARKS.md section 4). Runs the C program (BENCH, bench/c/bench.c)
+# report.sh BENCH GOTEST [ROUNDS] [OPS]: the C ABI benchmark report (the
+# cost of a call from C beyond the engine's own work). Runs the C program (BENCH, bench/c/bench.c)
 # and the same workload in Go in process (GOTEST, the compiled test binary
 # of capi, BenchmarkInProcess) alternately, ROUNDS times each (default 5),
 # so that drift of this shared machine hits both alike; then prints the

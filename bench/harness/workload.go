@@ -25,12 +25,17 @@ type KeySet struct{ b []byte }
 func Keys(n int, salt uint64) KeySet {
 	b := make([]byte, n*KeyLen)
 	for i := 0; i < n; i++ {
-		k := b[i*KeyLen:]
-		id := uint64(i) + salt
-		binary.BigEndian.PutUint64(k[:8], splitmix64(id))
-		binary.BigEndian.PutUint64(k[8:], id)
+		PutKey(b[i*KeyLen:], uint64(i)+salt)
 	}
 	return KeySet{b}
+}
+
+// PutKey writes key id to k[:KeyLen]: the big-endian splitmix64 of id, then
+// id. Programs that need more unique keys than they can hold (the eviction
+// benchmark) make them one at a time with it.
+func PutKey(k []byte, id uint64) {
+	binary.BigEndian.PutUint64(k[:8], splitmix64(id))
+	binary.BigEndian.PutUint64(k[8:KeyLen], id)
 }
 
 // Len is the number of keys.
@@ -113,4 +118,17 @@ func Sequence(n, length int, theta float64, seed uint64) []uint32 {
 // Inserting keys in this order puts the hot keys side by side in memory.
 func RankToKey(n int, seed uint64) []int {
 	return rand.New(rand.NewPCG(seed, 1)).Perm(n)
+}
+
+// Median of xs (NaN if empty); xs is not modified.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -1,4 +1,4 @@
-// Package throughput holds the §1 benchmarks of BENCHMARKS.md: get (hit),
+// Package throughput holds the throughput benchmarks (§1 of bench/results.md): get (hit),
 // get (miss), set (overwrite) and the 90/10 and 50/50 get/set mixes over
 // 1,000,000 16-byte keys with 64-byte values, keys chosen Zipf(0.99), for
 // core and every peer through the same harness, in one test binary so the

@@ -1,5 +1,6 @@
-/* test_capi.c: the contract of include/segcache.h (API.md "C"), checked
- * function by function and status by status, plus pthread stress tests.
+/* test_capi.c: the contract of include/segcache.h (its overview and each
+ * function's doc comment), checked function by function and status by
+ * status, plus pthread stress tests.
  *
  * Usage: test_capi [enomem-child | stress ROUNDS]
  * Prints "test_capi: N passed, N failed" and exits 0 only if nothing
@@ -99,12 +100,12 @@ static void test_strerror(void) {
     const int all[] = {SEGCACHE_OK,        SEGCACHE_ENOTFOUND, SEGCACHE_EEXISTS,
                        SEGCACHE_ENOTNUMERIC, SEGCACHE_ERANGE,  SEGCACHE_ETOOLARGE,
                        SEGCACHE_ENOSPACE,  SEGCACHE_EINVAL,    SEGCACHE_EBADHANDLE,
-                       SEGCACHE_ENOMEM,    SEGCACHE_EINTERNAL};
+                       SEGCACHE_ENOMEM,    SEGCACHE_EINTERNAL, SEGCACHE_EFORKED};
     const size_t n = sizeof all / sizeof all[0];
     const char *generic = segcache_strerror(12345);
     CHECK(generic != NULL && generic[0] != '\0');
     CHECK(segcache_strerror(1) == generic);
-    CHECK(segcache_strerror(-11) == generic);
+    CHECK(segcache_strerror(-12) == generic);
     CHECK(segcache_strerror(INT_MIN) == generic);
     CHECK(segcache_strerror(INT_MAX) == generic);
     for (size_t i = 0; i < n; i++) {
@@ -184,7 +185,8 @@ static void test_open_close(void) {
         o.size = bad_size[i];
         CHECK_RC(open_rc(&o), SEGCACHE_EINVAL);
     }
-    /* A caller from an older header: only the API.md fields. The extras,
+    /* A caller from an older header: only the fields up to eviction (the
+     * first contract, SEGCACHE_OPTIONS_MIN_SIZE bytes). The extras,
      * set to invalid values here, must then be ignored. */
     segcache_options_init(&o);
     o.heap_bytes = 4u << 20;

@@ -26,7 +26,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segcache/segcache/bench/harness"
 	"github.com/segcache/segcache/core"
 )
 
@@ -48,13 +48,9 @@ const (
 	ExpireHeader = "segments\trounds\texpire_one_ns\texpire_none_ns\tnote"
 )
 
-const (
-	keyLen   = 16
-	valueLen = 64
-	// itemBytes is what an item takes in a segment: an 8-byte header, the
-	// key and the value (8-aligned).
-	itemBytes = 8 + keyLen + valueLen
-)
+// itemBytes is what an item takes in a segment: an 8-byte header, the key
+// and the value (8-aligned).
+const itemBytes = 8 + harness.KeyLen + harness.ValueLen
 
 // Policies are every eviction policy of core (PolicyDefault is merge).
 var Policies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
@@ -154,16 +150,6 @@ func (c config) open() (*core.Cache, error) {
 	return core.Open(core.Options{HeapBytes: uint64(c.segments) * uint64(c.segBytes), SegmentBytes: c.segBytes, HashPower: hp, Eviction: c.policy})
 }
 
-// key writes unique key i into k (the harness's key scheme: the
-// splitmix64 of i then i, big-endian).
-func key(k []byte, i uint64) {
-	x := i + 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	binary.BigEndian.PutUint64(k[:8], x^x>>31)
-	binary.BigEndian.PutUint64(k[8:], i)
-}
-
 // runResult is one run's timed window.
 type runResult struct {
 	ns        float64 // per set
@@ -174,7 +160,8 @@ type runResult struct {
 }
 
 // checkEvery is how often (in sets) a run records its progress: the timed
-// window of a truncated run starts at such a checkpoint.
+// window of a truncated run starts at such a checkpoint (or where the heap
+// filled, also recorded), so that it never includes the filling.
 const checkEvery = 1024
 
 // run sets 3 × capacity unique keys and times the last third (or, when
@@ -188,11 +175,8 @@ func run(cfg config, lat bool) (runResult, error) {
 	defer c.Close()
 	capItems := cfg.capacity()
 	total := 3 * capItems
-	val := make([]byte, valueLen)
-	for i := range val {
-		val[i] = byte('a' + i%26)
-	}
-	k := make([]byte, keyLen)
+	val := harness.Value()
+	k := make([]byte, harness.KeyLen)
 	type mark struct {
 		i       int
 		t       time.Time
@@ -205,14 +189,14 @@ func run(cfg config, lat bool) (runResult, error) {
 	deadline := start.Add(cfg.budget)
 	i := 0
 	for ; i < total; i++ {
-		if i%checkEvery == 0 || i == 2*capItems {
+		if i%checkEvery == 0 || i == capItems || i == 2*capItems {
 			now := time.Now()
 			marks = append(marks, mark{i, now, refused})
 			if i > capItems && now.After(deadline) {
 				break
 			}
 		}
-		key(k, uint64(i))
+		harness.PutKey(k, uint64(i))
 		var t0 time.Time
 		if lat && i >= 2*capItems {
 			t0 = time.Now()
@@ -296,7 +280,7 @@ func measureSets(cfg config, runs int, latency bool) string {
 	}
 	med, lo, hi := math.NaN(), math.NaN(), math.NaN()
 	if len(ns) > 0 {
-		med, lo, hi = median(ns), slices.Min(ns), slices.Max(ns)
+		med, lo, hi = harness.Median(ns), slices.Min(ns), slices.Max(ns)
 	}
 	log.Printf("%s, %d segments: %.0f ns/set (%d runs)", cfg.policy, cfg.segments, med, len(ns))
 	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s",
@@ -311,12 +295,12 @@ func measureExpire(cfg config, rounds int) string {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	val := make([]byte, valueLen)
-	k := make([]byte, keyLen)
+	val := harness.Value()
+	k := make([]byte, harness.KeyLen)
 	next := uint64(0)
 	// 90% full of items that never expire: no eviction below.
 	for n := cfg.capacity() * 9 / 10; next < uint64(n); next++ {
-		key(k, next)
+		harness.PutKey(k, next)
 		if err := c.Set(k, val, 0); err != nil {
 			log.Fatalf("fill: %v", err)
 		}
@@ -327,7 +311,7 @@ func measureExpire(cfg config, rounds int) string {
 	bad := 0
 	for r := 0; r < rounds && bad < rounds; r++ {
 		for j := 0; j < perSeg; j++ {
-			key(k, next)
+			harness.PutKey(k, next)
 			next++
 			if err := c.Set(k, val, 5*time.Millisecond); err != nil {
 				log.Fatalf("set with TTL: %v", err)
@@ -358,18 +342,6 @@ func measureExpire(cfg config, rounds int) string {
 	if bad > 0 {
 		note = fmt.Sprintf("%d rounds not counted: Expire did not free exactly one segment", bad)
 	}
-	log.Printf("expire, %d segments: %.0f ns with one expired segment, %.0f ns with none", cfg.segments, median(one), median(none))
-	return fmt.Sprintf("%d\t%d\t%.0f\t%.0f\t%s", cfg.segments, len(one), median(one), median(none), note)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	log.Printf("expire, %d segments: %.0f ns with one expired segment, %.0f ns with none", cfg.segments, harness.Median(one), harness.Median(none))
+	return fmt.Sprintf("%d\t%d\t%.0f\t%.0f\t%s", cfg.segments, len(one), harness.Median(one), harness.Median(none), note)
 }

@@ -1,4 +1,4 @@
-// Command hitratio measures §3 of BENCHMARKS.md: the miss ratio of every
+// Command hitratio measures the hit ratio (§3 of bench/results.md): the miss ratio of every
 // eviction policy of core and of every peer cache at equal memory budgets,
 // replaying the real traces cache-aside (get; on a miss, set), with fixed
 // 64-byte values and with variable values (16 + xxh3(key) % 1009 bytes).

@@ -1,4 +1,4 @@
-// Command memory measures §2 of BENCHMARKS.md: resident bytes per item
+// Command memory measures memory (§2 of bench/results.md): resident bytes per item
 // after inserting 1,000,000 items (16-byte key, 64-byte value) into one
 // cache, in a fresh process per system, and the time of a forced GC with
 // the items resident.

@@ -50,7 +50,7 @@ func main() {
 	if cmds, err := os.ReadFile(filepath.Join(*build, "bench-commands.txt")); err == nil {
 		w("Commands (run from the repository root; the bench module is `bench/`):\n\n```sh\n%s```\n\n", cmds)
 	}
-	w("Method: BENCHMARKS.md. Every figure is a median of the runs, side by side in one process or script;\n")
+	w("Method: every figure is a median of the runs (5 unless said), side by side in one process or script;\n")
 	w("ratios compare core with the best peer (the fastest or lowest of otter, ristretto, freecache, bigcache,\n")
 	w("fastcache); map + RWMutex is a baseline, not a peer. A ratio below 1 means core is ahead.\n\n")
 

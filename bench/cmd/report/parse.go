@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/segcache/segcache/bench/harness"
 )
 
 // benchKey names one benchmark cell: BenchmarkThroughput/<system>/<op>-<cpu>.
@@ -113,17 +113,7 @@ func parseNamed(r io.Reader) (map[namedKey]*benchRuns, map[string]string, error)
 }
 
 // median of xs (NaN if empty).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+func median(xs []float64) float64 { return harness.Median(xs) }
 
 // tsv reads a TSV file with a header into maps keyed by column name.
 func tsv(r io.Reader) ([]map[string]string, error) {

@@ -15,6 +15,7 @@ EINVAL = -7
 EBADHANDLE = -8
 ENOMEM = -9
 EINTERNAL = -10
+EFORKED = -11
 
 STATUS_NAMES = {
     OK: "SEGCACHE_OK",
@@ -28,6 +29,7 @@ STATUS_NAMES = {
     EBADHANDLE: "SEGCACHE_EBADHANDLE",
     ENOMEM: "SEGCACHE_ENOMEM",
     EINTERNAL: "SEGCACHE_EINTERNAL",
+    EFORKED: "SEGCACHE_EFORKED",
 }
 
 MAX_KEY_LEN = 255
@@ -121,6 +123,7 @@ _BY_STATUS = {
     EBADHANDLE: Closed,
     ENOMEM: NoMemory,
     EINTERNAL: InternalError,
+    EFORKED: ForkError,
 }
 
 # Filled from segcache_strerror() when the library is loaded, so that raising

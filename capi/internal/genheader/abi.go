@@ -527,7 +527,8 @@ func (p *constParser) unary() (Const, error) {
 
 // statusMessages reads segcache_strerror's texts from the statusText map
 // literal of status.go (keys C.SEGCACHE_*, string values) and the text for
-// unknown statuses (the C.CString call assigned to unknownStatusText).
+// unknown statuses (the string, or C.CString of it, assigned to
+// unknownStatusText).
 func statusMessages(path string) (map[string]string, string, error) {
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
@@ -561,6 +562,7 @@ func statusMessages(path string) (map[string]string, string, error) {
 						return true
 					})
 				case "unknownStatusText":
+					unknown, _ = stringLit(vs.Values[i])
 					if call, ok := vs.Values[i].(*ast.CallExpr); ok && len(call.Args) == 1 {
 						unknown, _ = stringLit(call.Args[0])
 					}
@@ -586,7 +588,14 @@ func cName(e ast.Expr) (string, bool) {
 	return sel.Sel.Name, true
 }
 
+// stringLit returns the value of a string literal, or of literals joined
+// with +.
 func stringLit(e ast.Expr) (string, bool) {
+	if bin, ok := e.(*ast.BinaryExpr); ok && bin.Op == token.ADD {
+		a, okA := stringLit(bin.X)
+		b, okB := stringLit(bin.Y)
+		return a + b, okA && okB
+	}
 	lit, ok := e.(*ast.BasicLit)
 	if !ok || lit.Kind != token.STRING {
 		return "", false

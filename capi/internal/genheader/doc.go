@@ -1,9 +1,11 @@
 // Command genheader writes include/segcache.h, the public C header of
-// libsegcache, and include/segcache.abi.json, the machine-readable
-// description of the same ABI, from capi.
+// libsegcache, include/segcache.abi.json, the machine-readable description
+// of the same ABI, and capi/exports_gen.c, the public C entry points, from
+// capi.
 //
 //	go run ./capi/internal/genheader -cgo build/libsegcache.h -src capi \
-//		-o include/segcache.h -abi include/segcache.abi.json
+//		-o include/segcache.h -abi include/segcache.abi.json \
+//		-wrappers capi/exports_gen.c
 //
 // Inputs:
 //   - the header cgo writes next to the library (-cgo): the prototype of
@@ -19,6 +21,13 @@
 // doc block per function. cgo cannot write const in export prototypes, so
 // capi spells const parameter types through private capi_* typedefs, which
 // are replaced here by their definitions.
+//
+// The Go function capi_segcache_X implements the public function
+// segcache_X. Its entry point, a C function, returns SEGCACHE_EFORKED in a
+// child after fork() before entering the Go runtime (which would hang
+// there), and otherwise calls the Go function. An export whose doc comment
+// holds the directive //capi:nogo is implemented in C (capi_c_X in
+// forkguard.c) and its entry point calls that, never Go.
 //
 // The ABI description lists the version, every integer #define with its C
 // type, the statuses with their strerror texts, enums, typedefs, structs
@@ -37,7 +46,8 @@
 //
 // genheader fails, rather than writing anything, if an export has no doc
 // comment, if a doc comment has no export, if a prototype mentions a Go
-// type, if a status has no strerror text (or a text no status), or if a
-// macro or field is of a kind it cannot describe exactly. make test
-// regenerates both files and fails if they differ from the committed ones.
+// type, if a status has no strerror text (or a text no status), if a
+// macro or field is of a kind it cannot describe exactly, or if an export
+// returning neither int nor void is not nogo. make test regenerates the
+// files and fails if they differ from the committed ones.
 package main

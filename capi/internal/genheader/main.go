@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -22,14 +23,15 @@ func main() {
 	abiOut := flag.String("abi", "", "also write the ABI description (JSON) to this file")
 	checkC := flag.String("check-c", "", "instead: read this ABI description and write to -o a C file of static assertions that compiles only if the header agrees with it")
 	names := flag.String("functions", "", "instead: print the function names of this ABI description, one a line")
+	wrappers := flag.String("wrappers", "", "also write the C entry points (capi/exports_gen.c) to this file")
 	flag.Parse()
-	if err := run(*cgoHeader, *src, *out, *abiOut, *checkC, *names); err != nil {
+	if err := run(*cgoHeader, *src, *out, *abiOut, *checkC, *names, *wrappers); err != nil {
 		fmt.Fprintln(os.Stderr, "genheader:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cgoHeader, src, out, abiOut, checkC, names string) error {
+func run(cgoHeader, src, out, abiOut, checkC, names, wrappers string) error {
 	switch {
 	case names != "":
 		a, err := readABI(names)
@@ -47,7 +49,7 @@ func run(cgoHeader, src, out, abiOut, checkC, names string) error {
 		}
 		return os.WriteFile(out, checkProgram(a), 0o644)
 	}
-	h, abi, err := generate(cgoHeader, src)
+	h, abi, w, err := generate(cgoHeader, src)
 	if err != nil {
 		return err
 	}
@@ -55,40 +57,50 @@ func run(cgoHeader, src, out, abiOut, checkC, names string) error {
 		return err
 	}
 	if abiOut != "" {
-		return os.WriteFile(abiOut, abi, 0o644)
+		if err := os.WriteFile(abiOut, abi, 0o644); err != nil {
+			return err
+		}
+	}
+	if wrappers != "" {
+		return os.WriteFile(wrappers, w, 0o644)
 	}
 	return nil
 }
 
-// generate returns the header and the ABI description (JSON).
-func generate(cgoHeader, src string) (header, abi []byte, err error) {
+// generate returns the header, the ABI description (JSON) and the C entry
+// points.
+func generate(cgoHeader, src string) (header, abi, wrappers []byte, err error) {
 	cgo, err := os.ReadFile(cgoHeader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	types, err := os.ReadFile(filepath.Join(src, "segcache_types.h"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	public, err := publicPart(string(types))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	docs, order, err := exportDocs(src)
+	docs, order, nogo, err := exportDocs(src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sigs, err := signatures(string(cgo))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	protos := prototypes(sigs)
 	if err := sameNames(order, protos); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	model, err := buildABI(public, sigs, order, src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	w, err := entryPoints(order, nogo, sigs, protos, model)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var b bytes.Buffer
 	b.WriteString(prologue)
@@ -101,8 +113,77 @@ func generate(cgoHeader, src string) (header, abi []byte, err error) {
 		b.WriteString("\n")
 	}
 	b.WriteString(epilogue)
-	return b.Bytes(), model.marshal(), nil
+	return b.Bytes(), model.marshal(), w, nil
 }
+
+// goPrefix starts the Go name of every export: the Go function
+// capi_segcache_get implements the public C function segcache_get. The
+// version script exports only segcache_*, so the Go symbols stay private.
+const goPrefix = "capi_"
+
+// nogoDirective in an export's doc comment means that its public C
+// function never enters Go: it calls the C function capi_c_<name without
+// "segcache_"> (declared in forkguard.h) instead, so it also works in a
+// forked child. The Go function must do the same, so both agree.
+const nogoDirective = "//capi:nogo"
+
+// entryPoints writes the C definitions of the public functions: each
+// returns SEGCACHE_EFORKED (or, returning void, does nothing) in a child
+// after fork() and otherwise calls its Go implementation; nogo exports
+// call their C implementation always. It also writes segcache_strerror's
+// table, from status.go's texts (through the ABI model), so the strings
+// exist in C, usable in a forked child, and have one source.
+func entryPoints(order []string, nogo map[string]bool, sigs map[string]signature, protos map[string]string, model *ABI) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(wrappersPrologue)
+	b.WriteString("\n/* segcache_strerror's texts, indexed by -status. */\n")
+	b.WriteString("const char *const capi_status_text[] = {\n")
+	n := int64(0)
+	for _, st := range model.Statuses {
+		fmt.Fprintf(&b, "    [-(%s)] = %s,\n", st.Name, strconv.Quote(st.Message))
+		n = max(n, -st.Value+1)
+	}
+	b.WriteString("};\n")
+	fmt.Fprintf(&b, "const int capi_status_count = %d;\n", n)
+	fmt.Fprintf(&b, "const char capi_unknown_status_text[] = %s;\n", strconv.Quote(model.UnknownStatusMessage))
+	for _, name := range order {
+		sig := sigs[name]
+		var args []string
+		for _, p := range sig.params {
+			args = append(args, p.name)
+		}
+		call := "(" + strings.Join(args, ", ") + ")"
+		b.WriteString("\n" + protos[name] + " {\n")
+		switch {
+		case nogo[name]:
+			ret := "return "
+			if sig.ret == "void" {
+				ret = ""
+			}
+			fmt.Fprintf(&b, "    %scapi_c_%s%s;\n", ret, strings.TrimPrefix(name, "segcache_"), call)
+		case sig.ret == "int":
+			b.WriteString("    if (capi_forked) return SEGCACHE_EFORKED;\n")
+			fmt.Fprintf(&b, "    return %s%s%s;\n", goPrefix, name, call)
+		case sig.ret == "void":
+			b.WriteString("    if (capi_forked) return;\n")
+			fmt.Fprintf(&b, "    %s%s%s;\n", goPrefix, name, call)
+		default:
+			return nil, fmt.Errorf("export %s returns %s: only int (a status) and void can refuse in a forked child; mark it %s and write it in C", name, sig.ret, nogoDirective)
+		}
+		b.WriteString("}\n")
+	}
+	return b.Bytes(), nil
+}
+
+const wrappersPrologue = `/* Code generated by capi/internal/genheader from capi; DO NOT EDIT.
+ *
+ * The public entry points of libsegcache. Each checks, in C, whether it
+ * runs in a child after fork() (see forkguard.h) before it enters the Go
+ * runtime, which cannot run there; then it calls its Go implementation,
+ * the //export function of the same name prefixed with capi_. */
+#include "_cgo_export.h"
+#include "forkguard.h"
+`
 
 const prologue = `/* Code generated by capi/internal/genheader from capi; DO NOT EDIT.
  * Edit the doc comments of the //export functions in capi (Go files) or
@@ -154,54 +235,64 @@ func publicPart(types string) (string, error) {
 }
 
 // exportDocs returns the doc comment of each //export function of the
-// package in dir, and the export names in source order (files sorted by
-// name, the order cgo uses too).
-func exportDocs(dir string) (map[string]string, []string, error) {
+// package in dir, the export names in source order (files sorted by name,
+// the order cgo uses too) and which exports are marked nogoDirective. The
+// names are the public ones: the Go name without goPrefix.
+func exportDocs(dir string) (docs map[string]string, order []string, nogo map[string]bool, err error) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sort.Strings(files)
-	docs := map[string]string{}
-	var order []string
+	docs, nogo = map[string]string{}, map[string]bool{}
 	for _, path := range files {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, d := range f.Decls {
 			fn, ok := d.(*ast.FuncDecl)
 			if !ok || fn.Doc == nil {
 				continue
 			}
-			name, doc, ok := splitExport(fn.Doc)
+			goName, doc, isNogo, ok := splitExport(fn.Doc)
 			if !ok {
 				continue
 			}
-			if name != fn.Name.Name {
-				return nil, nil, fmt.Errorf("%s: //export %s on func %s", fset.Position(fn.Pos()), name, fn.Name.Name)
+			if goName != fn.Name.Name {
+				return nil, nil, nil, fmt.Errorf("%s: //export %s on func %s", fset.Position(fn.Pos()), goName, fn.Name.Name)
+			}
+			name, found := strings.CutPrefix(goName, goPrefix)
+			if !found || !strings.HasPrefix(name, "segcache_") {
+				return nil, nil, nil, fmt.Errorf("%s: export %s: the Go name of an export is %ssegcache_<name>", fset.Position(fn.Pos()), goName, goPrefix)
 			}
 			if strings.TrimSpace(doc) == "" {
-				return nil, nil, fmt.Errorf("%s: export %s has no doc comment", fset.Position(fn.Pos()), name)
+				return nil, nil, nil, fmt.Errorf("%s: export %s has no doc comment", fset.Position(fn.Pos()), name)
 			}
 			docs[name] = doc
+			nogo[name] = isNogo
 			order = append(order, name)
 		}
 	}
-	return docs, order, nil
+	return docs, order, nogo, nil
 }
 
 // splitExport finds the //export line of a doc comment and returns the
-// exported name and the comment text without it.
-func splitExport(cg *ast.CommentGroup) (name, doc string, ok bool) {
+// exported (Go) name, the comment text without the directives, and
+// whether it holds nogoDirective.
+func splitExport(cg *ast.CommentGroup) (name, doc string, nogo, ok bool) {
 	var lines []string
 	for _, c := range cg.List {
 		if n, found := strings.CutPrefix(c.Text, "//export "); found {
 			name, ok = strings.TrimSpace(n), true
+			continue
+		}
+		if c.Text == nogoDirective {
+			nogo = true
 			continue
 		}
 		if !strings.HasPrefix(c.Text, "//") {
@@ -216,12 +307,12 @@ func splitExport(cg *ast.CommentGroup) (name, doc string, ok bool) {
 	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
 		lines = lines[:len(lines)-1]
 	}
-	return name, strings.Join(lines, "\n"), ok
+	return name, strings.Join(lines, "\n"), nogo, ok
 }
 
 var (
 	privateTypedef = regexp.MustCompile(`(?m)^typedef\s+(.+?)\s*\b(capi_\w+)\s*;`)
-	externLine     = regexp.MustCompile(`(?m)^extern\s+(.+?)\s*\b(segcache_\w+)\((.*)\);$`)
+	externLine     = regexp.MustCompile(`(?m)^extern\s+(.+?)\s*\b` + goPrefix + `(segcache_\w+)\((.*)\);$`)
 	goType         = regexp.MustCompile(`\bGo[A-Z]\w*|\b_Go\w*`)
 )
 

@@ -2,13 +2,7 @@ package arena
 
 import (
 	"fmt"
-	"sync"
 	"syscall"
-)
-
-var (
-	mu      sync.Mutex
-	retired = map[int][][]byte{} // released mappings by length, for reuse
 )
 
 // Map returns n bytes of zeroed, page-aligned memory outside the Go heap.
@@ -16,14 +10,6 @@ func Map(n int) ([]byte, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("arena: bad size %d", n)
 	}
-	mu.Lock()
-	if l := retired[n]; len(l) > 0 {
-		m := l[len(l)-1]
-		retired[n] = l[:len(l)-1]
-		mu.Unlock()
-		return m, nil // zero: Release dropped its pages
-	}
-	mu.Unlock()
 	m, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return nil, fmt.Errorf("arena: mmap %d bytes: %w", n, err)
@@ -34,16 +20,18 @@ func Map(n int) ([]byte, error) {
 	return m, nil
 }
 
-// Release gives m's pages back to the kernel and keeps the range for reuse.
-// After Release, m reads as zeros until it is handed out again.
-func Release(m []byte) {
+// Unmap gives m's pages and address range back to the kernel. The caller
+// must know that nothing will touch m again: an access after Unmap faults
+// and kills the process (or, once the range is mapped again, reads or
+// corrupts someone else's memory).
+func Unmap(m []byte) error {
 	if len(m) == 0 {
-		return
+		return nil
 	}
-	_ = syscall.Madvise(m, syscall.MADV_DONTNEED)
-	mu.Lock()
-	retired[len(m)] = append(retired[len(m)], m)
-	mu.Unlock()
+	if err := syscall.Munmap(m); err != nil {
+		return fmt.Errorf("arena: munmap %d bytes: %w", len(m), err)
+	}
+	return nil
 }
 
 const madvHugepage = 14 // MADV_HUGEPAGE

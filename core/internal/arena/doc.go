@@ -2,9 +2,9 @@
 // hashtable, so the garbage collector neither scans nor paces on it, and asks
 // the kernel for transparent huge pages on it.
 //
-// A mapping is never unmapped: a reader that raced with Close may still be
-// copying from it, and a fault on an unmapped page would kill the process,
-// which no recover() can stop. Release returns the pages to the kernel
-// (reads then see zeros, which every reader validates away) and keeps the
-// address range for reuse by a later mapping of the same size.
+// Unmap returns a mapping's address range at once: no pool of retired
+// mappings is kept, so caches of ever-changing sizes do not accumulate
+// reserved address space. Because an access to an unmapped range kills the
+// process, the owner unmaps only once it knows every reader is done (the
+// cache waits for its lock-free readers to let go of the memory).
 package arena

@@ -71,8 +71,9 @@ func New(power uint32) (*Table, error) {
 // Bytes is the table's memory.
 func (t *Table) Bytes() uint64 { return uint64(len(t.mem)) }
 
-// Release returns the table's memory (see arena.Release).
-func (t *Table) Release() { arena.Release(t.mem) }
+// Memory is the table's mapping, which its owner unmaps (arena.Unmap) once
+// nothing can touch the table any more.
+func (t *Table) Memory() []byte { return t.mem }
 
 // Key is a key's place in the table: its two candidate buckets and its
 // tag, derived from the key's hash once per operation.

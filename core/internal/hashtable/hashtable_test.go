@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/segcache/segcache/core/internal/arena"
 )
 
 // pack builds a slot from its fields (tests only: the engine never builds
@@ -45,7 +47,7 @@ func newT(t *testing.T, power uint32) *Table {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(tb.Release)
+	t.Cleanup(func() { _ = arena.Unmap(tb.Memory()) })
 	return tb
 }
 

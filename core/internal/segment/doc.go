@@ -1,5 +1,5 @@
-// Package segment holds the segment headers: a pointer-free array, one
-// cache line per segment, beside the arena that holds the segments' bytes.
+// Package segment holds the segment headers: a pointer-free array, two
+// cache lines per segment (one readers load, one writers change), beside the arena that holds the segments' bytes.
 //
 // A segment moves through states: Free → Open (a TTL bucket's tail, taking
 // writes) → Sealed (full or too old; may be evicted) → Draining (claimed by

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // State of a segment.
@@ -28,18 +29,30 @@ const GenBits = 6
 
 // Header is one segment's metadata. Every field is atomic: readers,
 // writers and the evictor touch headers concurrently.
+//
+// It spans two cache lines. The first holds what readers load on every
+// lookup (the generation, the expiry) and what changes only when the
+// segment changes state; the second holds what every write into or out of
+// the segment changes (write offset, pins, live counts). So writers of a
+// hot segment do not take the readers' line away from other cores. The
+// header array starts on a cache line (see NewTable).
 type Header struct {
+	// Read-mostly.
 	Gen       atomic.Uint32 // bumped when the segment is recycled
 	state     atomic.Uint32
-	WriteOff  atomic.Uint32 // bytes reserved; may pass the segment size on overflow
-	Pins      atomic.Int32
-	live      atomic.Int64 // items linked from the hashtable << 32 | their bytes
 	Bucket    atomic.Int32 // TTL bucket
 	Pool      atomic.Int32
 	Seq       atomic.Int64 // opening stamp (logical time); a merge destination takes its first source's
 	Expire    atomic.Int64 // ms; 0 = never
 	NeedUntil atomic.Int64 // ms; the latest promise of any item in it
 	Seal      atomic.Int64 // ms; writes stop by then (Open segments)
+	_         [64 - 48]byte
+
+	// Written by every write.
+	WriteOff atomic.Uint32 // bytes reserved; may pass the segment size on overflow
+	Pins     atomic.Int32
+	live     atomic.Int64 // items linked from the hashtable << 32 | their bytes
+	_        [64 - 16]byte
 }
 
 // AddLive adds to the live item and byte counts in one atomic operation
@@ -92,6 +105,16 @@ func (h *Header) WaitUnpinned() {
 	}
 }
 
+// lineAligned returns n zero headers starting on a cache line, so that
+// each of a header's two lines is a whole line. The allocator already
+// aligns most sizes so; one spare header makes it certain.
+func lineAligned(n int) []Header {
+	buf := make([]Header, n+1)
+	p := unsafe.Pointer(unsafe.SliceData(buf))
+	skip := (64 - uintptr(p)%64) % 64
+	return unsafe.Slice((*Header)(unsafe.Add(p, skip)), n)
+}
+
 // Table is the header array and the free list.
 type Table struct {
 	Headers []Header
@@ -103,7 +126,7 @@ type Table struct {
 
 // NewTable makes n headers, all Free, generation 1.
 func NewTable(n, size int) *Table {
-	t := &Table{Headers: make([]Header, n), Size: size, free: make([]int32, 0, n)}
+	t := &Table{Headers: lineAligned(n), Size: size, free: make([]int32, 0, n)}
 	for i := n - 1; i >= 0; i-- {
 		t.Headers[i].Gen.Store(1)
 		t.free = append(t.free, int32(i))

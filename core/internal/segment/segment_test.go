@@ -3,6 +3,9 @@ package segment
 import (
 	"sync"
 	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestFreeListAndRecycle(t *testing.T) {
@@ -74,3 +77,23 @@ type int32Box struct {
 func (b *int32Box) load() int32   { b.v.Lock(); defer b.v.Unlock(); return b.n }
 func (b *int32Box) store(n int32) { b.v.Lock(); b.n = n; b.v.Unlock() }
 func (b *int32Box) add(n int32)   { b.v.Lock(); b.n += n; b.v.Unlock() }
+
+// Readers' fields and writers' fields sit on different cache lines of
+// every header, for any table size.
+func TestHeaderLines(t *testing.T) {
+	var h Header
+	type layout struct{ Size, GenLine, ExpireLine, StateLine, WriteOffLine, PinsLine, LiveLine uintptr }
+	want := layout{128, 0, 0, 0, 1, 1, 1}
+	got := layout{unsafe.Sizeof(h), unsafe.Offsetof(h.Gen) / 64, unsafe.Offsetof(h.Expire) / 64,
+		unsafe.Offsetof(h.state) / 64, unsafe.Offsetof(h.WriteOff) / 64, unsafe.Offsetof(h.Pins) / 64,
+		unsafe.Offsetof(h.live) / 64}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("header layout (-want +got):\n%s", diff)
+	}
+	for _, n := range []int{1, 2, 3, 5, 7, 64, 100, 1000} {
+		tb := NewTable(n, 4096)
+		if len(tb.Headers) != n || uintptr(unsafe.Pointer(&tb.Headers[0]))%64 != 0 {
+			t.Errorf("NewTable(%d): %d headers at %p", n, len(tb.Headers), &tb.Headers[0])
+		}
+	}
+}

@@ -187,6 +187,9 @@ constants! {
     pub const SEGCACHE_ENOMEM: c_int = -9;
     /// A recovered internal fault; the host keeps running.
     pub const SEGCACHE_EINTERNAL: c_int = -10;
+    /// Called in a child process after `fork()`: the library cannot run
+    /// there, and every call that returns a status returns this at once.
+    pub const SEGCACHE_EFORKED: c_int = -11;
 
     // enum segcache_eviction: C enum constants have type int.
 

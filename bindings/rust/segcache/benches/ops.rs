@@ -1,4 +1,4 @@
-//! Benchmark of the safe crate (BENCHMARKS.md section 4): ns/op of
+//! Benchmark of the safe crate (the cost of the binding): ns/op of
 //! `get_into` and `set` through `segcache`, side by side in one process
 //! with the same operations called raw through `segcache-sys` and with an
 //! empty exported call (`segcache_noop`), the floor of any call into the

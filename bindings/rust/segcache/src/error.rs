@@ -50,6 +50,10 @@ pub enum Error {
     NoMemory,
     /// `SEGCACHE_EINTERNAL`: the library recovered from an internal fault.
     Internal,
+    /// `SEGCACHE_EFORKED`: called in a child process after `fork()` (without
+    /// `exec`). The library's runtime cannot run there, so every call in
+    /// the child fails with this at once; the parent is unaffected.
+    Forked,
     /// A status this crate does not know, kept as returned.
     Unknown(c_int),
 }
@@ -69,6 +73,7 @@ impl Error {
             sys::SEGCACHE_EBADHANDLE => Error::BadHandle,
             sys::SEGCACHE_ENOMEM => Error::NoMemory,
             sys::SEGCACHE_EINTERNAL => Error::Internal,
+            sys::SEGCACHE_EFORKED => Error::Forked,
             other => Error::Unknown(other),
         })
     }
@@ -86,6 +91,7 @@ impl Error {
             Error::BadHandle => sys::SEGCACHE_EBADHANDLE,
             Error::NoMemory => sys::SEGCACHE_ENOMEM,
             Error::Internal => sys::SEGCACHE_EINTERNAL,
+            Error::Forked => sys::SEGCACHE_EFORKED,
             Error::Unknown(code) => code,
         }
     }

@@ -31,8 +31,8 @@
 //! The library is linked from `SEGCACHE_LIB_DIR` or the repository's
 //! `build/` directory (see `segcache-sys`). It hosts a Go runtime, which
 //! has consequences for the host process, documented in
-//! `include/segcache.h`: in short, do not use a cache in a child after
-//! `fork()`, and prefer long-lived threads (a thread's first call into the
+//! `include/segcache.h`: in short, a child after `fork()` cannot use the
+//! library (every call there fails with [`Error::Forked`]), and prefer long-lived threads (a thread's first call into the
 //! library costs microseconds, later calls tens of nanoseconds).
 #![deny(missing_docs)]
 

@@ -324,6 +324,7 @@ fn errors_map_every_status_and_print_the_library_text() {
         (sys::SEGCACHE_EBADHANDLE, Error::BadHandle),
         (sys::SEGCACHE_ENOMEM, Error::NoMemory),
         (sys::SEGCACHE_EINTERNAL, Error::Internal),
+        (sys::SEGCACHE_EFORKED, Error::Forked),
         (-12345, Error::Unknown(-12345)),
     ];
     assert_eq!(Error::from_code(sys::SEGCACHE_OK), None);

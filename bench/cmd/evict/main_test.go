@@ -1,0 +1,57 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/segcache/segcache/core"
+)
+
+// A run times the last third: capacity sets, all stored under eviction.
+func TestRunWindow(t *testing.T) {
+	cfg := config{policy: core.PolicyFIFO, segments: 64, segBytes: 4096, budget: time.Hour}
+	res, err := run(cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.truncated || res.sets != cfg.capacity() || res.refused != 0 || !(res.ns > 0) {
+		t.Errorf("run = %+v, want %d sets timed, none refused, not truncated", res, cfg.capacity())
+	}
+	if len(res.lat) != cfg.capacity() {
+		t.Errorf("%d latencies, want one per timed set (%d)", len(res.lat), cfg.capacity())
+	}
+}
+
+// Under `none` the cache refuses every set once full: the timed third is
+// all refusals, counted, not an error.
+func TestRunNone(t *testing.T) {
+	cfg := config{policy: core.PolicyNone, segments: 64, segBytes: 4096, budget: time.Hour}
+	res, err := run(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.sets != cfg.capacity() || res.refused != res.sets {
+		t.Errorf("run = %+v, want %d sets timed, all refused", res, cfg.capacity())
+	}
+}
+
+// A run cut by its budget says so and times only sets made after the heap
+// filled.
+func TestRunTruncated(t *testing.T) {
+	cfg := config{policy: core.PolicyFIFO, segments: 64, segBytes: 4096, budget: 0}
+	res, err := run(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.truncated || res.sets <= 0 || res.sets > 2*cfg.capacity() {
+		t.Errorf("run = %+v, want a truncated run timing at most the %d sets after the fill", res, 2*cfg.capacity())
+	}
+}
+
+// Expire's measurement frees exactly one segment per counted round.
+func TestMeasureExpire(t *testing.T) {
+	row := measureExpire(config{policy: core.PolicyDefault, segments: 64, segBytes: 4096}, 2)
+	if want := "64\t2\t"; row[:len(want)] != want {
+		t.Errorf("row %q, want 2 counted rounds at 64 segments", row)
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// section runs one report section on files written to a temporary
+// directory and returns its Markdown and the cells it listed as behind.
+func section(t *testing.T, files map[string]string, run func(w func(string, ...any), dir string, behind *[]string) error) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	var behind []string
+	if err := run(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir, &behind); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), behind
+}
+
+// fileSection runs a section that reads one file, holding text.
+func fileSection(t *testing.T, text string, run func(w func(string, ...any), path string, behind *[]string) error) (string, []string) {
+	t.Helper()
+	return section(t, map[string]string{"in": text}, func(w func(string, ...any), dir string, b *[]string) error {
+		return run(w, filepath.Join(dir, "in"), b)
+	})
+}
+
+func wantBehind(t *testing.T, want, got []string) {
+	t.Helper()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("behind (-want +got):\n%s", d)
+	}
+}
+
+func wantLines(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}
+
+// §1b puts core beside the Rust crate from the alternated rounds and
+// checks the 0.6 target.
+func TestRustPeer(t *testing.T) {
+	in := `keys: 1000
+BenchmarkThroughput/core/get-hit 	 1	 100 ns/op	 100 hit%	 0 B/op	 0 allocs/op
+keys: 1000
+BenchmarkThroughput/segcache-rs/get-hit	1	200.0 ns/op	100.00 hit%
+BenchmarkThroughput/core/get-hit 	 1	 120 ns/op	 100 hit%	 0 B/op	 0 allocs/op
+BenchmarkThroughput/segcache-rs/get-hit	1	220.0 ns/op	100.00 hit%
+BenchmarkThroughput/core/set-2 	 1	 300 ns/op	 0 B/op	 0 allocs/op
+BenchmarkThroughput/segcache-rs/set-2	1	400.0 ns/op	7 failed-sets
+BenchmarkThroughput/segcache-rs/set-2	1	410.0 ns/op
+`
+	got, behind := fileSection(t, in, rustPeer)
+	wantLines(t, got,
+		"| get (hit) | 1 | 110 | 210 | **0.52** | 100 | 0 |",
+		"| set (overwrite) | 2 | 300 | 405 | **0.74** | — | 7 in 1 of 2 runs (most) |",
+		"the same 1000 keys")
+	want := []string{"vs the Rust segcache crate, set (overwrite), 2 thread(s): core 300 ns vs 405 ns (ratio 0.74, target 0.6)"}
+	wantBehind(t, want, behind)
+}
+
+// §1c divides core's get by the huge-page reference and GetBatch by the
+// prefetched one.
+func TestPhysical(t *testing.T) {
+	in := `physical-table-bytes: 117440512
+BenchmarkPhysical/ref-2loads/thp 	 1	 200 ns/op	 100.0 huge%
+BenchmarkPhysical/ref-2loads-prefetch16/thp 	 1	 25 ns/op	 100.0 huge%
+BenchmarkPhysical/ref-2loads/nothp 	 1	 300 ns/op	 0 huge%
+BenchmarkPhysical/ref-2loads-prefetch16/nothp 	 1	 40 ns/op	 0 huge%
+BenchmarkPhysical/core/get-uniform 	 1	 500 ns/op	 100.0 hit%
+BenchmarkPhysical/core/getbatch16-uniform 	 1	 100 ns/op	 100.0 hit%
+`
+	got, behind := fileSection(t, in, physical)
+	wantLines(t, got,
+		"a 112 MiB table",
+		"| reference, 2 dependent loads, huge pages | 200 | 100% |",
+		"| reference, batches of 16 with prefetch, no huge pages | 40.0 | 0.0% |",
+		"| core Get ÷ 2 dependent loads | **2.50** | 1.67 | ≤ 1.3 |",
+		"| core GetBatch per key ÷ the prefetched batch reference | **4.00** | 2.50 | — |")
+	want := []string{"physical limit: core Get (uniform, cold) 500 ns is 2.50 × two dependent loads (200 ns, huge pages; target 1.3)"}
+	wantBehind(t, want, behind)
+}
+
+// §5 gives every goroutine count measured and the speed-up.
+func TestScaling(t *testing.T) {
+	in := `BenchmarkScaling/hot-first/core/get-hit 	 1	 200 ns/op
+BenchmarkScaling/hot-first/core/get-hit-2 	 1	 100 ns/op
+BenchmarkScaling/hot-first/core/get-hit-4 	 1	 80 ns/op
+BenchmarkScaling/hot-first/map/get-hit 	 1	 100 ns/op
+BenchmarkScaling/hot-first/map/get-hit-2 	 1	 90 ns/op
+BenchmarkScaling/hot-first/map/get-hit-4 	 1	 70 ns/op
+BenchmarkThroughput/core/get-hit 	 1	 1 ns/op
+`
+	got, behind := fileSection(t, in, scaling)
+	wantLines(t, got,
+		"| operation | system | layout | ×1 | ×2 | ×4 | speed-up |",
+		"| get (hit) | core | hot-first | 200 | 100 | 80.0 | 2.50 |",
+		"| get (hit) | map | hot-first | 100 | 90.0 | 70.0 | 1.43 |")
+	want := []string{"scaling, get (hit), hot-first, 4 goroutines: core 80.0 ns vs map+RWMutex 70.0 ns"}
+	wantBehind(t, want, behind)
+}
+
+// §6 gives the largest ÷ smallest segment count per policy, marks cells
+// cut by the budget, and the expiry ratio.
+func TestEviction(t *testing.T) {
+	evict := `policy	segments	runs	ns_per_set	ns_min	ns_max	truncated_runs	sets_timed	refused_sets	p99_ns	p999_ns	max_ns	note
+fifo	256	5	300.0	290.0	310.0	0	100	0	-	-	-	
+fifo	65536	3	18000.0	17000.0	19000.0	3	100	0	30000	45000	90000	truncated: 3 of 3 runs hit the 8s budget
+merge	256	5	400.0	390.0	410.0	0	100	0	-	-	-	
+merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000	
+`
+	expire := `segments	rounds	expire_one_ns	expire_none_ns	note
+256	21	10000	500	
+65536	21	150000	90000	
+`
+	got, behind := section(t, map[string]string{"e.tsv": evict, "x.tsv": expire}, func(w func(string, ...any), dir string, b *[]string) error {
+		return eviction(w, filepath.Join(dir, "e.tsv"), filepath.Join(dir, "x.tsv"), b)
+	})
+	wantLines(t, got,
+		"| policy | 256 | 65,536 | 65,536 ÷ 256 | p99 at 65,536 (µs) | p99.9 at 65,536 (µs) | max at 65,536 (µs) |",
+		"| fifo | 300 | 18000* | **60.00** | 30.0 | 45.0 | 90.0 |",
+		"| merge | 400 | 480 | **1.20** | 1.0 | 15.0 | 40.0 |",
+		"| 65,536 | 21 | 150.0 | 90.0 |  |",
+		"Expire with one expired segment, 65,536 ÷ 256 segments: **15.00**.")
+	want := []string{
+		"eviction, fifo: ns per set at 65,536 segments is 60.00 × that at 256 (target 1.5)",
+		"eviction, fifo: p99.9 of a set at 65,536 segments 45.0 µs (target 20)",
+		"expiry: Expire() with 1 expired segment at 65,536 segments is 15.00 × the cost at 256 (target 10)",
+	}
+	wantBehind(t, want, behind)
+}
+
+// §3b: the spread is max − min over the runs, per policy and budget, only
+// for core; identical runs say so.
+func TestSpread(t *testing.T) {
+	row := func(sys string, ratio float64) string {
+		return fmt.Sprintf("orm-busy\tfixed\t1048576\t%s\t100\t10\t%.6f\t0\t0\t1.0\t\n", sys, ratio)
+	}
+	run := func(merge float64) string {
+		return Header + row("core/merge", merge) + row("core/fifo", 0.2) + row("otter", 0.05)
+	}
+	got, behind := section(t, map[string]string{
+		"bench-hitratio.tsv":      run(0.10),
+		"bench-hitratio-run2.tsv": run(0.12),
+		"bench-hitratio-run3.tsv": run(0.11),
+	}, spread)
+	wantLines(t, got, "run 3 times", "| core/merge | 2.00 |", "| core/fifo | 0 |", "Largest spread: 2.00 points (orm-busy fixed 1 MiB core/merge).")
+	if strings.Contains(got, "otter") {
+		t.Errorf("peers in the spread table:\n%s", got)
+	}
+	wantBehind(t, []string{"hit ratio: replays are not deterministic (spread up to 2.00 points, orm-busy fixed 1 MiB core/merge)"}, behind)
+
+	got, behind = section(t, map[string]string{"bench-hitratio.tsv": run(0.1), "bench-hitratio-run2.tsv": run(0.1)}, spread)
+	wantLines(t, got, "Every replay gave the same miss ratio in every run.")
+	if len(behind) != 0 {
+		t.Errorf("deterministic runs listed as behind: %v", behind)
+	}
+}
+
+// Header is the hit-ratio TSV header (cmd/hitratio's).
+const Header = "trace\tvalues\tbudget\tsystem\trequests\tmisses\tmiss_ratio\tset_errors\twrong\tseconds\tnote\n"

@@ -1,0 +1,44 @@
+/* forkguard.c: fork detection and the exports that never enter Go (see
+ * forkguard.h). */
+#include <pthread.h>
+
+#include "forkguard.h"
+
+int capi_forked;
+
+static void capi_in_child(void) { capi_forked = 1; }
+
+/* Registered when the library is loaded, before any export can run, so a
+ * fork at any later time marks the child. */
+__attribute__((constructor)) static void capi_register_atfork(void) {
+    (void)pthread_atfork(NULL, NULL, capi_in_child);
+}
+
+const char *capi_c_strerror(int status) {
+    if (status <= 0 && status > -capi_status_count && capi_status_text[-status] != NULL) {
+        return capi_status_text[-status];
+    }
+    return capi_unknown_status_text;
+}
+
+uint32_t capi_c_version(void) { return SEGCACHE_VERSION_NUMBER; }
+
+/* The defaults of core.Options (normalize() picks the same values for
+ * zero fields); test_capi checks each against the documentation and that
+ * a cache opened with them equals one opened with NULL options. */
+void capi_c_options_init(segcache_options *opts) {
+    if (opts == NULL) {
+        return;
+    }
+    *opts = (segcache_options){
+        .size = sizeof(segcache_options),
+        .heap_bytes = 64u << 20,
+        .segment_bytes = 1u << 20,
+        .hash_power = 0,
+        .eviction = SEGCACHE_EVICT_MERGE,
+        .merge_max = 8,
+        .merge_target = 4,
+        .merge_compact = 0,
+        .s3fifo_admission_ratio = 0.1,
+    };
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"1m", 1 << 20, true}, {"512k", 512 << 10, true}, {"4096", 4096, true}, {"1M", 1 << 20, true},
+		{"", 0, false}, {"-1", 0, false}, {"0", 0, false}, {"1g", 0, false}, {"2048m", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// Bad command lines fail with a message and exit status 2 or 1, before
+// anything listens.
+func TestBadCommandLines(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
+		{[]string{"extra"}, 2, "unexpected argument"},
+		{[]string{"-log-format", "xml"}, 2, "-log-format"},
+		{[]string{"-p", "-1"}, 1, "nothing to listen on"},
+		{[]string{"-p", "0", "-I", "2m"}, 1, "larger than the segment size"},
+		{[]string{"-p", "0", "-eviction", "lru"}, 1, "unknown eviction policy"},
+		{[]string{"-p", "0", "-segment-size", "1000"}, 1, "segment size"},
+		{[]string{"-p", "0", "-a", "999"}, 1, "octal"},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		if code := run(tc.args, &out); code != tc.code || !strings.Contains(out.String(), tc.msg) {
+			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.msg)
+		}
+	}
+}

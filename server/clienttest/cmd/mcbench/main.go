@@ -1,0 +1,337 @@
+// Command mcbench measures segcached against memcached with one load
+// generator: many connections, pipelined gets and sets, Zipf-distributed
+// keys. It starts each server itself (a fresh process per run, the two
+// systems alternating run by run so that machine load hits both alike),
+// and reports median throughput, p50/p99 latency and resident memory per
+// item as a Markdown section.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	segcached, memcached, out string
+	runs                      int
+	threads, depths           []int
+	w                         workload
+	memItems                  int
+	memRuns                   int
+}
+
+// server is a running cache server process.
+type server struct {
+	name string
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start launches system ("memcached" or "segcached") with threads server
+// threads and memMiB of item memory; extra flags go to segcached only.
+func (cfg *config) start(system string, threads, memMiB int, extra ...string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := strconv.Itoa(port)
+	var cmd *exec.Cmd
+	switch system {
+	case "memcached":
+		args := []string{"-l", "127.0.0.1", "-p", p, "-U", "0", "-t", strconv.Itoa(threads), "-m", strconv.Itoa(memMiB), "-c", "4096"}
+		if os.Getuid() == 0 {
+			args = append(args, "-u", "root")
+		}
+		cmd = exec.Command(cfg.memcached, args...)
+	case "segcached":
+		args := append([]string{"-l", "127.0.0.1", "-p", p, "-t", strconv.Itoa(threads), "-m", strconv.Itoa(memMiB), "-c", "4096", "-log-level", "warn"}, extra...)
+		cmd = exec.Command(cfg.segcached, args...)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{name: system, cmd: cmd, addr: net.JoinHostPort("127.0.0.1", p)}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		nc, err := net.Dial("tcp", s.addr)
+		if err == nil {
+			nc.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s did not listen on %s: %v", system, s.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// rss returns the process's resident set in bytes.
+func (s *server) rss() (int64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", s.cmd.Process.Pid)
+}
+
+// currItems asks the server for its item count.
+func (s *server) currItems() (int, error) {
+	nc, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(nc, "stats\r\n")
+	r := bufio.NewReader(nc)
+	n := -1
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if l == "END\r\n" {
+			break
+		}
+		if f := strings.Fields(l); len(f) == 3 && f[1] == "curr_items" {
+			n, _ = strconv.Atoi(f[2])
+		}
+	}
+	return n, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func main() {
+	var cfg config
+	var threads, depths string
+	flag.StringVar(&cfg.segcached, "segcached", "", "path of the segcached binary")
+	flag.StringVar(&cfg.memcached, "memcached", "memcached", "path of the memcached binary")
+	flag.StringVar(&cfg.out, "out", "", "write the Markdown section here (default: stdout only)")
+	flag.IntVar(&cfg.runs, "runs", 5, "runs per system and thread count (medians reported)")
+	flag.StringVar(&threads, "threads", "1,2", "server thread counts to measure")
+	flag.IntVar(&cfg.w.conns, "conns", 50, "client connections")
+	flag.StringVar(&depths, "depths", "16,1", "requests pipelined per connection round trip (each measured)")
+	flag.IntVar(&cfg.w.keys, "keys", 100_000, "key space of the throughput runs (all preloaded)")
+	flag.IntVar(&cfg.w.valueLen, "value", 64, "value bytes (keys are 16 bytes)")
+	flag.Float64Var(&cfg.w.getRatio, "get-ratio", 0.9, "share of gets")
+	flag.Float64Var(&cfg.w.zipfS, "zipf", 1.01, "Zipf exponent of key popularity (> 1)")
+	flag.DurationVar(&cfg.w.duration, "duration", 5*time.Second, "measuring time per run")
+	flag.IntVar(&cfg.memItems, "mem-items", 1_000_000, "items loaded for the memory measurement")
+	flag.IntVar(&cfg.memRuns, "mem-runs", 3, "memory runs per system (medians reported)")
+	flag.Parse()
+	if cfg.segcached == "" {
+		fmt.Fprintln(os.Stderr, "mcbench: -segcached is required")
+		os.Exit(2)
+	}
+	cfg.threads = intList("threads", threads)
+	cfg.depths = intList("depths", depths)
+	md, err := cfg.measure()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcbench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(md)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "mcbench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// intList parses a comma-separated list of positive integers or exits.
+func intList(name, s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "mcbench: bad -%s %q\n", name, s)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+var systems = []string{"memcached", "segcached"}
+
+func (cfg *config) measure() (string, error) {
+	var b strings.Builder
+	loadBefore := loadavg()
+	version, _ := exec.Command(cfg.memcached, "-V").Output()
+	w := cfg.w
+	fmt.Fprintf(&b, "## segcached vs memcached (memcached protocol, same load generator)\n\n")
+	fmt.Fprintf(&b, "`make bench-server` (server/clienttest/cmd/mcbench): %s against segcached %s on the same machine (%d CPUs), "+
+		"one fresh server process per run, the two alternating run by run. Load generator: %d connections, each sending its "+
+		"requests in pipelined batches (depth: requests per round trip), %.0f%% gets / %.0f%% sets, %d keys of 16 bytes (all preloaded) with Zipf(%.2f) popularity, %d-byte values, "+
+		"%v per run; medians of %d runs; the ratios compare medians of runs interleaved in time. Latency is per request, from the send of its pipelined batch to its reply. "+
+		"The generator shares the machine with the server. Load average before: %s.\n\n",
+		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
+
+	fmt.Fprintf(&b, "| depth | server threads | system | ops/s | p50 µs | p99 µs | throughput vs memcached | p99 vs memcached |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	type agg struct{ ops, p50, p99 []float64 }
+	var verdicts []string
+	for _, depth := range cfg.depths {
+		w.depth = depth
+		for _, t := range cfg.threads {
+			res := map[string]*agg{"memcached": {}, "segcached": {}}
+			for r := range cfg.runs {
+				order := systems
+				if r%2 == 1 {
+					order = []string{"segcached", "memcached"}
+				}
+				for _, sys := range order {
+					s, err := cfg.start(sys, t, 256)
+					if err != nil {
+						return "", err
+					}
+					err = preload(s.addr, 8, w.keys, w.valueLen)
+					var out result
+					if err == nil {
+						w.addr = s.addr
+						out, err = run(w)
+					}
+					s.stop()
+					if err != nil {
+						return "", fmt.Errorf("%s, depth %d, %d threads, run %d: %w", sys, depth, t, r, err)
+					}
+					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs (hits %d misses %d)\n",
+						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, out.Hits, out.Misses)
+					a := res[sys]
+					a.ops = append(a.ops, out.OpsPerSec)
+					a.p50 = append(a.p50, out.P50us)
+					a.p99 = append(a.p99, out.P99us)
+				}
+			}
+			mc, sc := res["memcached"], res["segcached"]
+			tput := median(sc.ops) / median(mc.ops)
+			p99 := median(sc.p99) / median(mc.p99)
+			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f | %.0f | | |\n", depth, t, median(mc.ops), median(mc.p50), median(mc.p99))
+			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f | %.0f | **%.2f×** | **%.2f×** |\n", depth, t, median(sc.ops), median(sc.p50), median(sc.p99), tput, p99)
+			verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s): throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
+				depth, t, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
+		}
+	}
+
+	// Memory: resident bytes per item after loading memItems items.
+	fmt.Fprintf(&b, "\nResident memory after loading %d items of 16-byte keys and 64-byte values (VmRSS of the server process; "+
+		"medians of %d runs; each server sized to hold them all without eviction: memcached -m 1024, segcached -m 128 -hash-power 21):\n\n", cfg.memItems, cfg.memRuns)
+	fmt.Fprintf(&b, "| system | RSS before | RSS after | bytes per item (after ÷ items) | growth per item |\n|---|---|---|---|---|\n")
+	perItem := map[string]float64{}
+	for _, sys := range systems {
+		var before, after, per, growth []float64
+		for range cfg.memRuns {
+			mem, extra := 1024, []string(nil)
+			if sys == "segcached" {
+				mem, extra = 128, []string{"-hash-power", "21"}
+			}
+			s, err := cfg.start(sys, 2, mem, extra...)
+			if err != nil {
+				return "", err
+			}
+			r0, err := s.rss()
+			if err == nil {
+				err = preload(s.addr, 8, cfg.memItems, 64)
+			}
+			var r1 int64
+			var items int
+			if err == nil {
+				time.Sleep(500 * time.Millisecond)
+				r1, err = s.rss()
+			}
+			if err == nil {
+				items, err = s.currItems()
+			}
+			s.stop()
+			if err != nil {
+				return "", fmt.Errorf("memory run of %s: %w", sys, err)
+			}
+			if items != cfg.memItems {
+				return "", fmt.Errorf("memory run of %s: %d items held after loading %d (evicted?)", sys, items, cfg.memItems)
+			}
+			before, after = append(before, float64(r0)), append(after, float64(r1))
+			per = append(per, float64(r1)/float64(items))
+			growth = append(growth, float64(r1-r0)/float64(items))
+		}
+		perItem[sys] = median(per)
+		fmt.Fprintf(&b, "| %s | %.1f MiB | %.1f MiB | %.1f | %.1f |\n", sys, median(before)/(1<<20), median(after)/(1<<20), median(per), median(growth))
+	}
+	memRatio := perItem["segcached"] / perItem["memcached"]
+	verdicts = append(verdicts, fmt.Sprintf("memory per item %.2f× memcached's (target ≤ 0.6×: %s)", memRatio, met(memRatio <= 0.6)))
+	fmt.Fprintf(&b, "\nAgainst the targets: %s. Load average after: %s.\n", strings.Join(verdicts, "; "), loadavg())
+	return b.String(), nil
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}

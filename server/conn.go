@@ -1,0 +1,483 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server/internal/envelope"
+	"github.com/segcache/segcache/server/internal/proto"
+)
+
+// ioBufSize is each connection's read and write buffer. A data block that
+// fits in the read buffer is stored straight from it, without a copy.
+const ioBufSize = 16 << 10
+
+// batch is how many keys of a multi-get go to the engine's batch lookup at
+// once, and slotBytes the per-key buffer of that batch: values that do not
+// fit are read again one by one, so the scratch stays bounded.
+const (
+	batch     = 32
+	slotBytes = 512
+)
+
+var (
+	errLineTooLong = errors.New("line too long")
+	errBadChunk    = errors.New("bad data chunk")
+)
+
+// conn is one client connection. Only its goroutine touches its fields,
+// except n (read by "stats") and nc (closed by Shutdown).
+type conn struct {
+	s  *Server
+	nc net.Conn
+	r  *bufio.Reader
+	w  *bufio.Writer
+	n  counters
+
+	line    []byte   // a request line longer than the read buffer
+	keys    [][]byte // key scratch of Parse
+	key     []byte   // a copy of the key of a storage command
+	val     []byte   // data blocks that do not fit in r; values read one by one
+	rmw     []byte   // read-modify-write: the old value, then the new one
+	num     []byte   // formatting
+	slab    []byte   // batch lookup buffers
+	bufs    [][]byte
+	lens    []int
+	errs    []error
+	noreply bool // the running command's replies are suppressed
+}
+
+// countingConn counts the bytes that pass for bytes_read/bytes_written.
+type countingConn struct {
+	net.Conn
+	c *conn
+}
+
+func (cc countingConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	cc.c.n.bytesRead.Add(uint64(n))
+	return n, err
+}
+
+func (cc countingConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	cc.c.n.bytesWritten.Add(uint64(n))
+	return n, err
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc}
+	cc := countingConn{nc, c}
+	c.r = bufio.NewReaderSize(cc, ioBufSize)
+	c.w = bufio.NewWriterSize(cc, ioBufSize)
+	return c
+}
+
+func (c *conn) serve() {
+	log := c.s.log.With("remote", c.nc.RemoteAddr().String())
+	if c.s.verbosity.Load() > 1 {
+		log.Debug("connection opened")
+	}
+	defer func() {
+		c.nc.Close()
+		c.s.done(c)
+	}()
+	idle := c.s.cfg.IdleTimeout
+	for {
+		if c.r.Buffered() == 0 {
+			// Everything received is answered: send the replies of the
+			// batch in one write, then block for more.
+			if err := c.w.Flush(); err != nil {
+				return
+			}
+			if c.s.closing.Load() {
+				return
+			}
+			if idle > 0 {
+				c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
+				if c.s.closing.Load() { // Shutdown's wake-up may predate this deadline
+					return
+				}
+			}
+		}
+		line, err := c.readLine()
+		if err != nil {
+			switch {
+			case err == errLineTooLong:
+				c.n.clientErrors.Add(1)
+				c.w.WriteString("CLIENT_ERROR line too long\r\n")
+				c.w.Flush()
+				log.Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
+			case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
+				log.Info("connection closed: idle timeout", "idle", idle)
+			case err != io.EOF && !c.s.closing.Load():
+				log.Debug("connection closed", "err", err)
+			}
+			return
+		}
+		if !c.handle(line) {
+			c.w.Flush()
+			return
+		}
+	}
+}
+
+// readLine returns the next request line without its line ending. The
+// slice is valid until the next read from c.r.
+func (c *conn) readLine() ([]byte, error) {
+	line, err := c.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		c.line = append(c.line[:0], line...)
+		for err == bufio.ErrBufferFull {
+			if len(c.line) > c.s.cfg.MaxLine {
+				return nil, errLineTooLong
+			}
+			line, err = c.r.ReadSlice('\n')
+			c.line = append(c.line, line...)
+		}
+		line = c.line
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(line) > c.s.cfg.MaxLine+2 {
+		return nil, errLineTooLong
+	}
+	line = line[:len(line)-1]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, nil
+}
+
+// reply writes msg and its line ending unless the command said noreply.
+func (c *conn) reply(msg string) {
+	if !c.noreply {
+		c.w.WriteString(msg)
+		c.w.WriteString("\r\n")
+	}
+}
+
+func (c *conn) clientError(msg string) {
+	c.n.clientErrors.Add(1)
+	c.reply("CLIENT_ERROR " + msg)
+}
+
+func (c *conn) serverError(msg string) {
+	c.n.serverErrors.Add(1)
+	c.reply("SERVER_ERROR " + msg)
+}
+
+// handle runs one request; false means close the connection.
+func (c *conn) handle(line []byte) bool {
+	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
+	if cap(req.Keys) > cap(c.keys) {
+		c.keys = req.Keys[:0]
+	}
+	if cap(req.Meta) > cap(c.keys) {
+		c.keys = req.Meta[:0]
+	}
+	c.noreply = req.Noreply
+	defer func() { c.noreply = false }()
+	switch err {
+	case nil:
+	case proto.ErrUnknown:
+		c.noreply = false
+		c.reply("ERROR")
+		return true
+	case proto.ErrTooLarge:
+		// Skip the announced block unread, as memcached does, so the
+		// next request parses.
+		c.serverError("object too large for cache")
+		if c.w.Flush() != nil { // the skip may wait for a client that waits for us
+			return false
+		}
+		_, err := c.r.Discard(req.Bytes + 2)
+		return err == nil
+	default:
+		// Like memcached, a malformed storage line does not skip a data
+		// block: its length may be what was malformed.
+		c.noreply = false
+		c.clientError(err.Error())
+		return true
+	}
+
+	switch req.Op {
+	case proto.OpGet, proto.OpGets:
+		c.get(req.Keys, req.Op == proto.OpGets)
+	case proto.OpGat, proto.OpGats:
+		c.gat(req.Keys, req.Exptime, req.Op == proto.OpGats)
+	case proto.OpSet, proto.OpAdd, proto.OpReplace, proto.OpAppend, proto.OpPrepend, proto.OpCAS:
+		return c.storage(&req)
+	case proto.OpDelete:
+		c.delete(req.Key)
+	case proto.OpIncr, proto.OpDecr:
+		c.arith(req.Key, req.Delta, req.Op == proto.OpIncr)
+	case proto.OpTouch:
+		c.n.cmdTouch.Add(1)
+		if _, _, ok := c.touch(req.Key, req.Exptime); ok {
+			c.n.touchHits.Add(1)
+			c.reply("TOUCHED")
+		} else {
+			c.n.touchMisses.Add(1)
+			c.reply("NOT_FOUND")
+		}
+	case proto.OpFlushAll:
+		c.n.cmdFlush.Add(1)
+		secs, expired := proto.Expiry(req.Delay, c.s.cfg.Now().Unix())
+		if expired {
+			secs = 0
+		}
+		c.s.flushAll(time.Duration(secs) * time.Second)
+		c.reply("OK")
+	case proto.OpStats:
+		switch string(req.Arg) {
+		case "":
+			writeStats(c.w, c.s.generalStats())
+		case "settings":
+			writeStats(c.w, c.s.settingsStats())
+		case "reset":
+			c.s.resetStats()
+			c.reply("RESET")
+		default:
+			c.reply("ERROR")
+		}
+	case proto.OpVersion:
+		c.reply("VERSION " + Version)
+	case proto.OpVerbosity:
+		c.s.verbosity.Store(req.Level)
+		c.reply("OK")
+	case proto.OpQuit:
+		return false
+	case proto.OpMetaGet:
+		c.metaGet(&req)
+	case proto.OpMetaSet:
+		return c.metaSet(&req)
+	case proto.OpMetaDelete:
+		c.metaDelete(&req)
+	case proto.OpMetaArith:
+		c.metaArith(&req)
+	case proto.OpMetaNoop:
+		c.w.WriteString("MN\r\n")
+	}
+	return true
+}
+
+// writeValue writes one VALUE line and its data block.
+func (c *conn) writeValue(key, stored []byte, withCAS bool, token uint64) {
+	m, data := envelope.Decode(stored)
+	b := append(c.num[:0], "VALUE "...)
+	b = append(b, key...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(m.Flags), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(data)), 10)
+	if withCAS {
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, token, 10)
+	}
+	b = append(b, '\r', '\n')
+	c.num = b
+	c.w.Write(b)
+	c.w.Write(data)
+	c.w.WriteString("\r\n")
+}
+
+// get answers get/gets. Plain gets go through the engine's batch lookup
+// a chunk at a time; gets needs each item's CAS token, which only the
+// single-key lookup returns.
+func (c *conn) get(keys [][]byte, withCAS bool) {
+	c.n.cmdGet.Add(uint64(len(keys)))
+	if withCAS {
+		for _, k := range keys {
+			if v, token, ok := c.lookup(k); ok {
+				c.n.getHits.Add(1)
+				c.writeValue(k, v, true, token)
+			} else {
+				c.n.getMisses.Add(1)
+			}
+		}
+		c.w.WriteString("END\r\n")
+		return
+	}
+	if c.slab == nil {
+		c.slab = make([]byte, batch*slotBytes)
+		c.bufs = make([][]byte, batch)
+		for i := range c.bufs {
+			c.bufs[i] = c.slab[i*slotBytes : (i+1)*slotBytes : (i+1)*slotBytes]
+		}
+		c.lens = make([]int, batch)
+		c.errs = make([]error, batch)
+	}
+	for start := 0; start < len(keys); start += batch {
+		chunk := keys[start:min(start+batch, len(keys))]
+		n := len(chunk)
+		c.s.cache.GetBatch(chunk, c.bufs[:n], c.lens[:n], c.errs[:n])
+		for i, k := range chunk {
+			switch c.errs[i] {
+			case nil:
+				c.n.getHits.Add(1)
+				c.writeValue(k, c.bufs[i][:c.lens[i]], false, 0)
+			case core.ErrBufferSmall:
+				if v, _, ok := c.lookup(k); ok {
+					c.n.getHits.Add(1)
+					c.writeValue(k, v, false, 0)
+				} else {
+					c.n.getMisses.Add(1)
+				}
+			default:
+				c.n.getMisses.Add(1)
+			}
+		}
+	}
+	c.w.WriteString("END\r\n")
+}
+
+// lookup reads one value into c.val, growing it to the value's size
+// (bounded by the item limit), and returns it with its CAS token.
+func (c *conn) lookup(key []byte) ([]byte, uint64, bool) {
+	for {
+		n, token, err := c.s.cache.GetInto(c.val[:cap(c.val)], key)
+		switch err {
+		case nil:
+			return c.val[:n], token, true
+		case core.ErrBufferSmall:
+			c.val = make([]byte, n+n/4)
+		default:
+			return nil, 0, false
+		}
+	}
+}
+
+// gat answers gat/gats: touch each key, then return it.
+func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
+	c.n.cmdGet.Add(uint64(len(keys)))
+	for _, k := range keys {
+		c.n.cmdTouch.Add(1)
+		if v, token, ok := c.touch(k, exptime); ok {
+			c.n.getHits.Add(1)
+			c.n.touchHits.Add(1)
+			c.writeValue(k, v, withCAS, token)
+		} else {
+			c.n.getMisses.Add(1)
+			c.n.touchMisses.Add(1)
+		}
+	}
+	c.w.WriteString("END\r\n")
+}
+
+// readData reads a data block of n bytes and its "\r\n". The block is
+// returned in place in the read buffer when it fits (valid until done is
+// called) and in c.val otherwise.
+func (c *conn) readData(n int) (data []byte, done func(), err error) {
+	if n+2 <= c.r.Size() {
+		b, err := c.r.Peek(n + 2)
+		if err != nil {
+			return nil, nil, err
+		}
+		done = func() { c.r.Discard(n + 2) }
+		if b[n] != '\r' || b[n+1] != '\n' {
+			return nil, done, errBadChunk
+		}
+		return b[:n], done, nil
+	}
+	if cap(c.val) < n+2 {
+		c.val = make([]byte, n+2)
+	}
+	b := c.val[:n+2]
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return nil, nil, err
+	}
+	if b[n] != '\r' || b[n+1] != '\n' {
+		return nil, func() {}, errBadChunk
+	}
+	return b[:n], func() {}, nil
+}
+
+// readBlock reads the data block of a storage command (set ... or ms),
+// counting the command and copying its key to c.key first: the key
+// aliases the line, which reading the block may overwrite. With handled
+// the request is over (a bad chunk was answered, or the connection
+// failed) and keep says whether to go on serving.
+func (c *conn) readBlock(req *proto.Request) (data []byte, done func(), handled, keep bool) {
+	c.n.cmdSet.Add(1)
+	c.key = append(c.key[:0], req.Key...)
+	data, done, err := c.readData(req.Bytes)
+	switch {
+	case err == errBadChunk:
+		done()
+		c.clientError("bad data chunk")
+		return nil, nil, true, true
+	case err != nil:
+		return nil, nil, true, false
+	}
+	return data, done, false, true
+}
+
+func (c *conn) storage(req *proto.Request) bool {
+	data, done, handled, keep := c.readBlock(req)
+	if handled {
+		return keep
+	}
+	res := c.store(req, c.key, data)
+	done()
+	c.replyResult(res)
+	return true
+}
+
+func (c *conn) delete(key []byte) {
+	switch err := c.s.cache.Delete(key); err {
+	case nil:
+		c.n.deleteHits.Add(1)
+		c.reply("DELETED")
+	case core.ErrNotFound:
+		c.n.deleteMisses.Add(1)
+		c.reply("NOT_FOUND")
+	default:
+		c.engineError(err)
+	}
+}
+
+func (c *conn) arith(key []byte, delta uint64, incr bool) {
+	n, res := c.addDelta(key, delta, incr)
+	hits, misses := &c.n.incrHits, &c.n.incrMisses
+	if !incr {
+		hits, misses = &c.n.decrHits, &c.n.decrMisses
+	}
+	switch res {
+	case "":
+		hits.Add(1)
+		if !c.noreply {
+			c.num = strconv.AppendUint(c.num[:0], n, 10)
+			c.w.Write(c.num)
+			c.w.WriteString("\r\n")
+		}
+	case "NOT_FOUND":
+		misses.Add(1)
+		c.reply(res)
+	default:
+		c.replyResult(res)
+	}
+}
+
+// replyResult sends a reply string of the store layer, counting errors.
+func (c *conn) replyResult(res string) {
+	switch {
+	case len(res) > 13 && res[:13] == "CLIENT_ERROR ":
+		c.clientError(res[13:])
+	case len(res) > 13 && res[:13] == "SERVER_ERROR ":
+		c.serverError(res[13:])
+	default:
+		c.reply(res)
+	}
+}
+
+func (c *conn) engineError(err error) {
+	c.replyResult(engineReply(err))
+}

@@ -1,0 +1,30 @@
+// Package server serves a core.Cache over memcached's text protocol (the
+// classic commands and the meta commands mg/ms/md/ma/mn), so the clients
+// and proxies written for memcached (libmemcached, pymemcache, gomemcache,
+// twemproxy, mcrouter) use the engine unchanged. The binary protocol is
+// not served: memcached deprecated it.
+//
+// One goroutine serves each connection: it parses a command from the
+// connection's buffered reader, runs it against the engine and writes the
+// reply into a buffered writer that is flushed only when no further request
+// is already buffered, so a pipelined batch costs one write system call.
+// Every per-connection buffer is bounded (request line, data block, batch
+// scratch), so a malformed or hostile request gets CLIENT_ERROR or
+// SERVER_ERROR and never grows memory without bound.
+//
+// The engine has no field for memcached's 32-bit client flags, so they are
+// kept inside the stored value by package envelope: values with flags 0
+// and no expiry are stored raw (numbers stay the engine's numbers, which
+// incr/decr update atomically in place); others carry a 1-9 byte prefix.
+// append, prepend, touch and incr on prefixed values are read-modify-write
+// loops over the engine's CAS, which retry when another writer got there
+// first, so they are atomic like memcached's.
+//
+// Departures from memcached, all forced by the engine's design:
+//   - An item with a TTL may disappear up to 10% (+1 s) before its expiry
+//     (items expire with their segment), never after it.
+//   - touch and gat change the item's CAS unique (the engine's token changes
+//     on every write).
+//   - decr writes the number without memcached's trailing-space padding.
+//   - Eviction is by segment (the configured policy), not item LRU.
+package server

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segcache/segcache/core"
+)
+
+var (
+	valueHeader = regexp.MustCompile(`^(?:VALUE \S{1,250} \d+ (\d+)(?: \d+)?|VA (\d+)(?: \S+)*)\r\n$`)
+	simpleReply = regexp.MustCompile(`^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|END|RESET|ERROR|EN|MN|\d+|VERSION \S+|STAT \S+ .*|(CLIENT|SERVER)_ERROR .+|(HD|NS|EX|NF)( \S+)*)\r\n$`)
+)
+
+// FuzzServer feeds a byte stream to one connection of a live server and
+// checks that the server neither panics nor hangs and that everything it
+// answers is a well-formed reply. The seed corpus is in
+// testdata/fuzz/FuzzServer.
+func FuzzServer(f *testing.F) {
+	for _, s := range []string{
+		"set a 0 0 1\r\n1\r\nget a b\r\nincr a 5\r\n",
+		"set a 1 100 3 noreply\r\nabc\r\nappend a 0 0 1\r\nd\r\ngets a\r\n",
+		"gat 10 a\r\ntouch a -1\r\nflush_all\r\nstats\r\n",
+		"set a 0 0 5000\r\n",
+		"set a 0 0 2\r\nabc\r\n\r\nquit\r\n",
+		"ms a 2 F5 T10\r\nhi\r\nmg a v f t k Ox c s\r\nma n N0 J5 v\r\nmd a q\r\nmn\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	cache, err := core.Open(core.Options{HeapBytes: 256 << 10, SegmentBytes: 64 << 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer cache.Close()
+	srv := New(cache, Config{MaxItem: 4096, MaxLine: 4096, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer ln.Close()
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(ioTimeout))
+		go func() {
+			nc.Write(in)
+			nc.(*net.TCPConn).CloseWrite()
+		}()
+		out, err := io.ReadAll(nc)
+		if err != nil {
+			t.Fatalf("reading replies: %v (server hung?)", err)
+		}
+		checkReplies(t, out)
+	})
+}
+
+// checkReplies fails t unless out is a sequence of well-formed replies.
+func checkReplies(t *testing.T, out []byte) {
+	r := bufio.NewReader(bytes.NewReader(out))
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF && line == "" {
+			return
+		}
+		if err != nil {
+			t.Fatalf("truncated reply %q", line)
+		}
+		if m := valueHeader.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1] + m[2])
+			data := make([]byte, n+2)
+			if _, err := io.ReadFull(r, data); err != nil || !bytes.HasSuffix(data, []byte("\r\n")) {
+				t.Fatalf("value block of %q: %q, %v", line, data, err)
+			}
+			continue
+		}
+		if !simpleReply.MatchString(line) {
+			t.Fatalf("malformed reply %q in %q", line, out)
+		}
+	}
+}

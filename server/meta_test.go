@@ -1,0 +1,52 @@
+package server
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestMetaProtocol(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	runSteps(t, c, []step{
+		{"mn\r\n", "MN\r\n"},
+		{"mg a v\r\n", "EN\r\n"},
+		{"mg a v q\r\nmn\r\n", "MN\r\n"},
+		{"ms a 5 F7 T0\r\nhello\r\n", "HD\r\n"},
+		{"mg a v f s k Oxyz t\r\n", "VA 5 f7 s5 ka Oxyz t-1\r\nhello\r\n"},
+		{"mg a\r\n", "HD\r\n"},
+		{"mg a k f\r\n", "HD ka f7\r\n"},
+		{"ms a 2 ME\r\nxx\r\n", "NS\r\n"},
+		{"ms b 2 MR\r\nxx\r\n", "NS\r\n"},
+		{"ms a 1 MA q\r\n!\r\nms a 1 MP\r\n<\r\n", "HD\r\n"},
+		{"mg a v\r\n", "VA 7\r\n<hello!\r\n"},
+		{"ms t 1 T100\r\nx\r\nmg t t v\r\n", "HD\r\nVA 1 t100\r\nx\r\n"},
+		{"mg t T-1 v\r\nmg t v\r\n", "VA 1\r\nx\r\nEN\r\n"},
+		{"md a q\r\nmd a q\r\nmd a\r\n", "NF\r\n"},
+		{"md nope Ok\r\n", "NF Ok\r\n"},
+		{"ma n\r\n", "NF\r\n"},
+		{"ma n N0 J10 v\r\n", "VA 2\r\n10\r\n"},
+		{"ma n v\r\nma n MD D5 v\r\nma n q\r\nmg n v\r\n", "VA 2\r\n11\r\nVA 1\r\n6\r\nVA 1\r\n7\r\n"},
+		{"ms s 3\r\nabc\r\nma s\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
+		{"mg a zz\r\n", "CLIENT_ERROR invalid flag\r\n"},
+		{"ms a 1 MX\r\nx\r\n", "CLIENT_ERROR invalid flag\r\n"},
+		{"ms a 2000000 T0\r\n" + strings.Repeat("x", 2000000) + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+	})
+	// Compare-and-set through ms C, with the token mg c returned.
+	runSteps(t, c, []step{{"ms a 1\r\nz\r\n", "HD\r\n"}})
+	c.send("mg a c\r\n")
+	m := regexp.MustCompile(`^HD c(\d+)\r\n$`).FindStringSubmatch(c.line())
+	if m == nil {
+		t.Fatal("mg c: no CAS token")
+	}
+	cas, _ := strconv.ParseUint(m[1], 10, 64)
+	runSteps(t, c, []step{
+		{fmt.Sprintf("ms a 1 C%d\r\n1\r\n", cas+1), "EX\r\n"},
+		{fmt.Sprintf("ms a 1 C%d\r\n1\r\n", cas), "HD\r\n"},
+		{"mg a v\r\n", "VA 1\r\n1\r\n"},
+		{fmt.Sprintf("ms zz 1 C%d\r\n1\r\n", cas), "NF\r\n"},
+	})
+}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segcache/segcache/core"
+)
+
+// Version is the server's version, reported by "version" and "stats".
+const Version = "1.6.0-segcached-0.1"
+
+// Defaults of Config.
+const (
+	DefaultMaxConns = 1024
+	DefaultMaxLine  = 64 << 10
+	DefaultMaxItem  = 1 << 20
+)
+
+// Config configures a Server. Zero fields take their defaults.
+type Config struct {
+	// MaxConns bounds the open connections (memcached's -c). Connections
+	// beyond it get "ERROR Too many open connections" and are closed.
+	MaxConns int
+	// MaxLine bounds a request line (a long multi-get). A longer line gets
+	// "CLIENT_ERROR line too long" and the connection is closed, since
+	// the rest of it cannot be parsed.
+	MaxLine int
+	// MaxItem bounds a data block (memcached's -I). A larger one gets
+	// "SERVER_ERROR object too large for cache" and is skipped unread.
+	MaxItem int
+	// IdleTimeout closes connections idle for that long (0: never).
+	IdleTimeout time.Duration
+	// Logger receives structured logs (default: slog.Default()).
+	Logger *slog.Logger
+	// Settings are reported by "stats settings" (name → value), e.g. the
+	// command line's port and memory.
+	Settings [][2]string
+	// Now is the clock (default time.Now); tests replace it.
+	Now func() time.Time
+}
+
+// Server serves one cache over any number of listeners.
+type Server struct {
+	cache   *core.Cache
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners map[net.Listener]struct{}
+	retired   counters // counters of closed connections
+	flush     *time.Timer
+	wg        sync.WaitGroup
+
+	closing    atomic.Bool
+	curConns   atomic.Int64
+	totalConns atomic.Uint64
+	rejected   atomic.Uint64
+	verbosity  atomic.Int64
+}
+
+// New returns a server over cache. The server does not own the cache: the
+// caller closes it after Shutdown.
+func New(cache *core.Cache, cfg Config) *Server {
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = DefaultMaxLine
+	}
+	if cfg.MaxItem <= 0 {
+		cfg.MaxItem = DefaultMaxItem
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{
+		cache: cache, cfg: cfg, log: cfg.Logger, started: cfg.Now(),
+		conns: map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Serve accepts connections on ln until Shutdown (then it returns
+// ErrServerClosed) or a permanent accept error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			// Out of descriptors and the like pass: wait and retry
+			// rather than spin or give up.
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.accept(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) accept(nc net.Conn) {
+	if s.curConns.Add(1) > int64(s.cfg.MaxConns) {
+		s.curConns.Add(-1)
+		s.rejected.Add(1)
+		nc.SetWriteDeadline(s.cfg.Now().Add(time.Second))
+		io.WriteString(nc, "ERROR Too many open connections\r\n")
+		nc.Close()
+		s.log.Warn("connection rejected: too many open connections", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConns)
+		return
+	}
+	s.totalConns.Add(1)
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		s.curConns.Add(-1)
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// done unregisters a finished connection, keeping its counters.
+func (s *Server) done(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.retired.add(&c.n)
+	s.mu.Unlock()
+	s.curConns.Add(-1)
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, lets every connection finish the requests it
+// has already received (their replies are flushed), and waits for them
+// until ctx ends; then it closes the rest. It does not close the cache.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	if s.flush != nil {
+		s.flush.Stop()
+	}
+	// A connection blocked reading wakes up with a timeout; one between
+	// reads sees closing before it blocks again.
+	for c := range s.conns {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.mu.Unlock()
+
+	idle := make(chan struct{})
+	go func() { s.wg.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-idle
+		return ctx.Err()
+	}
+}
+
+// flushAll clears the cache now or after delay seconds, replacing any
+// pending delayed flush (as memcached does).
+func (s *Server) flushAll(delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flush != nil {
+		s.flush.Stop()
+		s.flush = nil
+	}
+	if delay <= 0 {
+		s.cache.Clear()
+		return
+	}
+	s.flush = time.AfterFunc(delay, func() { s.cache.Clear() })
+}

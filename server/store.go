@@ -1,0 +1,310 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server/internal/envelope"
+	"github.com/segcache/segcache/server/internal/proto"
+)
+
+// maxCASRetries bounds the read-modify-write loops: each retry means
+// another writer changed the key in between, so reaching it takes a key
+// rewritten continuously; the client then gets a SERVER_ERROR rather than
+// a connection stuck forever.
+const maxCASRetries = 10000
+
+// maxLifetime caps a TTL (about 100 years) so that it fits a Duration.
+const maxLifetime = 100 * 365 * 24 * 3600
+
+// Replies shared by the storage commands.
+const (
+	stored     = "STORED"
+	notStored  = "NOT_STORED"
+	exists     = "EXISTS"
+	notFound   = "NOT_FOUND"
+	tooLarge   = "SERVER_ERROR object too large for cache"
+	noMemory   = "SERVER_ERROR out of memory storing object"
+	contention = "SERVER_ERROR too much contention on the key"
+	nonNumeric = "CLIENT_ERROR cannot increment or decrement non-numeric value"
+)
+
+// engineReply maps an engine error that no command expects to its reply.
+func engineReply(err error) string {
+	switch {
+	case errors.Is(err, core.ErrItemTooLarge):
+		return tooLarge
+	case errors.Is(err, core.ErrNoSpace), errors.Is(err, core.ErrNoMemory):
+		return noMemory
+	case errors.Is(err, core.ErrKeyEmpty), errors.Is(err, core.ErrKeyTooLarge):
+		return "CLIENT_ERROR bad command line format"
+	}
+	return "SERVER_ERROR " + err.Error()
+}
+
+// lifetime turns a memcached exptime into the engine's TTL and the
+// envelope's deadline; expired reports an exptime already in the past.
+func (c *conn) lifetime(exptime int64) (ttl time.Duration, deadline uint32, expired bool) {
+	now := c.s.cfg.Now()
+	secs, expired := proto.Expiry(exptime, now.Unix())
+	if expired || secs == 0 {
+		return 0, 0, expired
+	}
+	secs = min(secs, maxLifetime)
+	return time.Duration(secs) * time.Second, uint32(min(now.Unix()+secs, math.MaxUint32)), false
+}
+
+// remaining is the TTL left until deadline (0: never expires); expired
+// when it has passed.
+func (c *conn) remaining(deadline uint32) (ttl time.Duration, expired bool) {
+	if deadline == 0 {
+		return 0, false
+	}
+	ttl = time.Unix(int64(deadline), 0).Sub(c.s.cfg.Now())
+	return ttl, ttl <= 0
+}
+
+// store runs set/add/replace/cas/append/prepend and returns the reply.
+func (c *conn) store(req *proto.Request, key, data []byte) string {
+	if req.Op == proto.OpAppend || req.Op == proto.OpPrepend {
+		return c.concat(key, data, req.Op == proto.OpPrepend)
+	}
+	ttl, deadline, expired := c.lifetime(req.Exptime)
+	m := envelope.Meta{Flags: req.Flags, Deadline: deadline}
+	v := data
+	if !envelope.Raw(m, data) {
+		c.rmw = envelope.Append(c.rmw[:0], m, data)
+		v = c.rmw
+	}
+	if expired {
+		return c.storeExpired(req, key, v)
+	}
+	cache := c.s.cache
+	var err error
+	switch req.Op {
+	case proto.OpSet:
+		err = cache.Set(key, v, ttl)
+	case proto.OpAdd:
+		err = cache.Add(key, v, ttl)
+	case proto.OpReplace:
+		err = cache.Replace(key, v, ttl)
+	case proto.OpCAS:
+		err = cache.CAS(key, v, ttl, req.CAS)
+		c.countCAS(err)
+	}
+	switch {
+	case err == nil:
+		return stored
+	case errors.Is(err, core.ErrExists) && req.Op == proto.OpCAS:
+		return exists
+	case errors.Is(err, core.ErrNotFound) && req.Op == proto.OpCAS:
+		return notFound
+	case errors.Is(err, core.ErrExists), errors.Is(err, core.ErrNotFound):
+		return notStored
+	}
+	return engineReply(err)
+}
+
+func (c *conn) countCAS(err error) {
+	switch {
+	case err == nil:
+		c.n.casHits.Add(1)
+	case errors.Is(err, core.ErrExists):
+		c.n.casBadval.Add(1)
+	case errors.Is(err, core.ErrNotFound):
+		c.n.casMisses.Add(1)
+	}
+}
+
+// storeExpired runs a store whose exptime is already past. memcached
+// stores such an item and never returns it, so the visible effect is the
+// key's removal where the command would have replaced it, and the
+// command's usual reply.
+func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
+	cache := c.s.cache
+	switch req.Op {
+	case proto.OpSet:
+		if err := cache.Delete(key); err != nil && !errors.Is(err, core.ErrNotFound) {
+			return engineReply(err)
+		}
+		return stored
+	case proto.OpAdd:
+		if _, found := cache.Get(c.val[:0], key); found {
+			return notStored
+		}
+		return stored
+	case proto.OpReplace:
+		if err := cache.Delete(key); err != nil {
+			if errors.Is(err, core.ErrNotFound) {
+				return notStored
+			}
+			return engineReply(err)
+		}
+		return stored
+	}
+	// cas: the swap must still be conditional on the token, so store with
+	// the engine's shortest lifetime, then drop the item.
+	err := cache.CAS(key, v, time.Millisecond, req.CAS)
+	c.countCAS(err)
+	switch {
+	case err == nil:
+		cache.Delete(key)
+		return stored
+	case errors.Is(err, core.ErrExists):
+		return exists
+	case errors.Is(err, core.ErrNotFound):
+		return notFound
+	}
+	return engineReply(err)
+}
+
+// rewrite is the read-modify-write loop of append, prepend, touch and incr
+// on enveloped or non-canonical numbers: read the item with its token, let
+// edit build the new stored value in c.rmw (or return a final reply), and
+// store it with CAS; retry when another writer changed the key meanwhile.
+// edit receives the decoded metadata and value; it returns the TTL to
+// store with, or a non-empty reply to stop with.
+func (c *conn) rewrite(key []byte, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
+	for range maxCASRetries {
+		old, token, ok := c.lookup(key)
+		if !ok {
+			return notFound
+		}
+		m, data := envelope.Decode(old)
+		ttl, reply := edit(m, data)
+		if reply != "" {
+			return reply
+		}
+		err := c.s.cache.CAS(key, c.rmw, ttl, token)
+		switch {
+		case err == nil:
+			return ""
+		case errors.Is(err, core.ErrExists):
+			c.n.casRetries.Add(1)
+			continue
+		case errors.Is(err, core.ErrNotFound):
+			return notFound
+		}
+		return engineReply(err)
+	}
+	return contention
+}
+
+// concat runs append (prepend=false) and prepend: the item keeps its
+// flags and expiry, as in memcached.
+func (c *conn) concat(key, data []byte, prepend bool) string {
+	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+		ttl, expired := c.remaining(m.Deadline)
+		if expired {
+			return 0, notStored
+		}
+		if len(old)+len(data) > c.s.cfg.MaxItem {
+			return 0, tooLarge
+		}
+		first := old
+		if prepend || len(old) == 0 {
+			first = data
+		}
+		h := envelope.HeaderLen(m, first)
+		b := append(c.rmw[:0], make([]byte, h)...)
+		envelope.PutHeader(b, m, first)
+		if prepend {
+			b = append(append(b, data...), old...)
+		} else {
+			b = append(append(b, old...), data...)
+		}
+		c.rmw = b
+		return ttl, ""
+	})
+	switch reply {
+	case "":
+		return stored
+	case notFound:
+		return notStored
+	}
+	return reply
+}
+
+// touch gives key a new exptime and returns its stored value (in c.val)
+// and CAS token after the change. A past exptime expires the item: it is
+// returned this once and deleted.
+func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
+	ttl, deadline, expired := c.lifetime(exptime)
+	if expired {
+		v, token, ok := c.lookup(key)
+		if ok && c.s.cache.Delete(key) != nil {
+			return nil, 0, false // someone else removed it first
+		}
+		return v, token, ok
+	}
+	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+		m.Deadline = deadline
+		c.rmw = envelope.Append(c.rmw[:0], m, old)
+		return ttl, ""
+	})
+	if reply != "" {
+		return nil, 0, false
+	}
+	// The engine's CAS does not return the new token: read the item again
+	// (a writer in between makes this the newer value, which is fine).
+	return c.lookup(key)
+}
+
+// addDelta runs incr/decr: the engine's atomic in-place update for raw
+// canonical numbers, else a CAS loop that parses the number as memcached
+// does and keeps the item's flags and expiry. It returns the new value or
+// a reply.
+func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
+	var n uint64
+	var err error
+	if incr {
+		n, err = c.s.cache.Incr(key, delta)
+	} else {
+		n, err = c.s.cache.Decr(key, delta)
+	}
+	switch {
+	case err == nil:
+		return n, ""
+	case errors.Is(err, core.ErrNotFound):
+		return 0, notFound
+	case !errors.Is(err, core.ErrNotNumeric):
+		return 0, engineReply(err)
+	}
+	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+		ttl, expired := c.remaining(m.Deadline)
+		if expired {
+			return 0, notFound
+		}
+		v, ok := parseCounter(old)
+		if !ok {
+			return 0, nonNumeric
+		}
+		switch {
+		case incr:
+			v += delta // wraps at 2^64, as memcached's does
+		case delta >= v:
+			v = 0
+		default:
+			v -= delta
+		}
+		n = v
+		c.num = strconv.AppendUint(c.num[:0], v, 10)
+		c.rmw = envelope.Append(c.rmw[:0], m, c.num)
+		return ttl, ""
+	})
+	return n, reply
+}
+
+// parseCounter parses a value as memcached's incr does: decimal digits
+// fitting in 64 bits, optionally followed by spaces (memcached pads a
+// shrunk number with spaces).
+func parseCounter(b []byte) (uint64, bool) {
+	end := len(b)
+	for end > 0 && b[end-1] == ' ' {
+		end--
+	}
+	return proto.ParseUint(b[:end])
+}
