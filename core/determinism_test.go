@@ -71,4 +71,3 @@ func TestReplayIsDeterministic(t *testing.T) {
 		}
 	}
 }
-

@@ -33,6 +33,19 @@ func seqKey(k []byte, i uint64) {
 	binary.BigEndian.PutUint64(k[8:16], i)
 }
 
+// fillUnique sets times × the capacity of nseg 4 KiB segments in unique
+// keys that never expire, and returns how many keys it used.
+func fillUnique(b *testing.B, c *core.Cache, nseg, times int, key, val []byte) uint64 {
+	n := uint64(times) * uint64(nseg) * 4096 / uint64(itemSize(16, 64))
+	for i := uint64(0); i < n; i++ {
+		seqKey(key, i)
+		if err := c.Set(key, val, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
+}
+
 func BenchmarkSetEvicting(b *testing.B) {
 	for _, p := range evictBenchPolicies {
 		for _, nseg := range evictBenchSegments {
@@ -43,14 +56,7 @@ func BenchmarkSetEvicting(b *testing.B) {
 				}
 				defer c.Close()
 				key, val := make([]byte, 16), make([]byte, 64)
-				capacity := uint64(nseg) * 4096 / uint64(itemSize(16, 64))
-				var i uint64
-				for ; i < 2*capacity; i++ {
-					seqKey(key, i)
-					if err := c.Set(key, val, 0); err != nil {
-						b.Fatal(err)
-					}
-				}
+				i := fillUnique(b, c, nseg, 2, key, val)
 				b.ResetTimer()
 				for n := 0; n < b.N; n++ {
 					seqKey(key, i)
@@ -73,14 +79,7 @@ func BenchmarkExpireOne(b *testing.B) {
 			}
 			defer c.Close()
 			key, val := make([]byte, 16), make([]byte, 64)
-			capacity := uint64(nseg) * 4096 / uint64(itemSize(16, 64))
-			var i uint64
-			for ; i < capacity; i++ {
-				seqKey(key, i)
-				if err := c.Set(key, val, 0); err != nil {
-					b.Fatal(err)
-				}
-			}
+			i := fillUnique(b, c, nseg, 1, key, val)
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
 				b.StopTimer()

@@ -19,21 +19,17 @@ const None int32 = -1
 // eviction decision, with its eviction lock. Readers and writers of items
 // never look at it.
 type Chains struct {
-	link  []links
-	chain []ends // per chain: bucket*Pools + pool
-	pool  [Pools]ends
-	count [Pools]int
+	inChain, inPool []node // per segment
+	chainOf, poolOf []int32
+	chain           []ends // per chain: bucket*Pools + pool
+	pool            [Pools]ends
+	count           [Pools]int
 }
 
 // Pools is the number of pools (PoolMain, PoolAdmission).
 const Pools = 2
 
-type links struct {
-	prev, next   int32 // in the chain
-	pprev, pnext int32 // in the pool's list
-	chain        int32 // None: not listed
-	pool         int32
-}
+type node struct{ prev, next int32 }
 
 type ends struct{ head, tail int32 }
 
@@ -42,9 +38,11 @@ func ChainOf(bucket, pool int32) int32 { return bucket*Pools + pool }
 
 // NewChains makes empty lists for n segments and the given TTL buckets.
 func NewChains(n, buckets int) *Chains {
-	c := &Chains{link: make([]links, n), chain: make([]ends, buckets*Pools)}
-	for i := range c.link {
-		c.link[i] = links{None, None, None, None, None, None}
+	c := &Chains{inChain: make([]node, n), inPool: make([]node, n),
+		chainOf: make([]int32, n), poolOf: make([]int32, n), chain: make([]ends, buckets*Pools)}
+	for i := 0; i < n; i++ {
+		c.inChain[i], c.inPool[i] = node{None, None}, node{None, None}
+		c.chainOf[i], c.poolOf[i] = None, None
 	}
 	for i := range c.chain {
 		c.chain[i] = ends{None, None}
@@ -56,93 +54,85 @@ func NewChains(n, buckets int) *Chains {
 }
 
 // Listed reports whether segment id is in the lists.
-func (c *Chains) Listed(id int32) bool { return c.link[id].chain != None }
+func (c *Chains) Listed(id int32) bool { return c.chainOf[id] != None }
 
 // Chain returns the chain segment id is in (None if unlisted).
-func (c *Chains) Chain(id int32) int32 { return c.link[id].chain }
+func (c *Chains) Chain(id int32) int32 { return c.chainOf[id] }
 
 // Head returns the oldest segment of a chain, or None.
 func (c *Chains) Head(chain int32) int32 { return c.chain[chain].head }
 
 // Next returns the segment opened after id in its chain, or None.
-func (c *Chains) Next(id int32) int32 { return c.link[id].next }
+func (c *Chains) Next(id int32) int32 { return c.inChain[id].next }
 
 // PoolHead returns the oldest segment of a pool, or None.
 func (c *Chains) PoolHead(pool int32) int32 { return c.pool[pool].head }
 
 // PoolNext returns the segment opened after id in its pool, or None.
-func (c *Chains) PoolNext(id int32) int32 { return c.link[id].pnext }
+func (c *Chains) PoolNext(id int32) int32 { return c.inPool[id].next }
 
 // Len returns how many segments a pool holds.
 func (c *Chains) Len(pool int32) int { return c.count[pool] }
 
 // Append adds an unlisted segment as the newest of its chain and pool.
 func (c *Chains) Append(id, bucket, pool int32) {
-	ch := ChainOf(bucket, pool)
-	l := &c.link[id]
-	*l = links{c.chain[ch].tail, None, c.pool[pool].tail, None, ch, pool}
-	if l.prev != None {
-		c.link[l.prev].next = id
-	} else {
-		c.chain[ch].head = id
-	}
-	c.chain[ch].tail = id
-	if l.pprev != None {
-		c.link[l.pprev].pnext = id
-	} else {
-		c.pool[pool].head = id
-	}
-	c.pool[pool].tail = id
-	c.count[pool]++
+	c.add(id, ChainOf(bucket, pool), pool, None, None)
 }
 
 // InsertBefore adds an unlisted segment just before the listed segment at,
 // in at's chain and pool: it takes at's place in the opening order.
 func (c *Chains) InsertBefore(id, at int32) {
-	a := &c.link[at]
-	l := &c.link[id]
-	*l = links{a.prev, at, a.pprev, at, a.chain, a.pool}
-	if l.prev != None {
-		c.link[l.prev].next = id
-	} else {
-		c.chain[l.chain].head = id
-	}
-	a.prev = id
-	if l.pprev != None {
-		c.link[l.pprev].pnext = id
-	} else {
-		c.pool[l.pool].head = id
-	}
-	a.pprev = id
-	c.count[l.pool]++
+	c.add(id, c.chainOf[at], c.poolOf[at], at, at)
+}
+
+func (c *Chains) add(id, chain, pool, chainAt, poolAt int32) {
+	insert(c.inChain, &c.chain[chain], id, chainAt)
+	insert(c.inPool, &c.pool[pool], id, poolAt)
+	c.chainOf[id], c.poolOf[id] = chain, pool
+	c.count[pool]++
 }
 
 // Remove takes a segment out of the lists; an unlisted one is left alone.
 func (c *Chains) Remove(id int32) {
-	l := &c.link[id]
-	if l.chain == None {
+	if c.chainOf[id] == None {
 		return
 	}
-	if l.prev != None {
-		c.link[l.prev].next = l.next
+	remove(c.inChain, &c.chain[c.chainOf[id]], id)
+	remove(c.inPool, &c.pool[c.poolOf[id]], id)
+	c.count[c.poolOf[id]]--
+	c.chainOf[id], c.poolOf[id] = None, None
+}
+
+// insert links id into the list of nodes with ends e, before at (None:
+// at the tail).
+func insert(nodes []node, e *ends, id, at int32) {
+	prev := e.tail
+	if at != None {
+		prev = nodes[at].prev
+		nodes[at].prev = id
 	} else {
-		c.chain[l.chain].head = l.next
+		e.tail = id
 	}
-	if l.next != None {
-		c.link[l.next].prev = l.prev
+	nodes[id] = node{prev, at}
+	if prev != None {
+		nodes[prev].next = id
 	} else {
-		c.chain[l.chain].tail = l.prev
+		e.head = id
 	}
-	if l.pprev != None {
-		c.link[l.pprev].pnext = l.pnext
+}
+
+// remove unlinks id from the list of nodes with ends e.
+func remove(nodes []node, e *ends, id int32) {
+	n := nodes[id]
+	if n.prev != None {
+		nodes[n.prev].next = n.next
 	} else {
-		c.pool[l.pool].head = l.pnext
+		e.head = n.next
 	}
-	if l.pnext != None {
-		c.link[l.pnext].pprev = l.pprev
+	if n.next != None {
+		nodes[n.next].prev = n.prev
 	} else {
-		c.pool[l.pool].tail = l.pprev
+		e.tail = n.prev
 	}
-	c.count[l.pool]--
-	*l = links{None, None, None, None, None, None}
+	nodes[id] = node{None, None}
 }
