@@ -252,7 +252,10 @@ SEGCACHE_API int segcache_open(const segcache_options *opts, segcache_t *out);
  * becomes invalid, and every later call with it returns
  * SEGCACHE_EBADHANDLE. Calls on the same handle that are in flight on
  * other threads finish normally or return SEGCACHE_EBADHANDLE; none
- * crashes or reads freed memory.
+ * crashes or reads freed memory. The memory and its address range are
+ * returned to the system before segcache_close returns, once the calls in
+ * flight are done with it (the library runs a garbage collection of its own
+ * small heap to know that: a close takes milliseconds, not nanoseconds).
  *
  * Thread safety: any thread. Of concurrent closes of one handle exactly
  * one returns SEGCACHE_OK.

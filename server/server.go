@@ -143,10 +143,13 @@ func (s *Server) accept(nc net.Conn) {
 	if s.curConns.Add(1) > int64(s.cfg.MaxConns) {
 		s.curConns.Add(-1)
 		s.rejected.Add(1)
-		nc.SetWriteDeadline(s.cfg.Now().Add(time.Second))
-		io.WriteString(nc, "ERROR Too many open connections\r\n")
-		nc.Close()
 		s.log.Warn("connection rejected: too many open connections", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConns)
+		// Tell the client why, without letting a slow one stall accept.
+		go func() {
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(nc, "ERROR Too many open connections\r\n")
+			nc.Close()
+		}()
 		return
 	}
 	s.totalConns.Add(1)

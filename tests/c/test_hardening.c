@@ -22,6 +22,7 @@
 #include <segcache.h>
 
 #include "check.h"
+#include "run.h"
 
 #define KEY(s) (s), (sizeof(s) - 1)
 
@@ -76,6 +77,25 @@ static void test_hash_power_bound(void) {
     CHECK_RC(open_hash_power(1u << 20, 17), SEGCACHE_OK);
     CHECK_RC(open_hash_power(1u << 20, 0), SEGCACHE_OK);
     CHECK_RC(open_hash_power((uint64_t)1 << 32, 29), SEGCACHE_OK);
+}
+
+/* segcache_options_init runs in C (it must work in a forked child), apart
+ * from the engine's own defaults: a cache opened with its struct must be
+ * the cache opened with NULL options. */
+static void test_options_init_matches_engine(void) {
+    segcache_options o;
+    segcache_options_init(&o);
+    segcache_t a = 0, b = 0;
+    CHECK_RC(segcache_open(&o, &a), SEGCACHE_OK);
+    CHECK_RC(segcache_open(NULL, &b), SEGCACHE_OK);
+    segcache_stats sa = {.size = sizeof sa}, sb = {.size = sizeof sb};
+    CHECK_RC(segcache_stats_get(a, &sa), SEGCACHE_OK);
+    CHECK_RC(segcache_stats_get(b, &sb), SEGCACHE_OK);
+    CHECK(sa.heap_bytes == sb.heap_bytes && sa.heap_bytes == o.heap_bytes);
+    CHECK(sa.hashtable_bytes == sb.hashtable_bytes);
+    CHECK(sa.segments_total == sb.segments_total && sa.segments_total == o.heap_bytes / o.segment_bytes);
+    CHECK_RC(segcache_close(a), SEGCACHE_OK);
+    CHECK_RC(segcache_close(b), SEGCACHE_OK);
 }
 
 /* ---- *_multi calls that fail as a whole ------------------------------------ */
@@ -281,29 +301,6 @@ static void test_address_space(const char *self) {
 
 /* ---- main ------------------------------------------------------------------ */
 
-#ifndef WATCHDOG_SECONDS
-#define WATCHDOG_SECONDS 300
-#endif
-static const char *current_test = "";
-
-static void watchdog(int sig) {
-    (void)sig;
-    static const char msg[] = "test_hardening: WATCHDOG: test stuck: ";
-    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 ||
-        write(2, "\n", 1) < 0) {
-    }
-    _exit(3);
-}
-
-#define RUN(call)                 \
-    do {                          \
-        printf("-- %s\n", #call); \
-        current_test = #call;     \
-        alarm(WATCHDOG_SECONDS);  \
-        call;                     \
-        alarm(0);                 \
-    } while (0)
-
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGALRM, watchdog);
@@ -312,6 +309,7 @@ int main(int argc, char **argv) {
     }
     RUN(test_set_max_procs_range());
     RUN(test_hash_power_bound());
+    RUN(test_options_init_matches_engine());
     RUN(test_multi_whole_failure());
     RUN(test_fork());
     RUN(test_address_space(argv[0]));

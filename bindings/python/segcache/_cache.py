@@ -240,7 +240,7 @@ class _Buf:
     """
 
     __slots__ = (
-        "cap", "buf", "addr", "ccap", "mv", "vlen", "vlenp", "cas", "casp",
+        "cap", "buf", "bufp", "ccap", "vlen", "vlenp", "cas", "casp",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
         "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout",
     )  # fmt: skip
@@ -256,13 +256,13 @@ class _Buf:
         self.keyspace(4096)
 
     def grow(self, cap: int) -> None:
-        # A bytearray (not a ctypes array) because memoryview slicing of it
-        # is the cheapest way to make the result bytes.
+        # A c_char array: slicing it makes the result bytes in one step (a
+        # memoryview of a bytearray needs two), and byref() of it passes
+        # its address with no conversion object per call.
         self.cap = cap
-        self.buf = bytearray(cap)
-        self.addr = c_void_p(ctypes.addressof((ctypes.c_char * cap).from_buffer(self.buf)))
+        self.buf = (ctypes.c_char * cap)()
+        self.bufp = byref(self.buf)
         self.ccap = c_size_t(cap)
-        self.mv = memoryview(self.buf)  # also pins the buffer: no resize
 
     def batch(self, n: int, slot: int) -> None:
         """Sizes the get_many arrays for n keys of slot bytes each."""
@@ -330,6 +330,10 @@ def _explain_options(o) -> str | None:
         return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
     if heap // seg < 2:
         return f"heap_bytes {heap} holds fewer than 2 segments of segment_bytes {seg}"
+    whole = heap - heap % seg
+    if o.hash_power and 8 << o.hash_power > whole:
+        return (f"hash_power {o.hash_power} maps a {8 << o.hash_power}-byte table, larger "
+                f"than the {whole}-byte heap (heap_bytes)")
     # The merge fields are checked whatever the policy.
     mm, mt, mc = o.merge_max, o.merge_target, o.merge_compact
     if not 2 <= mm <= 64:
@@ -507,9 +511,9 @@ class CacheBase:
             key = _as_key(key)
         b = _take()
         n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, b.casp)
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, b.casp)
         if rc == 0:
-            v = b.mv[: b.vlen.value].tobytes(), b.cas.value
+            v = b.buf[: b.vlen.value], b.cas.value
             _give(b)
             return v
         return _get_slow(self._h, key, rc, b, True)
@@ -676,15 +680,13 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
             need = b.vlen.value
             if need <= _BUF_MAX:
                 b.grow(max(need, min(2 * b.cap, _BUF_MAX)))
-                addr, ccap, mv = b.addr, b.ccap, b.mv
+                buf, ccap = b.buf, b.ccap
             else:
-                raw = bytearray(need)
-                addr = c_void_p(ctypes.addressof((ctypes.c_char * need).from_buffer(raw)))
-                ccap, mv = c_size_t(need), memoryview(raw)
+                buf, ccap = (ctypes.c_char * need)(), c_size_t(need)
             n = len(key)
-            rc = _c_rget(h, key, c_size_t(n), addr, ccap, b.vlenp, b.casp if with_cas else None)
+            rc = _c_rget(h, key, c_size_t(n), byref(buf), ccap, b.vlenp, b.casp if with_cas else None)
             if rc == 0:
-                value = mv[: b.vlen.value].tobytes()
+                value = buf[: b.vlen.value]
                 return (value, b.cas.value) if with_cas else value
             # ERANGE again: the value grew in between; loop with its new size.
     finally:
@@ -708,9 +710,9 @@ class CtypesCache(CacheBase):
         except IndexError:
             b = _Buf()
         n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, None)
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, None)
         if rc == 0:
-            v = b.mv[: b.vlen.value].tobytes()
+            v = b.buf[: b.vlen.value]
             _pool.append(b)
             return v
         return _get_slow(self._h, key, rc, b, False)

@@ -226,13 +226,13 @@ def test_reentrant_get_from_a_finalizer(cache):
     # the nested calls must not write to it. (The compiled path reads into a
     # buffer on its own C stack and holds the GIL up to the copy-out.)
     held = _cache._take()
-    held.mv[:16] = b"H" * 16
+    held.buf[:16] = b"H" * 16
     try:
         r = Reader()
         r.cycle = r
         del r
         gc.collect()
-        assert bytes(held.mv[:16]) == b"H" * 16  # the outer buffer is untouched
+        assert held.buf[:16] == b"H" * 16  # the outer buffer is untouched
     finally:
         _cache._give(held)
     assert nested == [b"I" * 5000, {b"inner": b"I" * 5000}, True, b"I" * 5000]
