@@ -34,14 +34,15 @@ func relocateAll(t *testing.T, c *Cache, src int32) {
 	if dest < 0 {
 		t.Fatal("no spare segment")
 	}
-	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, 0, 0, 0, 0)
+	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
+	c.list(dest, segment.None)
 	for _, it := range c.liveItems(src, nil) {
 		if !c.relocate(src, dest, it.p, it.s, it.data, 1) {
 			t.Fatal("relocation failed")
 		}
 	}
 	c.recycle(src)
-	c.segs.Headers[dest].Transition(segment.Relocating, segment.Sealed)
+	c.seal(dest, segment.Relocating)
 }
 
 func smallCache(t *testing.T, p Policy, segs int) *Cache {

@@ -52,7 +52,9 @@ _BATCH_MAX = 4096
 # ctypes objects by their type, bytes as char *, None as NULL, but a Python
 # int as a C int. So every length and ttl is passed as a ctypes object; these
 # tables hold the c_size_t of every small length and the c_uint32 ttl 0, so
-# that the hot paths build no ctypes object per argument per call.
+# that the hot paths build no ctypes object per argument per call. They
+# spell the lookup out (`_SZ[n] if n < _SMALL else c_size_t(n)`): a helper
+# function would cost more than the lookup it saves.
 _SMALL = 4096
 _SZ = tuple(c_size_t(i) for i in range(_SMALL))
 _TTL0 = c_uint32(0)
