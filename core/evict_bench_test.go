@@ -49,15 +49,20 @@ func fillUnique(b *testing.B, c *core.Cache, nseg, times int, key, val []byte) u
 func BenchmarkSetEvicting(b *testing.B) {
 	for _, p := range evictBenchPolicies {
 		for _, nseg := range evictBenchSegments {
+			// The rounds of one sub-benchmark (b.N = 1, 100, ...) share
+			// the cache, so it is filled once, not once per round.
+			var c *core.Cache
+			var i uint64
+			key, val := make([]byte, 16), make([]byte, 64)
 			b.Run(fmt.Sprintf("%v/segs=%d", p, nseg), func(b *testing.B) {
-				c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p})
-				if err != nil {
-					b.Fatal(err)
+				if c == nil {
+					var err error
+					if c, err = core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p}); err != nil {
+						b.Fatal(err)
+					}
+					i = fillUnique(b, c, nseg, 2, key, val)
+					b.ResetTimer()
 				}
-				defer c.Close()
-				key, val := make([]byte, 16), make([]byte, 64)
-				i := fillUnique(b, c, nseg, 2, key, val)
-				b.ResetTimer()
 				for n := 0; n < b.N; n++ {
 					seqKey(key, i)
 					i++
@@ -66,6 +71,9 @@ func BenchmarkSetEvicting(b *testing.B) {
 					}
 				}
 			})
+			if c != nil {
+				c.Close()
+			}
 		}
 	}
 }
