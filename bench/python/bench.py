@@ -58,7 +58,7 @@ def cpu_model() -> str:
 
 def load_average() -> str:
     try:
-        return " ".join(os.getloadavg().__repr__().strip("()").split(", "))
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
 
