@@ -306,7 +306,8 @@ func (c *Cache) leastUtilized() int32 {
 // relocate copies an item of a claimed segment into dest (a Relocating
 // segment this goroutine fills) and moves its slot there, with the
 // frequency set to freq. The copy is complete before the slot points at
-// it (copy, then publish: LESSONS #5). It returns false if dest is full or
+// it (copy, then publish: a reader that follows the new location must
+// find the whole item). It returns false if dest is full or
 // the slot changed meanwhile (a writer replaced or deleted the key); then
 // the copy is dead bytes and the caller treats the item as gone.
 func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq uint64) bool {
