@@ -97,13 +97,12 @@ func (c *conn) serve() {
 			if err := c.w.Flush(); err != nil {
 				return
 			}
-			if c.s.closing.Load() {
-				return
-			}
-			if idle > 0 {
+			// While shutting down, the read deadline is Shutdown's: the
+			// connection reads what the client already sent until then.
+			if idle > 0 && !c.s.closing.Load() {
 				c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
-				if c.s.closing.Load() { // Shutdown's wake-up may predate this deadline
-					return
+				if c.s.closing.Load() { // Shutdown's deadline may predate this one
+					c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
 				}
 			}
 		}

@@ -562,6 +562,8 @@ def test_context_manager_and_close():
         lambda: len(c),
         lambda: b"k" in c,
         lambda: c[b"k"],
+        lambda: c.__setitem__(b"k", b"v"),
+        lambda: c.__delitem__(b"k"),
     ):
         with pytest.raises(segcache.Closed):
             op()
