@@ -17,7 +17,9 @@
 # Environment: GO (go), CARGO (cargo), BUILD (<repo>/build), BENCH_TIME
 # (-benchtime of §1, §1c, §5; an iteration count "Nx"), SCALING_CPU (-cpu
 # of §5, default 1,2: give 1,2,4,8,16 on a machine with the cores),
-# SEGCACHE_TRACES (default ../shared/traces beside the repo root).
+# SEGCACHE_TRACES (default ../shared/traces beside the repo root),
+# BENCH_ONLY (full: only these sections, e.g. "1b 6"; default all of
+# 1 1b 1c 2 3 5 6).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
@@ -27,6 +29,9 @@ CARGO=${CARGO:-cargo}
 SCALING_CPU=${SCALING_CPU:-1,2}
 export SEGCACHE_TRACES=${SEGCACHE_TRACES:-$(cd "$root/.." && pwd)/shared/traces}
 cd "$root/bench"
+
+# want SECTION: whether `full` runs that section.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 # run records the command (as run from the repository root, once) and runs it.
 run() {
@@ -47,17 +52,22 @@ full)
 	load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/bench-load.txt"; }
 	: >"$out/bench-load.txt"
 	load "before §1"
-	echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
-	run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
-		| tee "$out/bench-throughput.txt"
-	load "after §1"
-	echo "== §1b the Rust segcache crate, alternating with core (2 to 4 minutes)" >&2
-	rm -f "$out/bench-rustpeer.txt"
-	if command -v "$CARGO" >/dev/null; then
+	if want 1; then
+		echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
+		run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
+			| tee "$out/bench-throughput.txt"
+		load "after §1"
+	fi
+	if ! want 1b; then
+		:
+	elif command -v "$CARGO" >/dev/null; then
+		echo "== §1b the Rust segcache crate, alternating with core (2 to 4 minutes)" >&2
+		rm -f "$out/bench-rustpeer.txt"
 		run "$GO" run ./cmd/keystream -keys 1000000 -out "$out/bench-keystream.bin"
 		run "$CARGO" build --release --locked --manifest-path rust-peer/Cargo.toml --target-dir "$out/rust-peer"
 		run "$GO" test -c -o "$out/bench-throughput.test" ./throughput
 		ops=${BENCH_TIME%x}
+		[[ $ops =~ ^[0-9]+$ ]] || ops=400000 # a duration -benchtime: the Rust program counts operations
 		for r in 1 2 3 4 5; do
 			echo "round $r/5" >&2
 			run "$out/bench-throughput.test" -test.run '^$' -test.bench '^BenchmarkThroughput$' -test.benchtime "$BENCH_TIME" \
@@ -65,27 +75,38 @@ full)
 			run "$out/rust-peer/release/segcache-rs-peer" "$out/bench-keystream.bin" -ops "$ops" -runs 1 >>"$out/bench-rustpeer.txt"
 		done
 	else
+		rm -f "$out/bench-rustpeer.txt"
 		echo "§1b NOT MEASURED: $CARGO not found (install Rust: https://rustup.rs)" >&2
 	fi
-	load "after §1b"
-	echo "== §1c physical limit" >&2
-	run "$GO" test -run '^$' -bench '^BenchmarkPhysical$' -benchtime "$BENCH_TIME" -count 5 -cpu 1 -timeout 30m ./throughput \
-		| tee "$out/bench-physical.txt"
-	echo "== §5 scaling and key layouts" >&2
-	run "$GO" test -run '^$' -bench '^BenchmarkScaling$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu "$SCALING_CPU" -timeout 60m ./throughput \
-		| tee "$out/bench-scaling.txt"
-	load "after §5"
-	echo "== §2 memory" >&2
-	run "$out/bench-memory" -all -out "$out/bench-memory.tsv"
-	echo "== §6 eviction and expiry cost (3 to 15 minutes, by the engine)" >&2
-	run "$out/bench-evict" -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv"
-	load "after §6"
-	echo "== §3 hit ratio (5 to 10 minutes, by the load), then core's policies twice more for the spread" >&2
-	run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv"
-	for r in 2 3; do
-		run "$out/bench-hitratio" -systems core -out "$out/bench-hitratio-run$r.tsv"
-	done
-	load "after §3"
+	if want 1b; then load "after §1b"; fi
+	if want 1c; then
+		echo "== §1c physical limit" >&2
+		run "$GO" test -run '^$' -bench '^BenchmarkPhysical$' -benchtime "$BENCH_TIME" -count 5 -cpu 1 -timeout 30m ./throughput \
+			| tee "$out/bench-physical.txt"
+	fi
+	if want 5; then
+		echo "== §5 scaling and key layouts" >&2
+		run "$GO" test -run '^$' -bench '^BenchmarkScaling$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu "$SCALING_CPU" -timeout 60m ./throughput \
+			| tee "$out/bench-scaling.txt"
+		load "after §5"
+	fi
+	if want 2; then
+		echo "== §2 memory" >&2
+		run "$out/bench-memory" -all -out "$out/bench-memory.tsv"
+	fi
+	if want 6; then
+		echo "== §6 eviction and expiry cost (3 to 15 minutes, by the engine)" >&2
+		run "$out/bench-evict" -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv"
+		load "after §6"
+	fi
+	if want 3; then
+		echo "== §3 hit ratio (5 to 10 minutes, by the load), then core's policies twice more for the spread" >&2
+		run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv"
+		for r in 2 3; do
+			run "$out/bench-hitratio" -systems core -out "$out/bench-hitratio-run$r.tsv"
+		done
+		load "after §3"
+	fi
 	;;
 report)
 	cmds=$BUILD/bench-commands.txt

@@ -145,8 +145,10 @@ func capi_segcache_options_init(opts *C.segcache_options) { C.capi_c_options_ini
 //     SEGCACHE_OPTIONS_MIN_SIZE or above 4096; bytes beyond the fields this
 //     library knows are not zero; eviction is not a segcache_eviction
 //     value; segment_bytes is not a multiple of 8 between 4 KiB and 8 MiB;
-//     heap_bytes holds fewer than 2 segments; hash_power, a merge parameter
-//     or s3fifo_admission_ratio is out of range.
+//     heap_bytes holds fewer than 2 segments; hash_power is outside
+//     [4, 29] or its table (2^hash_power slots of 8 bytes) is larger than
+//     the heap (heap_bytes in whole segments); a merge parameter or
+//     s3fifo_admission_ratio is out of range.
 //   - SEGCACHE_ENOMEM: the memory could not be mapped, or too many caches
 //     (262144) are open.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
@@ -179,7 +181,10 @@ func capi_segcache_open(opts C.capi_coptions, out *C.segcache_t) (rc C.int) {
 // becomes invalid, and every later call with it returns
 // SEGCACHE_EBADHANDLE. Calls on the same handle that are in flight on
 // other threads finish normally or return SEGCACHE_EBADHANDLE; none
-// crashes or reads freed memory.
+// crashes or reads freed memory. The memory and its address range are
+// returned to the system before segcache_close returns, once the calls in
+// flight are done with it (the library runs a garbage collection of its own
+// small heap to know that: a close takes milliseconds, not nanoseconds).
 //
 // Thread safety: any thread. Of concurrent closes of one handle exactly
 // one returns SEGCACHE_OK.

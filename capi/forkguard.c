@@ -24,8 +24,9 @@ const char *capi_c_strerror(int status) {
 uint32_t capi_c_version(void) { return SEGCACHE_VERSION_NUMBER; }
 
 /* The defaults of core.Options (normalize() picks the same values for
- * zero fields); test_capi checks each against the documentation and that
- * a cache opened with them equals one opened with NULL options. */
+ * zero fields). test_capi checks each against the documentation, and
+ * test_hardening that a cache opened with them is the one NULL options
+ * give. */
 void capi_c_options_init(segcache_options *opts) {
     if (opts == NULL) {
         return;

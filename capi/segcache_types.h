@@ -139,7 +139,8 @@ typedef struct segcache_options {
     uint64_t heap_bytes;      /* item memory; default 64 MiB; rounded down to
                                  whole segments, at least 2 segments */
     uint32_t segment_bytes;   /* default 1 MiB; multiple of 8, 4 KiB to 8 MiB */
-    uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power slots */
+    uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power
+                                 slots of 8 bytes, 4 to 29, at most the heap */
     int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_MERGE */
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */

@@ -98,7 +98,8 @@ type Options struct {
 	// MergeMax is the most segments one merge pass combines (default 8).
 	MergeMax int
 	// MergeTarget is how many source segments one merged segment is meant
-	// to absorb (default 4): each source keeps about 1/MergeTarget of its bytes.
+	// to absorb (default min(4, MergeMax)): each source keeps about
+	// 1/MergeTarget of its bytes.
 	MergeTarget int
 	// MergeCompact, if > 0, compacts neighbouring segments that are each at
 	// most 1/MergeCompact full after deletes (default 0: off).
@@ -106,6 +107,11 @@ type Options struct {
 	// S3FIFOAdmissionRatio is the share of segments given to the admission
 	// pool under PolicyS3FIFO (default 0.1; between 0.01 and 0.9).
 	S3FIFOAdmissionRatio float64
+	// Seed drives the random choices of the eviction policies (random,
+	// random_fifo, util's sample, merge's choice of bucket). The default, 0,
+	// is a seed like any other: the same workload replayed on the same
+	// options evicts the same segments, so runs and bugs reproduce.
+	Seed uint64
 }
 
 // Stats is a snapshot of a cache's counters. After all operations have

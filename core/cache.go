@@ -93,7 +93,8 @@ func (o *Options) normalize() error {
 		o.MergeMax = 8
 	}
 	if o.MergeTarget == 0 {
-		o.MergeTarget = 4
+		// Follows MergeMax, so that MergeMax alone may be set below 4.
+		o.MergeTarget = min(4, o.MergeMax)
 	}
 	if o.S3FIFOAdmissionRatio == 0 {
 		o.S3FIFOAdmissionRatio = 0.1

@@ -86,6 +86,7 @@ func (c *Cache) integrity(t *testing.T) {
 	if n := c.ev.accountingErrors.Load(); n != 0 {
 		t.Errorf("%d segments recycled with nonzero counters", n)
 	}
+	c.checkOrder(t)
 }
 
 func (c *Cache) forEachItemUnclaimed(id int32, fn func(off, size int)) {

@@ -2,35 +2,87 @@ package core
 
 import (
 	"math/rand/v2"
-	"slices"
+	"sync"
 	"sync/atomic"
 
-	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/evict"
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/ttl"
 )
 
-// evictState is the eviction policies' memory, guarded by evictMu.
+// evictState is the eviction policies' memory, guarded by evictMu. Every
+// structure here is updated in O(1) (O(log n) for the expiry heaps) when a
+// segment opens, is sealed or is claimed, so no eviction, merge or expiry
+// ever scans the segment headers.
 type evictState struct {
-	c           *Cache
-	mergeCursor map[int32]int64 // per TTL bucket: create time merged up to
-	promo       map[int32]int32 // S3-FIFO: per TTL bucket, the main-pool segment promotions go to
+	c *Cache
+
+	// stamp is the logical clock that orders segments: it advances by one
+	// every time a segment opens. Ages compared in milliseconds made dozens
+	// of segments opened in one millisecond tie, so "oldest first" was not.
+	stamp int64
+	rng   *rand.Rand // the random policies' choices, seeded by Options.Seed
+
+	chains   *segment.Chains // listed: Open, Sealed and Relocating segments
+	sealed   *evict.Index    // the evictable (Sealed) segments
+	expiring *evict.Heap     // listed segments that expire, by expiry time
+	cte      *evict.Heap     // PolicyCTE only: sealed segments by expiry, "never" last
+	cursor   []int32         // merge: per chain, the segment the next run starts at (None: head)
+	promo    map[int32]int32 // S3-FIFO: per TTL bucket, the main-pool segment promotions go to
+
+	// Segments that may have lost their last live item. Writers queue them
+	// (under emptyMu, a leaf lock, once per segment thanks to queued); the
+	// evictor reclaims them before evicting anything.
+	emptyMu sync.Mutex
+	empties []int32
+	queued  []atomic.Bool
 
 	// Scratch space reused by every eviction, so that sets that evict
 	// allocate nothing in steady state.
-	segs  []evict.Segment
-	items []liveItem
-	moved []bool
+	segs     []evict.Segment
+	items    []liveItem
+	moved    []bool
+	emptying []int32
 
 	accountingErrors atomic.Int64 // segments recycled with nonzero counters (must stay 0)
 }
 
+// utilSample is how many random sealed segments util compares: the least
+// utilized of them is evicted. An exact minimum needs an index updated by
+// every delete and overwrite, on the writers' path; sampling costs O(1) and
+// picks a segment among the emptiest ~3% with probability 1 − 0.97^32 ≈ 62%,
+// from the emptiest ~10% with 97%. Fully empty segments never depend on the
+// sample: they are reclaimed first, whatever the policy.
+const utilSample = 32
+
 func (e *evictState) init(c *Cache) {
 	e.c = c
-	e.mergeCursor = map[int32]int64{}
+	seed := c.opts.Seed
+	e.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	e.chains = segment.NewChains(c.nseg, ttl.Count)
+	e.sealed = evict.NewIndex(c.nseg)
+	e.expiring = evict.NewHeap(c.nseg)
+	if c.policy == PolicyCTE {
+		e.cte = evict.NewHeap(c.nseg)
+	}
+	e.cursor = make([]int32, ttl.Count*segment.Pools)
+	for i := range e.cursor {
+		e.cursor[i] = segment.None
+	}
 	e.promo = map[int32]int32{}
+	// A segment is queued at most once at a time: these never grow.
+	e.queued = make([]atomic.Bool, c.nseg)
+	e.empties = make([]int32, 0, c.nseg)
+	e.emptying = make([]int32, 0, c.nseg)
+}
+
+// nextStamp returns the opening stamp of a new segment: strictly
+// increasing, so segments never tie on age.
+func (e *evictState) nextStamp() int64 {
+	e.stamp++
+	return e.stamp
 }
 
 func (e *evictState) dropPromo(id int32) {
@@ -41,12 +93,117 @@ func (e *evictState) dropPromo(id int32) {
 	}
 }
 
+// list adds a segment the caller just initialized (segment.Table.Init) to
+// the ordering structures: as the newest of its chain and pool, or, for a
+// merge destination, just before at (it takes its first source's age).
+func (c *Cache) list(id, at int32) {
+	e := &c.ev
+	h := &c.segs.Headers[id]
+	if at != segment.None {
+		e.chains.InsertBefore(id, at)
+	} else {
+		e.chains.Append(id, h.Bucket.Load(), h.Pool.Load())
+	}
+	if x := h.Expire.Load(); x != 0 {
+		e.expiring.Push(id, x, h.Seq.Load())
+	}
+}
+
+// seal moves a listed segment from Open or Relocating to Sealed, which
+// makes it evictable. A segment sealed with no live item (all deleted or
+// overwritten while it was open) is queued for reclaiming.
+func (c *Cache) seal(id int32, from segment.State) {
+	h := &c.segs.Headers[id]
+	if !h.Transition(from, segment.Sealed) {
+		return
+	}
+	if !c.ev.chains.Listed(id) {
+		return
+	}
+	c.ev.sealed.Add(id)
+	if c.ev.cte != nil {
+		c.ev.cte.Push(id, evict.Expiry(h.Expire.Load()), h.Seq.Load())
+	}
+	// After the state change (sequentially consistent), so that either this
+	// sees a writer's last decrement or the writer sees Sealed and queues.
+	if n, _ := h.Live(); n == 0 {
+		c.ev.queueEmpty(id)
+	}
+}
+
+// unlist takes a claimed segment out of every ordering structure. A merge
+// cursor on it moves to the next segment of its chain.
+func (e *evictState) unlist(id int32) {
+	if ch := e.chains.Chain(id); ch != segment.None && e.cursor[ch] == id {
+		e.cursor[ch] = e.chains.Next(id)
+	}
+	e.chains.Remove(id)
+	e.sealed.Remove(id)
+	e.expiring.Remove(id)
+	if e.cte != nil {
+		e.cte.Remove(id)
+	}
+}
+
+// noteUnlinked is called by a writer that took an item off segment id's
+// counters (delete, overwrite, displacement): a sealed segment left with no
+// live item is queued, so its space comes back before anything is evicted
+// (with PolicyNone, it is the only way deleted items' space comes back).
+func (c *Cache) noteUnlinked(id int32, h *segment.Header) {
+	if n, _ := h.Live(); n == 0 && h.State() == segment.Sealed {
+		c.ev.queueEmpty(id)
+	}
+}
+
+func (e *evictState) queueEmpty(id int32) {
+	if !e.queued[id].CompareAndSwap(false, true) {
+		return
+	}
+	e.emptyMu.Lock()
+	e.empties = append(e.empties, id)
+	e.emptyMu.Unlock()
+}
+
+// reclaimEmpty frees the queued segments that are sealed and hold no live
+// item, and returns how many it freed. Nothing is evicted: a sealed
+// segment gains no item once no writer holds a pin taken while it was open.
+func (c *Cache) reclaimEmpty() int {
+	e := &c.ev
+	e.emptyMu.Lock()
+	ids := append(e.emptying[:0], e.empties...)
+	e.empties = e.empties[:0]
+	e.emptyMu.Unlock()
+	e.emptying = ids
+	n := 0
+	for _, id := range ids {
+		e.queued[id].Store(false)
+		h := &c.segs.Headers[id]
+		// State, then pins, then counters: a writer that reserved space
+		// while the segment was open holds a pin until it has published,
+		// and a writer that pins it now fails (it is not open any more).
+		if h.State() != segment.Sealed || !e.chains.Listed(id) {
+			continue
+		}
+		if h.Pins.Load() != 0 {
+			e.queueEmpty(id) // a writer is unlinking from it: look again later
+			continue
+		}
+		if items, _ := h.Live(); items != 0 {
+			continue
+		}
+		if c.drainWhole(id, dropEmpty, false) {
+			n++
+		}
+	}
+	return n
+}
+
 // snapshot returns the evictable view of a segment header.
 func (c *Cache) snapshot(id int32) evict.Segment {
 	h := &c.segs.Headers[id]
 	return evict.Segment{
 		ID: id, State: h.State(), Bucket: h.Bucket.Load(), Pool: h.Pool.Load(),
-		Create: h.CreateAt.Load(), Expire: h.Expire.Load(), NeedUntil: h.NeedUntil.Load(),
+		Seq: h.Seq.Load(), Expire: h.Expire.Load(), NeedUntil: h.NeedUntil.Load(),
 		LiveBytes: h.LiveBytes(),
 	}
 }
@@ -66,12 +223,7 @@ func (c *Cache) evictLocked(force bool) error {
 			return nil
 		}
 	}
-	segs := c.ev.segs[:0]
-	for id := range c.segs.Headers {
-		segs = append(segs, c.snapshot(int32(id)))
-	}
-	c.ev.segs = segs
-	victim := evict.Pick(c.policy.evictKind(), segs, rand.Uint64())
+	victim := c.pickVictim()
 	if victim < 0 {
 		return ErrNoSpace
 	}
@@ -79,24 +231,83 @@ func (c *Cache) evictLocked(force bool) error {
 	return nil
 }
 
-func (p Policy) evictKind() evict.Kind {
-	switch p {
-	case PolicyRandom:
-		return evict.Random
-	case PolicyRandomFIFO:
-		return evict.RandomFIFO
-	case PolicyCTE:
-		return evict.CTE
-	case PolicyUtil:
-		return evict.Util
+// pickVictim chooses the segment a whole-segment policy drops: a sealed
+// one; when none is sealed (more TTL buckets in use than segments), the
+// oldest open one, then the oldest relocation destination.
+func (c *Cache) pickVictim() int32 {
+	e := &c.ev
+	if n := e.sealed.Len(); n > 0 {
+		switch c.policy {
+		case PolicyRandom:
+			return e.sealed.At(e.rng.IntN(n))
+		case PolicyRandomFIFO:
+			s := e.sealed.At(e.rng.IntN(n))
+			return c.firstIn(e.chains.Head(e.chains.Chain(s)), (*segment.Chains).Next, segment.Sealed)
+		case PolicyCTE:
+			id, _ := e.cte.Min()
+			return id
+		case PolicyUtil:
+			return c.leastUtilized()
+		}
+		// fifo, and the fallback of merge and s3fifo
+		return c.oldest(segment.Sealed)
 	}
-	return evict.FIFO // fifo, and the fallback of merge and s3fifo
+	if id := c.oldest(segment.Open); id >= 0 {
+		return id
+	}
+	return c.oldest(segment.Relocating)
+}
+
+// firstIn walks a list from id and returns the first segment in state st,
+// or None. The walk passes only segments that are not in st: for Sealed,
+// the open and relocation segments, a few per TTL bucket in use.
+func (c *Cache) firstIn(id int32, next func(*segment.Chains, int32) int32, st segment.State) int32 {
+	for ; id != segment.None; id = next(c.ev.chains, id) {
+		if c.segs.Headers[id].State() == st {
+			return id
+		}
+	}
+	return segment.None
+}
+
+// oldest returns the first-opened segment in state st over both pools.
+func (c *Cache) oldest(st segment.State) int32 {
+	best := segment.None
+	for p := int32(0); p < segment.Pools; p++ {
+		id := c.firstIn(c.ev.chains.PoolHead(p), (*segment.Chains).PoolNext, st)
+		if id != segment.None && (best == segment.None || c.segs.Headers[id].Seq.Load() < c.segs.Headers[best].Seq.Load()) {
+			best = id
+		}
+	}
+	return best
+}
+
+// leastUtilized returns the sealed segment with the fewest live bytes
+// among utilSample drawn at random (all of them when there are no more),
+// the older one on a tie.
+func (c *Cache) leastUtilized() int32 {
+	e := &c.ev
+	n := e.sealed.Len()
+	best, bestLive, bestSeq := segment.None, int32(0), int64(0)
+	for i := 0; i < min(n, utilSample); i++ {
+		id := e.sealed.At(i)
+		if n > utilSample {
+			id = e.sealed.At(e.rng.IntN(n))
+		}
+		h := &c.segs.Headers[id]
+		live, seq := h.LiveBytes(), h.Seq.Load()
+		if best == segment.None || live < bestLive || live == bestLive && seq < bestSeq {
+			best, bestLive, bestSeq = id, live, seq
+		}
+	}
+	return best
 }
 
 // relocate copies an item of a claimed segment into dest (a Relocating
 // segment this goroutine fills) and moves its slot there, with the
 // frequency set to freq. The copy is complete before the slot points at
-// it (copy, then publish: LESSONS #5). It returns false if dest is full or
+// it (copy, then publish: a reader that follows the new location must
+// find the whole item). It returns false if dest is full or
 // the slot changed meanwhile (a writer replaced or deleted the key); then
 // the copy is dead bytes and the caller treats the item as gone.
 func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq uint64) bool {
@@ -165,50 +376,70 @@ func (c *Cache) compact() bool {
 }
 
 // pickRun chooses the segments to merge: the TTL bucket of a random
-// sealed segment, and in it the sealed segments after the bucket's merge
-// cursor, oldest first, while their expiries stay compatible. With
-// sparse, only segments at most 1/MergeCompact full qualify.
+// sealed segment, and in its chain the sealed segments from the bucket's
+// merge cursor on, oldest first, while their expiries stay compatible;
+// from the chain's head again when fewer than two remain after the cursor.
+// With sparse, only segments at most 1/MergeCompact full qualify: the
+// bucket is that of one of sparseTries random sealed segments that is
+// sparse, and the run's walk passes at most sparseWalk segments (a bound
+// the old full scan did not have: a run of sparse segments spread thinly
+// over a long chain is not found).
 func (c *Cache) pickRun(sparse bool) []evict.Segment {
 	e := &c.ev
-	start := rand.IntN(c.nseg)
-	bucket := int32(-1)
-	for i := 0; i < c.nseg && bucket < 0; i++ {
-		id := int32((start + i) % c.nseg)
-		s := c.snapshot(id)
-		if s.State == segment.Sealed && (!sparse || int(s.LiveBytes)*c.opts.MergeCompact <= c.segSize) {
-			bucket = s.Bucket
-		}
-	}
-	if bucket < 0 {
+	n := e.sealed.Len()
+	if n == 0 {
 		return nil
 	}
-	segs := c.ev.segs[:0]
-	for id := range c.segs.Headers {
-		s := c.snapshot(int32(id))
-		if s.State == segment.Sealed && s.Bucket == bucket && (!sparse || int(s.LiveBytes)*c.opts.MergeCompact <= c.segSize) {
-			segs = append(segs, s)
+	s := segment.None
+	tries := 1
+	if sparse {
+		tries = sparseTries
+	}
+	for i := 0; i < tries && s == segment.None; i++ {
+		if id := e.sealed.At(e.rng.IntN(n)); !sparse || c.sparse(id) {
+			s = id
 		}
 	}
-	slices.SortFunc(segs, func(a, b evict.Segment) int {
-		if a.Create != b.Create {
-			return int(a.Create - b.Create)
+	if s == segment.None {
+		return nil
+	}
+	ch := e.chains.Chain(s)
+	head := e.chains.Head(ch)
+	from := e.cursor[ch]
+	if from == segment.None {
+		from = head
+	}
+	run := c.collectRun(from, sparse)
+	if len(run) < 2 && from != head {
+		run = c.collectRun(head, sparse) // wrap around
+	}
+	return run
+}
+
+const (
+	sparseTries = 16
+	sparseWalk  = 256
+)
+
+// sparse reports whether a segment is at most 1/MergeCompact full.
+func (c *Cache) sparse(id int32) bool {
+	return int(c.segs.Headers[id].LiveBytes())*c.opts.MergeCompact <= c.segSize
+}
+
+// collectRun walks a chain from id and returns the longest compatible run
+// of its first MergeMax sealed (and, with sparse, sparse) segments.
+func (c *Cache) collectRun(id int32, sparse bool) []evict.Segment {
+	segs := c.ev.segs[:0]
+	for steps := 0; id != segment.None && len(segs) < c.opts.MergeMax; id = c.ev.chains.Next(id) {
+		if steps++; sparse && steps > sparseWalk {
+			break
 		}
-		return int(a.ID - b.ID)
-	})
-	cursor, ok := e.mergeCursor[bucket]
-	i0 := 0
-	if ok {
-		i0 = slices.IndexFunc(segs, func(s evict.Segment) bool { return s.Create > cursor })
-		if i0 < 0 {
-			i0 = 0
+		if c.segs.Headers[id].State() == segment.Sealed && (!sparse || c.sparse(id)) {
+			segs = append(segs, c.snapshot(id))
 		}
 	}
 	c.ev.segs = segs
-	run := evict.CompatibleRun(segs[i0:], c.opts.MergeMax)
-	if len(run) < 2 && i0 > 0 {
-		run = evict.CompatibleRun(segs, c.opts.MergeMax) // wrap around
-	}
-	return run
+	return evict.CompatibleRun(segs, c.opts.MergeMax)
 }
 
 // mergeRun merges run into a spare segment and returns how many sources
@@ -219,7 +450,8 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 		return 0
 	}
 	exp, need := evict.Envelope(run)
-	c.segs.Init(dest, segment.Relocating, run[0].Bucket, segment.PoolMain, run[0].Create, exp, need, 0)
+	c.segs.Init(dest, segment.Relocating, run[0].Bucket, segment.PoolMain, run[0].Seq, exp, need, 0)
+	c.list(dest, run[0].ID)
 	keep := c.segSize
 	stop := c.segSize
 	if prune {
@@ -240,11 +472,14 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 	}
 	dh := &c.segs.Headers[dest]
 	merged := 0
+	after := segment.None // the segment after the last one merged
 	items := c.ev.items
 	for _, src := range run {
+		next := c.ev.chains.Next(src.ID)
 		if int(dh.WriteOff.Load()) >= stop || !c.claim(src.ID) {
 			break
 		}
+		after = next
 		items = c.liveItems(src.ID, items)
 		var dropped uint64
 		if prune {
@@ -265,15 +500,16 @@ func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
 	if n, _ := dh.Live(); n == 0 {
 		// Nothing survived (or nothing was merged): free the spare again.
 		dh.SetState(segment.Draining)
+		c.ev.unlist(dest)
 		c.recycle(dest)
 	} else {
-		dh.Transition(segment.Relocating, segment.Sealed)
+		c.seal(dest, segment.Relocating)
 	}
 	c.mergedSegments.Add(uint64(merged))
-	// Next time start after what was merged: the merged segment carries
-	// the first source's creation time, so it is skipped too.
+	// Next time start after what was merged; the merged segment took the
+	// first source's place in the chain, before the cursor.
 	if merged > 0 {
-		c.ev.mergeCursor[run[0].Bucket] = run[merged-1].Create
+		c.ev.cursor[segment.ChainOf(run[0].Bucket, segment.PoolMain)] = after
 	}
 	return merged
 }
@@ -345,28 +581,19 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 // evictions; ghosting main evictions too remembers more history and
 // measured slightly better on the orm-busy and web12 traces.)
 func (c *Cache) s3fifo() bool {
-	adm := 0
-	var oldestAdm, oldestMain evict.Segment
-	oldestAdm.ID, oldestMain.ID = -1, -1
-	for id := range c.segs.Headers {
-		s := c.snapshot(int32(id))
-		if s.State == segment.Free {
-			continue
-		}
-		if s.Pool == segment.PoolAdmission {
-			adm++
-			if s.State == segment.Sealed && (oldestAdm.ID < 0 || s.Create < oldestAdm.Create) {
-				oldestAdm = s
-			}
-		} else if s.State == segment.Sealed && (oldestMain.ID < 0 || s.Create < oldestMain.Create) {
-			oldestMain = s
-		}
+	e := &c.ev
+	adm := e.chains.Len(segment.PoolAdmission)
+	oldestAdm := c.firstIn(e.chains.PoolHead(segment.PoolAdmission), (*segment.Chains).PoolNext, segment.Sealed)
+	oldestMain := c.firstIn(e.chains.PoolHead(segment.PoolMain), (*segment.Chains).PoolNext, segment.Sealed)
+	id := oldestMain
+	if oldestAdm != segment.None && (float64(adm) > c.opts.S3FIFOAdmissionRatio*float64(c.nseg) || oldestMain == segment.None) {
+		id = oldestAdm
 	}
-	victim := oldestMain
-	if oldestAdm.ID >= 0 && (float64(adm) > c.opts.S3FIFOAdmissionRatio*float64(c.nseg) || oldestMain.ID < 0) {
-		victim = oldestAdm
+	if id == segment.None {
+		return false
 	}
-	if victim.ID < 0 || !c.claim(victim.ID) {
+	victim := c.snapshot(id)
+	if !c.claim(id) {
 		return false
 	}
 	var dropped uint64
@@ -415,14 +642,15 @@ func (c *Cache) promoDest(src evict.Segment, size int) int32 {
 			dh.NeedUntil.Store(max(dh.NeedUntil.Load(), src.NeedUntil))
 			return d
 		}
-		dh.Transition(segment.Relocating, segment.Sealed)
+		c.seal(d, segment.Relocating)
 		delete(e.promo, src.Bucket)
 	}
 	d := c.segs.Take(0)
 	if d < 0 {
 		return -1
 	}
-	c.segs.Init(d, segment.Relocating, src.Bucket, segment.PoolMain, clock.Now(), src.Expire, src.NeedUntil, 0)
+	c.segs.Init(d, segment.Relocating, src.Bucket, segment.PoolMain, e.nextStamp(), src.Expire, src.NeedUntil, 0)
+	c.list(d, segment.None)
 	e.promo[src.Bucket] = d
 	return d
 }

@@ -61,7 +61,8 @@ func hashKey(key []byte) uint64 { return xxh3.Hash(key) }
 // examine checks whether slot s points at key. It never trusts bytes it
 // read unless the generation was unchanged afterwards, so a slot whose
 // segment was recycled under it is reported unstable rather than as
-// another key (a false "absent", LESSONS #24).
+// another key: calling that "absent" would lose a live item to a reader
+// that merely raced with a relocation.
 func (c *Cache) examine(key []byte, s uint64, f *found) examined {
 	seg, g6, off := hashtable.Where(s)
 	if int(seg) >= c.nseg || off+item.HeaderSize > c.segSize {

@@ -78,28 +78,30 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 		return nil // another writer already did it
 	}
 	if observed >= 0 {
-		c.segs.Headers[observed].Transition(segment.Open, segment.Sealed)
+		c.seal(observed, segment.Open)
 		open.CompareAndSwap(observed, -1)
 	}
 	id, err := c.allocLocked(c.keepFree)
 	if err != nil {
 		return err
 	}
-	now := clock.Now()
-	p := ttl.PlanFor(b, now)
-	c.segs.Init(id, segment.Open, int32(b), pool, now, p.Expire, p.NeedUntil, p.Seal)
+	// Expiry and sealing follow the real clock (the TTL contract); the
+	// segment's age among the others is its opening stamp.
+	p := ttl.PlanFor(b, clock.Now())
+	c.segs.Init(id, segment.Open, int32(b), pool, c.ev.nextStamp(), p.Expire, p.NeedUntil, p.Seal)
+	c.list(id, segment.None)
 	open.Store(id)
 	return nil
 }
 
 // allocLocked takes a free segment, leaving keep free for relocation,
-// expiring and then evicting until one is free.
+// reclaiming empty segments, expiring and then evicting until one is free.
 func (c *Cache) allocLocked(keep int) (int32, error) {
 	for attempt := 0; ; attempt++ {
 		if id := c.segs.Take(keep); id >= 0 {
 			return id, nil
 		}
-		if c.expireLocked() > 0 {
+		if c.reclaimEmpty() > 0 || c.expireLocked() > 0 {
 			continue
 		}
 		if attempt > 2*c.nseg+8 {
@@ -114,8 +116,9 @@ func (c *Cache) allocLocked(keep int) (int32, error) {
 }
 
 // claim moves a segment from Open, Sealed or Relocating to Draining, so
-// that this goroutine owns it, and detaches it from its bucket and from
-// the promotion destinations.
+// that this goroutine owns it, and detaches it from its bucket, from the
+// eviction order and from the promotion destinations. The caller holds
+// evictMu.
 func (c *Cache) claim(id int32) bool {
 	hdr := &c.segs.Headers[id]
 	st := hdr.State()
@@ -125,6 +128,7 @@ func (c *Cache) claim(id int32) bool {
 	if !hdr.Transition(st, segment.Draining) {
 		return false
 	}
+	c.ev.unlist(id)
 	b := hdr.Bucket.Load()
 	for l := range c.buckets[b].open[hdr.Pool.Load()] {
 		c.buckets[b].open[hdr.Pool.Load()][l].CompareAndSwap(id, -1)
@@ -186,6 +190,7 @@ const (
 	dropEvict dropReason = iota
 	dropExpire
 	dropClear
+	dropEmpty // reclaiming a segment with no live item: nothing is dropped
 )
 
 // drainWhole claims segment id, unlinks every live item and recycles it.
@@ -207,6 +212,8 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 	case dropExpire:
 		c.expiredItems.Add(n)
 		c.expiredSegments.Add(1)
+	case dropEmpty:
+		c.evictedItems.Add(n) // 0: counted in case a writer raced the check
 	}
 	return true
 }
@@ -221,31 +228,35 @@ func (c *Cache) recycle(id int32) {
 	c.segs.Recycle(id)
 }
 
-// expireLocked drains every segment whose expiry has passed.
+// expireLocked drains every segment whose expiry has passed, in
+// O(expired segments): the expiry heap holds every listed segment that
+// expires, earliest first.
 func (c *Cache) expireLocked() int {
 	now := clock.Now()
 	n := 0
-	for id := range c.segs.Headers {
-		hdr := &c.segs.Headers[id]
-		st := hdr.State()
-		if st == segment.Free || st == segment.Draining {
-			continue
+	for {
+		id, at := c.ev.expiring.Min()
+		if id < 0 || at > now {
+			return n
 		}
-		if e := hdr.Expire.Load(); e != 0 && now >= e && c.drainWhole(int32(id), dropExpire, false) {
+		if c.drainWhole(id, dropExpire, false) {
 			n++
+		} else {
+			c.ev.unlist(id) // not claimable: never look at it again
 		}
 	}
-	return n
 }
 
-// Expire eagerly frees every expired segment. Reads never return expired
-// items in any case; this returns their memory.
+// Expire eagerly frees every expired segment, and every segment whose
+// items were all deleted or overwritten. Reads never return expired items
+// in any case; this returns their memory.
 func (c *Cache) Expire() error {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	c.reclaimEmpty()
 	c.expireLocked()
 	return nil
 }

@@ -164,6 +164,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 			res, waitP, waitS = c.publish(&k, had, &f, loc)
 			if res != published {
 				hdr.AddLive(-1, -size)
+				c.noteUnlinked(id, hdr)
 			}
 		}
 		if res == published {
@@ -233,6 +234,7 @@ func (c *Cache) unlink(p *uint64, s uint64, change hashtable.Change) unlinkResul
 	ih, _ := item.Decode(item.LoadHeader(data))
 	item.MarkDeleted(data)
 	hdr.AddLive(-1, -ih.SizeOf())
+	c.noteUnlinked(seg, hdr)
 	return unlinked
 }
 

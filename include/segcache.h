@@ -147,7 +147,8 @@ typedef struct segcache_options {
     uint64_t heap_bytes;      /* item memory; default 64 MiB; rounded down to
                                  whole segments, at least 2 segments */
     uint32_t segment_bytes;   /* default 1 MiB; multiple of 8, 4 KiB to 8 MiB */
-    uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power slots */
+    uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power
+                                 slots of 8 bytes, 4 to 29, at most the heap */
     int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_MERGE */
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
@@ -239,8 +240,10 @@ SEGCACHE_API void segcache_options_init(segcache_options *opts);
  *     SEGCACHE_OPTIONS_MIN_SIZE or above 4096; bytes beyond the fields this
  *     library knows are not zero; eviction is not a segcache_eviction
  *     value; segment_bytes is not a multiple of 8 between 4 KiB and 8 MiB;
- *     heap_bytes holds fewer than 2 segments; hash_power, a merge parameter
- *     or s3fifo_admission_ratio is out of range.
+ *     heap_bytes holds fewer than 2 segments; hash_power is outside
+ *     [4, 29] or its table (2^hash_power slots of 8 bytes) is larger than
+ *     the heap (heap_bytes in whole segments); a merge parameter or
+ *     s3fifo_admission_ratio is out of range.
  *   - SEGCACHE_ENOMEM: the memory could not be mapped, or too many caches
  *     (262144) are open.
  *   - SEGCACHE_EINTERNAL: a recovered internal fault.
@@ -252,7 +255,10 @@ SEGCACHE_API int segcache_open(const segcache_options *opts, segcache_t *out);
  * becomes invalid, and every later call with it returns
  * SEGCACHE_EBADHANDLE. Calls on the same handle that are in flight on
  * other threads finish normally or return SEGCACHE_EBADHANDLE; none
- * crashes or reads freed memory.
+ * crashes or reads freed memory. The memory and its address range are
+ * returned to the system before segcache_close returns, once the calls in
+ * flight are done with it (the library runs a garbage collection of its own
+ * small heap to know that: a close takes milliseconds, not nanoseconds).
  *
  * Thread safety: any thread. Of concurrent closes of one handle exactly
  * one returns SEGCACHE_OK.

@@ -220,6 +220,51 @@ public:
         return out;
     }
 
+    // set_multi stores many items in one call into the library, in order
+    // (each a set with ttl). If any item fails, the first failure is thrown
+    // after the call; the other items are stored.
+    void set_multi(const std::vector<std::pair<std::string_view, std::string_view>> &items,
+                   uint32_t ttl = 0) {
+        const size_t n = items.size();
+        std::vector<const void *> kp(n), vp(n);
+        std::vector<size_t> kl(n), vl(n);
+        std::vector<uint32_t> ttls(n, ttl);
+        std::vector<int> sts(n);
+        for (size_t i = 0; i < n; i++) {
+            kp[i] = detail::bytes(items[i].first);
+            kl[i] = items[i].first.size();
+            vp[i] = detail::bytes(items[i].second);
+            vl[i] = items[i].second.size();
+        }
+        detail::check(segcache_set_multi(h_, n, kp.data(), kl.data(), vp.data(), vl.data(),
+                                         ttls.data(), sts.data()),
+                      "segcache_set_multi");
+        for (int st : sts) detail::check(st, "segcache_set_multi");
+    }
+
+    // erase_multi removes many keys in one call; returns how many were
+    // present. A failure other than "absent" throws after the call.
+    size_t erase_multi(const std::vector<std::string_view> &keys) {
+        const size_t n = keys.size();
+        std::vector<const void *> kp(n);
+        std::vector<size_t> kl(n);
+        std::vector<int> sts(n);
+        for (size_t i = 0; i < n; i++) {
+            kp[i] = detail::bytes(keys[i]);
+            kl[i] = keys[i].size();
+        }
+        detail::check(segcache_delete_multi(h_, n, kp.data(), kl.data(), sts.data()),
+                      "segcache_delete_multi");
+        size_t erased = 0;
+        for (int st : sts) {
+            if (st == SEGCACHE_OK)
+                erased++;
+            else if (st != SEGCACHE_ENOTFOUND)
+                throw Error(st, "segcache_delete_multi");
+        }
+        return erased;
+    }
+
     void expire() { detail::check(segcache_expire(h_), "segcache_expire"); }
     void clear() { detail::check(segcache_clear(h_), "segcache_clear"); }
     segcache_stats stats() const {

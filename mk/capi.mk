@@ -15,6 +15,9 @@
 #   make bench-c        the C benchmark (C program beside the same workload
 #                       in Go in process: the cost of crossing the C ABI)
 #   make stress-capi    soak: the pthread stress tests, STRESS_ROUNDS times
+#   make soak           the model-checked randomized workload through the C ABI
+#                       (workers, handle forgers, open/close races) for
+#                       SOAK_SECONDS (default 600); make test runs it 3 s
 
 CAPI_LIB     := $(BUILD)/libsegcache.so
 CAPI_STATIC  := $(BUILD)/static/libsegcache.a
@@ -38,7 +41,7 @@ ALL_TARGETS   += lib demo-c
 TEST_TARGETS  += test-capi
 BENCH_TARGETS += bench-c
 
-.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-hardening test-c-recover \
+.PHONY: lib lib-static header demo-c test-capi check-header check-exports test-c test-c-hardening soak soak-smoke test-c-recover \
         test-c-valgrind test-cmake test-install install install-capi bench-c bench-c-smoke stress-capi
 
 lib: $(CAPI_LIB)
@@ -75,7 +78,7 @@ demo-c: $(CAPI_OUT)/demo
 
 # ---- tests ------------------------------------------------------------------
 
-test-capi: check-header check-exports test-c test-c-hardening test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
+test-capi: check-header check-exports test-c test-c-hardening soak-smoke test-c-recover test-c-valgrind test-cmake test-install bench-c-smoke
 	@echo "test-capi: all C ABI checks passed"
 
 # The committed header, ABI description and C entry points must be exactly
@@ -101,7 +104,7 @@ check-header: $(CAPI_LIB)
 check-exports: $(CAPI_LIB)
 	tests/c/check_exports.sh $(CAPI_LIB) $(CAPI_ABI)
 
-$(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+$(CAPI_OUT)/test_capi: tests/c/test_capi.c tests/c/check.h tests/c/run.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
 	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
 
@@ -110,12 +113,26 @@ test-c: $(CAPI_OUT)/test_capi
 
 # Regression tests of the hardening: set_max_procs range, fork, hash_power
 # bound, failed *_multi calls, address space given back on close.
-$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h $(CAPI_HEADER) $(CAPI_LIB)
+$(CAPI_OUT)/test_hardening: tests/c/test_hardening.c tests/c/check.h tests/c/run.h $(CAPI_HEADER) $(CAPI_LIB)
 	@mkdir -p $(@D)
 	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
 
 test-c-hardening: $(CAPI_OUT)/test_hardening
 	$(CAPI_OUT)/test_hardening
+
+# The soak: tests/c/soak.c for SOAK_SECONDS with SOAK_WORKERS model-checked
+# workers (not part of make test, which runs it briefly as a smoke test).
+SOAK_SECONDS ?= 600
+SOAK_WORKERS ?= 4
+$(CAPI_OUT)/soak: tests/c/soak.c $(CAPI_HEADER) $(CAPI_LIB)
+	@mkdir -p $(@D)
+	$(CAPI_CC) $(CAPI_CFLAGS) -o $@ $< -L$(BUILD) -lsegcache -Wl,-rpath,$(BUILD) -pthread
+
+soak: $(CAPI_OUT)/soak
+	$(CAPI_OUT)/soak $(SOAK_SECONDS) $(SOAK_WORKERS)
+
+soak-smoke: $(CAPI_OUT)/soak
+	$(CAPI_OUT)/soak 3 2
 
 # A soak of the pthread stress tests (not part of make test).
 STRESS_ROUNDS ?= 50
@@ -162,7 +179,8 @@ test-cmake:
 	cd $(CAPI_OUT)/cmake && ctest --output-on-failure
 
 # make install into a scratch prefix, move it, then build consumers of it: a C
-# program with find_package(segcache), the same with pkg-config, and the
+# program with find_package(segcache), the same with pkg-config and with the
+# static archive (no libsegcache.so needed at run time), and the
 # C++ example (which includes the installed <segcache.hpp>) on its own with
 # find_package and with pkg-config.
 test-install:
@@ -176,6 +194,9 @@ test-install:
 		tests/c/consumer/consumer.c $$(pkg-config --cflags --libs segcache) \
 		-Wl,-rpath,$$(pkg-config --variable=libdir segcache)'
 	$(CAPI_OUT)/consumer/consumer-pc
+	$(CAPI_CC) -o $(CAPI_OUT)/consumer/consumer-static tests/c/consumer/consumer.c \
+		-I$(CAPI_OUT)/prefix/include $(CAPI_OUT)/prefix/lib/libsegcache.a -lpthread
+	$(CAPI_OUT)/consumer/consumer-static
 	cmake -S examples/cpp -B $(CAPI_OUT)/consumer/cpp -G Ninja -DCMAKE_PREFIX_PATH=$(CAPI_OUT)/prefix
 	cmake --build $(CAPI_OUT)/consumer/cpp
 	$(CAPI_OUT)/consumer/cpp/segcache_demo_cpp

@@ -5,7 +5,7 @@
 #                       + the example
 #   make python-ext     build segcache._speedups in place (the compiled path)
 #   make demo-python    run examples/python/demo.py
-#   make bench-python   bench/python/bench.py (BENCHMARKS.md section 4)
+#   make bench-python   bench/python/bench.py: both paths against an empty ctypes call
 #   make python-package copy libsegcache.so next to the package (optional:
 #                       `pip install bindings/python` builds it itself)
 #

@@ -43,7 +43,8 @@ type conn struct {
 	line    []byte   // a request line longer than the read buffer
 	keys    [][]byte // key scratch of Parse
 	key     []byte   // a copy of the key of a storage command
-	val     []byte   // data blocks that do not fit in r; values read one by one
+	block   []byte   // data blocks that do not fit in r
+	val     []byte   // values read one by one
 	rmw     []byte   // read-modify-write: the old value, then the new one
 	num     []byte   // formatting
 	slab    []byte   // batch lookup buffers
@@ -96,13 +97,12 @@ func (c *conn) serve() {
 			if err := c.w.Flush(); err != nil {
 				return
 			}
-			if c.s.closing.Load() {
-				return
-			}
-			if idle > 0 {
+			// While shutting down, the read deadline is Shutdown's: the
+			// connection reads what the client already sent until then.
+			if idle > 0 && !c.s.closing.Load() {
 				c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
-				if c.s.closing.Load() { // Shutdown's wake-up may predate this deadline
-					return
+				if c.s.closing.Load() { // Shutdown's deadline may predate this one
+					c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
 				}
 			}
 		}
@@ -174,8 +174,32 @@ func (c *conn) serverError(msg string) {
 	c.reply("SERVER_ERROR " + msg)
 }
 
+// keepBytes is the most scratch a connection keeps between requests: one
+// large request (a long multi-get line, a big value) must not pin its
+// buffers for the life of an idle connection.
+const keepBytes = 64 << 10
+
+func (c *conn) releaseLarge() {
+	if cap(c.val) > keepBytes {
+		c.val = nil
+	}
+	if cap(c.block) > keepBytes {
+		c.block = nil
+	}
+	if cap(c.rmw) > keepBytes {
+		c.rmw = nil
+	}
+	if cap(c.line) > keepBytes {
+		c.line = nil
+	}
+	if cap(c.keys) > keepBytes/24 { // 24 bytes per slice header
+		c.keys = nil
+	}
+}
+
 // handle runs one request; false means close the connection.
 func (c *conn) handle(line []byte) bool {
+	defer c.releaseLarge()
 	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
 	if cap(req.Keys) > cap(c.keys) {
 		c.keys = req.Keys[:0]
@@ -374,7 +398,8 @@ func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
 
 // readData reads a data block of n bytes and its "\r\n". The block is
 // returned in place in the read buffer when it fits (valid until done is
-// called) and in c.val otherwise.
+// called) and in c.block otherwise (which lookups, reading into c.val
+// while the block is in use, must not share).
 func (c *conn) readData(n int) (data []byte, done func(), err error) {
 	if n+2 <= c.r.Size() {
 		b, err := c.r.Peek(n + 2)
@@ -387,10 +412,10 @@ func (c *conn) readData(n int) (data []byte, done func(), err error) {
 		}
 		return b[:n], done, nil
 	}
-	if cap(c.val) < n+2 {
-		c.val = make([]byte, n+2)
+	if cap(c.block) < n+2 {
+		c.block = make([]byte, n+2)
 	}
-	b := c.val[:n+2]
+	b := c.block[:n+2]
 	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, nil, err
 	}

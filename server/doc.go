@@ -20,6 +20,10 @@
 // loops over the engine's CAS, which retry when another writer got there
 // first, so they are atomic like memcached's.
 //
+// exptime follows memcached: 0 never expires, up to 30 days is seconds
+// from now, more is an absolute Unix time, and a negative or past time
+// means already expired (the store succeeds and the key reads as absent).
+//
 // Departures from memcached, all forced by the engine's design:
 //   - An item with a TTL may disappear up to 10% (+1 s) before its expiry
 //     (items expire with their segment), never after it.

@@ -15,14 +15,14 @@ import (
 
 // testServer is a server on a loopback port over a small cache.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	cache *core.Cache
 	addr  string
 	done  chan error
 }
 
-func startServer(t *testing.T, cfg Config) *testServer {
+func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	cache, err := core.Open(core.Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20})
 	if err != nil {
@@ -54,7 +54,7 @@ func startServer(t *testing.T, cfg Config) *testServer {
 // client is a raw protocol connection with generous deadlines: a test
 // under heavy load is slow, never wrong.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	r  *bufio.Reader
 }

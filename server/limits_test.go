@@ -64,7 +64,7 @@ func TestMaxConnections(t *testing.T) {
 		d.send("version\r\n")
 		if l := d.line(); l == "VERSION "+Version+"\r\n" {
 			break
-		} else if i == 200 {
+		} else if i == 600 {
 			t.Fatalf("still rejected after a connection closed: %q", l)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -77,16 +77,19 @@ func TestMaxConnections(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t, Config{IdleTimeout: 200 * time.Millisecond})
 	c := ts.dial()
-	runSteps(t, c, []step{{"set a 0 0 1\r\n1\r\n", "STORED\r\n"}})
 	if !c.closed() { // reads until the server gives up on us
 		t.Fatal("idle connection not closed")
 	}
+	// The server still serves others (this one may itself time out on a
+	// machine slow enough, so only its open is required).
+	ts.dial()
 }
 
-// TestShutdownAnswersReceivedRequests: a pipelined batch already sent when
-// Shutdown starts is answered in full before the connection closes.
+// TestShutdownAnswersReceivedRequests: a pipelined batch sent before
+// Shutdown is answered in full, even if the server has not read it yet
+// when Shutdown starts; the connection closes when the drain window ends.
 func TestShutdownAnswersReceivedRequests(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, Config{DrainWindow: 3 * time.Second})
 	c := ts.dial()
 	var req, want strings.Builder
 	for i := range 500 {
@@ -100,21 +103,17 @@ func TestShutdownAnswersReceivedRequests(t *testing.T) {
 	c.send(req.String())
 	done := make(chan error, 1)
 	go func() {
-		// Give the batch time to arrive; correctness does not depend on it
-		// (a batch that arrives later is refused with a closed connection,
-		// which the test would report).
-		time.Sleep(100 * time.Millisecond)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		done <- ts.srv.Shutdown(ctx)
 	}()
 	if diff := cmp.Diff(want.String(), c.readN(want.Len())); diff != "" {
 		t.Fatalf("replies (-want +got):\n%s", diff)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 	if !c.closed() {
 		t.Fatal("connection open after shutdown")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

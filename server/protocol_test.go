@@ -64,6 +64,12 @@ func TestProtocol(t *testing.T) {
 			{"add c 0 0 1 noreply\r\n5\r\nadd c 0 0 1 noreply\r\n6\r\nreplace d 0 0 1 noreply\r\n7\r\n", ""},
 			{"get c d\r\n", "VALUE c 0 1\r\n5\r\nEND\r\n"},
 		}},
+		{"append prepend of blocks larger than the read buffer", []step{
+			{"set big 0 0 20000\r\n" + strings.Repeat("a", 20000) + "\r\n", "STORED\r\n"},
+			{"append big 0 0 20000\r\n" + strings.Repeat("b", 20000) + "\r\n", "STORED\r\n"},
+			{"prepend big 0 0 20000\r\n" + strings.Repeat("c", 20000) + "\r\n", "STORED\r\n"},
+			{"get big\r\n", "VALUE big 0 60000\r\n" + strings.Repeat("c", 20000) + strings.Repeat("a", 20000) + strings.Repeat("b", 20000) + "\r\nEND\r\n"},
+		}},
 		{"append prepend keep flags", []step{
 			{"append a 0 0 1\r\nx\r\n", "NOT_STORED\r\n"},
 			{"set a 9 0 2\r\nbc\r\n", "STORED\r\n"},
@@ -101,6 +107,8 @@ func TestProtocol(t *testing.T) {
 			{"incr z 1\r\n", "8\r\n"},
 			{"get z\r\n", "VALUE z 3 1\r\n8\r\nEND\r\n"},
 			{"set p 0 0 3\r\n12 \r\ndecr p 3\r\n", "STORED\r\n9\r\n"},
+			{"set q 0 0 3\r\n 12\r\nincr q 1\r\n", "STORED\r\n13\r\n"},
+			{"set q 0 0 3\r\n 12\r\nincr q 1\r\n", "STORED\r\n13\r\n"},
 			{"set e 0 100 1\r\n5\r\nincr e 1\r\n", "STORED\r\n6\r\n"},
 		}},
 		{"cas", []step{

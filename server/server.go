@@ -37,6 +37,10 @@ type Config struct {
 	MaxItem int
 	// IdleTimeout closes connections idle for that long (0: never).
 	IdleTimeout time.Duration
+	// DrainWindow is how long Shutdown lets connections read requests
+	// their clients already sent (default 1s): bytes in flight or queued
+	// in the kernel are answered, not dropped, even on a loaded machine.
+	DrainWindow time.Duration
 	// Logger receives structured logs (default: slog.Default()).
 	Logger *slog.Logger
 	// Settings are reported by "stats settings" (name → value), e.g. the
@@ -61,6 +65,7 @@ type Server struct {
 	wg        sync.WaitGroup
 
 	closing    atomic.Bool
+	drainUntil atomic.Int64 // Unix ns: the read deadline of every connection once closing
 	curConns   atomic.Int64
 	totalConns atomic.Uint64
 	rejected   atomic.Uint64
@@ -84,6 +89,9 @@ func New(cache *core.Cache, cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.DrainWindow <= 0 {
+		cfg.DrainWindow = time.Second
 	}
 	return &Server{
 		cache: cache, cfg: cfg, log: cfg.Logger, started: cfg.Now(),
@@ -143,10 +151,13 @@ func (s *Server) accept(nc net.Conn) {
 	if s.curConns.Add(1) > int64(s.cfg.MaxConns) {
 		s.curConns.Add(-1)
 		s.rejected.Add(1)
-		nc.SetWriteDeadline(s.cfg.Now().Add(time.Second))
-		io.WriteString(nc, "ERROR Too many open connections\r\n")
-		nc.Close()
 		s.log.Warn("connection rejected: too many open connections", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConns)
+		// Tell the client why, without letting a slow one stall accept.
+		go func() {
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(nc, "ERROR Too many open connections\r\n")
+			nc.Close()
+		}()
 		return
 	}
 	s.totalConns.Add(1)
@@ -174,11 +185,14 @@ func (s *Server) done(c *conn) {
 	s.wg.Done()
 }
 
-// Shutdown stops accepting, lets every connection finish the requests it
-// has already received (their replies are flushed), and waits for them
-// until ctx ends; then it closes the rest. It does not close the cache.
+// Shutdown stops accepting, lets every connection answer the requests its
+// client sent before the drain window ends (their replies are flushed),
+// and waits for them until ctx ends; then it closes the rest. It does not
+// close the cache.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	until := time.Now().Add(s.cfg.DrainWindow)
+	s.drainUntil.Store(until.UnixNano())
 	s.closing.Store(true)
 	for ln := range s.listeners {
 		ln.Close()
@@ -186,10 +200,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.flush != nil {
 		s.flush.Stop()
 	}
-	// A connection blocked reading wakes up with a timeout; one between
-	// reads sees closing before it blocks again.
+	// A connection reads until the window ends, then its read times out
+	// and it closes; one that sets an idle deadline meanwhile sees closing
+	// and puts this deadline back.
 	for c := range s.conns {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+		c.nc.SetReadDeadline(until)
 	}
 	s.mu.Unlock()
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -298,13 +299,9 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
 	return n, reply
 }
 
-// parseCounter parses a value as memcached's incr does: decimal digits
-// fitting in 64 bits, optionally followed by spaces (memcached pads a
-// shrunk number with spaces).
+// parseCounter parses a value as memcached's incr does (strtoull):
+// decimal digits fitting in 64 bits, with spaces allowed around them
+// (memcached pads a shrunk number with spaces).
 func parseCounter(b []byte) (uint64, bool) {
-	end := len(b)
-	for end > 0 && b[end-1] == ' ' {
-		end--
-	}
-	return proto.ParseUint(b[:end])
+	return proto.ParseUint(bytes.Trim(b, " "))
 }

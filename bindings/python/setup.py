@@ -106,7 +106,8 @@ class BuildPy(build_py):
         super().run()
         if self.dry_run:
             return
-        out = Path(self.build_lib) / "segcache" / LIBRARY
+        # Absolute: the Go build runs in the repository root.
+        out = Path(self.build_lib).resolve() / "segcache" / LIBRARY
         out.parent.mkdir(parents=True, exist_ok=True)
         build_library(out)
 

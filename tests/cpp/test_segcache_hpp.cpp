@@ -1,7 +1,8 @@
 // Tests of include/segcache.hpp, the C++ API: ownership (move-only RAII),
 // the error model (absent -> nullopt/false, everything else throws Error
 // with the status), byte-exact string_view keys and values, the batch
-// lookup's fallback for large values, options, stats and versions. Run by
+// calls (and the lookup's fallback for large values), options, stats and
+// versions. Run by
 // ctest (make test-cmake).
 #include <segcache.hpp>
 
@@ -166,6 +167,19 @@ static void test_get_multi() {
     EXPECT_STATUS(c.get_multi({"a", std::string_view()}), SEGCACHE_EINVAL);
 }
 
+static void test_batch_writes() {
+    segcache::Cache c(small());
+    c.set_multi({{"a", "1"}, {"b", "2"}, {"a", "3"}, {"e", ""}});
+    EXPECT(c.get("a") == "3"s && c.get("b") == "2"s && c.get("e") == ""s);  // in order: last wins
+    c.set_multi({});
+    // One bad item throws; the others are stored.
+    EXPECT_STATUS(c.set_multi({{"c", "4"}, {std::string(256, 'k'), "x"}, {"d", "5"}}), SEGCACHE_ETOOLARGE);
+    EXPECT(c.get("c") == "4"s && c.get("d") == "5"s);
+    EXPECT(c.erase_multi({"a", "nobody", "b", "a"}) == 2);
+    EXPECT(!c.get("a") && !c.get("b") && c.get("c") == "4"s);
+    EXPECT(c.erase_multi({}) == 0);
+}
+
 static void test_options_and_stats() {
     segcache::Options o = small().eviction(segcache::Eviction::s3fifo).s3fifo_admission_ratio(0.2);
     EXPECT(o.raw().eviction == SEGCACHE_EVICT_S3FIFO && o.raw().s3fifo_admission_ratio == 0.2);
@@ -194,6 +208,7 @@ int main() {
     test_bytes_round_trip();
     test_numbers();
     test_get_multi();
+    test_batch_writes();
     test_options_and_stats();
     std::cout << "test_segcache_hpp: " << checks - failures << " passed, " << failures << " failed\n";
     return failures ? 1 : 0;

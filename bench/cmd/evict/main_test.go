@@ -39,12 +39,15 @@ func TestRunNone(t *testing.T) {
 // filled.
 func TestRunTruncated(t *testing.T) {
 	cfg := config{policy: core.PolicyFIFO, segments: 64, segBytes: 4096, budget: 0}
-	res, err := run(cfg, false)
+	res, err := run(cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.truncated || res.sets <= 0 || res.sets > 2*cfg.capacity() {
 		t.Errorf("run = %+v, want a truncated run timing at most the %d sets after the fill", res, 2*cfg.capacity())
+	}
+	if len(res.lat) != res.sets {
+		t.Errorf("%d latencies, want one per timed set (%d)", len(res.lat), res.sets)
 	}
 }
 

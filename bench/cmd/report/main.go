@@ -56,7 +56,7 @@ func main() {
 
 	var behind []string
 	ok := true
-	if err := throughput(w, filepath.Join(*build, "bench-throughput.txt"), &behind); err != nil {
+	if err := throughput(w, filepath.Join(*build, "bench-throughput.txt"), filepath.Join(*build, "bench-rustpeer.txt"), &behind); err != nil {
 		log.Print(err)
 		ok = false
 	}
@@ -147,7 +147,7 @@ func readmeSection(behind int) string {
 	}
 	fmt.Fprintf(&b, "\n%d cells where segcache is behind a peer or misses a target are listed at the end of bench/results.md.\n\n", behind)
 	fmt.Fprintf(&b, "Reproduce: `make bench` (about 20 minutes on 2 cores; it writes bench/results.md and docs/*.png).\n")
-	fmt.Fprintf(&b, "The throughput benchmarks alone: `cd bench && go test -run '^$' -bench . -benchmem -cpu 1,2 -count 5 ./throughput`.\n")
+	fmt.Fprintf(&b, "The throughput benchmarks alone: `cd bench && go test -run '^$' -bench Throughput -benchmem -cpu 1,2 -count 5 ./throughput`.\n")
 	fmt.Fprintf(&b, "The traces are cache2k's orm-busy and web12 (© headissue GmbH, Jens Wilke, CC BY 4.0), read from\n")
 	fmt.Fprintf(&b, "`../shared/traces` beside the repository or `$SEGCACHE_TRACES`.\n")
 	return b.String()
@@ -183,7 +183,10 @@ func ratio(x float64) string {
 	return strconv.FormatFloat(x, 'f', 2, 64)
 }
 
-func throughput(w func(string, ...any), path string, behind *[]string) error {
+// throughput writes §1 from path (BenchmarkThroughput output); the Rust
+// crate's row of the all-systems table comes from rustPath (§1b's rounds)
+// when it exists.
+func throughput(w func(string, ...any), path, rustPath string, behind *[]string) error {
 	w("## 1. Throughput (ns/op, median of the runs)\n\n")
 	f, err := os.Open(path)
 	if err != nil {
@@ -250,7 +253,16 @@ func throughput(w func(string, ...any), path string, behind *[]string) error {
 		}
 	}
 	w("\n|---|%s\n", strings.Repeat("---|", len(ops)*len(cpus)))
-	for _, sys := range harness.Systems {
+	systems := harness.Systems
+	if rust := rustPeerRuns(rustPath); len(rust) > 0 {
+		// From §1b's rounds, not from this run: the row is for scale; the
+		// ratio to core is in §1b, where the two alternated.
+		for k, r := range rust {
+			res[k] = r
+		}
+		systems = append(slices.Clone(systems), rustPeerSystem)
+	}
+	for _, sys := range systems {
 		w("| %s |", sys)
 		for _, op := range ops {
 			for _, cpu := range cpus {
@@ -259,14 +271,20 @@ func throughput(w func(string, ...any), path string, behind *[]string) error {
 					w(" — |")
 					continue
 				}
-				w(" %s (%s, %s B", ns(median(r.NsOp)), ns(median(r.AllocsOp)), ns(median(r.BytesOp)))
-				if len(r.HitPct) > 0 {
-					w("; %s%%", ns(median(r.HitPct)))
+				var notes []string
+				if len(r.AllocsOp) > 0 { // Go's -benchmem; the Rust program has none
+					notes = append(notes, fmt.Sprintf("%s, %s B", ns(median(r.AllocsOp)), ns(median(r.BytesOp))))
 				}
-				w(") |")
+				if len(r.HitPct) > 0 {
+					notes = append(notes, ns(median(r.HitPct))+"%")
+				}
+				w(" %s (%s) |", ns(median(r.NsOp)), strings.Join(notes, "; "))
 			}
 		}
 		w("\n")
+	}
+	if slices.Contains(systems, rustPeerSystem) {
+		w("\n%s is the Rust segcache crate, from §1b's rounds (not this run's; its ratio to core is in §1b).\n", rustPeerSystem)
 	}
 	w("\n")
 	return nil

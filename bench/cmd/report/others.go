@@ -25,7 +25,7 @@ func others(w func(string, ...any), build string) {
 	for _, o := range langBenches {
 		b, err := os.ReadFile(filepath.Join(build, o.file))
 		if err != nil || len(strings.TrimSpace(string(b))) == 0 {
-			w("### %s\n\nNot available: `%s` did not write build/%s in this run.\n\n", o.title, o.target, o.file)
+			w("### %s\n\nNot available: build/%s does not exist (`%s` writes it).\n\n", o.title, o.file, o.target)
 			continue
 		}
 		w("### %s\n\n`%s` (build/%s):\n\n```\n%s\n```\n\n", o.title, o.target, o.file, strings.TrimRight(string(b), "\n"))

@@ -70,9 +70,12 @@ func spread(w func(string, ...any), build string, behind *[]string) error {
 				if d > worst {
 					worst, worstAt = d, fmt.Sprintf("%s %s %s %s", t.trace, t.values, size(b), s)
 				}
-				if d == 0 {
+				switch {
+				case d == 0:
 					w(" 0 |")
-				} else {
+				case d < 0.005: // differs, but below the table's precision
+					w(" <0.01 |")
+				default:
 					w(" %.2f |", d)
 				}
 			}

@@ -41,6 +41,7 @@ from ._errors import (
     NotNumeric,
     ValueTooLarge,
 )
+from ._errors import error_for as _error_for
 from ._lib import EVICTIONS as _EVICTIONS
 from ._lib import candidates as _candidates
 from ._lib import load as _load
@@ -80,14 +81,19 @@ def set_max_procs(n: int) -> int:
     """Sets how many threads may run library code at once (Go's GOMAXPROCS)
     and returns the previous value; n < 1 only returns the current value.
     The Go runtime reads the GOMAXPROCS environment variable only when the
-    library is loaded, so this call is the way to tune it afterwards."""
+    library is loaded, so this call is the way to tune it afterwards. n may
+    be at most max(256, 4 x the CPUs); above, InvalidArgument."""
     lib = _load()
     fn = lib.fn.get("segcache_set_max_procs")
     if fn is None:
         raise LibraryError(f"{lib.path} has no segcache_set_max_procs")
     if type(n) is not int:
         raise TypeError(f"n must be an int, not {type(n).__name__}")
-    return fn(max(min(n, 1 << 20), -1))
+    # Clamped into a C int; the library refuses anything above its limit.
+    rc = fn(max(min(n, (1 << 31) - 1), -1))
+    if rc < 0:
+        raise _error_for(rc, None, f"set_max_procs({n})")
+    return rc
 
 
 def library_candidates() -> list[str]:

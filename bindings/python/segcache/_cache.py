@@ -52,7 +52,9 @@ _BATCH_MAX = 4096
 # ctypes objects by their type, bytes as char *, None as NULL, but a Python
 # int as a C int. So every length and ttl is passed as a ctypes object; these
 # tables hold the c_size_t of every small length and the c_uint32 ttl 0, so
-# that the hot paths build no ctypes object per argument per call.
+# that the hot paths build no ctypes object per argument per call. They
+# spell the lookup out (`_SZ[n] if n < _SMALL else c_size_t(n)`): a helper
+# function would cost more than the lookup it saves.
 _SMALL = 4096
 _SZ = tuple(c_size_t(i) for i in range(_SMALL))
 _TTL0 = c_uint32(0)
@@ -97,11 +99,15 @@ def _bind(lib: _lib.Library) -> None:
     _c_options_init = f["segcache_options_init"]
     _c_set_multi = f.get("segcache_set_multi")
     _c_delete_multi = f.get("segcache_delete_multi")
-    # Fresh function objects (indexing a CDLL does not cache them), so the
-    # declared ones above keep their argtypes. restype stays int.
-    _c_rget = lib.dll["segcache_get"]
-    _c_rset = lib.dll["segcache_set"]
-    _c_rdelete = lib.dll["segcache_delete"]
+    # Fresh function objects (indexing a library does not cache them), so
+    # the declared ones above keep their argtypes. restype stays int. The
+    # single-key ones keep the GIL (PyDLL, the same dlopen handle): the
+    # library call is a small part of a ctypes get, so releasing the GIL
+    # bought no parallelism and cost a handover per call. Batches release it.
+    one = ctypes.PyDLL(lib.path, handle=lib.dll._handle)
+    _c_rget = one["segcache_get"]
+    _c_rset = one["segcache_set"]
+    _c_rdelete = one["segcache_delete"]
     _c_rget_multi = lib.dll["segcache_get_multi"]
     _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
     _bound = True
@@ -240,7 +246,7 @@ class _Buf:
     """
 
     __slots__ = (
-        "cap", "buf", "addr", "ccap", "mv", "vlen", "vlenp", "cas", "casp",
+        "cap", "buf", "bufp", "ccap", "vlen", "vlenp", "cas", "casp",
         "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
         "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout",
     )  # fmt: skip
@@ -256,13 +262,13 @@ class _Buf:
         self.keyspace(4096)
 
     def grow(self, cap: int) -> None:
-        # A bytearray (not a ctypes array) because memoryview slicing of it
-        # is the cheapest way to make the result bytes.
+        # A c_char array: slicing it makes the result bytes in one step (a
+        # memoryview of a bytearray needs two), and byref() of it passes
+        # its address with no conversion object per call.
         self.cap = cap
-        self.buf = bytearray(cap)
-        self.addr = c_void_p(ctypes.addressof((ctypes.c_char * cap).from_buffer(self.buf)))
+        self.buf = (ctypes.c_char * cap)()
+        self.bufp = byref(self.buf)
         self.ccap = c_size_t(cap)
-        self.mv = memoryview(self.buf)  # also pins the buffer: no resize
 
     def batch(self, n: int, slot: int) -> None:
         """Sizes the get_many arrays for n keys of slot bytes each."""
@@ -292,8 +298,10 @@ class _Buf:
         self.layout = None
 
 
-# Free buffers. Its length is the most calls that ever ran at once.
+# Free buffers. Its length is the most calls that ever ran at once. The hot
+# paths call the bound methods (one lookup less than _pool.pop).
 _pool: list = []
+_pop, _push = _pool.pop, _pool.append
 
 
 def _take() -> _Buf:
@@ -330,6 +338,10 @@ def _explain_options(o) -> str | None:
         return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
     if heap // seg < 2:
         return f"heap_bytes {heap} holds fewer than 2 segments of segment_bytes {seg}"
+    whole = heap - heap % seg
+    if o.hash_power and 8 << o.hash_power > whole:
+        return (f"hash_power {o.hash_power} maps a {8 << o.hash_power}-byte table, larger "
+                f"than the {whole}-byte heap (heap_bytes)")
     # The merge fields are checked whatever the policy.
     mm, mt, mc = o.merge_max, o.merge_target, o.merge_compact
     if not 2 <= mm <= 64:
@@ -507,9 +519,9 @@ class CacheBase:
             key = _as_key(key)
         b = _take()
         n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, b.casp)
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, b.casp)
         if rc == 0:
-            v = b.mv[: b.vlen.value].tobytes(), b.cas.value
+            v = b.buf[: b.vlen.value], b.cas.value
             _give(b)
             return v
         return _get_slow(self._h, key, rc, b, True)
@@ -676,15 +688,13 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
             need = b.vlen.value
             if need <= _BUF_MAX:
                 b.grow(max(need, min(2 * b.cap, _BUF_MAX)))
-                addr, ccap, mv = b.addr, b.ccap, b.mv
+                buf, ccap = b.buf, b.ccap
             else:
-                raw = bytearray(need)
-                addr = c_void_p(ctypes.addressof((ctypes.c_char * need).from_buffer(raw)))
-                ccap, mv = c_size_t(need), memoryview(raw)
+                buf, ccap = (ctypes.c_char * need)(), c_size_t(need)
             n = len(key)
-            rc = _c_rget(h, key, c_size_t(n), addr, ccap, b.vlenp, b.casp if with_cas else None)
+            rc = _c_rget(h, key, c_size_t(n), byref(buf), ccap, b.vlenp, b.casp if with_cas else None)
             if rc == 0:
-                value = mv[: b.vlen.value].tobytes()
+                value = buf[: b.vlen.value]
                 return (value, b.cas.value) if with_cas else value
             # ERANGE again: the value grew in between; loop with its new size.
     finally:
@@ -694,7 +704,8 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
 class CtypesCache(CacheBase):
     __doc__ = CacheBase.__doc__ + """
     This is the ctypes implementation (segcache.FAST is False when it is the
-    default); every call releases the GIL.
+    default): like the compiled one, single-key calls keep the GIL and
+    batches release it.
     """
 
     __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
@@ -704,14 +715,17 @@ class CtypesCache(CacheBase):
         if type(key) is not bytes:
             key = _as_key(key)
         try:
-            b = _pool.pop()
+            b = _pop()
         except IndexError:
             b = _Buf()
-        n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.addr, b.ccap, b.vlenp, None)
+        try:
+            sz = _SZ[len(key)]
+        except IndexError:  # a key too long for the table (and the library)
+            sz = c_size_t(len(key))
+        rc = _c_rget(self._h, key, sz, b.bufp, b.ccap, b.vlenp, None)
         if rc == 0:
-            v = b.mv[: b.vlen.value].tobytes()
-            _pool.append(b)
+            v = b.buf[: b.vlen.value]
+            _push(b)
             return v
         return _get_slow(self._h, key, rc, b, False)
 

@@ -16,6 +16,7 @@ EBADHANDLE = -8
 ENOMEM = -9
 EINTERNAL = -10
 EFORKED = -11
+EFORKED = -11
 
 STATUS_NAMES = {
     OK: "SEGCACHE_OK",
@@ -148,6 +149,13 @@ def error_for(status: int, key: bytes | None = None, what: str = "") -> Error:
             return InvalidArgument("empty key (keys are 1 to 255 bytes)", status)
     if status == EBADHANDLE:
         return Closed("cache is closed", status)
+    if status == EFORKED:
+        # The library refused to run in a forked child (a fork the Python
+        # at-fork hooks did not see, e.g. a raw fork(2)): the same error,
+        # with the same advice, as when the binding catches the fork itself.
+        from ._lib import fork_error
+
+        return fork_error()
     cls = _BY_STATUS.get(status, Error)
     text = f"{what}: {msg}" if what else msg
     return cls(f"{text} ({STATUS_NAMES.get(status, status)})", status)

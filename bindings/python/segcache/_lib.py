@@ -126,7 +126,8 @@ _SIGNATURES = {
     ),
 }
 
-# Additions beyond API.md that the binding uses when the library has them.
+# Functions the binding uses when the loaded library has them (an older
+# library may lack them).
 _OPTIONAL_SIGNATURES = {
     "segcache_noop": (None, []),  # empty call: the benchmark's floor
     "segcache_set_max_procs": (c_int, [c_int]),
@@ -229,7 +230,8 @@ def fork_error() -> ForkError:
         f"loaded (loaded in pid {_load_pid}, this is pid {os.getpid()}): the "
         "Go runtime inside libsegcache does not survive fork(). Use "
         'multiprocessing.get_context("spawn") or "forkserver", or open '
-        "caches only in the child."
+        "caches only in the child.",
+        _errors.EFORKED,
     )
 
 

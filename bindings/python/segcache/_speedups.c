@@ -81,7 +81,7 @@ static void on_fork_child(void) {
 typedef struct {
     PyObject_HEAD
     uint64_t h;        /* 0 when detached (closed): the library returns EBADHANDLE */
-    Py_ssize_t slot;   /* get_many slot size hint; racy by design (only a hint) */
+    Py_ssize_t slot;   /* get_many slot size hint; read and written with the GIL held */
 } CoreObject;
 
 /* ---- errors ------------------------------------------------------------- */

@@ -562,6 +562,8 @@ def test_context_manager_and_close():
         lambda: len(c),
         lambda: b"k" in c,
         lambda: c[b"k"],
+        lambda: c.__setitem__(b"k", b"v"),
+        lambda: c.__delitem__(b"k"),
     ):
         with pytest.raises(segcache.Closed):
             op()
@@ -726,3 +728,40 @@ def test_library_info():
     assert segcache.set_max_procs(0) >= 1
     prev = segcache.set_max_procs(1)
     assert segcache.set_max_procs(prev) == 1
+
+
+# The library reports a refused option only as SEGCACHE_EINVAL; the binding
+# names the field and the rule it broke.
+@pytest.mark.parametrize("opts,message", [
+    (dict(merge_max=2), "merge_target 4 > merge_max 2"),
+    (dict(merge_max=65), "merge_max 65 outside [2, 64]"),
+    (dict(merge_max=8, merge_target=9), "merge_target 9 > merge_max 8"),
+    (dict(merge_compact=65), "merge_compact 65 outside [0, 64]"),
+    (dict(segment_bytes=4100), "segment_bytes 4100"),
+    (dict(heap_bytes=64 << 10, segment_bytes=64 << 10), "fewer than 2 segments"),
+    (dict(heap_bytes=1 << 20, segment_bytes=64 << 10, hash_power=20),
+     "hash_power 20 maps a 8388608-byte table, larger than the 1048576-byte heap"),
+    (dict(s3fifo_admission_ratio=0.95), "s3fifo_admission_ratio"),
+])
+def test_invalid_options_name_the_field(opts, message):
+    with pytest.raises(segcache.InvalidArgument) as e:
+        segcache.Cache(**opts).close()
+    assert message in str(e.value)
+    assert e.value.status == -7
+
+
+def test_set_max_procs_above_the_limit_is_refused():
+    prev = segcache.set_max_procs(0)
+    # 1 << 20, and the values that once crashed or bloated the host.
+    for n in (1 << 20, 2147483647, 100000, 10000):
+        with pytest.raises(segcache.InvalidArgument, match="set_max_procs"):
+            segcache.set_max_procs(n)
+        assert segcache.set_max_procs(0) == prev  # nothing changed
+
+
+def test_eforked_status_is_fork_error():
+    from segcache import _errors
+
+    e = _errors.error_for(-11, b"k", "get")
+    assert type(e) is segcache.ForkError and e.status == -11
+    assert "fork" in str(e) and "spawn" in str(e)

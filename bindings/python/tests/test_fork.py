@@ -143,3 +143,57 @@ print("ok")
 """
     r = run_python(code, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
+
+
+# A fork(2) through ctypes runs the C library's at-fork handlers but none of
+# Python's (os.register_at_fork), so the binding's Python-level guard never
+# hears of it: the refusal must come from C (the library's own fork check,
+# and the compiled path's at-fork handler). The child reports through its
+# exit status; the parent waits with a deadline and kills a child that
+# hangs, so a hang fails the test instead of blocking the suite.
+RAW_FORK_CHILD = r"""
+import ctypes, os, signal, sys, time
+import segcache
+
+c = segcache.Cache(heap_bytes=4 << 20, segment_bytes=256 << 10)
+c.set(b"k", b"parent")
+libc = ctypes.CDLL(None, use_errno=True)
+pid = libc.fork()
+if pid < 0:
+    print("fork failed", ctypes.get_errno()); sys.exit(3)
+if pid == 0:
+    bad = 0
+    for op in (lambda: c.get(b"k"), lambda: c.set(b"k", b"child"),
+               lambda: c.get_many([b"k"]), lambda: c.set_many({b"k": b"v"}),
+               lambda: b"k" in c, lambda: c.delete(b"x"), lambda: c.stats()):
+        try:
+            op()
+            bad |= 1  # answered: the guard missed the fork
+        except segcache.ForkError:
+            pass
+        except BaseException:
+            bad |= 2
+    os._exit(bad)
+deadline = time.monotonic() + 60
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print("child hung"); sys.exit(4)
+    time.sleep(0.05)
+assert os.WIFEXITED(status), status
+print("child exit", os.WEXITSTATUS(status))
+assert c.get(b"k") == b"parent"
+c.close()
+print("parent: ok")
+"""
+
+
+def test_raw_fork_child_gets_fork_error(impl):
+    r = run_python(RAW_FORK_CHILD, timeout=180)
+    assert r.returncode == 0 and "child exit 0" in r.stdout and "parent: ok" in r.stdout, (
+        r.stdout + r.stderr)

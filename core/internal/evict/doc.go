@@ -1,6 +1,8 @@
-// Package evict holds the eviction policies' decisions, as pure functions
-// over snapshots of segment headers: which segment to drop (random,
-// random FIFO, FIFO, closest to expiration, least utilized), which
-// segments may be merged together, and the expiry a merged segment gets.
-// The engine carries the decisions out (draining, copying, relinking).
+// Package evict holds the eviction policies' decisions and the structures
+// that make them cheap: which segments may be merged together (a run of
+// compatible expiries), the expiry a merged segment gets, and two ordered
+// sets of segment ids, an Index (uniform random choice, O(1) updates) and a
+// Heap (ordered by a key such as the expiry time, O(log n) updates). The
+// engine keeps them current as segments open, seal and drain, and carries
+// the decisions out (draining, copying, relinking).
 package evict

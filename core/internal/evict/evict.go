@@ -8,22 +8,11 @@ type Segment struct {
 	State     segment.State
 	Bucket    int32
 	Pool      int32
-	Create    int64
+	Seq       int64 // opening order (a merged segment takes its first source's)
 	Expire    int64 // 0 = never
 	NeedUntil int64
 	LiveBytes int32
 }
-
-// Kind is a whole-segment eviction policy.
-type Kind int
-
-const (
-	FIFO       Kind = iota // oldest creation time first
-	Random                 // any sealed segment
-	RandomFIFO             // the oldest segment of a random segment's TTL bucket
-	CTE                    // closest to expiration first
-	Util                   // fewest live bytes first
-)
 
 // expiry orders "never" after every time.
 func expiry(e int64) int64 {
@@ -33,79 +22,9 @@ func expiry(e int64) int64 {
 	return e
 }
 
-// Pick returns the id of the segment to evict, or -1. Sealed segments are
-// candidates; if there are none, open ones are (a cache with more TTL
-// buckets in use than segments must still make room); then relocation
-// destinations. seed drives the random policies.
-func Pick(k Kind, segs []Segment, seed uint64) int32 {
-	for _, st := range []segment.State{segment.Sealed, segment.Open, segment.Relocating} {
-		if id := pickIn(k, segs, st, seed); id >= 0 {
-			return id
-		}
-	}
-	return -1
-}
-
-func pickIn(k Kind, segs []Segment, st segment.State, seed uint64) int32 {
-	n := len(segs)
-	if n == 0 {
-		return -1
-	}
-	if k == Random || k == RandomFIFO {
-		start := int(seed % uint64(n))
-		for i := 0; i < n; i++ {
-			s := segs[(start+i)%n]
-			if s.State != st {
-				continue
-			}
-			if k == Random {
-				return s.ID
-			}
-			return oldest(segs, st, s.Bucket)
-		}
-		return -1
-	}
-	best := -1
-	for i, s := range segs {
-		if s.State != st {
-			continue
-		}
-		if best < 0 || less(k, s, segs[best]) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return -1
-	}
-	return segs[best].ID
-}
-
-func less(k Kind, a, b Segment) bool {
-	switch k {
-	case CTE:
-		if expiry(a.Expire) != expiry(b.Expire) {
-			return expiry(a.Expire) < expiry(b.Expire)
-		}
-	case Util:
-		if a.LiveBytes != b.LiveBytes {
-			return a.LiveBytes < b.LiveBytes
-		}
-	}
-	if a.Create != b.Create {
-		return a.Create < b.Create
-	}
-	return a.ID < b.ID
-}
-
-func oldest(segs []Segment, st segment.State, bucket int32) int32 {
-	best := -1
-	for i, s := range segs {
-		if s.State == st && s.Bucket == bucket && (best < 0 || less(FIFO, s, segs[best])) {
-			best = i
-		}
-	}
-	return segs[best].ID
-}
+// Expiry returns the sort key of an expiry time: "never" (0) sorts after
+// every time.
+func Expiry(e int64) int64 { return expiry(e) }
 
 // Envelope returns the expiry and promise of a segment holding the items
 // of segs: it expires with the earliest of them, and promises what the

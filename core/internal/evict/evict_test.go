@@ -1,51 +1,79 @@
 package evict
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/segcache/segcache/core/internal/segment"
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
-func seg(id int32, st segment.State, bucket int32, create, expire int64, live int32) Segment {
-	return Segment{ID: id, State: st, Bucket: bucket, Create: create, Expire: expire, NeedUntil: expire - 10, LiveBytes: live}
-}
-
-func TestPick(t *testing.T) {
-	S, O, F := segment.Sealed, segment.Open, segment.Free
-	segs := []Segment{
-		seg(0, F, 0, 0, 0, 0),
-		seg(1, S, 1, 300, 5000, 900),
-		seg(2, S, 2, 100, 0, 500), // oldest, never expires
-		seg(3, S, 1, 200, 1000, 100),
-		seg(4, O, 1, 50, 900, 10), // open: not a candidate while sealed ones exist
-	}
-	cases := []struct {
-		kind Kind
-		seed uint64
-		want int32
-	}{
-		{FIFO, 0, 2},       // oldest creation time (LESSONS #1: not newest-first)
-		{CTE, 0, 3},        // earliest expiry; "never" sorts last
-		{Util, 0, 3},       // fewest live bytes
-		{Random, 1, 1},     // first sealed from index 1
-		{Random, 2, 2},     // first sealed from index 2
-		{Random, 4, 1},     // wraps around past the open segment
-		{RandomFIFO, 1, 3}, // bucket of segment 1 -> its oldest sealed is 3
-		{RandomFIFO, 2, 2},
-	}
-	for _, c := range cases {
-		if got := Pick(c.kind, segs, c.seed); got != c.want {
-			t.Errorf("Pick(%d, seed %d) = %d, want %d", c.kind, c.seed, got, c.want)
+// TestHeap checks that the heap yields its members by (key, tie) after
+// any mix of pushes, re-keys and removals of members anywhere in it.
+func TestHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 200
+	h := NewHeap(n)
+	model := map[int32][2]int64{}
+	for step := 0; step < 5000; step++ {
+		id := int32(r.IntN(n))
+		if r.IntN(3) == 0 {
+			h.Remove(id)
+			delete(model, id)
+		} else {
+			// Keys repeat; tie-breaks are unique, as opening stamps are.
+			k, tie := int64(r.IntN(50)), int64(step)
+			h.Push(id, k, tie)
+			model[id] = [2]int64{k, tie}
+		}
+		if h.Len() != len(model) {
+			t.Fatalf("step %d: len %d, want %d", step, h.Len(), len(model))
 		}
 	}
-	onlyOpen := []Segment{seg(0, F, 0, 0, 0, 0), seg(1, O, 3, 10, 0, 5)}
-	if got := Pick(FIFO, onlyOpen, 0); got != 1 {
-		t.Errorf("with no sealed segment, Pick = %d, want the open one", got)
+	var want, got []int32
+	for id := range model {
+		want = append(want, id)
 	}
-	if got := Pick(Random, []Segment{seg(0, F, 0, 0, 0, 0)}, 0); got != -1 {
-		t.Errorf("all free: Pick = %d, want -1", got)
+	slices.SortFunc(want, func(a, b int32) int {
+		if c := cmp.Compare(model[a][0], model[b][0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(model[a][1], model[b][1])
+	})
+	for h.Len() > 0 {
+		id, k := h.Min()
+		if k != model[id][0] {
+			t.Fatalf("Min key %d, want %d", k, model[id][0])
+		}
+		got = append(got, id)
+		h.Remove(id)
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("heap order (-want +got):\n%s", diff)
+	}
+	if id, _ := h.Min(); id != -1 || h.Has(want[0]) {
+		t.Errorf("empty heap: Min %d, Has %v", id, h.Has(want[0]))
+	}
+}
+
+// TestIndex checks membership and positions after swap-removals.
+func TestIndex(t *testing.T) {
+	x := NewIndex(10)
+	for _, id := range []int32{3, 7, 1, 9, 7} {
+		x.Add(id)
+	}
+	x.Remove(3) // the last member (9) moves into its place
+	x.Remove(5) // not a member: no-op
+	var got []int32
+	for i := 0; i < x.Len(); i++ {
+		got = append(got, x.At(i))
+	}
+	if diff := gocmp.Diff([]int32{9, 7, 1}, got); diff != "" {
+		t.Errorf("members (-want +got):\n%s", diff)
+	}
+	if x.Has(3) || !x.Has(9) {
+		t.Errorf("Has(3) %v, Has(9) %v", x.Has(3), x.Has(9))
 	}
 }
 
@@ -66,7 +94,7 @@ func TestEnvelopeAndFits(t *testing.T) {
 	}
 	for _, c := range cases {
 		e, n := Envelope(c.segs)
-		if diff := cmp.Diff(c.want, env{e, n}); diff != "" {
+		if diff := gocmp.Diff(c.want, env{e, n}); diff != "" {
 			t.Errorf("Envelope(%v): %s", c.segs, diff)
 		}
 	}
@@ -89,17 +117,17 @@ func TestCompatibleRun(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]int32{1, 2}, ids(CompatibleRun(segs, 8))); diff != "" {
+	if diff := gocmp.Diff([]int32{1, 2}, ids(CompatibleRun(segs, 8))); diff != "" {
 		t.Errorf("run: %s", diff)
 	}
-	if diff := cmp.Diff([]int32{1}, ids(CompatibleRun(segs, 1))); diff != "" {
+	if diff := gocmp.Diff([]int32{1}, ids(CompatibleRun(segs, 1))); diff != "" {
 		t.Errorf("run capped at 1: %s", diff)
 	}
 	mixed := []Segment{{ID: 5}, {ID: 6}, {ID: 7, Expire: 50_000, NeedUntil: 40_000}}
-	if diff := cmp.Diff([]int32{5, 6}, ids(CompatibleRun(mixed, 8))); diff != "" {
+	if diff := gocmp.Diff([]int32{5, 6}, ids(CompatibleRun(mixed, 8))); diff != "" {
 		t.Errorf("never-expiring and expiring segments mixed: %s", diff)
 	}
-	if diff := cmp.Diff([]int32{3, 4}, ids(CompatibleRun(segs[2:], 8))); diff != "" {
+	if diff := gocmp.Diff([]int32{3, 4}, ids(CompatibleRun(segs[2:], 8))); diff != "" {
 		t.Errorf("run from 3: %s", diff)
 	}
 }

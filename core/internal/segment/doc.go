@@ -16,6 +16,9 @@
 // no pin survives into a drain's scan, and nothing is written into a segment
 // after it has been recycled.
 //
+// Chains orders the segments for eviction: per TTL bucket and pool, and
+// per pool, in opening order. Only the evictor touches it, under its lock.
+//
 // Readers take no pin: they copy the item and then check that the
 // generation has not moved, which Recycle bumps before the segment is
 // reused.

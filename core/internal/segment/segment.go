@@ -42,7 +42,7 @@ type Header struct {
 	state     atomic.Uint32
 	Bucket    atomic.Int32 // TTL bucket
 	Pool      atomic.Int32
-	CreateAt  atomic.Int64 // ms; for relocation destinations the oldest source's
+	Seq       atomic.Int64 // opening stamp (logical time); a merge destination takes its first source's
 	Expire    atomic.Int64 // ms; 0 = never
 	NeedUntil atomic.Int64 // ms; the latest promise of any item in it
 	Seal      atomic.Int64 // ms; writes stop by then (Open segments)
@@ -170,13 +170,13 @@ func (t *Table) Recycle(id int32) {
 }
 
 // Init prepares a segment taken from the free list.
-func (t *Table) Init(id int32, state State, bucket, pool int32, create, expire, needUntil, seal int64) {
+func (t *Table) Init(id int32, state State, bucket, pool int32, seq, expire, needUntil, seal int64) {
 	h := &t.Headers[id]
 	h.WriteOff.Store(0)
 	h.live.Store(0)
 	h.Bucket.Store(bucket)
 	h.Pool.Store(pool)
-	h.CreateAt.Store(create)
+	h.Seq.Store(seq)
 	h.Expire.Store(expire)
 	h.NeedUntil.Store(needUntil)
 	h.Seal.Store(seal)

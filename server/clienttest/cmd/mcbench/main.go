@@ -226,8 +226,8 @@ func (cfg *config) measure() (string, error) {
 		"The generator shares the machine with the server. Load average before: %s.\n\n",
 		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
 
-	fmt.Fprintf(&b, "| depth | server threads | system | ops/s | p50 µs | p99 µs | throughput vs memcached | p99 vs memcached |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | throughput vs memcached | p99 vs memcached |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	type agg struct{ ops, p50, p99 []float64 }
 	var verdicts []string
 	for _, depth := range cfg.depths {
@@ -265,8 +265,8 @@ func (cfg *config) measure() (string, error) {
 			mc, sc := res["memcached"], res["segcached"]
 			tput := median(sc.ops) / median(mc.ops)
 			p99 := median(sc.p99) / median(mc.p99)
-			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f | %.0f | | |\n", depth, t, median(mc.ops), median(mc.p50), median(mc.p99))
-			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f | %.0f | **%.2f×** | **%.2f×** |\n", depth, t, median(sc.ops), median(sc.p50), median(sc.p99), tput, p99)
+			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99))
+			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | **%.2f×** | **%.2f×** |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), tput, p99)
 			verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s): throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
 				depth, t, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 		}
