@@ -16,7 +16,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/segcache/segcache/core"
@@ -165,19 +164,6 @@ func stores() []store {
 	}
 }
 
-// cpuTime returns the CPU time the process has used (user + system), in
-// nanoseconds. Per operation it is the benchmark's cost even on a machine
-// so loaded that wall time mostly measures waiting for a core: ns/op
-// counts the time the benchmark was descheduled, cpu-ns/op does not (with
-// 2 goroutines it is the CPU time of both, so it grows with contention).
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 // runMix runs a workload on both stores: setEvery = 0 never sets, 1 always
 // sets, n sets on one request in n. keys selects hit or miss keys.
 func runMix(b *testing.B, setEvery int, miss bool) {
@@ -191,7 +177,7 @@ func runMix(b *testing.B, setEvery int, miss bool) {
 			var start atomic.Uint64
 			var gets, hits atomic.Uint64
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cpuNanos()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				// Each goroutine starts far from the others in the sequence.
@@ -215,7 +201,7 @@ func runMix(b *testing.B, setEvery int, miss bool) {
 				gets.Add(g)
 				hits.Add(h)
 			})
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 			if g := gets.Load(); g > 0 {
 				b.ReportMetric(100*float64(hits.Load())/float64(g), "hit%")
 			}
