@@ -64,7 +64,8 @@ def load_average() -> str:
 
 
 class LegacyGet:
-    """Cache.get of the ctypes binding before issue 14, verbatim in what it
+    """Cache.get of the ctypes binding before the compiled path (0.1.0 as first
+    released), verbatim in what it
     does per call: the declared function (argtypes conversion of all 7
     arguments), a thread-local buffer with a busy flag under try/finally,
     the result sliced from a memoryview."""
@@ -229,7 +230,7 @@ def main() -> int:
         add(f"segcache_get_multi({BATCH}), bare ctypes call, per key, {ks}", True, bare_multi, nb)
         add(f"dict.get, {ks}", False, dict_get)
         add(f"dict[k] = v, {ks}", False, dict_set)
-        add(f"ctypes get before issue 14, {ks}", False, legacy_get)
+        add(f"old ctypes get (argtypes), {ks}", False, legacy_get)
         for path, c in caches.items():
             def get(i, s=s, g=c.get):
                 for k in s[i]:
@@ -292,7 +293,7 @@ def main() -> int:
         floor2 = ns[(f"empty ctypes call (segcache_noop), {ks}", 2)]
         t1, t2 = ns[(name, 1)], ns[(name, 2)]
         ref_name = None
-        if " get, " in name or "before issue 14" in name:
+        if " get, " in name or "old ctypes get" in name:
             ref_name = f"dict.get, {ks}"
         elif " set, " in name:
             ref_name = f"dict[k] = v, {ks}"
@@ -307,10 +308,10 @@ def main() -> int:
     get_x = x("compiled get, hot")
     set_x = x("compiled set, hot")
     many = ns[(f"compiled get_many({BATCH}) per key, hot", 1)]
-    legacy_ns = ns[("ctypes get before issue 14, hot", 1)]
+    legacy_ns = ns[("old ctypes get (argtypes), hot", 1)]
     new_ns = ns[("ctypes get, hot", 1)]
     faster = 1 - new_ns / legacy_ns
-    print("Targets (issue 14; hot keys, 1 thread):")
+    print("Targets (hot keys, 1 thread):")
     print(f"- compiled get <= 1.5 x empty ctypes call: {get_x:.2f} x "
           f"({'met' if get_x <= 1.5 else 'NOT met'})")
     print(f"- compiled get_many({BATCH}) <= 100 ns per key: {many:.0f} ns "
@@ -320,7 +321,7 @@ def main() -> int:
           f"the binding adds {many - floor:.0f})")
     print(f"- compiled set <= 2.5 x empty ctypes call: {set_x:.2f} x "
           f"({'met' if set_x <= 2.5 else 'NOT met'})")
-    print(f"- ctypes get >= 25% faster than before issue 14: {faster * 100:.0f}% faster "
+    print(f"- ctypes get >= 25% faster than the old one: {faster * 100:.0f}% faster "
           f"({legacy_ns:.0f} -> {new_ns:.0f} ns; {'met' if faster >= 0.25 else 'NOT met'})")
     print(f"- compiled get vs ctypes get: {ns[('compiled get, hot', 1)] / new_ns:.2f} x the time")
     for c in caches.values():

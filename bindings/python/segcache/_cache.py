@@ -99,11 +99,15 @@ def _bind(lib: _lib.Library) -> None:
     _c_options_init = f["segcache_options_init"]
     _c_set_multi = f.get("segcache_set_multi")
     _c_delete_multi = f.get("segcache_delete_multi")
-    # Fresh function objects (indexing a CDLL does not cache them), so the
-    # declared ones above keep their argtypes. restype stays int.
-    _c_rget = lib.dll["segcache_get"]
-    _c_rset = lib.dll["segcache_set"]
-    _c_rdelete = lib.dll["segcache_delete"]
+    # Fresh function objects (indexing a library does not cache them), so
+    # the declared ones above keep their argtypes. restype stays int. The
+    # single-key ones keep the GIL (PyDLL, the same dlopen handle): the
+    # library call is a small part of a ctypes get, so releasing the GIL
+    # bought no parallelism and cost a handover per call. Batches release it.
+    one = ctypes.PyDLL(lib.path, handle=lib.dll._handle)
+    _c_rget = one["segcache_get"]
+    _c_rset = one["segcache_set"]
+    _c_rdelete = one["segcache_delete"]
     _c_rget_multi = lib.dll["segcache_get_multi"]
     _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
     _bound = True
@@ -294,8 +298,10 @@ class _Buf:
         self.layout = None
 
 
-# Free buffers. Its length is the most calls that ever ran at once.
+# Free buffers. Its length is the most calls that ever ran at once. The hot
+# paths call the bound methods (one lookup less than _pool.pop).
 _pool: list = []
+_pop, _push = _pool.pop, _pool.append
 
 
 def _take() -> _Buf:
@@ -698,7 +704,8 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
 class CtypesCache(CacheBase):
     __doc__ = CacheBase.__doc__ + """
     This is the ctypes implementation (segcache.FAST is False when it is the
-    default); every call releases the GIL.
+    default): like the compiled one, single-key calls keep the GIL and
+    batches release it.
     """
 
     __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
@@ -708,14 +715,17 @@ class CtypesCache(CacheBase):
         if type(key) is not bytes:
             key = _as_key(key)
         try:
-            b = _pool.pop()
+            b = _pop()
         except IndexError:
             b = _Buf()
-        n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, None)
+        try:
+            sz = _SZ[len(key)]
+        except IndexError:  # a key too long for the table (and the library)
+            sz = c_size_t(len(key))
+        rc = _c_rget(self._h, key, sz, b.bufp, b.ccap, b.vlenp, None)
         if rc == 0:
             v = b.buf[: b.vlen.value]
-            _pool.append(b)
+            _push(b)
             return v
         return _get_slow(self._h, key, rc, b, False)
 

@@ -1,7 +1,7 @@
 """Threads hammering one cache: counters balance, values stay whole.
 
-Calls release the GIL, so these threads really run library code in
-parallel. Every test runs a fixed amount of work (no timing); a hang is
+Batches and all but the single-key hot calls release the GIL, so these
+threads really run library code in parallel. Every test runs a fixed amount of work (no timing); a hang is
 caught by the thread join timeout.
 """
 
@@ -243,13 +243,19 @@ def test_reentrant_get_from_a_finalizer(cache):
 def test_calls_release_the_gil():
     # ctypes releases the GIL around calls through CDLL functions, and holds
     # it through PyDLL ones (FUNCFLAG_PYTHONAPI). Every declared function
-    # must be of the first kind, or threads would not run library code in
-    # parallel.
+    # and the batches must be of the first kind, or threads would not run
+    # library code in parallel; the single-key hot calls of the ctypes path
+    # are of the second (the call is a small part of a ctypes get).
     import ctypes
 
-    from segcache import _lib
+    from segcache import _cache, _lib
 
     lib = _lib.load()
+    segcache.CtypesCache(heap_bytes=2 << 20, segment_bytes=64 << 10).close()  # binds
     assert type(lib.dll) is ctypes.CDLL
     for name, fn in lib.fn.items():
         assert not fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name
+    for fn in (_cache._c_rget_multi, _cache._c_rset_multi):
+        assert not fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI
+    for fn in (_cache._c_rget, _cache._c_rset, _cache._c_rdelete):
+        assert fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI
