@@ -67,6 +67,7 @@ full)
 		run "$CARGO" build --release --locked --manifest-path rust-peer/Cargo.toml --target-dir "$out/rust-peer"
 		run "$GO" test -c -o "$out/bench-throughput.test" ./throughput
 		ops=${BENCH_TIME%x}
+		[[ $ops =~ ^[0-9]+$ ]] || ops=400000 # a duration -benchtime: the Rust program counts operations
 		for r in 1 2 3 4 5; do
 			echo "round $r/5" >&2
 			run "$out/bench-throughput.test" -test.run '^$' -test.bench '^BenchmarkThroughput$' -test.benchtime "$BENCH_TIME" \

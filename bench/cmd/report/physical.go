@@ -31,6 +31,9 @@ func physical(w func(string, ...any), path string, behind *[]string) error {
 		huge := "—"
 		if h := r.Other["huge%"]; len(h) > 0 {
 			huge = ns(median(h)) + "%"
+			if median(h) < 0 { // the benchmark could not read /proc/self/smaps
+				huge = "unknown"
+			}
 		}
 		return median(r.NsOp), huge
 	}

@@ -9,8 +9,9 @@
 //!
 //! Operations (as in Go): get-hit, get-miss, set (overwrite), mix90 (a set
 //! every 10th op), mix50 (every 2nd), each run with 1 and 2 threads; ns/op
-//! is wall time over all threads' operations. Thread t walks the sequence
-//! from (t+1) * seq_len/8, like the Go goroutines. A get copies the value
+//! is wall time over all threads' operations, which the threads take 100
+//! at a time from a shared count, as Go's RunParallel does. Thread t walks
+//! the sequence from (t+1) * seq_len/8, like the Go goroutines. A get copies the value
 //! into a caller-owned buffer, as core's Get does. Before each mix every
 //! key is inserted again (the set run before may have evicted some).
 //!
@@ -18,7 +19,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,8 @@ impl Workload {
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
             .collect();
-        let (n, seq_len, key_len, val_len) = (h[0] as usize, h[1] as usize, h[2] as usize, h[3] as usize);
+        let (n, seq_len, key_len, val_len) =
+            (h[0] as usize, h[1] as usize, h[2] as usize, h[3] as usize);
         if !seq_len.is_power_of_two() || key_len == 0 || n == 0 {
             return Err(format!("{path}: bad header {h:?}"));
         }
@@ -102,9 +104,21 @@ const OPS: [(&str, Op); 5] = [
     ("mix50", Op::Mix(2)),
 ];
 
-/// One thread's share: `n` operations from sequence position `start`.
-/// Returns (gets, hits, failed sets).
-fn run_share(c: &Segcache, w: &Workload, op: Op, start: u32, n: usize) -> (u64, u64, u64) {
+/// Operations a thread takes at a time from the shared count, as Go's
+/// RunParallel hands out iterations in grains: a thread that the machine
+/// deschedules does fewer, instead of holding up the end of the run.
+const GRAIN: isize = 100;
+
+/// One thread's share: operations taken GRAIN at a time from `remaining`,
+/// walking the sequence from position `start`. Returns (gets, hits, failed
+/// sets).
+fn run_share(
+    c: &Segcache,
+    w: &Workload,
+    op: Op,
+    start: u32,
+    remaining: &AtomicIsize,
+) -> (u64, u64, u64) {
     let mask = w.seq.len() as u32 - 1;
     let mut dst: Vec<u8> = Vec::with_capacity(128);
     let (mut gets, mut hits, mut failed) = (0u64, 0u64, 0u64);
@@ -120,65 +134,77 @@ fn run_share(c: &Segcache, w: &Workload, op: Op, start: u32, n: usize) -> (u64, 
         std::hint::black_box(&dst);
     };
     let mut i = start;
-    for k in 0..n as u32 {
-        let idx = w.seq[(i & mask) as usize];
-        i = i.wrapping_add(1);
-        match op {
-            Op::GetHit => get(w.key(&w.hit, idx), &mut dst),
-            Op::GetMiss => get(w.key(&w.miss, idx), &mut dst),
-            Op::Set => {
-                if c.insert(w.key(&w.hit, idx), &w.val[..], None, Duration::ZERO).is_err() {
-                    failed += 1;
-                }
-            }
-            Op::Mix(every) => {
-                let key = w.key(&w.hit, idx);
-                if k % every == 0 {
-                    if c.insert(key, &w.val[..], None, Duration::ZERO).is_err() {
+    let mut k = 0u32; // this thread's operation count (the mixes' rhythm)
+    loop {
+        let left = remaining.fetch_sub(GRAIN, Ordering::Relaxed);
+        if left <= 0 {
+            break;
+        }
+        for _ in 0..left.min(GRAIN) {
+            let idx = w.seq[(i & mask) as usize];
+            i = i.wrapping_add(1);
+            match op {
+                Op::GetHit => get(w.key(&w.hit, idx), &mut dst),
+                Op::GetMiss => get(w.key(&w.miss, idx), &mut dst),
+                Op::Set => {
+                    if c.insert(w.key(&w.hit, idx), &w.val[..], None, Duration::ZERO)
+                        .is_err()
+                    {
                         failed += 1;
                     }
-                } else {
-                    get(key, &mut dst);
+                }
+                Op::Mix(every) => {
+                    let key = w.key(&w.hit, idx);
+                    if k % every == 0 {
+                        if c.insert(key, &w.val[..], None, Duration::ZERO).is_err() {
+                            failed += 1;
+                        }
+                    } else {
+                        get(key, &mut dst);
+                    }
                 }
             }
+            k = k.wrapping_add(1);
         }
     }
     (gets, hits, failed)
 }
 
-/// Runs `ops` operations split over `threads` threads started together;
-/// returns wall time and (gets, hits, failed sets) summed.
-fn run_op(c: &Segcache, w: &Workload, op: Op, threads: usize, ops: usize) -> (Duration, u64, u64, u64) {
+/// Runs `ops` operations over `threads` threads released together; the
+/// time is from the first thread's start to the last one's end, each read
+/// by the thread itself (a coordinator that the machine deschedules must
+/// not shorten or stretch it). Returns it and (gets, hits, failed sets).
+fn run_op(
+    c: &Segcache,
+    w: &Workload,
+    op: Op,
+    threads: usize,
+    ops: usize,
+) -> (Duration, u64, u64, u64) {
     let quarter = (w.seq.len() / 8) as u32;
-    let barrier = Barrier::new(threads + 1);
-    let (gets, hits, failed) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
-    let mut elapsed = Duration::ZERO;
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            // Split ops as evenly as Go's RunParallel does (by chunks; the
-            // remainder goes to the first threads).
-            let n = ops / threads + usize::from(t < ops % threads);
-            let (barrier, gets, hits, failed) = (&barrier, &gets, &hits, &failed);
-            s.spawn(move || {
-                barrier.wait();
-                let (g, h, f) = run_share(c, w, op, (t as u32 + 1) * quarter, n);
-                gets.fetch_add(g as usize, Ordering::Relaxed);
-                hits.fetch_add(h as usize, Ordering::Relaxed);
-                failed.fetch_add(f as usize, Ordering::Relaxed);
-                barrier.wait();
-            });
-        }
-        barrier.wait();
-        let t0 = Instant::now();
-        barrier.wait();
-        elapsed = t0.elapsed();
+    let barrier = Barrier::new(threads);
+    let remaining = AtomicIsize::new(ops as isize);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, remaining) = (&barrier, &remaining);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    let r = run_share(c, w, op, (t as u32 + 1) * quarter, remaining);
+                    (start, Instant::now(), r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect()
     });
-    (
-        elapsed,
-        gets.into_inner() as u64,
-        hits.into_inner() as u64,
-        failed.into_inner() as u64,
-    )
+    let first = results.iter().map(|r| r.0).min().unwrap();
+    let last = results.iter().map(|r| r.1).max().unwrap();
+    let sum = |f: fn(&(u64, u64, u64)) -> u64| results.iter().map(|r| f(&r.2)).sum::<u64>();
+    (last - first, sum(|r| r.0), sum(|r| r.1), sum(|r| r.2))
 }
 
 /// Inserts every key and counts how many read back (up to 3 passes, as the
@@ -212,7 +238,12 @@ fn main() {
         match a.as_str() {
             "-ops" => ops = val().parse().expect("-ops N"),
             "-runs" => runs = val().parse().expect("-runs R"),
-            "-cpu" => cpus = val().split(',').map(|s| s.parse().expect("-cpu 1,2")).collect(),
+            "-cpu" => {
+                cpus = val()
+                    .split(',')
+                    .map(|s| s.parse().expect("-cpu 1,2"))
+                    .collect()
+            }
             _ if path.is_none() && !a.starts_with('-') => path = Some(a.clone()),
             _ => {
                 eprintln!("{usage}");
@@ -241,12 +272,19 @@ fn main() {
             .heap_size(w.heap_bytes)
             .segment_size(w.segment_bytes as i32)
             .hash_power(w.hash_power)
-            .eviction(Policy::Merge { max: 8, merge: 4, compact: 0 })
+            .eviction(Policy::Merge {
+                max: 8,
+                merge: 4,
+                compact: 0,
+            })
             .build()
             .expect("segcache build");
         let held = fill(&c, &w);
         if held < w.keys() {
-            eprintln!("segcache-rs holds {held} of {} keys after 3 fill passes", w.keys());
+            eprintln!(
+                "segcache-rs holds {held} of {} keys after 3 fill passes",
+                w.keys()
+            );
         }
         for (name, op) in OPS {
             for &threads in &cpus {
@@ -254,7 +292,11 @@ fn main() {
                     fill(&c, &w);
                 }
                 let (d, gets, hits, failed) = run_op(&c, &w, op, threads, ops);
-                let suffix = if threads == 1 { String::new() } else { format!("-{threads}") };
+                let suffix = if threads == 1 {
+                    String::new()
+                } else {
+                    format!("-{threads}")
+                };
                 let mut line = format!(
                     "BenchmarkThroughput/segcache-rs/{name}{suffix}\t{ops}\t{:.1} ns/op",
                     d.as_nanos() as f64 / ops as f64
