@@ -22,6 +22,7 @@ package core_test
 
 import (
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -29,7 +30,20 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
-var evictBenchSegments = []int{256, 1024, 4096, 16384, 65536}
+// evictBenchSegments are the heap sizes measured. A smoke run
+// (-benchtime=1x, as make test runs the benchmarks) only checks that they
+// work, at the smallest sizes: filling the largest caches takes minutes.
+func evictBenchSegments() []int {
+	if smokeRun() {
+		return []int{256, 1024}
+	}
+	return []int{256, 1024, 4096, 16384, 65536}
+}
+
+func smokeRun() bool {
+	f := flag.Lookup("test.benchtime")
+	return f != nil && f.Value.String() == "1x"
+}
 
 var evictBenchPolicies = []core.Policy{core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
@@ -65,7 +79,7 @@ func fillUnique(b *testing.B, c *core.Cache, nseg, times int, key, val []byte) (
 
 func BenchmarkSetEvicting(b *testing.B) {
 	for _, p := range evictBenchPolicies {
-		for _, nseg := range evictBenchSegments {
+		for _, nseg := range evictBenchSegments() {
 			// The rounds of one sub-benchmark (b.N = 1, 100, ...) share
 			// the cache, so it is filled once, not once per round.
 			var c *core.Cache
@@ -100,7 +114,11 @@ func BenchmarkSetEvicting(b *testing.B) {
 }
 
 func BenchmarkExpireOne(b *testing.B) {
-	for _, nseg := range []int{256, 65536} {
+	sizes := []int{256, 65536}
+	if smokeRun() {
+		sizes = sizes[:1]
+	}
+	for _, nseg := range sizes {
 		b.Run(fmt.Sprintf("segs=%d", nseg), func(b *testing.B) {
 			c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: core.PolicyFIFO})
 			if err != nil {
