@@ -11,6 +11,10 @@ package core_test
 //
 // Both report cpu-ns/op, the process's CPU time per operation, beside the
 // wall time: on a loaded machine the wall time mostly measures waiting.
+// BenchmarkSetEvicting also reports noevict-cpu-ns/op, the CPU per set
+// while the same cache was filling (no eviction): a set into a larger heap
+// costs more memory misses whatever the policy, and the ratio of the two
+// is what eviction adds.
 //
 // BenchmarkExpireOne: a cache full of items that never expire, and one
 // segment of a 1 ms TTL that has expired; Expire() is timed. It should
@@ -18,6 +22,7 @@ package core_test
 
 import (
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -25,7 +30,20 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
-var evictBenchSegments = []int{256, 1024, 4096, 16384, 65536}
+// evictBenchSegments are the heap sizes measured. A smoke run
+// (-benchtime=1x, as make test runs the benchmarks) only checks that they
+// work, at the smallest sizes: filling the largest caches takes minutes.
+func evictBenchSegments() []int {
+	if smokeRun() {
+		return []int{256, 1024}
+	}
+	return []int{256, 1024, 4096, 16384, 65536}
+}
+
+func smokeRun() bool {
+	f := flag.Lookup("test.benchtime")
+	return f != nil && f.Value.String() == "1x"
+}
 
 var evictBenchPolicies = []core.Policy{core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
@@ -37,25 +55,36 @@ func seqKey(k []byte, i uint64) {
 }
 
 // fillUnique sets times × the capacity of nseg 4 KiB segments in unique
-// keys that never expire, and returns how many keys it used.
-func fillUnique(b *testing.B, c *core.Cache, nseg, times int, key, val []byte) uint64 {
+// keys that never expire, and returns how many keys it used and the CPU
+// ns per set of the first half capacity, which evicts nothing: the cost of
+// a set into a heap of that size without eviction, to compare with.
+func fillUnique(b *testing.B, c *core.Cache, nseg, times int, key, val []byte) (uint64, float64) {
 	n := uint64(times) * uint64(nseg) * 4096 / uint64(itemSize(16, 64))
+	half := uint64(nseg) * 4096 / uint64(itemSize(16, 64)) / 2
+	var cpu0, cpu1 int64
 	for i := uint64(0); i < n; i++ {
+		switch i {
+		case 0:
+			cpu0 = cpuNanos()
+		case half:
+			cpu1 = cpuNanos()
+		}
 		seqKey(key, i)
 		if err := c.Set(key, val, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return n
+	return n, float64(cpu1-cpu0) / float64(half)
 }
 
 func BenchmarkSetEvicting(b *testing.B) {
 	for _, p := range evictBenchPolicies {
-		for _, nseg := range evictBenchSegments {
+		for _, nseg := range evictBenchSegments() {
 			// The rounds of one sub-benchmark (b.N = 1, 100, ...) share
 			// the cache, so it is filled once, not once per round.
 			var c *core.Cache
 			var i uint64
+			var fillCPU float64
 			key, val := make([]byte, 16), make([]byte, 64)
 			b.Run(fmt.Sprintf("%v/segs=%d", p, nseg), func(b *testing.B) {
 				if c == nil {
@@ -63,7 +92,7 @@ func BenchmarkSetEvicting(b *testing.B) {
 					if c, err = core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p}); err != nil {
 						b.Fatal(err)
 					}
-					i = fillUnique(b, c, nseg, 2, key, val)
+					i, fillCPU = fillUnique(b, c, nseg, 2, key, val)
 					b.ResetTimer()
 				}
 				cpu0 := cpuNanos()
@@ -75,6 +104,7 @@ func BenchmarkSetEvicting(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(fillCPU, "noevict-cpu-ns/op")
 			})
 			if c != nil {
 				c.Close()
@@ -84,7 +114,11 @@ func BenchmarkSetEvicting(b *testing.B) {
 }
 
 func BenchmarkExpireOne(b *testing.B) {
-	for _, nseg := range []int{256, 65536} {
+	sizes := []int{256, 65536}
+	if smokeRun() {
+		sizes = sizes[:1]
+	}
+	for _, nseg := range sizes {
 		b.Run(fmt.Sprintf("segs=%d", nseg), func(b *testing.B) {
 			c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: core.PolicyFIFO})
 			if err != nil {
@@ -92,7 +126,7 @@ func BenchmarkExpireOne(b *testing.B) {
 			}
 			defer c.Close()
 			key, val := make([]byte, 16), make([]byte, 64)
-			i := fillUnique(b, c, nseg, 1, key, val)
+			i, _ := fillUnique(b, c, nseg, 1, key, val)
 			var cpu int64
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
