@@ -390,7 +390,9 @@ func TestExpireFreesExactlyExpired(t *testing.T) {
 	c := orderCache(t, PolicyFIFO)
 	now := clock.Now()
 	var expired, alive []int32
-	for i, e := range []int64{now - 5, now + 60_000, 0, now - 1000, now + 1, now - 1} {
+	// now+10_000 is "soon but not yet": it must stay in the future while the
+	// test runs even under qemu-user on a loaded machine (now+1 did not).
+	for i, e := range []int64{now - 5, now + 60_000, 0, now - 1000, now + 10_000, now - 1} {
 		id := c.mkSeg(t, int32(3+i%2), segment.PoolMain, e, 0, i%3 == 0)
 		if e != 0 && e <= now {
 			expired = append(expired, id)

@@ -47,8 +47,10 @@ func TestUnmapReturnsAddressSpace(t *testing.T) {
 		}
 		total += uint64(n)
 	}
-	// 1.3 GB were mapped in all; what stays is the runtime's own noise.
-	if grown := int64(mappedBytes(t)) - int64(before); grown > 64<<20 {
+	// 1.3 GB were mapped in all; what stays is the runtime's own noise, plus,
+	// under qemu-user (the arm64 suite), the emulator's own mappings, which
+	// VmSize counts too (67 MB seen). The bug kept the whole 1.3 GB.
+	if grown := int64(mappedBytes(t)) - int64(before); grown > 256<<20 {
 		t.Errorf("address space grew by %d bytes after mapping and unmapping %d", grown, total)
 	}
 }
