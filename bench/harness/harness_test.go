@@ -156,8 +156,8 @@ func TestBudgetTooSmall(t *testing.T) {
 }
 
 func TestFitSpec(t *testing.T) {
-	s := FitSpec(1_000_000, 0.95)
-	want := core.Options{HeapBytes: 96 << 20, SegmentBytes: 1 << 20, HashPower: 21}
+	s := FitSpec(1_000_000, DefaultHashFill)
+	want := core.Options{HeapBytes: 96 << 20, SegmentBytes: 1 << 20, HashPower: 20}
 	if d := cmp.Diff(want, s.Core); d != "" {
 		t.Errorf("FitSpec core options (-want +got):\n%s", d)
 	}
