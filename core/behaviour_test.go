@@ -332,7 +332,8 @@ func TestItemSizeLimitExact(t *testing.T) {
 }
 
 // An 8 MiB segment holds an 8 MiB item (the offset field is 20 bits of 8
-// bytes, LESSONS #30) and the largest item lands at the right place.
+// bytes, the published engine's
+// offset field wrapped for segments over 8 MiB) and the largest item lands at the right place.
 func TestLargestSegment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 16 MiB")
@@ -602,7 +603,8 @@ func TestCASTokens(t *testing.T) {
 	}
 }
 
-// LESSONS #3 and #29: a token must not survive the recycling of its item's
+// Guards against published-engine bugs (a CAS token survived a segment
+// recycle; generations burned on reserve): a token must not survive the recycling of its item's
 // place. Set k, take the token, Clear, set k again (very likely at the same
 // place, as the cache is empty): the old token gives ErrExists. Repeated
 // past 64 cycles, the width of the generation tag.
@@ -770,7 +772,7 @@ func TestEvictingPoliciesAcceptWrites(t *testing.T) {
 	}
 }
 
-// LESSONS #1: FIFO evicts the oldest segment first. Segments are created at
+// Guards against a published-engine bug (FIFO evicted newest-first): FIFO evicts the oldest segment first. Segments are created at
 // least 1.1 s apart (coarse clocks must still order them), one key at a
 // time, so the evicted keys must be exactly a prefix of the write order.
 func TestFIFOEvictsOldestFirst(t *testing.T) {

@@ -1,6 +1,6 @@
 package core_test
 
-// Throughput benchmarks of BENCHMARKS.md §1: 1,000,000 pre-generated
+// Throughput benchmarks (the project's standard workload): 1,000,000 pre-generated
 // 16-byte keys, 64-byte values, key choice Zipf(0.99) (YCSB), a cache that
 // holds every key; get hit, get miss, set (overwrite), 90/10 and 50/50
 // mixes. Each benchmark runs the engine ("core") and a map[string][]byte

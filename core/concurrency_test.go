@@ -34,7 +34,7 @@ func (f *failer) errorf(format string, args ...any) {
 
 func (f *failer) failed() bool { return f.n.Load() > 0 }
 
-// LESSONS #15: 8 goroutines × 10,000 Incr end at exactly 80,000, and every
+// Guards against a published-engine bug (lost increments): 8 goroutines × 10,000 Incr end at exactly 80,000, and every
 // Incr returns a distinct number (each saw its own increment). Decr is
 // symmetric and saturates at 0 without wrapping.
 func TestConcurrentIncrDecrExact(t *testing.T) {
@@ -120,7 +120,7 @@ type clock struct{ n atomic.Uint64 }
 
 func (c *clock) now() uint64 { return c.n.Add(1) }
 
-// LESSONS #4: cas racing set never overwrites a set that completed after
+// Guards against a published-engine bug (cas checked the token, then overwrote (lost update)): cas racing set never overwrites a set that completed after
 // the cas read its token; a token is consumed at most once.
 func TestConcurrentCASvsSet(t *testing.T) {
 	defer watchdog(t, time.Minute, "cas vs set")()
@@ -207,7 +207,7 @@ func TestConcurrentCASvsSet(t *testing.T) {
 	t.Logf("%d of %d CAS acknowledged", nAcked, nCAS*iters)
 }
 
-// LESSONS #20: cas racing incr on a number: final = initial + every
+// Guards against a published-engine bug (cas racing incr lost an acknowledged increment): cas racing incr on a number: final = initial + every
 // acknowledged increment, by either path.
 func TestConcurrentCASvsIncr(t *testing.T) {
 	defer watchdog(t, time.Minute, "cas vs incr")()
@@ -256,7 +256,7 @@ func TestConcurrentCASvsIncr(t *testing.T) {
 	}
 }
 
-// LESSONS #26: a get of a key that 24 goroutines keep rewriting (cas and
+// Guards against a published-engine bug (a retry budget gave false misses on a hot key): a get of a key that 24 goroutines keep rewriting (cas and
 // set) never misses and never returns a value that was not written.
 func TestHotKeyNeverAbsent(t *testing.T) {
 	defer watchdog(t, time.Minute, "hot key")()
@@ -314,7 +314,7 @@ func TestHotKeyNeverAbsent(t *testing.T) {
 	}
 }
 
-// LESSONS #12, #13: concurrent first inserts of a key create one entry.
+// Guards against a published-engine bug (duplicate entries for one key; two first inserts each published an entry): concurrent first inserts of a key create one entry.
 // Add: exactly one goroutine wins each key. Set: one item per key, and a
 // single Delete removes the key for good (a duplicate entry would surface).
 func TestConcurrentFirstInsert(t *testing.T) {
@@ -385,7 +385,7 @@ func churnOpts(p core.Policy) core.Options {
 	return core.Options{HeapBytes: 48 * 4096, SegmentBytes: 4096, Eviction: p}
 }
 
-// LESSONS #5, #17, #24: under heavy churn, in a small cache with merge or
+// Guards against a published-engine bug (a torn read while relocating; a false miss during a merge drain; a stale location read another key as absent): under heavy churn, in a small cache with merge or
 // S3-FIFO relocation, a Get either misses or returns the exact latest (or,
 // while a write is in flight, the new) value of that key: never torn bytes,
 // another key's value, or a value older than the last acknowledged write.
@@ -506,7 +506,7 @@ func TestNoTornOrForeignValuesUnderChurn(t *testing.T) {
 	}
 }
 
-// LESSONS #18, #14: an acknowledged delete never comes back, even when the
+// Guards against a published-engine bug (an acknowledged delete came back after a merge; a frequency bump failed an unlink CAS): an acknowledged delete never comes back, even when the
 // deleted item sat in a segment being merged or promoted, and while other
 // goroutines read the key in a hot loop. Keys are written in generations
 // (the value's seq is the generation); once the delete of generation g of a
@@ -611,7 +611,7 @@ func TestAckedDeleteNeverComesBack(t *testing.T) {
 	}
 }
 
-// LESSONS #11, #23, #27: after a storm of every operation from more
+// Guards against a published-engine bug (a double decrement of segment counters; item gauges leaked on relocation; a dead-item gauge that counted up forever): after a storm of every operation from more
 // goroutines than cores in an evicting cache, the gauges balance exactly:
 // Items equals the readable keys, and deleting them all brings Items and
 // ItemBytes to 0.
@@ -763,7 +763,7 @@ func TestCloseRacingOperations(t *testing.T) {
 	}
 }
 
-// LESSONS #7: concurrent writers that fill many segments of one TTL bucket
+// Guards against a published-engine bug (concurrent tail expansion leaked segments): concurrent writers that fill many segments of one TTL bucket
 // get disjoint space: every key keeps its own value, and the segments used
 // are what the bytes need (no segment leaked by a lost seal election).
 func TestConcurrentTailExpansion(t *testing.T) {
@@ -816,7 +816,7 @@ func TestConcurrentTailExpansion(t *testing.T) {
 	}
 }
 
-// LESSONS #8, #9, #19: writers hammer one TTL bucket (set, cas, replace)
+// Guards against a published-engine bug (writers raced a drain; a lock-order deadlock (writer pin held across a chain lock); a replace-vs-drain wedge): writers hammer one TTL bucket (set, cas, replace)
 // while Expire and Clear loop on it. Everything finishes (watchdog), and
 // afterwards every readable key holds a value written for it, and the
 // gauges match.

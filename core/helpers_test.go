@@ -191,8 +191,8 @@ func scale(n, div int) int {
 }
 
 // workers is the goroutine count of the stress tests: more than the cores,
-// so spinning waits are exercised while the owner is descheduled (LESSONS
-// #16); capped so that a many-core CI machine keeps the run short.
+// so spinning waits are exercised while the owner is descheduled (the published
+// engine's spin waits starved on oversubscribed hosts); capped so that a many-core CI machine keeps the run short.
 func workers() int { return min(2*runtime.GOMAXPROCS(0)+2, 24) }
 
 // sane reports counters that went negative (a uint64 wrapped below zero

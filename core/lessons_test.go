@@ -1,9 +1,9 @@
 package core_test
 
-// Regression tests for the bugs of the published Segcache engines
-// (LESSONS.md, "Bugs fixed in history" and "Still open") that are not
-// already covered by behaviour_test.go, ttl_test.go and
-// concurrency_test.go. Each names its lesson.
+// Regression tests for the bugs of the published Segcache engines (fixed
+// in their history, or still open there) that are not already covered by
+// behaviour_test.go, ttl_test.go and concurrency_test.go. Each names the
+// bug it guards against.
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
-// LESSONS #10: a full Merge{8,4,0} cache of 8 small segments takes 3000
+// Guards against a published-engine bug (insert livelock on a full merge pool): a full Merge{8,4,0} cache of 8 small segments takes 3000
 // distinct inserts without livelock; at least 2900 succeed. (The original
 // used 264-byte segments; ours are at least 4 KiB, so the items are scaled
 // up to keep about 8 per segment.)
@@ -72,7 +72,7 @@ func churnUntil(c *core.Cache, ttl time.Duration, stop func() bool, written ...*
 	return wg.Wait
 }
 
-// LESSONS #6 (and #5): a frequently read item that survives merge or
+// Guards against a published-engine bug (in-place compaction moved bytes under pinned readers): a frequently read item that survives merge or
 // promotion keeps its bytes and its CAS token: relocation is not a new
 // version, so a client's CAS with a token read before the move succeeds.
 // The churn is paced at about one heap per second, because frequencies
@@ -155,7 +155,7 @@ func TestRelocationKeepsValueAndToken(t *testing.T) {
 	}
 }
 
-// DESIGN §2 / LESSONS "Relocation extends TTL": an item moved by merge or
+// Guards against a published-engine bug (relocation extended TTLs): an item moved by merge or
 // promotion keeps its original expiry. Hot keys with TTL 2 s are read all
 // the time (so they survive relocation) while keys of the same TTL churn
 // through a small cache; no read may return them after their TTL.
@@ -203,7 +203,7 @@ func TestRelocationKeepsExpiry(t *testing.T) {
 	}
 }
 
-// LESSONS #21: a hot counter incremented while merge relocates it: every
+// Guards against a published-engine bug (relocation tore or lost increments): a hot counter incremented while merge relocates it: every
 // Incr returns exactly the previous result + 1 (no lost or torn update);
 // if eviction drops the counter, Incr says ErrNotFound and we start again.
 func TestIncrUnderRelocation(t *testing.T) {
@@ -259,7 +259,7 @@ func TestIncrUnderRelocation(t *testing.T) {
 	}
 }
 
-// LESSONS #22: CAS with a valid token during relocation returns nil or
+// Guards against a published-engine bug (a false NotFound from cas during a drain): CAS with a valid token during relocation returns nil or
 // ErrExists, never a false ErrNotFound. Each goroutine owns its keys, so a
 // key that CAS reported absent must stay absent until its owner writes it.
 func TestCASNoFalseNotFoundUnderChurn(t *testing.T) {
@@ -310,7 +310,7 @@ func TestCASNoFalseNotFoundUnderChurn(t *testing.T) {
 	}
 }
 
-// LESSONS "ghost-queue deque leak": S3-FIFO's ghost set of evicted keys
+// Guards against a published-engine bug (a leaking ghost queue): S3-FIFO's ghost set of evicted keys
 // stays bounded. 300k distinct keys stream through a 48-segment cache; the
 // Go heap must not grow with the number of keys seen.
 func TestS3FIFOGhostBounded(t *testing.T) {
@@ -380,7 +380,7 @@ func TestZeroAllocs(t *testing.T) {
 	}
 }
 
-// LESSONS #19 (replace-vs-drain wedge): one goroutine overwrites a single
+// Guards against a published-engine bug (a replace-vs-drain wedge): one goroutine overwrites a single
 // key while another streams distinct keys through a small cache, so the
 // segment holding both the old and the new copy of the key gets claimed
 // for eviction while the overwrite is in flight. Both must keep making

@@ -320,7 +320,7 @@ func TestExpireEager(t *testing.T) {
 	}
 }
 
-// LESSONS #2: a short-TTL segment must be evictable as soon as the cache is
+// Guards against a published-engine bug (a maturity gate blocked evicting short-TTL segments): a short-TTL segment must be evictable as soon as the cache is
 // full (the published engine waited 20 s and refused writes meanwhile).
 func TestShortTTLFullCacheAcceptsWrites(t *testing.T) {
 	c := openT(t, smallOpts(core.PolicyRandom, 2))

@@ -414,7 +414,7 @@ func (c *Cache) Delete(key []byte) error {
 			return nil
 		case segmentBusy:
 			// Never acknowledge a delete that a drain could undo by
-			// relocating the item (LESSONS #18): wait, then look again.
+			// relocating the item (a published-engine bug): wait, then look again.
 			waitSlot(f.p, f.s)
 		}
 	}
@@ -438,8 +438,9 @@ func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
 }
 
 // updateNumber changes a numeric item in place under the item's seqlock,
-// with the segment pinned so no drain copies it mid-update (LESSONS #21)
-// and the key's stripe held so no other writer interleaves (LESSONS #15).
+// with the segment pinned so no drain copies it mid-update (the published engine tore
+// or lost increments there)
+// and the key's stripe held so no other writer interleaves (lost increments).
 func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
