@@ -165,7 +165,7 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 // slotOf finds the slot that links the item at (id, off), or nil if the
 // item is dead (overwritten, deleted or evicted).
 func (c *Cache) slotOf(id int32, off int, data []byte, ih item.Header) (*uint64, uint64) {
-	k := c.ht.Key(hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen]))
+	k := c.table().Key(hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen]))
 	return k.Linking(hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off))
 }
 
@@ -274,6 +274,6 @@ func (c *Cache) Clear() error {
 		}
 	}
 	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
-	c.ht.ClearGhosts()
+	c.table().ClearGhosts()
 	return nil
 }

@@ -2,6 +2,7 @@ package hashtable
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -117,6 +118,9 @@ func (t *Table) Key(h uint64) Key {
 
 // movesOf returns the move counter of the keys whose first bucket is i0.
 func (t *Table) movesOf(i0 uint64) *atomic.Uint64 { return &t.moves[i0&(moveStripes-1)].n }
+
+// Table returns the table the key's place is in.
+func (k *Key) Table() *Table { return k.t }
 
 // Moves returns the key's displacement counter. Read it before the
 // lookup's Match and pass it to Settled if the lookup misses.
@@ -465,3 +469,76 @@ func (t *Table) ClearGhosts() {
 // Prefetch asks the CPU to start loading the cache line at p (a hint: it
 // never faults). The engine uses it for items it is about to read or write.
 func Prefetch(p unsafe.Pointer) { tagscan.Prefetch(p) }
+
+// Power returns log2 of the table's slot count.
+func (t *Table) Power() uint32 { return uint32(bits.Len64(t.Mask)) + 3 }
+
+// Slots returns the table's slot count.
+func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
+
+// CopyInto re-places every live entry of t into dst, an empty table that
+// nobody else uses yet (growth builds the next table this way before it
+// publishes it). Slots do not hold the hash, so hashOf recovers it from
+// the entry's item; an entry keeps its tag, frequency and location (the
+// tag is the hash's top bits, which no table size uses for buckets).
+// Ghosts have no item to hash and are dropped: their keys come back cold.
+// The caller must keep every writer of t away meanwhile, so that t does
+// not change under the copy and no entry is in flight between buckets. It
+// fails, leaving dst partly filled, if hashOf fails or an entry finds both
+// its buckets in dst full even after moving one of their entries to its
+// other bucket.
+func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool)) error {
+	for i := range t.Buckets {
+		b := &t.Buckets[i]
+		for j := range b {
+			s := Load(&b[j])
+			if s == 0 || IsGhost(s) {
+				continue
+			}
+			h, ok := hashOf(s)
+			if !ok {
+				return fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
+			}
+			if !dst.place(h, s&^moving, hashOf) {
+				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
+			}
+		}
+	}
+	return nil
+}
+
+// place puts entry s of the key whose hash is h into an unpublished
+// table: into the emptier candidate bucket, else after moving one entry
+// of the pair to its own other bucket (one level, like Key.Displace).
+func (t *Table) place(h, s uint64, hashOf func(uint64) (uint64, bool)) bool {
+	k := t.Key(h)
+	if p := k.empty(); p != nil {
+		atomic.StoreUint64(p, s)
+		return true
+	}
+	for i := 0; i < 16; i++ {
+		p := k.Slot(i)
+		o := Load(p)
+		ho, ok := hashOf(o)
+		if !ok {
+			return false
+		}
+		cur := k.b0
+		if i >= 8 {
+			cur = k.b1
+		}
+		ko := t.Key(ho)
+		other := ko.b0
+		if other == cur {
+			other = ko.b1
+		}
+		for j := range other {
+			if Load(&other[j]) == 0 {
+				atomic.StoreUint64(&other[j], o)
+				atomic.StoreUint64(p, s)
+				return true
+			}
+		}
+	}
+	return false
+}
