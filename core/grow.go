@@ -3,6 +3,7 @@ package core
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/arena"
 	"github.com/segcache/segcache/core/internal/hashtable"
@@ -133,7 +134,7 @@ func (c *Cache) growLocked(seen *hashtable.Table) (*hashtable.Table, bool) {
 		_ = arena.Unmap(next.Memory())
 		return nil, false
 	}
-	if err := seen.CopyInto(next, c.hashOfEntry); err != nil {
+	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry); err != nil {
 		c.unretireLocked(had)
 		_ = arena.Unmap(next.Memory())
 		return nil, false
@@ -203,4 +204,13 @@ func (c *Cache) unretireLocked(keep int) {
 		c.segs.Recycle(id) // ours alone: off the free list, never opened
 	}
 	g.retiredCount.Store(uint64(len(g.retired)))
+}
+
+// prefetchEntry starts loading the item slot s links (a hint: a stale
+// location only costs a useless load).
+func (c *Cache) prefetchEntry(s uint64) {
+	seg, _, off := hashtable.Where(s)
+	if int(seg) < c.nseg && off < c.segSize {
+		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
+	}
 }

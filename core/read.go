@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/bits"
 	"runtime"
-	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
@@ -204,10 +203,7 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 
 // prefetchItem starts loading the item of the first slot in mask.
 func (c *Cache) prefetchItem(k *hashtable.Key, mask uint32) {
-	seg, _, off := hashtable.Where(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
-	if int(seg) < c.nseg && off < c.segSize {
-		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
-	}
+	c.prefetchEntry(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
 }
 
 func (c *Cache) countGet(err error) {

@@ -487,8 +487,22 @@ func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 // fails, leaving dst partly filled, if hashOf fails or an entry finds both
 // its buckets in dst full even after moving one of their entries to its
 // other bucket.
-func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool)) error {
+//
+// The walk is sequential in t and, because an entry keeps its role (first
+// or second bucket of its pair) when there is room, nearly sequential in
+// dst: a doubled table's bucket for the same role is i or i+len(t.Buckets).
+// The one random access per entry is its item, which prefetch (called for
+// the entries a few buckets ahead) starts loading early.
+func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) error {
+	const ahead = 4 // buckets: 32 item loads in flight
 	for i := range t.Buckets {
+		if j := i + ahead; j < len(t.Buckets) {
+			for _, s := range &t.Buckets[j] {
+				if s != 0 && !IsGhost(s) {
+					prefetch(s)
+				}
+			}
+		}
 		b := &t.Buckets[i]
 		for j := range b {
 			s := Load(&b[j])
@@ -499,7 +513,8 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool)) error
 			if !ok {
 				return fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
 			}
-			if !dst.place(h, s&^moving, hashOf) {
+			i0, _, _ := tagscan.Candidates(h, t.Mask)
+			if !dst.place(h, s&^moving, uint64(i) != i0, hashOf) {
 				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
 			}
 		}
@@ -508,13 +523,22 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool)) error
 }
 
 // place puts entry s of the key whose hash is h into an unpublished
-// table: into the emptier candidate bucket, else after moving one entry
-// of the pair to its own other bucket (one level, like Key.Displace).
-func (t *Table) place(h, s uint64, hashOf func(uint64) (uint64, bool)) bool {
+// table: into its first candidate bucket (second if second), else the
+// other one, else after moving one entry of the pair to its own other
+// bucket (one level, like Key.Displace).
+func (t *Table) place(h, s uint64, second bool, hashOf func(uint64) (uint64, bool)) bool {
 	k := t.Key(h)
-	if p := k.empty(); p != nil {
-		atomic.StoreUint64(p, s)
-		return true
+	pref, other := k.b0, k.b1
+	if second {
+		pref, other = other, pref
+	}
+	for _, b := range [2]*Bucket{pref, other} {
+		for j := range b {
+			if Load(&b[j]) == 0 {
+				atomic.StoreUint64(&b[j], s)
+				return true
+			}
+		}
 	}
 	for i := 0; i < 16; i++ {
 		p := k.Slot(i)

@@ -468,7 +468,7 @@ func TestCopyInto(t *testing.T) {
 	}
 	dst := newT(t, 9)
 	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
-	if err := src.CopyInto(dst, lookup); err != nil {
+	if err := src.CopyInto(dst, lookup, func(uint64) {}); err != nil {
 		t.Fatal(err)
 	}
 	want, got := map[uint64]uint64{}, map[uint64]uint64{}
@@ -495,7 +495,7 @@ func TestCopyInto(t *testing.T) {
 			}
 		}
 	}
-	if err := src.CopyInto(newT(t, 9), func(uint64) (uint64, bool) { return 0, false }); err == nil {
+	if err := src.CopyInto(newT(t, 9), func(uint64) (uint64, bool) { return 0, false }, func(uint64) {}); err == nil {
 		t.Errorf("CopyInto with an unreadable item succeeded")
 	}
 	if src.Power() != 8 || dst.Power() != 9 || dst.Slots() != 512 {
