@@ -51,6 +51,7 @@ type conn struct {
 	bufs    [][]byte
 	lens    []int
 	errs    []error
+	unread  int  // bytes of the current data block left in r (see readData)
 	noreply bool // the running command's replies are suppressed
 }
 
@@ -397,61 +398,73 @@ func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
 }
 
 // readData reads a data block of n bytes and its "\r\n". The block is
-// returned in place in the read buffer when it fits (valid until done is
-// called) and in c.block otherwise (which lookups, reading into c.val
-// while the block is in use, must not share).
-func (c *conn) readData(n int) (data []byte, done func(), err error) {
+// returned in place in the read buffer when it fits (valid until
+// dataDone) and in c.block otherwise (which lookups, reading into c.val
+// while the block is in use, must not share). Every successful or
+// errBadChunk return must be followed by dataDone before the next read.
+func (c *conn) readData(n int) ([]byte, error) {
 	if n+2 <= c.r.Size() {
 		b, err := c.r.Peek(n + 2)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		done = func() { c.r.Discard(n + 2) }
+		// The block stays in the read buffer until dataDone; a count
+		// rather than a closure keeps the store path free of allocations.
+		c.unread = n + 2
 		if b[n] != '\r' || b[n+1] != '\n' {
-			return nil, done, errBadChunk
+			return nil, errBadChunk
 		}
-		return b[:n], done, nil
+		return b[:n], nil
 	}
 	if cap(c.block) < n+2 {
 		c.block = make([]byte, n+2)
 	}
 	b := c.block[:n+2]
 	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if b[n] != '\r' || b[n+1] != '\n' {
-		return nil, func() {}, errBadChunk
+		return nil, errBadChunk
 	}
-	return b[:n], func() {}, nil
+	return b[:n], nil
+}
+
+// dataDone releases the block readData returned.
+func (c *conn) dataDone() {
+	if c.unread > 0 {
+		c.r.Discard(c.unread)
+		c.unread = 0
+	}
 }
 
 // readBlock reads the data block of a storage command (set ... or ms),
 // counting the command and copying its key to c.key first: the key
 // aliases the line, which reading the block may overwrite. With handled
 // the request is over (a bad chunk was answered, or the connection
-// failed) and keep says whether to go on serving.
-func (c *conn) readBlock(req *proto.Request) (data []byte, done func(), handled, keep bool) {
+// failed) and keep says whether to go on serving; otherwise the caller
+// calls dataDone once it no longer needs data.
+func (c *conn) readBlock(req *proto.Request) (data []byte, handled, keep bool) {
 	c.n.cmdSet.Add(1)
 	c.key = append(c.key[:0], req.Key...)
-	data, done, err := c.readData(req.Bytes)
+	data, err := c.readData(req.Bytes)
 	switch {
 	case err == errBadChunk:
-		done()
+		c.dataDone()
 		c.clientError("bad data chunk")
-		return nil, nil, true, true
+		return nil, true, true
 	case err != nil:
-		return nil, nil, true, false
+		return nil, true, false
 	}
-	return data, done, false, true
+	return data, false, true
 }
 
 func (c *conn) storage(req *proto.Request) bool {
-	data, done, handled, keep := c.readBlock(req)
+	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep
 	}
 	res := c.store(req, c.key, data)
-	done()
+	c.dataDone()
 	c.replyResult(res)
 	return true
 }

@@ -188,17 +188,17 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		st.Op = proto.OpCAS
 	}
 	// The block follows whatever the flags said; read it before replying.
-	data, done, handled, keep := c.readBlock(req)
+	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep
 	}
 	if !valid {
-		done()
+		c.dataDone()
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 		return true
 	}
 	res := c.store(&st, c.key, data)
-	done()
+	c.dataDone()
 	it := item{key: c.key}
 	switch res {
 	case stored:
