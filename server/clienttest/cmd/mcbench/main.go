@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -113,6 +114,27 @@ func (s *server) rss() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for pid %d", s.cmd.Process.Pid)
+}
+
+// cpuTime returns the CPU time the process has used (user + system, all
+// its threads, at the kernel's 100 Hz tick).
+func (s *server) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which may hold spaces, start
+	// with the state (field 3): utime and stime are fields 14 and 15.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", s.cmd.Process.Pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(u+k) * 10 * time.Millisecond, nil
 }
 
 // stats returns the server's "stats" as name → value.
@@ -243,10 +265,10 @@ func (cfg *config) measure() (string, error) {
 		cfg.depths = nil
 	}
 	if len(cfg.depths) > 0 {
-		fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | throughput vs memcached | p99 vs memcached |\n")
-		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | server CPU µs/op | throughput vs memcached | p99 vs memcached | CPU/op vs memcached |\n")
+		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	}
-	type agg struct{ ops, p50, p99 []float64 }
+	type agg struct{ ops, p50, p99, cpu []float64 }
 	var verdicts []string
 	for _, depth := range cfg.depths {
 		w.depth = depth
@@ -264,27 +286,37 @@ func (cfg *config) measure() (string, error) {
 					}
 					err = preload(s.addr, 8, w.keys, w.valueLen)
 					var out result
+					var cpu0, cpu1 time.Duration
+					if err == nil {
+						cpu0, err = s.cpuTime()
+					}
 					if err == nil {
 						w.addr = s.addr
 						out, err = run(w)
+					}
+					if err == nil {
+						cpu1, err = s.cpuTime()
 					}
 					s.stop()
 					if err != nil {
 						return "", fmt.Errorf("%s, depth %d, %d threads, run %d: %w", sys, depth, t, r, err)
 					}
-					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs (hits %d misses %d)\n",
-						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, out.Hits, out.Misses)
+					cpuPerOp := float64((cpu1 - cpu0).Microseconds()) / float64(out.Ops)
+					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs cpu %.2fµs/op (hits %d misses %d)\n",
+						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, cpuPerOp, out.Hits, out.Misses)
 					a := res[sys]
 					a.ops = append(a.ops, out.OpsPerSec)
 					a.p50 = append(a.p50, out.P50us)
 					a.p99 = append(a.p99, out.P99us)
+					a.cpu = append(a.cpu, cpuPerOp)
 				}
 			}
 			mc, sc := res["memcached"], res["segcached"]
 			tput := median(sc.ops) / median(mc.ops)
 			p99 := median(sc.p99) / median(mc.p99)
-			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99))
-			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | **%.2f×** | **%.2f×** |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), tput, p99)
+			cpu := median(sc.cpu) / median(mc.cpu)
+			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99), median(mc.cpu))
+			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | **%.2f×** | **%.2f×** | %.2f× |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), median(sc.cpu), tput, p99, cpu)
 			verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s): throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
 				depth, t, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 		}
