@@ -339,10 +339,8 @@ type liveItem struct {
 
 func (c *Cache) liveItems(id int32, out []liveItem) []liveItem {
 	out = out[:0]
-	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
-		if p, s := c.slotOf(id, off, data, ih); p != nil {
-			out = append(out, liveItem{p, s, data})
-		}
+	c.forEachLinked(id, func(p *uint64, s uint64, data []byte) {
+		out = append(out, liveItem{p, s, data})
 	})
 	return out
 }
