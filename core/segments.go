@@ -333,6 +333,7 @@ func (c *Cache) Clear() error {
 			c.drainWhole(int32(id), dropClear, false)
 		}
 	}
+	c.ev.pass.dest = segment.None // its destination was drained above
 	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
 	c.ht.ClearGhosts()
 	return nil
