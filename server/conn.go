@@ -77,7 +77,7 @@ func (cc countingConn) Write(p []byte) (int, error) {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc}
-	cc := countingConn{nc, c}
+	cc := countingConn{newRawConn(nc), c}
 	c.r = bufio.NewReaderSize(cc, ioBufSize)
 	c.w = bufio.NewWriterSize(cc, ioBufSize)
 	return c

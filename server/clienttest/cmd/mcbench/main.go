@@ -210,7 +210,19 @@ func main() {
 	flag.IntVar(&cfg.memRuns, "mem-runs", 3, "memory runs per system (medians reported)")
 	memArgs := flag.String("mem-args", "-m 128 -hash-power 21", "segcached's flags for the memory runs (memcached gets -m 1024)")
 	flag.BoolVar(&cfg.skipThroughput, "memory-only", false, "measure only the memory per item")
+	against := flag.String("against", "", "drive the server at this address (preloaded by the caller) once and print the result; for profiling")
 	flag.Parse()
+	if *against != "" {
+		w := cfg.w
+		w.addr, w.depth = *against, intList("depths", depths)[0]
+		out, err := run(w)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcbench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%.0f ops/s p50 %.0fµs p99 %.0fµs (%d ops, hits %d misses %d)\n", out.OpsPerSec, out.P50us, out.P99us, out.Ops, out.Hits, out.Misses)
+		return
+	}
 	if cfg.segcached == "" {
 		fmt.Fprintln(os.Stderr, "mcbench: -segcached is required")
 		os.Exit(2)
