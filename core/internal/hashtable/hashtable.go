@@ -566,3 +566,14 @@ func (t *Table) place(h, s uint64, second bool, hashOf func(uint64) (uint64, boo
 	}
 	return false
 }
+
+// PrefetchKey starts loading both candidate buckets of the key whose hash
+// is h. It takes their addresses from the bucket slice without going
+// through a *Bucket: Go's nil check of a pointer it dereferences is a real
+// load, which would wait for the very miss the prefetch is meant to
+// overlap with other work.
+func (t *Table) PrefetchKey(h uint64) {
+	i0, i1, _ := tagscan.Candidates(h, t.Mask)
+	Prefetch(unsafe.Pointer(&t.Buckets[i0]))
+	Prefetch(unsafe.Pointer(&t.Buckets[i1]))
+}
