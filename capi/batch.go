@@ -6,84 +6,68 @@ package main
 import "C"
 
 import (
-	"sync"
 	"unsafe"
 
 	"github.com/segcache/segcache/core"
 )
 
-// batchChunk is how many keys one core.GetBatch call handles. A batch of
-// any size reuses one pooled scratch of this size, so get_multi allocates
-// nothing in the steady state.
-const batchChunk = 64
-
-type batchScratch struct {
-	keys, bufs [batchChunk][]byte
-	lens       [batchChunk]int
-	errs       [batchChunk]error
-	idx        [batchChunk]int // caller index of each scratch entry
-}
-
-// clear drops the views of caller memory before the scratch goes back to
-// the pool: Go must keep no C pointer after the call returns.
-func (s *batchScratch) clear(m int) {
-	for j := 0; j < m; j++ {
-		s.keys[j], s.bufs[j], s.errs[j] = nil, nil, nil
-	}
-}
-
-var batchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+// batchChunk is how many keys one core.GetBatch call handles. The scratch
+// of a chunk lives on the stack of getMulti (core.GetBatch lets none of its
+// slices escape), so a batch of any size allocates nothing, needs no pool,
+// and no view of caller memory outlives the call: the frame is dead once
+// getMulti returns, so there is nothing to clear. 32 is core's own chunk:
+// a bigger one only makes the frame bigger.
+const batchChunk = 32
 
 // getMulti is the body of segcache_get_multi over validated arrays of
-// length n.
-func getMulti(c *core.Cache, n int, keys []unsafe.Pointer, klens []C.size_t, bufs []unsafe.Pointer, caps []C.size_t, vlens []C.size_t, statuses []C.int) (rc C.int) {
-	s := batchPool.Get().(*batchScratch)
-	m := 0
-	defer func() {
-		// Also on panic: the scratch must not keep C pointers. At most
-		// min(n, batchChunk) entries were used.
-		s.clear(min(n, batchChunk))
-		batchPool.Put(s)
-	}()
-	rc = C.SEGCACHE_OK
-	flush := func() {
-		if m == 0 {
-			return
+// length n. Hot keys cost little more than core.GetBatch itself: the per
+// key work here is two argument checks, two slice headers and the status.
+func getMulti(c *core.Cache, n int, keys []unsafe.Pointer, klens []C.size_t, bufs []unsafe.Pointer, caps []C.size_t, vlens []C.size_t, statuses []C.int) C.int {
+	var (
+		ks, bs [batchChunk][]byte
+		lens   [batchChunk]int
+		errs   [batchChunk]error
+		idx    [batchChunk]int32 // caller index of each scratch entry
+	)
+	rc := C.int(C.SEGCACHE_OK)
+	for start := 0; start < n; start += batchChunk {
+		end := min(start+batchChunk, n)
+		m := 0
+		for i := start; i < end; i++ {
+			k, st := keyArg(keys[i], klens[i])
+			if st == C.SEGCACHE_OK {
+				var b []byte
+				if b, st = bufArg(bufs[i], caps[i]); st == C.SEGCACHE_OK {
+					ks[m], bs[m], idx[m] = k, b, int32(i)
+					m++
+					continue
+				}
+			}
+			vlens[i] = 0
+			statuses[i] = st
 		}
-		c.GetBatch(s.keys[:m], s.bufs[:m], s.lens[:m], s.errs[:m])
+		if m == 0 {
+			continue
+		}
+		c.GetBatch(ks[:m], bs[:m], lens[:m], errs[:m])
 		for j := 0; j < m; j++ {
-			i := s.idx[j]
-			st := statusOf(s.errs[j])
+			i := idx[j]
+			if errs[j] == nil { // a hit: the common case, no status lookup
+				vlens[i], statuses[i] = C.size_t(lens[j]), C.SEGCACHE_OK
+				continue
+			}
+			st := statusOf(errs[j])
 			switch st {
-			case C.SEGCACHE_OK, C.SEGCACHE_ERANGE:
-				vlens[i] = C.size_t(s.lens[j])
+			case C.SEGCACHE_ERANGE:
+				vlens[i] = C.size_t(lens[j])
+			case C.SEGCACHE_EBADHANDLE:
+				vlens[i] = 0
+				rc = C.SEGCACHE_EBADHANDLE
 			default:
 				vlens[i] = 0
 			}
-			if st == C.SEGCACHE_EBADHANDLE {
-				rc = C.SEGCACHE_EBADHANDLE
-			}
 			statuses[i] = st
 		}
-		s.clear(m)
-		m = 0
 	}
-	for i := 0; i < n; i++ {
-		k, st := keyArg(keys[i], klens[i])
-		if st == C.SEGCACHE_OK {
-			var b []byte
-			if b, st = bufArg(bufs[i], caps[i]); st == C.SEGCACHE_OK {
-				s.keys[m], s.bufs[m], s.idx[m] = k, b, i
-				m++
-				if m == batchChunk {
-					flush()
-				}
-				continue
-			}
-		}
-		vlens[i] = 0
-		statuses[i] = st
-	}
-	flush()
 	return rc
 }

@@ -30,7 +30,7 @@ MCBENCH = cd server/clienttest && $(GO) run ./cmd/mcbench -segcached $(SEGCACHED
 .PHONY: segcached test-server bench-server
 segcached:
 	@mkdir -p $(BUILD)
-	$(GO) build -o $(SEGCACHED) ./cmd/segcached
+	CGO_ENABLED=0 $(GO) build -o $(SEGCACHED) ./cmd/segcached
 
 test-server: segcached
 	cd server/clienttest && $(GO) vet ./... && SEGCACHED=$(SEGCACHED) $(GO) test -count=1 -timeout 15m ./...

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server/internal/binproto"
 	"github.com/segcache/segcache/server/internal/envelope"
 	"github.com/segcache/segcache/server/internal/proto"
 )
@@ -51,6 +53,7 @@ type conn struct {
 	bufs    [][]byte
 	lens    []int
 	errs    []error
+	unread  int  // bytes of the current data block left in r (see readData)
 	noreply bool // the running command's replies are suppressed
 }
 
@@ -74,7 +77,7 @@ func (cc countingConn) Write(p []byte) (int, error) {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc}
-	cc := countingConn{nc, c}
+	cc := countingConn{newRawConn(nc), c}
 	c.r = bufio.NewReaderSize(cc, ioBufSize)
 	c.w = bufio.NewWriterSize(cc, ioBufSize)
 	return c
@@ -89,42 +92,66 @@ func (c *conn) serve() {
 		c.nc.Close()
 		c.s.done(c)
 	}()
-	idle := c.s.cfg.IdleTimeout
+	if !c.await() {
+		return
+	}
+	// Like memcached, the first byte picks the protocol for the life of
+	// the connection: the binary protocol's requests start with its magic
+	// byte, which no text command does.
+	if b, err := c.r.Peek(1); err == nil && b[0] == binproto.MagicRequest {
+		c.serveBinary(log)
+		return
+	}
 	for {
-		if c.r.Buffered() == 0 {
-			// Everything received is answered: send the replies of the
-			// batch in one write, then block for more.
-			if err := c.w.Flush(); err != nil {
-				return
-			}
-			// While shutting down, the read deadline is Shutdown's: the
-			// connection reads what the client already sent until then.
-			if idle > 0 && !c.s.closing.Load() {
-				c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
-				if c.s.closing.Load() { // Shutdown's deadline may predate this one
-					c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
-				}
-			}
-		}
 		line, err := c.readLine()
 		if err != nil {
-			switch {
-			case err == errLineTooLong:
+			if err == errLineTooLong {
 				c.n.clientErrors.Add(1)
 				c.w.WriteString("CLIENT_ERROR line too long\r\n")
 				c.w.Flush()
 				log.Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
-			case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
-				log.Info("connection closed: idle timeout", "idle", idle)
-			case err != io.EOF && !c.s.closing.Load():
-				log.Debug("connection closed", "err", err)
 			}
+			c.logClose(log, err)
 			return
 		}
 		if !c.handle(line) {
 			c.w.Flush()
 			return
 		}
+		if !c.await() {
+			return
+		}
+	}
+}
+
+// await prepares to read the next request: when everything received is
+// answered, it sends the replies of the batch in one write and arms the
+// idle timeout before the read blocks. false means the connection failed.
+func (c *conn) await() bool {
+	if c.r.Buffered() > 0 {
+		return true
+	}
+	if err := c.w.Flush(); err != nil {
+		return false
+	}
+	// While shutting down, the read deadline is Shutdown's: the
+	// connection reads what the client already sent until then.
+	if idle := c.s.cfg.IdleTimeout; idle > 0 && !c.s.closing.Load() {
+		c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
+		if c.s.closing.Load() { // Shutdown's deadline may predate this one
+			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
+		}
+	}
+	return true
+}
+
+// logClose logs why a read ended the connection, when that is news.
+func (c *conn) logClose(log *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
+		log.Info("connection closed: idle timeout", "idle", c.s.cfg.IdleTimeout)
+	case err != io.EOF && err != errLineTooLong && !c.s.closing.Load():
+		log.Debug("connection closed", "err", err)
 	}
 }
 
@@ -254,11 +281,7 @@ func (c *conn) handle(line []byte) bool {
 		}
 	case proto.OpFlushAll:
 		c.n.cmdFlush.Add(1)
-		secs, expired := proto.Expiry(req.Delay, c.s.cfg.Now().Unix())
-		if expired {
-			secs = 0
-		}
-		c.s.flushAll(time.Duration(secs) * time.Second)
+		c.s.flushAll(req.Delay)
 		c.reply("OK")
 	case proto.OpStats:
 		switch string(req.Arg) {
@@ -397,61 +420,80 @@ func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
 }
 
 // readData reads a data block of n bytes and its "\r\n". The block is
-// returned in place in the read buffer when it fits (valid until done is
-// called) and in c.block otherwise (which lookups, reading into c.val
-// while the block is in use, must not share).
-func (c *conn) readData(n int) (data []byte, done func(), err error) {
-	if n+2 <= c.r.Size() {
-		b, err := c.r.Peek(n + 2)
-		if err != nil {
-			return nil, nil, err
-		}
-		done = func() { c.r.Discard(n + 2) }
-		if b[n] != '\r' || b[n+1] != '\n' {
-			return nil, done, errBadChunk
-		}
-		return b[:n], done, nil
-	}
-	if cap(c.block) < n+2 {
-		c.block = make([]byte, n+2)
-	}
-	b := c.block[:n+2]
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, nil, err
+// returned in place in the read buffer when it fits (valid until
+// dataDone) and in c.block otherwise (which lookups, reading into c.val
+// while the block is in use, must not share). Every successful or
+// errBadChunk return must be followed by dataDone before the next read.
+func (c *conn) readData(n int) ([]byte, error) {
+	b, err := c.readBody(n + 2)
+	if err != nil {
+		return nil, err
 	}
 	if b[n] != '\r' || b[n+1] != '\n' {
-		return nil, func() {}, errBadChunk
+		return nil, errBadChunk
 	}
-	return b[:n], func() {}, nil
+	return b[:n], nil
+}
+
+// readBody reads n bytes like readData, without a line ending. The caller
+// bounds n.
+func (c *conn) readBody(n int) ([]byte, error) {
+	if n <= c.r.Size() {
+		b, err := c.r.Peek(n)
+		if err != nil {
+			return nil, err
+		}
+		// The bytes stay in the read buffer until dataDone; a count
+		// rather than a closure keeps the store path free of allocations.
+		c.unread = n
+		return b, nil
+	}
+	if cap(c.block) < n {
+		c.block = make([]byte, n)
+	}
+	b := c.block[:n]
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// dataDone releases the block readData returned.
+func (c *conn) dataDone() {
+	if c.unread > 0 {
+		c.r.Discard(c.unread)
+		c.unread = 0
+	}
 }
 
 // readBlock reads the data block of a storage command (set ... or ms),
 // counting the command and copying its key to c.key first: the key
 // aliases the line, which reading the block may overwrite. With handled
 // the request is over (a bad chunk was answered, or the connection
-// failed) and keep says whether to go on serving.
-func (c *conn) readBlock(req *proto.Request) (data []byte, done func(), handled, keep bool) {
+// failed) and keep says whether to go on serving; otherwise the caller
+// calls dataDone once it no longer needs data.
+func (c *conn) readBlock(req *proto.Request) (data []byte, handled, keep bool) {
 	c.n.cmdSet.Add(1)
 	c.key = append(c.key[:0], req.Key...)
-	data, done, err := c.readData(req.Bytes)
+	data, err := c.readData(req.Bytes)
 	switch {
 	case err == errBadChunk:
-		done()
+		c.dataDone()
 		c.clientError("bad data chunk")
-		return nil, nil, true, true
+		return nil, true, true
 	case err != nil:
-		return nil, nil, true, false
+		return nil, true, false
 	}
-	return data, done, false, true
+	return data, false, true
 }
 
 func (c *conn) storage(req *proto.Request) bool {
-	data, done, handled, keep := c.readBlock(req)
+	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep
 	}
 	res := c.store(req, c.key, data)
-	done()
+	c.dataDone()
 	c.replyResult(res)
 	return true
 }

@@ -1,8 +1,9 @@
-// Package server serves a core.Cache over memcached's text protocol (the
-// classic commands and the meta commands mg/ms/md/ma/mn), so the clients
-// and proxies written for memcached (libmemcached, pymemcache, gomemcache,
-// twemproxy, mcrouter) use the engine unchanged. The binary protocol is
-// not served: memcached deprecated it.
+// Package server serves a core.Cache over memcached's protocols, so the
+// clients and proxies written for memcached (libmemcached, pymemcache,
+// gomemcache, twemproxy, mcrouter) use the engine unchanged: the text
+// protocol (the classic commands and the meta commands mg/ms/md/ma/mn) and
+// the binary protocol (every command of memcached 1.6 but SASL), chosen per
+// connection by its first byte as memcached does.
 //
 // One goroutine serves each connection: it parses a command from the
 // connection's buffered reader, runs it against the engine and writes the

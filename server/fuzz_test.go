@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server/internal/binproto"
 )
 
 var (
@@ -21,8 +23,8 @@ var (
 
 // FuzzServer feeds a byte stream to one connection of a live server and
 // checks that the server neither panics nor hangs and that everything it
-// answers is a well-formed reply. The seed corpus is in
-// testdata/fuzz/FuzzServer.
+// answers is a well-formed reply of the protocol the stream's first byte
+// chose. The seed corpus is in testdata/fuzz/FuzzServer.
 func FuzzServer(f *testing.F) {
 	for _, s := range []string{
 		"set a 0 0 1\r\n1\r\nget a b\r\nincr a 5\r\n",
@@ -34,6 +36,17 @@ func FuzzServer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	var bin []byte
+	for _, p := range []pkt{
+		{Op: binproto.OpSet, Key: "a", Extras: setExtras(3, 100), Value: "v"},
+		{Op: binproto.OpGetKQ, Key: "a"}, {Op: binproto.OpIncrement, Key: "n", Extras: arithExtras(1, 5, 0)},
+		{Op: binproto.OpAppendQ, Key: "a", Value: "w"}, {Op: binproto.OpStat}, {Op: binproto.OpGAT, Key: "a", Extras: be32(0)},
+		{Op: binproto.OpSet, Key: "b", Extras: setExtras(0, 0), Value: string(make([]byte, 5000))},
+		{Op: binproto.OpQuitQ},
+	} {
+		bin = append(bin, p.bytes()...)
+	}
+	f.Add(bin)
 	cache, err := core.Open(core.Options{HeapBytes: 256 << 10, SegmentBytes: 64 << 10})
 	if err != nil {
 		f.Fatal(err)
@@ -62,7 +75,11 @@ func FuzzServer(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reading replies: %v (server hung?)", err)
 		}
-		checkReplies(t, out)
+		if len(in) > 0 && in[0] == binproto.MagicRequest {
+			checkBinaryReplies(t, out)
+		} else {
+			checkReplies(t, out)
+		}
 	})
 }
 
@@ -88,5 +105,24 @@ func checkReplies(t *testing.T, out []byte) {
 		if !simpleReply.MatchString(line) {
 			t.Fatalf("malformed reply %q in %q", line, out)
 		}
+	}
+}
+
+// checkBinaryReplies fails t unless out is a sequence of whole response
+// packets with known status codes.
+func checkBinaryReplies(t *testing.T, out []byte) {
+	for len(out) > 0 {
+		if len(out) < binproto.HeaderLen || out[0] != binproto.MagicResponse {
+			t.Fatalf("malformed response header %q", out[:min(len(out), binproto.HeaderLen)])
+		}
+		klen, elen := int(binary.BigEndian.Uint16(out[2:])), int(out[4])
+		body := int(binary.BigEndian.Uint32(out[8:]))
+		if klen+elen > body || len(out) < binproto.HeaderLen+body {
+			t.Fatalf("response lengths: key %d extras %d body %d, %d bytes left", klen, elen, body, len(out)-binproto.HeaderLen)
+		}
+		if st := binproto.Status(binary.BigEndian.Uint16(out[6:])); st != binproto.StatusOK && st.Message() == "" {
+			t.Fatalf("unknown status %#x", st)
+		}
+		out = out[binproto.HeaderLen+body:]
 	}
 }

@@ -188,17 +188,17 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		st.Op = proto.OpCAS
 	}
 	// The block follows whatever the flags said; read it before replying.
-	data, done, handled, keep := c.readBlock(req)
+	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep
 	}
 	if !valid {
-		done()
+		c.dataDone()
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 		return true
 	}
 	res := c.store(&st, c.key, data)
-	done()
+	c.dataDone()
 	it := item{key: c.key}
 	switch res {
 	case stored:
@@ -276,18 +276,12 @@ func (c *conn) metaArith(req *proto.Request) {
 	if !incr {
 		hits, misses = &c.n.decrHits, &c.n.decrMisses
 	}
-	n, res := c.addDelta(req.Key, delta, incr)
-	if res == notFound && autoviv {
-		// Create the counter with the initial value; if another client
-		// created it first, apply the delta to theirs.
-		c.num = strconv.AppendUint(c.num[:0], initial, 10)
-		add := proto.Request{Op: proto.OpAdd, Exptime: vivify}
-		switch c.store(&add, req.Key, c.num) {
-		case stored:
-			n, res = initial, ""
-		case notStored:
-			n, res = c.addDelta(req.Key, delta, incr)
-		}
+	var n uint64
+	var res string
+	if autoviv {
+		n, res = c.addOrCreate(req.Key, delta, incr, initial, vivify)
+	} else {
+		n, res = c.addDelta(req.Key, delta, incr)
 	}
 	it := item{key: req.Key}
 	switch res {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server/internal/proto"
 )
 
 // Version is the server's version, reported by "version" and "stats".
@@ -224,9 +225,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// flushAll clears the cache now or after delay seconds, replacing any
-// pending delayed flush (as memcached does).
-func (s *Server) flushAll(delay time.Duration) {
+// flushAll clears the cache now or after delay, memcached's exptime
+// (seconds, or a Unix time; past means now), replacing any pending delayed
+// flush (as memcached does).
+func (s *Server) flushAll(exptime int64) {
+	secs, expired := proto.Expiry(exptime, s.cfg.Now().Unix())
+	if expired {
+		secs = 0
+	}
+	delay := time.Duration(secs) * time.Second
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.flush != nil {

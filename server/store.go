@@ -71,7 +71,7 @@ func (c *conn) remaining(deadline uint32) (ttl time.Duration, expired bool) {
 // store runs set/add/replace/cas/append/prepend and returns the reply.
 func (c *conn) store(req *proto.Request, key, data []byte) string {
 	if req.Op == proto.OpAppend || req.Op == proto.OpPrepend {
-		return c.concat(key, data, req.Op == proto.OpPrepend)
+		return c.concat(key, data, req.Op == proto.OpPrepend, req.CAS)
 	}
 	ttl, deadline, expired := c.lifetime(req.Exptime)
 	m := envelope.Meta{Flags: req.Flags, Deadline: deadline}
@@ -146,13 +146,19 @@ func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
 		}
 		return stored
 	}
-	// cas: the swap must still be conditional on the token, so store with
-	// the engine's shortest lifetime, then drop the item.
-	err := cache.CAS(key, v, time.Millisecond, req.CAS)
+	return c.casDelete(key, v, req.CAS)
+}
+
+// casDelete removes key if its CAS token is still token: the swap must be
+// conditional, so it stores v with the engine's shortest lifetime by CAS,
+// then drops the item. (A writer between the two steps loses its value;
+// the engine has no conditional delete.)
+func (c *conn) casDelete(key, v []byte, token uint64) string {
+	err := c.s.cache.CAS(key, v, time.Millisecond, token)
 	c.countCAS(err)
 	switch {
 	case err == nil:
-		cache.Delete(key)
+		c.s.cache.Delete(key)
 		return stored
 	case errors.Is(err, core.ErrExists):
 		return exists
@@ -167,12 +173,16 @@ func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
 // edit build the new stored value in c.rmw (or return a final reply), and
 // store it with CAS; retry when another writer changed the key meanwhile.
 // edit receives the decoded metadata and value; it returns the TTL to
-// store with, or a non-empty reply to stop with.
-func (c *conn) rewrite(key []byte, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
+// store with, or a non-empty reply to stop with. A want token other than
+// 0 is the client's CAS: an item with another token is not changed.
+func (c *conn) rewrite(key []byte, want uint64, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
 	for range maxCASRetries {
 		old, token, ok := c.lookup(key)
 		if !ok {
 			return notFound
+		}
+		if want != 0 && token != want {
+			return exists
 		}
 		m, data := envelope.Decode(old)
 		ttl, reply := edit(m, data)
@@ -195,9 +205,9 @@ func (c *conn) rewrite(key []byte, edit func(m envelope.Meta, old []byte) (ttl t
 }
 
 // concat runs append (prepend=false) and prepend: the item keeps its
-// flags and expiry, as in memcached.
-func (c *conn) concat(key, data []byte, prepend bool) string {
-	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+// flags and expiry, as in memcached; want is the client's CAS (0: none).
+func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
+	reply := c.rewrite(key, want, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notStored
@@ -241,7 +251,7 @@ func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 		}
 		return v, token, ok
 	}
-	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, 0, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		m.Deadline = deadline
 		c.rmw = envelope.Append(c.rmw[:0], m, old)
 		return ttl, ""
@@ -274,7 +284,7 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
 	case !errors.Is(err, core.ErrNotNumeric):
 		return 0, engineReply(err)
 	}
-	reply := c.rewrite(key, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, 0, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notFound
@@ -297,6 +307,26 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
 		return ttl, ""
 	})
 	return n, reply
+}
+
+// addOrCreate is addDelta that, on a missing key, creates the counter
+// with initial and exptime instead (the meta and binary protocols' auto
+// vivify); if another client created it first, the delta goes to theirs.
+func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, initial uint64, exptime int64) (uint64, string) {
+	n, res := c.addDelta(key, delta, incr)
+	if res != notFound {
+		return n, res
+	}
+	c.num = strconv.AppendUint(c.num[:0], initial, 10)
+	add := proto.Request{Op: proto.OpAdd, Exptime: exptime}
+	switch res := c.store(&add, key, c.num); res {
+	case stored:
+		return initial, ""
+	case notStored:
+		return c.addDelta(key, delta, incr)
+	default:
+		return 0, res
+	}
 }
 
 // parseCounter parses a value as memcached's incr does (strtoull):

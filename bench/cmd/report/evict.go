@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,13 +13,7 @@ import (
 // largest, and Expire() with one expired segment (bench/cmd/evict).
 func eviction(w func(string, ...any), path, expirePath string, behind *[]string) error {
 	w("## 6. Eviction and expiry cost by number of segments\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	rows, err := tsv(f)
+	rows, err := readTSV(w, path)
 	if err != nil {
 		return err
 	}
@@ -93,13 +86,7 @@ func eviction(w func(string, ...any), path, expirePath string, behind *[]string)
 		}
 	}
 	w("\n")
-	ef, err := os.Open(expirePath)
-	if err != nil {
-		w("Expiry not measured: %v.\n\n", err)
-		return err
-	}
-	defer ef.Close()
-	erows, err := tsv(ef)
+	erows, err := readTSV(w, expirePath)
 	if err != nil {
 		return err
 	}

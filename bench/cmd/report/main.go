@@ -189,19 +189,9 @@ func ratio(x float64) string {
 // when it exists.
 func throughput(w func(string, ...any), path, rustPath string, behind *[]string) error {
 	w("## 1. Throughput (ns/op, median of the runs)\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	res, keys, err := parseBench(f)
+	res, keys, err := readThroughput(w, path)
 	if err != nil {
 		return err
-	}
-	if len(res) == 0 {
-		w("Not measured: %s holds no results.\n\n", path)
-		return fmt.Errorf("%s: no results", path)
 	}
 	var cpus []int
 	for k := range res {
@@ -293,13 +283,7 @@ func throughput(w func(string, ...any), path, rustPath string, behind *[]string)
 
 func memory(w func(string, ...any), path string, behind *[]string) error {
 	w("## 2. Memory per item and GC\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	rows, err := tsv(f)
+	rows, err := readTSV(w, path)
 	if err != nil {
 		return err
 	}

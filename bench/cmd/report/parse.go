@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,13 @@ func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	res, keys := throughputCells(named, conf)
+	return res, keys, nil
+}
+
+// throughputCells picks BenchmarkThroughput's cells out of a benchmark
+// file's, with the "keys: N" configuration line's N (0 if absent).
+func throughputCells(named map[namedKey]*benchRuns, conf map[string]string) (map[benchKey]*benchRuns, int) {
 	out := map[benchKey]*benchRuns{}
 	for k, runs := range named {
 		name, ok := strings.CutPrefix(k.Name, "Throughput/")
@@ -50,7 +58,7 @@ func parseBench(r io.Reader) (map[benchKey]*benchRuns, int, error) {
 		}
 	}
 	keys, _ := strconv.Atoi(conf["keys"])
-	return out, keys, nil
+	return out, keys
 }
 
 // parseNamed reads `go test -bench` output: every benchmark line, and the
@@ -139,4 +147,59 @@ func tsv(r io.Reader) ([]map[string]string, error) {
 		return nil, fmt.Errorf("tsv: empty")
 	}
 	return rows, sc.Err()
+}
+
+// readInput parses one section's input file. A section whose input is
+// missing or unreadable still appears in the report, saying why, so a
+// partial `make bench` run gives a partial report rather than none.
+func readInput[T any](w func(string, ...any), path string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		w("Not measured: %v.\n\n", err)
+		var none T
+		return none, err
+	}
+	defer f.Close()
+	return parse(f)
+}
+
+// readTSV is readInput for the bench programs' TSV files.
+func readTSV(w func(string, ...any), path string) ([]map[string]string, error) {
+	return readInput(w, path, tsv)
+}
+
+// benchFile is a `go test -bench` file: every cell and the configuration
+// lines.
+type benchFile struct {
+	cells map[namedKey]*benchRuns
+	conf  map[string]string
+}
+
+// readNamed is readInput for `go test -bench` output; a file without a
+// single benchmark line is an error the section reports.
+func readNamed(w func(string, ...any), path string) (benchFile, error) {
+	b, err := readInput(w, path, func(r io.Reader) (benchFile, error) {
+		cells, conf, err := parseNamed(r)
+		return benchFile{cells, conf}, err
+	})
+	if err == nil && len(b.cells) == 0 {
+		w("Not measured: %s holds no results.\n\n", path)
+		err = fmt.Errorf("%s: no results", path)
+	}
+	return b, err
+}
+
+// readThroughput is readNamed for BenchmarkThroughput's cells (see
+// parseBench), with the "keys" configuration line.
+func readThroughput(w func(string, ...any), path string) (map[benchKey]*benchRuns, int, error) {
+	b, err := readNamed(w, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	res, keys := throughputCells(b.cells, b.conf)
+	if len(res) == 0 {
+		w("Not measured: %s holds no results.\n\n", path)
+		return nil, 0, fmt.Errorf("%s: no results", path)
+	}
+	return res, keys, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 )
@@ -13,16 +12,11 @@ import (
 // (BenchmarkPhysical in bench/throughput).
 func physical(w func(string, ...any), path string, behind *[]string) error {
 	w("## 1c. Physical limit: core's get against two dependent random loads (ns per key, median of the runs)\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	res, conf, err := parseNamed(f)
+	b, err := readNamed(w, path)
 	if err != nil {
 		return err
 	}
+	res, conf := b.cells, b.conf
 	med := func(name string) (float64, string) {
 		r := res[namedKey{"Physical/" + name, 1}]
 		if r == nil {

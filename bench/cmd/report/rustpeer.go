@@ -36,19 +36,9 @@ func rustPeerRuns(path string) map[benchKey]*benchRuns {
 // both alike.
 func rustPeer(w func(string, ...any), path string, behind *[]string) error {
 	w("## 1b. The seed's engine: the Rust `segcache` crate (ns/op, median of the runs)\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	res, keys, err := parseBench(f)
+	res, keys, err := readThroughput(w, path)
 	if err != nil {
 		return err
-	}
-	if len(res) == 0 {
-		w("Not measured: %s holds no results.\n\n", path)
-		return fmt.Errorf("%s: no results", path)
 	}
 	w("The crates.io `segcache` crate (bench/rust-peer, its default features) driven with the §1 workload read from a\n")
 	w("key stream file that Go writes (bench/cmd/keystream): the same %d keys, miss keys, Zipf 0.99 sequence and\n", keys)

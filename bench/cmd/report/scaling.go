@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,16 +15,11 @@ import (
 // spread), with the speed-up over one goroutine.
 func scaling(w func(string, ...any), path string, behind *[]string) error {
 	w("## 5. Scaling and key layout (ns/op, aggregate over the goroutines, median of the runs)\n\n")
-	f, err := os.Open(path)
-	if err != nil {
-		w("Not measured: %v.\n\n", err)
-		return err
-	}
-	defer f.Close()
-	res, _, err := parseNamed(f)
+	b, err := readNamed(w, path)
 	if err != nil {
 		return err
 	}
+	res := b.cells
 	type cell struct{ layout, sys, op string }
 	var cells []cell
 	var cpus []int

@@ -1,9 +1,10 @@
 """The ctypes implementation of segcache.Cache, and what both paths share.
 
-CacheBase holds everything that is not a hot path (options, open/close,
-add/replace/cas, incr/decr, stats, ...). CtypesCache adds the hot methods
-(get, set, delete, get_many, set_many, the mapping protocol) over ctypes;
-segcache._fast.FastCache takes them from the compiled extension instead.
+CacheBase holds everything that is not a per-item call (options,
+open/close, delete_many, stats, ...). CtypesCache adds the per-item methods
+(get, gets, set, add, replace, cas, delete, incr, decr), get_many, set_many
+and the mapping protocol over ctypes; segcache._fast.FastCache takes them
+from the compiled extension instead.
 
 The ctypes hot paths are written for the cost of a ctypes call: the C
 functions are module globals (rebound to a raiser in a forked child, so the
@@ -58,14 +59,17 @@ _BATCH_MAX = 4096
 _SMALL = 4096
 _SZ = tuple(c_size_t(i) for i in range(_SMALL))
 _TTL0 = c_uint32(0)
+# incr/decr deltas, likewise (most are small).
+_SMALL_U64 = 256
+_U64 = tuple(c_uint64(i) for i in range(_SMALL_U64))
 
 # The C functions, bound by _bind() when the first Cache loads the library:
 # declared (argtypes) ones, and the hot ones without argtypes (_c_r*).
-_c_get = _c_set = _c_add = _c_replace = _c_cas = _c_delete = None
-_c_incr = _c_decr = _c_get_multi = _c_stats = _c_expire = _c_clear = None
+_c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
 _c_set_multi = _c_delete_multi = None  # None when the library lacks them
 _c_rget = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
+_c_radd = _c_rreplace = _c_rcas = _c_rincr = _c_rdecr = None
 _bound = False
 _bind_listeners = []
 
@@ -77,20 +81,11 @@ def on_bind(fn) -> None:
 
 
 def _bind(lib: _lib.Library) -> None:
-    global _c_get, _c_set, _c_add, _c_replace, _c_cas, _c_delete, _c_incr
-    global _c_decr, _c_get_multi, _c_stats, _c_expire, _c_clear, _c_open
+    global _c_stats, _c_expire, _c_clear, _c_open
     global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
     global _c_rget, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
+    global _c_radd, _c_rreplace, _c_rcas, _c_rincr, _c_rdecr
     f = lib.fn
-    _c_get = f["segcache_get"]
-    _c_set = f["segcache_set"]
-    _c_add = f["segcache_add"]
-    _c_replace = f["segcache_replace"]
-    _c_cas = f["segcache_cas"]
-    _c_delete = f["segcache_delete"]
-    _c_incr = f["segcache_incr"]
-    _c_decr = f["segcache_decr"]
-    _c_get_multi = f["segcache_get_multi"]
     _c_stats = f["segcache_stats_get"]
     _c_expire = f["segcache_expire"]
     _c_clear = f["segcache_clear"]
@@ -108,6 +103,11 @@ def _bind(lib: _lib.Library) -> None:
     _c_rget = one["segcache_get"]
     _c_rset = one["segcache_set"]
     _c_rdelete = one["segcache_delete"]
+    _c_radd = one["segcache_add"]
+    _c_rreplace = one["segcache_replace"]
+    _c_rcas = one["segcache_cas"]
+    _c_rincr = one["segcache_incr"]
+    _c_rdecr = one["segcache_decr"]
     _c_rget_multi = lib.dll["segcache_get_multi"]
     _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
     _bound = True
@@ -510,76 +510,7 @@ class CacheBase:
         state = "closed" if self._h.value == 0 else "open"
         return f"<segcache.Cache {state} {getattr(self, '_opts', {})}>"
 
-    # -- reads -------------------------------------------------------------
-
-    def gets(self, key) -> tuple[bytes, int] | None:
-        """(value, cas token) of key, or None if absent; pass the token to
-        cas() to write only if nobody changed the item since."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        b = _take()
-        n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, b.casp)
-        if rc == 0:
-            v = b.buf[: b.vlen.value], b.cas.value
-            _give(b)
-            return v
-        return _get_slow(self._h, key, rc, b, True)
-
     # -- writes ------------------------------------------------------------
-
-    def add(self, key, value, ttl: int = 0) -> bool:
-        """Stores value only if key is absent; False if it is present."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        if type(value) is not bytes:
-            value = _as_value(value)
-        ttl = _c_ttl(ttl)
-        n, m = len(key), len(value)
-        rc = _c_add(
-            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
-        )
-        if rc == 0:
-            return True
-        if rc == EEXISTS:
-            return False
-        raise error_for(rc, key, "add")
-
-    def replace(self, key, value, ttl: int = 0) -> bool:
-        """Stores value only if key is present; False if it is absent."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        if type(value) is not bytes:
-            value = _as_value(value)
-        ttl = _c_ttl(ttl)
-        n, m = len(key), len(value)
-        rc = _c_replace(
-            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl
-        )
-        if rc == 0:
-            return True
-        if rc == ENOTFOUND:
-            return False
-        raise error_for(rc, key, "replace")
-
-    def cas(self, key, value, token: int, ttl: int = 0) -> bool:
-        """Stores value only if key still has the cas token from gets();
-        False if the key is absent or was changed since."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        if type(value) is not bytes:
-            value = _as_value(value)
-        token = _u64("token", token)
-        ttl = _c_ttl(ttl)
-        n, m = len(key), len(value)
-        rc = _c_cas(
-            self._h, key, _SZ[n] if n < _SMALL else n, value, _SZ[m] if m < _SMALL else m, ttl, token
-        )
-        if rc == 0:
-            return True
-        if rc == EEXISTS or rc == ENOTFOUND:
-            return False
-        raise error_for(rc, key, "cas")
 
     def __delitem__(self, key) -> None:
         if not self.delete(key):
@@ -610,31 +541,6 @@ class CacheBase:
         if first is not None:
             raise first
         return deleted
-
-    def incr(self, key, delta: int = 1) -> int:
-        """Adds delta to a numeric value (wrapping at 2**64) and returns the
-        result. KeyError if absent, NotNumeric if the value is not a
-        canonical unsigned decimal."""
-        return self._numeric(_c_incr, key, delta, "incr")
-
-    def decr(self, key, delta: int = 1) -> int:
-        """Subtracts delta from a numeric value (stopping at 0) and returns
-        the result. KeyError if absent, NotNumeric if not numeric."""
-        return self._numeric(_c_decr, key, delta, "decr")
-
-    def _numeric(self, fn, key, delta, what):
-        k = key if type(key) is bytes else _as_key(key)
-        if type(delta) is not int or not 0 <= delta <= _U64_MAX:
-            delta = _u64("delta", delta)
-        result = c_uint64()
-        n = len(k)
-        rc = fn(self._h, k, _SZ[n] if n < _SMALL else n, delta, result)
-        if rc == 0:
-            return result.value
-        if rc == ENOTFOUND:
-            _check_key(k)
-            raise KeyError(key)
-        raise error_for(rc, k, what)
 
     # -- maintenance -------------------------------------------------------
 
@@ -699,6 +605,42 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
             # ERANGE again: the value grew in between; loop with its new size.
     finally:
         _give(b)
+
+
+def _store_if(fn, h, key, value, ttl, rc_false: int, what: str) -> bool:
+    """add and replace over ctypes: True when stored, False when the library
+    answered rc_false."""
+    if type(key) is not bytes:
+        key = _as_key(key)
+    if type(value) is not bytes:
+        value = _as_value(value)
+    ttl = _c_ttl(ttl)
+    n, m = len(key), len(value)
+    rc = fn(h, key, _SZ[n] if n < _SMALL else c_size_t(n), value, _SZ[m] if m < _SMALL else c_size_t(m), ttl)
+    if rc == 0:
+        return True
+    if rc == rc_false:
+        return False
+    raise error_for(rc, key, what)
+
+
+def _numeric(fn, h, key, delta, what: str) -> int:
+    """incr and decr over ctypes; the result lands in a pooled buffer's cas
+    slot (a uint64 with its pointer prebuilt)."""
+    k = key if type(key) is bytes else _as_key(key)
+    if type(delta) is not int or not 0 <= delta <= _U64_MAX:
+        delta = _u64("delta", delta)
+    n = len(k)
+    b = _take()
+    rc = fn(h, k, _SZ[n] if n < _SMALL else c_size_t(n), _U64[delta] if delta < _SMALL_U64 else c_uint64(delta), b.casp)
+    result = b.cas.value
+    _give(b)
+    if rc == 0:
+        return result
+    if rc == ENOTFOUND:
+        _check_key(k)
+        raise KeyError(key)
+    raise error_for(rc, k, what)
 
 
 class CtypesCache(CacheBase):
@@ -863,6 +805,60 @@ class CtypesCache(CacheBase):
         if rc == ENOTFOUND:
             return False
         raise error_for(rc, key, "delete")
+
+    def gets(self, key) -> tuple[bytes, int] | None:
+        """(value, cas token) of key, or None if absent; pass the token to
+        cas() to write only if nobody changed the item since."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        b = _take()
+        n = len(key)
+        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, b.casp)
+        if rc == 0:
+            v = b.buf[: b.vlen.value], b.cas.value
+            _give(b)
+            return v
+        return _get_slow(self._h, key, rc, b, True)
+
+    def add(self, key, value, ttl=0) -> bool:
+        """Stores value only if key is absent; False if it is present."""
+        return _store_if(_c_radd, self._h, key, value, ttl, EEXISTS, "add")
+
+    def replace(self, key, value, ttl=0) -> bool:
+        """Stores value only if key is present; False if it is absent."""
+        return _store_if(_c_rreplace, self._h, key, value, ttl, ENOTFOUND, "replace")
+
+    def cas(self, key, value, token, ttl=0) -> bool:
+        """Stores value only if key still has the cas token from gets();
+        False if the key is absent or was changed since."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        if type(token) is not int or not 0 <= token <= _U64_MAX:
+            token = _u64("token", token)
+        ttl = _c_ttl(ttl)
+        n, m = len(key), len(value)
+        rc = _c_rcas(
+            self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), value,
+            _SZ[m] if m < _SMALL else c_size_t(m), ttl, c_uint64(token),
+        )
+        if rc == 0:
+            return True
+        if rc == EEXISTS or rc == ENOTFOUND:  # changed, or gone
+            return False
+        raise error_for(rc, key, "cas")
+
+    def incr(self, key, delta=1) -> int:
+        """Adds delta to a numeric value (wrapping at 2**64) and returns the
+        result. KeyError if absent, NotNumeric if the value is not a
+        canonical unsigned decimal."""
+        return _numeric(_c_rincr, self._h, key, delta, "incr")
+
+    def decr(self, key, delta=1) -> int:
+        """Subtracts delta from a numeric value (stopping at 0) and returns
+        the result. KeyError if absent, NotNumeric if not numeric."""
+        return _numeric(_c_rdecr, self._h, key, delta, "decr")
 
     def set_many(self, items, ttl=0) -> None:
         """Stores every (key, value) of items (a mapping or an iterable of

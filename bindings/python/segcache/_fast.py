@@ -1,7 +1,8 @@
 """The compiled path: segcache.Cache with the hot methods of _speedups.
 
-FastCache takes get, set, delete, get_many, set_many and the mapping
-protocol from the C extension segcache._speedups, and everything else from
+FastCache takes the per-item methods (get, gets, set, add, replace, cas,
+delete, incr, decr), get_many, set_many and the mapping protocol from the
+C extension segcache._speedups, and everything else from
 the ctypes implementation (CacheBase). When the extension is not built
 (no C compiler at install time), FastCache is None and SPEEDUPS_ERROR says
 why; segcache.Cache is then the ctypes implementation.
@@ -31,6 +32,7 @@ def _configure(lib: _lib.Library) -> None:
         _cache._as_key,
         _cache._as_value,
         _cache._ttl,
+        _cache._u64,
         _lib.fork_error,
     )
 

@@ -1,9 +1,10 @@
 /*
  * segcache._speedups: the compiled fast path of the segcache binding.
  *
- * A base type, CacheCore, that holds a cache handle and implements the hot
- * methods (get, set, delete, get_many, set_many and the mapping protocol)
- * by calling the C ABI directly. segcache._fast.FastCache derives from it
+ * A base type, CacheCore, that holds a cache handle and implements the
+ * per-item methods (get, gets, set, add, replace, cas, delete, incr, decr,
+ * get_many, set_many and the mapping protocol) by calling the C ABI
+ * directly. segcache._fast.FastCache derives from it
  * and inherits everything else from the ctypes implementation, so the two
  * paths share option handling, lifecycle and error mapping.
  *
@@ -35,11 +36,16 @@
 
 /* Statuses of the C ABI that this file branches on. */
 #define ST_ENOTFOUND (-1)
+#define ST_EEXISTS (-2)
 #define ST_ERANGE (-4)
 #define MAX_KEY_LEN 255
 
 typedef int (*get_fn)(uint64_t, const void *, size_t, void *, size_t, size_t *, uint64_t *);
+/* segcache_set, segcache_add and segcache_replace */
 typedef int (*set_fn)(uint64_t, const void *, size_t, const void *, size_t, uint32_t);
+typedef int (*cas_fn)(uint64_t, const void *, size_t, const void *, size_t, uint32_t, uint64_t);
+/* segcache_incr and segcache_decr */
+typedef int (*numeric_fn)(uint64_t, const void *, size_t, uint64_t, uint64_t *);
 typedef int (*delete_fn)(uint64_t, const void *, size_t);
 typedef int (*get_multi_fn)(uint64_t, size_t, const void *const *, const size_t *, void *const *,
                             const size_t *, size_t *, int *);
@@ -47,7 +53,9 @@ typedef int (*set_multi_fn)(uint64_t, size_t, const void *const *, const size_t 
                             const void *const *, const size_t *, const uint32_t *, int *);
 
 static get_fn c_get;
-static set_fn c_set;
+static set_fn c_set, c_add, c_replace;
+static cas_fn c_cas;
+static numeric_fn c_incr, c_decr;
 static delete_fn c_delete;
 static get_multi_fn c_get_multi;
 static set_multi_fn c_set_multi;
@@ -58,6 +66,7 @@ static PyObject *py_check_key; /* (key bytes) -> raises for an invalid key */
 static PyObject *py_as_key;    /* (obj) -> bytes, or raises TypeError */
 static PyObject *py_as_value;  /* (obj) -> bytes, or raises TypeError */
 static PyObject *py_ttl;       /* (obj) -> int seconds, or raises */
+static PyObject *py_u64;       /* (name, obj) -> int in [0, 2**64), or raises */
 static PyObject *py_fork_error; /* () -> ForkError */
 
 static int bound;            /* configure() succeeded */
@@ -227,13 +236,15 @@ static int parse_args(const char *method, const char *const *names, int nnames, 
 
 /* ---- single operations ------------------------------------------------------ */
 
-/* The value of kb (bytes), None on a miss, or NULL with an exception. */
-static PyObject *get_value(CoreObject *self, PyObject *kb) {
+/* The value of kb (bytes), None on a miss, or NULL with an exception;
+ * *cas receives the item's cas token when cas is not NULL. what names the
+ * operation in error messages. */
+static PyObject *get_value(CoreObject *self, PyObject *kb, uint64_t *cas, const char *what) {
     const char *k = PyBytes_AS_STRING(kb);
     Py_ssize_t klen = PyBytes_GET_SIZE(kb);
     char buf[STACK_BUF];
     size_t vlen = 0;
-    int rc = c_get(self->h, k, (size_t)klen, buf, sizeof buf, &vlen, NULL);
+    int rc = c_get(self->h, k, (size_t)klen, buf, sizeof buf, &vlen, cas);
     if (rc == 0)
         return PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
     for (;;) {
@@ -243,7 +254,7 @@ static PyObject *get_value(CoreObject *self, PyObject *kb) {
             Py_RETURN_NONE;
         }
         if (rc != ST_ERANGE)
-            return raise_status(rc, kb, "get");
+            return raise_status(rc, kb, what);
         /* Bigger than the stack buffer: read into a bytes object of the
          * reported size. The value may change in between: a smaller one
          * shrinks the result, a bigger one reports ERANGE again. */
@@ -251,7 +262,7 @@ static PyObject *get_value(CoreObject *self, PyObject *kb) {
         PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
         if (out == NULL)
             return NULL;
-        rc = c_get(self->h, k, (size_t)klen, PyBytes_AS_STRING(out), cap, &vlen, NULL);
+        rc = c_get(self->h, k, (size_t)klen, PyBytes_AS_STRING(out), cap, &vlen, cas);
         if (rc == 0) {
             if (vlen != cap && _PyBytes_Resize(&out, (Py_ssize_t)vlen) < 0)
                 return NULL;
@@ -265,12 +276,34 @@ static PyObject *Core_get(CoreObject *self, PyObject *key) {
     if (!usable())
         return NULL;
     if (PyBytes_CheckExact(key))
-        return get_value(self, key);
+        return get_value(self, key, NULL, "get");
     PyObject *kb = as_key(key);
     if (kb == NULL)
         return NULL;
-    PyObject *r = get_value(self, kb);
+    PyObject *r = get_value(self, kb, NULL, "get");
     Py_DECREF(kb);
+    return r;
+}
+
+static PyObject *Core_gets(CoreObject *self, PyObject *key) {
+    if (!usable())
+        return NULL;
+    PyObject *kb = as_key(key);
+    if (kb == NULL)
+        return NULL;
+    uint64_t token = 0;
+    PyObject *v = get_value(self, kb, &token, "gets");
+    Py_DECREF(kb);
+    if (v == NULL || v == Py_None)
+        return v;
+    PyObject *t = PyLong_FromUnsignedLongLong(token);
+    if (t == NULL) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    PyObject *r = PyTuple_Pack(2, v, t);
+    Py_DECREF(v);
+    Py_DECREF(t);
     return r;
 }
 
@@ -329,34 +362,130 @@ static int delete_item(CoreObject *self, PyObject *kb) {
     return -1;
 }
 
-static PyObject *Core_set(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
-                          PyObject *kwnames) {
-    static const char *const names[] = {"key", "value", "ttl"};
-    PyObject *a[3];
-    if (nargs == 2 && kwnames == NULL) {
-        a[0] = args[0];
-        a[1] = args[1];
-        a[2] = NULL;
-    } else if (parse_args("set", names, 3, 2, args, nargs, kwnames, a) < 0) {
-        return NULL;
+/* A uint64 argument: exact ints in range directly, everything else (and
+ * every error message) by the Python rule. 0, or -1 with an exception. */
+static int as_u64(const char *name, PyObject *obj, uint64_t *out) {
+    if (PyLong_CheckExact(obj)) {
+        unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+        if (!(v == (unsigned long long)-1 && PyErr_Occurred())) {
+            *out = v;
+            return 0;
+        }
+        PyErr_Clear(); /* negative or too big: the Python rule says which */
+    }
+    PyObject *r = PyObject_CallFunction(py_u64, "sO", name, obj);
+    if (r == NULL)
+        return -1;
+    unsigned long long v = PyLong_AsUnsignedLongLong(r);
+    Py_DECREF(r);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The arguments of a store: (key, value[, token], ttl=0), converted in the
+ * ctypes path's order (key, value, token, ttl) so that a call with several
+ * bad arguments raises the same error on both paths. On success *kb and *vb
+ * are new references; -1 with an exception and nothing to release. */
+static int store_args(const char *method, int with_token, PyObject *const *args,
+                      Py_ssize_t nargs, PyObject *kwnames, PyObject **kb, PyObject **vb,
+                      uint64_t *token, uint32_t *ttl) {
+    static const char *const plain[] = {"key", "value", "ttl"};
+    static const char *const tokened[] = {"key", "value", "token", "ttl"};
+    PyObject *a[4] = {NULL, NULL, NULL, NULL};
+    int nnames = with_token ? 4 : 3;
+    if (nargs == nnames - 1 && kwnames == NULL) { /* the common call: no ttl */
+        for (int i = 0; i < nnames - 1; i++)
+            a[i] = args[i];
+    } else if (parse_args(method, with_token ? tokened : plain, nnames, nnames - 1, args, nargs,
+                          kwnames, a) < 0) {
+        return -1;
     }
     if (!usable())
+        return -1;
+    *kb = as_key(a[0]);
+    if (*kb == NULL)
+        return -1;
+    *vb = as_value(a[1]);
+    if (*vb == NULL)
+        goto fail;
+    if (with_token && as_u64("token", a[2], token) < 0)
+        goto fail;
+    int64_t t = as_ttl(a[nnames - 1]);
+    if (t < 0)
+        goto fail;
+    *ttl = (uint32_t)t;
+    return 0;
+fail:
+    Py_CLEAR(*kb);
+    Py_CLEAR(*vb);
+    return -1;
+}
+
+static PyObject *Core_set(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+    PyObject *kb, *vb;
+    uint32_t ttl;
+    if (store_args("set", 0, args, nargs, kwnames, &kb, &vb, NULL, &ttl) < 0)
         return NULL;
-    PyObject *kb = as_key(a[0]);
-    if (kb == NULL)
-        return NULL;
-    PyObject *vb = as_value(a[1]);
-    if (vb == NULL) {
-        Py_DECREF(kb);
-        return NULL;
-    }
-    int64_t ttl = as_ttl(a[2]);
-    int r = ttl < 0 ? -1 : set_item(self, kb, vb, (uint32_t)ttl);
+    int r = set_item(self, kb, vb, ttl);
     Py_DECREF(kb);
     Py_DECREF(vb);
     if (r < 0)
         return NULL;
     Py_RETURN_NONE;
+}
+
+/* add, replace and cas: True when stored, False when the library answered
+ * rc_false (or, for cas, either "not stored" status), else an exception. */
+static PyObject *store_result(int rc, int rc_false, int rc_false2, PyObject *kb,
+                              const char *what) {
+    if (rc == 0)
+        Py_RETURN_TRUE;
+    if (rc == rc_false || rc == rc_false2)
+        Py_RETURN_FALSE;
+    return raise_status(rc, kb, what);
+}
+
+static PyObject *conditional_store(CoreObject *self, set_fn fn, int rc_false, const char *what,
+                                   PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *kb, *vb;
+    uint32_t ttl;
+    if (store_args(what, 0, args, nargs, kwnames, &kb, &vb, NULL, &ttl) < 0)
+        return NULL;
+    int rc = fn(self->h, PyBytes_AS_STRING(kb), (size_t)PyBytes_GET_SIZE(kb),
+                PyBytes_AS_STRING(vb), (size_t)PyBytes_GET_SIZE(vb), ttl);
+    PyObject *r = store_result(rc, rc_false, rc_false, kb, what);
+    Py_DECREF(kb);
+    Py_DECREF(vb);
+    return r;
+}
+
+static PyObject *Core_add(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+    return conditional_store(self, c_add, ST_EEXISTS, "add", args, nargs, kwnames);
+}
+
+static PyObject *Core_replace(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames) {
+    return conditional_store(self, c_replace, ST_ENOTFOUND, "replace", args, nargs, kwnames);
+}
+
+static PyObject *Core_cas(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+    PyObject *kb, *vb;
+    uint64_t token = 0;
+    uint32_t ttl;
+    if (store_args("cas", 1, args, nargs, kwnames, &kb, &vb, &token, &ttl) < 0)
+        return NULL;
+    int rc = c_cas(self->h, PyBytes_AS_STRING(kb), (size_t)PyBytes_GET_SIZE(kb),
+                   PyBytes_AS_STRING(vb), (size_t)PyBytes_GET_SIZE(vb), ttl, token);
+    /* A changed item and a vanished one both mean "not stored". */
+    PyObject *r = store_result(rc, ST_EEXISTS, ST_ENOTFOUND, kb, "cas");
+    Py_DECREF(kb);
+    Py_DECREF(vb);
+    return r;
 }
 
 static int Core_ass_subscript(CoreObject *self, PyObject *key, PyObject *value) {
@@ -393,6 +522,53 @@ static PyObject *Core_delete(CoreObject *self, PyObject *key) {
     if (r < 0)
         return NULL;
     return PyBool_FromLong(r);
+}
+
+/* incr and decr: (key, delta=1) -> the new value; KeyError when absent. */
+static PyObject *numeric(CoreObject *self, numeric_fn fn, const char *what,
+                         PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"key", "delta"};
+    PyObject *a[2];
+    if (nargs == 1 && kwnames == NULL) {
+        a[0] = args[0];
+        a[1] = NULL;
+    } else if (parse_args(what, names, 2, 1, args, nargs, kwnames, a) < 0) {
+        return NULL;
+    }
+    if (!usable())
+        return NULL;
+    PyObject *kb = as_key(a[0]);
+    if (kb == NULL)
+        return NULL;
+    uint64_t delta = 1, result = 0;
+    if (a[1] != NULL && as_u64("delta", a[1], &delta) < 0) {
+        Py_DECREF(kb);
+        return NULL;
+    }
+    Py_ssize_t klen = PyBytes_GET_SIZE(kb);
+    int rc = fn(self->h, PyBytes_AS_STRING(kb), (size_t)klen, delta, &result);
+    PyObject *r = NULL;
+    if (rc == 0) {
+        r = PyLong_FromUnsignedLongLong(result);
+    } else if (rc == ST_ENOTFOUND) {
+        /* KeyError names the key as the caller passed it. */
+        if (check_key_on_miss(kb, klen) == 0)
+            PyErr_SetObject(PyExc_KeyError, a[0]);
+    } else {
+        raise_status(rc, kb, what);
+    }
+    Py_DECREF(kb);
+    return r;
+}
+
+static PyObject *Core_incr(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    return numeric(self, c_incr, "incr", args, nargs, kwnames);
+}
+
+static PyObject *Core_decr(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    return numeric(self, c_decr, "decr", args, nargs, kwnames);
 }
 
 /* ---- batches ---------------------------------------------------------------- */
@@ -489,7 +665,7 @@ static PyObject *Core_get_many(CoreObject *self, PyObject *keys) {
         } else if (st[i] == ST_ERANGE) {
             if (vl[i] > need)
                 need = vl[i];
-            v = get_value(self, k); /* its own buffer of the reported size */
+            v = get_value(self, k, NULL, "get"); /* its own buffer of the reported size */
             if (v == Py_None) {     /* gone in between */
                 Py_DECREF(v);
                 continue;
@@ -671,8 +847,24 @@ static PyObject *Core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 static PyMethodDef Core_methods[] = {
     {"get", (PyCFunction)Core_get, METH_O,
      "get(key) -> bytes | None: the value of key, or None if absent or expired."},
+    {"gets", (PyCFunction)Core_gets, METH_O,
+     "gets(key) -> (bytes, int) | None: the value and cas token of key, or None if absent."},
     {"set", (PyCFunction)(void (*)(void))Core_set, METH_FASTCALL | METH_KEYWORDS,
      "set(key, value, ttl=0): stores value under key; ttl in whole seconds, 0 = never."},
+    {"add", (PyCFunction)(void (*)(void))Core_add, METH_FASTCALL | METH_KEYWORDS,
+     "add(key, value, ttl=0) -> bool: stores value only if key is absent; False if present."},
+    {"replace", (PyCFunction)(void (*)(void))Core_replace, METH_FASTCALL | METH_KEYWORDS,
+     "replace(key, value, ttl=0) -> bool: stores value only if key is present; False if "
+     "absent."},
+    {"cas", (PyCFunction)(void (*)(void))Core_cas, METH_FASTCALL | METH_KEYWORDS,
+     "cas(key, value, token, ttl=0) -> bool: stores value only if key still has the cas token "
+     "from gets(); False if absent or changed since."},
+    {"incr", (PyCFunction)(void (*)(void))Core_incr, METH_FASTCALL | METH_KEYWORDS,
+     "incr(key, delta=1) -> int: adds delta to a numeric value (wrapping at 2**64); KeyError "
+     "if absent."},
+    {"decr", (PyCFunction)(void (*)(void))Core_decr, METH_FASTCALL | METH_KEYWORDS,
+     "decr(key, delta=1) -> int: subtracts delta from a numeric value (stopping at 0); "
+     "KeyError if absent."},
     {"delete", (PyCFunction)Core_delete, METH_O,
      "delete(key) -> bool: removes key; False if it was absent."},
     {"get_many", (PyCFunction)Core_get_many, METH_O,
@@ -723,28 +915,39 @@ static int resolve(void *dl, const char *name, void **out) {
 static PyObject *configure(PyObject *module, PyObject *args) {
     (void)module;
     unsigned long long dl;
-    PyObject *error_for, *check_key, *key, *value, *ttl, *fork_error;
-    if (!PyArg_ParseTuple(args, "KOOOOOO:configure", &dl, &error_for, &check_key, &key, &value,
-                          &ttl, &fork_error))
+    PyObject *error_for, *check_key, *key, *value, *ttl, *u64, *fork_error;
+    if (!PyArg_ParseTuple(args, "KOOOOOOO:configure", &dl, &error_for, &check_key, &key, &value,
+                          &ttl, &u64, &fork_error))
         return NULL;
     void *h = (void *)(uintptr_t)dl;
-    void *g, *s, *d, *gm, *sm;
-    if (resolve(h, "segcache_get", &g) < 0 || resolve(h, "segcache_set", &s) < 0 ||
-        resolve(h, "segcache_delete", &d) < 0 || resolve(h, "segcache_get_multi", &gm) < 0 ||
-        resolve(h, "segcache_set_multi", &sm) < 0)
-        return NULL;
-    PyObject **slots[] = {&py_error_for, &py_check_key, &py_as_key,
-                          &py_as_value,  &py_ttl,       &py_fork_error};
-    PyObject *vals[] = {error_for, check_key, key, value, ttl, fork_error};
+    /* Every symbol first, then the pointers: a library that lacks one
+     * leaves the module unbound, not half bound. */
+    static const char *const names[] = {
+        "segcache_get",     "segcache_set",  "segcache_add",  "segcache_replace",
+        "segcache_cas",     "segcache_incr", "segcache_decr", "segcache_delete",
+        "segcache_get_multi", "segcache_set_multi",
+    };
+    void *fn[sizeof names / sizeof names[0]];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (resolve(h, names[i], &fn[i]) < 0)
+            return NULL;
+    PyObject **slots[] = {&py_error_for, &py_check_key, &py_as_key, &py_as_value,
+                          &py_ttl,       &py_u64,       &py_fork_error};
+    PyObject *vals[] = {error_for, check_key, key, value, ttl, u64, fork_error};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         Py_INCREF(vals[i]);
         Py_XSETREF(*slots[i], vals[i]);
     }
-    c_get = (get_fn)g;
-    c_set = (set_fn)s;
-    c_delete = (delete_fn)d;
-    c_get_multi = (get_multi_fn)gm;
-    c_set_multi = (set_multi_fn)sm;
+    c_get = (get_fn)fn[0];
+    c_set = (set_fn)fn[1];
+    c_add = (set_fn)fn[2];
+    c_replace = (set_fn)fn[3];
+    c_cas = (cas_fn)fn[4];
+    c_incr = (numeric_fn)fn[5];
+    c_decr = (numeric_fn)fn[6];
+    c_delete = (delete_fn)fn[7];
+    c_get_multi = (get_multi_fn)fn[8];
+    c_set_multi = (set_multi_fn)fn[9];
     bound = 1;
     Py_RETURN_NONE;
 }
@@ -758,7 +961,7 @@ static PyObject *mark_forked(PyObject *module, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(dlopen_handle, error_for, check_key, as_key, as_value, ttl, fork_error): "
+     "configure(dlopen_handle, error_for, check_key, as_key, as_value, ttl, u64, fork_error): "
      "binds the library functions and the ctypes path's helpers."},
     {"_mark_forked", mark_forked, METH_NOARGS,
      "Marks the process as a forked child (Python's at-fork hook; the C one covers raw "

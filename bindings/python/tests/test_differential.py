@@ -25,6 +25,8 @@ KEYS = [b"a", b"b", b"key:0001", b"\x00", "clé", bytearray(b"ba"), memoryview(b
 VALUES = [b"", b"v", b"x" * 100, b"y" * 129, b"z" * 5000, b"w" * 9000, b"q" * 70_000,
           bytearray(b"ba"), memoryview(b"mv"), "str", 3, b"12", b"18446744073709551615"]
 TTLS = [0, 3600, 3600.0, timedelta(hours=1), 1.5, -1, True, "1", None, 1 << 32]
+# incr/decr deltas and cas tokens: valid ones first.
+NUMBERS = [1, 5, 0, (1 << 64) - 1, 2.0, True, -1, 1 << 64, "1", None]
 
 
 # Mostly valid arguments, so that batches (which fail whole on one bad
@@ -37,6 +39,7 @@ def _ops(rng: random.Random):
     key = lambda: rng.choice(GOOD_KEYS if rng.random() < 0.9 else KEYS)  # noqa: E731
     val = lambda: rng.choice(GOOD_VALUES if rng.random() < 0.9 else VALUES)  # noqa: E731
     ttl = lambda: rng.choice(TTLS[:4] if rng.random() < 0.8 else TTLS)  # noqa: E731
+    num = lambda: rng.choice(NUMBERS[:4] if rng.random() < 0.8 else NUMBERS)  # noqa: E731
     choices = [
         ("get", lambda: (key(),)),
         ("set", lambda: (key(), val())),
@@ -54,8 +57,23 @@ def _ops(rng: random.Random):
         ("__delitem__", lambda: (key(),)),
         ("add", lambda: (key(), val(), ttl())),
         ("replace", lambda: (key(), val())),
-        ("incr", lambda: (key(), rng.choice([1, 5, 0]))),
+        ("replace", lambda: (key(), val(), ttl())),
+        ("incr", lambda: (key(), num())),
+        ("incr", lambda: (key(),)),
+        ("decr", lambda: (key(), num())),
         ("gets_value", lambda: (key(),)),
+        # cas with the token of this cache's own gets (so a success is
+        # possible on both), and with arbitrary (mostly stale) tokens.
+        ("cas_own", lambda: (key(), val(), ttl())),
+        ("cas", lambda: (key(), val(), num())),
+        ("cas", lambda: (key(), val(), num(), ttl())),
+        # Keyword arguments, right and wrong.
+        ("kw", lambda: ("set", (key(),), {"value": val(), "ttl": ttl()})),
+        ("kw", lambda: ("add", (key(), val()), {"ttl": ttl()})),
+        ("kw", lambda: ("cas", (key(), val()), {"token": num()})),
+        ("kw", lambda: ("incr", (key(),), {"delta": num()})),
+        ("kw", lambda: ("decr", (), {"key": key(), "delta": num()})),
+        ("kw", lambda: (rng.choice(["set", "add", "incr"]), (key(),), {"nope": 1})),
     ]
     while True:
         name, args = rng.choice(choices)
@@ -67,6 +85,13 @@ def _call(cache, name, args):
         if name == "gets_value":
             r = cache.gets(*args)
             return ("ok", None if r is None else r[0])
+        if name == "cas_own":
+            k, v, ttl = args
+            r = cache.gets(k)
+            return ("ok", r is not None and cache.cas(k, v, r[1], ttl))
+        if name == "kw":
+            method, pos, kw = args
+            return ("ok", getattr(cache, method)(*pos, **kw))
         return ("ok", getattr(cache, name)(*args))
     except Exception as e:  # the outcome is compared, whatever it is
         msg = str(e) if isinstance(e, segcache.Error) else None

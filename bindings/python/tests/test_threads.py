@@ -257,5 +257,6 @@ def test_calls_release_the_gil():
         assert not fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name
     for fn in (_cache._c_rget_multi, _cache._c_rset_multi):
         assert not fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI
-    for fn in (_cache._c_rget, _cache._c_rset, _cache._c_rdelete):
+    for fn in (_cache._c_rget, _cache._c_rset, _cache._c_rdelete, _cache._c_radd,
+               _cache._c_rreplace, _cache._c_rcas, _cache._c_rincr, _cache._c_rdecr):
         assert fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI

@@ -171,8 +171,8 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 			if k == nil {
 				break
 			}
-			if len(k) > MaxKeyLen {
-				return r, ErrKeyTooLong
+			if err := checkKey(k); err != nil {
+				return r, err
 			}
 			keys = append(keys, k)
 		}
@@ -220,9 +220,10 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		if len(args) != want {
 			return r, ErrFormat
 		}
-		if r.Key, ok = key(args[0]); !ok {
-			return r, ErrKeyTooLong
+		if err := checkKey(args[0]); err != nil {
+			return r, err
 		}
+		r.Key = args[0]
 		var f uint64
 		var b int64
 		f, ok1 := ParseUint(args[1])
@@ -248,16 +249,18 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		if len(args) != 1 {
 			return r, ErrFormat
 		}
-		if r.Key, ok = key(args[0]); !ok {
-			return r, ErrKeyTooLong
+		if err := checkKey(args[0]); err != nil {
+			return r, err
 		}
+		r.Key = args[0]
 	case OpIncr, OpDecr:
 		if len(args) != 2 {
 			return r, ErrFormat
 		}
-		if r.Key, ok = key(args[0]); !ok {
-			return r, ErrKeyTooLong
+		if err := checkKey(args[0]); err != nil {
+			return r, err
 		}
+		r.Key = args[0]
 		if r.Delta, ok = ParseUint(args[1]); !ok {
 			return r, ErrDelta
 		}
@@ -265,9 +268,10 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		if len(args) != 2 {
 			return r, ErrFormat
 		}
-		if r.Key, ok = key(args[0]); !ok {
-			return r, ErrKeyTooLong
+		if err := checkKey(args[0]); err != nil {
+			return r, err
 		}
+		r.Key = args[0]
 		if r.Exptime, ok = parseInt(args[1]); !ok {
 			return r, ErrFormat
 		}
@@ -302,15 +306,15 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 // parseMeta parses the rest of a meta command: the key, the data length
 // of ms, then flags.
 func parseMeta(r Request, rest []byte, flags [][]byte, maxBytes int) (Request, error) {
-	var ok bool
 	var k []byte
 	k, rest = next(rest)
 	if k == nil {
 		return r, ErrFormat
 	}
-	if r.Key, ok = key(k); !ok {
-		return r, ErrKeyTooLong
+	if err := checkKey(k); err != nil {
+		return r, err
 	}
+	r.Key = k
 	if r.Op == OpMetaSet {
 		var n []byte
 		n, rest = next(rest)
@@ -360,7 +364,20 @@ func next(b []byte) (tok, rest []byte) {
 	return b[i:j:j], b[j:]
 }
 
-func key(b []byte) ([]byte, bool) { return b, len(b) <= MaxKeyLen }
+// checkKey checks a key as memcached's protocol defines it: at most
+// MaxKeyLen bytes, no control characters (a "\r" in a key would come back
+// inside reply lines that clients split at "\r\n").
+func checkKey(b []byte) error {
+	if len(b) > MaxKeyLen {
+		return ErrKeyTooLong
+	}
+	for _, c := range b {
+		if c < ' ' || c == 0x7f {
+			return ErrFormat
+		}
+	}
+	return nil
+}
 
 // ParseUint parses an unsigned decimal that fits in 64 bits: digits only,
 // no sign or space (memcached's numeric arguments).

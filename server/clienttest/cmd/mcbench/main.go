@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -28,6 +29,8 @@ type config struct {
 	w                         workload
 	memItems                  int
 	memRuns                   int
+	memArgs                   []string // segcached's flags for the memory runs
+	skipThroughput            bool
 }
 
 // server is a running cache server process.
@@ -113,28 +116,57 @@ func (s *server) rss() (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", s.cmd.Process.Pid)
 }
 
-// currItems asks the server for its item count.
-func (s *server) currItems() (int, error) {
-	nc, err := net.Dial("tcp", s.addr)
+// cpuTime returns the CPU time the process has used (user + system, all
+// its threads, at the kernel's 100 Hz tick).
+func (s *server) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "stat"))
 	if err != nil {
 		return 0, err
+	}
+	// The fields after the command name, which may hold spaces, start
+	// with the state (field 3): utime and stime are fields 14 and 15.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", s.cmd.Process.Pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(u+k) * 10 * time.Millisecond, nil
+}
+
+// stats returns the server's "stats" as name → value.
+func (s *server) stats() (map[string]string, error) {
+	nc, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		return nil, err
 	}
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(nc, "stats\r\n")
 	r := bufio.NewReader(nc)
-	n := -1
+	m := map[string]string{}
 	for {
 		l, err := r.ReadString('\n')
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if l == "END\r\n" {
-			break
+			return m, nil
 		}
-		if f := strings.Fields(l); len(f) == 3 && f[1] == "curr_items" {
-			n, _ = strconv.Atoi(f[2])
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "STAT" {
+			m[f[1]] = f[2]
 		}
+	}
+}
+
+// statInt returns stat name as an integer, or an error naming it.
+func statInt(st map[string]string, name string) (int64, error) {
+	n, err := strconv.ParseInt(st[name], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %q", name, st[name])
 	}
 	return n, nil
 }
@@ -176,13 +208,28 @@ func main() {
 	flag.DurationVar(&cfg.w.duration, "duration", 5*time.Second, "measuring time per run")
 	flag.IntVar(&cfg.memItems, "mem-items", 1_000_000, "items loaded for the memory measurement")
 	flag.IntVar(&cfg.memRuns, "mem-runs", 3, "memory runs per system (medians reported)")
+	memArgs := flag.String("mem-args", "-m 128 -hash-power 21", "segcached's flags for the memory runs (memcached gets -m 1024)")
+	flag.BoolVar(&cfg.skipThroughput, "memory-only", false, "measure only the memory per item")
+	against := flag.String("against", "", "drive the server at this address (preloaded by the caller) once and print the result; for profiling")
 	flag.Parse()
+	if *against != "" {
+		w := cfg.w
+		w.addr, w.depth = *against, intList("depths", depths)[0]
+		out, err := run(w)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcbench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%.0f ops/s p50 %.0fµs p99 %.0fµs (%d ops, hits %d misses %d)\n", out.OpsPerSec, out.P50us, out.P99us, out.Ops, out.Hits, out.Misses)
+		return
+	}
 	if cfg.segcached == "" {
 		fmt.Fprintln(os.Stderr, "mcbench: -segcached is required")
 		os.Exit(2)
 	}
 	cfg.threads = intList("threads", threads)
 	cfg.depths = intList("depths", depths)
+	cfg.memArgs = strings.Fields(*memArgs)
 	md, err := cfg.measure()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mcbench:", err)
@@ -226,9 +273,14 @@ func (cfg *config) measure() (string, error) {
 		"The generator shares the machine with the server. Load average before: %s.\n\n",
 		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
 
-	fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | throughput vs memcached | p99 vs memcached |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
-	type agg struct{ ops, p50, p99 []float64 }
+	if cfg.skipThroughput {
+		cfg.depths = nil
+	}
+	if len(cfg.depths) > 0 {
+		fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | server CPU µs/op | throughput vs memcached | p99 vs memcached | CPU/op vs memcached |\n")
+		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	}
+	type agg struct{ ops, p50, p99, cpu []float64 }
 	var verdicts []string
 	for _, depth := range cfg.depths {
 		w.depth = depth
@@ -246,79 +298,150 @@ func (cfg *config) measure() (string, error) {
 					}
 					err = preload(s.addr, 8, w.keys, w.valueLen)
 					var out result
+					var cpu0, cpu1 time.Duration
+					if err == nil {
+						cpu0, err = s.cpuTime()
+					}
 					if err == nil {
 						w.addr = s.addr
 						out, err = run(w)
+					}
+					if err == nil {
+						cpu1, err = s.cpuTime()
 					}
 					s.stop()
 					if err != nil {
 						return "", fmt.Errorf("%s, depth %d, %d threads, run %d: %w", sys, depth, t, r, err)
 					}
-					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs (hits %d misses %d)\n",
-						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, out.Hits, out.Misses)
+					cpuPerOp := float64((cpu1 - cpu0).Microseconds()) / float64(out.Ops)
+					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs cpu %.2fµs/op (hits %d misses %d)\n",
+						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, cpuPerOp, out.Hits, out.Misses)
 					a := res[sys]
 					a.ops = append(a.ops, out.OpsPerSec)
 					a.p50 = append(a.p50, out.P50us)
 					a.p99 = append(a.p99, out.P99us)
+					a.cpu = append(a.cpu, cpuPerOp)
 				}
 			}
 			mc, sc := res["memcached"], res["segcached"]
 			tput := median(sc.ops) / median(mc.ops)
 			p99 := median(sc.p99) / median(mc.p99)
-			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99))
-			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | **%.2f×** | **%.2f×** |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), tput, p99)
+			cpu := median(sc.cpu) / median(mc.cpu)
+			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99), median(mc.cpu))
+			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | **%.2f×** | **%.2f×** | %.2f× |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), median(sc.cpu), tput, p99, cpu)
 			verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s): throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
 				depth, t, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 		}
 	}
 
-	// Memory: resident bytes per item after loading memItems items.
-	fmt.Fprintf(&b, "\nResident memory after loading %d items of 16-byte keys and 64-byte values (VmRSS of the server process; "+
-		"medians of %d runs; each server sized to hold them all without eviction: memcached -m 1024, segcached -m 128 -hash-power 21):\n\n", cfg.memItems, cfg.memRuns)
-	fmt.Fprintf(&b, "| system | RSS before | RSS after | bytes per item (after ÷ items) | growth per item |\n|---|---|---|---|---|\n")
-	perItem := map[string]float64{}
-	for _, sys := range systems {
-		var before, after, per, growth []float64
-		for range cfg.memRuns {
-			mem, extra := 1024, []string(nil)
-			if sys == "segcached" {
-				mem, extra = 128, []string{"-hash-power", "21"}
-			}
-			s, err := cfg.start(sys, 2, mem, extra...)
-			if err != nil {
-				return "", err
-			}
-			r0, err := s.rss()
-			if err == nil {
-				err = preload(s.addr, 8, cfg.memItems, 64)
-			}
-			var r1 int64
-			var items int
-			if err == nil {
-				time.Sleep(500 * time.Millisecond)
-				r1, err = s.rss()
-			}
-			if err == nil {
-				items, err = s.currItems()
-			}
-			s.stop()
-			if err != nil {
-				return "", fmt.Errorf("memory run of %s: %w", sys, err)
-			}
-			if items != cfg.memItems {
-				return "", fmt.Errorf("memory run of %s: %d items held after loading %d (evicted?)", sys, items, cfg.memItems)
-			}
-			before, after = append(before, float64(r0)), append(after, float64(r1))
-			per = append(per, float64(r1)/float64(items))
-			growth = append(growth, float64(r1-r0)/float64(items))
-		}
-		perItem[sys] = median(per)
-		fmt.Fprintf(&b, "| %s | %.1f MiB | %.1f MiB | %.1f | %.1f |\n", sys, median(before)/(1<<20), median(after)/(1<<20), median(per), median(growth))
+	memRatio, err := cfg.measureMemory(&b)
+	if err != nil {
+		return "", err
 	}
-	memRatio := perItem["segcached"] / perItem["memcached"]
 	verdicts = append(verdicts, fmt.Sprintf("memory per item %.2f× memcached's (target ≤ 0.6×: %s)", memRatio, met(memRatio <= 0.6)))
 	fmt.Fprintf(&b, "\nAgainst the targets: %s. Load average after: %s.\n", strings.Join(verdicts, "; "), loadavg())
 	return b.String(), nil
+}
+
+// memRun is one memory measurement: resident bytes before and after
+// loading, and for segcached where the bytes after went.
+type memRun struct {
+	before, after float64
+	segments      float64 // bytes of the segments holding items (segcached)
+	table         float64 // bytes of the hashtable (segcached)
+}
+
+// measureMemory loads cfg.memItems items into fresh servers and writes
+// the resident bytes per item; it returns segcached's ÷ memcached's.
+func (cfg *config) measureMemory(b *strings.Builder) (float64, error) {
+	fmt.Fprintf(b, "\nResident memory after loading %d items of 16-byte keys and 64-byte values, flags 0, no expiry (VmRSS of the server process, "+
+		"500 ms after the last reply; medians of %d runs; each server sized to hold them all without eviction: memcached -m 1024, segcached %s):\n\n",
+		cfg.memItems, cfg.memRuns, strings.Join(cfg.memArgs, " "))
+	fmt.Fprintf(b, "| system | RSS before | RSS after | bytes per item (after ÷ items) | growth per item |\n|---|---|---|---|---|\n")
+	perItem := map[string]float64{}
+	var sc []memRun
+	for _, sys := range systems {
+		var runs []memRun
+		for range cfg.memRuns {
+			r, err := cfg.memoryRun(sys)
+			if err != nil {
+				return 0, fmt.Errorf("memory run of %s: %w", sys, err)
+			}
+			runs = append(runs, r)
+		}
+		n := float64(cfg.memItems)
+		perItem[sys] = medianOf(runs, func(r memRun) float64 { return r.after / n })
+		fmt.Fprintf(b, "| %s | %.1f MiB | %.1f MiB | %.1f | %.1f |\n", sys,
+			medianOf(runs, func(r memRun) float64 { return r.before / (1 << 20) }),
+			medianOf(runs, func(r memRun) float64 { return r.after / (1 << 20) }),
+			perItem[sys], medianOf(runs, func(r memRun) float64 { return (r.after - r.before) / n }))
+		if sys == "segcached" {
+			sc = runs
+		}
+	}
+	n := float64(cfg.memItems)
+	seg := medianOf(sc, func(r memRun) float64 { return r.segments / n })
+	table := medianOf(sc, func(r memRun) float64 { return r.table / n })
+	rest := medianOf(sc, func(r memRun) float64 { return (r.after - r.segments - r.table) / n })
+	fmt.Fprintf(b, "\nWhere segcached's bytes per item go (medians): segments holding items %.1f (an item is an 8-byte header, the key and the value, "+
+		"8-byte aligned: 88 bytes here), hashtable %.1f (8-byte slots), the rest of the process (Go runtime, binary, connection buffers) %.1f.\n",
+		seg, table, rest)
+	return perItem["segcached"] / perItem["memcached"], nil
+}
+
+// memoryRun starts sys, loads cfg.memItems items and measures it.
+func (cfg *config) memoryRun(sys string) (memRun, error) {
+	// segcached's flags follow -m 1024 and override it (the last
+	// occurrence of a Go flag wins).
+	s, err := cfg.start(sys, 2, 1024, cfg.memArgs...)
+	if err != nil {
+		return memRun{}, err
+	}
+	defer s.stop()
+	var r memRun
+	r0, err := s.rss()
+	if err != nil {
+		return r, err
+	}
+	if err := preload(s.addr, 8, cfg.memItems, 64); err != nil {
+		return r, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	r1, err := s.rss()
+	if err != nil {
+		return r, err
+	}
+	st, err := s.stats()
+	if err != nil {
+		return r, err
+	}
+	items, err := statInt(st, "curr_items")
+	if err != nil {
+		return r, err
+	}
+	if items != int64(cfg.memItems) {
+		return r, fmt.Errorf("%d items held after loading %d (evicted?)", items, cfg.memItems)
+	}
+	r.before, r.after = float64(r0), float64(r1)
+	if sys == "segcached" {
+		var v [4]int64
+		for i, name := range []string{"segcache_heap_bytes", "segcache_segments_total", "segcache_segments_free", "segcache_hashtable_bytes"} {
+			if v[i], err = statInt(st, name); err != nil {
+				return r, err
+			}
+		}
+		r.segments = float64(v[0] / v[1] * (v[1] - v[2]))
+		r.table = float64(v[3])
+	}
+	return r, nil
+}
+
+func medianOf(runs []memRun, f func(memRun) float64) float64 {
+	xs := make([]float64, len(runs))
+	for i, r := range runs {
+		xs[i] = f(r)
+	}
+	return median(xs)
 }
 
 func met(ok bool) string {
