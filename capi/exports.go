@@ -348,6 +348,11 @@ func capi_segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C
 //export capi_segcache_get
 func capi_segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe.Pointer, cap C.size_t, vlen *C.size_t, cas *C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
+	return getInto(cache, key, klen, buf, cap, vlen, cas)
+}
+
+// getInto is the body of segcache_get and segcache_get_buf.
+func getInto(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf unsafe.Pointer, cap C.size_t, vlen *C.size_t, cas *C.uint64_t) C.int {
 	if vlen == nil {
 		return C.SEGCACHE_EINVAL
 	}
@@ -377,6 +382,28 @@ func capi_segcache_get(cache C.segcache_t, key C.capi_cptr, klen C.size_t, buf u
 	}
 	*vlen = 0
 	return statusOf(err)
+}
+
+// segcache_get_buf is segcache_get(b->cache, key, klen, b->buf, b->cap,
+// &b->vlen, &b->cas): the same lookup, statuses and outputs, with the
+// cache, the buffer and the outputs in a struct that the caller sets up
+// once and reuses. A call through a dynamic foreign-function interface
+// (Python ctypes, cffi's ABI mode) pays a conversion per argument, and
+// this call has three instead of seven. b->cas is written only on
+// SEGCACHE_OK.
+//
+// Thread safety: any thread; a struct must not be used by two calls at
+// once (its outputs would mix).
+//
+// Returns: as segcache_get(); SEGCACHE_EINVAL also when b is NULL.
+//
+//export capi_segcache_get_buf
+func capi_segcache_get_buf(b *C.segcache_getbuf, key C.capi_cptr, klen C.size_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	if b == nil {
+		return C.SEGCACHE_EINVAL
+	}
+	return getInto(b.cache, key, klen, b.buf, b.cap, &b.vlen, &b.cas)
 }
 
 // segcache_delete removes key.

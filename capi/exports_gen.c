@@ -72,6 +72,11 @@ int segcache_get(segcache_t cache, const void *key, size_t klen, void *buf, size
     return capi_segcache_get(cache, key, klen, buf, cap, vlen, cas);
 }
 
+int segcache_get_buf(segcache_getbuf *b, const void *key, size_t klen) {
+    if (capi_forked) return SEGCACHE_EFORKED;
+    return capi_segcache_get_buf(b, key, klen);
+}
+
 int segcache_delete(segcache_t cache, const void *key, size_t klen) {
     if (capi_forked) return SEGCACHE_EFORKED;
     return capi_segcache_delete(cache, key, klen);

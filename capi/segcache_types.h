@@ -178,6 +178,18 @@ typedef struct segcache_stats {
 /* The smallest size segcache_stats_get() accepts in segcache_stats.size:
  * the fields up to and including expired_segments. */
 #define SEGCACHE_STATS_MIN_SIZE 128u
+
+/* The cache, buffer and outputs of segcache_get_buf(): a segcache_get()
+ * whose arguments but the key live in a struct the caller sets up once and
+ * reuses. It exists for dynamic foreign-function interfaces (Python ctypes,
+ * cffi's ABI mode), where every argument of a call costs a conversion. */
+typedef struct segcache_getbuf {
+    segcache_t cache; /* in: the cache to read */
+    void *buf;        /* in: where the value is copied (NULL only if cap is 0) */
+    size_t cap;       /* in: bytes at buf */
+    size_t vlen;      /* out: as segcache_get()'s *vlen */
+    uint64_t cas;     /* out: the item's cas token when the status is SEGCACHE_OK */
+} segcache_getbuf;
 /* PUBLIC END */
 
 #endif /* SEGCACHE_TYPES_H */

@@ -187,6 +187,18 @@ typedef struct segcache_stats {
  * the fields up to and including expired_segments. */
 #define SEGCACHE_STATS_MIN_SIZE 128u
 
+/* The cache, buffer and outputs of segcache_get_buf(): a segcache_get()
+ * whose arguments but the key live in a struct the caller sets up once and
+ * reuses. It exists for dynamic foreign-function interfaces (Python ctypes,
+ * cffi's ABI mode), where every argument of a call costs a conversion. */
+typedef struct segcache_getbuf {
+    segcache_t cache; /* in: the cache to read */
+    void *buf;        /* in: where the value is copied (NULL only if cap is 0) */
+    size_t cap;       /* in: bytes at buf */
+    size_t vlen;      /* out: as segcache_get()'s *vlen */
+    uint64_t cas;     /* out: the item's cas token when the status is SEGCACHE_OK */
+} segcache_getbuf;
+
 /* Functions. */
 
 /*
@@ -365,6 +377,23 @@ SEGCACHE_API int segcache_cas(segcache_t cache, const void *key, size_t klen,
 SEGCACHE_API int segcache_get(segcache_t cache, const void *key, size_t klen,
                               void *buf, size_t cap, size_t *vlen,
                               uint64_t *cas);
+
+/*
+ * segcache_get_buf is segcache_get(b->cache, key, klen, b->buf, b->cap,
+ * &b->vlen, &b->cas): the same lookup, statuses and outputs, with the
+ * cache, the buffer and the outputs in a struct that the caller sets up
+ * once and reuses. A call through a dynamic foreign-function interface
+ * (Python ctypes, cffi's ABI mode) pays a conversion per argument, and
+ * this call has three instead of seven. b->cas is written only on
+ * SEGCACHE_OK.
+ *
+ * Thread safety: any thread; a struct must not be used by two calls at
+ * once (its outputs would mix).
+ *
+ * Returns: as segcache_get(); SEGCACHE_EINVAL also when b is NULL.
+ */
+SEGCACHE_API int segcache_get_buf(segcache_getbuf *b, const void *key,
+                                  size_t klen);
 
 /*
  * segcache_delete removes key.

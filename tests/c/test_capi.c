@@ -400,6 +400,46 @@ static void test_set_get(void) {
     CHECK_RC(segcache_close(c), SEGCACHE_OK);
 }
 
+/* segcache_get_buf is segcache_get with its buffer and outputs in a
+ * struct: the same statuses, lengths and cas token, case by case. */
+static void test_get_buf(void) {
+    segcache_t c = open_default();
+    char buf[8];
+    segcache_getbuf b = {.cache = c, .buf = buf, .cap = sizeof buf, .vlen = 99, .cas = 7};
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_ENOTFOUND);
+    CHECK(b.vlen == 0 && b.cas == 7);
+    CHECK_RC(segcache_set(c, KEY("k"), "hello", 5, 0), SEGCACHE_OK);
+    uint64_t cas = 0;
+    size_t vlen = 0;
+    CHECK_RC(segcache_get(c, KEY("k"), NULL, 0, &vlen, NULL), SEGCACHE_ERANGE);
+    CHECK_RC(segcache_get(c, KEY("k"), buf, sizeof buf, &vlen, &cas), SEGCACHE_OK);
+    memset(buf, 0, sizeof buf);
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_OK);
+    CHECK(b.vlen == 5 && memcmp(buf, "hello", 5) == 0 && b.cas == cas);
+    /* Too small: the length to allocate, the token untouched. */
+    CHECK_RC(segcache_set(c, KEY("k"), "0123456789", 10, 0), SEGCACHE_OK);
+    b.cas = 7;
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_ERANGE);
+    CHECK(b.vlen == 10 && b.cas == 7);
+    b.buf = NULL, b.cap = 0;
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_ERANGE);
+    CHECK(b.vlen == 10);
+    /* Invalid arguments. */
+    CHECK_RC(segcache_get_buf(NULL, KEY("k")), SEGCACHE_EINVAL);
+    b.cap = 8;
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_EINVAL); /* NULL buf, cap > 0 */
+    b.buf = buf;
+    CHECK_RC(segcache_get_buf(&b, "k", 0), SEGCACHE_EINVAL);
+    char k256[256];
+    memset(k256, 'k', sizeof k256);
+    CHECK_RC(segcache_get_buf(&b, k256, sizeof k256), SEGCACHE_ETOOLARGE);
+    CHECK_RC(segcache_close(c), SEGCACHE_OK);
+    /* A closed cache, and a handle that never was one. */
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_EBADHANDLE);
+    b.cache = 0;
+    CHECK_RC(segcache_get_buf(&b, KEY("k")), SEGCACHE_EBADHANDLE);
+}
+
 static void test_add_replace_cas_delete(void) {
     segcache_t c = open_default();
     char buf[32];
@@ -1128,6 +1168,7 @@ int main(int argc, char **argv) {
     RUN(test_open_close());
     RUN(test_bad_handles());
     RUN(test_set_get());
+    RUN(test_get_buf());
     RUN(test_add_replace_cas_delete());
     RUN(test_incr_decr());
     RUN(test_ttl());

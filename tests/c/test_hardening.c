@@ -179,6 +179,9 @@ static int forked_child(segcache_t parent_cache) {
     size_t vlen = 777;
     CHECK_RC(segcache_get(parent_cache, KEY("k"), buf, sizeof buf, &vlen, NULL), SEGCACHE_EFORKED);
     CHECK(vlen == 777);
+    segcache_getbuf gb = {.cache = parent_cache, .buf = buf, .cap = sizeof buf, .vlen = 777};
+    CHECK_RC(segcache_get_buf(&gb, KEY("k")), SEGCACHE_EFORKED);
+    CHECK(gb.vlen == 777);
     CHECK_RC(segcache_delete(parent_cache, KEY("k")), SEGCACHE_EFORKED);
     uint64_t r = 0;
     CHECK_RC(segcache_incr(parent_cache, KEY("n"), 1, &r), SEGCACHE_EFORKED);

@@ -32,6 +32,8 @@ int main(void) {
         CHECK_RC(segcache_replace(c, PK, PKLEN, "v", 1, 0), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_cas(c, PK, PKLEN, "v", 1, 0, 1), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_get(c, PK, PKLEN, buf, sizeof buf, &vlen, NULL), SEGCACHE_EINTERNAL);
+        segcache_getbuf gb = {.cache = c, .buf = buf, .cap = sizeof buf};
+        CHECK_RC(segcache_get_buf(&gb, PK, PKLEN), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_delete(c, PK, PKLEN), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_incr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_decr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);

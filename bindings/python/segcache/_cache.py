@@ -10,9 +10,10 @@ The ctypes hot paths are written for the cost of a ctypes call: the C
 functions are module globals (rebound to a raiser in a forked child, so the
 common path carries no fork check), called through function objects
 without argtypes with arguments that already are ctypes objects (argtypes
-conversion was most of a call's cost), get copies into a pooled buffer
-that grows on SEGCACHE_ERANGE (one C call in the common case), and
-get_many makes one segcache_get_multi call for the whole batch.
+conversion was most of a call's cost), get and gets call segcache_get_buf
+(three arguments; the handle, buffer and outputs sit in a struct of a
+pooled buffer that grows on SEGCACHE_ERANGE: one C call in the common
+case), and get_many makes one segcache_get_multi call for the whole batch.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ _U64 = tuple(c_uint64(i) for i in range(_SMALL_U64))
 _c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
 _c_set_multi = _c_delete_multi = None  # None when the library lacks them
-_c_rget = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
+_c_rget = _c_rgetb = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
 _c_radd = _c_rreplace = _c_rcas = _c_rincr = _c_rdecr = None
 _bound = False
 _bind_listeners = []
@@ -83,7 +84,7 @@ def on_bind(fn) -> None:
 def _bind(lib: _lib.Library) -> None:
     global _c_stats, _c_expire, _c_clear, _c_open
     global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
-    global _c_rget, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
+    global _c_rget, _c_rgetb, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
     global _c_radd, _c_rreplace, _c_rcas, _c_rincr, _c_rdecr
     f = lib.fn
     _c_stats = f["segcache_stats_get"]
@@ -101,6 +102,7 @@ def _bind(lib: _lib.Library) -> None:
     # bought no parallelism and cost a handover per call. Batches release it.
     one = ctypes.PyDLL(lib.path, handle=lib.dll._handle)
     _c_rget = one["segcache_get"]
+    _c_rgetb = one["segcache_get_buf"]
     _c_rset = one["segcache_set"]
     _c_rdelete = one["segcache_delete"]
     _c_radd = one["segcache_add"]
@@ -234,8 +236,34 @@ def _c_ttl(ttl) -> c_uint32:
     return c_uint32(_ttl(ttl))
 
 
+class _GetBuf:
+    """A get buffer of one cache with its struct segcache_getbuf (the
+    cache's handle, the buffer, the outputs), for segcache_get_buf: three
+    call arguments instead of segcache_get's seven, which is most of what a
+    ctypes call costs. Each cache keeps a pool of them (the handle is in the
+    struct), used like _pool below: one call at a time.
+    """
+
+    __slots__ = ("req", "reqp", "buf", "cap")
+
+    def __init__(self, h: int):
+        self.req = _lib.GetBuf()
+        self.req.cache = h
+        self.reqp = byref(self.req)
+        self.size(_BUF_START)
+
+    def size(self, cap: int) -> None:
+        # A c_char array: slicing it makes the result bytes in one step (a
+        # memoryview of a bytearray needs two).
+        self.cap = cap
+        self.buf = (ctypes.c_char * cap)()
+        self.req.buf = ctypes.addressof(self.buf)
+        self.req.cap = cap
+
+
 class _Buf:
-    """A get buffer and get_many arrays, used by one call at a time.
+    """Outputs of single calls and get_many arrays, used by one call at a
+    time.
 
     Calls take one from _pool and put it back when done (list.pop and
     list.append are atomic), so threads never share one, and a call nested
@@ -246,8 +274,7 @@ class _Buf:
     """
 
     __slots__ = (
-        "cap", "buf", "bufp", "ccap", "vlen", "vlenp", "cas", "casp",
-        "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
+        "vlen", "vlenp", "cas", "casp", "bn", "slot", "arena", "amv", "keys", "klens", "bufs", "caps",
         "vlens", "statuses", "vlens_mv", "statuses_mv", "karena", "kview", "kbase", "layout",
     )  # fmt: skip
 
@@ -256,19 +283,9 @@ class _Buf:
         self.vlenp = byref(self.vlen)
         self.cas = c_uint64()
         self.casp = byref(self.cas)
-        self.grow(_BUF_START)
         self.bn = 0
         self.slot = _SLOT_START
         self.keyspace(4096)
-
-    def grow(self, cap: int) -> None:
-        # A c_char array: slicing it makes the result bytes in one step (a
-        # memoryview of a bytearray needs two), and byref() of it passes
-        # its address with no conversion object per call.
-        self.cap = cap
-        self.buf = (ctypes.c_char * cap)()
-        self.bufp = byref(self.buf)
-        self.ccap = c_size_t(cap)
 
     def batch(self, n: int, slot: int) -> None:
         """Sizes the get_many arrays for n keys of slot bytes each."""
@@ -312,7 +329,7 @@ def _take() -> _Buf:
 
 
 def _give(b: _Buf) -> None:
-    if b.cap <= _BUF_MAX and b.bn <= _BATCH_MAX:
+    if b.bn <= _BATCH_MAX:
         _pool.append(b)
 
 
@@ -581,9 +598,11 @@ class CacheBase:
         return dict(self._opts)
 
 
-def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
+def _get_slow(give, key: bytes, rc: int, b: _GetBuf, with_cas: bool):
     """The rest of a get whose first call returned rc: a miss, an error, or
-    a value bigger than b (read again into a bigger buffer). Gives b back."""
+    a value bigger than b (read again into a bigger buffer). Gives b back
+    (give is its cache's pool's append) unless it grew past _BUF_MAX: one
+    huge read must not pin megabytes forever."""
     try:
         while True:
             if rc == ENOTFOUND:
@@ -591,20 +610,17 @@ def _get_slow(h, key: bytes, rc: int, b: _Buf, with_cas: bool):
                 return None
             if rc != ERANGE:
                 raise error_for(rc, key, "gets" if with_cas else "get")
-            need = b.vlen.value
-            if need <= _BUF_MAX:
-                b.grow(max(need, min(2 * b.cap, _BUF_MAX)))
-                buf, ccap = b.buf, b.ccap
-            else:
-                buf, ccap = (ctypes.c_char * need)(), c_size_t(need)
+            need = b.req.vlen
+            b.size(need if need > _BUF_MAX else max(need, min(2 * b.cap, _BUF_MAX)))
             n = len(key)
-            rc = _c_rget(h, key, c_size_t(n), byref(buf), ccap, b.vlenp, b.casp if with_cas else None)
+            rc = _c_rgetb(b.reqp, key, c_size_t(n))
             if rc == 0:
-                value = buf[: b.vlen.value]
-                return (value, b.cas.value) if with_cas else value
+                value = b.buf[: b.req.vlen]
+                return (value, b.req.cas) if with_cas else value
             # ERANGE again: the value grew in between; loop with its new size.
     finally:
-        _give(b)
+        if b.cap <= _BUF_MAX:
+            give(b)
 
 
 def _store_if(fn, h, key, value, ttl, rc_false: int, what: str) -> bool:
@@ -650,26 +666,37 @@ class CtypesCache(CacheBase):
     batches release it.
     """
 
-    __slots__ = ("_h", "_finalizer", "_opts", "__weakref__")
+    # _gpop, _gpush: pop and append of the cache's pool of _GetBufs.
+    __slots__ = ("_h", "_finalizer", "_opts", "__weakref__", "_gpop", "_gpush")
+
+    def _attach(self, h: int) -> None:
+        pool = []
+        self._gpop, self._gpush = pool.pop, pool.append
+
+    def _detach(self) -> None:
+        # The buffers hold the handle: closing drops them, so that later
+        # calls get buffers with the closed handle (0, SEGCACHE_EBADHANDLE)
+        # instead of a stale one that a later cache could in principle get.
+        self._attach(0)
 
     def get(self, key) -> bytes | None:
         """The value of key, or None if it is absent or expired."""
         if type(key) is not bytes:
             key = _as_key(key)
         try:
-            b = _pop()
+            b = self._gpop()
         except IndexError:
-            b = _Buf()
+            b = _GetBuf(self._h.value)
         try:
             sz = _SZ[len(key)]
         except IndexError:  # a key too long for the table (and the library)
             sz = c_size_t(len(key))
-        rc = _c_rget(self._h, key, sz, b.bufp, b.ccap, b.vlenp, None)
+        rc = _c_rgetb(b.reqp, key, sz)
         if rc == 0:
-            v = b.buf[: b.vlen.value]
-            _push(b)
+            v = b.buf[: b.req.vlen]
+            self._gpush(b)
             return v
-        return _get_slow(self._h, key, rc, b, False)
+        return _get_slow(self._gpush, key, rc, b, False)
 
     def get_many(self, keys) -> dict:
         """{key: value} for the keys that are present, in one C call for the
@@ -811,14 +838,17 @@ class CtypesCache(CacheBase):
         cas() to write only if nobody changed the item since."""
         if type(key) is not bytes:
             key = _as_key(key)
-        b = _take()
+        try:
+            b = self._gpop()
+        except IndexError:
+            b = _GetBuf(self._h.value)
         n = len(key)
-        rc = _c_rget(self._h, key, _SZ[n] if n < _SMALL else c_size_t(n), b.bufp, b.ccap, b.vlenp, b.casp)
+        rc = _c_rgetb(b.reqp, key, _SZ[n] if n < _SMALL else c_size_t(n))
         if rc == 0:
-            v = b.buf[: b.vlen.value], b.cas.value
-            _give(b)
+            v = b.buf[: b.req.vlen], b.req.cas
+            self._gpush(b)
             return v
-        return _get_slow(self._h, key, rc, b, True)
+        return _get_slow(self._gpush, key, rc, b, True)
 
     def add(self, key, value, ttl=0) -> bool:
         """Stores value only if key is absent; False if it is present."""

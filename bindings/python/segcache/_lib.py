@@ -93,6 +93,18 @@ class Stats(Structure):
 
 STATS_FIELDS = tuple(name for name, _ in Stats._fields_ if name != "size")
 
+
+class GetBuf(Structure):
+    """struct segcache_getbuf (include/segcache.h), field for field."""
+
+    _fields_ = [
+        ("cache", c_uint64),
+        ("buf", c_void_p),
+        ("cap", c_size_t),
+        ("vlen", c_size_t),
+        ("cas", c_uint64),
+    ]
+
 _u64p = POINTER(c_uint64)
 _szp = POINTER(c_size_t)
 _H = c_uint64  # segcache_t
@@ -113,6 +125,7 @@ _SIGNATURES = {
         [_H, c_char_p, c_size_t, c_char_p, c_size_t, c_uint32, c_uint64],
     ),
     "segcache_get": (c_int, [_H, c_char_p, c_size_t, c_void_p, c_size_t, _szp, _u64p]),
+    "segcache_get_buf": (c_int, [c_void_p, c_char_p, c_size_t]),
     "segcache_delete": (c_int, [_H, c_char_p, c_size_t]),
     "segcache_incr": (c_int, [_H, c_char_p, c_size_t, c_uint64, _u64p]),
     "segcache_decr": (c_int, [_H, c_char_p, c_size_t, c_uint64, _u64p]),

@@ -340,7 +340,9 @@ func (a *ABI) readEnums(public, code string) error {
 var (
 	scalarTypedefRE = regexp.MustCompile(`(?m)^typedef\s+([\w ]+?)\s+(\w+)\s*;`)
 	structRE        = regexp.MustCompile(`(?s)typedef\s+struct\s+(\w+)\s*\{(.*?)\}\s*(\w+)\s*;`)
-	fieldDeclRE     = regexp.MustCompile(`^\s*([\w ]+?)\s+(\w+(?:\s*,\s*\w+)*)\s*;`)
+	// A field declaration: the type (a pointer's stars included), then one
+	// or more names: "uint64_t gets, hits;", "void *buf;".
+	fieldDeclRE = regexp.MustCompile(`^\s*([\w ]*\w[\s*]+)(\w+(?:\s*,\s*\w+)*)\s*;`)
 )
 
 // readTypedefs reads the scalar typedefs and the struct typedefs, and lays
@@ -371,7 +373,7 @@ func (a *ABI) readTypedefs(public, code string) error {
 		if m[1] != m[3] {
 			return fmt.Errorf("typedef struct %s {...} %s: the names must agree", m[1], m[3])
 		}
-		docs := memberDocs(commented[m[1]], regexp.MustCompile(`^\s*[\w ]+?\s+(\w+)\s*;`))
+		docs := memberDocs(commented[m[1]], regexp.MustCompile(`^\s*[\w ]*\w[\s*]+(\w+)\s*;`))
 		s := Struct{Name: m[1], Align: 1}
 		for _, decl := range strings.Split(m[2], ";") {
 			if strings.TrimSpace(decl) == "" {
