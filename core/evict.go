@@ -31,6 +31,7 @@ type evictState struct {
 	cte      *evict.Heap     // PolicyCTE only: sealed segments by expiry, "never" last
 	cursor   []int32         // merge: per chain, the segment the next run starts at (None: head)
 	promo    map[int32]int32 // S3-FIFO: per TTL bucket, the main-pool segment promotions go to
+	pass     mergePass       // merge: the pass in progress, advanced one source per step
 
 	// Segments that may have lost their last live item. Writers queue them
 	// (under emptyMu, a leaf lock, once per segment thanks to queued); the
@@ -72,6 +73,7 @@ func (e *evictState) init(c *Cache) {
 		e.cursor[i] = segment.None
 	}
 	e.promo = map[int32]int32{}
+	e.pass.dest = segment.None
 	// A segment is queued at most once at a time: these never grow.
 	e.queued = make([]atomic.Bool, c.nseg)
 	e.empties = make([]int32, 0, c.nseg)
@@ -215,7 +217,7 @@ func (c *Cache) evictLocked(force bool) error {
 	case PolicyNone:
 		return ErrNoSpace
 	case PolicyMerge:
-		if !force && (c.compact() || c.merge()) {
+		if !force && c.mergeStep() {
 			return nil
 		}
 	case PolicyS3FIFO:
@@ -339,10 +341,8 @@ type liveItem struct {
 
 func (c *Cache) liveItems(id int32, out []liveItem) []liveItem {
 	out = out[:0]
-	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
-		if p, s := c.slotOf(id, off, data, ih); p != nil {
-			out = append(out, liveItem{p, s, data})
-		}
+	c.forEachLinked(id, func(p *uint64, s uint64, data []byte) {
+		out = append(out, liveItem{p, s, data})
 	})
 	return out
 }
@@ -354,25 +354,164 @@ func (c *Cache) liveItems(id int32, out []liveItem) []liveItem {
 // source's creation time and an expiry no later than any source's (items
 // never outlive their TTL), and the run only joins segments whose expiry
 // promises are compatible (ttl.Plan).
-func (c *Cache) merge() bool {
-	run := c.pickRun(false)
-	if len(run) < 2 {
-		return false
+//
+// A pass is incremental: each call merges one source segment of the pass
+// in progress (starting a pass when none is), so the set that needs a free
+// segment pays for one or two sources, not for the whole run of up to
+// MergeMax. The run, what each source keeps and the order are those of a
+// pass done at once; only the time at which each source is merged differs.
+// With MergeCompact, a compaction pass (no pruning) is tried first.
+func (c *Cache) mergeStep() bool {
+	for attempt := 0; attempt < 2; attempt++ {
+		if c.ev.pass.dest == segment.None && !c.startPass() {
+			return false
+		}
+		if c.advancePass() {
+			return true
+		}
+		// The pass ended without merging anything (its next source was
+		// taken by expiry or reclaiming meanwhile): start another once.
 	}
-	return c.mergeRun(run, true) >= 2
+	return false
 }
 
-// compact copies (no pruning) a run of neighbouring segments that are each
-// at most 1/MergeCompact full into one, when MergeCompact is set.
-func (c *Cache) compact() bool {
-	if c.opts.MergeCompact == 0 {
+// mergePass is the merge or compaction pass in progress, guarded by
+// evictMu like the rest of evictState. dest is None when there is none.
+type mergePass struct {
+	dest    int32
+	destGen uint32
+	run     []evict.Segment // the sources, oldest first
+	gens    []uint32        // their generations when the run was chosen
+	next    int             // the index in run of the next source to merge
+	chain   int32
+	prune   bool
+	keep    int // bytes each source keeps (prune)
+	stop    int // the pass ends once dest holds this many bytes
+	merged  int
+}
+
+// startPass chooses a run (a compaction run first, with MergeCompact) and
+// opens its destination.
+func (c *Cache) startPass() bool {
+	if c.opts.MergeCompact > 0 {
+		if run := c.pickRun(true); len(run) >= 2 && c.openPass(run, false) {
+			return true
+		}
+	}
+	run := c.pickRun(false)
+	return len(run) >= 2 && c.openPass(run, true)
+}
+
+// openPass takes a spare segment as the destination of merging run (with
+// pruning, or a plain copy) and makes it the pass in progress.
+func (c *Cache) openPass(run []evict.Segment, prune bool) bool {
+	dest := c.segs.Take(0)
+	if dest < 0 {
 		return false
 	}
-	run := c.pickRun(true)
-	if len(run) < 2 {
+	exp, need := evict.Envelope(run)
+	c.segs.Init(dest, segment.Relocating, run[0].Bucket, segment.PoolMain, run[0].Seq, exp, need, 0)
+	c.list(dest, run[0].ID)
+	p := &c.ev.pass
+	p.dest, p.destGen = dest, c.segs.Headers[dest].Gen.Load()
+	p.run = append(p.run[:0], run...)
+	p.gens = p.gens[:0]
+	for _, src := range run {
+		p.gens = append(p.gens, c.segs.Headers[src.ID].Gen.Load())
+	}
+	p.chain = segment.ChainOf(run[0].Bucket, segment.PoolMain)
+	p.next, p.keep, p.stop, p.merged = 0, c.segSize, c.segSize, 0
+	if prune {
+		p.keep = c.segSize / min(c.opts.MergeTarget, len(run))
+		p.stop = c.segSize*(c.opts.MergeTarget-1)/c.opts.MergeTarget + c.segSize/20
+		// When the run's live items fit in one segment (overwrites and
+		// deletes left mostly dead bytes), merging them all frees
+		// len(run)-1 segments without evicting anything: prune only when
+		// they do not.
+		live := 0
+		for _, src := range run {
+			live += int(src.LiveBytes)
+		}
+		if live <= p.stop {
+			prune, p.keep = false, c.segSize
+		}
+	}
+	p.prune = prune
+	return true
+}
+
+// advancePass merges the next source of the pass in progress into its
+// destination, and ends the pass after its last source or once the
+// destination is full enough. It returns false, ending the pass, when
+// nothing could be merged: the destination or the next source is no
+// longer the segment the run was chosen with (expired, reclaimed, cleared
+// or evicted by force between two steps: each recycling bumps the
+// generation).
+func (c *Cache) advancePass() bool {
+	p := &c.ev.pass
+	dh := &c.segs.Headers[p.dest]
+	if dh.Gen.Load() != p.destGen || dh.State() != segment.Relocating {
+		p.dest = segment.None // someone else drained it: nothing to finish
 		return false
 	}
-	return c.mergeRun(run, false) >= 2
+	src := p.run[p.next]
+	if int(dh.WriteOff.Load()) >= p.stop || c.segs.Headers[src.ID].Gen.Load() != p.gens[p.next] {
+		c.endPass()
+		return false
+	}
+	next := c.ev.chains.Next(src.ID)
+	if !c.claim(src.ID) {
+		c.endPass()
+		return false
+	}
+	items := c.liveItems(src.ID, c.ev.items)
+	c.ev.items = items[:0]
+	var dropped uint64
+	if p.prune {
+		dropped = c.pruneInto(src.ID, p.dest, items, p.keep)
+	} else {
+		for _, it := range items {
+			if !c.relocate(src.ID, p.dest, it.p, it.s, it.data, hashtable.Freq(it.s)) &&
+				c.dropSlot(src.ID, it.p, it.s, len(it.data), true) {
+				dropped++
+			}
+		}
+	}
+	c.evictedItems.Add(dropped)
+	c.recycle(src.ID)
+	c.mergedSegments.Add(1)
+	p.merged++
+	// The next pass starts after what was merged; the destination took
+	// the first source's place in the chain, before the cursor.
+	c.ev.cursor[p.chain] = next
+	if p.next++; p.next == len(p.run) || int(dh.WriteOff.Load()) >= p.stop {
+		c.endPass()
+	}
+	return true
+}
+
+// endPass seals the destination of the pass in progress, or frees it if
+// nothing survived in it (or nothing was merged).
+func (c *Cache) endPass() {
+	p := &c.ev.pass
+	dest := p.dest
+	p.dest = segment.None
+	if n, _ := c.segs.Headers[dest].Live(); n == 0 && c.claim(dest) {
+		c.recycle(dest)
+		return
+	}
+	c.seal(dest, segment.Relocating)
+}
+
+// mergeRun merges run into a spare segment in one go and returns how many
+// sources it freed.
+func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
+	if c.ev.pass.dest != segment.None || !c.openPass(run, prune) {
+		return 0
+	}
+	for c.ev.pass.dest != segment.None && c.advancePass() {
+	}
+	return c.ev.pass.merged
 }
 
 // pickRun chooses the segments to merge: the TTL bucket of a random
@@ -442,92 +581,13 @@ func (c *Cache) collectRun(id int32, sparse bool) []evict.Segment {
 	return evict.CompatibleRun(segs, c.opts.MergeMax)
 }
 
-// mergeRun merges run into a spare segment and returns how many sources
-// it freed.
-func (c *Cache) mergeRun(run []evict.Segment, prune bool) int {
-	dest := c.segs.Take(0)
-	if dest < 0 {
-		return 0
-	}
-	exp, need := evict.Envelope(run)
-	c.segs.Init(dest, segment.Relocating, run[0].Bucket, segment.PoolMain, run[0].Seq, exp, need, 0)
-	c.list(dest, run[0].ID)
-	keep := c.segSize
-	stop := c.segSize
-	if prune {
-		keep = c.segSize / min(c.opts.MergeTarget, len(run))
-		stop = c.segSize*(c.opts.MergeTarget-1)/c.opts.MergeTarget + c.segSize/20
-	}
-	// When the run's live items fit in one segment (overwrites and
-	// deletes left mostly dead bytes), merging them all frees len(run)-1
-	// segments without evicting anything: prune only when they do not.
-	if prune {
-		live := 0
-		for _, src := range run {
-			live += int(src.LiveBytes)
-		}
-		if live <= stop {
-			prune, keep = false, c.segSize
-		}
-	}
-	dh := &c.segs.Headers[dest]
-	merged := 0
-	after := segment.None // the segment after the last one merged
-	items := c.ev.items
-	for _, src := range run {
-		next := c.ev.chains.Next(src.ID)
-		if int(dh.WriteOff.Load()) >= stop || !c.claim(src.ID) {
-			break
-		}
-		after = next
-		items = c.liveItems(src.ID, items)
-		var dropped uint64
-		if prune {
-			dropped = c.pruneInto(src.ID, dest, items, keep)
-		} else {
-			for _, it := range items {
-				if !c.relocate(src.ID, dest, it.p, it.s, it.data, hashtable.Freq(it.s)) &&
-					c.dropSlot(src.ID, it.p, it.s, len(it.data), true) {
-					dropped++
-				}
-			}
-		}
-		c.evictedItems.Add(dropped)
-		c.recycle(src.ID)
-		merged++
-	}
-	c.ev.items = items[:0]
-	if n, _ := dh.Live(); n == 0 {
-		// Nothing survived (or nothing was merged): free the spare again.
-		dh.SetState(segment.Draining)
-		c.ev.unlist(dest)
-		c.recycle(dest)
-	} else {
-		c.seal(dest, segment.Relocating)
-	}
-	c.mergedSegments.Add(uint64(merged))
-	// Next time start after what was merged; the merged segment took the
-	// first source's place in the chain, before the cursor.
-	if merged > 0 {
-		c.ev.cursor[segment.ChainOf(run[0].Bucket, segment.PoolMain)] = after
-	}
-	return merged
-}
-
 // pruneInto keeps at most keep bytes of src's live items, the ones with
 // the best frequency per byte (never one seen only once), and drops the
 // rest. Relocated items keep half their frequency, so they must be read
 // again to survive the next merge.
 func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped uint64) {
 	var hist [hashtable.MaxFreq + 1]int
-	total := 0
-	for _, it := range items {
-		total += len(it.data)
-	}
-	mean := 1
-	if len(items) > 0 {
-		mean = max(total/len(items), 1)
-	}
+	mean := meanSize(items)
 	score := func(it liveItem) int {
 		return min(int(hashtable.Freq(it.s))*mean/len(it.data), hashtable.MaxFreq)
 	}
@@ -574,9 +634,10 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 
 // s3fifo evicts one segment the S3-FIFO way: from the admission pool while
 // it holds more than its share of segments (or main has nothing sealed),
-// else from main. Items read since they were written (frequency > 0) are
-// copied to the main pool with their frequency decremented (CLOCK's second
-// chance); the others are dropped, leaving a ghost, so a key that comes
+// else from main. Items read often enough for their size (s3fifoCredit >
+// 0) are copied to the main pool with that credit less one as their
+// frequency (CLOCK's second chance); the others are dropped, leaving a
+// ghost, so a key that comes
 // back goes straight to main. (S3-FIFO proper ghosts only admission
 // evictions; ghosting main evictions too remembers more history and
 // measured slightly better on the orm-busy and web12 traces.)
@@ -599,10 +660,9 @@ func (c *Cache) s3fifo() bool {
 	var dropped uint64
 	items := c.liveItems(victim.ID, c.ev.items)
 	c.ev.items = items[:0]
+	mean := meanSize(items)
 	for _, it := range items {
-		// S3-FIFO counts to 3: an item read a hundred times earns three
-		// more rounds in main, not a hundred.
-		if f := min(hashtable.Freq(it.s), s3fifoMaxFreq); f > 0 {
+		if f := s3fifoCredit(hashtable.Freq(it.s), len(it.data), mean); f > 0 {
 			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it.p, it.s, it.data, f-1) {
 				continue
 			}
@@ -618,6 +678,26 @@ func (c *Cache) s3fifo() bool {
 }
 
 const s3fifoMaxFreq = 3
+
+// s3fifoCredit is how many more rounds in main an item of size bytes read
+// freq times earns, in a segment whose items average mean bytes: its reads
+// per byte, scaled to an item of the mean size, counted to s3fifoMaxFreq
+// (an item read a hundred times earns three rounds, not a hundred). With
+// sizes that vary, a read of a small item costs less memory per hit than a
+// read of a large one: an item larger than mean/freq bytes is dropped.
+// With equal sizes it is plain S3-FIFO's min(freq, 3).
+func s3fifoCredit(freq uint64, size, mean int) uint64 {
+	return min(freq*uint64(mean)/uint64(size), s3fifoMaxFreq)
+}
+
+// meanSize returns the mean size of items (1 if there are none).
+func meanSize(items []liveItem) int {
+	total := 0
+	for _, it := range items {
+		total += len(it.data)
+	}
+	return max(total/max(len(items), 1), 1)
+}
 
 // s3fifoPool routes a write: a key that is present stays in its pool; a
 // new key goes to main if a ghost remembers it, else to admission.

@@ -140,13 +140,25 @@ func (c *Cache) claim(id int32) bool {
 	return true
 }
 
+// segmentAhead is how far ahead of the item it decodes a segment walk
+// prefetches the segment's bytes.
+const segmentAhead = 1024
+
 // forEachItem calls fn for every item written into a claimed segment and
 // not marked deleted.
 func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []byte)) {
 	hdr := &c.segs.Headers[id]
 	end := min(int(hdr.WriteOff.Load()), c.segSize)
 	seg := c.segBytes(id)
+	pf := 0 // the segment's lines before pf are prefetched
 	for off := 0; off+item.HeaderSize <= end; {
+		// Where the next item starts is in this item's header: the walk is
+		// a chain of dependent loads through memory nobody touched for a
+		// whole cycle of the heap. Prefetching the lines ahead keeps it
+		// from waiting a memory latency per line.
+		for ; drainPrefetch && pf < min(end, off+segmentAhead); pf += 64 {
+			hashtable.Prefetch(unsafe.Pointer(&seg[pf]))
+		}
 		ih, ok := item.Decode(item.LoadHeader(seg[off:]))
 		if !ok {
 			return
@@ -162,11 +174,59 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 	}
 }
 
-// slotOf finds the slot that links the item at (id, off), or nil if the
-// item is dead (overwritten, deleted or evicted).
-func (c *Cache) slotOf(id int32, off int, data []byte, ih item.Header) (*uint64, uint64) {
-	k := c.ht.Key(hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen]))
+// slotOf finds the slot that links the item at (id, off), whose key has
+// hash h, or nil if the item is dead (overwritten, deleted or evicted).
+func (c *Cache) slotOf(id int32, off int, h uint64) (*uint64, uint64) {
+	k := c.ht.Key(h)
 	return k.Linking(hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off))
+}
+
+// drainBatch is how many items of a segment a drain looks up together.
+// Looking up an item's slot is a random memory access (two buckets) once
+// the table outgrows the CPU caches. A drain hashes a batch of items and
+// prefetches all their buckets before it looks up and unlinks the first,
+// so the misses overlap: the batch waits about one memory latency instead
+// of one per item. BenchmarkDrain (65,536 segments of 4 KiB, 88-byte
+// items) measured per item: 8: 0.53, 16: 0.47, 64: 0.48 of the cost
+// without prefetching.
+const drainBatch = 16
+
+// drainPrefetch turns the prefetch off for a benchmark that compares.
+var drainPrefetch = true
+
+// batchItem is an item of a segment being drained whose buckets are being
+// prefetched.
+type batchItem struct {
+	off  int
+	h    uint64
+	data []byte
+}
+
+// forEachLinked calls fn for every item of claimed segment id that a slot
+// still links, in segment order, with that slot and its content. fn may
+// change that slot (unlink, relocate) but no other item's.
+func (c *Cache) forEachLinked(id int32, fn func(p *uint64, s uint64, data []byte)) {
+	var batch [drainBatch]batchItem
+	n := 0
+	flush := func() {
+		for i := range batch[:n] {
+			if p, s := c.slotOf(id, batch[i].off, batch[i].h); p != nil {
+				fn(p, s, batch[i].data)
+			}
+		}
+		n = 0
+	}
+	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
+		h := hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen])
+		if drainPrefetch {
+			c.ht.PrefetchKey(h)
+		}
+		batch[n] = batchItem{off, h, data}
+		if n++; n == drainBatch {
+			flush()
+		}
+	})
+	flush()
 }
 
 // dropSlot unlinks an item of a claimed segment from slot p, leaving a
@@ -199,8 +259,8 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 		return false
 	}
 	var n uint64
-	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
-		if p, s := c.slotOf(id, off, data, ih); p != nil && c.dropSlot(id, p, s, ih.SizeOf(), ghosts) {
+	c.forEachLinked(id, func(p *uint64, s uint64, data []byte) {
+		if c.dropSlot(id, p, s, len(data), ghosts) {
 			n++
 		}
 	})
@@ -273,6 +333,7 @@ func (c *Cache) Clear() error {
 			c.drainWhole(int32(id), dropClear, false)
 		}
 	}
+	c.ev.pass.dest = segment.None // its destination was drained above
 	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
 	c.ht.ClearGhosts()
 	return nil

@@ -302,7 +302,7 @@ func (c *conn) binDelete(r *binReq) {
 
 // binArith answers increment and decrement: extras are the delta, the
 // initial value and the exptime; an exptime of 0xffffffff means a missing
-// key is not created.
+// key is not created. A CAS in the header makes the update conditional.
 func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	delta := binary.BigEndian.Uint64(extras)
 	initial := binary.BigEndian.Uint64(extras[8:])
@@ -310,9 +310,9 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	var n uint64
 	var res string
 	if exptime == 0xffffffff {
-		n, res = c.addDelta(r.key, delta, incr)
+		n, res = c.addDelta(r.key, delta, incr, r.h.CAS)
 	} else {
-		n, res = c.addOrCreate(r.key, delta, incr, initial, int64(exptime))
+		n, res = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
 	}
 	hits, misses := &c.n.incrHits, &c.n.incrMisses
 	if !incr {

@@ -45,6 +45,7 @@ type conn struct {
 	line    []byte   // a request line longer than the read buffer
 	keys    [][]byte // key scratch of Parse
 	key     []byte   // a copy of the key of a storage command
+	bkey    []byte   // a meta command's key decoded from base64
 	block   []byte   // data blocks that do not fit in r
 	val     []byte   // values read one by one
 	rmw     []byte   // read-modify-write: the old value, then the new one
@@ -512,7 +513,7 @@ func (c *conn) delete(key []byte) {
 }
 
 func (c *conn) arith(key []byte, delta uint64, incr bool) {
-	n, res := c.addDelta(key, delta, incr)
+	n, res := c.addDelta(key, delta, incr, 0)
 	hits, misses := &c.n.incrHits, &c.n.incrMisses
 	if !incr {
 		hits, misses = &c.n.decrHits, &c.n.decrMisses

@@ -1,6 +1,7 @@
 // Command segcached is a memcached-compatible cache server on the Segcache
-// engine: it speaks memcached's text and binary protocols over TCP and unix sockets, so
-// memcached clients and proxies (twemproxy, mcrouter) use it unchanged.
+// engine: it speaks memcached's text (with meta commands) and binary
+// protocols over TCP and unix sockets, so memcached clients and proxies
+// (twemproxy, mcrouter) use it unchanged.
 //
 //	segcached -p 11211 -l 127.0.0.1 -m 1024 -c 4096 -t 4
 //

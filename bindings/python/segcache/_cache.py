@@ -382,8 +382,8 @@ class CacheBase:
     default): heap_bytes (item memory, default 64 MiB), segment_bytes
     (default 1 MiB; multiple of 8, 4 KiB to 8 MiB), hash_power (0 = sized
     from heap_bytes), eviction (one of segcache.EVICTIONS: "none",
-    "random", "random_fifo", "fifo", "cte", "util", "merge" (default),
-    "s3fifo"), merge_max, merge_target, merge_compact (merge policy) and
+    "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo"
+    (default)), merge_max, merge_target, merge_compact (merge policy) and
     s3fifo_admission_ratio (s3fifo policy).
 
     Keys are bytes, bytearray, memoryview or str (UTF-8), 1 to 255 bytes;

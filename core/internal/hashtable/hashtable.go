@@ -465,3 +465,14 @@ func (t *Table) ClearGhosts() {
 // Prefetch asks the CPU to start loading the cache line at p (a hint: it
 // never faults). The engine uses it for items it is about to read or write.
 func Prefetch(p unsafe.Pointer) { tagscan.Prefetch(p) }
+
+// PrefetchKey starts loading both candidate buckets of the key whose hash
+// is h. It takes their addresses from the bucket slice without going
+// through a *Bucket: Go's nil check of a pointer it dereferences is a real
+// load, which would wait for the very miss the prefetch is meant to
+// overlap with other work.
+func (t *Table) PrefetchKey(h uint64) {
+	i0, i1, _ := tagscan.Candidates(h, t.Mask)
+	Prefetch(unsafe.Pointer(&t.Buckets[i0]))
+	Prefetch(unsafe.Pointer(&t.Buckets[i1]))
+}

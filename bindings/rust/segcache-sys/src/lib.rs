@@ -205,9 +205,9 @@ constants! {
     pub const SEGCACHE_EVICT_CTE: c_int = 4;
     /// Evict the segment with the fewest live bytes.
     pub const SEGCACHE_EVICT_UTIL: c_int = 5;
-    /// Merge consecutive segments keeping frequent items (the default).
+    /// Merge consecutive segments keeping frequent items.
     pub const SEGCACHE_EVICT_MERGE: c_int = 6;
-    /// S3-FIFO over segments.
+    /// S3-FIFO over segments (the default).
     pub const SEGCACHE_EVICT_S3FIFO: c_int = 7;
 }
 
@@ -225,7 +225,7 @@ structs! {
         pub segment_bytes: u32,
         /// 0 = sized from heap_bytes; else 2^hash_power slots.
         pub hash_power: u32,
-        /// One of `SEGCACHE_EVICT_*` (default `SEGCACHE_EVICT_MERGE`).
+        /// One of `SEGCACHE_EVICT_*` (default `SEGCACHE_EVICT_S3FIFO`).
         pub eviction: i32,
         /// MERGE: most segments one merge pass combines (default 8).
         pub merge_max: i32,
