@@ -36,11 +36,12 @@ var (
 // conn is one client connection. Only its goroutine touches its fields,
 // except n (read by "stats") and nc (closed by Shutdown).
 type conn struct {
-	s  *Server
-	nc net.Conn
-	r  *bufio.Reader
-	w  *bufio.Writer
-	n  counters
+	s   *Server
+	nc  net.Conn
+	log *slog.Logger // the server's, with the client's address
+	r   *bufio.Reader
+	w   *bufio.Writer
+	n   counters
 
 	line    []byte   // a request line longer than the read buffer
 	keys    [][]byte // key scratch of Parse
@@ -85,9 +86,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 }
 
 func (c *conn) serve() {
-	log := c.s.log.With("remote", c.nc.RemoteAddr().String())
+	c.log = c.s.log.With("remote", c.nc.RemoteAddr().String())
 	if c.s.verbosity.Load() > 1 {
-		log.Debug("connection opened")
+		c.log.Debug("connection opened")
 	}
 	defer func() {
 		c.nc.Close()
@@ -99,23 +100,17 @@ func (c *conn) serve() {
 	// Like memcached, the first byte picks the protocol for the life of
 	// the connection: the binary protocol's requests start with its magic
 	// byte, which no text command does.
+	request := c.textRequest
 	if b, err := c.r.Peek(1); err == nil && b[0] == binproto.MagicRequest {
-		c.serveBinary(log)
-		return
+		request = c.binaryRequest
 	}
 	for {
-		line, err := c.readLine()
+		keep, err := request()
 		if err != nil {
-			if err == errLineTooLong {
-				c.n.clientErrors.Add(1)
-				c.w.WriteString("CLIENT_ERROR line too long\r\n")
-				c.w.Flush()
-				log.Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
-			}
-			c.logClose(log, err)
+			c.logClose(err)
 			return
 		}
-		if !c.handle(line) {
+		if !keep {
 			c.w.Flush()
 			return
 		}
@@ -123,6 +118,22 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// textRequest reads and runs one request of the text protocol; keep false
+// or an error (of the read) means close the connection.
+func (c *conn) textRequest() (keep bool, err error) {
+	line, err := c.readLine()
+	if err == errLineTooLong {
+		c.n.clientErrors.Add(1)
+		c.w.WriteString("CLIENT_ERROR line too long\r\n")
+		c.w.Flush()
+		c.log.Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
+	}
+	if err != nil {
+		return false, err
+	}
+	return c.handle(line), nil
 }
 
 // await prepares to read the next request: when everything received is
@@ -147,12 +158,12 @@ func (c *conn) await() bool {
 }
 
 // logClose logs why a read ended the connection, when that is news.
-func (c *conn) logClose(log *slog.Logger, err error) {
+func (c *conn) logClose(err error) {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
-		log.Info("connection closed: idle timeout", "idle", c.s.cfg.IdleTimeout)
+		c.log.Info("connection closed: idle timeout", "idle", c.s.cfg.IdleTimeout)
 	case err != io.EOF && err != errLineTooLong && !c.s.closing.Load():
-		log.Debug("connection closed", "err", err)
+		c.log.Debug("connection closed", "err", err)
 	}
 }
 
@@ -337,16 +348,18 @@ func (c *conn) writeValue(key, stored []byte, withCAS bool, token uint64) {
 	c.w.WriteString("\r\n")
 }
 
-// get answers get/gets. Plain gets go through the engine's batch lookup
-// a chunk at a time; gets needs each item's CAS token, which only the
-// single-key lookup returns.
+// get answers get/gets. Plain gets of several keys go through the
+// engine's batch lookup a chunk at a time; gets needs each item's CAS
+// token, which only the single-key lookup returns, and a get of one key
+// gains nothing from a batch (the single-key lookup measured 200-280 ns
+// against 380-500 ns for a batch of one).
 func (c *conn) get(keys [][]byte, withCAS bool) {
 	c.n.cmdGet.Add(uint64(len(keys)))
-	if withCAS {
+	if withCAS || len(keys) == 1 {
 		for _, k := range keys {
 			if v, token, ok := c.lookup(k); ok {
 				c.n.getHits.Add(1)
-				c.writeValue(k, v, true, token)
+				c.writeValue(k, v, withCAS, token)
 			} else {
 				c.n.getMisses.Add(1)
 			}
@@ -514,21 +527,14 @@ func (c *conn) delete(key []byte) {
 
 func (c *conn) arith(key []byte, delta uint64, incr bool) {
 	n, res := c.addDelta(key, delta, incr, 0)
-	hits, misses := &c.n.incrHits, &c.n.incrMisses
-	if !incr {
-		hits, misses = &c.n.decrHits, &c.n.decrMisses
-	}
+	c.countArith(incr, res)
 	switch res {
 	case "":
-		hits.Add(1)
 		if !c.noreply {
 			c.num = strconv.AppendUint(c.num[:0], n, 10)
 			c.w.Write(c.num)
 			c.w.WriteString("\r\n")
 		}
-	case "NOT_FOUND":
-		misses.Add(1)
-		c.reply(res)
 	default:
 		c.replyResult(res)
 	}
