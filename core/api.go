@@ -119,6 +119,14 @@ type Options struct {
 	Seed uint64
 }
 
+// SegmentMetadataBytes is the most memory a cache keeps per segment beside
+// its heap and hashtable: the segment's header (two cache lines) and its
+// places in the eviction structures (queues, index, expiry heaps, free
+// list; PolicyCTE keeps the most). A cache's memory is HeapBytes +
+// HashtableBytes + SegmentsTotal × SegmentMetadataBytes, plus a fixed
+// ~70 KiB (key stripes, stat shards) whatever its size. A test measures it.
+const SegmentMetadataBytes = 224
+
 // Stats is a snapshot of a cache's counters. After all operations have
 // returned, the gauges (Items, ItemBytes, SegmentsFree) are exact.
 type Stats struct {
