@@ -339,10 +339,6 @@ func (c *conn) metaArith(req *proto.Request) {
 	if !ok {
 		return
 	}
-	hits, misses := &c.n.incrHits, &c.n.incrMisses
-	if !incr {
-		hits, misses = &c.n.decrHits, &c.n.decrMisses
-	}
 	var n uint64
 	var res string
 	if autoviv {
@@ -350,10 +346,10 @@ func (c *conn) metaArith(req *proto.Request) {
 	} else {
 		n, res = c.addDelta(key, delta, incr, want)
 	}
+	c.countArith(incr, res)
 	it := item{key: req.Key}
 	switch res {
 	case "":
-		hits.Add(1)
 		_, withValue := m.has('v')
 		_, wantCAS := m.has('c')
 		_, wantTTL := m.has('t')
@@ -367,7 +363,6 @@ func (c *conn) metaArith(req *proto.Request) {
 			c.metaReply("HD", &m, &it, withValue)
 		}
 	case notFound:
-		misses.Add(1)
 		if !m.quiet {
 			c.metaReply("NF", &m, &it, false)
 		}

@@ -313,6 +313,20 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint6
 	return n, reply
 }
 
+// countArith counts an incr (or decr) that ended with reply res.
+func (c *conn) countArith(incr bool, res string) {
+	hits, misses := &c.n.incrHits, &c.n.incrMisses
+	if !incr {
+		hits, misses = &c.n.decrHits, &c.n.decrMisses
+	}
+	switch res {
+	case "":
+		hits.Add(1)
+	case notFound:
+		misses.Add(1)
+	}
+}
+
 // addOrCreate is addDelta that, on a missing key, creates the counter
 // with initial and exptime instead (the meta and binary protocols' auto
 // vivify); if another client created it first, the delta goes to theirs.
