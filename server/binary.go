@@ -28,7 +28,7 @@ func (c *conn) binaryRequest() (keep bool, err error) {
 	c.r.Discard(binproto.HeaderLen)
 	if err != nil {
 		c.n.clientErrors.Add(1)
-		c.log.Info("connection closed: not a binary request", "magic", hb[0])
+		c.logger().Info("connection closed: not a binary request", "magic", hb[0])
 		return false, nil
 	}
 	return c.binary(h), nil

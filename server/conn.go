@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segcache/segcache/core"
@@ -38,10 +39,14 @@ var (
 type conn struct {
 	s   *Server
 	nc  net.Conn
-	log *slog.Logger // the server's, with the client's address
+	log *slog.Logger // see logger
 	r   *bufio.Reader
 	w   *bufio.Writer
 	n   counters
+	cc  countingConn // what r and w read and write
+	// waiter lets the connection wait for a request without holding
+	// buffers (nil where the platform has no raw connection).
+	waiter readableWaiter
 
 	line    []byte   // a request line longer than the read buffer
 	keys    [][]byte // key scratch of Parse
@@ -79,19 +84,22 @@ func (cc countingConn) Write(p []byte) (int, error) {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc}
-	cc := countingConn{newRawConn(nc), c}
-	c.r = bufio.NewReaderSize(cc, ioBufSize)
-	c.w = bufio.NewWriterSize(cc, ioBufSize)
+	rc := newRawConn(nc)
+	c.waiter, _ = rc.(readableWaiter)
+	c.cc = countingConn{rc, c}
+	c.acquireBuffers()
 	return c
 }
 
 func (c *conn) serve() {
-	c.log = c.s.log.With("remote", c.nc.RemoteAddr().String())
 	if c.s.verbosity.Load() > 1 {
-		c.log.Debug("connection opened")
+		c.logger().Debug("connection opened")
 	}
 	defer func() {
 		c.nc.Close()
+		if c.r != nil {
+			c.releaseBuffers()
+		}
 		c.s.done(c)
 	}()
 	if !c.await() {
@@ -128,7 +136,7 @@ func (c *conn) textRequest() (keep bool, err error) {
 		c.n.clientErrors.Add(1)
 		c.w.WriteString("CLIENT_ERROR line too long\r\n")
 		c.w.Flush()
-		c.log.Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
+		c.logger().Info("connection closed: request line too long", "max", c.s.cfg.MaxLine)
 	}
 	if err != nil {
 		return false, err
@@ -154,16 +162,69 @@ func (c *conn) await() bool {
 			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
 		}
 	}
+	if c.waiter != nil && c.s.curConns.Load() > idleReleaseConns {
+		// Wait without buffers. An error (deadline, close) is left for
+		// the read that follows, which meets it again and reports it.
+		c.releaseBuffers()
+		c.waiter.waitReadable()
+		c.acquireBuffers()
+	}
 	return true
+}
+
+// idleReleaseConns is the number of open connections above which a
+// connection waiting for its next request gives its read and write
+// buffers back to a pool: memory then grows with the connections that
+// are busy, not with those open (32 KiB each, about 1.4 KiB in memcached).
+// Below it the buffers stay, which saves the peek system call the release
+// costs per request (measured: about 4% more server CPU per unpipelined
+// request). A variable so that tests can run every connection this way.
+var idleReleaseConns int64 = 256
+
+// acquireBuffers takes read and write buffers from their pools.
+func (c *conn) acquireBuffers() {
+	c.r, c.w = readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
+	c.r.Reset(c.cc)
+	c.w.Reset(c.cc)
+}
+
+// releaseBuffers gives the read and write buffers back to their pools
+// (when the connection waits, and when it closes).
+func (c *conn) releaseBuffers() {
+	c.r.Reset(nil) // drop the reference to the connection
+	c.w.Reset(nil)
+	readers.Put(c.r)
+	writers.Put(c.w)
+	c.r, c.w = nil, nil
+}
+
+// readers and writers hold the buffers of waiting connections.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ioBufSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, ioBufSize) }}
+)
+
+// readableWaiter waits until a connection has bytes to read (or EOF, or
+// an error) without reading them.
+type readableWaiter interface{ waitReadable() error }
+
+// logger returns the server's logger with the client's address, made on
+// first use: most connections never log, and one made per connection
+// would cost each about a kilobyte.
+func (c *conn) logger() *slog.Logger {
+	if c.log == nil {
+		c.log = c.s.log.With("remote", c.nc.RemoteAddr().String())
+	}
+	return c.log
 }
 
 // logClose logs why a read ended the connection, when that is news.
 func (c *conn) logClose(err error) {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
-		c.log.Info("connection closed: idle timeout", "idle", c.s.cfg.IdleTimeout)
+		c.logger().Info("connection closed: idle timeout", "idle", c.s.cfg.IdleTimeout)
 	case err != io.EOF && err != errLineTooLong && !c.s.closing.Load():
-		c.log.Debug("connection closed", "err", err)
+		c.logger().Debug("connection closed", "err", err)
 	}
 }
 
