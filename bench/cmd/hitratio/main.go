@@ -211,6 +211,9 @@ func replay(j *job) string {
 			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
 		}
 		note += fmt.Sprintf("; %d items (%d bytes) at the end", s.Items, s.ItemBytes)
+		if s.HashtableGrowths > 0 {
+			note += fmt.Sprintf("; the hashtable grew %d times to %s, retiring %d segments", s.HashtableGrowths, size(s.HashtableBytes), s.SegmentsRetired)
+		}
 		// The budget is checked at open; a hashtable that grows during the
 		// replay must not make the figure one of a larger cache unnoticed.
 		if total := memory(s); total > j.budget {
@@ -275,10 +278,12 @@ func open(j *job) (harness.Cache, string, error) {
 	}
 }
 
-// memory is core's whole memory, the figure the budget bounds: heap,
-// hashtable and the segments' metadata.
+// memory is core's whole memory, the figure the budget bounds: the
+// segments in use (a table that grew retired some to pay for it), the
+// hashtable and every segment's metadata.
 func memory(s core.Stats) uint64 {
-	return s.HeapBytes + s.HashtableBytes + s.SegmentsTotal*core.SegmentMetadataBytes
+	seg := s.HeapBytes / max(s.SegmentsTotal, 1)
+	return (s.SegmentsTotal-s.SegmentsRetired)*seg + s.HashtableBytes + s.SegmentsTotal*core.SegmentMetadataBytes
 }
 
 type traceBudgets struct {
