@@ -293,12 +293,12 @@ func measureSets(cfg config, runs int, latency, cpuLatency bool) string {
 		}
 	}
 	p99, p999, pmax := "-", "-", "-"
-	if latency && len(note) == 0 {
-		p99, p999, pmax = latencyRun(cfg, wallClock, &note)
-	}
 	cp99, cp999, cpmax := "-", "-", "-"
-	if cpuLatency && len(note) == 0 {
-		cp99, cp999, cpmax = latencyRun(cfg, cpuClock, &note)
+	if failed := len(note) > 0; latency && !failed {
+		p99, p999, pmax = latencyRun(cfg, wallClock, &note)
+		if cpuLatency && p999 != "-" {
+			cp99, cp999, cpmax = latencyRun(cfg, cpuClock, &note)
+		}
 	}
 	if truncated > 0 {
 		note = append(note, fmt.Sprintf("truncated: %d of %d runs hit the %v budget", truncated, len(ns), cfg.budget))
