@@ -36,7 +36,7 @@ void capi_c_options_init(segcache_options *opts) {
         .heap_bytes = 64u << 20,
         .segment_bytes = 1u << 20,
         .hash_power = 0,
-        .eviction = SEGCACHE_EVICT_MERGE,
+        .eviction = SEGCACHE_EVICT_S3FIFO,
         .merge_max = 8,
         .merge_target = 4,
         .merge_compact = 0,

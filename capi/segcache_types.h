@@ -125,9 +125,9 @@ enum segcache_eviction {
     SEGCACHE_EVICT_CTE = 4,         /* the segment closest to expiration */
     SEGCACHE_EVICT_UTIL = 5,        /* the segment with the fewest live bytes */
     SEGCACHE_EVICT_MERGE = 6,       /* Segcache's merge: keep frequent items
-                                       of consecutive segments (default) */
+                                       of consecutive segments */
     SEGCACHE_EVICT_S3FIFO = 7       /* S3-FIFO over segments: admission and
-                                       main pools with a ghost set */
+                                       main pools with a ghost set (default) */
 };
 
 /* Options of segcache_open(). Always call segcache_options_init() first:
@@ -141,7 +141,7 @@ typedef struct segcache_options {
     uint32_t segment_bytes;   /* default 1 MiB; multiple of 8, 4 KiB to 8 MiB */
     uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power
                                  slots of 8 bytes, 4 to 29, at most the heap */
-    int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_MERGE */
+    int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_S3FIFO */
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
     int32_t  merge_max;       /* MERGE: most segments one merge pass combines (default 8) */

@@ -87,7 +87,7 @@ func (o *Options) normalize() error {
 		o.SegmentBytes = DefaultSegmentBytes
 	}
 	if o.Eviction == PolicyDefault {
-		o.Eviction = PolicyMerge
+		o.Eviction = DefaultPolicy
 	}
 	if o.MergeMax == 0 {
 		o.MergeMax = 8

@@ -587,14 +587,7 @@ func (c *Cache) collectRun(id int32, sparse bool) []evict.Segment {
 // again to survive the next merge.
 func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped uint64) {
 	var hist [hashtable.MaxFreq + 1]int
-	total := 0
-	for _, it := range items {
-		total += len(it.data)
-	}
-	mean := 1
-	if len(items) > 0 {
-		mean = max(total/len(items), 1)
-	}
+	mean := meanSize(items)
 	score := func(it liveItem) int {
 		return min(int(hashtable.Freq(it.s))*mean/len(it.data), hashtable.MaxFreq)
 	}
@@ -641,9 +634,10 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 
 // s3fifo evicts one segment the S3-FIFO way: from the admission pool while
 // it holds more than its share of segments (or main has nothing sealed),
-// else from main. Items read since they were written (frequency > 0) are
-// copied to the main pool with their frequency decremented (CLOCK's second
-// chance); the others are dropped, leaving a ghost, so a key that comes
+// else from main. Items read often enough for their size (s3fifoCredit >
+// 0) are copied to the main pool with that credit less one as their
+// frequency (CLOCK's second chance); the others are dropped, leaving a
+// ghost, so a key that comes
 // back goes straight to main. (S3-FIFO proper ghosts only admission
 // evictions; ghosting main evictions too remembers more history and
 // measured slightly better on the orm-busy and web12 traces.)
@@ -666,10 +660,9 @@ func (c *Cache) s3fifo() bool {
 	var dropped uint64
 	items := c.liveItems(victim.ID, c.ev.items)
 	c.ev.items = items[:0]
+	mean := meanSize(items)
 	for _, it := range items {
-		// S3-FIFO counts to 3: an item read a hundred times earns three
-		// more rounds in main, not a hundred.
-		if f := min(hashtable.Freq(it.s), s3fifoMaxFreq); f > 0 {
+		if f := s3fifoCredit(hashtable.Freq(it.s), len(it.data), mean); f > 0 {
 			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it.p, it.s, it.data, f-1) {
 				continue
 			}
@@ -685,6 +678,26 @@ func (c *Cache) s3fifo() bool {
 }
 
 const s3fifoMaxFreq = 3
+
+// s3fifoCredit is how many more rounds in main an item of size bytes read
+// freq times earns, in a segment whose items average mean bytes: its reads
+// per byte, scaled to an item of the mean size, counted to s3fifoMaxFreq
+// (an item read a hundred times earns three rounds, not a hundred). With
+// sizes that vary, a read of a small item costs less memory per hit than a
+// read of a large one: an item larger than mean/freq bytes is dropped.
+// With equal sizes it is plain S3-FIFO's min(freq, 3).
+func s3fifoCredit(freq uint64, size, mean int) uint64 {
+	return min(freq*uint64(mean)/uint64(size), s3fifoMaxFreq)
+}
+
+// meanSize returns the mean size of items (1 if there are none).
+func meanSize(items []liveItem) int {
+	total := 0
+	for _, it := range items {
+		total += len(it.data)
+	}
+	return max(total/max(len(items), 1), 1)
+}
 
 // s3fifoPool routes a write: a key that is present stays in its pool; a
 // new key goes to main if a ghost remembers it, else to admission.

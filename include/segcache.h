@@ -133,9 +133,9 @@ enum segcache_eviction {
     SEGCACHE_EVICT_CTE = 4,         /* the segment closest to expiration */
     SEGCACHE_EVICT_UTIL = 5,        /* the segment with the fewest live bytes */
     SEGCACHE_EVICT_MERGE = 6,       /* Segcache's merge: keep frequent items
-                                       of consecutive segments (default) */
+                                       of consecutive segments */
     SEGCACHE_EVICT_S3FIFO = 7       /* S3-FIFO over segments: admission and
-                                       main pools with a ghost set */
+                                       main pools with a ghost set (default) */
 };
 
 /* Options of segcache_open(). Always call segcache_options_init() first:
@@ -149,7 +149,7 @@ typedef struct segcache_options {
     uint32_t segment_bytes;   /* default 1 MiB; multiple of 8, 4 KiB to 8 MiB */
     uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power
                                  slots of 8 bytes, 4 to 29, at most the heap */
-    int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_MERGE */
+    int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_S3FIFO */
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
     int32_t  merge_max;       /* MERGE: most segments one merge pass combines (default 8) */
@@ -227,7 +227,7 @@ SEGCACHE_API const char *segcache_strerror(int status);
  * segcache_options_init fills *opts with the defaults: size =
  * sizeof(segcache_options), heap_bytes = 64 MiB, segment_bytes = 1 MiB,
  * hash_power = 0 (sized from heap_bytes), eviction =
- * SEGCACHE_EVICT_MERGE, merge_max = 8, merge_target = 4, merge_compact =
+ * SEGCACHE_EVICT_S3FIFO, merge_max = 8, merge_target = 4, merge_compact =
  * 0, s3fifo_admission_ratio = 0.1. It writes the whole struct as this
  * header defines it, so opts must point to a segcache_options of this
  * header (not a smaller struct from an older one). A NULL opts is ignored.

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"strings"
 
 	"github.com/segcache/segcache/core"
@@ -17,31 +16,22 @@ import (
 // protocol: every handler below maps a packet onto the text commands'
 // store, lookup, touch and arithmetic, and their replies onto status codes.
 
-// serveBinary serves a connection whose client opened with the binary
-// protocol's magic byte, until it quits, sends a packet that is not a
-// request (the stream cannot be resynchronised) or fails.
-func (c *conn) serveBinary(log *slog.Logger) {
-	for {
-		hb, err := c.r.Peek(binproto.HeaderLen)
-		if err != nil {
-			c.logClose(log, err)
-			return
-		}
-		h, err := binproto.ParseRequest(hb)
-		c.r.Discard(binproto.HeaderLen)
-		if err != nil {
-			c.n.clientErrors.Add(1)
-			log.Info("connection closed: not a binary request", "magic", hb[0])
-			return
-		}
-		if !c.binary(h) {
-			c.w.Flush()
-			return
-		}
-		if !c.await() {
-			return
-		}
+// binaryRequest reads and runs one request of the binary protocol; keep
+// false or an error (of the read) means close the connection. A packet
+// that is not a request closes it: the stream cannot be resynchronised.
+func (c *conn) binaryRequest() (keep bool, err error) {
+	hb, err := c.r.Peek(binproto.HeaderLen)
+	if err != nil {
+		return false, err
 	}
+	h, err := binproto.ParseRequest(hb)
+	c.r.Discard(binproto.HeaderLen)
+	if err != nil {
+		c.n.clientErrors.Add(1)
+		c.logger().Info("connection closed: not a binary request", "magic", hb[0])
+		return false, nil
+	}
+	return c.binary(h), nil
 }
 
 // binary runs one request; false means close the connection.
@@ -302,7 +292,7 @@ func (c *conn) binDelete(r *binReq) {
 
 // binArith answers increment and decrement: extras are the delta, the
 // initial value and the exptime; an exptime of 0xffffffff means a missing
-// key is not created.
+// key is not created. A CAS in the header makes the update conditional.
 func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	delta := binary.BigEndian.Uint64(extras)
 	initial := binary.BigEndian.Uint64(extras[8:])
@@ -310,23 +300,18 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	var n uint64
 	var res string
 	if exptime == 0xffffffff {
-		n, res = c.addDelta(r.key, delta, incr)
+		n, res = c.addDelta(r.key, delta, incr, r.h.CAS)
 	} else {
-		n, res = c.addOrCreate(r.key, delta, incr, initial, int64(exptime))
+		n, res = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
 	}
-	hits, misses := &c.n.incrHits, &c.n.incrMisses
-	if !incr {
-		hits, misses = &c.n.decrHits, &c.n.decrMisses
-	}
+	c.countArith(incr, res)
 	switch res {
 	case "":
-		hits.Add(1)
 		if !r.quiet {
 			_, token, _ := c.lookup(r.key)
 			c.binRespond(r, binproto.StatusOK, token, nil, nil, binary.BigEndian.AppendUint64(nil, n))
 		}
 	case notFound:
-		misses.Add(1)
 		c.binError(r, binproto.StatusNotFound)
 	default:
 		c.binResult(r, res, binproto.OpIncrement)

@@ -183,7 +183,7 @@ func TestBinaryProtocol(t *testing.T) {
 	}
 }
 
-// TestBinaryCAS covers the header's CAS on set, replace, append and delete.
+// TestBinaryCAS covers the header's CAS on set, append, delete and incr.
 func TestBinaryCAS(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := ts.dial()
@@ -204,6 +204,7 @@ func TestBinaryCAS(t *testing.T) {
 		{"set with a stale token", pkt{Op: binproto.OpSet, Key: "k", Extras: setExtras(0, 0), Value: "2", CAS: cas + 1}, binproto.StatusExists},
 		{"append with a stale token", pkt{Op: binproto.OpAppend, Key: "k", Value: "2", CAS: cas + 1}, binproto.StatusExists},
 		{"delete with a stale token", pkt{Op: binproto.OpDelete, Key: "k", CAS: cas + 1}, binproto.StatusExists},
+		{"incr with a stale token", pkt{Op: binproto.OpIncrement, Key: "k", Extras: arithExtras(1, 0, 0xffffffff), CAS: cas + 1}, binproto.StatusExists},
 		{"set with a token of a missing key", pkt{Op: binproto.OpSet, Key: "nope", Extras: setExtras(0, 0), Value: "2", CAS: cas}, binproto.StatusNotFound},
 		{"set with the token", pkt{Op: binproto.OpSet, Key: "k", Extras: setExtras(0, 0), Value: "2", CAS: cas}, binproto.StatusOK},
 	}

@@ -1,11 +1,14 @@
 // Package server serves a core.Cache over memcached's protocols, so the
 // clients and proxies written for memcached (libmemcached, pymemcache,
-// gomemcache, twemproxy, mcrouter) use the engine unchanged: the text
-// protocol (the classic commands and the meta commands mg/ms/md/ma/mn) and
-// the binary protocol (every command of memcached 1.6 but SASL), chosen per
-// connection by its first byte as memcached does.
+// gomemcache and twemproxy are tested; mcrouter speaks the same protocol
+// but is not packaged in Debian, so nothing here runs it) use the engine
+// unchanged: the text protocol (the classic commands and the meta
+// commands mg/ms/md/ma/mn) and the binary protocol (every command of
+// memcached 1.6 but SASL), chosen per connection by its first byte as
+// memcached does.
 //
-// One goroutine serves each connection: it parses a command from the
+// One goroutine serves each connection (its reads and writes are raw
+// system calls on Linux, see rawConn): it parses a command from the
 // connection's buffered reader, runs it against the engine and writes the
 // reply into a buffered writer that is flushed only when no further request
 // is already buffered, so a pipelined batch costs one write system call.

@@ -33,6 +33,7 @@ func FuzzServer(f *testing.F) {
 		"set a 0 0 5000\r\n",
 		"set a 0 0 2\r\nabc\r\n\r\nquit\r\n",
 		"ms a 2 F5 T10\r\nhi\r\nmg a v f t k Ox c s\r\nma n N0 J5 v\r\nmd a q\r\nmn\r\n",
+		"ms YQ== 2 b MA C1\r\nhi\r\nmg YQ== b k v u\r\nma bg== b C3 N0\r\nmd YQ== b C9 k\r\n",
 	} {
 		f.Add([]byte(s))
 	}

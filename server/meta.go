@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/segcache/segcache/core"
@@ -13,14 +15,18 @@ import (
 // letter with an optional token; return flags come back in the order they
 // were asked for. Supported:
 //
-//	mg: v k c f s t O q T<ttl>
-//	ms: k O q c F<flags> T<ttl> C<cas> M<mode: S E A P R>
-//	md: k O q
-//	ma: v k c t O q N<ttl> J<initial> D<delta> M<mode: I + D ->
+//	mg: v k c f s t O q b u T<ttl>
+//	ms: k O q c b F<flags> T<ttl> C<cas> M<mode: S E A P R>
+//	md: k O q b C<cas>
+//	ma: v k c t O q b N<ttl> J<initial> D<delta> M<mode: I + D -> C<cas>
 //
 // q hides the reply that means "as expected": EN of mg, HD of ms, HD and
-// NF of md and ma. Others (base64 keys, invalidation, stale items, win/recache tokens,
-// hit/last-access) get "CLIENT_ERROR invalid flag".
+// NF of md and ma. b says the key is base64 (binary keys); k then returns
+// it as sent. u (no LRU bump) changes nothing: eviction is by segment.
+// The flags that need state the engine does not keep get "CLIENT_ERROR
+// invalid flag": invalidation and stale items (I, x), win/recache tokens
+// and vivify-on-miss (N and R of mg), hit-before and last-access (h, l),
+// client-chosen CAS values (E).
 
 const invalidFlag = "CLIENT_ERROR invalid flag"
 
@@ -59,6 +65,22 @@ func (m *metaFlags) check(allowed string) bool {
 	return true
 }
 
+// metaKey returns the key a meta command names: its token, or with the b
+// flag the token's base64 decoding (into c.bkey).
+func (c *conn) metaKey(m *metaFlags, tok []byte) ([]byte, bool) {
+	if _, ok := m.has('b'); !ok {
+		return tok, true
+	}
+	c.bkey = slices.Grow(c.bkey[:0], base64.StdEncoding.DecodedLen(len(tok)))
+	c.bkey = c.bkey[:cap(c.bkey)]
+	n, err := base64.StdEncoding.Decode(c.bkey, tok)
+	if err != nil || n == 0 || n > proto.MaxKeyLen {
+		c.clientError("error decoding key")
+		return nil, false
+	}
+	return c.bkey[:n], true
+}
+
 // item is what return flags may report.
 type item struct {
 	key   []byte
@@ -74,8 +96,12 @@ func (c *conn) appendReturnFlags(b []byte, m *metaFlags, it *item) []byte {
 		switch t[0] {
 		case 'k':
 			b = append(append(b, " k"...), it.key...)
+			if _, ok := m.has('b'); ok { // as memcached: the key is base64
+				b = append(b, " b"...)
+			}
 		case 'O':
 			b = append(append(b, " O"...), t[1:]...)
+
 		case 'c':
 			if it.found {
 				b = strconv.AppendUint(append(b, " c"...), it.token, 10)
@@ -123,8 +149,12 @@ func (c *conn) metaReply(code string, m *metaFlags, it *item, withValue bool) {
 
 func (c *conn) metaGet(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if !m.check("vkcfstOqT") {
+	if !m.check("vkcfstOqTbu") {
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
+		return
+	}
+	key, ok := c.metaKey(&m, req.Key)
+	if !ok {
 		return
 	}
 	c.n.cmdGet.Add(1)
@@ -137,9 +167,9 @@ func (c *conn) metaGet(req *proto.Request) {
 			return
 		}
 		c.n.cmdTouch.Add(1)
-		v, it.token, it.found = c.touch(req.Key, exptime)
+		v, it.token, it.found = c.touch(key, exptime)
 	} else {
-		v, it.token, it.found = c.lookup(req.Key)
+		v, it.token, it.found = c.lookup(key)
 	}
 	if !it.found {
 		c.n.getMisses.Add(1)
@@ -157,7 +187,7 @@ func (c *conn) metaGet(req *proto.Request) {
 // metaSet runs ms; the data block is read like a storage command's.
 func (c *conn) metaSet(req *proto.Request) bool {
 	m := metaFlags{list: req.Meta}
-	valid := m.check("kOqcFTCM")
+	valid := m.check("kOqcbFTCM")
 	st := proto.Request{Op: proto.OpSet}
 	if f, ok := m.has('F'); ok && valid {
 		n, ok := proto.ParseUint(f)
@@ -184,8 +214,13 @@ func (c *conn) metaSet(req *proto.Request) bool {
 	}
 	if cas, ok := m.has('C'); ok && valid {
 		st.CAS, valid = proto.ParseUint(cas)
-		valid = valid && st.Op == proto.OpSet // compare-and-set only
-		st.Op = proto.OpCAS
+		valid = valid && st.CAS != 0
+		switch st.Op {
+		case proto.OpSet, proto.OpReplace: // a swap needs the key, like replace
+			st.Op = proto.OpCAS
+		case proto.OpAdd: // add of an existing item cannot match a token
+			valid = false
+		}
 	}
 	// The block follows whatever the flags said; read it before replying.
 	data, handled, keep := c.readBlock(req)
@@ -197,13 +232,18 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 		return true
 	}
-	res := c.store(&st, c.key, data)
+	key, ok := c.metaKey(&m, c.key)
+	if !ok {
+		c.dataDone()
+		return true
+	}
+	res := c.store(&st, key, data)
 	c.dataDone()
 	it := item{key: c.key}
 	switch res {
 	case stored:
 		if _, ok := m.has('c'); ok {
-			_, it.token, it.found = c.lookup(c.key)
+			_, it.token, it.found = c.lookup(key)
 		}
 		if !m.quiet {
 			c.metaReply("HD", &m, &it, false)
@@ -222,31 +262,50 @@ func (c *conn) metaSet(req *proto.Request) bool {
 
 func (c *conn) metaDelete(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if !m.check("kOq") {
+	if !m.check("kOqbC") {
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 		return
 	}
+	key, ok := c.metaKey(&m, req.Key)
+	if !ok {
+		return
+	}
+	res := stored
+	if t, ok := m.has('C'); ok {
+		token, valid := proto.ParseUint(t)
+		if !valid || token == 0 {
+			c.clientError(invalidFlag[len("CLIENT_ERROR "):])
+			return
+		}
+		res = c.casDelete(key, nil, token)
+	} else if err := c.s.cache.Delete(key); errors.Is(err, core.ErrNotFound) {
+		res = notFound
+	} else if err != nil {
+		res = engineReply(err)
+	}
 	it := item{key: req.Key}
-	switch err := c.s.cache.Delete(req.Key); {
-	case err == nil:
+	switch res {
+	case stored:
 		c.n.deleteHits.Add(1)
 		if !m.quiet {
 			c.metaReply("HD", &m, &it, false)
 		}
-	case errors.Is(err, core.ErrNotFound):
+	case notFound:
 		c.n.deleteMisses.Add(1)
 		if !m.quiet {
 			c.metaReply("NF", &m, &it, false)
 		}
+	case exists:
+		c.metaReply("EX", &m, &it, false)
 	default:
-		c.engineError(err)
+		c.replyResult(res)
 	}
 }
 
 func (c *conn) metaArith(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	valid := m.check("vkctOqNJDM")
-	incr, delta, initial := true, uint64(1), uint64(0)
+	valid := m.check("vkctOqbNJDMC")
+	incr, delta, initial, want := true, uint64(1), uint64(0), uint64(0)
 	var vivify int64
 	autoviv := false
 	if t, ok := m.has('D'); ok && valid {
@@ -254,6 +313,10 @@ func (c *conn) metaArith(req *proto.Request) {
 	}
 	if t, ok := m.has('J'); ok && valid {
 		initial, valid = proto.ParseUint(t)
+	}
+	if t, ok := m.has('C'); ok && valid {
+		want, valid = proto.ParseUint(t)
+		valid = valid && want != 0
 	}
 	if t, ok := m.has('N'); ok && valid {
 		vivify, valid = proto.ParseInt(t)
@@ -272,27 +335,27 @@ func (c *conn) metaArith(req *proto.Request) {
 		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 		return
 	}
-	hits, misses := &c.n.incrHits, &c.n.incrMisses
-	if !incr {
-		hits, misses = &c.n.decrHits, &c.n.decrMisses
+	key, ok := c.metaKey(&m, req.Key)
+	if !ok {
+		return
 	}
 	var n uint64
 	var res string
 	if autoviv {
-		n, res = c.addOrCreate(req.Key, delta, incr, initial, vivify)
+		n, res = c.addOrCreate(key, delta, incr, want, initial, vivify)
 	} else {
-		n, res = c.addDelta(req.Key, delta, incr)
+		n, res = c.addDelta(key, delta, incr, want)
 	}
+	c.countArith(incr, res)
 	it := item{key: req.Key}
 	switch res {
 	case "":
-		hits.Add(1)
 		_, withValue := m.has('v')
 		_, wantCAS := m.has('c')
 		_, wantTTL := m.has('t')
 		if wantCAS || wantTTL {
 			var v []byte
-			v, it.token, it.found = c.lookup(req.Key)
+			v, it.token, it.found = c.lookup(key)
 			it.meta, _ = envelope.Decode(v)
 		}
 		it.data = strconv.AppendUint(nil, n, 10)
@@ -300,10 +363,11 @@ func (c *conn) metaArith(req *proto.Request) {
 			c.metaReply("HD", &m, &it, withValue)
 		}
 	case notFound:
-		misses.Add(1)
 		if !m.quiet {
 			c.metaReply("NF", &m, &it, false)
 		}
+	case exists:
+		c.metaReply("EX", &m, &it, false)
 	default:
 		c.replyResult(res)
 	}

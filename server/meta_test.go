@@ -49,4 +49,46 @@ func TestMetaProtocol(t *testing.T) {
 		{"mg a v\r\n", "VA 1\r\n1\r\n"},
 		{fmt.Sprintf("ms zz 1 C%d\r\n1\r\n", cas), "NF\r\n"},
 	})
+	// md, ma and ms in append mode take the token too.
+	c.send("mg a c\r\n")
+	m = regexp.MustCompile(`^HD c(\d+)\r\n$`).FindStringSubmatch(c.line())
+	if m == nil {
+		t.Fatal("mg c: no CAS token")
+	}
+	cas, _ = strconv.ParseUint(m[1], 10, 64)
+	runSteps(t, c, []step{
+		{fmt.Sprintf("ms a 1 MA C%d\r\n2\r\n", cas+1), "EX\r\n"},
+		{fmt.Sprintf("md a C%d\r\n", cas+1), "EX\r\n"},
+		{fmt.Sprintf("ma a C%d v\r\n", cas+1), "EX\r\n"},
+		{"mg a v\r\n", "VA 1\r\n1\r\n"},
+		{fmt.Sprintf("ma a C%d v\r\n", cas), "VA 1\r\n2\r\n"},
+	})
+	c.send("mg a c\r\n")
+	m = regexp.MustCompile(`^HD c(\d+)\r\n$`).FindStringSubmatch(c.line())
+	cas, _ = strconv.ParseUint(m[1], 10, 64)
+	runSteps(t, c, []step{
+		{fmt.Sprintf("md a q C%d\r\n", cas), ""},
+		{"mg a v\r\n", "EN\r\n"},
+		{"md a C1\r\n", "NF\r\n"},
+		{"ms a 1 ME C5\r\nx\r\n", "CLIENT_ERROR invalid flag\r\n"},
+	})
+}
+
+// TestMetaBase64Keys: with b the key is base64, so keys may hold any byte;
+// k returns it as sent.
+func TestMetaBase64Keys(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	runSteps(t, c, []step{
+		{"ms Zm9v 3 b\r\nbar\r\n", "HD\r\n"}, // foo
+		{"get foo\r\n", "VALUE foo 0 3\r\nbar\r\nEND\r\n"},
+		{"mg Zm9v b k v u\r\n", "VA 3 kZm9v b\r\nbar\r\n"},
+		{"ms AAEgDQ== 1 b\r\nx\r\n", "HD\r\n"}, // "\x00\x01 \r"
+		{"mg AAEgDQ== b v\r\n", "VA 1\r\nx\r\n"},
+		{"ma bg== b N0 J7 v\r\n", "VA 1\r\n7\r\n"}, // n
+		{"md bg== b k\r\n", "HD kbg== b\r\n"},
+		{"mg bg== b v\r\n", "EN\r\n"},
+		{"mg !!!! b v\r\n", "CLIENT_ERROR error decoding key\r\n"},
+		{"mg Zm9v h\r\n", "CLIENT_ERROR invalid flag\r\n"},
+	})
 }

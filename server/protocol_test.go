@@ -249,11 +249,13 @@ func TestStats(t *testing.T) {
 	c := ts.dial()
 	runSteps(t, c, []step{
 		{"set a 0 0 1\r\n1\r\nget a b\r\ndelete b\r\nincr a 1\r\n", "STORED\r\nVALUE a 0 1\r\n1\r\nEND\r\nNOT_FOUND\r\n2\r\n"},
+		{"incr b 1\r\ndecr a 1\r\nma b MD\r\nma a MD q\r\n", "NOT_FOUND\r\n1\r\nNF\r\n"},
 	})
 	got := statsOf(t, c, "stats\r\n")
 	for name, want := range map[string]string{
 		"cmd_get": "2", "get_hits": "1", "get_misses": "1", "cmd_set": "1",
-		"delete_misses": "1", "incr_hits": "1", "curr_items": "1", "curr_connections": "1",
+		"delete_misses": "1", "incr_hits": "1", "incr_misses": "1", "decr_hits": "2", "decr_misses": "1",
+		"curr_items": "1", "curr_connections": "1",
 		"version": Version, "segcache_items": "1",
 	} {
 		if got[name] != want {

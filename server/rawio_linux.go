@@ -28,6 +28,8 @@ type rawConn struct {
 	err     error
 	readFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
 }
 
 // newRawConn wraps nc when it exposes its descriptor, else returns nc.
@@ -42,7 +44,7 @@ func newRawConn(nc net.Conn) net.Conn {
 	}
 	c := &rawConn{Conn: nc, rc: rc}
 	// Method values made once: a closure per call would allocate.
-	c.readFn, c.writeFn = c.doRead, c.doWrite
+	c.readFn, c.writeFn, c.peekFn = c.doRead, c.doWrite, c.doPeek
 	return c
 }
 
@@ -108,4 +110,29 @@ func (c *rawConn) doWrite(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// waitReadable waits until the socket has a byte to read, EOF or an error,
+// leaving them to the next Read: the wait needs no buffer. It returns the
+// poller's error (deadline passed, connection closed).
+func (c *rawConn) waitReadable() error {
+	return c.rc.Read(c.peekFn)
+}
+
+// doPeek looks at one byte without consuming it: false (nothing yet) asks
+// the poller to wait. The look cannot be skipped on the first call: the
+// poller forgets readiness it saw before the wait began, so only a call
+// that finds the socket empty guarantees a wakeup when data comes.
+func (c *rawConn) doPeek(fd uintptr) bool {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.peekBuf[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true // a byte, EOF (0) or an error: the next Read reports it
+	}
 }

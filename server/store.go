@@ -264,27 +264,31 @@ func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 	return c.lookup(key)
 }
 
-// addDelta runs incr/decr: the engine's atomic in-place update for raw
-// canonical numbers, else a CAS loop that parses the number as memcached
+// addDelta runs incr/decr (want: the client's CAS token, 0 for none): the
+// engine's atomic in-place update for raw canonical numbers, else a CAS loop that parses the number as memcached
 // does and keeps the item's flags and expiry. It returns the new value or
 // a reply.
-func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
+func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint64, string) {
 	var n uint64
-	var err error
-	if incr {
-		n, err = c.s.cache.Incr(key, delta)
-	} else {
-		n, err = c.s.cache.Decr(key, delta)
+	// A client's CAS token needs the compare-and-set loop; without one,
+	// the engine's in-place update serves raw numbers.
+	if want == 0 {
+		var err error
+		if incr {
+			n, err = c.s.cache.Incr(key, delta)
+		} else {
+			n, err = c.s.cache.Decr(key, delta)
+		}
+		switch {
+		case err == nil:
+			return n, ""
+		case errors.Is(err, core.ErrNotFound):
+			return 0, notFound
+		case !errors.Is(err, core.ErrNotNumeric):
+			return 0, engineReply(err)
+		}
 	}
-	switch {
-	case err == nil:
-		return n, ""
-	case errors.Is(err, core.ErrNotFound):
-		return 0, notFound
-	case !errors.Is(err, core.ErrNotNumeric):
-		return 0, engineReply(err)
-	}
-	reply := c.rewrite(key, 0, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, want, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notFound
@@ -309,11 +313,25 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool) (uint64, string) {
 	return n, reply
 }
 
+// countArith counts an incr (or decr) that ended with reply res.
+func (c *conn) countArith(incr bool, res string) {
+	hits, misses := &c.n.incrHits, &c.n.incrMisses
+	if !incr {
+		hits, misses = &c.n.decrHits, &c.n.decrMisses
+	}
+	switch res {
+	case "":
+		hits.Add(1)
+	case notFound:
+		misses.Add(1)
+	}
+}
+
 // addOrCreate is addDelta that, on a missing key, creates the counter
 // with initial and exptime instead (the meta and binary protocols' auto
 // vivify); if another client created it first, the delta goes to theirs.
-func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, initial uint64, exptime int64) (uint64, string) {
-	n, res := c.addDelta(key, delta, incr)
+func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, want, initial uint64, exptime int64) (uint64, string) {
+	n, res := c.addDelta(key, delta, incr, want)
 	if res != notFound {
 		return n, res
 	}
@@ -323,7 +341,7 @@ func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, initial uint64, 
 	case stored:
 		return initial, ""
 	case notStored:
-		return c.addDelta(key, delta, incr)
+		return c.addDelta(key, delta, incr, want)
 	default:
 		return 0, res
 	}

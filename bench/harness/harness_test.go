@@ -118,14 +118,14 @@ func TestBudgetOptions(t *testing.T) {
 		want             core.Options
 	}{
 		// 1 MiB of 80-byte items: ~11.5k items need 2^14 slots (128 KiB);
-		// 896 KiB of heap in 8 KiB segments is 112 segments.
-		{1 << 20, 80, 80, core.Options{HeapBytes: 896 << 10, SegmentBytes: 8 << 10, HashPower: 14}},
+		// 896 KiB hold 109 segments of 8 KiB with their 224 B of metadata.
+		{1 << 20, 80, 80, core.Options{HeapBytes: 109 * 8 << 10, SegmentBytes: 8 << 10, HashPower: 14}},
 		// 32 MiB of 536-byte items: ~62k items need 2^17 slots (1 MiB);
-		// 31 MiB of heap in 256 KiB segments is 124 segments.
-		{32 << 20, 536, 1040, core.Options{HeapBytes: 31 << 20, SegmentBytes: 256 << 10, HashPower: 17}},
-		// 512 KiB: ~5.9k items need 2^13 slots (64 KiB); 448 KiB of heap
-		// in 4 KiB segments (the smallest) is 112 segments.
-		{512 << 10, 80, 80, core.Options{HeapBytes: 448 << 10, SegmentBytes: 4 << 10, HashPower: 13}},
+		// 31 MiB hold 123 segments of 256 KiB and their metadata.
+		{32 << 20, 536, 1040, core.Options{HeapBytes: 123 * 256 << 10, SegmentBytes: 256 << 10, HashPower: 17}},
+		// 512 KiB: ~5.9k items need 2^13 slots (64 KiB); 448 KiB hold 106
+		// segments of 4 KiB (the smallest) and their metadata.
+		{512 << 10, 80, 80, core.Options{HeapBytes: 106 * 4 << 10, SegmentBytes: 4 << 10, HashPower: 13}},
 	} {
 		got, err := BudgetOptions(tc.budget, tc.avgItem, tc.maxItem, core.PolicyFIFO)
 		if err != nil {
@@ -136,8 +136,9 @@ func TestBudgetOptions(t *testing.T) {
 			t.Errorf("BudgetOptions(%d, %d) (-want +got):\n%s", tc.budget, tc.avgItem, d)
 		}
 		ht := uint64(8) << got.HashPower
-		if got.HeapBytes+ht > tc.budget {
-			t.Errorf("budget %d: heap %d + hashtable %d over budget", tc.budget, got.HeapBytes, ht)
+		meta := got.HeapBytes / uint64(got.SegmentBytes) * core.SegmentMetadataBytes
+		if got.HeapBytes+ht+meta > tc.budget {
+			t.Errorf("budget %d: heap %d + hashtable %d + segment metadata %d over budget", tc.budget, got.HeapBytes, ht, meta)
 		}
 		if segs := got.HeapBytes / uint64(got.SegmentBytes); segs < 64 {
 			t.Errorf("budget %d: %d segments", tc.budget, segs)

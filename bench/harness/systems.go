@@ -44,8 +44,8 @@ type Spec struct {
 	// Bytes is the memory budget. Byte-sized caches get it as their
 	// capacity; weighted caches get it as their maximum weight with an
 	// item's weight = len(key)+len(value) (no overhead counted, which
-	// flatters them); core gets it as HeapBytes + HashtableBytes unless
-	// Core.HeapBytes is set.
+	// flatters them); core gets it as HeapBytes + HashtableBytes + its
+	// segments' metadata (see BudgetOptions) unless Core.HeapBytes is set.
 	Bytes uint64
 	// Items is the expected number of resident items (sizes counters and
 	// initial capacities).
@@ -144,11 +144,12 @@ func Open(system string, s Spec) (Cache, error) {
 	return nil, fmt.Errorf("%w: unknown system %q", ErrUnsupported, system)
 }
 
-// BudgetOptions sizes core so that HeapBytes + HashtableBytes <= budget:
-// a hashtable of 8-byte slots with room for the items the heap can hold at
-// about 80% load (2^HashPower slots), the rest item heap, and a segment size
-// that gives at least 64 segments (the largest power of two <= heap/64,
-// between 4 KiB and 1 MiB, and never below the largest item + 8).
+// BudgetOptions sizes core so that its memory, HeapBytes + HashtableBytes
+// + segments × core.SegmentMetadataBytes, is at most budget: a hashtable of
+// 8-byte slots with room for the items the heap can hold at about 80% load
+// (2^HashPower slots), the rest segments with their metadata, and a segment
+// size that gives at least 64 segments (the largest power of two <=
+// heap/64, between 4 KiB and 1 MiB, and never below the largest item + 8).
 func BudgetOptions(budget uint64, avgItem, maxItem int, policy core.Policy) (core.Options, error) {
 	if avgItem <= 0 {
 		avgItem = 80
@@ -173,7 +174,7 @@ func BudgetOptions(budget uint64, avgItem, maxItem int, policy core.Policy) (cor
 	for seg < 1<<20 && seg < uint64(maxItem)+16 {
 		seg *= 2
 	}
-	heap -= heap % seg
+	heap = heap / (seg + core.SegmentMetadataBytes) * seg
 	if heap/seg < 64 {
 		return core.Options{}, fmt.Errorf("%w: budget %d gives core fewer than 64 segments of %d bytes", ErrUnsupported, budget, seg)
 	}

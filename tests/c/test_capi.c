@@ -131,7 +131,7 @@ static void test_options_init(void) {
     CHECK(o.heap_bytes == 64u << 20);
     CHECK(o.segment_bytes == 1u << 20);
     CHECK(o.hash_power == 0);
-    CHECK(o.eviction == SEGCACHE_EVICT_MERGE);
+    CHECK(o.eviction == SEGCACHE_EVICT_S3FIFO);
     CHECK(o.merge_max == 8 && o.merge_target == 4 && o.merge_compact == 0);
     CHECK(o.s3fifo_admission_ratio == 0.1);
     segcache_options_init(NULL); /* ignored, no crash */

@@ -208,7 +208,7 @@ static int forked_child(segcache_t parent_cache) {
     segcache_options o;
     memset(&o, 0xff, sizeof o);
     segcache_options_init(&o);
-    CHECK(o.size == sizeof o && o.heap_bytes == 64u << 20 && o.eviction == SEGCACHE_EVICT_MERGE);
+    CHECK(o.size == sizeof o && o.heap_bytes == 64u << 20 && o.eviction == SEGCACHE_EVICT_S3FIFO);
     fflush(stdout);
     fflush(stderr);
     return atomic_load(&check_failed) == 0 ? 0 : 1;

@@ -58,7 +58,7 @@ const (
 // and the value (8-aligned).
 const itemBytes = 8 + harness.KeyLen + harness.ValueLen
 
-// Policies are every eviction policy of core (PolicyDefault is merge).
+// Policies are every eviction policy of core (PolicyDefault is core.DefaultPolicy).
 var Policies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
 

@@ -33,7 +33,7 @@ import (
 // Header is the TSV header the report reads.
 const Header = "trace\tvalues\tbudget\tsystem\trequests\tmisses\tmiss_ratio\tset_errors\twrong\tseconds\tnote"
 
-// Policies are core's eviction policies replayed (PolicyDefault is merge).
+// Policies are core's eviction policies replayed (PolicyDefault is core.DefaultPolicy).
 var Policies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
 
@@ -190,10 +190,11 @@ func replay(j *job) string {
 		if s.Gets != uint64(r.Requests) || s.Misses != uint64(r.Misses) {
 			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
 		}
+		note += fmt.Sprintf("; %d items (%d bytes) at the end", s.Items, s.ItemBytes)
 		// The budget is checked at open; a hashtable that grows during the
 		// replay must not make the figure one of a larger cache unnoticed.
-		if total := s.HeapBytes + s.HashtableBytes; total > j.budget {
-			note += fmt.Sprintf("; OVER BUDGET after the replay: heap + hashtable = %d bytes (hashtable %s)", total, size(s.HashtableBytes))
+		if total := memory(s); total > j.budget {
+			note += fmt.Sprintf("; OVER BUDGET after the replay: heap + hashtable + segment metadata = %d bytes (hashtable %s)", total, size(s.HashtableBytes))
 		}
 	}
 	c.Close()
@@ -204,9 +205,10 @@ func replay(j *job) string {
 		r.SetErrors, r.Wrong, time.Since(j.start).Seconds(), strings.TrimPrefix(note, "; "))
 }
 
-// open builds the job's cache at its budget. Core's HeapBytes +
-// HashtableBytes must not exceed the budget: if the engine's hashtable is
-// larger than BudgetOptions planned, the heap shrinks and it reopens.
+// open builds the job's cache at its budget. Core's memory (heap,
+// hashtable, segment metadata) must not exceed the budget: if the engine's
+// hashtable is larger than BudgetOptions planned, the heap shrinks by whole
+// segments and it reopens.
 func open(j *job) (harness.Cache, string, error) {
 	avgItem := 8 + 8 + j.w.AvgValue + 4 // header, key, value, mean 8-byte padding
 	spec := harness.Spec{
@@ -237,17 +239,26 @@ func open(j *job) (harness.Cache, string, error) {
 			return nil, "", err
 		}
 		s := harness.Core(c).Stats()
-		total := s.HeapBytes + s.HashtableBytes
+		total := memory(s)
 		if total <= j.budget {
-			return c, fmt.Sprintf("segments %d x %s, hashtable %s", s.SegmentsTotal, size(uint64(opts.SegmentBytes)), size(s.HashtableBytes)), nil
+			return c, fmt.Sprintf("segments %d x %s, hashtable %s, segment metadata %d B", s.SegmentsTotal,
+				size(uint64(opts.SegmentBytes)), size(s.HashtableBytes), s.SegmentsTotal*core.SegmentMetadataBytes), nil
 		}
 		c.Close()
 		over := total - j.budget
-		if try == 3 || over+uint64(opts.SegmentBytes) >= opts.HeapBytes {
+		seg := uint64(opts.SegmentBytes)
+		drop := (over + seg + core.SegmentMetadataBytes - 1) / (seg + core.SegmentMetadataBytes) * seg
+		if try == 3 || drop >= opts.HeapBytes {
 			return nil, "", fmt.Errorf("core exceeds the budget by %d bytes with %+v", over, opts)
 		}
-		opts.HeapBytes -= over + uint64(opts.SegmentBytes) - over%uint64(opts.SegmentBytes)
+		opts.HeapBytes -= drop
 	}
+}
+
+// memory is core's whole memory, the figure the budget bounds: heap,
+// hashtable and the segments' metadata.
+func memory(s core.Stats) uint64 {
+	return s.HeapBytes + s.HashtableBytes + s.SegmentsTotal*core.SegmentMetadataBytes
 }
 
 type traceBudgets struct {

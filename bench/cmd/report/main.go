@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/segcache/segcache/bench/harness"
+	"github.com/segcache/segcache/core"
 )
 
 var ops = []string{"get-hit", "get-miss", "set", "mix90", "mix50"}
@@ -137,7 +138,7 @@ func readmeSection(behind int) string {
 		fmt.Fprintf(&b, "\nMemory and GC (1,000,000 items of 16 + 64 bytes):\n\n| measure | segcache | best peer | ratio |\n|---|---|---|---|\n%s\n", headMem)
 	}
 	if len(headHR) > 0 {
-		fmt.Fprintf(&b, "\nMiss ratio at equal memory (real traces, cache-aside; segcache's default merge policy ÷ the best peer):\n\n")
+		fmt.Fprintf(&b, "\nMiss ratio at equal memory (real traces, cache-aside; segcache's default policy, %s, ÷ the best peer):\n\n", core.DefaultPolicy)
 		for _, l := range headHR {
 			fmt.Fprintln(&b, l)
 		}

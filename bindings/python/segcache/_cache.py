@@ -382,8 +382,8 @@ class CacheBase:
     default): heap_bytes (item memory, default 64 MiB), segment_bytes
     (default 1 MiB; multiple of 8, 4 KiB to 8 MiB), hash_power (0 = sized
     from heap_bytes), eviction (one of segcache.EVICTIONS: "none",
-    "random", "random_fifo", "fifo", "cte", "util", "merge" (default),
-    "s3fifo"), merge_max, merge_target, merge_compact (merge policy) and
+    "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo"
+    (default)), merge_max, merge_target, merge_compact (merge policy) and
     s3fifo_admission_ratio (s3fifo policy).
 
     Keys are bytes, bytearray, memoryview or str (UTF-8), 1 to 255 bytes;
@@ -659,6 +659,34 @@ def _numeric(fn, h, key, delta, what: str) -> int:
     raise error_for(rc, k, what)
 
 
+def _reader(with_cas: bool, name: str, doc: str):
+    """CtypesCache.get (with_cas False) or gets (True): one body for both,
+    made twice rather than called, because a Python call in between costs
+    a fifth of the ctypes get's gain over the seed binding's."""
+
+    def read(self, key):
+        if type(key) is not bytes:
+            key = _as_key(key)
+        try:
+            b = self._gpop()
+        except IndexError:
+            b = _GetBuf(self._h.value)
+        try:
+            sz = _SZ[len(key)]
+        except IndexError:  # a key too long for the table (and the library)
+            sz = c_size_t(len(key))
+        rc = _c_rgetb(b.reqp, key, sz)
+        if rc == 0:
+            v = (b.buf[: b.req.vlen], b.req.cas) if with_cas else b.buf[: b.req.vlen]
+            self._gpush(b)
+            return v
+        return _get_slow(self._gpush, key, rc, b, with_cas)
+
+    read.__name__, read.__qualname__ = name, f"CtypesCache.{name}"
+    read.__doc__ = doc
+    return read
+
+
 class CtypesCache(CacheBase):
     __doc__ = CacheBase.__doc__ + """
     This is the ctypes implementation (segcache.FAST is False when it is the
@@ -679,24 +707,13 @@ class CtypesCache(CacheBase):
         # instead of a stale one that a later cache could in principle get.
         self._attach(0)
 
-    def get(self, key) -> bytes | None:
-        """The value of key, or None if it is absent or expired."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        try:
-            b = self._gpop()
-        except IndexError:
-            b = _GetBuf(self._h.value)
-        try:
-            sz = _SZ[len(key)]
-        except IndexError:  # a key too long for the table (and the library)
-            sz = c_size_t(len(key))
-        rc = _c_rgetb(b.reqp, key, sz)
-        if rc == 0:
-            v = b.buf[: b.req.vlen]
-            self._gpush(b)
-            return v
-        return _get_slow(self._gpush, key, rc, b, False)
+    # get and gets are one body (see _reader), without a call in between.
+    get = _reader(False, "get", "The value of key, or None if it is absent or expired.")
+    gets = _reader(
+        True, "gets",
+        "(value, cas token) of key, or None if absent; pass the token to\n"
+        "        cas() to write only if nobody changed the item since.",
+    )
 
     def get_many(self, keys) -> dict:
         """{key: value} for the keys that are present, in one C call for the
@@ -832,23 +849,6 @@ class CtypesCache(CacheBase):
         if rc == ENOTFOUND:
             return False
         raise error_for(rc, key, "delete")
-
-    def gets(self, key) -> tuple[bytes, int] | None:
-        """(value, cas token) of key, or None if absent; pass the token to
-        cas() to write only if nobody changed the item since."""
-        if type(key) is not bytes:
-            key = _as_key(key)
-        try:
-            b = self._gpop()
-        except IndexError:
-            b = _GetBuf(self._h.value)
-        n = len(key)
-        rc = _c_rgetb(b.reqp, key, _SZ[n] if n < _SMALL else c_size_t(n))
-        if rc == 0:
-            v = b.buf[: b.req.vlen], b.req.cas
-            self._gpush(b)
-            return v
-        return _get_slow(self._gpush, key, rc, b, True)
 
     def add(self, key, value, ttl=0) -> bool:
         """Stores value only if key is absent; False if it is present."""

@@ -634,7 +634,7 @@ def test_every_eviction_policy_opens_and_works(policy):
 
 
 def test_eviction_keeps_writes_working():
-    # A cache far smaller than what is written: the default policy (merge)
+    # A cache far smaller than what is written: the default policy (s3fifo)
     # makes room, so every set succeeds and recent keys are readable.
     with segcache.Cache(heap_bytes=512 << 10, segment_bytes=64 << 10) as c:
         for i in range(20_000):
@@ -669,7 +669,7 @@ def test_default_options():
         o = c.options
         assert o["heap_bytes"] == 64 << 20
         assert o["segment_bytes"] == 1 << 20
-        assert o["eviction"] == segcache.EVICTIONS.index("merge")
+        assert o["eviction"] == segcache.EVICTIONS.index("s3fifo")
 
 
 def test_eviction_names():

@@ -109,7 +109,7 @@ macro_rules! structs {
         $(
             $(#[$m])*
             #[repr(C)]
-            #[derive(Debug, Clone, Copy, Default, PartialEq)]
+            #[derive(Debug, Clone, Copy, PartialEq)]
             pub struct $name { $( $(#[$fm])* pub $f: $ft, )* }
         )*
         /// Every struct of the header with its layout (for the drift test).
@@ -205,9 +205,9 @@ constants! {
     pub const SEGCACHE_EVICT_CTE: c_int = 4;
     /// Evict the segment with the fewest live bytes.
     pub const SEGCACHE_EVICT_UTIL: c_int = 5;
-    /// Merge consecutive segments keeping frequent items (the default).
+    /// Merge consecutive segments keeping frequent items.
     pub const SEGCACHE_EVICT_MERGE: c_int = 6;
-    /// S3-FIFO over segments.
+    /// S3-FIFO over segments (the default).
     pub const SEGCACHE_EVICT_S3FIFO: c_int = 7;
 }
 
@@ -216,6 +216,7 @@ structs! {
     /// first, then change the fields wanted. A zero in `heap_bytes`,
     /// `segment_bytes`, `merge_max`, `merge_target` or
     /// `s3fifo_admission_ratio` also means the default.
+    #[derive(Default)]
     pub struct segcache_options {
         /// `sizeof(segcache_options)`, set by `segcache_options_init`.
         pub size: u32,
@@ -225,7 +226,7 @@ structs! {
         pub segment_bytes: u32,
         /// 0 = sized from heap_bytes; else 2^hash_power slots.
         pub hash_power: u32,
-        /// One of `SEGCACHE_EVICT_*` (default `SEGCACHE_EVICT_MERGE`).
+        /// One of `SEGCACHE_EVICT_*` (default `SEGCACHE_EVICT_S3FIFO`).
         pub eviction: i32,
         /// MERGE: most segments one merge pass combines (default 8).
         pub merge_max: i32,
@@ -241,6 +242,7 @@ structs! {
 
     /// Statistics filled by [`segcache_stats_get`]; set `size` to
     /// `size_of::<segcache_stats>()` before the call.
+    #[derive(Default)]
     pub struct segcache_stats {
         /// `sizeof(segcache_stats)`, set by the caller.
         pub size: u32,
@@ -279,6 +281,28 @@ structs! {
         /// Items copied by merge or S3-FIFO promotion.
         pub promoted_items: u64,
     }
+
+    /// The cache, buffer and outputs of [`segcache_get_buf`], set up once
+    /// and reused. (No `Default`: a raw pointer has none; see below.)
+    pub struct segcache_getbuf {
+        /// The cache to read.
+        pub cache: segcache_t,
+        /// Where the value is copied (NULL only if `cap` is 0).
+        pub buf: *mut c_void,
+        /// Bytes at `buf`.
+        pub cap: usize,
+        /// Out: as `segcache_get`'s `*vlen`.
+        pub vlen: usize,
+        /// Out: the item's cas token on `SEGCACHE_OK`.
+        pub cas: u64,
+    }
+}
+
+impl Default for segcache_getbuf {
+    /// No cache (0, never a handle), no buffer.
+    fn default() -> Self {
+        segcache_getbuf { cache: 0, buf: core::ptr::null_mut(), cap: 0, vlen: 0, cas: 0 }
+    }
 }
 
 functions! {
@@ -304,6 +328,9 @@ functions! {
     pub fn segcache_cas(c: segcache_t, key: *const c_void, klen: usize, val: *const c_void, vlen: usize, ttl: u32, cas: u64) -> c_int;
     /// Copies the value into `buf`; `*vlen` is set whenever found.
     pub fn segcache_get(c: segcache_t, key: *const c_void, klen: usize, buf: *mut c_void, cap: usize, vlen: *mut usize, cas: *mut u64) -> c_int;
+    /// `segcache_get` with the cache, buffer and outputs in `*b`
+    /// (for dynamic FFIs, where each call argument costs a conversion).
+    pub fn segcache_get_buf(b: *mut segcache_getbuf, key: *const c_void, klen: usize) -> c_int;
     /// Removes an item (`SEGCACHE_ENOTFOUND` if absent).
     pub fn segcache_delete(c: segcache_t, key: *const c_void, klen: usize) -> c_int;
     /// Adds `delta` to a numeric value (wraps at 2^64).

@@ -65,10 +65,11 @@ pub enum Eviction {
     /// Evict the segment with the fewest live bytes.
     Util,
     /// The paper's merge eviction: merge consecutive segments of one TTL
-    /// bucket, keeping the frequently read items. The default.
-    #[default]
+    /// bucket, keeping the frequently read items.
     Merge,
     /// S3-FIFO over segments: an admission pool, a main pool and a ghost set.
+    /// The default.
+    #[default]
     S3Fifo,
 }
 
@@ -172,7 +173,7 @@ impl Builder {
         self
     }
 
-    /// The eviction policy (default [`Eviction::Merge`]).
+    /// The eviction policy (default [`Eviction::S3Fifo`]).
     pub fn eviction(mut self, policy: Eviction) -> Builder {
         self.opts.eviction = policy.raw();
         self

@@ -16,7 +16,7 @@ fn builder_starts_from_the_library_defaults() {
     unsafe { sys::segcache_options_init(&mut want) };
     assert_eq!(*o, want);
     assert_eq!(o.size as usize, std::mem::size_of::<sys::segcache_options>());
-    assert_eq!((o.heap_bytes, o.segment_bytes, o.eviction), (64 << 20, 1 << 20, sys::SEGCACHE_EVICT_MERGE));
+    assert_eq!((o.heap_bytes, o.segment_bytes, o.eviction), (64 << 20, 1 << 20, sys::SEGCACHE_EVICT_S3FIFO));
 
     let b = b
         .heap_bytes(1 << 24)
@@ -65,7 +65,7 @@ fn every_eviction_policy_opens_and_serves() {
     }
     let raws: BTreeSet<i32> = Eviction::ALL.iter().map(|e| e.raw()).collect();
     assert_eq!(raws, (0..8).collect());
-    assert_eq!(Eviction::default(), Eviction::Merge);
+    assert_eq!(Eviction::default(), Eviction::S3Fifo);
     assert_eq!("lru".parse::<Eviction>(), Err(Error::Invalid));
 }
 

@@ -270,6 +270,8 @@ func (cfg *config) measure() (string, error) {
 		"one fresh server process per run, the two alternating run by run. Load generator: %d connections, each sending its "+
 		"requests in pipelined batches (depth: requests per round trip), %.0f%% gets / %.0f%% sets, %d keys of 16 bytes (all preloaded) with Zipf(%.2f) popularity, %d-byte values, "+
 		"%v per run; medians of %d runs; the ratios compare medians of runs interleaved in time. Latency is per request, from the send of its pipelined batch to its reply. "+
+		"Server CPU per request is the server process's user+system time over the run (all its threads) divided by the requests answered: "+
+		"unlike ops/s it does not depend on how much of the machine the generator and other processes took. "+
 		"The generator shares the machine with the server. Load average before: %s.\n\n",
 		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
 
