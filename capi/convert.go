@@ -117,6 +117,8 @@ func statsToC(s core.Stats, out *C.segcache_stats) C.int {
 		{&out.expired_segments, s.ExpiredSegments},
 		{&out.merged_segments, s.MergedSegments},
 		{&out.promoted_items, s.PromotedItems},
+		{&out.hashtable_growths, s.HashtableGrowths},
+		{&out.segments_retired, s.SegmentsRetired},
 	}
 	filled := unsafe.Offsetof(out.items)
 	for _, f := range fields {

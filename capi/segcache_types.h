@@ -139,8 +139,10 @@ typedef struct segcache_options {
     uint64_t heap_bytes;      /* item memory; default 64 MiB; rounded down to
                                  whole segments, at least 2 segments */
     uint32_t segment_bytes;   /* default 1 MiB; multiple of 8, 4 KiB to 8 MiB */
-    uint32_t hash_power;      /* 0 = sized from heap_bytes; else 2^hash_power
-                                 slots of 8 bytes, 4 to 29, at most the heap */
+    uint32_t hash_power;      /* initial table: 0 = one slot per 256 heap bytes;
+                                 else 2^hash_power slots of 8 bytes, 4 to 29, at
+                                 most the heap. The table doubles when it fills,
+                                 retiring segments worth its growth */
     int32_t  eviction;        /* enum segcache_eviction; default SEGCACHE_EVICT_S3FIFO */
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
@@ -166,13 +168,16 @@ typedef struct segcache_stats {
     uint64_t items;           /* live items */
     uint64_t item_bytes;      /* bytes of live items (headers, keys, values) */
     uint64_t heap_bytes;      /* configured item memory (whole segments) */
-    uint64_t hashtable_bytes; /* memory of the hashtable */
+    uint64_t hashtable_bytes; /* memory of the hashtable (it grows) */
     uint64_t segments_total, segments_free;
     uint64_t gets, hits, misses, sets, deletes;
     uint64_t evicted_items, expired_items, evicted_segments, expired_segments;
     /* Fields below were added after the first contract. */
     uint64_t merged_segments; /* segments reclaimed by merge */
     uint64_t promoted_items;  /* items copied by merge or S3-FIFO promotion */
+    uint64_t hashtable_growths; /* doublings of the hashtable since open */
+    uint64_t segments_retired;  /* segments that pay for the table's growth (hold
+                                   no items, pages returned to the system) */
 } segcache_stats;
 
 /* The smallest size segcache_stats_get() accepts in segcache_stats.size:

@@ -92,10 +92,16 @@ type Options struct {
 	// SegmentBytes is the segment size: a multiple of 8 between 4 KiB and
 	// 8 MiB (default 1 MiB). No item may be larger than a segment.
 	SegmentBytes uint32
-	// HashPower sizes the hashtable to 2^HashPower slots (8 per bucket).
-	// 0 sizes it from HeapBytes for items of about 64 bytes. The table
-	// (8 bytes a slot) may not be larger than the heap: items take at
-	// least 16 bytes, so such slots could never be used.
+	// HashPower is the initial size of the hashtable: 2^HashPower slots
+	// (8 per bucket, 8 bytes each). 0 sizes it from HeapBytes for items
+	// of about 256 bytes (one slot per 256 heap bytes). The table doubles
+	// while the cache runs when it fills (a new key finds both its buckets
+	// full and the table is at least half full), if the remaining memory
+	// still holds the live items: the cache's memory is at most HeapBytes
+	// plus the larger of the initial table and one segment, because every
+	// doubling retires segments worth the table's growth beyond that
+	// (Stats.SegmentsRetired). The initial table may not be larger than the heap:
+	// items take at least 16 bytes, so such slots could never be used.
 	HashPower uint32
 	// Eviction is the eviction policy (default DefaultPolicy, S3-FIFO).
 	Eviction Policy
@@ -122,9 +128,11 @@ type Options struct {
 // SegmentMetadataBytes is the most memory a cache keeps per segment beside
 // its heap and hashtable: the segment's header (two cache lines) and its
 // places in the eviction structures (queues, index, expiry heaps, free
-// list; PolicyCTE keeps the most). A cache's memory is HeapBytes +
-// HashtableBytes + SegmentsTotal × SegmentMetadataBytes, plus a fixed
-// ~70 KiB (key stripes, stat shards) whatever its size. A test measures it.
+// list; PolicyCTE keeps the most). A cache's memory is its segments in
+// use ((SegmentsTotal − SegmentsRetired) × SegmentBytes, at most
+// HeapBytes) + HashtableBytes + SegmentsTotal × SegmentMetadataBytes, plus
+// a fixed ~70 KiB (key stripes, stat shards) whatever its size. A test
+// measures it.
 const SegmentMetadataBytes = 224
 
 // Stats is a snapshot of a cache's counters. After all operations have
@@ -147,6 +155,12 @@ type Stats struct {
 	ExpiredSegments uint64
 	MergedSegments  uint64 // segments reclaimed by merge (their survivors copied)
 	PromotedItems   uint64 // items copied by merge or S3-FIFO promotion
+	// HashtableGrowths counts the doublings of the hashtable since Open.
+	HashtableGrowths uint64
+	// SegmentsRetired is how many segments pay for the table's growth:
+	// they hold no items and their pages are returned to the system, so
+	// the cache's memory stays within the heap plus the initial table.
+	SegmentsRetired uint64
 }
 
 // TTL note: a TTL is a time.Duration; 0 means the item never expires. An

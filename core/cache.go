@@ -63,7 +63,16 @@ type Cache struct {
 
 	arena []byte
 	segs  *segment.Table
-	ht    *hashtable.Table
+	// ht is the current hashtable. Writers and maintenance read it here:
+	// growth holds every stripe and evictMu, so it cannot change while
+	// they hold theirs. Lock-free readers read it from live instead, once
+	// per operation (see reading).
+	ht atomic.Pointer[hashtable.Table]
+	// tableBudget is the larger of the initial table and one segment: the
+	// cache's memory is at most its segments plus this; growing the table
+	// beyond it retires segments worth the difference (see grow).
+	tableBudget uint64
+	grower      grower
 
 	buckets []ttlBucket
 	stripes []paddedMutex
@@ -140,10 +149,13 @@ func optionError(field, format string, args ...any) error {
 // hashtableBytes is the memory of a table of 2^power 8-byte slots.
 func hashtableBytes(power uint32) uint64 { return 8 << power }
 
-// autoHashPower sizes the table for items of about 64 bytes: one slot per
-// 64 heap bytes, rounded up to a power of two.
+// autoHashPower is the initial table for items of about 256 bytes: one
+// slot per 256 heap bytes, rounded up to a power of two, so at most 1/32
+// of the heap (3%). Caches of smaller items grow it when it fills (paying
+// with segments); caches of larger items, which would leave most slots of
+// a bigger table empty, keep it.
 func autoHashPower(heap uint64) uint32 {
-	p := uint32(bits.Len64(heap/64 - 1))
+	p := uint32(bits.Len64(heap/256 - 1))
 	return min(max(p, hashtable.MinPower), hashtable.MaxPower)
 }
 
@@ -162,11 +174,17 @@ func Open(opts Options) (*Cache, error) {
 	if c.arena, err = arena.Map(c.nseg * c.segSize); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoMemory, err)
 	}
-	if c.ht, err = hashtable.New(opts.HashPower); err != nil {
+	ht, err := hashtable.New(opts.HashPower)
+	if err != nil {
 		_ = arena.Unmap(c.arena)
 		return nil, fmt.Errorf("%w: %v", ErrNoMemory, err)
 	}
-	c.live.Store(&memory{arena: c.arena, table: c.ht.Memory()})
+	c.ht.Store(ht)
+	// Retiring whole segments for a table smaller than one would give up
+	// more memory than the table takes: a table up to a segment's size
+	// is paid by the budget itself.
+	c.tableBudget = max(ht.Bytes(), uint64(c.segSize))
+	c.live.Store(&memory{arena: c.arena, ht: ht})
 	c.segs = segment.NewTable(c.nseg, c.segSize)
 	c.buckets = make([]ttlBucket, ttl.Count)
 	for i := range c.buckets {
@@ -214,15 +232,22 @@ func (c *Cache) Close() error {
 	for i := range c.stripes {
 		c.stripes[i].Unlock()
 	}
-	return unmapUnused(m)
+	// A growth that published before the swap may still be waiting to
+	// unmap the table it replaced; readers of that table also read the
+	// arena, so the arena goes only after they are done too.
+	c.grower.unmapping.Wait()
+	return unmapUnused(m, m.arena, m.ht.Memory())
 }
 
 // memory is the cache's mapped memory. Lock-free readers hold a pointer to
 // it (from Cache.live, nil once closed) for as long as they touch the arena
 // or the hashtable, so the garbage collector tells when the last one is
-// done: the memory object becomes unreachable.
+// done: the memory object becomes unreachable. Growth publishes a new
+// memory object with the new table, so the old one tells when the old
+// table's last reader is done.
 type memory struct {
-	arena, table []byte
+	arena []byte
+	ht    *hashtable.Table
 }
 
 // reading returns the cache's memory for a lock-free reader, or nil if the
@@ -231,13 +256,13 @@ type memory struct {
 // until after its last access to either.
 func (c *Cache) reading() *memory { return c.live.Load() }
 
-// unmapUnused unmaps m once no reader holds it. Close dropped the only
-// other reference (Cache.live); readers that loaded it before keep it
-// reachable until they are done, and a full collection is the one way to
-// learn that none does any more. It usually takes one collection: reads
-// last nanoseconds.
-func unmapUnused(m *memory) error {
-	mem := *m
+// unmapUnused unmaps regions (parts of m) once no reader holds m. The
+// caller dropped the only other reference (Cache.live: Close cleared it,
+// growth replaced it); readers that loaded it before keep it reachable
+// until they are done, and a full collection is the one way to learn that
+// none does any more. It usually takes one collection: reads last
+// nanoseconds.
+func unmapUnused(m *memory, regions ...[]byte) error {
 	w := weak.Make(m)
 	m = nil
 	for wait := time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
@@ -247,8 +272,17 @@ func unmapUnused(m *memory) error {
 		}
 		time.Sleep(wait)
 	}
-	return errors.Join(arena.Unmap(mem.arena), arena.Unmap(mem.table))
+	var errs []error
+	for _, r := range regions {
+		errs = append(errs, arena.Unmap(r))
+	}
+	return errors.Join(errs...)
 }
+
+// table returns the current hashtable, for writers (holding their key's
+// stripe) and maintenance (holding evictMu): growth, which needs all of
+// those locks, cannot replace it while they hold theirs.
+func (c *Cache) table() *hashtable.Table { return c.ht.Load() }
 
 // shard picks the stat shard of the caller's P: goroutines running at
 // the same time use different shards, so no counter line is written by
@@ -268,8 +302,27 @@ func (c *Cache) Stats() Stats {
 		s.Deletes += sh.deletes.Load()
 	}
 	s.Gets = s.Hits + s.Misses
-	var items, bytes int64
-	free := 0
+	items, bytes, free := c.liveTotals()
+	s.Items, s.ItemBytes = uint64(max(items, 0)), uint64(max(bytes, 0))
+	s.HeapBytes = uint64(c.nseg * c.segSize)
+	s.HashtableBytes = c.table().Bytes()
+	s.SegmentsTotal = uint64(c.nseg)
+	retired := c.grower.retiredCount.Load()
+	s.SegmentsFree = uint64(free) - retired
+	s.SegmentsRetired = retired
+	s.HashtableGrowths = c.grower.growths.Load()
+	s.EvictedItems = c.evictedItems.Load()
+	s.ExpiredItems = c.expiredItems.Load()
+	s.EvictedSegments = c.evictedSegments.Load()
+	s.ExpiredSegments = c.expiredSegments.Load()
+	s.MergedSegments = c.mergedSegments.Load()
+	s.PromotedItems = c.promotedItems.Load()
+	return s
+}
+
+// liveTotals sums the live items and bytes of the segments' counters, and
+// counts the Free segments (retired ones included): O(segments).
+func (c *Cache) liveTotals() (items, bytes int64, free int) {
 	for i := range c.segs.Headers {
 		h := &c.segs.Headers[i]
 		if h.State() == segment.Free {
@@ -280,18 +333,7 @@ func (c *Cache) Stats() Stats {
 		items += int64(n)
 		bytes += int64(b)
 	}
-	s.Items, s.ItemBytes = uint64(max(items, 0)), uint64(max(bytes, 0))
-	s.HeapBytes = uint64(c.nseg * c.segSize)
-	s.HashtableBytes = c.ht.Bytes()
-	s.SegmentsTotal = uint64(c.nseg)
-	s.SegmentsFree = uint64(free)
-	s.EvictedItems = c.evictedItems.Load()
-	s.ExpiredItems = c.expiredItems.Load()
-	s.EvictedSegments = c.evictedSegments.Load()
-	s.ExpiredSegments = c.expiredSegments.Load()
-	s.MergedSegments = c.mergedSegments.Load()
-	s.PromotedItems = c.promotedItems.Load()
-	return s
+	return items, bytes, free
 }
 
 // Len returns the number of live items.

@@ -43,7 +43,7 @@ func TestCloseWaitsForReadersThenUnmaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	arenaAt := uintptr(unsafe.Pointer(unsafe.SliceData(c.arena)))
-	tableAt := uintptr(unsafe.Pointer(unsafe.SliceData(c.ht.Memory())))
+	tableAt := uintptr(unsafe.Pointer(unsafe.SliceData(c.table().Memory())))
 	if !mapped(t, arenaAt) || !mapped(t, tableAt) {
 		t.Fatal("an open cache's memory is not mapped")
 	}

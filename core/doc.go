@@ -10,11 +10,25 @@
 // segments. When memory runs out, one of eight eviction policies picks the
 // segments to reclaim (see Policy).
 //
+// The hashtable grows by doubling while the cache runs, so that neither
+// its initial size nor the item size caps the number of items: when a new
+// key finds both its buckets full and nothing can be displaced, the table
+// doubles if it is at least half full and the memory left would still
+// hold the live items. The table is part of the cache's memory: the cache
+// takes at most HeapBytes plus the larger of the initial table and one
+// segment, because each growth beyond that retires segments worth the
+// difference (evicted through the policy like any segment, their pages
+// returned to the system, never used again). Stats reports the table's
+// size, its growths and the retired segments.
+//
 // Every method of Cache is safe for concurrent use. Reads take no lock:
 // they copy the value out of the segment and validate the segment's
-// generation afterwards. Writers of one key are serialized by a striped
-// lock; space is reserved in a segment with an atomic add, and the
-// hashtable slot is published only after the bytes are written.
+// generation afterwards; a lookup uses the table it loaded, and one that
+// misses after a growth looks again in the new table. Writers of one key
+// are serialized by a striped lock; space is reserved in a segment with an
+// atomic add, and the hashtable slot is published only after the bytes are
+// written. Growth holds every stripe and the maintenance lock while it
+// copies the table, so writers and drains wait for it; readers do not.
 //
 // Go programs import this package directly; the C ABI in capi wraps it.
 package core

@@ -49,8 +49,8 @@ func (c *Cache) integrity(t *testing.T) {
 	t.Helper()
 	items := make([]int32, c.nseg)
 	bytes := make([]int32, c.nseg)
-	for i := range c.ht.Buckets {
-		for _, s := range c.ht.Buckets[i] {
+	for i := range c.table().Buckets {
+		for _, s := range c.table().Buckets[i] {
 			if s == 0 || hashtable.IsGhost(s) {
 				continue
 			}

@@ -121,7 +121,7 @@ func TestIncrDuringRelocation(t *testing.T) {
 		c.evictMu.Lock()
 		// Park whatever segment holds n and move it.
 		var f found
-		k := c.ht.Key(hashKey([]byte("n")))
+		k := c.table().Key(hashKey([]byte("n")))
 		if c.locate([]byte("n"), &k, 0xffff, &f) && c.claim(f.seg) {
 			relocateAll(t, c, f.seg)
 		}

@@ -2,9 +2,9 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"math/bits"
 	"runtime"
-	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
@@ -145,6 +145,12 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 		}
 		if !c.locate(key, k, mask, &f) {
 			if k.Settled(moves) || attempt > 1<<20 {
+				// A miss in a table that growth has replaced since
+				// we loaded it proves nothing: writers and drains
+				// change only the new one.
+				if m := c.live.Load(); m != nil && m.ht != k.Table() {
+					return buf, 0, 0, errTableMoved
+				}
 				return buf, 0, 0, ErrNotFound
 			}
 			if attempt > 16 {
@@ -187,7 +193,7 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 		if expired {
 			return buf[:keep], 0, 0, ErrNotFound
 		}
-		c.ht.Bump(f.p, f.s)
+		k.Table().Bump(f.p, f.s)
 		if !grow && n > keep {
 			return buf, n, 0, ErrBufferSmall
 		}
@@ -197,10 +203,7 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 
 // prefetchItem starts loading the item of the first slot in mask.
 func (c *Cache) prefetchItem(k *hashtable.Key, mask uint32) {
-	seg, _, off := hashtable.Where(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
-	if int(seg) < c.nseg && off < c.segSize {
-		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
-	}
+	c.prefetchEntry(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
 }
 
 func (c *Cache) countGet(err error) {
@@ -223,17 +226,41 @@ func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
 	if checkKey(key) != nil {
 		return dst, 0, false
 	}
-	m := c.reading()
-	if m == nil {
-		return dst, 0, false
+	out, _, token, err := c.lookup(dst, key, true)
+	if err == ErrClosed {
+		err = ErrNotFound
 	}
-	h := hashKey(key)
-	k := c.ht.Key(h)
-	moves := k.Moves()
-	out, _, token, err := c.read(dst, key, h, &k, moves, k.Match(), true)
-	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	return out, token, err == nil
+}
+
+// errTableMoved is read's report of a miss in a table that growth has
+// replaced meanwhile: the caller looks again in the current one.
+var errTableMoved = errors.New("segcache: the hashtable grew during the lookup")
+
+// lookup is read of a validated key in the current table, looking again
+// in the next table if growth replaced it during the lookup. ErrClosed
+// means the cache was closed before the lookup started.
+func (c *Cache) lookup(buf, key []byte, grow bool) (out []byte, n int, token uint64, err error) {
+	m := c.reading()
+	if m == nil {
+		return buf, 0, 0, ErrClosed
+	}
+	h := hashKey(key)
+	for {
+		k := m.ht.Key(h)
+		moves := k.Moves()
+		out, n, token, err = c.read(buf, key, h, &k, moves, k.Match(), grow)
+		if err != errTableMoved {
+			break
+		}
+		if m = c.reading(); m == nil {
+			out, n, token, err = buf, 0, 0, ErrNotFound
+			break
+		}
+	}
+	runtime.KeepAlive(m) // the memory of the table last used stays mapped until here
+	return out, n, token, err
 }
 
 // GetInto copies key's value into buf and returns its length and CAS
@@ -243,15 +270,10 @@ func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, 0, err
 	}
-	m := c.reading()
-	if m == nil {
+	_, n, token, err = c.lookup(buf, key, false)
+	if err == ErrClosed {
 		return 0, 0, ErrClosed
 	}
-	h := hashKey(key)
-	k := c.ht.Key(h)
-	moves := k.Moves()
-	_, n, token, err = c.read(buf, key, h, &k, moves, k.Match(), false)
-	runtime.KeepAlive(m) // the memory stays mapped until here
 	c.countGet(err)
 	if c.closed.Load() && err == ErrNotFound {
 		return 0, 0, ErrClosed
@@ -277,6 +299,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		return
 	}
 	defer runtime.KeepAlive(m) // the memory stays mapped until the batch is done
+	t := m.ht                  // one table for the whole batch; a key it misses after growth is looked up again
 	var hashes [batchChunk]uint64
 	var masks [batchChunk]uint32
 	for start := 0; start < len(keys); start += batchChunk {
@@ -287,10 +310,10 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		var ks [batchChunk]hashtable.Key
 		var moves [batchChunk]uint64
 		for i := range chunk {
-			ks[i] = c.ht.Key(hashes[i])
+			ks[i] = t.Key(hashes[i])
 			moves[i] = ks[i].Moves()
 		}
-		c.ht.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
+		t.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
 		// The buckets are in cache now; start loading every candidate
 		// item too, so the item misses of the batch overlap instead of
 		// coming one after another in the loop below.
@@ -306,6 +329,12 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 				continue
 			}
 			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], moves[i], masks[i], false)
+			if err == errTableMoved {
+				_, n, _, err = c.lookup(bufs[j], k, false)
+				if err == ErrClosed {
+					err = ErrNotFound // reported as ErrClosed below
+				}
+			}
 			c.countGet(err)
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed

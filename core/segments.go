@@ -177,7 +177,7 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 // slotOf finds the slot that links the item at (id, off), whose key has
 // hash h, or nil if the item is dead (overwritten, deleted or evicted).
 func (c *Cache) slotOf(id int32, off int, h uint64) (*uint64, uint64) {
-	k := c.ht.Key(h)
+	k := c.table().Key(h)
 	return k.Linking(hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off))
 }
 
@@ -219,7 +219,7 @@ func (c *Cache) forEachLinked(id int32, fn func(p *uint64, s uint64, data []byte
 	c.forEachItem(id, func(off int, ih item.Header, data []byte) {
 		h := hashKey(data[item.HeaderSize : item.HeaderSize+ih.Klen])
 		if drainPrefetch {
-			c.ht.PrefetchKey(h)
+			c.table().PrefetchKey(h)
 		}
 		batch[n] = batchItem{off, h, data}
 		if n++; n == drainBatch {
@@ -335,6 +335,6 @@ func (c *Cache) Clear() error {
 	}
 	c.ev.pass.dest = segment.None // its destination was drained above
 	// Ghosts remember evicted keys' popularity; a cleared cache starts cold.
-	c.ht.ClearGhosts()
+	c.table().ClearGhosts()
 	return nil
 }

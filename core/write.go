@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -43,6 +44,7 @@ type keyed struct {
 	key []byte
 	h   uint64
 	hashtable.Key
+	mayGrow bool // a full bucket pair may ask for growth (needGrow) instead of evicting
 }
 
 // lockKey takes the stripe of key, which the caller validated. Every
@@ -57,7 +59,7 @@ func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 		mu.Unlock()
 		return keyed{}, nil, ErrClosed
 	}
-	return keyed{key, h, c.ht.Key(h)}, mu, nil
+	return keyed{key: key, h: h, Key: c.table().Key(h)}, mu, nil
 }
 
 // find locates k's entry, live or expired.
@@ -87,24 +89,46 @@ func (c *Cache) CAS(key, val []byte, ttl time.Duration, token uint64) error {
 	return c.store(key, val, ttl, modeCAS, token)
 }
 
+// store writes key → val under mode. If the key's bucket pair is full
+// and the table may grow, it grows it (holding no lock) and starts over;
+// after a growth that did not happen, it evicts or fails as without
+// growth, so it never loops.
 func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token uint64) error {
+	mayGrow := true
+	for {
+		seen, err := c.storeOnce(key, val, ttlD, mode, token, mayGrow)
+		if err != errNeedGrow {
+			return err
+		}
+		mayGrow = c.grow(seen)
+	}
+}
+
+// errNeedGrow is storeOnce's report that the key found its bucket pair
+// full and the table should grow before anything is evicted for it.
+var errNeedGrow = errors.New("segcache: the hashtable should grow")
+
+// storeOnce is one attempt of store, under the key's stripe. With mayGrow,
+// a full bucket pair returns errNeedGrow and the table it was full in.
+func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, token uint64, mayGrow bool) (*hashtable.Table, error) {
 	if err := checkKey(key); err != nil {
-		return err
+		return nil, err
 	}
 	num, numeric := item.ParseCanonical(val)
 	size := item.Size(len(key), len(val), numeric)
 	if size > c.segSize {
-		return fmt.Errorf("%w: %d bytes with header, segment is %d", ErrItemTooLarge, size, c.segSize)
+		return nil, fmt.Errorf("%w: %d bytes with header, segment is %d", ErrItemTooLarge, size, c.segSize)
 	}
 	ms, err := ttlMillis(ttlD)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	k, mu, err := c.lockKey(key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer mu.Unlock()
+	k.mayGrow = mayGrow
 	bucket := ttl.Bucket(ms)
 	lane := uint64(proc.ID())
 	c.prefetchReserve(bucket, lane, size)
@@ -119,15 +143,15 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		switch mode {
 		case modeAdd:
 			if live {
-				return ErrExists
+				return nil, ErrExists
 			}
 		case modeReplace, modeCAS:
 			if !live {
-				return ErrNotFound
+				return nil, ErrNotFound
 			}
 			if mode == modeCAS && attempt == 0 {
 				if cur, ok := c.tokenOf(&k, &f); !ok || cur != token {
-					return ErrExists
+					return nil, ErrExists
 				}
 			}
 		}
@@ -139,7 +163,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		stamp := mu.stamp & item.StampMask
 		id, off, gen, err := c.reserve(bucket, pool, lane, size)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		hdr := &c.segs.Headers[id]
 		dst := c.segBytes(id)[off : off+size]
@@ -170,7 +194,7 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		if res == published {
 			hdr.Unpin()
 			c.shard().sets.Add(1)
-			return nil
+			return nil, nil
 		}
 		// Give the reservation up (its bytes stay dead). Publishing may
 		// need a drain to finish first while we pin the new segment,
@@ -179,8 +203,11 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 		// dropping another key for it.
 		item.MarkDeleted(dst)
 		hdr.Unpin()
+		if res == needGrow {
+			return k.Table(), errNeedGrow
+		}
 		if res == bucketsFull {
-			return fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
+			return nil, fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
 		}
 		if waitP != nil {
 			waitSlot(waitP, waitS)
@@ -273,6 +300,7 @@ const (
 	published   publishResult = iota
 	retryLookup               // the old entry moved or a drain owns a slot: look again (after waiting, if a slot is given)
 	bucketsFull               // a fresh key found no free slot and the policy keeps every entry
+	needGrow                  // a fresh key found no free slot and the table should grow first
 )
 
 // publish links the new location for key without ever waiting: it
@@ -320,6 +348,8 @@ func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint
 		switch {
 		case vs == 0 || hashtable.IsGhost(vs):
 			continue // freed meanwhile: InsertFree takes it
+		case kd.mayGrow && c.wantGrow(k.Table()):
+			return needGrow, nil, 0
 		case c.policy == PolicyNone:
 			return bucketsFull, nil, 0
 		}

@@ -380,8 +380,9 @@ class CacheBase:
 
     All arguments are keyword-only and optional (None = the library's
     default): heap_bytes (item memory, default 64 MiB), segment_bytes
-    (default 1 MiB; multiple of 8, 4 KiB to 8 MiB), hash_power (0 = sized
-    from heap_bytes), eviction (one of segcache.EVICTIONS: "none",
+    (default 1 MiB; multiple of 8, 4 KiB to 8 MiB), hash_power (the initial
+    table, 2^hash_power slots; 0 = one slot per 256 heap bytes; it doubles
+    when it fills), eviction (one of segcache.EVICTIONS: "none",
     "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo"
     (default)), merge_max, merge_target, merge_compact (merge policy) and
     s3fifo_admission_ratio (s3fifo policy).

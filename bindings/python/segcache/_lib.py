@@ -87,6 +87,8 @@ class Stats(Structure):
             "expired_segments",
             "merged_segments",
             "promoted_items",
+            "hashtable_growths",
+            "segments_retired",
         )
     ]
 

@@ -645,6 +645,29 @@ def test_eviction_keeps_writes_working():
         assert s["evicted_items"] + s.get("merged_segments", 0) > 0
 
 
+def test_stats_report_table_growth():
+    # A 16-slot initial table and 5,000 small items: the table doubles
+    # (at least 9 times to hold them), the stats say so, every item stays
+    # readable, and the segments retired to pay for the table keep the
+    # memory within the heap plus the larger of the initial table and a
+    # segment.
+    with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10, hash_power=4,
+                        eviction="none") as c:
+        s0 = c.stats()
+        assert s0["hashtable_bytes"] == 8 << 4
+        assert s0["hashtable_growths"] == 0 and s0["segments_retired"] == 0
+        for i in range(5000):
+            c.set(b"g%06d" % i, b"v%d" % i)
+        s = c.stats()
+        assert s["items"] == 5000
+        assert all(c.get(b"g%06d" % i) == b"v%d" % i for i in range(5000))
+        assert s["hashtable_growths"] >= 9
+        assert s["hashtable_bytes"] == (8 << 4) << s["hashtable_growths"]
+        in_use = (s["segments_total"] - s["segments_retired"]) * (64 << 10)
+        assert in_use + s["hashtable_bytes"] <= s["heap_bytes"] + (64 << 10)
+        assert s["segments_free"] + s["segments_retired"] <= s["segments_total"]
+
+
 def test_options_are_applied():
     with segcache.Cache(
         heap_bytes=4 << 20,

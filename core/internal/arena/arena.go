@@ -3,6 +3,7 @@ package arena
 import (
 	"fmt"
 	"syscall"
+	"unsafe"
 )
 
 // Map returns n bytes of zeroed, page-aligned memory outside the Go heap.
@@ -35,3 +36,23 @@ func Unmap(m []byte) error {
 }
 
 const madvHugepage = 14 // MADV_HUGEPAGE
+
+// Release gives the whole pages inside m back to the kernel but keeps the
+// range mapped: a later read sees zeros instead of faulting, so lock-free
+// readers that still hold a stale location into m stay safe (they validate
+// what they read). The partial pages at m's ends are kept: they may belong
+// to neighbours.
+func Release(m []byte) error {
+	page := uintptr(syscall.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(m))) &^ (page - 1)
+	if len(m) == 0 || hi <= lo {
+		return nil
+	}
+	whole := m[lo-start : hi-start]
+	if err := syscall.Madvise(whole, syscall.MADV_DONTNEED); err != nil {
+		return fmt.Errorf("arena: madvise(DONTNEED) %d bytes: %w", len(whole), err)
+	}
+	return nil
+}

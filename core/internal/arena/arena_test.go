@@ -73,3 +73,34 @@ func mappedBytes(t *testing.T) uint64 {
 	t.Fatal("no VmSize in /proc/self/status")
 	return 0
 }
+
+// Release zeroes the whole pages inside its range and nothing outside it,
+// and the range stays mapped (reads and writes work after it).
+func TestReleaseWholePagesOnly(t *testing.T) {
+	page := os.Getpagesize()
+	m, err := Map(4 * page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Unmap(m)
+	for i := range m {
+		m[i] = 0xAB
+	}
+	// From mid first page to mid last page: pages 1 and 2 are whole.
+	if err := Release(m[page/2 : 3*page+page/2]); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range m {
+		want := byte(0xAB)
+		if i >= page && i < 3*page {
+			want = 0
+		}
+		if b != want {
+			t.Fatalf("byte %d (page %d) = %#x after Release, want %#x", i, i/page, b, want)
+		}
+	}
+	m[page] = 1 // still mapped and writable
+	if err := Release(m[:page/2]); err != nil {
+		t.Errorf("Release of less than a page: %v", err)
+	}
+}

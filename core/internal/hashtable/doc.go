@@ -27,6 +27,13 @@
 // removed the entry, and the caller must look again. That loop exists
 // once, in Change.Apply.
 //
+// A table does not grow in place: the engine builds a table twice the size
+// with Table.CopyInto while every writer is held off, and publishes it.
+// Slots do not hold the hash, so CopyInto asks the engine for each entry's
+// hash (read from its item); the tag is the hash's top 12 bits, which no
+// table size uses for buckets (bucket indices take at most 26 bits each),
+// so an entry keeps its slot value. Ghosts have no item and are dropped.
+//
 // This package knows nothing of items; the engine verifies keys in the
 // segments and decides which transition to make. The table lives outside
 // the Go heap.

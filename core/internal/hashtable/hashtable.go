@@ -2,6 +2,7 @@ package hashtable
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -117,6 +118,9 @@ func (t *Table) Key(h uint64) Key {
 
 // movesOf returns the move counter of the keys whose first bucket is i0.
 func (t *Table) movesOf(i0 uint64) *atomic.Uint64 { return &t.moves[i0&(moveStripes-1)].n }
+
+// Table returns the table the key's place is in.
+func (k *Key) Table() *Table { return k.t }
 
 // Moves returns the key's displacement counter. Read it before the
 // lookup's Match and pass it to Settled if the lookup misses.
@@ -465,6 +469,103 @@ func (t *Table) ClearGhosts() {
 // Prefetch asks the CPU to start loading the cache line at p (a hint: it
 // never faults). The engine uses it for items it is about to read or write.
 func Prefetch(p unsafe.Pointer) { tagscan.Prefetch(p) }
+
+// Power returns log2 of the table's slot count.
+func (t *Table) Power() uint32 { return uint32(bits.Len64(t.Mask)) + 3 }
+
+// Slots returns the table's slot count.
+func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
+
+// CopyInto re-places every live entry of t into dst, an empty table that
+// nobody else uses yet (growth builds the next table this way before it
+// publishes it). Slots do not hold the hash, so hashOf recovers it from
+// the entry's item; an entry keeps its tag, frequency and location (the
+// tag is the hash's top bits, which no table size uses for buckets).
+// Ghosts have no item to hash and are dropped: their keys come back cold.
+// The caller must keep every writer of t away meanwhile, so that t does
+// not change under the copy and no entry is in flight between buckets. It
+// fails, leaving dst partly filled, if hashOf fails or an entry finds both
+// its buckets in dst full even after moving one of their entries to its
+// other bucket.
+//
+// The walk is sequential in t and, because an entry keeps its role (first
+// or second bucket of its pair) when there is room, nearly sequential in
+// dst: a doubled table's bucket for the same role is i or i+len(t.Buckets).
+// The one random access per entry is its item, which prefetch (called for
+// the entries a few buckets ahead) starts loading early.
+func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) error {
+	const ahead = 4 // buckets: 32 item loads in flight
+	for i := range t.Buckets {
+		if j := i + ahead; j < len(t.Buckets) {
+			for _, s := range &t.Buckets[j] {
+				if s != 0 && !IsGhost(s) {
+					prefetch(s)
+				}
+			}
+		}
+		b := &t.Buckets[i]
+		for j := range b {
+			s := Load(&b[j])
+			if s == 0 || IsGhost(s) {
+				continue
+			}
+			h, ok := hashOf(s)
+			if !ok {
+				return fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
+			}
+			i0, _, _ := tagscan.Candidates(h, t.Mask)
+			if !dst.place(h, s&^moving, uint64(i) != i0, hashOf) {
+				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
+			}
+		}
+	}
+	return nil
+}
+
+// place puts entry s of the key whose hash is h into an unpublished
+// table: into its first candidate bucket (second if second), else the
+// other one, else after moving one entry of the pair to its own other
+// bucket (one level, like Key.Displace).
+func (t *Table) place(h, s uint64, second bool, hashOf func(uint64) (uint64, bool)) bool {
+	k := t.Key(h)
+	pref, other := k.b0, k.b1
+	if second {
+		pref, other = other, pref
+	}
+	for _, b := range [2]*Bucket{pref, other} {
+		for j := range b {
+			if Load(&b[j]) == 0 {
+				atomic.StoreUint64(&b[j], s)
+				return true
+			}
+		}
+	}
+	for i := 0; i < 16; i++ {
+		p := k.Slot(i)
+		o := Load(p)
+		ho, ok := hashOf(o)
+		if !ok {
+			return false
+		}
+		cur := k.b0
+		if i >= 8 {
+			cur = k.b1
+		}
+		ko := t.Key(ho)
+		other := ko.b0
+		if other == cur {
+			other = ko.b1
+		}
+		for j := range other {
+			if Load(&other[j]) == 0 {
+				atomic.StoreUint64(&other[j], o)
+				atomic.StoreUint64(p, s)
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // PrefetchKey starts loading both candidate buckets of the key whose hash
 // is h. It takes their addresses from the bucket slice without going

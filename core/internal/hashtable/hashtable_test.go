@@ -440,3 +440,65 @@ func TestDisplaceNeverHidesFromReaders(t *testing.T) {
 		t.Fatalf("%d entries link the item after %d moves, want 1", n, moved)
 	}
 }
+
+// CopyInto re-places every live entry of a full table into one twice its
+// size: each is found in its new pair with its tag, frequency and
+// location; ghosts are dropped; a hash that cannot be recovered fails it.
+func TestCopyInto(t *testing.T) {
+	src := newT(t, 8)             // 256 slots
+	hashOf := map[uint64]uint64{} // location -> hash
+	x := uint64(0x9E3779B97F4A7C15)
+	placed := 0
+	for i := uint64(1); placed < 240 && i < 100000; i++ {
+		h := mix(x * i)
+		loc := MakeLoc(int32(i%1000), uint32(i), int(i%4096)*8)
+		k := src.Key(h)
+		if !k.InsertFree(loc) {
+			continue // pair full: this test does not displace
+		}
+		p, s := k.Linking(loc)
+		CAS(p, s, s|(i%100)<<FreqShift)
+		hashOf[loc] = h
+		placed++
+	}
+	ghost := src.Key(mix(7))
+	if ghost.InsertFree(MakeLoc(5, 5, 5*8)) {
+		p, s := ghost.Linking(MakeLoc(5, 5, 5*8))
+		Bury().Apply(p, s)
+	}
+	dst := newT(t, 9)
+	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
+	if err := src.CopyInto(dst, lookup, func(uint64) {}); err != nil {
+		t.Fatal(err)
+	}
+	want, got := map[uint64]uint64{}, map[uint64]uint64{}
+	for i := range src.Buckets {
+		for _, s := range src.Buckets[i] {
+			if s != 0 && !IsGhost(s) {
+				want[Loc(s)] = s
+			}
+		}
+	}
+	for loc, h := range hashOf {
+		k := dst.Key(h)
+		if p, s := k.Linking(loc); p != nil {
+			got[loc] = s
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries after CopyInto (-src +dst):\n%s", diff)
+	}
+	for i := range dst.Buckets {
+		for _, s := range dst.Buckets[i] {
+			if IsGhost(s) {
+				t.Errorf("ghost %#x copied", s)
+			}
+		}
+	}
+	if err := src.CopyInto(newT(t, 9), func(uint64) (uint64, bool) { return 0, false }, func(uint64) {}); err == nil {
+		t.Errorf("CopyInto with an unreadable item succeeded")
+	}
+	if src.Power() != 8 || dst.Power() != 9 || dst.Slots() != 512 {
+		t.Errorf("Power %d, %d, Slots %d: want 8, 9, 512", src.Power(), dst.Power(), dst.Slots())
+	}
+}

@@ -280,6 +280,10 @@ structs! {
         pub merged_segments: u64,
         /// Items copied by merge or S3-FIFO promotion.
         pub promoted_items: u64,
+        /// Doublings of the hashtable since open.
+        pub hashtable_growths: u64,
+        /// Segments that pay for the table's growth (no items, pages returned).
+        pub segments_retired: u64,
     }
 
     /// The cache, buffer and outputs of [`segcache_get_buf`], set up once
@@ -364,11 +368,12 @@ const _: () = {
     assert!(core::mem::offset_of!(segcache_options, heap_bytes) == 8);
     assert!(core::mem::offset_of!(segcache_options, eviction) == 24);
     assert!(core::mem::offset_of!(segcache_options, s3fifo_admission_ratio) == 40);
-    assert!(core::mem::size_of::<segcache_stats>() == 144);
+    assert!(core::mem::size_of::<segcache_stats>() == 160);
     assert!(core::mem::align_of::<segcache_stats>() == 8);
     assert!(core::mem::offset_of!(segcache_stats, items) == 8);
     assert!(core::mem::offset_of!(segcache_stats, expired_segments) == 120);
     assert!(core::mem::offset_of!(segcache_stats, promoted_items) == 136);
+    assert!(core::mem::offset_of!(segcache_stats, segments_retired) == 152);
     // The size fields the library checks against.
     assert!(core::mem::offset_of!(segcache_options, merge_max) == SEGCACHE_OPTIONS_MIN_SIZE as usize);
     assert!(core::mem::offset_of!(segcache_stats, merged_segments) == SEGCACHE_STATS_MIN_SIZE as usize);

@@ -166,8 +166,9 @@ impl Builder {
         self
     }
 
-    /// The hashtable has 2^`power` slots; 0 (the default) sizes it from
-    /// the heap.
+    /// The hashtable starts with 2^`power` slots; 0 (the default) gives one
+    /// slot per 256 heap bytes. It doubles when it fills, retiring segments
+    /// worth its growth (see [`Stats::segments_retired`]).
     pub fn hash_power(mut self, power: u32) -> Builder {
         self.opts.hash_power = power;
         self
@@ -267,6 +268,11 @@ pub struct Stats {
     pub merged_segments: u64,
     /// Items copied by merge or S3-FIFO promotion.
     pub promoted_items: u64,
+    /// Doublings of the hashtable since the cache was opened.
+    pub hashtable_growths: u64,
+    /// Segments retired to pay for the table's growth: they hold no items
+    /// and their pages are returned to the system.
+    pub segments_retired: u64,
 }
 
 /// Size of the stack buffer a plain [`Cache::get`] tries first, so that a
@@ -700,6 +706,8 @@ impl Cache {
             expired_segments: s.expired_segments,
             merged_segments: s.merged_segments,
             promoted_items: s.promoted_items,
+            hashtable_growths: s.hashtable_growths,
+            segments_retired: s.segments_retired,
         })
     }
 

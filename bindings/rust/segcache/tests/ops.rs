@@ -277,6 +277,30 @@ fn stats_count_operations() {
 }
 
 #[test]
+fn stats_report_table_growth() {
+    // A 16-slot initial table and 5,000 small items: the table doubles (at
+    // least 9 times), every item stays readable, and the retired segments
+    // keep the memory within the heap plus one segment (the table's budget
+    // here: larger than the initial table).
+    let seg = 64u64 << 10;
+    let cache = Cache::builder().heap_bytes(1 << 20).segment_bytes(seg as u32).hash_power(4).eviction(Eviction::None).build().unwrap();
+    let s0 = cache.stats().unwrap();
+    assert_eq!((s0.hashtable_bytes, s0.hashtable_growths, s0.segments_retired), (8 << 4, 0, 0));
+    for i in 0..5000 {
+        cache.set(format!("g{i:06}"), format!("v{i}"), 0).unwrap();
+    }
+    for i in 0..5000 {
+        assert_eq!(cache.get(format!("g{i:06}")).unwrap(), Some(format!("v{i}").into_bytes()));
+    }
+    let s = cache.stats().unwrap();
+    assert_eq!(s.items, 5000);
+    assert!(s.hashtable_growths >= 9, "{} growths", s.hashtable_growths);
+    assert_eq!(s.hashtable_bytes, (8 << 4) << s.hashtable_growths);
+    let in_use = (s.segments_total - s.segments_retired) * seg;
+    assert!(in_use + s.hashtable_bytes <= s.heap_bytes + seg, "{in_use} + {} bytes", s.hashtable_bytes);
+}
+
+#[test]
 fn a_full_cache_without_eviction_reports_no_space_and_keeps_its_items() {
     let cache = Cache::builder().heap_bytes(64 << 10).segment_bytes(16 << 10).eviction(Eviction::None).build().unwrap();
     let value = vec![7u8; 1000];

@@ -1,0 +1,216 @@
+package core
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/segcache/segcache/core/internal/arena"
+	"github.com/segcache/segcache/core/internal/hashtable"
+)
+
+// grower is the state of hashtable growth.
+//
+// The table doubles when a fresh key finds both its buckets full and no
+// entry there can move to its other bucket, the table is at least half
+// full (so a pair filled by chance in a sparse table does not double it),
+// and the doubling pays: the segments retired to pay for it (see
+// retireFor) would still hold every item live now. Otherwise the insert
+// does what it did before growth existed: it evicts the coldest entry of
+// the pair, or fails with ErrNoSpace under PolicyNone. Growth on failure,
+// not at a load-factor threshold, because one-level displacement fills
+// the table to about 95% before a pair stays full: a threshold would
+// double it earlier and spend memory on empty slots.
+type grower struct {
+	mu sync.Mutex // serializes growths
+
+	growths      atomic.Uint64
+	retiredCount atomic.Uint64 // len(retired), for Stats
+	retired      []int32       // segments that pay for the table; guarded by evictMu
+
+	// After a refused growth, full pairs are counted and growth is looked
+	// at again only after nextCheck of them, so that a cache whose table
+	// may not grow does not count its items on every insert (the
+	// policies that evict; PolicyNone looks every time).
+	fullPairs atomic.Uint64
+	nextCheck atomic.Uint64
+
+	// unmapping counts growths waiting for the readers of the table they
+	// replaced; Close waits for them before it unmaps the arena, which
+	// those readers may also be reading.
+	unmapping sync.WaitGroup
+}
+
+// wantGrow is asked by an insert that found its bucket pair in t full and
+// could not displace anything: should it let go of its lock and grow the
+// table (grow) instead of evicting or failing?
+func (c *Cache) wantGrow(t *hashtable.Table) bool {
+	if t.Power() >= hashtable.MaxPower {
+		return false
+	}
+	// PolicyNone fails the write instead of evicting: that must mean the
+	// table really may not grow now, so it looks every time.
+	return c.grower.fullPairs.Add(1) >= c.grower.nextCheck.Load() || c.policy == PolicyNone
+}
+
+// refuse notes that growing seen does not pay now: look again after a
+// number of full pairs proportional to the table's size.
+func (g *grower) refuse(seen *hashtable.Table) {
+	g.nextCheck.Store(g.fullPairs.Load() + max(16, seen.Slots()/64))
+}
+
+// grow doubles the table if it is still seen and doubling pays. The
+// caller holds no lock. It reports whether the table changed since seen
+// (by this call or another), in which case the caller's insert should
+// look again.
+//
+// It stops every writer and every drain (all stripes, then evictMu, the
+// order writers take them in), retires the segments the bigger table
+// costs, copies every entry into the new table, and publishes it with one
+// atomic store of Cache.ht and of Cache.live. Lock-free readers keep using
+// the old table meanwhile: nothing changes it while the locks are held, so
+// what they find there is what the new table holds. A reader that loaded
+// the old table before the publish and misses looks again in the new one
+// (read's errTableMoved), and what it finds in the old one after the
+// publish was current when it started. The old table is unmapped once no
+// reader holds the memory object that pointed to it.
+func (c *Cache) grow(seen *hashtable.Table) bool {
+	g := &c.grower
+	g.mu.Lock()
+	if c.table() != seen {
+		g.mu.Unlock()
+		return true
+	}
+	if c.closed.Load() || !c.growthPays(seen) {
+		g.refuse(seen)
+		g.mu.Unlock()
+		return false
+	}
+	for i := range c.stripes {
+		c.stripes[i].Lock()
+	}
+	c.evictMu.Lock()
+	var old *memory
+	next, ok := c.growLocked(seen)
+	if ok {
+		c.ht.Store(next)
+		old = c.live.Swap(&memory{arena: c.arena, ht: next})
+		g.growths.Add(1)
+		g.nextCheck.Store(0)
+		g.unmapping.Add(1)
+	} else {
+		g.refuse(seen)
+	}
+	c.evictMu.Unlock()
+	for i := range c.stripes {
+		c.stripes[i].Unlock()
+	}
+	g.mu.Unlock()
+	if !ok {
+		return false
+	}
+	// An unmap error (only with a corrupted range) leaves the old table
+	// mapped: address space lost, but nothing faults.
+	_ = unmapUnused(old, seen.Memory())
+	g.unmapping.Done()
+	return true
+}
+
+// growLocked builds the doubled table of seen, retiring segments to pay
+// for it first (so that its drains, which use the current table, finish
+// before the copy). The caller holds every stripe and evictMu. On failure
+// it gives back what it retired and maps nothing.
+func (c *Cache) growLocked(seen *hashtable.Table) (*hashtable.Table, bool) {
+	if c.closed.Load() {
+		return nil, false
+	}
+	had := len(c.grower.retired)
+	next, err := hashtable.New(seen.Power() + 1)
+	if err != nil {
+		return nil, false
+	}
+	if c.retireLocked(c.retireFor(next.Bytes())) != nil {
+		c.unretireLocked(had)
+		_ = arena.Unmap(next.Memory())
+		return nil, false
+	}
+	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry); err != nil {
+		c.unretireLocked(had)
+		_ = arena.Unmap(next.Memory())
+		return nil, false
+	}
+	return next, true
+}
+
+// growthPays reports whether doubling seen is worth its memory: the table
+// is at least half full of live items (a full pair is not chance), and the
+// segments left after retiring those the new table costs still hold every
+// live item, with room for the open and spare segments.
+func (c *Cache) growthPays(seen *hashtable.Table) bool {
+	items, bytes, _ := c.liveTotals()
+	if uint64(items) < seen.Slots()/2 {
+		return false
+	}
+	c.evictMu.Lock()
+	retired := len(c.grower.retired)
+	c.evictMu.Unlock()
+	need := c.retireFor(2 * seen.Bytes())
+	if need <= retired {
+		return true // the budget already pays for it
+	}
+	left := c.nseg - need
+	return left >= 2+c.keepFree && bytes <= int64(left-1-c.keepFree)*int64(c.segSize)
+}
+
+// retireFor is how many segments must be retired in total while the table
+// is tableBytes large: the table's growth beyond tableBudget, in
+// whole segments rounded up, so that segments plus table never take more
+// than HeapBytes plus tableBudget.
+func (c *Cache) retireFor(tableBytes uint64) int {
+	if tableBytes <= c.tableBudget {
+		return 0
+	}
+	seg := uint64(c.segSize)
+	return int((tableBytes - c.tableBudget + seg - 1) / seg)
+}
+
+// retireLocked takes segments out of use until n are retired: each is
+// taken like a segment for new items (evicting if the policy does, never
+// under PolicyNone), kept off the free list, and its pages returned to
+// the system. The caller holds evictMu.
+func (c *Cache) retireLocked(n int) error {
+	g := &c.grower
+	for len(g.retired) < n {
+		id, err := c.allocLocked(c.keepFree)
+		if err != nil {
+			return err
+		}
+		// Pages only: readers may still follow stale locations here,
+		// and the generation bumped by its last recycle fails them.
+		_ = arena.Release(c.segBytes(id))
+		g.retired = append(g.retired, id)
+		g.retiredCount.Store(uint64(len(g.retired)))
+	}
+	return nil
+}
+
+// unretireLocked returns the segments retired beyond the first keep to
+// the free list (a growth that failed after retiring them).
+func (c *Cache) unretireLocked(keep int) {
+	g := &c.grower
+	for len(g.retired) > keep {
+		id := g.retired[len(g.retired)-1]
+		g.retired = g.retired[:len(g.retired)-1]
+		c.segs.Recycle(id) // ours alone: off the free list, never opened
+	}
+	g.retiredCount.Store(uint64(len(g.retired)))
+}
+
+// prefetchEntry starts loading the item slot s links (a hint: a stale
+// location only costs a useless load).
+func (c *Cache) prefetchEntry(s uint64) {
+	seg, _, off := hashtable.Where(s)
+	if int(seg) < c.nseg && off < c.segSize {
+		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
+	}
+}

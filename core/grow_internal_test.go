@@ -1,0 +1,368 @@
+package core
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// footprintOK checks the memory bound growth promises: the segments in use
+// plus the table never exceed the heap plus the table's budget, and the
+// retired segments are exactly what the table's growth costs.
+func footprintOK(t *testing.T, c *Cache) {
+	t.Helper()
+	s := c.Stats()
+	inUse := (s.SegmentsTotal - s.SegmentsRetired) * uint64(c.segSize)
+	if limit := s.HeapBytes + c.tableBudget; inUse+s.HashtableBytes > limit {
+		t.Errorf("segments in use %d + table %d = %d bytes > heap %d + table budget %d",
+			inUse, s.HashtableBytes, inUse+s.HashtableBytes, s.HeapBytes, c.tableBudget)
+	}
+	if want := uint64(c.retireFor(s.HashtableBytes)); s.SegmentsRetired != want {
+		t.Errorf("%d segments retired for a %d-byte table, want %d", s.SegmentsRetired, s.HashtableBytes, want)
+	}
+}
+
+// Growth from a 64-slot table to one that holds 20,000 items, under every
+// policy: memory holds them all, so none may be lost (neither to a full
+// bucket pair nor to the copy), every value reads back intact, and the
+// counters agree with the table afterwards.
+func TestGrowthKeepsEveryItem(t *testing.T) {
+	n := 20000
+	if raceOn {
+		n = 6000 // the race detector makes each set ~50x slower
+	}
+	for _, p := range allPolicies {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: 2 << 20, SegmentBytes: 64 << 10, HashPower: 6, Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i := 0; i < n; i++ {
+				k := []byte(fmt.Sprintf("g%07d", i))
+				if err := c.Set(k, checkedValue(k, i, 24), 0); err != nil {
+					t.Fatalf("Set #%d: %v (stats %+v)", i, err, c.Stats())
+				}
+			}
+			for i := 0; i < n; i++ {
+				k := []byte(fmt.Sprintf("g%07d", i))
+				v, ok := c.Get(nil, k)
+				if !ok {
+					t.Fatalf("%s lost (stats %+v)", k, c.Stats())
+				}
+				if err := valueOK(k, v); err != nil {
+					t.Fatalf("%s: %v", k, err)
+				}
+			}
+			s := c.Stats()
+			if s.Items != uint64(n) || s.EvictedItems != 0 {
+				t.Errorf("Items %d, EvictedItems %d: want %d and 0", s.Items, s.EvictedItems, n)
+			}
+			// From 64 slots to at least one per item, one doubling at a time.
+			if slots := s.HashtableBytes / 8; slots < uint64(n) || slots != 64<<s.HashtableGrowths {
+				t.Errorf("%d growths to %d slots for %d items, from 64", s.HashtableGrowths, slots, n)
+			}
+			footprintOK(t, c)
+			c.integrity(t)
+		})
+	}
+}
+
+// The case growth exists for: a 4 MiB cache of 16-byte items (4-byte key,
+// 4-byte value) holds as many items as its memory allows, not as many as
+// a fixed table sized for 64-byte items would (one slot per 64 heap
+// bytes: 65,536 slots). Memory here is what is left once the table is paid
+// for: the segments not retired. (Under the race detector, which makes
+// each set ~50x slower and checks nothing more here: 1 MiB, 64 segments.)
+func TestSmallItemsLimitedByMemory(t *testing.T) {
+	heap := uint64(4 << 20)
+	if raceOn {
+		heap = 1 << 20
+	}
+	for _, p := range []Policy{PolicyNone, PolicyMerge, PolicyFIFO} {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: heap, SegmentBytes: uint32(heap / 64), Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var k, v [4]byte
+			held := 0
+			// Twice what the heap could hold: the evicting policies run
+			// full for a while.
+			for i := 0; i < int(heap/8); i++ {
+				binary.LittleEndian.PutUint32(k[:], uint32(i)+1)
+				binary.LittleEndian.PutUint32(v[:], ^uint32(i))
+				err := c.Set(k[:], v[:], 0)
+				if errors.Is(err, ErrNoSpace) && p == PolicyNone {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Set #%d: %v", i, err)
+				}
+				held++
+			}
+			s := c.Stats()
+			memory := (s.SegmentsTotal - s.SegmentsRetired) * (heap / 64)
+			t.Logf("%v: %d items held (%d set), table 2^%d slots after %d growths, %d of %d segments retired; memory allows %d",
+				p, s.Items, held, c.table().Power(), s.HashtableGrowths, s.SegmentsRetired, s.SegmentsTotal, memory/16)
+			// Merge keeps part of each merged segment free by design:
+			// within 7%, not 1%.
+			if s.Items < memory/16*93/100 {
+				t.Errorf("%d items held; the %d bytes of segments in use hold %d", s.Items, memory, memory/16)
+			}
+			if fixed := heap / 64; s.Items < fixed*18/10 {
+				t.Errorf("%d items held: hardly more than a fixed table of %d slots would", s.Items, fixed)
+			}
+			footprintOK(t, c)
+			c.integrity(t)
+		})
+	}
+}
+
+// Readers and writers run while the table doubles from 16 slots many
+// times: every acknowledged write is readable from then on by every
+// reader (PolicyNone with room for every item: nothing may disappear),
+// no value is torn or foreign, an acknowledged delete stays deleted, and
+// the counters agree with the table at the end.
+func TestGrowthUnderConcurrentReadersAndWriters(t *testing.T) {
+	const writers, readers = 3, 3
+	perWriter := 6000
+	if raceOn {
+		perWriter = 2500
+	}
+	c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 4, Eviction: PolicyNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := func(w, i int) []byte { return []byte(fmt.Sprintf("w%d-%06d", w, i)) }
+	var acked [writers]atomic.Int64
+	var stop atomic.Bool
+	errs := make(chan error, writers+readers+1)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWriter; i++ {
+				k := key(w, i)
+				if err := c.Set(k, checkedValue(k, i, 24+i%40), 0); err != nil {
+					errs <- fmt.Errorf("Set %s: %v", k, err)
+					return
+				}
+				acked[w].Store(int64(i + 1))
+				if i%7 == 3 { // overwrite an older key: Retarget during growth
+					j := i / 2
+					if err := c.Set(key(w, j), checkedValue(key(w, j), j+1, 28), 0); err != nil {
+						errs <- fmt.Errorf("overwrite %s: %v", key(w, j), err)
+						return
+					}
+				}
+				if i%11 == 5 { // a key of its own, set, deleted, then absent
+					d := []byte(fmt.Sprintf("del%d-%d", w, i))
+					if err := c.Set(d, checkedValue(d, i, 24), 0); err != nil {
+						errs <- err
+						return
+					}
+					if err := c.Delete(d); err != nil {
+						errs <- fmt.Errorf("Delete %s: %v", d, err)
+						return
+					}
+					if _, ok := c.Get(nil, d); ok {
+						errs <- fmt.Errorf("%s readable after its delete was acknowledged", d)
+						return
+					}
+				}
+			}
+		}()
+	}
+	var rwg sync.WaitGroup
+	for r := 0; r < readers; r++ {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 7))
+			var buf []byte
+			for !stop.Load() {
+				w := rng.IntN(writers)
+				n := acked[w].Load()
+				if n == 0 {
+					continue
+				}
+				k := key(w, rng.IntN(int(n)))
+				v, ok := c.Get(buf[:0], k)
+				if !ok {
+					errs <- fmt.Errorf("%s missed after its set was acknowledged (growths %d)", k, c.Stats().HashtableGrowths)
+					return
+				}
+				if err := valueOK(k, v); err != nil {
+					errs <- fmt.Errorf("%s: %v", k, err)
+					return
+				}
+				buf = v
+			}
+		}()
+	}
+	wg.Wait()
+	stop.Store(true)
+	rwg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s := c.Stats()
+	if s.Items != writers*uint64(perWriter) {
+		t.Errorf("Items %d, want %d", s.Items, writers*perWriter)
+	}
+	if s.HashtableGrowths < 8 {
+		t.Errorf("only %d growths from 16 slots for %d items", s.HashtableGrowths, s.Items)
+	}
+	footprintOK(t, c)
+	c.integrity(t)
+}
+
+// Growth races eviction too: with memory for about a third of the keys,
+// writers evict while the table grows; readers must never see a wrong
+// value, and the accounting must balance.
+func TestGrowthUnderEvictionChurn(t *testing.T) {
+	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO} {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: 1 << 20, SegmentBytes: 32 << 10, HashPower: 5, Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			const workers, per = 4, 6000
+			var wg sync.WaitGroup
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 3))
+					for i := 0; i < per; i++ {
+						k := []byte(fmt.Sprintf("c%06d", rng.IntN(workers*per)))
+						if rng.IntN(3) == 0 {
+							if err := c.Set(k, checkedValue(k, i, 40+i%60), 0); err != nil {
+								errs <- fmt.Errorf("Set %s: %v", k, err)
+								return
+							}
+							continue
+						}
+						if v, ok := c.Get(nil, k); ok {
+							if err := valueOK(k, v); err != nil {
+								errs <- fmt.Errorf("%s: %v", k, err)
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if s := c.Stats(); s.HashtableGrowths == 0 {
+				t.Errorf("no growth from 32 slots (stats %+v)", s)
+			}
+			footprintOK(t, c)
+			c.integrity(t)
+		})
+	}
+}
+
+// Close while writers make the table grow: every call returns (ErrClosed
+// at worst), nothing faults, and both the arena and every table are
+// unmapped.
+func TestCloseDuringGrowth(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		c, err := Open(Options{HeapBytes: 2 << 20, SegmentBytes: 64 << 10, HashPower: 4, Eviction: PolicyNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := 0; w < 3; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 20000; i++ {
+					k := []byte(fmt.Sprintf("x%d-%d", w, i))
+					if err := c.Set(k, k, 0); errors.Is(err, ErrClosed) {
+						return
+					} else if err != nil {
+						t.Errorf("Set: %v", err)
+						return
+					}
+					c.Get(nil, k)
+				}
+			}()
+		}
+		for c.Stats().HashtableGrowths < uint64(2+round) {
+			runtime.Gosched()
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
+	}
+}
+
+// A reader that loaded the table before a growth and misses there looks
+// again in the new table: a key written after the growth (so only in the
+// new table) is found, and read reports errTableMoved for the old one.
+func TestLookupAfterGrowthLooksInNewTable(t *testing.T) {
+	c, err := Open(Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10, HashPower: 4, Eviction: PolicyNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 12; i++ { // fill 16 slots to the half that allows growth
+		k := []byte(fmt.Sprintf("f%d", i))
+		if err := c.Set(k, k, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The growth waits until no reader holds the old table's memory, and
+	// this test holds it (a reader in the middle of a lookup): grow in the
+	// background and wait for the publish only.
+	old := c.reading()
+	grew := make(chan bool)
+	go func() { grew <- c.grow(old.ht) }()
+	for c.table() == old.ht {
+		select {
+		case ok := <-grew:
+			t.Fatalf("grow of a table with %d items in %d slots returned %v without growing", c.Stats().Items, old.ht.Slots(), ok)
+		default:
+			runtime.Gosched()
+		}
+	}
+	key := []byte("after")
+	if err := c.Set(key, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	h := hashKey(key)
+	k := old.ht.Key(h)
+	if _, _, _, err := c.read(nil, key, h, &k, k.Moves(), k.Match(), true); err != errTableMoved {
+		t.Errorf("read in the replaced table = %v, want errTableMoved", err)
+	}
+	if v, _, _, err := c.lookup(nil, key, true); err != nil || string(v) != "v" {
+		t.Errorf("lookup = %q, %v; want \"v\"", v, err)
+	}
+	// Keys copied by the growth read the same from both tables.
+	k = old.ht.Key(hashKey([]byte("f3")))
+	if v, _, _, err := c.read(nil, []byte("f3"), hashKey([]byte("f3")), &k, k.Moves(), k.Match(), true); err != nil || string(v) != "f3" {
+		t.Errorf("read of a copied key in the replaced table = %q, %v", v, err)
+	}
+	runtime.KeepAlive(old)
+	old = nil
+	if !<-grew {
+		t.Errorf("grow returned false after publishing")
+	}
+}
