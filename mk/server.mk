@@ -1,8 +1,9 @@
 # segcached, the memcached-protocol server (cmd/segcached over server/).
 #
-#   make segcached      build $(BUILD)/segcached
+#   make segcached      build $(BUILD)/segcached (static: libc is not mapped)
 #   make test-server    the server driven by real clients: memccapable (the
-#                       conformance tool), gomemcache and twemproxy
+#                       conformance tool, ASCII and binary protocols),
+#                       gomemcache and twemproxy
 #                       (server/clienttest, its own Go module) and pymemcache.
 #                       The server's own tests (protocol, limits, 1,000
 #                       pipelined connections, fuzz corpus) run in test-go.
@@ -11,7 +12,8 @@
 #   make bench-server   segcached against memcached 1.6 with one load
 #                       generator (server/clienttest/cmd/mcbench): throughput
 #                       and p50/p99 at 1 and 2 server threads, pipelined and
-#                       not, and resident bytes per item after loading 1M
+#                       not, server CPU per request, and resident bytes per
+#                       item (with where they go) after loading 1M
 #                       items; writes $(BUILD)/bench-server.md, which the
 #                       bench report includes.
 #

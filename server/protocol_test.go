@@ -256,7 +256,7 @@ func TestStats(t *testing.T) {
 		"cmd_get": "2", "get_hits": "1", "get_misses": "1", "cmd_set": "1",
 		"delete_misses": "1", "incr_hits": "1", "incr_misses": "1", "decr_hits": "2", "decr_misses": "1",
 		"curr_items": "1", "curr_connections": "1",
-		"version": Version, "segcache_items": "1",
+		"version": Version, "segcache_items": "1", "segcache_hashtable_growths": "0", "segcache_segments_retired": "0",
 	} {
 		if got[name] != want {
 			t.Errorf("stat %s = %q, want %q", name, got[name], want)

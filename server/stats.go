@@ -125,6 +125,8 @@ func engineStats(es core.Stats) []stat {
 		{"segcache_hashtable_bytes", u64(es.HashtableBytes)},
 		{"segcache_segments_total", u64(es.SegmentsTotal)},
 		{"segcache_segments_free", u64(es.SegmentsFree)},
+		{"segcache_segments_retired", u64(es.SegmentsRetired)},
+		{"segcache_hashtable_growths", u64(es.HashtableGrowths)},
 		{"segcache_gets", u64(es.Gets)},
 		{"segcache_hits", u64(es.Hits)},
 		{"segcache_misses", u64(es.Misses)},

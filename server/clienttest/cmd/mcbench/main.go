@@ -208,7 +208,7 @@ func main() {
 	flag.DurationVar(&cfg.w.duration, "duration", 5*time.Second, "measuring time per run")
 	flag.IntVar(&cfg.memItems, "mem-items", 1_000_000, "items loaded for the memory measurement")
 	flag.IntVar(&cfg.memRuns, "mem-runs", 3, "memory runs per system (medians reported)")
-	memArgs := flag.String("mem-args", "-m 128 -hash-power 21", "segcached's flags for the memory runs (memcached gets -m 1024)")
+	memArgs := flag.String("mem-args", "-m 128", "segcached's flags for the memory runs (memcached gets -m 1024)")
 	flag.BoolVar(&cfg.skipThroughput, "memory-only", false, "measure only the memory per item")
 	against := flag.String("against", "", "drive the server at this address (preloaded by the caller) once and print the result; for profiling")
 	flag.Parse()
@@ -426,13 +426,15 @@ func (cfg *config) memoryRun(sys string) (memRun, error) {
 	}
 	r.before, r.after = float64(r0), float64(r1)
 	if sys == "segcached" {
-		var v [4]int64
-		for i, name := range []string{"segcache_heap_bytes", "segcache_segments_total", "segcache_segments_free", "segcache_hashtable_bytes"} {
+		var v [5]int64
+		for i, name := range []string{"segcache_heap_bytes", "segcache_segments_total", "segcache_segments_free", "segcache_hashtable_bytes", "segcache_segments_retired"} {
 			if v[i], err = statInt(st, name); err != nil {
 				return r, err
 			}
 		}
-		r.segments = float64(v[0] / v[1] * (v[1] - v[2]))
+		// Retired segments (given up to pay for the hashtable's growth)
+		// are neither free nor holding items.
+		r.segments = float64(v[0] / v[1] * (v[1] - v[2] - v[4]))
 		r.table = float64(v[3])
 	}
 	return r, nil

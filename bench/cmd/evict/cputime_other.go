@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+const threadCPUAvailable = false
+
+func threadCPU() int64 { return 0 }
