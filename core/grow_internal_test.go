@@ -366,3 +366,29 @@ func TestLookupAfterGrowthLooksInNewTable(t *testing.T) {
 		t.Errorf("grow returned false after publishing")
 	}
 }
+
+// Displacement two levels deep fills a table to 97% without growing it
+// (one level stopped at about 95%): the table grows only when it is really
+// full, so caches whose items just fit their table do not pay for a
+// doubled one.
+func TestTwoLevelDisplacementFillsTheTable(t *testing.T) {
+	const power = 16
+	n := (1 << power) * 97 / 100
+	c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20, HashPower: power, Eviction: PolicyNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := make([]byte, 16)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint64(key, uint64(i)*0x9E3779B97F4A7C15)
+		binary.LittleEndian.PutUint64(key[8:], uint64(i))
+		if err := c.Set(key, key[:8], 0); err != nil {
+			t.Fatalf("Set #%d: %v", i, err)
+		}
+	}
+	if s := c.Stats(); s.Items != uint64(n) || s.HashtableGrowths != 0 {
+		t.Errorf("%d items in 2^%d slots: Items %d, %d growths; want all held, no growth", n, power, s.Items, s.HashtableGrowths)
+	}
+	c.integrity(t)
+}

@@ -77,7 +77,9 @@ func (c *Cache) examine(key []byte, s uint64, f *found) examined {
 	ih, ok := item.Decode(item.LoadHeader(data))
 	if ok && ih.Klen == len(key) && ih.SizeOf() <= len(data) &&
 		bytes.Equal(data[item.HeaderSize:item.HeaderSize+ih.Klen], key) {
-		*f = found{s: s, hdr: hdr, seg: seg, gen: g, off: off, ih: ih, data: data[:ih.SizeOf()]}
+		// Field by field: a composite literal is built on the stack and
+		// copied out, and that copy stalled a hot-key lookup (perf).
+		f.s, f.hdr, f.seg, f.gen, f.off, f.ih, f.data = s, hdr, seg, g, off, ih, data[:ih.SizeOf()]
 		return exMatch
 	}
 	fence.Load()
@@ -310,7 +312,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 		var ks [batchChunk]hashtable.Key
 		var moves [batchChunk]uint64
 		for i := range chunk {
-			ks[i] = t.Key(hashes[i])
+			t.SetKey(&ks[i], hashes[i])
 			moves[i] = ks[i].Moves()
 		}
 		t.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])

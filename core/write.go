@@ -53,7 +53,7 @@ type keyed struct {
 // check-then-act (add, cas, incr) is atomic. Readers never take it.
 func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 	h := hashKey(key)
-	mu := &c.stripes[(h>>20)&(stripeCount-1)]
+	mu := &c.stripes[stripeOf(h)]
 	mu.Lock()
 	if c.closed.Load() {
 		mu.Unlock()
@@ -368,12 +368,17 @@ func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint
 
 // displaceFor makes room in k's full bucket pair without dropping
 // anything: it moves one of the entries to the other candidate bucket of
-// that entry's key, if that bucket has an empty slot. It reads each entry's
-// key from its item to learn its hash, and takes that key's stripe (unless
-// it is k's own), so that no writer of that key races the move. It reports
-// whether a slot was freed.
+// that entry's key, if that bucket has an empty slot; failing that, it
+// first moves an entry of such an other bucket on to its own other bucket
+// (two levels, each an ordinary displacement). It reads each entry's key
+// from its item to learn its hash, and takes that key's stripe (unless it
+// is k's own), so that no writer of that key races the move. It reports
+// whether a slot was freed. Two levels fill a table to about 98% before a
+// pair stays full (one level: about 95%), which is when the table grows.
 func (c *Cache) displaceFor(k *keyed) bool {
-	own := k.h >> 20 & (stripeCount - 1)
+	own := stripeOf(k.h)
+	var hashes [16]uint64
+	var known uint32
 	for i := 0; i < 16; i++ {
 		s := hashtable.Load(k.Slot(i))
 		if s == 0 || hashtable.IsGhost(s) {
@@ -383,21 +388,62 @@ func (c *Cache) displaceFor(k *keyed) bool {
 		if !ok {
 			continue
 		}
-		if st := h >> 20 & (stripeCount - 1); st != own {
-			mu := &c.stripes[st]
-			if !mu.TryLock() {
-				continue
+		hashes[i], known = h, known|1<<i
+		if c.displaceUnder(own, &k.Key, i, s, h) {
+			return true
+		}
+	}
+	t := k.Table()
+	for i := 0; i < 16; i++ {
+		if known&(1<<i) == 0 {
+			continue
+		}
+		s := hashtable.Load(k.Slot(i))
+		if s == 0 || hashtable.IsGhost(s) {
+			return true
+		}
+		// e is the entry's own place; its other bucket is the one that
+		// is not the bucket of k it sits in.
+		e := t.Key(hashes[i])
+		other := 8
+		if e.Slot(0) != k.Slot(i&8) {
+			other = 0
+		}
+		for j := other; j < other+8; j++ {
+			s2 := hashtable.Load(e.Slot(j))
+			if s2 == 0 || hashtable.IsGhost(s2) {
+				continue // room appeared: the move of s below takes it
 			}
-			moved := k.Displace(i, s, h)
-			mu.Unlock()
-			if moved {
-				return true
+			if h2, ok := c.hashOfEntry(s2); ok && c.displaceUnder(own, &e, j, s2, h2) {
+				break
 			}
-		} else if k.Displace(i, s, h) {
+		}
+		if c.displaceUnder(own, &k.Key, i, s, hashes[i]) {
 			return true
 		}
 	}
 	return false
+}
+
+// stripeOf is the index of the stripe of the key whose hash is h.
+func stripeOf(h uint64) uint64 { return h >> 20 & (stripeCount - 1) }
+
+// displaceUnder moves entry s (of the key whose hash is h) from candidate
+// slot i of k to its other bucket (Key.Displace), holding that key's
+// stripe: taken with TryLock, since the caller holds stripe own (which it
+// does not take again), and a writer holding the other stripe may be
+// waiting for something the caller holds.
+func (c *Cache) displaceUnder(own uint64, k *hashtable.Key, i int, s, h uint64) bool {
+	st := stripeOf(h)
+	if st == own {
+		return k.Displace(i, s, h)
+	}
+	mu := &c.stripes[st]
+	if !mu.TryLock() {
+		return false
+	}
+	defer mu.Unlock()
+	return k.Displace(i, s, h)
 }
 
 // hashOfEntry returns the hash of the key of the item slot s links, read

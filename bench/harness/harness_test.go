@@ -165,6 +165,9 @@ func TestFitSpec(t *testing.T) {
 	if s.Bytes != 123<<20 {
 		t.Errorf("FitSpec bytes = %d MiB, want 123", s.Bytes>>20)
 	}
+	if got := FitSpec(1_000_000, 0).Core.HashPower; got != 0 {
+		t.Errorf("FitSpec with fill 0: HashPower %d, want 0 (core's initial table, grown as it fills)", got)
+	}
 }
 
 func TestTraceReplay(t *testing.T) {

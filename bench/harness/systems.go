@@ -317,7 +317,8 @@ const coreItemBytes = 8 + KeyLen + ValueLen
 // segment and the merge spare): 96 MiB. The hashtable has 2^HashPower
 // 8-byte slots, 8 to a 64-byte bucket, and every item takes one slot:
 // HashPower is the smallest power with at least items/fill slots, where
-// fill is hashFill (see CoreFill).
+// fill is hashFill (see CoreFill). A hashFill of 0 leaves HashPower 0:
+// core's initial table (one slot per 256 heap bytes), grown as it fills.
 //
 // Peers get items x 128 bytes rounded up to a MiB (at least 32 MiB, the
 // smallest fastcache): room for their per-item headers and shard skew.
@@ -325,9 +326,12 @@ func FitSpec(items int, hashFill float64) Spec {
 	perSeg := (1 << 20) / coreItemBytes
 	segs := (items + perSeg - 1) / perSeg
 	segs += segs/8 + 2
-	var hp uint32 = 7
-	for float64(uint64(1)<<hp)*hashFill < float64(items) {
-		hp++
+	var hp uint32
+	if hashFill > 0 {
+		hp = 7
+		for float64(uint64(1)<<hp)*hashFill < float64(items) {
+			hp++
+		}
 	}
 	bytes := (uint64(items)*128 + 1<<20 - 1) &^ (1<<20 - 1)
 	bytes = max(bytes, 32<<20)

@@ -53,7 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.maxItem, "I", "1m", "largest value accepted (k/m suffixes); at most the segment size")
 	fl.StringVar(&o.segmentSize, "segment-size", "1m", "segment size (k/m suffixes; 4k to 8m, a multiple of 8)")
 	fl.StringVar(&o.eviction, "eviction", core.DefaultPolicy.String(), "eviction policy: none, random, random_fifo, fifo, cte, util, merge, s3fifo")
-	fl.IntVar(&o.hashPower, "hash-power", 0, "hashtable of 2^N slots (0: sized from -m)")
+	fl.IntVar(&o.hashPower, "hash-power", 0, "initial hashtable of 2^N slots (0: sized from -m); it doubles online when full")
 	fl.DurationVar(&o.idleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long to let connections finish")
 	fl.IntVar(&o.maxLine, "max-line", server.DefaultMaxLine, "longest request line (a multi-get) in bytes")

@@ -9,6 +9,13 @@
 //
 //	hitratio -out hr.tsv                      the full run
 //	hitratio -limit 20000 -budgets orm-busy=1MiB -out smoke.tsv
+//	hitratio -systems core/s3fifo -otter hr.tsv -ratios -out try.tsv
+//	                                           iterating on a policy: one
+//	                                           policy, otter's figures from
+//	                                           an earlier run, and a table
+//	                                           of miss ratio ÷ otter's
+//
+// Core's policies are named core/<policy>; "core" alone is all of them.
 package main
 
 import (
@@ -16,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,7 +56,8 @@ type job struct {
 	trace, values string
 	w             *harness.Workload
 	budget        uint64
-	system        string // "core/<policy>" or a peer
+	system        string  // "core/<policy>" or a peer
+	miss          float64 // the replay's miss ratio (NaN: not supported)
 	done          atomic.Int64
 	start         time.Time
 }
@@ -61,6 +70,8 @@ func main() {
 	values := flag.String("values", "fixed,variable", "value sizes: fixed (64 B), variable (16 + xxh3(key) % 1009 B)")
 	jobs := flag.Int("j", runtime.GOMAXPROCS(0)+1, "replays run in parallel (one more than the CPUs: ristretto's replays mostly wait)")
 	out := flag.String("out", "", "TSV output (default stdout)")
+	ratios := flag.Bool("ratios", false, "print a table of each system's miss ratio ÷ otter's on stderr")
+	otterTSV := flag.String("otter", "", "with -ratios: otter's miss ratios from this earlier output instead of this run's")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("hitratio: ")
@@ -100,6 +111,13 @@ func main() {
 		}
 	}
 	rows := run(todo, *jobs)
+	if *ratios {
+		otter, err := otterRatios(*otterTSV, todo)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Fprint(os.Stderr, ratioTable(todo, otter))
+	}
 	text := Header + "\n" + strings.Join(rows, "")
 	if *out == "" {
 		fmt.Print(text)
@@ -182,15 +200,20 @@ func replay(j *job) string {
 		if !errors.Is(err, harness.ErrUnsupported) {
 			log.Fatalf("%s: %v", head, err)
 		}
+		j.miss = math.NaN()
 		return fmt.Sprintf("%s\t0\t0\tNaN\t0\t0\t0\tn/a: %v\n", head, err)
 	}
 	r := harness.Replay(c, j.w, func(done int) { j.done.Store(int64(done)) })
+	j.miss = r.MissRatio()
 	if cc := harness.Core(c); cc != nil {
 		s := cc.Stats()
 		if s.Gets != uint64(r.Requests) || s.Misses != uint64(r.Misses) {
 			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
 		}
 		note += fmt.Sprintf("; %d items (%d bytes) at the end", s.Items, s.ItemBytes)
+		if s.HashtableGrowths > 0 {
+			note += fmt.Sprintf("; the hashtable grew %d times to %s, retiring %d segments", s.HashtableGrowths, size(s.HashtableBytes), s.SegmentsRetired)
+		}
 		// The budget is checked at open; a hashtable that grows during the
 		// replay must not make the figure one of a larger cache unnoticed.
 		if total := memory(s); total > j.budget {
@@ -255,10 +278,12 @@ func open(j *job) (harness.Cache, string, error) {
 	}
 }
 
-// memory is core's whole memory, the figure the budget bounds: heap,
-// hashtable and the segments' metadata.
+// memory is core's whole memory, the figure the budget bounds: the
+// segments in use (a table that grew retired some to pay for it), the
+// hashtable and every segment's metadata.
 func memory(s core.Stats) uint64 {
-	return s.HeapBytes + s.HashtableBytes + s.SegmentsTotal*core.SegmentMetadataBytes
+	seg := s.HeapBytes / max(s.SegmentsTotal, 1)
+	return (s.SegmentsTotal-s.SegmentsRetired)*seg + s.HashtableBytes + s.SegmentsTotal*core.SegmentMetadataBytes
 }
 
 type traceBudgets struct {
