@@ -304,13 +304,21 @@ func TestCloseDuringGrowth(t *testing.T) {
 				}
 			}()
 		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+	wait:
 		for c.Stats().HashtableGrowths < uint64(2+round) {
-			runtime.Gosched()
+			select {
+			case <-done:
+				break wait // the writers stopped early (and said why)
+			default:
+				runtime.Gosched()
+			}
 		}
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		wg.Wait()
+		<-done
 	}
 }
 
