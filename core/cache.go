@@ -307,8 +307,10 @@ func (c *Cache) Stats() Stats {
 	s.HeapBytes = uint64(c.nseg * c.segSize)
 	s.HashtableBytes = c.table().Bytes()
 	s.SegmentsTotal = uint64(c.nseg)
+	// Retired segments stay Free, so free counts them; max guards a
+	// growth that retired a segment after the count.
 	retired := c.grower.retiredCount.Load()
-	s.SegmentsFree = uint64(free) - retired
+	s.SegmentsFree = uint64(max(int64(free)-int64(retired), 0))
 	s.SegmentsRetired = retired
 	s.HashtableGrowths = c.grower.growths.Load()
 	s.EvictedItems = c.evictedItems.Load()

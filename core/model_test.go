@@ -530,6 +530,9 @@ func TestModel(t *testing.T) {
 		{"merge", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyMerge}, false, 200},
 		{"s3fifo", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, 8},
 		{"small-segments", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4096, Eviction: core.PolicyNone}, false, 30},
+		// A 16-slot table for 200 keys: the model runs across growths.
+		{"none-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, HashPower: 4, Eviction: core.PolicyNone}, false, 200},
+		{"merge-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 4, Eviction: core.PolicyMerge}, true, 200},
 	}
 	for i, cfg := range configs {
 		t.Run(cfg.name, func(t *testing.T) {
@@ -554,6 +557,9 @@ func TestModel(t *testing.T) {
 				t.Fatalf("seed %d, final check: %v", seed, err)
 			}
 			sane(t, c.Stats())
+			if g := c.Stats().HashtableGrowths; cfg.opts.HashPower == 4 && g == 0 {
+				t.Errorf("the 16-slot table never grew: the model did not run across a growth")
+			}
 		})
 	}
 }
