@@ -347,20 +347,22 @@ func (c *Cache) liveItems(id int32, out []liveItem) []liveItem {
 	return out
 }
 
-// merge is the paper's policy: take a run of consecutive segments of one
-// TTL bucket, keep from each the items whose frequency per byte passes a
-// cutoff chosen to retain about 1/MergeTarget of a segment, copy them into
-// a spare segment, and free the run. The merged segment keeps the oldest
-// source's creation time and an expiry no later than any source's (items
-// never outlive their TTL), and the run only joins segments whose expiry
-// promises are compatible (ttl.Plan).
+// mergeStep advances merge, the paper's policy: take a run of consecutive
+// segments of one TTL bucket, keep from each the items whose frequency per
+// byte passes a cutoff chosen to retain about 1/MergeTarget of a segment,
+// copy them into a spare segment, and free the run. The merged segment
+// keeps the oldest source's creation time and an expiry no later than any
+// source's (items never outlive their TTL), and the run only joins
+// segments whose expiry promises are compatible (ttl.Plan).
 //
 // A pass is incremental: each call merges one source segment of the pass
-// in progress (starting a pass when none is), so the set that needs a free
-// segment pays for one or two sources, not for the whole run of up to
-// MergeMax. The run, what each source keeps and the order are those of a
-// pass done at once; only the time at which each source is merged differs.
-// With MergeCompact, a compaction pass (no pruning) is tried first.
+// in progress (starting a pass when none is) and reports whether it merged
+// one, so the set that needs a free segment pays for one or two sources
+// (the first source of a pass only fills the destination it took), not for
+// the whole run of up to MergeMax. The run, what each source keeps and the
+// order are those of a pass done at once; only the time at which each
+// source is merged differs. With MergeCompact, a compaction pass (no
+// pruning) is tried first.
 func (c *Cache) mergeStep() bool {
 	for attempt := 0; attempt < 2; attempt++ {
 		if c.ev.pass.dest == segment.None && !c.startPass() {
