@@ -53,6 +53,10 @@ func (c *Cache) wantGrow(t *hashtable.Table) bool {
 	return c.grower.fullPairs.Add(1) >= c.grower.nextCheck.Load() || c.policy == PolicyNone
 }
 
+// coolingDown reports whether a growth was refused within the last
+// nextCheck full pairs: the table is not going to grow soon.
+func (g *grower) coolingDown() bool { return g.fullPairs.Load() < g.nextCheck.Load() }
+
 // refuse notes that growing seen does not pay now: look again after a
 // number of full pairs proportional to the table's size.
 func (g *grower) refuse(seen *hashtable.Table) {
