@@ -199,13 +199,18 @@ fn readers_see_whole_values_while_eviction_churns() {
     for policy in [Eviction::Merge, Eviction::S3Fifo, Eviction::Random] {
         let cache = Arc::new(Cache::builder().heap_bytes(512 << 10).segment_bytes(32 << 10).eviction(policy).build().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
+        // Readers keep reading until every writer is done, so that reads
+        // overlap writes however the threads are scheduled (a reader that
+        // ran its loop before any writer started never hit).
+        let writers_left = Arc::new(AtomicUsize::new((0..THREADS).filter(|t| t % 2 == 0).count()));
         let workers: Vec<_> = (0..THREADS as u64)
             .map(|t| {
-                let (cache, hits) = (Arc::clone(&cache), Arc::clone(&hits));
+                let (cache, hits, writers_left) = (Arc::clone(&cache), Arc::clone(&hits), Arc::clone(&writers_left));
                 thread::spawn(move || {
                     let mut rng = Rng(100 + t);
                     let mut buf = Vec::new();
-                    for seq in 0..15_000u64 {
+                    let mut seq = 0u64;
+                    while seq < 15_000 || (t % 2 == 1 && writers_left.load(Ordering::SeqCst) > 0) {
                         let key = format!("k{}", rng.below(5000)).into_bytes();
                         if t % 2 == 0 {
                             let v = make_value(&key, t, seq, &mut rng);
@@ -214,6 +219,10 @@ fn readers_see_whole_values_while_eviction_churns() {
                             check_value(&key, &buf);
                             hits.fetch_add(1, Ordering::Relaxed);
                         }
+                        seq += 1;
+                    }
+                    if t % 2 == 0 {
+                        writers_left.fetch_sub(1, Ordering::SeqCst);
                     }
                 })
             })
