@@ -43,7 +43,9 @@ _Static_assert(sizeof(segcache_options) == 48, "options size");
 _Static_assert(offsetof(segcache_stats, items) == 8, "stats layout");
 _Static_assert(offsetof(segcache_stats, expired_segments) + 8 == SEGCACHE_STATS_MIN_SIZE, "min size");
 _Static_assert(offsetof(segcache_stats, merged_segments) == 128, "stats layout");
-_Static_assert(sizeof(segcache_stats) == 144, "stats size");
+_Static_assert(offsetof(segcache_stats, hashtable_growths) == 144, "stats layout");
+_Static_assert(offsetof(segcache_stats, segments_retired) == 152, "stats layout");
+_Static_assert(sizeof(segcache_stats) == 160, "stats size");
 _Static_assert(sizeof(segcache_t) == 8, "handle size");
 
 static segcache_t open_default(void) {
@@ -1144,6 +1146,44 @@ static void test_new_threads(int n) {
     CHECK_RC(segcache_close(c), SEGCACHE_OK);
 }
 
+/* The hashtable grows while the cache runs: a cache opened with a 16-slot
+ * table holds thousands of items, every one readable, and its stats count
+ * the doublings and the bigger table. */
+static void test_table_growth(void) {
+    segcache_options o;
+    segcache_options_init(&o);
+    o.heap_bytes = 8u << 20;
+    o.segment_bytes = 1u << 20;
+    o.hash_power = 4;
+    o.eviction = SEGCACHE_EVICT_NONE; /* nothing may be dropped */
+    segcache_t c = 0;
+    CHECK_RC(segcache_open(&o, &c), SEGCACHE_OK);
+    segcache_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    CHECK_RC(segcache_stats_get(c, &st), SEGCACHE_OK);
+    CHECK(st.hashtable_growths == 0);
+    CHECK(st.hashtable_bytes == 16 * 8);
+    char key[32], buf[16];
+    size_t vlen;
+    enum { N = 5000 };
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "grow-%05d", i);
+        CHECK_RC(segcache_set(c, key, strlen(key), key, strlen(key), 0), SEGCACHE_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "grow-%05d", i);
+        CHECK_RC(segcache_get(c, key, strlen(key), buf, sizeof buf, &vlen, NULL), SEGCACHE_OK);
+        CHECK(vlen == strlen(key) && memcmp(buf, key, vlen) == 0);
+    }
+    CHECK_RC(segcache_stats_get(c, &st), SEGCACHE_OK);
+    CHECK(st.items == N);
+    CHECK(st.hashtable_growths >= 8); /* 16 slots cannot hold 5000 keys: 2^13 at least */
+    CHECK(st.hashtable_bytes >= (8192u * 8));
+    CHECK(st.evicted_items == 0);
+    CHECK_RC(segcache_close(c), SEGCACHE_OK);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "enomem-child") == 0) return enomem_child();
     if (argc > 2 && strcmp(argv[1], "stress") == 0) { /* test_capi stress N: soak */
@@ -1176,6 +1216,7 @@ int main(int argc, char **argv) {
     RUN(test_nospace());
     RUN(test_eviction_accepts_writes());
     RUN(test_clear_expire_stats());
+    RUN(test_table_growth());
     RUN(test_get_multi());
     RUN(test_set_delete_multi());
     RUN(test_runtime_calls());
