@@ -49,25 +49,28 @@ func (c *Cache) integrity(t *testing.T) {
 	t.Helper()
 	items := make([]int32, c.nseg)
 	bytes := make([]int32, c.nseg)
+	// The size of the item at each item boundary of a segment, indexed
+	// once per segment (a walk per slot would make the check quadratic).
+	sizes := make(map[int32]map[int]int)
+	sizeAt := func(seg int32, off int) int {
+		m, ok := sizes[seg]
+		if !ok {
+			m = make(map[int]int)
+			c.forEachItemUnclaimed(seg, func(o, sz int) { m[o] = sz })
+			sizes[seg] = m
+		}
+		return m[off]
+	}
 	for i := range c.table().Buckets {
 		for _, s := range c.table().Buckets[i] {
 			if s == 0 || hashtable.IsGhost(s) {
 				continue
 			}
 			seg, _, off := hashtable.SplitLoc(hashtable.Loc(s))
-			f := found{}
-			_ = f
-			data := c.segBytes(seg)[off:]
-			size := 0
-			c.forEachItemUnclaimed(seg, func(o, sz int) {
-				if o == off {
-					size = sz
-				}
-			})
+			size := sizeAt(seg, off)
 			if size == 0 {
 				t.Fatalf("slot %#x points at no item boundary of segment %d", s, seg)
 			}
-			_ = data
 			items[seg]++
 			bytes[seg] += int32(size)
 		}
