@@ -309,40 +309,37 @@ func (c *Cache) leastUtilized() int32 {
 // segment this goroutine fills) and moves its slot there, with the
 // frequency set to freq. The copy is complete before the slot points at
 // it (copy, then publish: a reader that follows the new location must
-// find the whole item). It returns false if dest is full or
-// the slot changed meanwhile (a writer replaced or deleted the key); then
-// the copy is dead bytes and the caller treats the item as gone.
-func (c *Cache) relocate(src, dest int32, p *uint64, s uint64, data []byte, freq uint64) bool {
+// find the whole item). It returns false if dest is full or a writer
+// replaced or deleted the key meanwhile; then the copy is dead bytes and
+// the caller treats the item as gone. (A slot that a displacement moved
+// is looked up again: the item is still live.)
+func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64) bool {
 	dh := &c.segs.Headers[dest]
-	size := len(data)
+	size := len(it.data)
 	off := int(dh.WriteOff.Load())
 	if off+size > c.segSize {
 		return false
 	}
-	copy(c.segBytes(dest)[off:off+size], data)
+	copy(c.segBytes(dest)[off:off+size], it.data)
 	dh.WriteOff.Store(uint32(off + size))
 	dh.AddLive(1, size)
-	if !hashtable.Move(hashtable.MakeLoc(dest, dh.Gen.Load(), off), freq).Apply(p, s) {
-		item.MarkDeleted(c.segBytes(dest)[off:])
-		dh.AddLive(-1, -size)
-		return false
+	move := hashtable.Move(hashtable.MakeLoc(dest, dh.Gen.Load(), off), freq)
+	for !move.Apply(it.p, it.s) {
+		if !c.relook(src, it) {
+			item.MarkDeleted(c.segBytes(dest)[off:])
+			dh.AddLive(-1, -size)
+			return false
+		}
 	}
 	c.segs.Headers[src].AddLive(-1, -size)
 	c.promotedItems.Add(1)
 	return true
 }
 
-// liveItem is an item of a claimed segment that is still linked.
-type liveItem struct {
-	p    *uint64
-	s    uint64
-	data []byte
-}
-
 func (c *Cache) liveItems(id int32, out []liveItem) []liveItem {
 	out = out[:0]
-	c.forEachLinked(id, func(p *uint64, s uint64, data []byte) {
-		out = append(out, liveItem{p, s, data})
+	c.forEachLinked(id, func(it liveItem) {
+		out = append(out, it)
 	})
 	return out
 }
@@ -472,9 +469,9 @@ func (c *Cache) advancePass() bool {
 	if p.prune {
 		dropped = c.pruneInto(src.ID, p.dest, items, p.keep)
 	} else {
-		for _, it := range items {
-			if !c.relocate(src.ID, p.dest, it.p, it.s, it.data, hashtable.Freq(it.s)) &&
-				c.dropSlot(src.ID, it.p, it.s, len(it.data), true) {
+		for i := range items {
+			it := &items[i]
+			if !c.relocate(src.ID, p.dest, it, hashtable.Freq(it.s)) && c.dropSlot(src.ID, it, true) {
 				dropped++
 			}
 		}
@@ -615,19 +612,20 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 	// Two passes: everything above the cutoff fits by construction; the
 	// cutoff's own bin fills what is left.
 	for pass := 0; pass < 2; pass++ {
-		for i, it := range items {
-			sc := score(it)
+		for i := range items {
+			it := &items[i]
+			sc := score(*it)
 			if sc < cutoff || (pass == 0) != (sc > cutoff) || kept+len(it.data) > keep {
 				continue
 			}
-			if c.relocate(src, dest, it.p, it.s, it.data, hashtable.Freq(it.s)/2) {
+			if c.relocate(src, dest, it, hashtable.Freq(it.s)/2) {
 				kept += len(it.data)
 				moved[i] = true
 			}
 		}
 	}
-	for i, it := range items {
-		if !moved[i] && c.dropSlot(src, it.p, it.s, len(it.data), true) {
+	for i := range items {
+		if !moved[i] && c.dropSlot(src, &items[i], true) {
 			dropped++
 		}
 	}
@@ -663,13 +661,14 @@ func (c *Cache) s3fifo() bool {
 	items := c.liveItems(victim.ID, c.ev.items)
 	c.ev.items = items[:0]
 	mean := meanSize(items)
-	for _, it := range items {
+	for i := range items {
+		it := &items[i]
 		if f := s3fifoCredit(hashtable.Freq(it.s), len(it.data), mean); f > 0 {
-			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it.p, it.s, it.data, f-1) {
+			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it, f-1) {
 				continue
 			}
 		}
-		if c.dropSlot(victim.ID, it.p, it.s, len(it.data), true) {
+		if c.dropSlot(victim.ID, it, true) {
 			dropped++
 		}
 	}

@@ -3,10 +3,12 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
 )
 
@@ -36,8 +38,9 @@ func relocateAll(t *testing.T, c *Cache, src int32) {
 	}
 	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
 	c.list(dest, segment.None)
-	for _, it := range c.liveItems(src, nil) {
-		if !c.relocate(src, dest, it.p, it.s, it.data, 1) {
+	items := c.liveItems(src, nil)
+	for i := range items {
+		if !c.relocate(src, dest, &items[i], 1) {
 			t.Fatal("relocation failed")
 		}
 	}
@@ -277,4 +280,73 @@ func TestTokenStableAcrossRelocation(t *testing.T) {
 	if err := c.CAS([]byte("n"), []byte("0"), 0, nTok); !errors.Is(err, ErrExists) {
 		t.Fatalf("cas on a number incremented since the token: %v", err)
 	}
+}
+
+// A displacement that moves an entry to its key's other bucket while a
+// drain holds the slot it looked up (the drain reads a whole segment's
+// slots before it acts on them) must not make the drain skip the item:
+// the drain looks again and unlinks or relocates it where it now is. A
+// skipped item would stay linked to a recycled segment, and the segment
+// would be recycled with nonzero counters.
+func TestDrainFollowsDisplacedSlot(t *testing.T) {
+	c := smallCache(t, PolicyMerge, 8)
+	for i := 0; i < 10; i++ {
+		if err := c.Set(key(i), []byte(fmt.Sprintf("value-%d", i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	src := parkOpenSegment(t, c)
+	items := c.liveItems(src, nil)
+	if len(items) != 10 {
+		t.Fatalf("%d live items, want 10", len(items))
+	}
+	keyOf := func(it *liveItem) []byte {
+		ih, _ := item.Decode(item.LoadHeader(it.data))
+		return it.data[item.HeaderSize : item.HeaderSize+ih.Klen]
+	}
+	// Move the slots of the first two items behind the drain's back (no
+	// writer runs, so the test holds every key's write lock).
+	for i := range items[:2] {
+		it := &items[i]
+		k := c.table().Key(it.h)
+		moved := false
+		for j := 0; j < 16 && !moved; j++ {
+			if k.Slot(j) == it.p {
+				moved = k.Displace(j, it.s, it.h)
+			}
+		}
+		if !moved {
+			t.Fatalf("could not displace %q", keyOf(it))
+		}
+	}
+	dropped, kept := keyOf(&items[0]), keyOf(&items[1])
+	if !c.dropSlot(src, &items[0], true) {
+		t.Fatalf("drop of displaced %q reported the item gone", dropped)
+	}
+	dest := c.segs.Take(0)
+	if dest < 0 {
+		t.Fatal("no spare segment")
+	}
+	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
+	c.list(dest, segment.None)
+	for i := range items[1:] {
+		if !c.relocate(src, dest, &items[1+i], 1) {
+			t.Fatalf("relocation of %q failed", keyOf(&items[1+i]))
+		}
+	}
+	c.recycle(src)
+	c.seal(dest, segment.Relocating)
+	if v, ok := c.Get(nil, dropped); ok {
+		t.Errorf("dropped key %q still found: %q", dropped, v)
+	}
+	n, err := strconv.Atoi(string(kept[len("key-"):]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c.Get(nil, kept); !ok || string(v) != fmt.Sprintf("value-%d", n) {
+		t.Errorf("relocated key %q: %q %v", kept, v, ok)
+	}
+	c.integrity(t)
 }

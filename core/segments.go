@@ -205,13 +205,14 @@ type batchItem struct {
 // forEachLinked calls fn for every item of claimed segment id that a slot
 // still links, in segment order, with that slot and its content. fn may
 // change that slot (unlink, relocate) but no other item's.
-func (c *Cache) forEachLinked(id int32, fn func(p *uint64, s uint64, data []byte)) {
+func (c *Cache) forEachLinked(id int32, fn func(it liveItem)) {
 	var batch [drainBatch]batchItem
 	n := 0
 	flush := func() {
 		for i := range batch[:n] {
-			if p, s := c.slotOf(id, batch[i].off, batch[i].h); p != nil {
-				fn(p, s, batch[i].data)
+			b := &batch[i]
+			if p, s := c.slotOf(id, b.off, b.h); p != nil {
+				fn(liveItem{p: p, s: s, off: b.off, h: b.h, data: b.data})
 			}
 		}
 		n = 0
@@ -229,18 +230,43 @@ func (c *Cache) forEachLinked(id int32, fn func(p *uint64, s uint64, data []byte
 	flush()
 }
 
-// dropSlot unlinks an item of a claimed segment from slot p, leaving a
-// ghost (which keeps the frequency) if ghost is set. It returns false if
-// a writer got there first (and took the item off the counters itself).
-func (c *Cache) dropSlot(id int32, p *uint64, s uint64, size int, ghost bool) bool {
+// liveItem is an item of a claimed segment that a slot links: the slot,
+// what it held when the drain looked, and where the item is.
+type liveItem struct {
+	p    *uint64
+	s    uint64
+	off  int
+	h    uint64
+	data []byte
+}
+
+// relook finds the slot that links claimed segment id's item it again,
+// after a transition on the slot the drain had found failed, and reports
+// whether one does. A failed transition means a writer replaced or
+// deleted the key (the item is gone; the writer took it off the
+// counters), or a displacement moved the entry to the key's other bucket
+// (the item is still linked, from another slot). In the second case the
+// drain must still unlink or move it: giving up would recycle the
+// segment under a live link and leave its counters nonzero.
+func (c *Cache) relook(id int32, it *liveItem) bool {
+	it.p, it.s = c.slotOf(id, it.off, it.h)
+	return it.p != nil
+}
+
+// dropSlot unlinks an item of claimed segment id, leaving a ghost (which
+// keeps the frequency) if ghost is set. It returns false if a writer got
+// there first (and took the item off the counters itself).
+func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool) bool {
 	change := hashtable.Unlink()
 	if ghost {
 		change = hashtable.Bury()
 	}
-	if !change.Apply(p, s) {
-		return false
+	for !change.Apply(it.p, it.s) {
+		if !c.relook(id, it) {
+			return false
+		}
 	}
-	c.segs.Headers[id].AddLive(-1, -size)
+	c.segs.Headers[id].AddLive(-1, -len(it.data))
 	return true
 }
 
@@ -259,8 +285,8 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 		return false
 	}
 	var n uint64
-	c.forEachLinked(id, func(p *uint64, s uint64, data []byte) {
-		if c.dropSlot(id, p, s, len(data), ghosts) {
+	c.forEachLinked(id, func(it liveItem) {
+		if c.dropSlot(id, &it, ghosts) {
 			n++
 		}
 	})
