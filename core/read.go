@@ -316,6 +316,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 			moves[i] = ks[i].Moves()
 		}
 		t.MatchBatch(hashes[:len(chunk)], masks[:len(chunk)])
+		var hits, misses uint64
 		// The buckets are in cache now; start loading every candidate
 		// item too, so the item misses of the batch overlap instead of
 		// coming one after another in the loop below.
@@ -337,11 +338,30 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 					err = ErrNotFound // reported as ErrClosed below
 				}
 			}
-			c.countGet(err)
+			switch err {
+			case nil, ErrBufferSmall:
+				hits++
+			case ErrNotFound:
+				misses++
+			}
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed
 			}
 			lens[j], errs[j] = n, err
 		}
+		c.countGets(hits, misses)
+	}
+}
+
+// countGets adds a batch's hits and misses to the counters: one atomic
+// add for each instead of one per key (what countGet does for a single
+// lookup).
+func (c *Cache) countGets(hits, misses uint64) {
+	sh := c.shard()
+	if hits != 0 {
+		sh.hits.Add(hits)
+	}
+	if misses != 0 {
+		sh.misses.Add(misses)
 	}
 }
