@@ -38,7 +38,7 @@ void capi_c_options_init(segcache_options *opts) {
         .hash_power = 0,
         .eviction = SEGCACHE_EVICT_S3FIFO,
         .merge_max = 8,
-        .merge_target = 4,
+        .merge_target = 0, /* follows merge_max: min(4, merge_max) */
         .merge_compact = 0,
         .s3fifo_admission_ratio = 0.1,
     };

@@ -147,7 +147,8 @@ typedef struct segcache_options {
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
     int32_t  merge_max;       /* MERGE: most segments one merge pass combines (default 8) */
-    int32_t  merge_target;    /* MERGE: sources absorbed per merged segment (default 4) */
+    int32_t  merge_target;    /* MERGE: sources absorbed per merged segment, 2 ..
+                                 merge_max (default 0: min(4, merge_max)) */
     int32_t  merge_compact;   /* MERGE: if > 0, compact neighbours each at most
                                  1/merge_compact full after deletes (default 0: off) */
     double   s3fifo_admission_ratio; /* S3FIFO: share of segments in the admission

@@ -155,7 +155,8 @@ typedef struct segcache_options {
     /* Fields below were added after the first contract; a caller whose size
      * ends before one of them gets its default. */
     int32_t  merge_max;       /* MERGE: most segments one merge pass combines (default 8) */
-    int32_t  merge_target;    /* MERGE: sources absorbed per merged segment (default 4) */
+    int32_t  merge_target;    /* MERGE: sources absorbed per merged segment, 2 ..
+                                 merge_max (default 0: min(4, merge_max)) */
     int32_t  merge_compact;   /* MERGE: if > 0, compact neighbours each at most
                                  1/merge_compact full after deletes (default 0: off) */
     double   s3fifo_admission_ratio; /* S3FIFO: share of segments in the admission
@@ -232,8 +233,9 @@ SEGCACHE_API const char *segcache_strerror(int status);
  * segcache_options_init fills *opts with the defaults: size =
  * sizeof(segcache_options), heap_bytes = 64 MiB, segment_bytes = 1 MiB,
  * hash_power = 0 (sized from heap_bytes), eviction =
- * SEGCACHE_EVICT_S3FIFO, merge_max = 8, merge_target = 4, merge_compact =
- * 0, s3fifo_admission_ratio = 0.1. It writes the whole struct as this
+ * SEGCACHE_EVICT_S3FIFO, merge_max = 8, merge_target = 0 (follows
+ * merge_max: min(4, merge_max)), merge_compact = 0,
+ * s3fifo_admission_ratio = 0.1. It writes the whole struct as this
  * header defines it, so opts must point to a segcache_options of this
  * header (not a smaller struct from an older one). A NULL opts is ignored.
  *

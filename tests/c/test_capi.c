@@ -134,7 +134,7 @@ static void test_options_init(void) {
     CHECK(o.segment_bytes == 1u << 20);
     CHECK(o.hash_power == 0);
     CHECK(o.eviction == SEGCACHE_EVICT_S3FIFO);
-    CHECK(o.merge_max == 8 && o.merge_target == 4 && o.merge_compact == 0);
+    CHECK(o.merge_max == 8 && o.merge_target == 0 && o.merge_compact == 0);
     CHECK(o.s3fifo_admission_ratio == 0.1);
     segcache_options_init(NULL); /* ignored, no crash */
     CHECK(SEGCACHE_EVICT_NONE == 0 && SEGCACHE_EVICT_RANDOM == 1 &&
@@ -244,6 +244,17 @@ static void test_open_close(void) {
     segcache_options_init(&o);
     o.merge_compact = -1;
     CHECK_RC(open_rc(&o), SEGCACHE_EINVAL);
+    /* merge_target 0 (the default) follows merge_max, so lowering merge_max
+     * alone is valid; an explicit target above it is not. */
+    segcache_options_init(&o);
+    o.heap_bytes = 4u << 20;
+    o.eviction = SEGCACHE_EVICT_MERGE;
+    o.merge_max = 2;
+    CHECK_RC(open_rc(&o), SEGCACHE_OK);
+    o.merge_target = 4;
+    CHECK_RC(open_rc(&o), SEGCACHE_EINVAL);
+    o.merge_target = 2;
+    CHECK_RC(open_rc(&o), SEGCACHE_OK);
     segcache_options_init(&o);
     o.s3fifo_admission_ratio = NAN;
     CHECK_RC(open_rc(&o), SEGCACHE_EINVAL);

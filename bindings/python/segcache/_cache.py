@@ -365,7 +365,7 @@ def _explain_options(o) -> str | None:
         return f"merge_max {mm} outside [2, 64]"
     if mt > mm:
         return f"merge_target {mt} > merge_max {mm}"
-    if mt < 2:
+    if mt != 0 and mt < 2:  # 0 follows merge_max: min(4, merge_max)
         return f"merge_target {mt} below 2"
     if not 0 <= mc <= 64:
         return f"merge_compact {mc} outside [0, 64]"

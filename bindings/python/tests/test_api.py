@@ -756,7 +756,8 @@ def test_library_info():
 # The library reports a refused option only as SEGCACHE_EINVAL; the binding
 # names the field and the rule it broke.
 @pytest.mark.parametrize("opts,message", [
-    (dict(merge_max=2), "merge_target 4 > merge_max 2"),
+    (dict(merge_max=2, merge_target=4), "merge_target 4 > merge_max 2"),
+    (dict(merge_target=1), "merge_target 1 below 2"),
     (dict(merge_max=65), "merge_max 65 outside [2, 64]"),
     (dict(merge_max=8, merge_target=9), "merge_target 9 > merge_max 8"),
     (dict(merge_compact=65), "merge_compact 65 outside [0, 64]"),

@@ -230,7 +230,8 @@ structs! {
         pub eviction: i32,
         /// MERGE: most segments one merge pass combines (default 8).
         pub merge_max: i32,
-        /// MERGE: sources absorbed per merged segment (default 4).
+        /// MERGE: sources absorbed per merged segment, 2 ..= merge_max (default 0:
+        /// min(4, merge_max)).
         pub merge_target: i32,
         /// MERGE: if > 0, compact neighbours each at most 1/merge_compact
         /// full after deletes (default 0: off).
