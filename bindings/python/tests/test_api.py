@@ -685,6 +685,11 @@ def test_options_are_applied():
     with segcache.Cache(heap_bytes=4 << 20, eviction="s3fifo", s3fifo_admission_ratio=0.25) as c:
         assert c.options["s3fifo_admission_ratio"] == 0.25
         assert c.options["eviction"] == 7
+    # merge_target left at its default follows merge_max, as in Go.
+    with segcache.Cache(heap_bytes=4 << 20, eviction="merge", merge_max=2) as c:
+        assert (c.options["merge_max"], c.options["merge_target"]) == (2, 0)
+        c[b"k"] = b"v"
+        assert c[b"k"] == b"v"
 
 
 def test_default_options():
