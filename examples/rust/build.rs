@@ -9,6 +9,9 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_SEGCACHE_LIB_DIR");
     if let Some(dir) = std::env::var_os("DEP_SEGCACHE_LIB_DIR") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", std::path::Path::new(&dir).display());
+        println!(
+            "cargo:rustc-link-arg=-Wl,-rpath,{}",
+            std::path::Path::new(&dir).display()
+        );
     }
 }

@@ -29,7 +29,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_LIBDIR");
     println!("cargo:rerun-if-changed=build.rs");
     let static_link = env::var_os("CARGO_FEATURE_STATIC").is_some();
-    let file = if static_link { "libsegcache.a" } else { "libsegcache.so" };
+    let file = if static_link {
+        "libsegcache.a"
+    } else {
+        "libsegcache.so"
+    };
 
     let (dir, source) = match env::var_os("SEGCACHE_LIB_DIR") {
         Some(d) if !d.is_empty() => (PathBuf::from(d), "env"),
@@ -37,9 +41,18 @@ fn main() {
             Some(d) => (d, "pkg-config"),
             None => {
                 // bindings/rust/segcache-sys -> repository root -> build/
-                let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+                let manifest = PathBuf::from(
+                    env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+                );
                 let build = manifest.join("../../../build");
-                (if static_link { build.join("static") } else { build }, "repository")
+                (
+                    if static_link {
+                        build.join("static")
+                    } else {
+                        build
+                    },
+                    "repository",
+                )
             }
         },
     };
@@ -50,7 +63,11 @@ fn main() {
     // that the path above gets canonicalized once it does).
     println!("cargo:rerun-if-changed={}", dir.join(file).display());
     if !dir.join(file).exists() {
-        let make = if static_link { "make lib-static" } else { "make lib" };
+        let make = if static_link {
+            "make lib-static"
+        } else {
+            "make lib"
+        };
         println!(
             "cargo:warning={file} not found in {} (found via {source}): run `{make}` at the repository root, `make install`, or set SEGCACHE_LIB_DIR",
             dir.display()

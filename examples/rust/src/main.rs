@@ -24,14 +24,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cache.set("user:1", "alice", 0)?;
     cache.set(b"user:2", b"bob", 60)?; // any AsRef<[u8]>; expires in 60 s
     let alice = cache.get("user:1")?;
-    println!("user:1 = {:?}", alice.as_deref().map(String::from_utf8_lossy));
+    println!(
+        "user:1 = {:?}",
+        alice.as_deref().map(String::from_utf8_lossy)
+    );
     assert_eq!(alice.as_deref(), Some(&b"alice"[..]));
 
     // A reused buffer: no allocation per lookup once it is big enough.
     let mut buf = Vec::with_capacity(64);
     for key in ["user:1", "user:2", "user:3"] {
         let found = cache.get_into(key, &mut buf)?;
-        println!("{key}: {}", if found { String::from_utf8_lossy(&buf).into_owned() } else { "(absent)".into() });
+        println!(
+            "{key}: {}",
+            if found {
+                String::from_utf8_lossy(&buf).into_owned()
+            } else {
+                "(absent)".into()
+            }
+        );
     }
 
     // Conditional stores report the condition as an error variant.
@@ -42,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, token) = cache.gets("user:1")?.ok_or("user:1 vanished")?;
     cache.cas("user:1", "alice2", 0, token)?;
     assert_eq!(cache.cas("user:1", "alice3", 0, token), Err(Error::Exists));
-    println!("cas with a fresh token stored, with a stale one: {}", Error::Exists);
+    println!(
+        "cas with a fresh token stored, with a stale one: {}",
+        Error::Exists
+    );
 
     // Counters, incremented from four threads sharing one cache.
     cache.set("visits", "0", 0)?;
@@ -67,7 +80,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Batch lookup: one call into the library for many keys.
     let got = cache.get_many(&["user:1", "nobody", "user:2"])?;
-    println!("get_many: {} of {} found", got.iter().flatten().count(), got.len());
+    println!(
+        "get_many: {} of {} found",
+        got.iter().flatten().count(),
+        got.len()
+    );
     assert_eq!(got[1], None);
 
     assert!(cache.delete("user:2")?);

@@ -306,7 +306,13 @@ structs! {
 impl Default for segcache_getbuf {
     /// No cache (0, never a handle), no buffer.
     fn default() -> Self {
-        segcache_getbuf { cache: 0, buf: core::ptr::null_mut(), cap: 0, vlen: 0, cas: 0 }
+        segcache_getbuf {
+            cache: 0,
+            buf: core::ptr::null_mut(),
+            cap: 0,
+            vlen: 0,
+            cas: 0,
+        }
     }
 }
 
@@ -376,6 +382,10 @@ const _: () = {
     assert!(core::mem::offset_of!(segcache_stats, promoted_items) == 136);
     assert!(core::mem::offset_of!(segcache_stats, segments_retired) == 152);
     // The size fields the library checks against.
-    assert!(core::mem::offset_of!(segcache_options, merge_max) == SEGCACHE_OPTIONS_MIN_SIZE as usize);
-    assert!(core::mem::offset_of!(segcache_stats, merged_segments) == SEGCACHE_STATS_MIN_SIZE as usize);
+    assert!(
+        core::mem::offset_of!(segcache_options, merge_max) == SEGCACHE_OPTIONS_MIN_SIZE as usize
+    );
+    assert!(
+        core::mem::offset_of!(segcache_stats, merged_segments) == SEGCACHE_STATS_MIN_SIZE as usize
+    );
 };

@@ -25,13 +25,30 @@ fn runs_the_library_build_rs_linked() {
     assert_eq!(v as i32, segcache_sys::SEGCACHE_VERSION_NUMBER);
     let mapped = mapped_shared_libsegcache();
     if cfg!(feature = "static") {
-        assert!(mapped.is_empty(), "a static build has libsegcache.so mapped: {mapped:?}");
+        assert!(
+            mapped.is_empty(),
+            "a static build has libsegcache.so mapped: {mapped:?}"
+        );
     } else {
         let dir = Path::new(env!("SEGCACHE_LINKED_FROM"));
-        assert_eq!(mapped.len(), 1, "want one libsegcache.so mapped: {mapped:?}");
-        assert_eq!(Path::new(&mapped[0]).parent(), Some(dir), "linked from {}, but runs {}", dir.display(), mapped[0]);
+        assert_eq!(
+            mapped.len(),
+            1,
+            "want one libsegcache.so mapped: {mapped:?}"
+        );
+        assert_eq!(
+            Path::new(&mapped[0]).parent(),
+            Some(dir),
+            "linked from {}, but runs {}",
+            dir.display(),
+            mapped[0]
+        );
     }
     if let Ok(want) = std::env::var("SEGCACHE_EXPECT_LINK_SOURCE") {
-        assert_eq!(env!("SEGCACHE_LINK_SOURCE"), want, "build.rs found the library another way");
+        assert_eq!(
+            env!("SEGCACHE_LINK_SOURCE"),
+            want,
+            "build.rs found the library another way"
+        );
     }
 }

@@ -79,7 +79,11 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let (nkeys, nops, runs): (usize, usize, usize) = if smoke { (10_000, 20_000, 1) } else { (1_000_000, 2_000_000, 5) };
+    let (nkeys, nops, runs): (usize, usize, usize) = if smoke {
+        (10_000, 20_000, 1)
+    } else {
+        (1_000_000, 2_000_000, 5)
+    };
 
     // 16-byte keys, a 64-byte value per key (its index in the first bytes).
     let keys: Vec<[u8; 16]> = (0..nkeys)
@@ -99,7 +103,11 @@ fn main() {
     let seq: Vec<u32> = (0..nops).map(|_| zipf.sample(&mut rng) as u32).collect();
 
     let heap = if smoke { 64 << 20 } else { 1 << 30 };
-    let cache = Cache::builder().heap_bytes(heap).eviction(Eviction::Merge).build().expect("open");
+    let cache = Cache::builder()
+        .heap_bytes(heap)
+        .eviction(Eviction::Merge)
+        .build()
+        .expect("open");
     let populate = || {
         for (i, k) in keys.iter().enumerate() {
             cache.set(k, value(i), 0).expect("populate");
@@ -134,7 +142,15 @@ fn main() {
                     let k: [u8; 16] = keys[i as usize];
                     let mut vlen = 0usize;
                     let rc = unsafe {
-                        sys::segcache_get(h, k.as_ptr().cast(), k.len(), out.as_mut_ptr().cast(), out.len(), &mut vlen, std::ptr::null_mut())
+                        sys::segcache_get(
+                            h,
+                            k.as_ptr().cast(),
+                            k.len(),
+                            out.as_mut_ptr().cast(),
+                            out.len(),
+                            &mut vlen,
+                            std::ptr::null_mut(),
+                        )
                     };
                     hits += (black_box(rc) == sys::SEGCACHE_OK) as usize;
                 }
@@ -175,7 +191,16 @@ fn main() {
                     // passed by value): the load then overlaps the call.
                     let k: [u8; 16] = keys[i as usize];
                     let v = value(i as usize);
-                    let rc = unsafe { sys::segcache_set(h, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), 0) };
+                    let rc = unsafe {
+                        sys::segcache_set(
+                            h,
+                            k.as_ptr().cast(),
+                            k.len(),
+                            v.as_ptr().cast(),
+                            v.len(),
+                            0,
+                        )
+                    };
                     assert_eq!(black_box(rc), sys::SEGCACHE_OK);
                 }
                 (per_op(t), 0)
@@ -230,23 +255,40 @@ fn main() {
             sample.push(t / nops as f64);
         }
     }
-    let names: Vec<&str> = std::iter::once(&noop).chain(&gets).chain(&sets).map(|op| op.0).collect();
+    let names: Vec<&str> = std::iter::once(&noop)
+        .chain(&gets)
+        .chain(&sets)
+        .map(|op| op.0)
+        .collect();
     if std::env::var_os("SEGCACHE_BENCH_SAMPLES").is_some() {
         for (name, xs) in names.iter().zip(&samples) {
             println!("samples {name:<22} {xs:.1?}");
         }
     }
-    assert_eq!(names[1..], ["get (raw sys)", "get_into (safe)", "get (safe, new Vec)", "set (raw sys)", "set (safe)"]);
+    assert_eq!(
+        names[1..],
+        [
+            "get (raw sys)",
+            "get_into (safe)",
+            "get (safe, new Vec)",
+            "set (raw sys)",
+            "set (safe)"
+        ]
+    );
     // Ratios are taken within each run (the operations ran side by side
     // under the same load) and then their median over the runs, which is
     // steadier on a busy machine than a ratio of two medians.
-    let ratio = |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] / samples[b][r]).collect());
+    let ratio =
+        |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] / samples[b][r]).collect());
     let (get_raw, get_into, get_vec, set_raw, set_safe) = (1, 2, 3, 4, 5);
 
     println!(
         "segcache Rust bench: {nkeys} keys x 16 B, {VALUE_BYTES} B values, Zipf {ZIPF_THETA}, {nops} ops per run, median of {runs} run(s), 1 thread"
     );
-    println!("{:<22} {:>9} {:>9} {:>9}", "operation", "ns/op", "x noop", "x raw");
+    println!(
+        "{:<22} {:>9} {:>9} {:>9}",
+        "operation", "ns/op", "x noop", "x raw"
+    );
     for (j, name) in names.iter().enumerate() {
         let raw = if j == get_into || j == get_vec {
             format!("{:.3}", ratio(j, get_raw))
@@ -255,9 +297,14 @@ fn main() {
         } else {
             "-".to_string()
         };
-        println!("{name:<22} {:>9.1} {:>9.2} {raw:>9}", median(samples[j].clone()), ratio(j, 0));
+        println!(
+            "{name:<22} {:>9.1} {:>9.2} {raw:>9}",
+            median(samples[j].clone()),
+            ratio(j, 0)
+        );
     }
-    let diff = |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] - samples[b][r]).collect());
+    let diff =
+        |a: usize, b: usize| median((0..runs).map(|r| samples[a][r] - samples[b][r]).collect());
     println!(
         "safe - raw (median of per-run differences): get_into {:+.1} ns, set {:+.1} ns",
         diff(get_into, get_raw),

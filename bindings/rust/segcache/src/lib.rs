@@ -44,8 +44,8 @@ use std::str::FromStr;
 pub use segcache_sys as sys;
 
 mod error;
-pub use error::Error;
 use error::check;
+pub use error::Error;
 
 /// The eviction policy of a cache, chosen when it is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -341,7 +341,10 @@ impl Cache {
     }
 
     fn from_handle(handle: sys::segcache_t) -> Cache {
-        Cache { handle, _not_auto: PhantomData }
+        Cache {
+            handle,
+            _not_auto: PhantomData,
+        }
     }
 
     /// The raw handle, for calls through [`sys`]. It stays owned by this
@@ -356,10 +359,24 @@ impl Cache {
     /// Errors: [`Error::Invalid`] for an empty key, [`Error::TooLarge`] for
     /// a key over 255 bytes or an item larger than a segment,
     /// [`Error::NoSpace`] when nothing can be evicted.
-    pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: u32) -> Result<(), Error> {
+    pub fn set(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: u32,
+    ) -> Result<(), Error> {
         let (k, v) = (key.as_ref(), value.as_ref());
         // SAFETY: each pointer is valid for its length during the call.
-        check(unsafe { sys::segcache_set(self.handle, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), ttl) })
+        check(unsafe {
+            sys::segcache_set(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+            )
+        })
     }
 
     /// Stores `value` only if `key` is absent; [`Error::Exists`] if present.
@@ -370,17 +387,45 @@ impl Cache {
     /// assert_eq!(cache.add("k", "second", 0), Err(segcache::Error::Exists));
     /// # Ok::<(), segcache::Error>(())
     /// ```
-    pub fn add(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: u32) -> Result<(), Error> {
+    pub fn add(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: u32,
+    ) -> Result<(), Error> {
         let (k, v) = (key.as_ref(), value.as_ref());
         // SAFETY: as in set.
-        check(unsafe { sys::segcache_add(self.handle, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), ttl) })
+        check(unsafe {
+            sys::segcache_add(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+            )
+        })
     }
 
     /// Stores `value` only if `key` is present; [`Error::NotFound`] if absent.
-    pub fn replace(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: u32) -> Result<(), Error> {
+    pub fn replace(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: u32,
+    ) -> Result<(), Error> {
         let (k, v) = (key.as_ref(), value.as_ref());
         // SAFETY: as in set.
-        check(unsafe { sys::segcache_replace(self.handle, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), ttl) })
+        check(unsafe {
+            sys::segcache_replace(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+            )
+        })
     }
 
     /// Stores `value` only if the item's cas token is still `token` (from
@@ -396,10 +441,26 @@ impl Cache {
     /// assert_eq!(cache.cas("k", "v3", 0, token), Err(segcache::Error::Exists));
     /// # Ok::<(), segcache::Error>(())
     /// ```
-    pub fn cas(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: u32, token: u64) -> Result<(), Error> {
+    pub fn cas(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: u32,
+        token: u64,
+    ) -> Result<(), Error> {
         let (k, v) = (key.as_ref(), value.as_ref());
         // SAFETY: as in set.
-        check(unsafe { sys::segcache_cas(self.handle, k.as_ptr().cast(), k.len(), v.as_ptr().cast(), v.len(), ttl, token) })
+        check(unsafe {
+            sys::segcache_cas(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+                token,
+            )
+        })
     }
 
     /// The value of `key`, or `None` if absent or expired.
@@ -412,12 +473,21 @@ impl Cache {
         // SAFETY: the buffer is valid for GET_STACK_BYTES writable bytes;
         // the library writes at most `cap` bytes and only reads key.
         let rc = unsafe {
-            sys::segcache_get(self.handle, k.as_ptr().cast(), k.len(), stack.as_mut_ptr().cast(), GET_STACK_BYTES, &mut vlen, std::ptr::null_mut())
+            sys::segcache_get(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                stack.as_mut_ptr().cast(),
+                GET_STACK_BYTES,
+                &mut vlen,
+                std::ptr::null_mut(),
+            )
         };
         match rc {
             sys::SEGCACHE_OK if vlen <= GET_STACK_BYTES => {
                 // SAFETY: on OK the library wrote vlen (<= cap) bytes.
-                let bytes = unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), vlen) };
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), vlen) };
                 Ok(Some(bytes.to_vec()))
             }
             sys::SEGCACHE_OK => Err(Error::Internal),
@@ -450,11 +520,17 @@ impl Cache {
     /// The value of `key` and its cas token (for [`Cache::cas`]), or `None`.
     pub fn gets(&self, key: impl AsRef<[u8]>) -> Result<Option<(Vec<u8>, u64)>, Error> {
         let mut buf = Vec::new();
-        Ok(self.get_raw(key.as_ref(), &mut buf)?.map(|token| (buf, token)))
+        Ok(self
+            .get_raw(key.as_ref(), &mut buf)?
+            .map(|token| (buf, token)))
     }
 
     /// Like [`Cache::get_into`], returning the cas token when found.
-    pub fn gets_into(&self, key: impl AsRef<[u8]>, buf: &mut Vec<u8>) -> Result<Option<u64>, Error> {
+    pub fn gets_into(
+        &self,
+        key: impl AsRef<[u8]>,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<u64>, Error> {
         self.get_raw(key.as_ref(), buf)
     }
 
@@ -470,7 +546,15 @@ impl Cache {
             // is 0, so nothing is overwritten that Rust considers live);
             // the library writes at most `cap` bytes into it.
             let rc = unsafe {
-                sys::segcache_get(self.handle, key.as_ptr().cast(), key.len(), buf.as_mut_ptr().cast(), cap, &mut vlen, &mut token)
+                sys::segcache_get(
+                    self.handle,
+                    key.as_ptr().cast(),
+                    key.len(),
+                    buf.as_mut_ptr().cast(),
+                    cap,
+                    &mut vlen,
+                    &mut token,
+                )
             };
             match rc {
                 sys::SEGCACHE_OK => {
@@ -513,7 +597,9 @@ impl Cache {
         let mut scratch = vec![0u8; SLOT * CHUNK.min(keys.len())];
         let base = scratch.as_mut_ptr();
         // SAFETY (here and below): i * SLOT < scratch.len() for i < CHUNK.
-        let bufs: Vec<*mut core::ffi::c_void> = (0..CHUNK.min(keys.len())).map(|i| unsafe { base.add(i * SLOT) }.cast()).collect();
+        let bufs: Vec<*mut core::ffi::c_void> = (0..CHUNK.min(keys.len()))
+            .map(|i| unsafe { base.add(i * SLOT) }.cast())
+            .collect();
         let caps = vec![SLOT; bufs.len()];
         let mut vlens = vec![0usize; bufs.len()];
         let mut statuses: Vec<c_int> = vec![0; bufs.len()];
@@ -523,7 +609,11 @@ impl Cache {
             let n = chunk.len();
             kptrs.clear();
             klens.clear();
-            kptrs.extend(chunk.iter().map(|k| k.as_ref().as_ptr().cast::<core::ffi::c_void>()));
+            kptrs.extend(
+                chunk
+                    .iter()
+                    .map(|k| k.as_ref().as_ptr().cast::<core::ffi::c_void>()),
+            );
             klens.extend(chunk.iter().map(|k| k.as_ref().len()));
             // SAFETY: every array has at least n elements; each key pointer
             // is valid for its length and each buffer for SLOT bytes for the
@@ -544,7 +634,8 @@ impl Cache {
                 match statuses[i] {
                     sys::SEGCACHE_OK if vlens[i] <= SLOT => {
                         // SAFETY: the library wrote vlens[i] bytes at bufs[i].
-                        let v = unsafe { std::slice::from_raw_parts(bufs[i].cast::<u8>(), vlens[i]) };
+                        let v =
+                            unsafe { std::slice::from_raw_parts(bufs[i].cast::<u8>(), vlens[i]) };
                         out.push(Some(v.to_vec()));
                     }
                     sys::SEGCACHE_OK => return Err(Error::Internal),
@@ -569,11 +660,21 @@ impl Cache {
     /// assert_eq!(cache.get("b")?.as_deref(), Some(&b"2"[..]));
     /// # Ok::<(), segcache::Error>(())
     /// ```
-    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, items: &[(K, V)], ttl: u32) -> Result<Vec<Result<(), Error>>, Error> {
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V)],
+        ttl: u32,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
         let n = items.len();
-        let kptrs: Vec<*const core::ffi::c_void> = items.iter().map(|(k, _)| k.as_ref().as_ptr().cast()).collect();
+        let kptrs: Vec<*const core::ffi::c_void> = items
+            .iter()
+            .map(|(k, _)| k.as_ref().as_ptr().cast())
+            .collect();
         let klens: Vec<usize> = items.iter().map(|(k, _)| k.as_ref().len()).collect();
-        let vptrs: Vec<*const core::ffi::c_void> = items.iter().map(|(_, v)| v.as_ref().as_ptr().cast()).collect();
+        let vptrs: Vec<*const core::ffi::c_void> = items
+            .iter()
+            .map(|(_, v)| v.as_ref().as_ptr().cast())
+            .collect();
         let vlens: Vec<usize> = items.iter().map(|(_, v)| v.as_ref().len()).collect();
         let ttls = vec![ttl; n];
         let mut statuses: Vec<c_int> = vec![0; n];
@@ -597,14 +698,26 @@ impl Cache {
     /// Removes many keys in one call into the library. Returns, for each
     /// key, whether it was present (or its own error, as [`Cache::delete`]
     /// would); the outer error is for the call as a whole.
-    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Result<bool, Error>>, Error> {
+    pub fn delete_many<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let n = keys.len();
-        let kptrs: Vec<*const core::ffi::c_void> = keys.iter().map(|k| k.as_ref().as_ptr().cast()).collect();
+        let kptrs: Vec<*const core::ffi::c_void> =
+            keys.iter().map(|k| k.as_ref().as_ptr().cast()).collect();
         let klens: Vec<usize> = keys.iter().map(|k| k.as_ref().len()).collect();
         let mut statuses: Vec<c_int> = vec![0; n];
         // SAFETY: every array has n elements; each key pointer is valid for
         // its length for the whole call.
-        check(unsafe { sys::segcache_delete_multi(self.handle, n, kptrs.as_ptr(), klens.as_ptr(), statuses.as_mut_ptr()) })?;
+        check(unsafe {
+            sys::segcache_delete_multi(
+                self.handle,
+                n,
+                kptrs.as_ptr(),
+                klens.as_ptr(),
+                statuses.as_mut_ptr(),
+            )
+        })?;
         Ok(statuses
             .into_iter()
             .map(|st| match check(st) {
@@ -644,7 +757,9 @@ impl Cache {
         let k = key.as_ref();
         let mut result = 0u64;
         // SAFETY: valid key and result pointers during the call.
-        check(unsafe { sys::segcache_incr(self.handle, k.as_ptr().cast(), k.len(), delta, &mut result) })?;
+        check(unsafe {
+            sys::segcache_incr(self.handle, k.as_ptr().cast(), k.len(), delta, &mut result)
+        })?;
         Ok(result)
     }
 
@@ -654,7 +769,9 @@ impl Cache {
         let k = key.as_ref();
         let mut result = 0u64;
         // SAFETY: valid key and result pointers during the call.
-        check(unsafe { sys::segcache_decr(self.handle, k.as_ptr().cast(), k.len(), delta, &mut result) })?;
+        check(unsafe {
+            sys::segcache_decr(self.handle, k.as_ptr().cast(), k.len(), delta, &mut result)
+        })?;
         Ok(result)
     }
 

@@ -23,13 +23,22 @@ fn every_status_has_its_own_error_variant() {
 /// Field names of a Stats, from its Debug output ("Stats { items: 0, ... }").
 fn stats_field_names() -> Vec<String> {
     let dbg = format!("{:?}", Stats::default());
-    let body = dbg.strip_prefix("Stats { ").and_then(|s| s.strip_suffix(" }")).expect("Stats derives Debug");
-    body.split(", ").map(|f| f.split(':').next().unwrap().to_string()).collect()
+    let body = dbg
+        .strip_prefix("Stats { ")
+        .and_then(|s| s.strip_suffix(" }"))
+        .expect("Stats derives Debug");
+    body.split(", ")
+        .map(|f| f.split(':').next().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn stats_fields_match_the_abi() {
     let abi = abi_json::read();
-    let want: Vec<String> = abi_json::struct_fields(&abi)["segcache_stats"].iter().filter(|f| *f != "size").cloned().collect();
+    let want: Vec<String> = abi_json::struct_fields(&abi)["segcache_stats"]
+        .iter()
+        .filter(|f| *f != "size")
+        .cloned()
+        .collect();
     assert_eq!(stats_field_names(), want);
 }

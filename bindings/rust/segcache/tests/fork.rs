@@ -26,7 +26,9 @@ fn child(cache: &Cache) -> c_int {
         cache.clear() == Err(Error::Forked),
         Cache::new().err() == Some(Error::Forked),
         Error::Forked.code() == segcache::sys::SEGCACHE_EFORKED,
-        Error::Forked.to_string().starts_with("called in a child process after fork()"),
+        Error::Forked
+            .to_string()
+            .starts_with("called in a child process after fork()"),
     ];
     match checks.iter().position(|ok| !ok) {
         None => 0,
@@ -47,7 +49,12 @@ fn calls_in_a_forked_child_fail_with_forked() {
     let mut status: c_int = -1;
     assert_eq!(unsafe { waitpid(pid, &mut status, 0) }, pid);
     // 0: exited with status 0 (WIFEXITED && WEXITSTATUS == 0).
-    assert_eq!(status, 0, "child wait status {status:#x} (exit code {})", (status >> 8) & 0xff);
+    assert_eq!(
+        status,
+        0,
+        "child wait status {status:#x} (exit code {})",
+        (status >> 8) & 0xff
+    );
     // The parent keeps working, its cache intact.
     assert_eq!(cache.get("k").unwrap().as_deref(), Some(&b"parent"[..]));
     cache.set("k2", "v", 0).unwrap();

@@ -5,7 +5,11 @@ use std::collections::BTreeSet;
 use segcache::{sys, Cache, Error, Eviction, Stats};
 
 fn small() -> Cache {
-    Cache::builder().heap_bytes(8 << 20).segment_bytes(64 << 10).build().expect("open")
+    Cache::builder()
+        .heap_bytes(8 << 20)
+        .segment_bytes(64 << 10)
+        .build()
+        .expect("open")
 }
 
 #[test]
@@ -15,8 +19,14 @@ fn builder_starts_from_the_library_defaults() {
     let mut want = sys::segcache_options::default();
     unsafe { sys::segcache_options_init(&mut want) };
     assert_eq!(*o, want);
-    assert_eq!(o.size as usize, std::mem::size_of::<sys::segcache_options>());
-    assert_eq!((o.heap_bytes, o.segment_bytes, o.eviction), (64 << 20, 1 << 20, sys::SEGCACHE_EVICT_S3FIFO));
+    assert_eq!(
+        o.size as usize,
+        std::mem::size_of::<sys::segcache_options>()
+    );
+    assert_eq!(
+        (o.heap_bytes, o.segment_bytes, o.eviction),
+        (64 << 20, 1 << 20, sys::SEGCACHE_EVICT_S3FIFO)
+    );
 
     let b = b
         .heap_bytes(1 << 24)
@@ -29,8 +39,26 @@ fn builder_starts_from_the_library_defaults() {
         .s3fifo_admission_ratio(0.25);
     let o = b.options();
     assert_eq!(
-        (o.heap_bytes, o.segment_bytes, o.hash_power, o.eviction, o.merge_max, o.merge_target, o.merge_compact, o.s3fifo_admission_ratio),
-        (1 << 24, 1 << 16, 16, sys::SEGCACHE_EVICT_S3FIFO, 6, 3, 2, 0.25)
+        (
+            o.heap_bytes,
+            o.segment_bytes,
+            o.hash_power,
+            o.eviction,
+            o.merge_max,
+            o.merge_target,
+            o.merge_compact,
+            o.s3fifo_admission_ratio
+        ),
+        (
+            1 << 24,
+            1 << 16,
+            16,
+            sys::SEGCACHE_EVICT_S3FIFO,
+            6,
+            3,
+            2,
+            0.25
+        )
     );
     let cache = b.build().expect("open with every option set");
     let s = cache.stats().unwrap();
@@ -41,11 +69,23 @@ fn builder_starts_from_the_library_defaults() {
 #[test]
 fn bad_options_are_refused_with_invalid() {
     let cases: Vec<(&str, segcache::Builder)> = vec![
-        ("segment not a multiple of 8", Cache::builder().segment_bytes(4097)),
+        (
+            "segment not a multiple of 8",
+            Cache::builder().segment_bytes(4097),
+        ),
         ("segment below 4 KiB", Cache::builder().segment_bytes(2048)),
-        ("segment above 8 MiB", Cache::builder().segment_bytes((8 << 20) + 8)),
-        ("heap of one segment", Cache::builder().segment_bytes(1 << 20).heap_bytes(1 << 20)),
-        ("admission ratio above 0.9", Cache::builder().s3fifo_admission_ratio(2.0)),
+        (
+            "segment above 8 MiB",
+            Cache::builder().segment_bytes((8 << 20) + 8),
+        ),
+        (
+            "heap of one segment",
+            Cache::builder().segment_bytes(1 << 20).heap_bytes(1 << 20),
+        ),
+        (
+            "admission ratio above 0.9",
+            Cache::builder().s3fifo_admission_ratio(2.0),
+        ),
         ("negative merge_max", Cache::builder().merge_max(-1)),
         ("hash_power 64", Cache::builder().hash_power(64)),
     ];
@@ -57,11 +97,26 @@ fn bad_options_are_refused_with_invalid() {
 #[test]
 fn every_eviction_policy_opens_and_serves() {
     for e in Eviction::ALL {
-        let cache = Cache::builder().heap_bytes(1 << 20).segment_bytes(64 << 10).eviction(e).build().unwrap();
+        let cache = Cache::builder()
+            .heap_bytes(1 << 20)
+            .segment_bytes(64 << 10)
+            .eviction(e)
+            .build()
+            .unwrap();
         cache.set("k", e.name(), 0).unwrap();
-        assert_eq!(cache.get("k").unwrap().as_deref(), Some(e.name().as_bytes()), "{e:?}");
+        assert_eq!(
+            cache.get("k").unwrap().as_deref(),
+            Some(e.name().as_bytes()),
+            "{e:?}"
+        );
         assert_eq!(e.name().parse::<Eviction>(), Ok(e));
-        assert_eq!(e.name().to_uppercase().replace('_', "-").parse::<Eviction>(), Ok(e));
+        assert_eq!(
+            e.name()
+                .to_uppercase()
+                .replace('_', "-")
+                .parse::<Eviction>(),
+            Ok(e)
+        );
     }
     let raws: BTreeSet<i32> = Eviction::ALL.iter().map(|e| e.raw()).collect();
     assert_eq!(raws, (0..8).collect());
@@ -100,12 +155,19 @@ fn set_get_roundtrip_of_any_bytes() {
 
 #[test]
 fn bad_keys_and_items_are_refused_and_lose_nothing() {
-    let cache = Cache::builder().heap_bytes(1 << 20).segment_bytes(64 << 10).build().unwrap();
+    let cache = Cache::builder()
+        .heap_bytes(1 << 20)
+        .segment_bytes(64 << 10)
+        .build()
+        .unwrap();
     cache.set("kept", "v", 0).unwrap();
     let long_key = vec![b'k'; 256];
     assert_eq!(cache.set("", "v", 0), Err(Error::Invalid));
     assert_eq!(cache.set(&long_key, "v", 0), Err(Error::TooLarge));
-    assert_eq!(cache.set("huge", vec![0u8; 64 << 10], 0), Err(Error::TooLarge));
+    assert_eq!(
+        cache.set("huge", vec![0u8; 64 << 10], 0),
+        Err(Error::TooLarge)
+    );
     assert_eq!(cache.add("", "v", 0), Err(Error::Invalid));
     assert_eq!(cache.replace(&long_key, "v", 0), Err(Error::TooLarge));
     assert_eq!(cache.cas("", "v", 0, 1), Err(Error::Invalid));
@@ -121,7 +183,10 @@ fn bad_keys_and_items_are_refused_and_lose_nothing() {
     // value = 64 KiB.
     let fits = vec![1u8; (64 << 10) - 8 - 4];
     cache.set("edge", &fits, 0).unwrap();
-    assert_eq!(cache.get("edge").unwrap().map(|v| v.len()), Some(fits.len()));
+    assert_eq!(
+        cache.get("edge").unwrap().map(|v| v.len()),
+        Some(fits.len())
+    );
     assert_eq!(cache.get("kept").unwrap(), Some(b"v".to_vec()));
     assert_eq!(cache.get("huge").unwrap(), None);
 }
@@ -208,12 +273,27 @@ fn incr_and_decr() {
     assert_eq!(cache.incr("max", 2), Ok(1), "incr wraps at 2^64");
     cache.set("n", "99", 0).unwrap();
     assert_eq!(cache.incr("n", 1), Ok(100));
-    assert_eq!(cache.get("n").unwrap(), Some(b"100".to_vec()), "get returns the decimal text");
+    assert_eq!(
+        cache.get("n").unwrap(),
+        Some(b"100".to_vec()),
+        "get returns the decimal text"
+    );
     for not_numeric in ["abc", "", "007", "-1", "1.5", " 1", "18446744073709551616"] {
         cache.set("s", not_numeric, 0).unwrap();
-        assert_eq!(cache.incr("s", 1), Err(Error::NotNumeric), "{not_numeric:?}");
-        assert_eq!(cache.decr("s", 1), Err(Error::NotNumeric), "{not_numeric:?}");
-        assert_eq!(cache.get("s").unwrap(), Some(not_numeric.as_bytes().to_vec()));
+        assert_eq!(
+            cache.incr("s", 1),
+            Err(Error::NotNumeric),
+            "{not_numeric:?}"
+        );
+        assert_eq!(
+            cache.decr("s", 1),
+            Err(Error::NotNumeric),
+            "{not_numeric:?}"
+        );
+        assert_eq!(
+            cache.get("s").unwrap(),
+            Some(not_numeric.as_bytes().to_vec())
+        );
     }
 }
 
@@ -243,23 +323,45 @@ fn get_many_keeps_order_and_handles_large_values() {
     cache.set("big", &big, 0).unwrap();
     cache.set("c", "", 0).unwrap();
     let got = cache.get_many(&["a", "missing", "big", "c", "a"]).unwrap();
-    assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(big), Some(Vec::new()), Some(b"1".to_vec())]);
-    assert_eq!(cache.get_many::<&str>(&[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
+    assert_eq!(
+        got,
+        vec![
+            Some(b"1".to_vec()),
+            None,
+            Some(big),
+            Some(Vec::new()),
+            Some(b"1".to_vec())
+        ]
+    );
+    assert_eq!(
+        cache.get_many::<&str>(&[]).unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
     let keys: Vec<String> = (0..500).map(|i| format!("key{i}")).collect();
     for k in keys.iter().step_by(2) {
         cache.set(k, k, 0).unwrap();
     }
     let got = cache.get_many(&keys).unwrap();
     for (i, (k, v)) in keys.iter().zip(&got).enumerate() {
-        assert_eq!(v.as_deref(), if i % 2 == 0 { Some(k.as_bytes()) } else { None });
+        assert_eq!(
+            v.as_deref(),
+            if i % 2 == 0 { Some(k.as_bytes()) } else { None }
+        );
     }
 }
 
 #[test]
 fn stats_count_operations() {
-    let cache = Cache::builder().heap_bytes(4 << 20).segment_bytes(1 << 20).build().unwrap();
+    let cache = Cache::builder()
+        .heap_bytes(4 << 20)
+        .segment_bytes(1 << 20)
+        .build()
+        .unwrap();
     let s0 = cache.stats().unwrap();
-    assert_eq!((s0.items, s0.gets, s0.sets, s0.heap_bytes, s0.segments_total), (0, 0, 0, 4 << 20, 4));
+    assert_eq!(
+        (s0.items, s0.gets, s0.sets, s0.heap_bytes, s0.segments_total),
+        (0, 0, 0, 4 << 20, 4)
+    );
     assert!(s0.hashtable_bytes > 0);
     cache.set("a", "x", 0).unwrap();
     cache.set("b", "y", 0).unwrap();
@@ -270,9 +372,20 @@ fn stats_count_operations() {
     cache.delete("c").unwrap();
     let s = cache.stats().unwrap();
     let mut want: Stats = s;
-    (want.items, want.gets, want.hits, want.misses, want.sets, want.deletes) = (2, 3, 2, 1, 3, 1);
+    (
+        want.items,
+        want.gets,
+        want.hits,
+        want.misses,
+        want.sets,
+        want.deletes,
+    ) = (2, 3, 2, 1, 3, 1);
     assert_eq!(s, want);
-    assert!(s.item_bytes >= 2 * (8 + 1 + 1) && s.item_bytes <= 2 * 16, "item_bytes {}", s.item_bytes);
+    assert!(
+        s.item_bytes >= 2 * (8 + 1 + 1) && s.item_bytes <= 2 * 16,
+        "item_bytes {}",
+        s.item_bytes
+    );
     assert!(s.segments_free < s.segments_total);
 }
 
@@ -283,26 +396,51 @@ fn stats_report_table_growth() {
     // keep the memory within the heap plus one segment (the table's budget
     // here: larger than the initial table).
     let seg = 64u64 << 10;
-    let cache = Cache::builder().heap_bytes(1 << 20).segment_bytes(seg as u32).hash_power(4).eviction(Eviction::None).build().unwrap();
+    let cache = Cache::builder()
+        .heap_bytes(1 << 20)
+        .segment_bytes(seg as u32)
+        .hash_power(4)
+        .eviction(Eviction::None)
+        .build()
+        .unwrap();
     let s0 = cache.stats().unwrap();
-    assert_eq!((s0.hashtable_bytes, s0.hashtable_growths, s0.segments_retired), (8 << 4, 0, 0));
+    assert_eq!(
+        (
+            s0.hashtable_bytes,
+            s0.hashtable_growths,
+            s0.segments_retired
+        ),
+        (8 << 4, 0, 0)
+    );
     for i in 0..5000 {
         cache.set(format!("g{i:06}"), format!("v{i}"), 0).unwrap();
     }
     for i in 0..5000 {
-        assert_eq!(cache.get(format!("g{i:06}")).unwrap(), Some(format!("v{i}").into_bytes()));
+        assert_eq!(
+            cache.get(format!("g{i:06}")).unwrap(),
+            Some(format!("v{i}").into_bytes())
+        );
     }
     let s = cache.stats().unwrap();
     assert_eq!(s.items, 5000);
     assert!(s.hashtable_growths >= 9, "{} growths", s.hashtable_growths);
     assert_eq!(s.hashtable_bytes, (8 << 4) << s.hashtable_growths);
     let in_use = (s.segments_total - s.segments_retired) * seg;
-    assert!(in_use + s.hashtable_bytes <= s.heap_bytes + seg, "{in_use} + {} bytes", s.hashtable_bytes);
+    assert!(
+        in_use + s.hashtable_bytes <= s.heap_bytes + seg,
+        "{in_use} + {} bytes",
+        s.hashtable_bytes
+    );
 }
 
 #[test]
 fn a_full_cache_without_eviction_reports_no_space_and_keeps_its_items() {
-    let cache = Cache::builder().heap_bytes(64 << 10).segment_bytes(16 << 10).eviction(Eviction::None).build().unwrap();
+    let cache = Cache::builder()
+        .heap_bytes(64 << 10)
+        .segment_bytes(16 << 10)
+        .eviction(Eviction::None)
+        .build()
+        .unwrap();
     let value = vec![7u8; 1000];
     let mut stored = Vec::new();
     let err = loop {
@@ -316,7 +454,11 @@ fn a_full_cache_without_eviction_reports_no_space_and_keeps_its_items() {
     assert_eq!(err, Error::NoSpace);
     assert!(stored.len() >= 40, "only {} items fit", stored.len());
     for k in &stored {
-        assert_eq!(cache.get(k).unwrap().as_deref(), Some(&value[..]), "{k} lost");
+        assert_eq!(
+            cache.get(k).unwrap().as_deref(),
+            Some(&value[..]),
+            "{k} lost"
+        );
     }
     // Deleting frees nothing until a segment is empty, but clear does.
     cache.clear().unwrap();
@@ -325,7 +467,12 @@ fn a_full_cache_without_eviction_reports_no_space_and_keeps_its_items() {
 
 #[test]
 fn eviction_makes_room() {
-    let cache = Cache::builder().heap_bytes(256 << 10).segment_bytes(16 << 10).eviction(Eviction::Fifo).build().unwrap();
+    let cache = Cache::builder()
+        .heap_bytes(256 << 10)
+        .segment_bytes(16 << 10)
+        .eviction(Eviction::Fifo)
+        .build()
+        .unwrap();
     for i in 0..2000 {
         cache.set(format!("k{i}"), vec![1u8; 500], 0).unwrap();
     }
@@ -374,13 +521,30 @@ fn drop_and_close_end_the_handle() {
     assert_ne!(h, 0);
     drop(cache);
     let mut vlen = 0usize;
-    let rc = unsafe { sys::segcache_get(h, b"k".as_ptr().cast(), 1, std::ptr::null_mut(), 0, &mut vlen, std::ptr::null_mut()) };
-    assert_eq!(Error::from_code(rc), Some(Error::BadHandle), "drop did not close the handle");
+    let rc = unsafe {
+        sys::segcache_get(
+            h,
+            b"k".as_ptr().cast(),
+            1,
+            std::ptr::null_mut(),
+            0,
+            &mut vlen,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(
+        Error::from_code(rc),
+        Some(Error::BadHandle),
+        "drop did not close the handle"
+    );
 
     let cache = small();
     let h = cache.as_raw();
     assert_eq!(cache.close(), Ok(()));
-    assert_eq!(Error::from_code(unsafe { sys::segcache_close(h) }), Some(Error::BadHandle));
+    assert_eq!(
+        Error::from_code(unsafe { sys::segcache_close(h) }),
+        Some(Error::BadHandle)
+    );
 }
 
 #[test]
@@ -392,7 +556,11 @@ fn cache_is_send_and_sync() {
 
 #[test]
 fn version_matches_the_header() {
-    let want = (sys::SEGCACHE_VERSION_MAJOR as u32, sys::SEGCACHE_VERSION_MINOR as u32, sys::SEGCACHE_VERSION_PATCH as u32);
+    let want = (
+        sys::SEGCACHE_VERSION_MAJOR as u32,
+        sys::SEGCACHE_VERSION_MINOR as u32,
+        sys::SEGCACHE_VERSION_PATCH as u32,
+    );
     assert_eq!(segcache::version(), want);
 }
 
@@ -411,17 +579,52 @@ fn set_many_and_delete_many_report_each_item() {
     let cache = small();
     let long_key = vec![b'k'; 256];
     let big = vec![4u8; 2000];
-    let items: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"", b"x"), (b"b", &big), (&long_key, b"y"), (b"a", b"last"), (b"e", b"")];
+    let items: Vec<(&[u8], &[u8])> = vec![
+        (b"a", b"1"),
+        (b"", b"x"),
+        (b"b", &big),
+        (&long_key, b"y"),
+        (b"a", b"last"),
+        (b"e", b""),
+    ];
     let got = cache.set_many(&items, 0).unwrap();
-    assert_eq!(got, vec![Ok(()), Err(Error::Invalid), Ok(()), Err(Error::TooLarge), Ok(()), Ok(())]);
-    assert_eq!(cache.get("a").unwrap(), Some(b"last".to_vec()), "a repeated key ends with its last value");
+    assert_eq!(
+        got,
+        vec![
+            Ok(()),
+            Err(Error::Invalid),
+            Ok(()),
+            Err(Error::TooLarge),
+            Ok(()),
+            Ok(())
+        ]
+    );
+    assert_eq!(
+        cache.get("a").unwrap(),
+        Some(b"last".to_vec()),
+        "a repeated key ends with its last value"
+    );
     assert_eq!(cache.get("b").unwrap(), Some(big));
     assert_eq!(cache.get("e").unwrap(), Some(Vec::new()));
     assert_eq!(cache.set_many::<&str, &str>(&[], 0).unwrap(), vec![]);
 
-    let got = cache.delete_many(&[&b"a"[..], b"zz", b"", b"b", b"a"]).unwrap();
-    assert_eq!(got, vec![Ok(true), Ok(false), Err(Error::Invalid), Ok(true), Ok(false)]);
-    assert_eq!(cache.get_many(&["a", "b", "e"]).unwrap(), vec![None, None, Some(Vec::new())]);
+    let got = cache
+        .delete_many(&[&b"a"[..], b"zz", b"", b"b", b"a"])
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Ok(true),
+            Ok(false),
+            Err(Error::Invalid),
+            Ok(true),
+            Ok(false)
+        ]
+    );
+    assert_eq!(
+        cache.get_many(&["a", "b", "e"]).unwrap(),
+        vec![None, None, Some(Vec::new())]
+    );
     let s = cache.stats().unwrap();
     assert_eq!((s.items, s.sets, s.deletes), (1, 4, 2));
 }
@@ -432,5 +635,8 @@ fn stats_has_every_counter_of_the_c_struct() {
     // Stats holds the same counters, so a counter added to the header (and
     // to segcache-sys, which the drift test enforces) but not to Stats
     // shows up here.
-    assert_eq!(std::mem::size_of::<Stats>() + 8, std::mem::size_of::<sys::segcache_stats>());
+    assert_eq!(
+        std::mem::size_of::<Stats>() + 8,
+        std::mem::size_of::<sys::segcache_stats>()
+    );
 }

@@ -27,7 +27,9 @@ impl Rng {
 
 /// FNV-1a 64.
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A value for `key` that proves its integrity: the key's hash, the
@@ -47,10 +49,25 @@ fn make_value(key: &[u8], writer: u64, seq: u64, rng: &mut Rng) -> Vec<u8> {
 
 /// Panics unless `v` is a whole value written for `key`.
 fn check_value(key: &[u8], v: &[u8]) {
-    assert!(v.len() >= 32, "torn value of {} bytes for {:?}", v.len(), String::from_utf8_lossy(key));
+    assert!(
+        v.len() >= 32,
+        "torn value of {} bytes for {:?}",
+        v.len(),
+        String::from_utf8_lossy(key)
+    );
     let (body, sum) = v.split_at(v.len() - 8);
-    assert_eq!(fnv(body).to_le_bytes(), sum, "checksum mismatch for {:?}", String::from_utf8_lossy(key));
-    assert_eq!(&body[..8], fnv(key).to_le_bytes(), "value of another key under {:?}", String::from_utf8_lossy(key));
+    assert_eq!(
+        fnv(body).to_le_bytes(),
+        sum,
+        "checksum mismatch for {:?}",
+        String::from_utf8_lossy(key)
+    );
+    assert_eq!(
+        &body[..8],
+        fnv(key).to_le_bytes(),
+        "value of another key under {:?}",
+        String::from_utf8_lossy(key)
+    );
 }
 
 #[test]
@@ -64,13 +81,21 @@ fn concurrent_incr_is_exact_and_every_result_is_unique() {
             let (cache, start) = (Arc::clone(&cache), Arc::clone(&start));
             thread::spawn(move || {
                 start.wait();
-                (0..PER_THREAD).map(|_| cache.incr("counter", 1).unwrap()).collect::<Vec<u64>>()
+                (0..PER_THREAD)
+                    .map(|_| cache.incr("counter", 1).unwrap())
+                    .collect::<Vec<u64>>()
             })
         })
         .collect();
-    let mut seen: Vec<u64> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let mut seen: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     let total = (THREADS * PER_THREAD) as u64;
-    assert_eq!(cache.get("counter").unwrap(), Some(total.to_string().into_bytes()));
+    assert_eq!(
+        cache.get("counter").unwrap(),
+        Some(total.to_string().into_bytes())
+    );
     // Each increment returned its own new value: no two saw the same one.
     seen.sort_unstable();
     assert_eq!(seen, (1..=total).collect::<Vec<u64>>());
@@ -108,7 +133,13 @@ fn shared_and_private_keys_under_contention_match_the_model() {
     const OPS: usize = 20_000;
     const SHARED: u64 = 64;
     const PRIVATE: u64 = 200;
-    let cache = Arc::new(Cache::builder().heap_bytes(64 << 20).segment_bytes(256 << 10).build().unwrap());
+    let cache = Arc::new(
+        Cache::builder()
+            .heap_bytes(64 << 20)
+            .segment_bytes(256 << 10)
+            .build()
+            .unwrap(),
+    );
     let start = Arc::new(Barrier::new(THREADS));
     let workers: Vec<_> = (0..THREADS as u64)
         .map(|t| {
@@ -144,8 +175,13 @@ fn shared_and_private_keys_under_contention_match_the_model() {
                         75..=79 => {
                             let v = make_value(&key, t, seq, &mut rng);
                             match cache.add(&key, &v, 0) {
-                                Ok(()) => assert!(model.insert(key, v).is_none(), "add succeeded on a present key"),
-                                Err(Error::Exists) => assert!(model.contains_key(&key), "add refused an absent key"),
+                                Ok(()) => assert!(
+                                    model.insert(key, v).is_none(),
+                                    "add succeeded on a present key"
+                                ),
+                                Err(Error::Exists) => {
+                                    assert!(model.contains_key(&key), "add refused an absent key")
+                                }
                                 Err(e) => panic!("add: {e}"),
                             }
                         }
@@ -172,7 +208,11 @@ fn shared_and_private_keys_under_contention_match_the_model() {
                 // Final sweep: every private key is exactly as modelled.
                 for i in 0..PRIVATE {
                     let key = format!("private:{t}:{i}").into_bytes();
-                    assert_eq!(cache.get(&key).unwrap().as_ref(), model.get(&key), "final {key:?}");
+                    assert_eq!(
+                        cache.get(&key).unwrap().as_ref(),
+                        model.get(&key),
+                        "final {key:?}"
+                    );
                 }
                 model.len()
             })
@@ -180,7 +220,13 @@ fn shared_and_private_keys_under_contention_match_the_model() {
         .collect();
     let private_items: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
     let s = cache.stats().unwrap();
-    let shared_items = cache.get_many(&(0..SHARED).map(|i| format!("shared:{i}")).collect::<Vec<_>>()).unwrap();
+    let shared_items = cache
+        .get_many(
+            &(0..SHARED)
+                .map(|i| format!("shared:{i}"))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
     for (i, v) in shared_items.iter().enumerate() {
         if let Some(v) = v {
             check_value(format!("shared:{i}").as_bytes(), v);
@@ -197,15 +243,28 @@ fn shared_and_private_keys_under_contention_match_the_model() {
 #[test]
 fn readers_see_whole_values_while_eviction_churns() {
     for policy in [Eviction::Merge, Eviction::S3Fifo, Eviction::Random] {
-        let cache = Arc::new(Cache::builder().heap_bytes(512 << 10).segment_bytes(32 << 10).eviction(policy).build().unwrap());
+        let cache = Arc::new(
+            Cache::builder()
+                .heap_bytes(512 << 10)
+                .segment_bytes(32 << 10)
+                .eviction(policy)
+                .build()
+                .unwrap(),
+        );
         let hits = Arc::new(AtomicUsize::new(0));
         // Readers keep reading until every writer is done, so that reads
         // overlap writes however the threads are scheduled (a reader that
         // ran its loop before any writer started never hit).
-        let writers_left = Arc::new(AtomicUsize::new((0..THREADS).filter(|t| t % 2 == 0).count()));
+        let writers_left = Arc::new(AtomicUsize::new(
+            (0..THREADS).filter(|t| t % 2 == 0).count(),
+        ));
         let workers: Vec<_> = (0..THREADS as u64)
             .map(|t| {
-                let (cache, hits, writers_left) = (Arc::clone(&cache), Arc::clone(&hits), Arc::clone(&writers_left));
+                let (cache, hits, writers_left) = (
+                    Arc::clone(&cache),
+                    Arc::clone(&hits),
+                    Arc::clone(&writers_left),
+                );
                 thread::spawn(move || {
                     let mut rng = Rng(100 + t);
                     let mut buf = Vec::new();
@@ -231,8 +290,14 @@ fn readers_see_whole_values_while_eviction_churns() {
             w.join().unwrap();
         }
         let s = cache.stats().unwrap();
-        assert!(s.evicted_items > 0, "{policy:?}: the test did not make the cache evict: {s:?}");
-        assert!(hits.load(Ordering::Relaxed) > 0, "{policy:?}: readers never hit");
+        assert!(
+            s.evicted_items > 0,
+            "{policy:?}: the test did not make the cache evict: {s:?}"
+        );
+        assert!(
+            hits.load(Ordering::Relaxed) > 0,
+            "{policy:?}: readers never hit"
+        );
     }
 }
 
@@ -243,10 +308,25 @@ fn readers_see_whole_values_while_eviction_churns() {
 #[test]
 fn close_while_calls_are_in_flight_is_safe() {
     let mut handle: sys::segcache_t = 0;
-    assert_eq!(unsafe { sys::segcache_open(std::ptr::null(), &mut handle) }, sys::SEGCACHE_OK);
+    assert_eq!(
+        unsafe { sys::segcache_open(std::ptr::null(), &mut handle) },
+        sys::SEGCACHE_OK
+    );
     let key = b"k";
     let value = [1u8; 100];
-    assert_eq!(unsafe { sys::segcache_set(handle, key.as_ptr().cast(), 1, value.as_ptr().cast(), value.len(), 0) }, sys::SEGCACHE_OK);
+    assert_eq!(
+        unsafe {
+            sys::segcache_set(
+                handle,
+                key.as_ptr().cast(),
+                1,
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        },
+        sys::SEGCACHE_OK
+    );
     let calls = Arc::new(AtomicUsize::new(0));
     let closed = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..THREADS)
@@ -259,15 +339,33 @@ fn close_while_calls_are_in_flight_is_safe() {
                     let mut vlen = 0usize;
                     let rc = unsafe {
                         if t % 2 == 0 {
-                            sys::segcache_get(handle, key.as_ptr().cast(), 1, buf.as_mut_ptr().cast(), buf.len(), &mut vlen, std::ptr::null_mut())
+                            sys::segcache_get(
+                                handle,
+                                key.as_ptr().cast(),
+                                1,
+                                buf.as_mut_ptr().cast(),
+                                buf.len(),
+                                &mut vlen,
+                                std::ptr::null_mut(),
+                            )
                         } else {
-                            sys::segcache_set(handle, key.as_ptr().cast(), 1, value.as_ptr().cast(), value.len(), 0)
+                            sys::segcache_set(
+                                handle,
+                                key.as_ptr().cast(),
+                                1,
+                                value.as_ptr().cast(),
+                                value.len(),
+                                0,
+                            )
                         }
                     };
                     calls.fetch_add(1, Ordering::SeqCst);
                     match rc {
                         sys::SEGCACHE_OK => {
-                            assert!(!was_closed, "a call that started after close returned succeeded");
+                            assert!(
+                                !was_closed,
+                                "a call that started after close returned succeeded"
+                            );
                             if t % 2 == 0 {
                                 assert_eq!(&buf[..vlen], &value[..]);
                             }

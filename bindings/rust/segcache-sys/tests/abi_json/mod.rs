@@ -24,7 +24,11 @@ impl Value {
     /// The member `key` of an object; panics naming it if absent.
     pub fn get(&self, key: &str) -> &Value {
         match self {
-            Value::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v).unwrap_or_else(|| panic!("no member {key:?}")),
+            Value::Object(m) => m
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("no member {key:?}")),
             _ => panic!("not an object looking up {key:?}"),
         }
     }
@@ -66,7 +70,10 @@ impl Value {
 
 /// Parses a whole JSON document; panics with the byte offset on any error.
 pub fn parse(src: &str) -> Value {
-    let mut p = Parser { b: src.as_bytes(), pos: 0 };
+    let mut p = Parser {
+        b: src.as_bytes(),
+        pos: 0,
+    };
     let v = p.value();
     p.ws();
     if p.pos != p.b.len() {
@@ -173,12 +180,17 @@ impl Parser<'_> {
         self.pos += 1;
         let mut out = Vec::new();
         loop {
-            let Some(&c) = self.b.get(self.pos) else { self.fail("unterminated string") };
+            let Some(&c) = self.b.get(self.pos) else {
+                self.fail("unterminated string")
+            };
             self.pos += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let e = *self.b.get(self.pos).unwrap_or_else(|| self.fail("unterminated escape"));
+                    let e = *self
+                        .b
+                        .get(self.pos)
+                        .unwrap_or_else(|| self.fail("unterminated escape"));
                     self.pos += 1;
                     match e {
                         b'"' | b'\\' | b'/' => out.push(e),
@@ -188,10 +200,15 @@ impl Parser<'_> {
                         b'b' => out.push(8),
                         b'f' => out.push(12),
                         b'u' => {
-                            let hex = self.b.get(self.pos..self.pos + 4).unwrap_or_else(|| self.fail("short \\u escape"));
-                            let cp = u32::from_str_radix(std::str::from_utf8(hex).unwrap(), 16).unwrap_or_else(|_| self.fail("bad \\u escape"));
+                            let hex = self
+                                .b
+                                .get(self.pos..self.pos + 4)
+                                .unwrap_or_else(|| self.fail("short \\u escape"));
+                            let cp = u32::from_str_radix(std::str::from_utf8(hex).unwrap(), 16)
+                                .unwrap_or_else(|_| self.fail("bad \\u escape"));
                             self.pos += 4;
-                            let ch = char::from_u32(cp).unwrap_or_else(|| self.fail("\\u escape of a surrogate"));
+                            let ch = char::from_u32(cp)
+                                .unwrap_or_else(|| self.fail("\\u escape of a surrogate"));
                             out.extend_from_slice(ch.to_string().as_bytes());
                         }
                         _ => self.fail("unknown escape"),
@@ -210,14 +227,17 @@ impl Parser<'_> {
 pub fn path() -> PathBuf {
     match std::env::var_os("SEGCACHE_ABI") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/segcache.abi.json"),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/segcache.abi.json")
+        }
     }
 }
 
 /// Reads and parses the description.
 pub fn read() -> Value {
     let p = path();
-    let src = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {} ({e})", p.display()));
+    let src =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {} ({e})", p.display()));
     parse(&src)
 }
 
@@ -230,7 +250,11 @@ pub fn rust_type(t: &Value) -> String {
     let base = t.get("base").str();
     let pointers = t.get("pointers").usize();
     let consts: Vec<bool> = t.get("const").array().iter().map(Value::bool).collect();
-    assert_eq!(consts.len(), pointers + 1, "const has one entry per level: {t:?}");
+    assert_eq!(
+        consts.len(),
+        pointers + 1,
+        "const has one entry per level: {t:?}"
+    );
     let mut s = match base {
         "void" if pointers == 0 => return String::new(),
         "void" => "c_void",
@@ -263,6 +287,15 @@ pub fn struct_fields(abi: &Value) -> BTreeMap<String, Vec<String>> {
     abi.get("structs")
         .array()
         .iter()
-        .map(|s| (s.get("name").str().to_string(), s.get("fields").array().iter().map(|f| f.get("name").str().to_string()).collect()))
+        .map(|s| {
+            (
+                s.get("name").str().to_string(),
+                s.get("fields")
+                    .array()
+                    .iter()
+                    .map(|f| f.get("name").str().to_string())
+                    .collect(),
+            )
+        })
         .collect()
 }
