@@ -314,6 +314,9 @@ func (c *Cache) leastUtilized() int32 {
 // the caller treats the item as gone. (A slot that a displacement moved
 // is looked up again: the item is still live.)
 func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64) bool {
+	if it.p == nil { // a relook found it gone
+		return false
+	}
 	dh := &c.segs.Headers[dest]
 	size := len(it.data)
 	off := int(dh.WriteOff.Load())

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
 )
@@ -321,25 +322,38 @@ func TestDrainFollowsDisplacedSlot(t *testing.T) {
 			t.Fatalf("could not displace %q", keyOf(it))
 		}
 	}
-	dropped, kept := keyOf(&items[0]), keyOf(&items[1])
+	dropped, kept, taken := keyOf(&items[0]), keyOf(&items[1]), keyOf(&items[2])
 	if !c.dropSlot(src, &items[0], true) {
 		t.Fatalf("drop of displaced %q reported the item gone", dropped)
 	}
+	// The third item is taken off the table behind the drain's back, as a
+	// writer's unlink does (slot, then counters): the drain must leave it
+	// alone, whether it tries to move it first or to drop it.
+	gone := &items[2]
+	if !hashtable.Unlink().Apply(gone.p, gone.s) {
+		t.Fatal("could not unlink the third item")
+	}
+	c.segs.Headers[src].AddLive(-1, -len(gone.data))
 	dest := c.segs.Take(0)
 	if dest < 0 {
 		t.Fatal("no spare segment")
 	}
 	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
 	c.list(dest, segment.None)
+	if c.relocate(src, dest, gone, 1) || c.dropSlot(src, gone, true) {
+		t.Fatalf("the drain moved or dropped %q, which was no longer linked", taken)
+	}
 	for i := range items[1:] {
-		if !c.relocate(src, dest, &items[1+i], 1) {
-			t.Fatalf("relocation of %q failed", keyOf(&items[1+i]))
+		if it := &items[1+i]; it != gone && !c.relocate(src, dest, it, 1) {
+			t.Fatalf("relocation of %q failed", keyOf(it))
 		}
 	}
 	c.recycle(src)
 	c.seal(dest, segment.Relocating)
-	if v, ok := c.Get(nil, dropped); ok {
-		t.Errorf("dropped key %q still found: %q", dropped, v)
+	for _, k := range [][]byte{dropped, taken} {
+		if v, ok := c.Get(nil, k); ok {
+			t.Errorf("key %q still found: %q", k, v)
+		}
 	}
 	n, err := strconv.Atoi(string(kept[len("key-"):]))
 	if err != nil {

@@ -242,7 +242,8 @@ type liveItem struct {
 
 // relook finds the slot that links claimed segment id's item it again,
 // after a transition on the slot the drain had found failed, and reports
-// whether one does. A failed transition means a writer replaced or
+// whether one does (if not, it.p is nil: dropSlot and relocate then leave
+// the item alone). A failed transition means a writer replaced or
 // deleted the key (the item is gone; the writer took it off the
 // counters), or a displacement moved the entry to the key's other bucket
 // (the item is still linked, from another slot). In the second case the
@@ -257,6 +258,9 @@ func (c *Cache) relook(id int32, it *liveItem) bool {
 // keeps the frequency) if ghost is set. It returns false if a writer got
 // there first (and took the item off the counters itself).
 func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool) bool {
+	if it.p == nil { // a relook found it gone
+		return false
+	}
 	change := hashtable.Unlink()
 	if ghost {
 		change = hashtable.Bury()
