@@ -36,7 +36,7 @@
 //! library costs microseconds, later calls tens of nanoseconds).
 #![deny(missing_docs)]
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::str::FromStr;
@@ -46,6 +46,10 @@ pub use segcache_sys as sys;
 mod error;
 use error::check;
 pub use error::Error;
+
+/// The signature shared by `segcache_set`, `segcache_add` and `segcache_replace`.
+type StoreFn =
+    unsafe extern "C" fn(sys::segcache_t, *const c_void, usize, *const c_void, usize, u32) -> c_int;
 
 /// The eviction policy of a cache, chosen when it is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -353,6 +357,22 @@ impl Cache {
         self.handle
     }
 
+    /// One of the C ABI's store calls (set, add, replace: the same
+    /// arguments, different conditions) on this cache.
+    fn store(&self, f: StoreFn, k: &[u8], v: &[u8], ttl: u32) -> Result<(), Error> {
+        // SAFETY: each pointer is valid for its length during the call.
+        check(unsafe {
+            f(
+                self.handle,
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+            )
+        })
+    }
+
     /// Stores `value` under `key`, replacing any previous value. `ttl` is
     /// in seconds; 0 means the item never expires.
     ///
@@ -365,18 +385,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        let (k, v) = (key.as_ref(), value.as_ref());
-        // SAFETY: each pointer is valid for its length during the call.
-        check(unsafe {
-            sys::segcache_set(
-                self.handle,
-                k.as_ptr().cast(),
-                k.len(),
-                v.as_ptr().cast(),
-                v.len(),
-                ttl,
-            )
-        })
+        self.store(sys::segcache_set, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if `key` is absent; [`Error::Exists`] if present.
@@ -393,18 +402,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        let (k, v) = (key.as_ref(), value.as_ref());
-        // SAFETY: as in set.
-        check(unsafe {
-            sys::segcache_add(
-                self.handle,
-                k.as_ptr().cast(),
-                k.len(),
-                v.as_ptr().cast(),
-                v.len(),
-                ttl,
-            )
-        })
+        self.store(sys::segcache_add, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if `key` is present; [`Error::NotFound`] if absent.
@@ -414,18 +412,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        let (k, v) = (key.as_ref(), value.as_ref());
-        // SAFETY: as in set.
-        check(unsafe {
-            sys::segcache_replace(
-                self.handle,
-                k.as_ptr().cast(),
-                k.len(),
-                v.as_ptr().cast(),
-                v.len(),
-                ttl,
-            )
-        })
+        self.store(sys::segcache_replace, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if the item's cas token is still `token` (from
