@@ -209,12 +209,20 @@ func (c *Cache) prefetchItem(k *hashtable.Key, mask uint32) {
 }
 
 func (c *Cache) countGet(err error) {
-	sh := c.shard()
-	if err == nil || err == ErrBufferSmall {
-		sh.hits.Add(1)
-	} else if err == ErrNotFound {
-		sh.misses.Add(1)
+	c.countGets(getOutcome(err))
+}
+
+// getOutcome classifies a lookup's result for the counters: a hit (also
+// when the caller's buffer was too small), a miss, or neither (a key error
+// or a closed cache).
+func getOutcome(err error) (hit, miss uint64) {
+	switch err {
+	case nil, ErrBufferSmall:
+		return 1, 0
+	case ErrNotFound:
+		return 0, 1
 	}
+	return 0, 0
 }
 
 // Get appends key's value to dst and reports whether it was found.
@@ -338,12 +346,9 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 					err = ErrNotFound // reported as ErrClosed below
 				}
 			}
-			switch err {
-			case nil, ErrBufferSmall:
-				hits++
-			case ErrNotFound:
-				misses++
-			}
+			hit, miss := getOutcome(err)
+			hits += hit
+			misses += miss
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed
 			}
@@ -353,9 +358,8 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 	}
 }
 
-// countGets adds a batch's hits and misses to the counters: one atomic
-// add for each instead of one per key (what countGet does for a single
-// lookup).
+// countGets adds hits and misses to the counters: a batch adds its
+// chunk's with one atomic add each instead of one per key.
 func (c *Cache) countGets(hits, misses uint64) {
 	sh := c.shard()
 	if hits != 0 {

@@ -194,25 +194,16 @@ const drainBatch = 16
 // drainPrefetch turns the prefetch off for a benchmark that compares.
 var drainPrefetch = true
 
-// batchItem is an item of a segment being drained whose buckets are being
-// prefetched.
-type batchItem struct {
-	off  int
-	h    uint64
-	data []byte
-}
-
 // forEachLinked calls fn for every item of claimed segment id that a slot
 // still links, in segment order, with that slot and its content. fn may
 // change that slot (unlink, relocate) but no other item's.
 func (c *Cache) forEachLinked(id int32, fn func(it liveItem)) {
-	var batch [drainBatch]batchItem
+	var batch [drainBatch]liveItem // hashed and prefetched, slots not yet looked up
 	n := 0
 	flush := func() {
 		for i := range batch[:n] {
-			b := &batch[i]
-			if p, s := c.slotOf(id, b.off, b.h); p != nil {
-				fn(liveItem{p: p, s: s, off: b.off, h: b.h, data: b.data})
+			if c.relook(id, &batch[i]) {
+				fn(batch[i])
 			}
 		}
 		n = 0
@@ -222,7 +213,7 @@ func (c *Cache) forEachLinked(id int32, fn func(it liveItem)) {
 		if drainPrefetch {
 			c.table().PrefetchKey(h)
 		}
-		batch[n] = batchItem{off, h, data}
+		batch[n] = liveItem{off: off, h: h, data: data}
 		if n++; n == drainBatch {
 			flush()
 		}
@@ -240,10 +231,10 @@ type liveItem struct {
 	data []byte
 }
 
-// relook finds the slot that links claimed segment id's item it again,
-// after a transition on the slot the drain had found failed, and reports
-// whether one does (if not, it.p is nil: dropSlot and relocate then leave
-// the item alone). A failed transition means a writer replaced or
+// relook finds the slot that links claimed segment id's item it, and
+// reports whether one does (if not, it.p is nil: dropSlot and relocate
+// then leave the item alone). A drain uses it to look the slot up first,
+// and again after a transition on that slot failed. A failed transition means a writer replaced or
 // deleted the key (the item is gone; the writer took it off the
 // counters), or a displacement moved the entry to the key's other bucket
 // (the item is still linked, from another slot). In the second case the
