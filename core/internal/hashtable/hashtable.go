@@ -210,14 +210,16 @@ func settle(spins int) {
 
 // Displace moves the entry s of k's candidate slot i to the other
 // candidate bucket of its own key, whose hash is h, if that bucket has an
-// empty slot, so that k's pair gets a free slot without dropping anything.
+// empty slot or another key's ghost, so that k's pair gets a free slot
+// without dropping a live entry.
 // The caller must hold the write lock of the entry's key, so no writer of
 // that key races the move. The entry is copied first (marked moving) and
 // cleared second, with the key's move counter odd meanwhile: readers find
 // it in one place or the other, or look again (Settled). It returns false,
 // having moved nothing, if h is not the entry's hash, the other bucket is
 // full, s is itself a copy in flight, or the entry changed meanwhile (a
-// drain or another key's insert took it).
+// drain or another key's insert took it, or the ghost it was to replace
+// changed).
 func (k *Key) Displace(i int, s, h uint64) bool {
 	if s == 0 || IsGhost(s) || s&moving != 0 {
 		return false
@@ -236,20 +238,14 @@ func (k *Key) Displace(i int, s, h uint64) bool {
 	case here != b0:
 		return false
 	}
-	var q *uint64
-	for j := range dst {
-		if Load(&dst[j]) == 0 {
-			q = &dst[j]
-			break
-		}
-	}
+	q, qs := roomIn(dst)
 	if q == nil {
 		return false
 	}
 	moves := k.t.movesOf(i0)
 	moves.Add(1)
 	defer moves.Add(1)
-	if !CAS(q, 0, s|moving) {
+	if !CAS(q, qs, s|moving) {
 		return false
 	}
 	// Only readers' frequency bumps touch the marked copy: Apply's retry
@@ -265,6 +261,29 @@ func (k *Key) Displace(i int, s, h uint64) bool {
 	return true
 }
 
+// roomIn returns the slot of bucket b a displaced entry may take, and
+// what it holds: an empty slot, else another key's ghost (a frequency
+// hint, cheaper to lose than the live entry a full pair would otherwise
+// drop), or nil if every slot is live or a copy in flight. In a cache
+// under steady eviction no slot is empty (drains leave ghosts), so a
+// displacement that waited for an empty slot always failed: it read the
+// items of all 16 entries of the pair (a memory miss each) and then a live
+// entry was dropped anyway.
+func roomIn(b *Bucket) (*uint64, uint64) {
+	var ghost *uint64
+	var gs uint64
+	for j := range b {
+		s := Load(&b[j])
+		if s == 0 {
+			return &b[j], 0
+		}
+		if ghost == nil && IsGhost(s) && s&moving == 0 {
+			ghost, gs = &b[j], s
+		}
+	}
+	return ghost, gs
+}
+
 // InsertFree links a fresh entry for the key at loc without displacing
 // any live entry: over the key's own ghost (resuming its frequency), else
 // into an empty slot of the emptier bucket, else over another key's
@@ -273,56 +292,60 @@ func (k *Key) Displace(i int, s, h uint64) bool {
 // key's write lock, so that no other insert of the key races it.
 func (k *Key) InsertFree(loc uint64) bool {
 	for {
-		if p, s := k.Ghost(); p != nil {
-			if CAS(p, s, s&^LocMask|loc) {
+		p, s := k.free()
+		switch {
+		case p == nil:
+			return false
+		case s == 0:
+			if CAS(p, 0, k.tag<<TagShift|loc) {
 				return true
 			}
-			continue
-		}
-		p := k.empty()
-		if p == nil {
-			i, s := k.Coldest(0)
-			if !IsGhost(s) {
-				return false
+		case Tag(s) == k.tag:
+			if CAS(p, s, s&^LocMask|loc) { // the key's own ghost: resume its frequency
+				return true
 			}
-			p = k.Slot(i)
+		default:
 			if CAS(p, s, k.tag<<TagShift|loc) {
 				return true
 			}
-			continue
-		}
-		if CAS(p, 0, k.tag<<TagShift|loc) {
-			return true
 		}
 	}
 }
 
-// empty returns an empty candidate slot, from the emptier bucket first so
-// the two choices balance, or nil.
-func (k *Key) empty() *uint64 {
-	e0, e1 := -1, -1
-	n0, n1 := 0, 0
-	for i := 0; i < 8; i++ {
-		if Load(&k.b0[i]) == 0 {
-			n0++
-			if e0 < 0 {
-				e0 = i
-			}
-		}
-		if Load(&k.b1[i]) == 0 {
-			n1++
-			if e1 < 0 {
-				e1 = i
+// free returns the slot InsertFree should take and what it holds, in one
+// pass over the 16 candidates (an insert into a table under eviction
+// looked at them up to three times: for its own ghost, for an empty
+// slot, for another ghost): the key's own ghost, else an empty slot of
+// the emptier bucket (so the two choices balance), else the first other
+// ghost; nil if every slot is live.
+func (k *Key) free() (*uint64, uint64) {
+	var empty [2]*uint64
+	var n [2]int
+	var ghost *uint64
+	var gs uint64
+	for bi, b := range [2]*Bucket{k.b0, k.b1} {
+		for i := range b {
+			s := Load(&b[i])
+			switch {
+			case s == 0:
+				if n[bi]++; empty[bi] == nil {
+					empty[bi] = &b[i]
+				}
+			case !IsGhost(s):
+			case Tag(s) == k.tag:
+				return &b[i], s
+			case ghost == nil:
+				ghost, gs = &b[i], s
 			}
 		}
 	}
 	switch {
-	case n0 >= n1 && e0 >= 0:
-		return &k.b0[e0]
-	case e1 >= 0:
-		return &k.b1[e1]
+	case empty[0] != nil && n[0] >= n[1]:
+		return empty[0], 0
+	case empty[1] != nil:
+		return empty[1], 0
 	}
-	return nil
+	return ghost, gs
 }
 
 // Coldest returns the index (0..15) of the slot to give up when both

@@ -117,8 +117,8 @@ func TestVictimChoice(t *testing.T) {
 		b1[i] = pack(2, uint64(20+i), uint64(i+100))
 	}
 	k, k8 := pairKey(&b0, &b1, 7), pairKey(&b0, &b1, 8)
-	if k.empty() != nil {
-		t.Fatal("found empty slot in full buckets")
+	if p, _ := k.free(); p != nil {
+		t.Fatal("found a free slot in full buckets")
 	}
 	if k.InsertFree(MakeLoc(1, 1, 8)) {
 		t.Fatal("InsertFree displaced a live entry")
@@ -162,9 +162,27 @@ func TestVictimChoice(t *testing.T) {
 	if !k8.InsertFree(loc) || b0[6] != pack(8, 0, loc) {
 		t.Fatalf("InsertFree over another key's ghost: %#x", b0[6])
 	}
+	// Free slots in InsertFree's order: the key's own ghost, an empty slot
+	// of the emptier bucket, another key's ghost.
 	b1[5] = 0
-	if k.empty() != &b1[5] {
-		t.Fatal("empty missed the empty slot")
+	if p, s := k.free(); p != &b1[5] || s != 0 {
+		t.Fatal("free missed the empty slot")
+	}
+	b0[1] = 0
+	if p, _ := k.free(); p != &b0[1] {
+		t.Fatal("free did not take the first bucket on a tie")
+	}
+	b1[7] = 0
+	if p, _ := k.free(); p != &b1[5] {
+		t.Fatal("free did not take the emptier bucket")
+	}
+	b0[4] = pack(7, 6, GhostLoc)
+	if p, s := k.free(); p != &b0[4] || Freq(s) != 6 {
+		t.Fatal("free preferred an empty slot to the key's own ghost")
+	}
+	b0[1], b1[5], b1[7], b0[4] = pack(1, 1, 1), pack(1, 1, 2), pack(1, 1, 3), pack(9, 2, GhostLoc)
+	if p, s := k.free(); p != &b0[4] || s != b0[4] {
+		t.Fatal("free missed another key's ghost")
 	}
 }
 
@@ -352,6 +370,36 @@ func TestDisplace(t *testing.T) {
 	}
 	if k.Displace(j, s, h) || Load(k.Slot(j)) != s {
 		t.Fatal("Displace into a full bucket moved something")
+	}
+	// A destination whose only room is another key's ghost: the ghost gives
+	// way (in a cache under eviction no slot is empty, and refusing it
+	// dropped a live entry instead).
+	here, there := k.b1, k.b0 // the entry's bucket and its other one
+	if j < 8 {
+		here, there = k.b0, k.b1
+	}
+	g := &there[5]
+	if !Bury().Apply(g, Load(g)) || !IsGhost(Load(g)) {
+		t.Fatal("could not make a ghost")
+	}
+	if !k.Displace(j, s, h) {
+		t.Fatal("Displace into a ghost's slot failed")
+	}
+	if Load(k.Slot(j)) != 0 || Load(g) != s {
+		t.Fatalf("after Displace into a ghost: slot %d = %#x, ghost's slot = %#x (want 0 and %#x)", j, Load(k.Slot(j)), Load(g), s)
+	}
+	// Back again, where an empty slot (the one it left) and a ghost are
+	// both free: the empty slot is taken, the ghost kept.
+	g2 := &here[(j+1)%8]
+	if !Bury().Apply(g2, Load(g2)) {
+		t.Fatal("could not make a ghost")
+	}
+	ghost := Load(g2)
+	if i5 := slotOfLoc(&k, loc); i5 < 0 || !k.Displace(i5, s, h) {
+		t.Fatal("Displace back failed")
+	}
+	if Load(k.Slot(j)) != s || Load(g2) != ghost {
+		t.Fatalf("Displace took the ghost (%#x) over the empty slot %d (%#x)", Load(g2), j, Load(k.Slot(j)))
 	}
 }
 
