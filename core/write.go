@@ -53,6 +53,12 @@ type keyed struct {
 // check-then-act (add, cas, incr) is atomic. Readers never take it.
 func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 	h := hashKey(key)
+	// Start loading the key's buckets before taking the stripe: in a
+	// table larger than the CPU caches they are a memory miss that the
+	// lock's read-modify-write and the checks after it can overlap. The
+	// table is read again under the stripe (a growth may have replaced
+	// it); a prefetch of the old one is a harmless hint.
+	c.table().PrefetchKey(h)
 	mu := &c.stripes[stripeOf(h)]
 	mu.Lock()
 	if c.closed.Load() {
@@ -368,9 +374,10 @@ func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint
 
 // displaceFor makes room in k's full bucket pair without dropping
 // anything: it moves one of the entries to the other candidate bucket of
-// that entry's key, if that bucket has an empty slot; failing that, it
-// first moves an entry of such an other bucket on to its own other bucket
-// (two levels, each an ordinary displacement). It reads each entry's key
+// that entry's key, if that bucket has an empty slot or another key's
+// ghost (a cache under eviction has no empty slot: drains leave ghosts);
+// failing that, it first moves an entry of such an other bucket on to its
+// own other bucket (two levels, each an ordinary displacement). It reads each entry's key
 // from its item to learn its hash, and takes that key's stripe (unless it
 // is k's own), so that no writer of that key races the move. It reports
 // whether a slot was freed. Two levels fill a table to about 98% before a
