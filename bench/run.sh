@@ -134,7 +134,7 @@ smoke)
 	cp "$out/bench-throughput.txt" "$out/bench-scaling.txt"
 	run "$GO" run ./cmd/keystream -keys 20000 -out "$out/bench-keystream.bin"
 	run "$GO" run ./cmd/memory -all -items 20000 -out "$out/bench-memory.tsv"
-	run "$GO" run ./cmd/evict -segments 64,256 -runs 1 -expire-runs 3 -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv" 2>"$out/evict.log"
+	run "$GO" run ./cmd/evict -segments 64,256 -runs 1 -min-timed 0 -expire-runs 3 -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv" 2>"$out/evict.log"
 	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
 	run "$out/bench-hitratio" -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" 2>"$out/hitratio.log"
 	for r in 2 3; do

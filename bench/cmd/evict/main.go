@@ -3,9 +3,14 @@
 // on how many segments the heap has.
 //
 // Set under eviction: a cache of N segments of 4 KiB (N = 256 ... 65,536)
-// receives unique 16-byte keys with 64-byte values, 3 × its capacity in
-// items; the last third is timed (ns per set = its wall time / its sets,
-// key generation included, a few ns). Every policy, none excluded: under
+// receives unique 16-byte keys with 64-byte values: twice its capacity in
+// items to reach steady eviction, then a timed window of its capacity
+// again or -min-timed sets, whichever is more (ns per set = the window's
+// wall time / its sets, key generation included, a few ns). The minimum
+// keeps small caches from being timed over a few milliseconds (256
+// segments hold 11,776 items), which on a shared machine measured the
+// neighbours more than the cache: the 256-segment cells, the denominator
+// of the ratio below, spread by ±30% between runs. Every policy, none excluded: under
 // `none` the cache stops taking sets once full, so its figure is the cost
 // of a refused set (counted in refused_sets). A run stops when it exceeds
 // -budget; its timed window is then the second half of the sets done since
@@ -72,6 +77,7 @@ func main() {
 	policies := flag.String("policies", "all", "policies, comma-separated, or all")
 	runs := flag.Int("runs", 5, "runs per (policy, segments); 3 when a cell's first run is truncated")
 	budget := flag.Duration("budget", 8*time.Second, "longest run; a longer one is cut and marked truncated")
+	minTimed := flag.Int("min-timed", 1_000_000, "fewest sets in a run's timed window (it is the cache's capacity in items if that is more)")
 	latency := flag.Bool("latency", true, "time each set of one extra run at the largest segment count")
 	cpuLatency := flag.Bool("cpu-latency", false, "with -latency, time each set of another run with the thread's CPU clock (Linux)")
 	expireRuns := flag.Int("expire-runs", 21, "expiry rounds at the smallest and largest segment count (0: none)")
@@ -105,7 +111,7 @@ func main() {
 	rows := []string{EvictHeader}
 	for _, p := range pols {
 		for _, n := range segs {
-			cfg := config{policy: p, segments: n, segBytes: uint32(*segBytes), budget: *budget}
+			cfg := config{policy: p, segments: n, segBytes: uint32(*segBytes), budget: *budget, minTimed: *minTimed}
 			last := n == segs[len(segs)-1]
 			rows = append(rows, measureSets(cfg, *runs, *latency && last, *latency && last && *cpuLatency))
 		}
@@ -146,10 +152,14 @@ type config struct {
 	segments int
 	segBytes uint32
 	budget   time.Duration
+	minTimed int // fewest sets timed per run
 }
 
 // capacity is how many items the heap holds: items never straddle segments.
 func (c config) capacity() int { return c.segments * int(c.segBytes/itemBytes) }
+
+// window is how many sets a run times, after twice the capacity.
+func (c config) window() int { return max(c.capacity(), c.minTimed) }
 
 // open builds the cache: the heap of c.segments segments, and a hashtable
 // with at least 1.25 slots per item the heap can hold, so that the table
@@ -200,7 +210,7 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 	}
 	defer c.Close()
 	capItems := cfg.capacity()
-	total := 3 * capItems
+	total := 2*capItems + cfg.window()
 	val := harness.Value()
 	k := make([]byte, harness.KeyLen)
 	type mark struct {
