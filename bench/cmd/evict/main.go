@@ -59,7 +59,7 @@ import (
 
 // EvictHeader and ExpireHeader are the TSV headers the report reads.
 const (
-	EvictHeader  = "policy\tsegments\truns\tns_per_set\tns_min\tns_max\ttruncated_runs\tsets_timed\trefused_sets\tp99_ns\tp999_ns\tmax_ns\tnote\tcpu_p99_ns\tcpu_p999_ns\tcpu_max_ns"
+	EvictHeader  = "policy\tsegments\truns\tns_per_set\tns_min\tns_max\ttruncated_runs\tsets_timed\trefused_sets\tp99_ns\tp999_ns\tmax_ns\tnote\tcpu_p99_ns\tcpu_p999_ns\tcpu_max_ns\tcpu_ns_per_set"
 	ExpireHeader = "segments\trounds\texpire_one_ns\texpire_none_ns\tnote"
 )
 
@@ -175,6 +175,7 @@ func (c config) open() (*core.Cache, error) {
 // runResult is one run's timed window.
 type runResult struct {
 	ns        float64 // per set
+	cpuNs     float64 // the process's CPU time per set (NaN where it cannot be read)
 	sets      int
 	refused   int
 	truncated bool
@@ -216,6 +217,7 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 	type mark struct {
 		i       int
 		t       time.Time
+		cpu     int64 // the process's CPU time, ns
 		refused int
 	}
 	var marks []mark
@@ -227,7 +229,7 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 	for ; i < total; i++ {
 		if i%checkEvery == 0 || i == capItems || i == 2*capItems {
 			now := time.Now()
-			marks = append(marks, mark{i, now, refused})
+			marks = append(marks, mark{i, now, processCPU(), refused})
 			if i > capItems && now.After(deadline) {
 				break
 			}
@@ -258,7 +260,7 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 			refused++
 		}
 	}
-	end := mark{i, time.Now(), refused}
+	end := mark{i, time.Now(), processCPU(), refused}
 	from := 2 * capItems
 	var res runResult
 	if i < total {
@@ -281,11 +283,15 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 	}
 	res.refused = end.refused - m0.refused
 	res.ns = float64(end.t.Sub(m0.t).Nanoseconds()) / float64(res.sets)
+	res.cpuNs = math.NaN()
+	if processCPUAvailable {
+		res.cpuNs = float64(end.cpu-m0.cpu) / float64(res.sets)
+	}
 	return res, nil
 }
 
 func measureSets(cfg config, runs int, latency, cpuLatency bool) string {
-	var ns []float64
+	var ns, cpuNs []float64
 	truncated, sets, refused := 0, 0, 0
 	var note []string
 	for r := 0; r < runs; r++ {
@@ -297,6 +303,7 @@ func measureSets(cfg config, runs int, latency, cpuLatency bool) string {
 			break
 		}
 		ns = append(ns, res.ns)
+		cpuNs = append(cpuNs, res.cpuNs)
 		sets += res.sets
 		refused += res.refused
 		if res.truncated {
@@ -317,13 +324,13 @@ func measureSets(cfg config, runs int, latency, cpuLatency bool) string {
 	if truncated > 0 {
 		note = append(note, fmt.Sprintf("truncated: %d of %d runs hit the %v budget", truncated, len(ns), cfg.budget))
 	}
-	med, lo, hi := math.NaN(), math.NaN(), math.NaN()
+	med, lo, hi, cpuMed := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if len(ns) > 0 {
-		med, lo, hi = harness.Median(ns), slices.Min(ns), slices.Max(ns)
+		med, lo, hi, cpuMed = harness.Median(ns), slices.Min(ns), slices.Max(ns), harness.Median(cpuNs)
 	}
 	log.Printf("%s, %d segments: %.0f ns/set (%d runs)", cfg.policy, cfg.segments, med, len(ns))
-	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s",
-		cfg.policy, cfg.segments, len(ns), med, lo, hi, truncated, sets, refused, p99, p999, pmax, strings.Join(note, "; "), cp99, cp999, cpmax)
+	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f",
+		cfg.policy, cfg.segments, len(ns), med, lo, hi, truncated, sets, refused, p99, p999, pmax, strings.Join(note, "; "), cp99, cp999, cpmax, cpuMed)
 }
 
 // latencyRun times every set of one run's window with clock and returns

@@ -41,14 +41,15 @@ func eviction(w func(string, ...any), path, expirePath string, behind *[]string)
 	w("included). `none` never evicts: once full it refuses sets, so its figure is the cost of a refused set. A cell\n")
 	w("marked * was cut by the per-run time budget: its window is the second half of the sets done after the heap\n")
 	w("filled (the note in bench-evict.tsv says how many runs). p99.9 and max: one more run at %s segments timing\n", comma(hi))
-	w("each set of the window alone.\n")
+	w("each set of the window alone. CPU: the same ratio of the process's CPU time per set over the same windows\n")
+	w("(every thread, GC included, without the time spent waiting for a core; steadier on a shared machine).\n")
 	w("Targets: %s ÷ %s segments ≤ 1.5 for every policy; p99.9 of a set under eviction ≤ 20 µs.\n\n", comma(hi), comma(lo))
 	w("| policy |")
 	for _, n := range segs {
 		w(" %s |", comma(n))
 	}
-	w(" %s ÷ %s | p99 at %s (µs) | p99.9 at %s (µs) | max at %s (µs) |\n|---|%s---|---|---|---|\n",
-		comma(hi), comma(lo), comma(hi), comma(hi), comma(hi), strings.Repeat("---|", len(segs)))
+	w(" %s ÷ %s | %s ÷ %s, CPU | p99 at %s (µs) | p99.9 at %s (µs) | max at %s (µs) |\n|---|%s---|---|---|---|---|\n",
+		comma(hi), comma(lo), comma(hi), comma(lo), comma(hi), comma(hi), comma(hi), strings.Repeat("---|", len(segs)))
 	val := func(r map[string]string, k string) float64 {
 		if r == nil {
 			return math.NaN()
@@ -77,10 +78,15 @@ func eviction(w func(string, ...any), path, expirePath string, behind *[]string)
 		}
 		top := cell[p][hi]
 		rat := val(top, "ns_per_set") / val(cell[p][lo], "ns_per_set")
+		cpuRat := val(top, "cpu_ns_per_set") / val(cell[p][lo], "cpu_ns_per_set")
+		cpuCell := "—"
+		if !math.IsNaN(cpuRat) {
+			cpuCell = ratio(cpuRat)
+		}
 		p999 := val(top, "p999_ns")
-		w(" **%s** | %s | %s | %s |\n", ratio(rat), us(val(top, "p99_ns")), us(p999), us(val(top, "max_ns")))
+		w(" **%s** | %s | %s | %s | %s |\n", ratio(rat), cpuCell, us(val(top, "p99_ns")), us(p999), us(val(top, "max_ns")))
 		if !(rat <= 1.5) {
-			*behind = append(*behind, fmt.Sprintf("eviction, %s: ns per set at %s segments is %s × that at %s (target 1.5)", p, comma(hi), ratio(rat), comma(lo)))
+			*behind = append(*behind, fmt.Sprintf("eviction, %s: ns per set at %s segments is %s × that at %s (CPU time: %s; target 1.5)", p, comma(hi), ratio(rat), comma(lo), cpuCell))
 		}
 		if !(p999 <= 20000) && p != "none" {
 			*behind = append(*behind, fmt.Sprintf("eviction, %s: p99.9 of a set at %s segments %s µs (target 20)", p, comma(hi), us(p999)))

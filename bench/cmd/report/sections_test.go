@@ -119,11 +119,11 @@ BenchmarkThroughput/core/get-hit 	 1	 1 ns/op
 // §6 gives the largest ÷ smallest segment count per policy, marks cells
 // cut by the budget, and the expiry ratio.
 func TestEviction(t *testing.T) {
-	evict := `policy	segments	runs	ns_per_set	ns_min	ns_max	truncated_runs	sets_timed	refused_sets	p99_ns	p999_ns	max_ns	note
-fifo	256	5	300.0	290.0	310.0	0	100	0	-	-	-	
-fifo	65536	3	18000.0	17000.0	19000.0	3	100	0	30000	45000	90000	truncated: 3 of 3 runs hit the 8s budget
-merge	256	5	400.0	390.0	410.0	0	100	0	-	-	-	
-merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000	
+	evict := `policy	segments	runs	ns_per_set	ns_min	ns_max	truncated_runs	sets_timed	refused_sets	p99_ns	p999_ns	max_ns	note	cpu_p99_ns	cpu_p999_ns	cpu_max_ns	cpu_ns_per_set
+fifo	256	5	300.0	290.0	310.0	0	100	0	-	-	-		-	-	-	250.0
+fifo	65536	3	18000.0	17000.0	19000.0	3	100	0	30000	45000	90000	truncated: 3 of 3 runs hit the 8s budget	-	-	-	10000.0
+merge	256	5	400.0	390.0	410.0	0	100	0	-	-	-		-	-	-	NaN
+merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000		-	-	-	NaN
 `
 	expire := `segments	rounds	expire_one_ns	expire_none_ns	note
 256	21	10000	500	
@@ -133,13 +133,13 @@ merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000
 		return eviction(w, filepath.Join(dir, "e.tsv"), filepath.Join(dir, "x.tsv"), b)
 	})
 	wantLines(t, got,
-		"| policy | 256 | 65,536 | 65,536 ÷ 256 | p99 at 65,536 (µs) | p99.9 at 65,536 (µs) | max at 65,536 (µs) |",
-		"| fifo | 300 | 18000* | **60.00** | 30.0 | 45.0 | 90.0 |",
-		"| merge | 400 | 480 | **1.20** | 1.0 | 15.0 | 40.0 |",
+		"| policy | 256 | 65,536 | 65,536 ÷ 256 | 65,536 ÷ 256, CPU | p99 at 65,536 (µs) | p99.9 at 65,536 (µs) | max at 65,536 (µs) |",
+		"| fifo | 300 | 18000* | **60.00** | 40.00 | 30.0 | 45.0 | 90.0 |",
+		"| merge | 400 | 480 | **1.20** | — | 1.0 | 15.0 | 40.0 |",
 		"| 65,536 | 21 | 150.0 | 90.0 |  |",
 		"Expire with one expired segment, 65,536 ÷ 256 segments: **15.00**.")
 	want := []string{
-		"eviction, fifo: ns per set at 65,536 segments is 60.00 × that at 256 (target 1.5)",
+		"eviction, fifo: ns per set at 65,536 segments is 60.00 × that at 256 (CPU time: 40.00; target 1.5)",
 		"eviction, fifo: p99.9 of a set at 65,536 segments 45.0 µs (target 20)",
 		"expiry: Expire() with 1 expired segment at 65,536 segments is 15.00 × the cost at 256 (target 10)",
 	}
