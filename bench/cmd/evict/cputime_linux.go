@@ -12,12 +12,7 @@ const threadCPUAvailable = true
 // caller locks its goroutine to the thread. Unlike the wall clock, it does
 // not count the time the thread waits for a core, which on a loaded
 // machine is most of a set's tail latency.
-func threadCPU() int64 {
-	const clockThreadCPUTimeID = 3
-	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
-	return ts.Nano()
-}
+func threadCPU() int64 { return clockNanos(3) } // CLOCK_THREAD_CPUTIME_ID
 
 // processCPUAvailable reports whether processCPU measures anything.
 const processCPUAvailable = true
@@ -29,9 +24,12 @@ const processCPUAvailable = true
 // with the wall clock within 1% while single cells still moved by ±30%
 // between runs: that spread is the speed the shared machine gives, not
 // waiting.)
-func processCPU() int64 {
-	const clockProcessCPUTimeID = 2
+func processCPU() int64 { return clockNanos(2) } // CLOCK_PROCESS_CPUTIME_ID
+
+// clockNanos reads a clock_gettime clock as a raw system call (the set
+// loop must not let the runtime hand its P away around the read).
+func clockNanos(id uintptr) int64 {
 	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, id, uintptr(unsafe.Pointer(&ts)), 0)
 	return ts.Nano()
 }
