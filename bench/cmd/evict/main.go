@@ -196,7 +196,7 @@ const (
 // filled, also recorded), so that it never includes the filling.
 const checkEvery = 1024
 
-// run sets 3 × capacity unique keys and times the last third (or, when
+// run sets 2 × capacity unique keys, then times cfg.window() more (or, when
 // the budget cuts the run, the second half of the sets done after the
 // heap filled). With a clock, every set of the window is timed alone.
 func run(cfg config, clock latencyClock) (runResult, error) {
@@ -236,7 +236,7 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 		}
 		harness.PutKey(k, uint64(i))
 		// Latencies are kept from the first eviction on (index i-capItems),
-		// since a truncated run's window starts before the last third.
+		// since a truncated run's window starts before the timed window.
 		var t0 time.Time
 		var c0 int64
 		timed := lat && i >= capItems
