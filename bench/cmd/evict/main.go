@@ -17,6 +17,13 @@
 // the cache filled, and the row says "truncated" (today's O(segments)
 // victim scans at 65,536 segments need minutes per run).
 //
+// Runs are interleaved: round r runs every N of a policy once, smallest
+// first, and the ratio_to_smallest column is the median over the rounds
+// of each round's own ratio (cpu_ratio_to_smallest likewise by CPU time).
+// Runs of one cell one after the other, minutes before or after the other
+// cell's, measured the drift of the shared machine's speed (±30% over
+// minutes) in the ratio of their medians.
+//
 // Latency: one more run at the largest N times every set of the window
 // alone and reports its p99, p99.9 and maximum (wall clock); with
 // -cpu-latency, another run does the same with the thread's CPU clock
@@ -59,7 +66,7 @@ import (
 
 // EvictHeader and ExpireHeader are the TSV headers the report reads.
 const (
-	EvictHeader  = "policy\tsegments\truns\tns_per_set\tns_min\tns_max\ttruncated_runs\tsets_timed\trefused_sets\tp99_ns\tp999_ns\tmax_ns\tnote\tcpu_p99_ns\tcpu_p999_ns\tcpu_max_ns\tcpu_ns_per_set"
+	EvictHeader  = "policy\tsegments\truns\tns_per_set\tns_min\tns_max\ttruncated_runs\tsets_timed\trefused_sets\tp99_ns\tp999_ns\tmax_ns\tnote\tcpu_p99_ns\tcpu_p999_ns\tcpu_max_ns\tcpu_ns_per_set\tratio_to_smallest\tcpu_ratio_to_smallest"
 	ExpireHeader = "segments\trounds\texpire_one_ns\texpire_none_ns\tnote"
 )
 
@@ -110,11 +117,11 @@ func main() {
 
 	rows := []string{EvictHeader}
 	for _, p := range pols {
-		for _, n := range segs {
-			cfg := config{policy: p, segments: n, segBytes: uint32(*segBytes), budget: *budget, minTimed: *minTimed}
-			last := n == segs[len(segs)-1]
-			rows = append(rows, measureSets(cfg, *runs, *latency && last, *latency && last && *cpuLatency))
+		cfgs := make([]config, len(segs))
+		for i, n := range segs {
+			cfgs[i] = config{policy: p, segments: n, segBytes: uint32(*segBytes), budget: *budget, minTimed: *minTimed}
 		}
+		rows = append(rows, measurePolicy(cfgs, *runs, *latency, *cpuLatency)...)
 	}
 	text := strings.Join(rows, "\n") + "\n"
 	var expText string
@@ -290,47 +297,104 @@ func run(cfg config, clock latencyClock) (runResult, error) {
 	return res, nil
 }
 
-func measureSets(cfg config, runs int, latency, cpuLatency bool) string {
-	var ns, cpuNs []float64
-	truncated, sets, refused := 0, 0, 0
-	var note []string
+// cell collects the runs of one (policy, segments).
+type cell struct {
+	cfg       config
+	runs      int       // runs still to make (fewer once the first is truncated)
+	ns, cpuNs []float64 // per run, in round order
+	round     []int     // the round of each run
+	truncated int
+	sets      int
+	refused   int
+	note      []string
+	failed    bool
+}
+
+// measurePolicy measures one policy at every segment count of cfgs
+// (ascending) and returns a row per count. The runs are interleaved:
+// round r runs every count once, smallest first, then round r+1, so that
+// the ratio of a count to the smallest compares runs made seconds apart
+// instead of minutes. On a shared machine whose speed drifts by ±30%
+// over minutes, the ratio of two medians taken at different times
+// measured the drift as much as the cache; the ratio_to_smallest column
+// is the median over rounds of each round's own ratio. The latency runs
+// come last, at the largest count.
+func measurePolicy(cfgs []config, runs int, latency, cpuLatency bool) []string {
+	cells := make([]*cell, len(cfgs))
+	for i, cfg := range cfgs {
+		cells[i] = &cell{cfg: cfg, runs: runs}
+	}
 	for r := 0; r < runs; r++ {
-		res, err := run(cfg, noLatency)
-		runtime.GC()
-		if err != nil {
-			log.Printf("%s, %d segments: %v", cfg.policy, cfg.segments, err)
-			note = append(note, err.Error())
-			break
-		}
-		ns = append(ns, res.ns)
-		cpuNs = append(cpuNs, res.cpuNs)
-		sets += res.sets
-		refused += res.refused
-		if res.truncated {
-			truncated++
-			if r == 0 {
-				runs = min(runs, 3) // a truncated cell costs the budget each run
+		for _, c := range cells {
+			if c.failed || r >= c.runs {
+				continue
+			}
+			res, err := run(c.cfg, noLatency)
+			runtime.GC()
+			if err != nil {
+				log.Printf("%s, %d segments: %v", c.cfg.policy, c.cfg.segments, err)
+				c.note = append(c.note, err.Error())
+				c.failed = true
+				continue
+			}
+			c.ns, c.cpuNs, c.round = append(c.ns, res.ns), append(c.cpuNs, res.cpuNs), append(c.round, r)
+			c.sets += res.sets
+			c.refused += res.refused
+			if res.truncated {
+				c.truncated++
+				if r == 0 {
+					c.runs = min(c.runs, 3) // a truncated cell costs the budget each run
+				}
 			}
 		}
 	}
-	p99, p999, pmax := "-", "-", "-"
-	cp99, cp999, cpmax := "-", "-", "-"
-	if failed := len(note) > 0; latency && !failed {
-		p99, p999, pmax = latencyRun(cfg, wallClock, &note)
-		if cpuLatency && p999 != "-" {
-			cp99, cp999, cpmax = latencyRun(cfg, cpuClock, &note)
+	rows := make([]string, len(cells))
+	for i, c := range cells {
+		last := i == len(cells)-1
+		rows[i] = c.row(cells[0], latency && last, cpuLatency && last)
+	}
+	return rows
+}
+
+// pairedRatio is the median over the rounds both cells ran of c's figure
+// ÷ base's figure in the same round (NaN if they share no round).
+func pairedRatio(c, base *cell, fig func(*cell) []float64) float64 {
+	var rs []float64
+	for i, r := range c.round {
+		if j := slices.Index(base.round, r); j >= 0 {
+			rs = append(rs, fig(c)[i]/fig(base)[j])
 		}
 	}
-	if truncated > 0 {
-		note = append(note, fmt.Sprintf("truncated: %d of %d runs hit the %v budget", truncated, len(ns), cfg.budget))
+	if len(rs) == 0 {
+		return math.NaN()
+	}
+	return harness.Median(rs)
+}
+
+// row is c's TSV row, with its ratios to base (the smallest count) and,
+// if asked, the latency runs.
+func (c *cell) row(base *cell, latency, cpuLatency bool) string {
+	p99, p999, pmax := "-", "-", "-"
+	cp99, cp999, cpmax := "-", "-", "-"
+	if latency && !c.failed {
+		p99, p999, pmax = latencyRun(c.cfg, wallClock, &c.note)
+		if cpuLatency && p999 != "-" {
+			cp99, cp999, cpmax = latencyRun(c.cfg, cpuClock, &c.note)
+		}
+	}
+	if c.truncated > 0 {
+		c.note = append(c.note, fmt.Sprintf("truncated: %d of %d runs hit the %v budget", c.truncated, len(c.ns), c.cfg.budget))
 	}
 	med, lo, hi, cpuMed := math.NaN(), math.NaN(), math.NaN(), math.NaN()
-	if len(ns) > 0 {
-		med, lo, hi, cpuMed = harness.Median(ns), slices.Min(ns), slices.Max(ns), harness.Median(cpuNs)
+	if len(c.ns) > 0 {
+		med, lo, hi, cpuMed = harness.Median(c.ns), slices.Min(c.ns), slices.Max(c.ns), harness.Median(c.cpuNs)
 	}
-	log.Printf("%s, %d segments: %.0f ns/set (%d runs)", cfg.policy, cfg.segments, med, len(ns))
-	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f",
-		cfg.policy, cfg.segments, len(ns), med, lo, hi, truncated, sets, refused, p99, p999, pmax, strings.Join(note, "; "), cp99, cp999, cpmax, cpuMed)
+	wall := pairedRatio(c, base, func(c *cell) []float64 { return c.ns })
+	cpu := pairedRatio(c, base, func(c *cell) []float64 { return c.cpuNs })
+	log.Printf("%s, %d segments: %.0f ns/set (%d runs), %.2f x %d segments", c.cfg.policy, c.cfg.segments, med, len(c.ns), wall, base.cfg.segments)
+	return fmt.Sprintf("%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.3f\t%.3f",
+		c.cfg.policy, c.cfg.segments, len(c.ns), med, lo, hi, c.truncated, c.sets, c.refused, p99, p999, pmax,
+		strings.Join(c.note, "; "), cp99, cp999, cpmax, cpuMed, wall, cpu)
 }
 
 // latencyRun times every set of one run's window with clock and returns

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,20 +80,65 @@ func TestCPULatencyRow(t *testing.T) {
 	if slices.Max(res.lat) == 0 {
 		t.Error("every set took 0 ns of CPU")
 	}
-	head := len(strings.Split(EvictHeader, "\t"))
+	head := strings.Split(EvictHeader, "\t")
+	field := func(row, name string) string { return strings.Split(row, "\t")[slices.Index(head, name)] }
 	for _, lat := range [][2]bool{{false, false}, {true, false}, {true, true}} {
-		row := measureSets(cfg, 1, lat[0], lat[1])
-		f := strings.Split(row, "\t")
-		if len(f) != head {
-			t.Errorf("latency %v: %d fields, header has %d: %q", lat, len(f), head, row)
+		row := measurePolicy([]config{cfg}, 1, lat[0], lat[1])[0]
+		if f := strings.Split(row, "\t"); len(f) != len(head) {
+			t.Errorf("latency %v: %d fields, header has %d: %q", lat, len(f), len(head), row)
 		}
-		if got := f[len(f)-2] != "-"; got != lat[1] {
-			t.Errorf("latency %v: cpu_p999_ns %q", lat, f[len(f)-2])
+		if got := field(row, "cpu_p999_ns") != "-"; got != lat[1] {
+			t.Errorf("latency %v: cpu_p999_ns %q", lat, field(row, "cpu_p999_ns"))
 		}
 	}
 	// A run cut by the budget still gets both latency runs.
 	cfg.budget = 0
-	if f := strings.Split(measureSets(cfg, 1, true, true), "\t"); f[len(f)-2] == "-" || f[10] == "-" {
-		t.Errorf("truncated runs: p999 %q, cpu_p999 %q, want both", f[10], f[len(f)-2])
+	if row := measurePolicy([]config{cfg}, 1, true, true)[0]; field(row, "cpu_p999_ns") == "-" || field(row, "p999_ns") == "-" {
+		t.Errorf("truncated runs: p999 %q, cpu_p999 %q, want both", field(row, "p999_ns"), field(row, "cpu_p999_ns"))
+	}
+}
+
+// Every count of a policy gets its runs and a ratio to the smallest count
+// (1 for the smallest itself); the latency runs are made at the largest
+// count only.
+func TestMeasurePolicy(t *testing.T) {
+	head := strings.Split(EvictHeader, "\t")
+	var cfgs []config
+	for _, n := range []int{16, 64} {
+		cfgs = append(cfgs, config{policy: core.PolicyFIFO, segments: n, segBytes: 4096, budget: time.Hour})
+	}
+	rows := measurePolicy(cfgs, 2, true, false)
+	for i, row := range rows {
+		f := strings.Split(row, "\t")
+		get := func(name string) string { return f[slices.Index(head, name)] }
+		if get("segments") != strconv.Itoa(cfgs[i].segments) || get("runs") != "2" {
+			t.Errorf("row %d: segments %s runs %s, want %d and 2", i, get("segments"), get("runs"), cfgs[i].segments)
+		}
+		r, err := strconv.ParseFloat(get("ratio_to_smallest"), 64)
+		if err != nil || !(r > 0) || i == 0 && r != 1 {
+			t.Errorf("row %d: ratio_to_smallest %q", i, get("ratio_to_smallest"))
+		}
+		if hasLat := get("p999_ns") != "-"; hasLat != (i == len(rows)-1) {
+			t.Errorf("row %d: p999_ns %q", i, get("p999_ns"))
+		}
+	}
+}
+
+// The paired ratio divides runs of the same round only, so a machine that
+// is twice as fast in round 1 as in round 0 does not move it.
+func TestPairedRatio(t *testing.T) {
+	ns := func(c *cell) []float64 { return c.ns }
+	base := &cell{ns: []float64{100, 50, 100}, round: []int{0, 1, 2}}
+	big := &cell{ns: []float64{150, 75, 150}, round: []int{0, 1, 2}}
+	if got := pairedRatio(big, base, ns); got != 1.5 {
+		t.Errorf("paired ratio %v, want 1.5", got)
+	}
+	// Rounds the base did not run (or the cell did not) are left out.
+	part := &cell{ns: []float64{60}, round: []int{1}}
+	if got := pairedRatio(part, base, ns); got != 1.2 {
+		t.Errorf("paired ratio over round 1 only %v, want 1.2", got)
+	}
+	if got := pairedRatio(&cell{}, base, ns); !math.IsNaN(got) {
+		t.Errorf("no common round: %v, want NaN", got)
 	}
 }

@@ -41,7 +41,10 @@ func eviction(w func(string, ...any), path, expirePath string, behind *[]string)
 	w("included). `none` never evicts: once full it refuses sets, so its figure is the cost of a refused set. A cell\n")
 	w("marked * was cut by the per-run time budget: its window is the second half of the sets done after the heap\n")
 	w("filled (the note in bench-evict.tsv says how many runs). p99.9 and max: one more run at %s segments timing\n", comma(hi))
-	w("each set of the window alone. CPU: the same ratio by the process's CPU time per set over the same windows\n")
+	w("each set of the window alone. The runs of a policy are interleaved (round r runs every segment count once,\n")
+	w("smallest first), and the ratio is the median over the rounds of each round's own ratio: runs seconds apart,\n")
+	w("not minutes, so that the drift of a shared machine's speed cancels out of it. The cells are each count's median.\n")
+	w("CPU: the same ratio by the process's CPU time per set over the same windows\n")
 	w("(every thread, GC included). Where the two agree, the spread between runs is the speed of the CPU the\n")
 	w("machine gives the process (shared caches, memory bandwidth), not time spent waiting for a core.\n")
 	w("Targets: %s ÷ %s segments ≤ 1.5 for every policy; p99.9 of a set under eviction ≤ 20 µs.\n\n", comma(hi), comma(lo))
@@ -78,8 +81,16 @@ func eviction(w func(string, ...any), path, expirePath string, behind *[]string)
 			w(" %s%s |", ns(val(r, "ns_per_set")), mark)
 		}
 		top := cell[p][hi]
-		rat := val(top, "ns_per_set") / val(cell[p][lo], "ns_per_set")
-		cpuRat := val(top, "cpu_ns_per_set") / val(cell[p][lo], "cpu_ns_per_set")
+		// The paired ratio (median of each round's own ratio) where the
+		// TSV has it; the ratio of the medians for one written before.
+		rat := val(top, "ratio_to_smallest")
+		if math.IsNaN(rat) {
+			rat = val(top, "ns_per_set") / val(cell[p][lo], "ns_per_set")
+		}
+		cpuRat := val(top, "cpu_ratio_to_smallest")
+		if math.IsNaN(cpuRat) {
+			cpuRat = val(top, "cpu_ns_per_set") / val(cell[p][lo], "cpu_ns_per_set")
+		}
 		cpuCell := "—"
 		if !math.IsNaN(cpuRat) {
 			cpuCell = ratio(cpuRat)

@@ -146,6 +146,25 @@ merge	65536	5	480.0	470.0	490.0	0	100	0	1000	15000	40000		-	-	-	NaN
 	wantBehind(t, want, behind)
 }
 
+// With the paired ratio in the TSV (bench/cmd/evict today), §6 shows it,
+// not the ratio of the medians: here the medians give 2.00 and the rounds
+// 1.40.
+func TestEvictionPairedRatio(t *testing.T) {
+	evict := `policy	segments	runs	ns_per_set	ns_min	ns_max	truncated_runs	sets_timed	refused_sets	p99_ns	p999_ns	max_ns	note	cpu_p99_ns	cpu_p999_ns	cpu_max_ns	cpu_ns_per_set	ratio_to_smallest	cpu_ratio_to_smallest
+s3fifo	256	5	200.0	150.0	300.0	0	100	0	-	-	-		-	-	-	200.0	1.000	1.000
+s3fifo	65536	5	400.0	300.0	500.0	0	100	0	1000	9000	20000		-	-	-	400.0	1.400	1.450
+`
+	expire := `segments	rounds	expire_one_ns	expire_none_ns	note
+256	21	10000	500	
+65536	21	15000	900	
+`
+	got, behind := section(t, map[string]string{"e.tsv": evict, "x.tsv": expire}, func(w func(string, ...any), dir string, b *[]string) error {
+		return eviction(w, filepath.Join(dir, "e.tsv"), filepath.Join(dir, "x.tsv"), b)
+	})
+	wantLines(t, got, "| s3fifo | 200 | 400 | **1.40** | 1.45 | 1.0 | 9.0 | 20.0 |")
+	wantBehind(t, nil, behind)
+}
+
 // §3b: the spread is max − min over the runs, per policy and budget, only
 // for core; identical runs say so.
 func TestSpread(t *testing.T) {
