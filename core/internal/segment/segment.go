@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/segcache/segcache/core/internal/tagscan"
 )
 
 // State of a segment.
@@ -65,6 +67,17 @@ func (h *Header) AddLive(items, bytes int) { h.live.Add(int64(items)<<32 + int64
 func (h *Header) Live() (items, bytes int32) {
 	v := h.live.Load()
 	return int32(v >> 32), int32(uint32(v))
+}
+
+// Prefetch starts loading both lines of the header: a scan of many
+// headers in a large heap issues these first, so that their misses overlap
+// instead of coming one after another. The addresses are computed without
+// dereferencing h (h.WriteOff would be: Go's nil check of h is a real load,
+// which would wait for the very miss the prefetch is meant to overlap).
+func (h *Header) Prefetch() {
+	p := unsafe.Pointer(h)
+	tagscan.Prefetch(p)
+	tagscan.Prefetch(unsafe.Add(p, unsafe.Offsetof(h.WriteOff)))
 }
 
 // LiveBytes returns the live byte count.
