@@ -59,3 +59,67 @@ func TestPolicyNoneNeverDropsForFullBuckets(t *testing.T) {
 		t.Errorf("after overwrites: Items %d EvictedItems %d, want %d, 0", s.Items, s.EvictedItems, len(acked))
 	}
 }
+
+// A full cache under eviction none answers each store as before the
+// refusal path skipped the lookup: a set (new key or overwrite) gets
+// ErrNoSpace, add of a present key ErrExists and replace or cas of an
+// absent key ErrNotFound (what the key is comes before whether there is
+// room), and every item stored before stays readable with its value.
+func TestPolicyNoneFullAnswers(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 64 << 10, SegmentBytes: 4 << 10, Eviction: core.PolicyNone})
+	val := make([]byte, 64)
+	var stored []string
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("key:%06d", i)
+		err := c.Set([]byte(k), val, 0)
+		if errors.Is(err, core.ErrNoSpace) {
+			break
+		}
+		if err != nil || i > 100_000 {
+			t.Fatalf("Set(%s) = %v after %d sets", k, err, i)
+		}
+		stored = append(stored, k)
+	}
+	present, absent := []byte(stored[0]), []byte("absent-key")
+	_, token, _ := c.GetCAS(nil, present)
+	type answer struct{ Op, Err string }
+	errName := func(err error) string {
+		for _, e := range []error{core.ErrNoSpace, core.ErrExists, core.ErrNotFound} {
+			if errors.Is(err, e) {
+				return e.Error()
+			}
+		}
+		return fmt.Sprint(err)
+	}
+	got := []answer{
+		{"set new", errName(c.Set(absent, val, 0))},
+		{"set present", errName(c.Set(present, []byte("other"), 0))},
+		{"add present", errName(c.Add(present, val, 0))},
+		{"add new", errName(c.Add(absent, val, 0))},
+		{"replace absent", errName(c.Replace(absent, val, 0))},
+		{"replace present", errName(c.Replace(present, val, 0))},
+		{"cas absent", errName(c.CAS(absent, val, 0, 1))},
+		{"cas present", errName(c.CAS(present, val, 0, token))},
+	}
+	want := []answer{
+		{"set new", core.ErrNoSpace.Error()},
+		{"set present", core.ErrNoSpace.Error()},
+		{"add present", core.ErrExists.Error()},
+		{"add new", core.ErrNoSpace.Error()},
+		{"replace absent", core.ErrNotFound.Error()},
+		{"replace present", core.ErrNoSpace.Error()},
+		{"cas absent", core.ErrNotFound.Error()},
+		{"cas present", core.ErrNoSpace.Error()},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers of a full cache (-want +got):\n%s", diff)
+	}
+	for _, k := range stored {
+		if v, ok := c.Get(nil, []byte(k)); !ok || string(v) != string(val) {
+			t.Fatalf("%s lost after the refused stores", k)
+		}
+	}
+	if s := c.Stats(); s.Items != uint64(len(stored)) {
+		t.Errorf("Items %d, want %d", s.Items, len(stored))
+	}
+}

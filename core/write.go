@@ -138,7 +138,27 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	bucket := ttl.Bucket(ms)
 	lane := uint64(proc.ID())
 	c.prefetchReserve(bucket, lane, size)
+	// Under PolicyNone a full cache refuses every set, whatever the
+	// lookup would find: reserving first refuses it without touching the
+	// table (in a table larger than the CPU caches the key's buckets are a
+	// memory miss: a refused set at 65,536 segments of 4 KiB cost 310 ns
+	// with the lookup, 165 without, 140 at 256 segments). Add, replace and
+	// cas look up first, so their answer about the key (ErrExists,
+	// ErrNotFound) comes before ErrNoSpace as it always has. Reserving
+	// first for the other policies' sets, so that the reservation overlaps
+	// the bucket miss lockKey started, measured no gain.
+	early := mode == modeSet && c.policy == PolicyNone
 	for attempt := 0; ; attempt++ {
+		var (
+			id  int32
+			off int
+			gen uint32
+		)
+		if early {
+			if id, off, gen, err = c.reserve(bucket, segment.PoolMain, lane, size); err != nil {
+				return nil, err
+			}
+		}
 		var f found
 		had := c.find(&k, &f)
 		live := had && !f.expired()
@@ -167,9 +187,10 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		}
 		mu.stamp++
 		stamp := mu.stamp & item.StampMask
-		id, off, gen, err := c.reserve(bucket, pool, lane, size)
-		if err != nil {
-			return nil, err
+		if !early {
+			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
+				return nil, err
+			}
 		}
 		hdr := &c.segs.Headers[id]
 		dst := c.segBytes(id)[off : off+size]
