@@ -23,7 +23,7 @@ BENCH_ENV = GO="$(GO)" CARGO="$(CARGO)" BUILD="$(BUILD)" BENCH_TIME="$(BENCH_TIM
 TEST_TARGETS  += test-bench-harness
 BENCH_TARGETS += bench-harness bench-report
 
-.PHONY: test-bench-harness bench-harness bench-report
+.PHONY: test-bench-harness bench-harness bench-report bench-report-only
 test-bench-harness:
 	$(BENCH_ENV) bench/run.sh smoke
 
@@ -35,4 +35,11 @@ bench-harness:
 # fragments append to BENCH_TARGETS after this one is read).
 .SECONDEXPANSION:
 bench-report: bench-harness $$(filter-out bench-report,$$(BENCH_TARGETS))
+	$(BENCH_ENV) bench/run.sh report
+
+# Regenerates bench/results.md, bench/README-section.md and docs/*.png from
+# the raw outputs already in $(BUILD), running no benchmark: after rerunning
+# one part (make bench-c, or bench/run.sh full with BENCH_ONLY), this is the
+# step to take; bench-report would run every benchmark again first.
+bench-report-only:
 	$(BENCH_ENV) bench/run.sh report

@@ -147,7 +147,7 @@ func readmeSection(behind int) string {
 		fmt.Fprintf(&b, "\n![miss-ratio curves, orm-busy trace](%s)\n", headPNG)
 	}
 	fmt.Fprintf(&b, "\n%d cells where segcache is behind a peer or misses a target are listed at the end of bench/results.md.\n\n", behind)
-	fmt.Fprintf(&b, "Reproduce: `make bench` (about 20 minutes on 2 cores; it writes bench/results.md and docs/*.png).\n")
+	fmt.Fprintf(&b, "Reproduce: `make bench` (about 50 minutes on 2 cores; it writes bench/results.md and docs/*.png; `make bench-report-only` rewrites them from the raw outputs in build/ without rerunning anything).\n")
 	fmt.Fprintf(&b, "The throughput benchmarks alone: `cd bench && go test -run '^$' -bench Throughput -benchmem -cpu 1,2 -count 5 ./throughput`.\n")
 	fmt.Fprintf(&b, "The traces are cache2k's orm-busy and web12 (© headissue GmbH, Jens Wilke, CC BY 4.0), read from\n")
 	fmt.Fprintf(&b, "`../shared/traces` beside the repository or `$SEGCACHE_TRACES`.\n")
