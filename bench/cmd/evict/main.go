@@ -10,12 +10,13 @@
 // keeps small caches from being timed over a few milliseconds (256
 // segments hold 11,776 items), which on a shared machine measured the
 // neighbours more than the cache: the 256-segment cells, the denominator
-// of the ratio below, spread by ±30% between runs. Every policy, none excluded: under
-// `none` the cache stops taking sets once full, so its figure is the cost
-// of a refused set (counted in refused_sets). A run stops when it exceeds
-// -budget; its timed window is then the second half of the sets done since
-// the cache filled, and the row says "truncated" (today's O(segments)
-// victim scans at 65,536 segments need minutes per run).
+// of the ratio below, spread by ±30% between runs. Every policy, none
+// excluded: under `none` the cache stops taking sets once full, so its
+// figure is the cost of a refused set (counted in refused_sets). A run
+// stops when it exceeds -budget; its timed window is then the second half
+// of the sets done since the cache filled, and the row says "truncated"
+// (a guard: the victim scans over every segment that this command was
+// written against took minutes per run at 65,536 segments).
 //
 // Runs are interleaved: round r runs every N of a policy once, smallest
 // first, and the ratio_to_smallest column is the median over the rounds

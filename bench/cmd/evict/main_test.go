@@ -81,20 +81,19 @@ func TestCPULatencyRow(t *testing.T) {
 		t.Error("every set took 0 ns of CPU")
 	}
 	head := strings.Split(EvictHeader, "\t")
-	field := func(row, name string) string { return strings.Split(row, "\t")[slices.Index(head, name)] }
 	for _, lat := range [][2]bool{{false, false}, {true, false}, {true, true}} {
 		row := measurePolicy([]config{cfg}, 1, lat[0], lat[1])[0]
 		if f := strings.Split(row, "\t"); len(f) != len(head) {
 			t.Errorf("latency %v: %d fields, header has %d: %q", lat, len(f), len(head), row)
 		}
-		if got := field(row, "cpu_p999_ns") != "-"; got != lat[1] {
-			t.Errorf("latency %v: cpu_p999_ns %q", lat, field(row, "cpu_p999_ns"))
+		if got := column(row, "cpu_p999_ns") != "-"; got != lat[1] {
+			t.Errorf("latency %v: cpu_p999_ns %q", lat, column(row, "cpu_p999_ns"))
 		}
 	}
 	// A run cut by the budget still gets both latency runs.
 	cfg.budget = 0
-	if row := measurePolicy([]config{cfg}, 1, true, true)[0]; field(row, "cpu_p999_ns") == "-" || field(row, "p999_ns") == "-" {
-		t.Errorf("truncated runs: p999 %q, cpu_p999 %q, want both", field(row, "p999_ns"), field(row, "cpu_p999_ns"))
+	if row := measurePolicy([]config{cfg}, 1, true, true)[0]; column(row, "cpu_p999_ns") == "-" || column(row, "p999_ns") == "-" {
+		t.Errorf("truncated runs: p999 %q, cpu_p999 %q, want both", column(row, "p999_ns"), column(row, "cpu_p999_ns"))
 	}
 }
 
@@ -102,15 +101,13 @@ func TestCPULatencyRow(t *testing.T) {
 // (1 for the smallest itself); the latency runs are made at the largest
 // count only.
 func TestMeasurePolicy(t *testing.T) {
-	head := strings.Split(EvictHeader, "\t")
 	var cfgs []config
 	for _, n := range []int{16, 64} {
 		cfgs = append(cfgs, config{policy: core.PolicyFIFO, segments: n, segBytes: 4096, budget: time.Hour})
 	}
 	rows := measurePolicy(cfgs, 2, true, false)
 	for i, row := range rows {
-		f := strings.Split(row, "\t")
-		get := func(name string) string { return f[slices.Index(head, name)] }
+		get := func(name string) string { return column(row, name) }
 		if get("segments") != strconv.Itoa(cfgs[i].segments) || get("runs") != "2" {
 			t.Errorf("row %d: segments %s runs %s, want %d and 2", i, get("segments"), get("runs"), cfgs[i].segments)
 		}
@@ -141,4 +138,9 @@ func TestPairedRatio(t *testing.T) {
 	if got := pairedRatio(&cell{}, base, ns); !math.IsNaN(got) {
 		t.Errorf("no common round: %v, want NaN", got)
 	}
+}
+
+// column returns the field of a TSV row under the EvictHeader column name.
+func column(row, name string) string {
+	return strings.Split(row, "\t")[slices.Index(strings.Split(EvictHeader, "\t"), name)]
 }
