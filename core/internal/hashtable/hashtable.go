@@ -52,15 +52,15 @@ type Table struct {
 	Mask    uint64
 	mem     []byte
 
-	// coin drives Bump's probabilistic increments: a Weyl sequence that
+	// coins drive Bump's probabilistic increments: Weyl sequences that
 	// a single-threaded caller advances deterministically, so that a
 	// replay gives the same frequencies every run. Concurrent bumps may
 	// read the same value (plain load and store, no read-modify-write:
-	// a repeated coin only costs a little accuracy). It has its own
-	// cache line so that bumps do not slow down lookups of Buckets.
-	_    [64]byte
-	coin atomic.Uint64
-	_    [56]byte
+	// a repeated coin only costs a little accuracy). They are striped by
+	// the entry's tag, each on its own cache line: with one shared coin,
+	// every hit on a warm key (frequency 16 to 126) wrote one line that
+	// every core's hits then had to take back, and hits did not scale.
+	coins *[coinStripes]stripeCounter
 
 	// moves counts displacements, twice each: odd while an entry is
 	// being moved to its other bucket (copied there, then cleared here).
@@ -69,13 +69,18 @@ type Table struct {
 	// counters are striped by the moved key's first bucket: only a lookup
 	// of that key can miss the entry, so lookups of other keys need not
 	// look again, and a table busy with moves does not stall every miss.
-	moves *[moveStripes]moveCounter
+	moves *[moveStripes]stripeCounter
 }
 
-// moveStripes is the number of move counters (a power of two).
-const moveStripes = 64
+// moveStripes and coinStripes are the numbers of move counters and of
+// coins (powers of two).
+const (
+	moveStripes = 64
+	coinStripes = 64
+)
 
-type moveCounter struct {
+// stripeCounter is a counter alone on its cache line.
+type stripeCounter struct {
 	n atomic.Uint64
 	_ [56]byte
 }
@@ -91,7 +96,8 @@ func New(power uint32) (*Table, error) {
 		return nil, err
 	}
 	b := unsafe.Slice((*Bucket)(unsafe.Pointer(unsafe.SliceData(mem))), nb)
-	return &Table{Buckets: b, Mask: uint64(nb - 1), mem: mem, moves: new([moveStripes]moveCounter)}, nil
+	return &Table{Buckets: b, Mask: uint64(nb - 1), mem: mem,
+		moves: new([moveStripes]stripeCounter), coins: new([coinStripes]stripeCounter)}, nil
 }
 
 // Bytes is the table's memory.
@@ -468,8 +474,9 @@ func (t *Table) Bump(p *uint64, s uint64) {
 		return
 	}
 	if f >= 16 {
-		x := t.coin.Load() + 0x9E3779B97F4A7C15
-		t.coin.Store(x)
+		coin := &t.coins[s>>TagShift&(coinStripes-1)].n
+		x := coin.Load() + 0x9E3779B97F4A7C15
+		coin.Store(x)
 		if (mix(x)>>32)*f>>32 != 0 { // uniform in [0, f): 0 with probability 1/f
 			return
 		}
