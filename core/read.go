@@ -203,6 +203,38 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 	}
 }
 
+// quickHit serves the common case of a lookup: the key's entry is the
+// first candidate in mask, and its item a plain value, not expired (and,
+// unless grow, fitting buf). It checks what read's loop checks (the item's
+// generation after the copy) and bumps the frequency the same way; ok
+// false means nothing was served and read's loop, which handles every
+// other case, runs. Skipping that loop's bookkeeping for misses, numeric
+// values and retries is a fifth of the cost of a hit on warm memory.
+func (c *Cache) quickHit(buf, key []byte, h uint64, k *hashtable.Key, mask uint32, grow bool) (out []byte, n int, token uint64, ok bool) {
+	if mask == 0 || c.closed.Load() {
+		return buf, 0, 0, false
+	}
+	p := k.Slot(bits.TrailingZeros32(mask))
+	s := hashtable.Load(p)
+	var f found
+	if !k.IsKeys(s) || hashtable.IsGhost(s) || c.examine(key, s, &f) != exMatch ||
+		f.numeric() || (!grow && f.ih.Vlen > len(buf)) || f.expired() {
+		return buf, 0, 0, false
+	}
+	v := f.data[f.valueOff() : f.valueOff()+f.ih.Vlen]
+	if grow {
+		out = append(buf, v...)
+	} else {
+		out = buf[:copy(buf, v)]
+	}
+	fence.Load()
+	if f.hdr.Gen.Load() != f.gen {
+		return buf, 0, 0, false // recycled under us: read's loop looks again
+	}
+	k.Table().Bump(p, s)
+	return out, len(v), casToken(h, &f, 0), true
+}
+
 // prefetchItem starts loading the item of the first slot in mask.
 func (c *Cache) prefetchItem(k *hashtable.Key, mask uint32) {
 	c.prefetchEntry(hashtable.Load(k.Slot(bits.TrailingZeros32(mask))))
@@ -257,10 +289,16 @@ func (c *Cache) lookup(buf, key []byte, grow bool) (out []byte, n int, token uin
 		return buf, 0, 0, ErrClosed
 	}
 	h := hashKey(key)
+	var k hashtable.Key // filled in place: see SetKey
 	for {
-		k := m.ht.Key(h)
+		m.ht.SetKey(&k, h)
 		moves := k.Moves()
-		out, n, token, err = c.read(buf, key, h, &k, moves, k.Match(), grow)
+		mask := k.Match()
+		var ok bool
+		if out, n, token, ok = c.quickHit(buf, key, h, &k, mask, grow); ok {
+			break
+		}
+		out, n, token, err = c.read(buf, key, h, &k, moves, mask, grow)
 		if err != errTableMoved {
 			break
 		}
@@ -337,6 +375,11 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 			j := start + i
 			if err := checkKey(k); err != nil {
 				lens[j], errs[j] = 0, err
+				continue
+			}
+			if _, n, _, ok := c.quickHit(bufs[j], k, hashes[i], &ks[i], masks[i], false); ok {
+				lens[j], errs[j] = n, nil
+				hits++
 				continue
 			}
 			_, n, _, err := c.read(bufs[j], k, hashes[i], &ks[i], moves[i], masks[i], false)

@@ -177,7 +177,8 @@ func (c *Cache) forEachItem(id int32, fn func(off int, ih item.Header, data []by
 // slotOf finds the slot that links the item at (id, off), whose key has
 // hash h, or nil if the item is dead (overwritten, deleted or evicted).
 func (c *Cache) slotOf(id int32, off int, h uint64) (*uint64, uint64) {
-	k := c.table().Key(h)
+	var k hashtable.Key
+	c.table().SetKey(&k, h)
 	return k.Linking(hashtable.MakeLoc(id, c.segs.Headers[id].Gen.Load(), off))
 }
 

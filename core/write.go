@@ -51,7 +51,11 @@ type keyed struct {
 // writer of a key holds it for the whole operation, so a fresh insert
 // cannot race another insert of the same key into a second slot, and
 // check-then-act (add, cas, incr) is atomic. Readers never take it.
-func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
+//
+// It fills *k in place rather than returning a keyed: a returned struct is
+// built on the stack and copied out, and the copy stalled a set on its
+// store forwarding (the same stall SetKey avoids for lookups).
+func (c *Cache) lockKey(k *keyed, key []byte) (*paddedMutex, error) {
 	h := hashKey(key)
 	// Start loading the key's buckets before taking the stripe: in a
 	// table larger than the CPU caches they are a memory miss that the
@@ -63,9 +67,11 @@ func (c *Cache) lockKey(key []byte) (keyed, *paddedMutex, error) {
 	mu.Lock()
 	if c.closed.Load() {
 		mu.Unlock()
-		return keyed{}, nil, ErrClosed
+		return nil, ErrClosed
 	}
-	return keyed{key: key, h: h, Key: c.table().Key(h)}, mu, nil
+	k.key, k.h = key, h
+	c.table().SetKey(&k.Key, h)
+	return mu, nil
 }
 
 // find locates k's entry, live or expired.
@@ -129,7 +135,8 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	if err != nil {
 		return nil, err
 	}
-	k, mu, err := c.lockKey(key)
+	var k keyed
+	mu, err := c.lockKey(&k, key)
 	if err != nil {
 		return nil, err
 	}
@@ -512,7 +519,8 @@ func (c *Cache) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	k, mu, err := c.lockKey(key)
+	var k keyed
+	mu, err := c.lockKey(&k, key)
 	if err != nil {
 		return err
 	}
@@ -559,7 +567,8 @@ func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error)
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	k, mu, err := c.lockKey(key)
+	var k keyed
+	mu, err := c.lockKey(&k, key)
 	if err != nil {
 		return 0, err
 	}
