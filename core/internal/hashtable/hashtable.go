@@ -565,7 +565,8 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 // other one, else after moving one entry of the pair to its own other
 // bucket (one level, like Key.Displace).
 func (t *Table) place(h, s uint64, second bool, hashOf func(uint64) (uint64, bool)) bool {
-	k := t.Key(h)
+	var k Key // filled in place (SetKey): a returned Key stalls on its copy
+	t.SetKey(&k, h)
 	pref, other := k.b0, k.b1
 	if second {
 		pref, other = other, pref
@@ -589,7 +590,8 @@ func (t *Table) place(h, s uint64, second bool, hashOf func(uint64) (uint64, boo
 		if i >= 8 {
 			cur = k.b1
 		}
-		ko := t.Key(ho)
+		var ko Key
+		t.SetKey(&ko, ho)
 		other := ko.b0
 		if other == cur {
 			other = ko.b1
