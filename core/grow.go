@@ -1,6 +1,7 @@
 package core
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -70,7 +71,8 @@ func (g *grower) refuse(seen *hashtable.Table) {
 //
 // It stops every writer and every drain (all stripes, then evictMu, the
 // order writers take them in), retires the segments the bigger table
-// costs, copies every entry into the new table, and publishes it with one
+// costs, copies every entry into the new table (on every P:
+// the copy is the pause), and publishes it with one
 // atomic store of Cache.ht and of Cache.live. Lock-free readers keep using
 // the old table meanwhile: nothing changes it while the locks are held, so
 // what they find there is what the new table holds. A reader that loaded
@@ -138,7 +140,7 @@ func (c *Cache) growLocked(seen *hashtable.Table) (*hashtable.Table, bool) {
 		_ = arena.Unmap(next.Memory())
 		return nil, false
 	}
-	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry); err != nil {
+	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry, runtime.GOMAXPROCS(0)); err != nil {
 		c.unretireLocked(had)
 		_ = arena.Unmap(next.Memory())
 		return nil, false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -524,17 +525,75 @@ func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 // not change under the copy and no entry is in flight between buckets. It
 // fails, leaving dst partly filled, if hashOf fails or an entry finds both
 // its buckets in dst full even after moving one of their entries to its
-// other bucket.
+// other bucket. hashOf and prefetch must be safe to call concurrently.
 //
-// The walk is sequential in t and, because an entry keeps its role (first
-// or second bucket of its pair) when there is room, nearly sequential in
-// dst: a doubled table's bucket for the same role is i or i+len(t.Buckets).
-// The one random access per entry is its item, which prefetch (called for
-// the entries a few buckets ahead) starts loading early.
-func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) error {
+// The copy runs on up to workers goroutines, because every writer waits
+// for it: with dst twice t's size, an entry of t's bucket i keeps its
+// role (first or second bucket of its pair) in dst, where that role's
+// bucket is i or i+len(t.Buckets), and nothing else lands there. So
+// workers that take disjoint ranges of t write disjoint buckets of dst,
+// and each of those receives at most the 8 entries of one bucket of t:
+// always room. The exceptions are the keys whose two buckets coincide in
+// one table and not in the other (Candidates moves the second to the
+// first's neighbour), about one in len(t.Buckets): the workers set them
+// aside and they are placed after the workers are done, one by one.
+//
+// Each worker's walk is sequential in t and in dst. The one random access
+// per entry is its item, which prefetch (called for the entries a few
+// buckets ahead) starts loading early.
+func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	n := len(t.Buckets)
+	if dst.Mask != 2*t.Mask+1 {
+		_, err := t.copyRange(dst, 0, n, hashOf, prefetch, false)
+		return err
+	}
+	// A worker per copyShare buckets at most: starting one costs about a
+	// microsecond, copying a bucket some tens of nanoseconds per entry.
+	const copyShare = 1 << 12
+	return t.copySplit(dst, hashOf, prefetch, max(1, min(workers, n/copyShare)))
+}
+
+// copySplit is CopyInto into a table twice t's size, on workers goroutines.
+func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	n := len(t.Buckets)
+	rest := make([][]entry, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rest[w], errs[w] = t.copyRange(dst, n*w/workers, n*(w+1)/workers, hashOf, prefetch, true)
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		if errs[w] != nil {
+			return errs[w]
+		}
+		for _, e := range rest[w] {
+			if !dst.place(e.h, e.s, e.second, hashOf) {
+				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", e.s, dst.Power())
+			}
+		}
+	}
+	return nil
+}
+
+// entry is a live entry of a table being copied: the slot (without the
+// moving mark), its key's hash, and whether it sat in its second bucket.
+type entry struct {
+	h, s   uint64
+	second bool
+}
+
+// copyRange copies the live entries of t's buckets [lo, hi) into dst (see
+// CopyInto). With split, dst is twice t's size and other workers copy
+// other ranges: an entry whose bucket of the same role in dst is not i or
+// i+len(t.Buckets) is returned instead, to be placed once they are done.
+func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), split bool) (rest []entry, err error) {
 	const ahead = 4 // buckets: 32 item loads in flight
-	for i := range t.Buckets {
-		if j := i + ahead; j < len(t.Buckets) {
+	n := uint64(len(t.Buckets))
+	for i := lo; i < hi; i++ {
+		if j := i + ahead; j < hi {
 			for _, s := range &t.Buckets[j] {
 				if s != 0 && !IsGhost(s) {
 					prefetch(s)
@@ -549,15 +608,41 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 			}
 			h, ok := hashOf(s)
 			if !ok {
-				return fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
+				return nil, fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
 			}
 			i0, _, _ := tagscan.Candidates(h, t.Mask)
-			if !dst.place(h, s&^moving, uint64(i) != i0, hashOf) {
-				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
+			e := entry{h: h, s: s &^ moving, second: uint64(i) != i0}
+			if split {
+				d0, d1, _ := tagscan.Candidates(h, dst.Mask)
+				if e.second {
+					d0 = d1
+				}
+				// Only into d0, and only into a free slot: a worker never
+				// writes a bucket that another worker's range maps to.
+				if d0&^n != uint64(i) || !dst.putFree(d0, e.s) { // d0 is neither i nor i+n, or full
+					rest = append(rest, e)
+				}
+				continue
+			}
+			if !dst.place(e.h, e.s, e.second, hashOf) {
+				return nil, fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
 			}
 		}
 	}
-	return nil
+	return rest, nil
+}
+
+// putFree stores s into the first empty slot of bucket i of an unpublished
+// table, and reports whether there was one.
+func (t *Table) putFree(i, s uint64) bool {
+	b := &t.Buckets[i]
+	for j := range b {
+		if Load(&b[j]) == 0 {
+			atomic.StoreUint64(&b[j], s)
+			return true
+		}
+	}
+	return false
 }
 
 // place puts entry s of the key whose hash is h into an unpublished

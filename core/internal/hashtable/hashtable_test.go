@@ -516,7 +516,7 @@ func TestCopyInto(t *testing.T) {
 	}
 	dst := newT(t, 9)
 	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
-	if err := src.CopyInto(dst, lookup, func(uint64) {}); err != nil {
+	if err := src.CopyInto(dst, lookup, func(uint64) {}, 1); err != nil {
 		t.Fatal(err)
 	}
 	want, got := map[uint64]uint64{}, map[uint64]uint64{}
@@ -543,10 +543,87 @@ func TestCopyInto(t *testing.T) {
 			}
 		}
 	}
-	if err := src.CopyInto(newT(t, 9), func(uint64) (uint64, bool) { return 0, false }, func(uint64) {}); err == nil {
+	if err := src.CopyInto(newT(t, 9), func(uint64) (uint64, bool) { return 0, false }, func(uint64) {}, 1); err == nil {
 		t.Errorf("CopyInto with an unreadable item succeeded")
 	}
 	if src.Power() != 8 || dst.Power() != 9 || dst.Slots() != 512 {
 		t.Errorf("Power %d, %d, Slots %d: want 8, 9, 512", src.Power(), dst.Power(), dst.Slots())
+	}
+}
+
+// The parallel copy of growth gives the same set of entries whatever the
+// number of workers, including the keys that are exceptions to the split
+// (their two buckets coincide in one table and not in the other), which
+// the workers set aside and place afterwards.
+func TestCopyIntoWorkers(t *testing.T) {
+	const power = 12 // 512 buckets
+	var hashes []uint64
+	coincide := map[string]int{}
+	for i := uint64(1); len(hashes) < 3500 && i < 1e6; i++ {
+		h := mix(i * 0x9E3779B97F4A7C15)
+		for _, m := range []struct {
+			name string
+			mask uint64
+		}{{"old", 1<<(power-3) - 1}, {"new", 1<<(power-2) - 1}} {
+			if h&m.mask == h>>26&m.mask {
+				coincide[m.name]++
+			}
+		}
+		hashes = append(hashes, h)
+	}
+	// Keys whose buckets coincide in either table, so both kinds of
+	// exception are in the copy.
+	for n := uint64(0); coincide["old"] < 4 || coincide["new"] < 4; n++ {
+		h := mix(n)
+		for _, m := range []struct {
+			name string
+			mask uint64
+		}{{"old", 1<<(power-3) - 1}, {"new", 1<<(power-2) - 1}} {
+			if coincide[m.name] < 4 && h&m.mask == h>>26&m.mask {
+				hashes = append(hashes, h)
+				coincide[m.name]++
+			}
+		}
+	}
+	src := newT(t, power)
+	hashOf := map[uint64]uint64{} // location -> hash
+	for i, h := range hashes {
+		loc := MakeLoc(int32(i%1000), uint32(i), (i%4096)*8)
+		if k := src.Key(h); k.InsertFree(loc) {
+			hashOf[loc] = h
+		}
+	}
+	want := map[uint64]uint64{}
+	for i := range src.Buckets {
+		for _, s := range src.Buckets[i] {
+			if s != 0 {
+				want[Loc(s)] = s
+			}
+		}
+	}
+	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
+	for _, workers := range []int{1, 2, 3, 8} {
+		dst := newT(t, power+1)
+		if err := src.copySplit(dst, lookup, func(uint64) {}, workers); err != nil {
+			t.Fatalf("%d workers: %v", workers, err)
+		}
+		got := map[uint64]uint64{}
+		for loc, h := range hashOf {
+			k := dst.Key(h)
+			if p, s := k.Linking(loc); p != nil {
+				got[loc] = s
+			}
+		}
+		count := 0
+		for i := range dst.Buckets {
+			for _, s := range dst.Buckets[i] {
+				if s != 0 {
+					count++
+				}
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" || count != len(want) {
+			t.Errorf("%d workers: %d entries in dst for %d in src; entries (-src +dst):\n%s", workers, count, len(want), diff)
+		}
 	}
 }
