@@ -71,9 +71,9 @@ func (g *grower) refuse(seen *hashtable.Table) {
 //
 // It stops every writer and every drain (all stripes, then evictMu, the
 // order writers take them in), retires the segments the bigger table
-// costs, copies every entry into the new table (on every P:
-// the copy is the pause), and publishes it with one
-// atomic store of Cache.ht and of Cache.live. Lock-free readers keep using
+// costs, copies every entry into the new table (on GOMAXPROCS goroutines:
+// every writer waits for the copy), and publishes it with one atomic
+// store of Cache.ht and of Cache.live. Lock-free readers keep using
 // the old table meanwhile: nothing changes it while the locks are held, so
 // what they find there is what the new table holds. A reader that loaded
 // the old table before the publish and misses looks again in the new one

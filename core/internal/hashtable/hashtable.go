@@ -558,13 +558,23 @@ func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), pref
 	n := len(t.Buckets)
 	rest := make([][]entry, workers)
 	errs := make([]error, workers)
+	panics := make([]any, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			// A panic in a worker would end the process, past the
+			// recover of the C ABI's exports: it is raised again below,
+			// in the caller's goroutine, as the serial copy raised it.
+			defer func() { panics[w] = recover() }()
 			rest[w], errs[w] = t.copyRange(dst, n*w/workers, n*(w+1)/workers, hashOf, prefetch, true)
 		})
 	}
 	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
 	for w := range workers {
 		if errs[w] != nil {
 			return errs[w]

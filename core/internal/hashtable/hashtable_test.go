@@ -556,32 +556,25 @@ func TestCopyInto(t *testing.T) {
 // (their two buckets coincide in one table and not in the other), which
 // the workers set aside and place afterwards.
 func TestCopyIntoWorkers(t *testing.T) {
-	const power = 12 // 512 buckets
+	const power = 12 // 512 buckets, doubled to 1024
+	tables := []struct {
+		name string
+		mask uint64
+	}{{"old", 1<<(power-3) - 1}, {"new", 1<<(power-2) - 1}}
+	coincide := func(h, mask uint64) bool { return h&mask == h>>26&mask } // see tagscan.Candidates
 	var hashes []uint64
-	coincide := map[string]int{}
-	for i := uint64(1); len(hashes) < 3500 && i < 1e6; i++ {
-		h := mix(i * 0x9E3779B97F4A7C15)
-		for _, m := range []struct {
-			name string
-			mask uint64
-		}{{"old", 1<<(power-3) - 1}, {"new", 1<<(power-2) - 1}} {
-			if h&m.mask == h>>26&m.mask {
-				coincide[m.name]++
-			}
-		}
-		hashes = append(hashes, h)
+	for i := uint64(1); len(hashes) < 3500; i++ {
+		hashes = append(hashes, mix(i*0x9E3779B97F4A7C15))
 	}
 	// Keys whose buckets coincide in either table, so both kinds of
-	// exception are in the copy.
-	for n := uint64(0); coincide["old"] < 4 || coincide["new"] < 4; n++ {
+	// exception are in the copy (about 7 and 3 of the keys above are).
+	added := map[string]int{}
+	for n := uint64(0); added["old"] < 4 || added["new"] < 4; n++ {
 		h := mix(n)
-		for _, m := range []struct {
-			name string
-			mask uint64
-		}{{"old", 1<<(power-3) - 1}, {"new", 1<<(power-2) - 1}} {
-			if coincide[m.name] < 4 && h&m.mask == h>>26&m.mask {
+		for _, tb := range tables {
+			if added[tb.name] < 4 && coincide(h, tb.mask) {
 				hashes = append(hashes, h)
-				coincide[m.name]++
+				added[tb.name]++
 			}
 		}
 	}
@@ -626,4 +619,21 @@ func TestCopyIntoWorkers(t *testing.T) {
 			t.Errorf("%d workers: %d entries in dst for %d in src; entries (-src +dst):\n%s", workers, count, len(want), diff)
 		}
 	}
+}
+
+// A panic in a worker of the parallel copy reaches the caller's goroutine
+// (where the C ABI's exports recover it), not the process.
+func TestCopyIntoWorkerPanic(t *testing.T) {
+	src := newT(t, 12)
+	for i := uint64(1); i < 2000; i++ {
+		k := src.Key(mix(i))
+		k.InsertFree(MakeLoc(int32(i%1000), uint32(i), 8))
+	}
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Errorf("recovered %v, want the worker's panic", r)
+		}
+	}()
+	src.copySplit(newT(t, 13), func(uint64) (uint64, bool) { panic("boom") }, func(uint64) {}, 2)
+	t.Errorf("copySplit returned after its hashOf panicked")
 }
