@@ -53,8 +53,8 @@ type keyed struct {
 // check-then-act (add, cas, incr) is atomic. Readers never take it.
 //
 // It fills *k in place rather than returning a keyed: a returned struct is
-// built on the stack and copied out, and the copy stalled a set on its
-// store forwarding (the same stall SetKey avoids for lookups).
+// built on the stack and copied out, the copy that perf caught stalling
+// lookups on store forwarding (see SetKey).
 func (c *Cache) lockKey(k *keyed, key []byte) (*paddedMutex, error) {
 	h := hashKey(key)
 	// Start loading the key's buckets before taking the stripe: in a
