@@ -81,52 +81,66 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // publish was current when it started. The old table is unmapped once no
 // reader holds the memory object that pointed to it.
 func (c *Cache) grow(seen *hashtable.Table) bool {
+	old, grew, changed := c.growAndPublish(seen)
+	if !grew {
+		return changed
+	}
+	// An unmap error (only with a corrupted range) leaves the old table
+	// mapped: address space lost, but nothing faults.
+	_ = unmapUnused(old, seen.Memory())
+	c.grower.unmapping.Done()
+	return true
+}
+
+// growAndPublish is grow's part under the locks: it reports whether it
+// published a new table (and the memory object it replaced), and whether
+// the table changed since seen, by this call or another. Every lock is
+// released by a deferred call: a panic here (only a bug could raise one)
+// reaches the caller, where the C exports recover it, and must not leave
+// every writer of the cache blocked on a stripe forever.
+func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, changed bool) {
 	g := &c.grower
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if c.table() != seen {
-		g.mu.Unlock()
-		return true
+		return nil, false, true
 	}
 	if c.closed.Load() || !c.growthPays(seen) {
 		g.refuse(seen)
-		g.mu.Unlock()
-		return false
+		return nil, false, false
 	}
 	for i := range c.stripes {
 		c.stripes[i].Lock()
 	}
 	c.evictMu.Lock()
-	var old *memory
+	defer func() {
+		c.evictMu.Unlock()
+		for i := range c.stripes {
+			c.stripes[i].Unlock()
+		}
+	}()
 	next, ok := c.growLocked(seen)
-	if ok {
-		c.ht.Store(next)
-		old = c.live.Swap(&memory{arena: c.arena, ht: next})
-		g.growths.Add(1)
-		g.nextCheck.Store(0)
-		g.unmapping.Add(1)
-	} else {
-		g.refuse(seen)
-	}
-	c.evictMu.Unlock()
-	for i := range c.stripes {
-		c.stripes[i].Unlock()
-	}
-	g.mu.Unlock()
 	if !ok {
-		return false
+		g.refuse(seen)
+		return nil, false, false
 	}
-	// An unmap error (only with a corrupted range) leaves the old table
-	// mapped: address space lost, but nothing faults.
-	_ = unmapUnused(old, seen.Memory())
-	g.unmapping.Done()
-	return true
+	c.ht.Store(next)
+	old = c.live.Swap(&memory{arena: c.arena, ht: next})
+	g.growths.Add(1)
+	g.nextCheck.Store(0)
+	g.unmapping.Add(1)
+	return old, true, true
 }
+
+// growHook, when set (by a test), runs in growLocked before the copy.
+var growHook func()
 
 // growLocked builds the doubled table of seen, retiring segments to pay
 // for it first (so that its drains, which use the current table, finish
-// before the copy). The caller holds every stripe and evictMu. On failure
-// it gives back what it retired and maps nothing.
-func (c *Cache) growLocked(seen *hashtable.Table) (*hashtable.Table, bool) {
+// before the copy). The caller holds every stripe and evictMu. On failure,
+// and on a panic, it gives back what it retired and unmaps the new table
+// (nobody has seen it).
+func (c *Cache) growLocked(seen *hashtable.Table) (_ *hashtable.Table, ok bool) {
 	if c.closed.Load() {
 		return nil, false
 	}
@@ -135,14 +149,19 @@ func (c *Cache) growLocked(seen *hashtable.Table) (*hashtable.Table, bool) {
 	if err != nil {
 		return nil, false
 	}
+	defer func() {
+		if !ok {
+			c.unretireLocked(had)
+			_ = arena.Unmap(next.Memory())
+		}
+	}()
 	if c.retireLocked(c.retireFor(next.Bytes())) != nil {
-		c.unretireLocked(had)
-		_ = arena.Unmap(next.Memory())
 		return nil, false
 	}
+	if growHook != nil {
+		growHook()
+	}
 	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry, runtime.GOMAXPROCS(0)); err != nil {
-		c.unretireLocked(had)
-		_ = arena.Unmap(next.Memory())
 		return nil, false
 	}
 	return next, true

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // footprintOK checks the memory bound growth promises: the segments in use
@@ -411,5 +412,89 @@ func TestTwoLevelDisplacementFillsTheTable(t *testing.T) {
 	if s := c.Stats(); s.Items != uint64(n) || s.HashtableGrowths != 0 {
 		t.Errorf("%d items in 2^%d slots: Items %d, %d growths; want all held, no growth", n, power, s.Items, s.HashtableGrowths)
 	}
+	c.integrity(t)
+}
+
+// A panic during growth (only a bug could raise one; the C exports recover
+// it) leaves the cache usable: the locks growth took are released, the
+// segments it retired for the table it did not publish are given back, and
+// the next growth succeeds. Before, every writer then blocked forever on a
+// stripe that growth never unlocked.
+func TestGrowthPanicReleasesLocks(t *testing.T) {
+	// A 4 KiB table in 4 KiB segments: every doubling retires segments.
+	c, err := Open(Options{HeapBytes: 2 << 20, SegmentBytes: 4 << 10, HashPower: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := false
+	defer func() {
+		if !blocked { // Close would wait for the stripes forever
+			c.Close()
+		}
+	}()
+	growHook = func() { panic("injected") }
+	defer func() { growHook = nil }()
+	set := func(i int) (panicked any, err error) {
+		defer func() { panicked = recover() }()
+		k := []byte(fmt.Sprintf("p%07d", i))
+		return nil, c.Set(k, checkedValue(k, i, 24), 0)
+	}
+	n := 0
+	for ; n < 1000; n++ {
+		p, err := set(n)
+		if p != nil {
+			if p != "injected" {
+				t.Fatalf("Set #%d panicked with %v", n, p)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("Set #%d: %v", n, err)
+		}
+	}
+	if n == 1000 {
+		t.Fatal("no growth in 1000 sets into a 512-slot table")
+	}
+	growHook = nil
+	if s := c.Stats(); s.HashtableGrowths != 0 || s.SegmentsRetired != 0 {
+		t.Errorf("after the panicked growth: %d growths, %d segments retired; want 0 and 0", s.HashtableGrowths, s.SegmentsRetired)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := n; i < 5000; i++ {
+			k := []byte(fmt.Sprintf("p%07d", i))
+			if err := c.Set(k, checkedValue(k, i, 24), 0); err != nil {
+				done <- fmt.Errorf("Set #%d: %w", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		blocked = true
+		t.Fatal("writers blocked after a panic during growth")
+	}
+	for i := 0; i < 5000; i++ {
+		if i == n {
+			continue // its Set panicked: stored or not
+		}
+		k := []byte(fmt.Sprintf("p%07d", i))
+		v, ok := c.Get(nil, k)
+		if !ok {
+			t.Fatalf("%s lost", k)
+		}
+		if err := valueOK(k, v); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
+	if s := c.Stats(); s.HashtableGrowths == 0 || s.SegmentsRetired == 0 {
+		t.Errorf("after the panicked growth, %d growths retiring %d segments; want some", s.HashtableGrowths, s.SegmentsRetired)
+	}
+	footprintOK(t, c)
 	c.integrity(t)
 }
