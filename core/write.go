@@ -449,7 +449,8 @@ func (c *Cache) displaceFor(k *keyed) bool {
 		}
 		// e is the entry's own place; its other bucket is the one that
 		// is not the bucket of k it sits in.
-		e := t.Key(hashes[i])
+		var e hashtable.Key
+		t.SetKey(&e, hashes[i])
 		other := 8
 		if e.Slot(0) != k.Slot(i&8) {
 			other = 0

@@ -118,9 +118,11 @@ type Key struct {
 }
 
 // Key returns the place of the key whose hash is h.
+// The engine's paths use SetKey; this form is for tests and cold code.
 func (t *Table) Key(h uint64) Key {
-	i0, i1, tag := tagscan.Candidates(h, t.Mask)
-	return Key{&t.Buckets[i0], &t.Buckets[i1], tag, t.movesOf(i0), t}
+	var k Key
+	t.SetKey(&k, h)
+	return k
 }
 
 // SetKey is *k = t.Key(h) without the temporary: a batch fills an array
@@ -515,8 +517,8 @@ func (t *Table) Power() uint32 { return uint32(bits.Len64(t.Mask)) + 3 }
 // Slots returns the table's slot count.
 func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 
-// CopyInto re-places every live entry of t into dst, an empty table that
-// nobody else uses yet (growth builds the next table this way before it
+// CopyInto re-places every live entry of t into dst, an empty table of
+// twice t's size that nobody else uses yet (growth builds the next table this way before it
 // publishes it). Slots do not hold the hash, so hashOf recovers it from
 // the entry's item; an entry keeps its tag, frequency and location (the
 // tag is the hash's top bits, which no table size uses for buckets).
@@ -528,7 +530,7 @@ func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 // other bucket. hashOf and prefetch must be safe to call concurrently.
 //
 // The copy runs on up to workers goroutines, because every writer waits
-// for it: with dst twice t's size, an entry of t's bucket i keeps its
+// for it: an entry of t's bucket i keeps its
 // role (first or second bucket of its pair) in dst, where that role's
 // bucket is i or i+len(t.Buckets), and nothing else lands there. So
 // workers that take disjoint ranges of t write disjoint buckets of dst,
@@ -543,9 +545,8 @@ func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 // buckets ahead) starts loading early.
 func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
 	n := len(t.Buckets)
-	if dst.Mask != 2*t.Mask+1 {
-		_, err := t.copyRange(dst, 0, n, hashOf, prefetch, false)
-		return err
+	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*n {
+		return fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
 	}
 	// A worker per copyShare buckets at most: starting one costs about a
 	// microsecond, copying a bucket some tens of nanoseconds per entry.
@@ -566,7 +567,7 @@ func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), pref
 			// recover of the C ABI's exports: it is raised again below,
 			// in the caller's goroutine, as the serial copy raised it.
 			defer func() { panics[w] = recover() }()
-			rest[w], errs[w] = t.copyRange(dst, n*w/workers, n*(w+1)/workers, hashOf, prefetch, true)
+			rest[w], errs[w] = t.copyRange(dst, n*w/workers, n*(w+1)/workers, hashOf, prefetch)
 		})
 	}
 	wg.Wait()
@@ -595,11 +596,11 @@ type entry struct {
 	second bool
 }
 
-// copyRange copies the live entries of t's buckets [lo, hi) into dst (see
-// CopyInto). With split, dst is twice t's size and other workers copy
-// other ranges: an entry whose bucket of the same role in dst is not i or
-// i+len(t.Buckets) is returned instead, to be placed once they are done.
-func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), split bool) (rest []entry, err error) {
+// copyRange copies the live entries of t's buckets [lo, hi) into dst, twice
+// t's size, while other workers copy other ranges (see CopyInto): an entry
+// whose bucket of the same role in dst is not i or i+len(t.Buckets), or is
+// full, is returned instead, to be placed once they are done.
+func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) (rest []entry, err error) {
 	const ahead = 4 // buckets: 32 item loads in flight
 	n := uint64(len(t.Buckets))
 	for i := lo; i < hi; i++ {
@@ -622,20 +623,14 @@ func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64,
 			}
 			i0, _, _ := tagscan.Candidates(h, t.Mask)
 			e := entry{h: h, s: s &^ moving, second: uint64(i) != i0}
-			if split {
-				d0, d1, _ := tagscan.Candidates(h, dst.Mask)
-				if e.second {
-					d0 = d1
-				}
-				// Only into d0, and only into a free slot: a worker never
-				// writes a bucket that another worker's range maps to.
-				if d0&^n != uint64(i) || !dst.putFree(d0, e.s) { // d0 is neither i nor i+n, or full
-					rest = append(rest, e)
-				}
-				continue
+			d0, d1, _ := tagscan.Candidates(h, dst.Mask)
+			if e.second {
+				d0 = d1
 			}
-			if !dst.place(e.h, e.s, e.second, hashOf) {
-				return nil, fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", s, dst.Power())
+			// Only into d0, and only into a free slot: a worker never
+			// writes a bucket that another worker's range maps to.
+			if d0&^n != uint64(i) || !dst.putFree(d0, e.s) { // d0 is neither i nor i+n, or full
+				rest = append(rest, e)
 			}
 		}
 	}

@@ -637,3 +637,22 @@ func TestCopyIntoWorkerPanic(t *testing.T) {
 	src.copySplit(newT(t, 13), func(uint64) (uint64, bool) { panic("boom") }, func(uint64) {}, 2)
 	t.Errorf("copySplit returned after its hashOf panicked")
 }
+
+// Growth doubles: a copy into a table of any other size is refused, and
+// writes nothing.
+func TestCopyIntoNotDoubled(t *testing.T) {
+	src := newT(t, 8)
+	k := src.Key(mix(1))
+	k.InsertFree(MakeLoc(1, 1, 8))
+	for _, power := range []uint32{8, 10} {
+		dst := newT(t, power)
+		if err := src.CopyInto(dst, func(uint64) (uint64, bool) { return mix(1), true }, func(uint64) {}, 1); err == nil {
+			t.Errorf("CopyInto from 2^8 into 2^%d slots succeeded", power)
+		}
+		for i := range dst.Buckets {
+			if dst.Buckets[i] != (Bucket{}) {
+				t.Fatalf("refused copy into 2^%d wrote bucket %d", power, i)
+			}
+		}
+	}
+}
