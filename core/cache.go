@@ -12,7 +12,7 @@ import (
 
 	"github.com/segcache/segcache/core/internal/arena"
 	"github.com/segcache/segcache/core/internal/hashtable"
-	"github.com/segcache/segcache/core/internal/proc"
+	"github.com/segcache/segcache/core/internal/pcount"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
@@ -21,20 +21,19 @@ import (
 // of add/replace/cas, in-place increments). Readers never take them.
 const stripeCount = 1024
 
-// statShards spread the hit/miss/set counters so that two threads never
-// write one cache line per read (see shard).
-const statShards = 64
-
 type paddedMutex struct {
 	sync.Mutex
 	stamp uint32 // stamps of this stripe's writes; guarded by the mutex
 	_     [52]byte
 }
 
-type statShard struct {
-	hits, misses, sets, deletes atomic.Uint64
-	_                           [32]byte
-}
+// The operation counters of Cache.stats.
+const (
+	statHits = iota
+	statMisses
+	statSets
+	statDeletes
+)
 
 // lanes is how many segments of one TTL bucket and pool take writes at
 // once in a large cache. A writer uses the lane of the P it runs on, so
@@ -76,7 +75,7 @@ type Cache struct {
 
 	buckets []ttlBucket
 	stripes []paddedMutex
-	stats   [statShards]statShard
+	stats   pcount.Counters // statHits...: per P, so reads write no shared line and run no atomic RMW
 
 	// evictMu serializes segment allocation, eviction, expiry and clear:
 	// all rare next to reads and writes.
@@ -284,23 +283,11 @@ func unmapUnused(m *memory, regions ...[]byte) error {
 // those locks, cannot replace it while they hold theirs.
 func (c *Cache) table() *hashtable.Table { return c.ht.Load() }
 
-// shard picks the stat shard of the caller's P: goroutines running at
-// the same time use different shards, so no counter line is written by
-// every read on every thread.
-func (c *Cache) shard() *statShard {
-	return &c.stats[proc.ID()&(statShards-1)]
-}
-
 // Stats returns a snapshot of the counters.
 func (c *Cache) Stats() Stats {
 	var s Stats
-	for i := range c.stats {
-		sh := &c.stats[i]
-		s.Hits += sh.hits.Load()
-		s.Misses += sh.misses.Load()
-		s.Sets += sh.sets.Load()
-		s.Deletes += sh.deletes.Load()
-	}
+	s.Hits, s.Misses = c.stats.Sum(statHits), c.stats.Sum(statMisses)
+	s.Sets, s.Deletes = c.stats.Sum(statSets), c.stats.Sum(statDeletes)
 	s.Gets = s.Hits + s.Misses
 	items, bytes, free := c.liveTotals()
 	s.Items, s.ItemBytes = uint64(max(items, 0)), uint64(max(bytes, 0))

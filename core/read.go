@@ -407,14 +407,8 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 	}
 }
 
-// countGets adds hits and misses to the counters: a batch adds its
-// chunk's with one atomic add each instead of one per key.
+// countGets adds hits and misses to the counters (a batch adds its
+// chunk's at once).
 func (c *Cache) countGets(hits, misses uint64) {
-	sh := c.shard()
-	if hits != 0 {
-		sh.hits.Add(hits)
-	}
-	if misses != 0 {
-		sh.misses.Add(misses)
-	}
+	c.stats.Add2(statHits, hits, statMisses, misses)
 }

@@ -227,7 +227,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		}
 		if res == published {
 			hdr.Unpin()
-			c.shard().sets.Add(1)
+			c.stats.Add(statSets, 1)
 			return nil, nil
 		}
 		// Give the reservation up (its bytes stay dead). Publishing may
@@ -533,7 +533,7 @@ func (c *Cache) Delete(key []byte) error {
 		}
 		switch c.unlink(f.p, f.s, hashtable.Unlink()) {
 		case unlinked:
-			c.shard().deletes.Add(1)
+			c.stats.Add(statDeletes, 1)
 			return nil
 		case segmentBusy:
 			// Never acknowledge a delete that a drain could undo by

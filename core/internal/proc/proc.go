@@ -1,12 +1,3 @@
-// Package proc tells which scheduler slot (P) the calling goroutine runs
-// on, so that per-CPU state (write lanes, stat shards) can be picked
-// without a shared counter: two goroutines running at the same time are on
-// different Ps.
-//
-// It uses runtime.procPin through linkname. The runtime keeps that symbol
-// for outside users ("do not remove or change the type signature"); the
-// pin is released at once, so the answer is a hint: the goroutine may
-// move right after, which costs only a little sharing, never correctness.
 package proc
 
 import _ "unsafe" // for go:linkname
@@ -24,3 +15,12 @@ func ID() int {
 	procUnpin()
 	return p
 }
+
+// Pin returns the index of the caller's P and keeps the goroutine on it,
+// not preemptible, until Unpin: until then no other goroutine runs on that
+// P, so state owned by the P is the caller's alone. Keep the pinned
+// section short, and never block or allocate in it.
+func Pin() int { return procPin() }
+
+// Unpin ends Pin.
+func Unpin() { procUnpin() }

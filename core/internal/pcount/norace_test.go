@@ -1,0 +1,5 @@
+//go:build !race
+
+package pcount
+
+const raceBuild = false

@@ -1,0 +1,65 @@
+package pcount
+
+import (
+	"sync/atomic"
+
+	"github.com/segcache/segcache/core/internal/proc"
+)
+
+// Shards is how many Ps have a shard of their own. Ps with a larger index
+// (GOMAXPROCS above Shards) share one set of counters, added to
+// atomically.
+const Shards = 64
+
+// Fields is how many counters a Counters holds.
+const Fields = 4
+
+type shard struct {
+	v [Fields]atomic.Uint64 // written only by the goroutine pinned to the shard's P (add)
+	_ [64 - 8*Fields]byte   // a cache line per shard: Ps never write each other's lines
+}
+
+// Counters is Fields counters, sharded by P. The zero value is ready.
+type Counters struct {
+	shards [Shards]shard
+	shared [Fields]atomic.Uint64 // the Ps with an index ≥ Shards
+}
+
+// Add adds n to counter i.
+func (c *Counters) Add(i int, n uint64) {
+	if p := proc.Pin(); p < Shards {
+		add(&c.shards[p].v[i], n)
+	} else {
+		c.shared[i].Add(n)
+	}
+	proc.Unpin()
+}
+
+// Add2 adds a to counter i and b to counter j under one pin (a zero is not
+// written).
+func (c *Counters) Add2(i int, a uint64, j int, b uint64) {
+	if p := proc.Pin(); p < Shards {
+		sh := &c.shards[p]
+		if a != 0 {
+			add(&sh.v[i], a)
+		}
+		if b != 0 {
+			add(&sh.v[j], b)
+		}
+	} else {
+		c.shared[i].Add(a)
+		c.shared[j].Add(b)
+	}
+	proc.Unpin()
+}
+
+// Sum returns counter i: exact once the adds are over (after whatever
+// synchronization orders them before the call); while they run, some
+// value between the counts at the start and at the end of the call.
+func (c *Counters) Sum(i int) uint64 {
+	s := c.shared[i].Load()
+	for p := range c.shards {
+		s += c.shards[p].v[i].Load()
+	}
+	return s
+}
