@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math/bits"
 	"testing"
 
 	"github.com/segcache/segcache/core/internal/hashtable"
@@ -46,5 +47,22 @@ func TestPlainMissWaitsForDisplacements(t *testing.T) {
 	}
 	if !c.plainMiss(&k, k.Moves()) {
 		t.Error("a scan after the displacement is not a plain miss")
+	}
+}
+
+// prefetchTail takes any slot value: a ghost, a location past the heap.
+func TestPrefetchTailAnySlot(t *testing.T) {
+	c, err := Open(Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set([]byte("k"), []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	k := c.table().Key(hashKey([]byte("k")))
+	live := hashtable.Load(k.Slot(bits.TrailingZeros32(k.Match())))
+	for _, s := range []uint64{0, live, live | hashtable.LocMask, hashtable.GhostLoc, ^uint64(0)} {
+		c.prefetchTail(s) // must not panic
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/bits"
 	"runtime"
+	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
@@ -210,12 +211,15 @@ func (c *Cache) read(buf, key []byte, h uint64, k *hashtable.Key, moves uint64, 
 // false means nothing was served and read's loop, which handles every
 // other case, runs. Skipping that loop's bookkeeping for misses, numeric
 // values and retries is a fifth of the cost of a hit on warm memory.
-func (c *Cache) quickHit(buf, key []byte, h uint64, k *hashtable.Key, mask uint32, grow bool) (out []byte, n int, token uint64, ok bool) {
+func (c *Cache) quickHit(buf, key []byte, h uint64, k *hashtable.Key, mask uint32, grow, tail bool) (out []byte, n int, token uint64, ok bool) {
 	if mask == 0 || c.closed.Load() {
 		return buf, 0, 0, false
 	}
 	p := k.Slot(bits.TrailingZeros32(mask))
 	s := hashtable.Load(p)
+	if tail {
+		c.prefetchTail(s)
+	}
 	var f found
 	if !k.IsKeys(s) || hashtable.IsGhost(s) || c.examine(key, s, &f) != exMatch ||
 		f.numeric() || (!grow && f.ih.Vlen > len(buf)) || f.expired() {
@@ -247,6 +251,22 @@ func (c *Cache) plainMiss(k *hashtable.Key, moves uint64) bool {
 	}
 	m := c.live.Load()
 	return m == nil || m.ht == k.Table()
+}
+
+// prefetchTail starts loading the line after the one where the item of
+// slot s starts. An item of a 16-byte key and a 64-byte value spans two
+// lines, and the copy of its value would ask for the second only once the
+// first has arrived (its offset is read from the header). Asking for both
+// at once took 6% off a hit of a Zipf get over a million keys (medians of
+// alternating runs) and cost 3% on 300 hot keys, whose lines are cached
+// anyway. GetBatch does not: it prefetches its items ahead of its loop,
+// and its figures are for hot keys. s may be anything a slot holds (a
+// ghost, a stale location): the hint is bounded to the heap.
+func (c *Cache) prefetchTail(s uint64) {
+	seg, _, off := hashtable.Where(s)
+	if next := off + 64 - off&63; int(seg) < c.nseg && next < c.segSize {
+		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[next]))
+	}
 }
 
 // prefetchItem starts loading the item of the first slot in mask.
@@ -318,7 +338,7 @@ func (c *Cache) lookupFrom(m *memory, buf, key []byte, grow bool) (out []byte, n
 			break
 		}
 		var ok bool
-		if out, n, token, ok = c.quickHit(buf, key, h, &k, mask, grow); ok {
+		if out, n, token, ok = c.quickHit(buf, key, h, &k, mask, grow, true); ok {
 			err = nil // a previous round's errTableMoved is answered
 			break
 		}
@@ -405,7 +425,7 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 			var err error = ErrNotFound
 			if masks[i] != 0 || !c.plainMiss(&ks[i], moves[i]) {
 				var ok bool
-				if _, n, _, ok = c.quickHit(bufs[j], k, hashes[i], &ks[i], masks[i], false); ok {
+				if _, n, _, ok = c.quickHit(bufs[j], k, hashes[i], &ks[i], masks[i], false, false); ok {
 					lens[j], errs[j] = n, nil
 					hits++
 					continue
