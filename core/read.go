@@ -242,9 +242,10 @@ func (c *Cache) quickHit(buf, key []byte, h uint64, k *hashtable.Key, mask uint3
 // plainMiss reports whether a scan that found no candidate for k (mask 0)
 // is a miss as read's loop would report it: no entry was displaced since
 // moves was read and the table is still the current one. It answers the
-// common miss without read's loop: on a miss every instruction after the
-// bucket loads delays the next lookup's loads, and the loop's setup was a
-// fifth of a miss.
+// common miss without quickHit and read's loop: on a miss every
+// instruction after the bucket loads delays the next lookup's loads, and
+// theirs were a third of a miss (a Zipf get miss over a million keys went
+// from 127-141 to 86-89 ns).
 func (c *Cache) plainMiss(k *hashtable.Key, moves uint64) bool {
 	if !k.Settled(moves) {
 		return false
