@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/segcache/segcache/core"
 )
 
@@ -890,5 +892,70 @@ func TestWritersVersusClearAndExpire(t *testing.T) {
 		if s := c.Stats(); s.Items != 0 || s.ItemBytes != 0 || s.SegmentsFree != s.SegmentsTotal {
 			t.Errorf("%v: after a final Clear: Items %d ItemBytes %d free %d/%d", p, s.Items, s.ItemBytes, s.SegmentsFree, s.SegmentsTotal)
 		}
+	}
+}
+
+// Every lookup is counted once, as a hit or a miss, whichever goroutine
+// and path (Get, GetInto, GetBatch) made it: the counters are per P and
+// written without atomics, so a lost or doubled add would show here.
+func TestStatsCountEveryLookupUnderConcurrency(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 4 << 20, SegmentBytes: 64 << 10})
+	const present = 200
+	for i := 0; i < present; i++ {
+		k := []byte(fmt.Sprintf("p%d", i))
+		if err := c.Set(k, k, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.Stats()
+	const goroutines, rounds = 8, 300
+	var wg sync.WaitGroup
+	var hits, misses atomic.Uint64
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			keys, bufs := make([][]byte, 8), make([][]byte, 8)
+			lens, errs := make([]int, 8), make([]error, 8)
+			for r := 0; r < rounds; r++ {
+				hk := []byte(fmt.Sprintf("p%d", (g*rounds+r)%present))
+				mk := []byte(fmt.Sprintf("absent:%d:%d", g, r))
+				if _, ok := c.Get(nil, hk); !ok {
+					t.Errorf("Get %s missed", hk)
+				}
+				if _, _, err := c.GetInto(buf, mk); !errors.Is(err, core.ErrNotFound) {
+					t.Errorf("GetInto %s: %v", mk, err)
+				}
+				for i := range keys {
+					if i%2 == 0 {
+						keys[i] = []byte(fmt.Sprintf("p%d", (r+i)%present))
+					} else {
+						keys[i] = []byte(fmt.Sprintf("absent:%d:%d:%d", g, r, i))
+					}
+					bufs[i] = make([]byte, 64)
+				}
+				c.GetBatch(keys, bufs, lens, errs)
+				for _, err := range errs {
+					if err == nil {
+						hits.Add(1)
+					} else {
+						misses.Add(1)
+					}
+				}
+				hits.Add(1)
+				misses.Add(1)
+			}
+		}(g)
+	}
+	wg.Wait()
+	after := c.Stats()
+	got := []uint64{after.Hits - before.Hits, after.Misses - before.Misses, after.Gets - before.Gets}
+	want := []uint64{hits.Load(), misses.Load(), hits.Load() + misses.Load()}
+	if want[0] != goroutines*rounds*5 || want[1] != goroutines*rounds*5 {
+		t.Fatalf("the lookups' own results: %d hits, %d misses; want %d each", want[0], want[1], goroutines*rounds*5)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Stats hits, misses, gets (-want +got):\n%s", d)
 	}
 }
