@@ -14,9 +14,13 @@ const Shards = 64
 // Fields is how many counters a Counters holds.
 const Fields = 4
 
+// A shard is two cache lines with its counters in the first 32 bytes:
+// Go aligns the array to 8 bytes only, and at 128 bytes apart the counters
+// of two shards can never share a 64-byte line, wherever the array starts
+// (at 64 bytes apart they could).
 type shard struct {
 	v [Fields]atomic.Uint64 // written only by the goroutine pinned to the shard's P (add)
-	_ [64 - 8*Fields]byte   // a cache line per shard: Ps never write each other's lines
+	_ [128 - 8*Fields]byte
 }
 
 // Counters is Fields counters, sharded by P. The zero value is ready.

@@ -95,3 +95,15 @@ func TestAddKind(t *testing.T) {
 		t.Fatalf("atomicAdds = %v, want %v", atomicAdds, wantAtomic)
 	}
 }
+
+// Two shards' counters never share a cache line, whatever the alignment
+// of the array (8 bytes is all Go promises).
+func TestShardsNeverShareALine(t *testing.T) {
+	var c Counters
+	first := unsafe.Offsetof(c.shards[0].v)
+	last := first + unsafe.Sizeof(c.shards[0].v) - 1
+	gap := unsafe.Sizeof(c.shards[0]) - (last - first) // from one shard's last counter byte to the next one's first
+	if gap < 64 {
+		t.Fatalf("%d bytes between the counters of neighbouring shards: a 64-byte line can hold both", gap)
+	}
+}
