@@ -17,13 +17,20 @@ import (
 // and unpins. The space is taken with an atomic add on the write offset,
 // so writers into one segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
-	open := &c.buckets[b].open[pool][lane&c.laneMask]
+	open := &c.buckets[b].open[pool][lane&c.laneMask.Load()]
 	for {
 		id = open.Load()
 		if id >= 0 {
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
 			if hdr.Pin(1<<segment.Open, gen&(1<<segment.GenBits-1)) {
+				if hdr.Pins.Load() > 1 && c.nseg >= lanesOnCollision {
+					// Another writer holds this segment now: writers
+					// collide, so every lane opens (see lanes). A writer
+					// holds one pin when it reserves, so a single
+					// writer never gets here.
+					c.laneMask.Store(lanes - 1)
+				}
 				if seal := hdr.Seal.Load(); seal == 0 || !clock.Reached(seal) {
 					end := int(hdr.WriteOff.Add(uint32(size)))
 					off = end - size
@@ -53,7 +60,7 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 // for a whole cycle of the heap). A guess: another writer may get there
 // first, and S3-FIFO may write to the admission pool.
 func (c *Cache) prefetchReserve(b int, lane uint64, size int) {
-	id := c.buckets[b].open[segment.PoolMain][lane&c.laneMask].Load()
+	id := c.buckets[b].open[segment.PoolMain][lane&c.laneMask.Load()].Load()
 	if id < 0 {
 		return
 	}
