@@ -24,11 +24,12 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
 			if hdr.Pin(1<<segment.Open, gen&(1<<segment.GenBits-1)) {
-				if hdr.Pins.Load() > 1 && c.nseg >= lanesOnCollision {
+				if c.laneMask.Load() == 0 && c.nseg >= lanesOnCollision && hdr.Pins.Load() > 1 {
 					// Another writer holds this segment now: writers
 					// collide, so every lane opens (see lanes). A writer
 					// holds one pin when it reserves, so a single
-					// writer never gets here.
+					// writer never gets here. Stored once: the mask
+					// shares its line with fields every lookup reads.
 					c.laneMask.Store(lanes - 1)
 				}
 				if seal := hdr.Seal.Load(); seal == 0 || !clock.Reached(seal) {
