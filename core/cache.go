@@ -46,7 +46,7 @@ const (
 // (reserve): a single writer then keeps one lane, so its placements, and
 // a single-threaded replay's results, do not depend on the P it runs on,
 // while concurrent writers stop sharing one header line (2 goroutines
-// overwriting Zipf keys in 96 segments: 304 -> 231 ns per set). Smaller
+// overwriting Zipf keys in 96 segments: 313 -> 240 ns per set). Smaller
 // caches keep one lane: partly filled open segments would be a large share
 // of their memory.
 const (
