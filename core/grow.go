@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/segcache/segcache/core/internal/arena"
 	"github.com/segcache/segcache/core/internal/hashtable"
@@ -233,9 +232,4 @@ func (c *Cache) unretireLocked(keep int) {
 
 // prefetchEntry starts loading the item slot s links (a hint: a stale
 // location only costs a useless load).
-func (c *Cache) prefetchEntry(s uint64) {
-	seg, _, off := hashtable.Where(s)
-	if int(seg) < c.nseg && off < c.segSize {
-		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
-	}
-}
+func (c *Cache) prefetchEntry(s uint64) { c.prefetchItemLine(s, false) }

@@ -50,7 +50,8 @@ func TestPlainMissWaitsForDisplacements(t *testing.T) {
 	}
 }
 
-// prefetchTail takes any slot value: a ghost, a location past the heap.
+// prefetchTail and prefetchEntry take any slot value: a ghost, a location
+// past the heap.
 func TestPrefetchTailAnySlot(t *testing.T) {
 	c, err := Open(Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10})
 	if err != nil {
@@ -64,5 +65,6 @@ func TestPrefetchTailAnySlot(t *testing.T) {
 	live := hashtable.Load(k.Slot(bits.TrailingZeros32(k.Match())))
 	for _, s := range []uint64{0, live, live | hashtable.LocMask, hashtable.GhostLoc, ^uint64(0)} {
 		c.prefetchTail(s) // must not panic
+		c.prefetchEntry(s)
 	}
 }

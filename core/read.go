@@ -263,10 +263,18 @@ func (c *Cache) plainMiss(k *hashtable.Key, moves uint64) bool {
 // anyway. GetBatch does not: it prefetches its items ahead of its loop,
 // and its figures are for hot keys. s may be anything a slot holds (a
 // ghost, a stale location): the hint is bounded to the heap.
-func (c *Cache) prefetchTail(s uint64) {
+func (c *Cache) prefetchTail(s uint64) { c.prefetchItemLine(s, true) }
+
+// prefetchItemLine starts loading the line where the item of slot s starts
+// or, with next, the line after it; a location outside the heap (a ghost,
+// a stale slot) asks for nothing.
+func (c *Cache) prefetchItemLine(s uint64, next bool) {
 	seg, _, off := hashtable.Where(s)
-	if next := off + 64 - off&63; int(seg) < c.nseg && next < c.segSize {
-		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[next]))
+	if next {
+		off += 64 - off&63
+	}
+	if int(seg) < c.nseg && off < c.segSize {
+		hashtable.Prefetch(unsafe.Pointer(&c.segBytes(seg)[off]))
 	}
 }
 
