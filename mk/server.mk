@@ -38,7 +38,7 @@ test-server: segcached
 	cd server/clienttest && $(GO) vet ./... && SEGCACHED=$(SEGCACHED) $(GO) test -count=1 -timeout 15m ./...
 	SEGCACHED=$(SEGCACHED) PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m pytest -q -p no:cacheprovider server/clienttest/python
 	$(MCBENCH) -runs 1 -duration 200ms -keys 1000 -mem-items 20000 -mem-runs 1 -threads 1 -depths 4 -out $(BUILD)/bench-server-smoke.txt >/dev/null
-	grep -q '^| 4 | 1 | segcached | [0-9]* | [0-9]*–[0-9]* |' $(BUILD)/bench-server-smoke.txt
+	grep -q '^| 4 | 1 | shared | segcached | [0-9]* | [0-9]*–[0-9]* |' $(BUILD)/bench-server-smoke.txt
 
 bench-server: segcached
 	$(MCBENCH) -out $(BUILD)/bench-server.md

@@ -3,7 +3,9 @@
 // keys. It starts each server itself (a fresh process per run, the two
 // systems alternating run by run so that machine load hits both alike),
 // and reports median throughput, p50/p99 latency and resident memory per
-// item as a Markdown section.
+// item as a Markdown section. Each configuration runs with the server and
+// the generator sharing every CPU and, where there are CPUs to spare, with
+// the server pinned to its own (-placement).
 package main
 
 import (
@@ -26,6 +28,8 @@ type config struct {
 	segcached, memcached, out string
 	runs                      int
 	threads, depths           []int
+	placements                []string
+	allowed                   []int // the CPUs this process may use, at start
 	w                         workload
 	memItems                  int
 	memRuns                   int
@@ -51,7 +55,8 @@ func freePort() (int, error) {
 
 // start launches system ("memcached" or "segcached") with threads server
 // threads and memMiB of item memory; extra flags go to segcached only.
-func (cfg *config) start(system string, threads, memMiB int, extra ...string) (*server, error) {
+// cpus, when not empty, confines the server to those CPUs (taskset -c).
+func (cfg *config) start(system string, threads, memMiB int, cpus string, extra ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -68,6 +73,11 @@ func (cfg *config) start(system string, threads, memMiB int, extra ...string) (*
 	case "segcached":
 		args := append([]string{"-l", "127.0.0.1", "-p", p, "-t", strconv.Itoa(threads), "-m", strconv.Itoa(memMiB), "-c", "4096", "-log-level", "warn"}, extra...)
 		cmd = exec.Command(cfg.segcached, args...)
+	}
+	if cpus != "" {
+		// taskset sets the affinity and execs the server: every thread
+		// the server starts inherits it, and the pid stays the server's.
+		cmd = exec.Command("taskset", append([]string{"-c", cpus, cmd.Path}, cmd.Args[1:]...)...)
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -201,6 +211,7 @@ func main() {
 	flag.StringVar(&threads, "threads", "1,2", "server thread counts to measure")
 	flag.IntVar(&cfg.w.conns, "conns", 50, "client connections")
 	flag.StringVar(&depths, "depths", "16,1", "requests pipelined per connection round trip (each measured)")
+	placements := flag.String("placement", "shared,pinned", "where server and generator run: shared (both anywhere) and/or pinned (the server on the first threads CPUs this process may use, the generator on the others; only when there are more CPUs than server threads)")
 	flag.IntVar(&cfg.w.keys, "keys", 100_000, "key space of the throughput runs (all preloaded)")
 	flag.IntVar(&cfg.w.valueLen, "value", 64, "value bytes (keys are 16 bytes)")
 	flag.Float64Var(&cfg.w.getRatio, "get-ratio", 0.9, "share of gets")
@@ -230,6 +241,21 @@ func main() {
 	cfg.threads = intList("threads", threads)
 	cfg.depths = intList("depths", depths)
 	cfg.memArgs = strings.Fields(*memArgs)
+	for _, p := range strings.Split(*placements, ",") {
+		if p != "shared" && p != "pinned" {
+			fmt.Fprintf(os.Stderr, "mcbench: bad -placement %q\n", *placements)
+			os.Exit(2)
+		}
+		cfg.placements = append(cfg.placements, p)
+	}
+	if slices.Contains(cfg.placements, "pinned") {
+		allowed, err := allowedCPUs()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcbench:", err)
+			os.Exit(1)
+		}
+		cfg.allowed = allowed
+	}
 	md, err := cfg.measure()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mcbench:", err)
@@ -272,67 +298,58 @@ func (cfg *config) measure() (string, error) {
 		"%v per run; medians of %d runs; the ratios compare medians of runs interleaved in time. Latency is per request, from the send of its pipelined batch to its reply. "+
 		"Server CPU per request is the server process's user+system time over the run (all its threads) divided by the requests answered: "+
 		"unlike ops/s it does not depend on how much of the machine the generator and other processes took. "+
-		"The generator shares the machine with the server. Load average before: %s.\n\n",
+		"Placement: *shared* lets the server and the generator run on any CPU, competing for them (with 2 CPUs and a 1-thread server "+
+		"the kernel then often preempts the server for the generator, and the p99 measures that arbitration as much as the server); "+
+		"*pinned* runs the server under taskset on as many CPUs as it has threads and the generator on the others (GOMAXPROCS = their number), "+
+		"and exists only where the machine has more CPUs than server threads. Load average before: %s.\n\n",
 		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
 
 	if cfg.skipThroughput {
 		cfg.depths = nil
 	}
 	if len(cfg.depths) > 0 {
-		fmt.Fprintf(&b, "| depth | server threads | system | ops/s | ops/s range | p50 µs | p99 µs | server CPU µs/op | throughput vs memcached | p99 vs memcached | CPU/op vs memcached |\n")
-		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| depth | server threads | placement | system | ops/s | ops/s range | p50 µs | p99 µs | server CPU µs/op | throughput vs memcached | p99 vs memcached | CPU/op vs memcached |\n")
+		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	}
 	type agg struct{ ops, p50, p99, cpu []float64 }
 	var verdicts []string
 	for _, depth := range cfg.depths {
 		w.depth = depth
 		for _, t := range cfg.threads {
-			res := map[string]*agg{"memcached": {}, "segcached": {}}
-			for r := range cfg.runs {
-				order := systems
-				if r%2 == 1 {
-					order = []string{"segcached", "memcached"}
+			for _, place := range cfg.placements {
+				serverCPUs, genCPUs, ok := placement(place, t, cfg.allowed)
+				if !ok {
+					continue
 				}
-				for _, sys := range order {
-					s, err := cfg.start(sys, t, 256)
-					if err != nil {
-						return "", err
+				res := map[string]*agg{"memcached": {}, "segcached": {}}
+				for r := range cfg.runs {
+					order := systems
+					if r%2 == 1 {
+						order = []string{"segcached", "memcached"}
 					}
-					err = preload(s.addr, 8, w.keys, w.valueLen)
-					var out result
-					var cpu0, cpu1 time.Duration
-					if err == nil {
-						cpu0, err = s.cpuTime()
+					for _, sys := range order {
+						out, cpuPerOp, err := cfg.throughputRun(sys, t, serverCPUs, genCPUs, w)
+						if err != nil {
+							return "", fmt.Errorf("%s, depth %d, %d threads, %s, run %d: %w", sys, depth, t, place, r, err)
+						}
+						fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs cpu %.2fµs/op (hits %d misses %d)\n",
+							depth, t, place, sys, r, out.OpsPerSec, out.P50us, out.P99us, cpuPerOp, out.Hits, out.Misses)
+						a := res[sys]
+						a.ops = append(a.ops, out.OpsPerSec)
+						a.p50 = append(a.p50, out.P50us)
+						a.p99 = append(a.p99, out.P99us)
+						a.cpu = append(a.cpu, cpuPerOp)
 					}
-					if err == nil {
-						w.addr = s.addr
-						out, err = run(w)
-					}
-					if err == nil {
-						cpu1, err = s.cpuTime()
-					}
-					s.stop()
-					if err != nil {
-						return "", fmt.Errorf("%s, depth %d, %d threads, run %d: %w", sys, depth, t, r, err)
-					}
-					cpuPerOp := float64((cpu1 - cpu0).Microseconds()) / float64(out.Ops)
-					fmt.Fprintf(os.Stderr, "mcbench: depth=%d threads=%d %s run %d: %.0f ops/s p50 %.0fµs p99 %.0fµs cpu %.2fµs/op (hits %d misses %d)\n",
-						depth, t, sys, r, out.OpsPerSec, out.P50us, out.P99us, cpuPerOp, out.Hits, out.Misses)
-					a := res[sys]
-					a.ops = append(a.ops, out.OpsPerSec)
-					a.p50 = append(a.p50, out.P50us)
-					a.p99 = append(a.p99, out.P99us)
-					a.cpu = append(a.cpu, cpuPerOp)
 				}
+				mc, sc := res["memcached"], res["segcached"]
+				tput := median(sc.ops) / median(mc.ops)
+				p99 := median(sc.p99) / median(mc.p99)
+				cpu := median(sc.cpu) / median(mc.cpu)
+				fmt.Fprintf(&b, "| %d | %d | %s | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | | | |\n", depth, t, place, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99), median(mc.cpu))
+				fmt.Fprintf(&b, "| %d | %d | %s | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | **%.2f×** | **%.2f×** | %.2f× |\n", depth, t, place, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), median(sc.cpu), tput, p99, cpu)
+				verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s), %s: throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
+					depth, t, place, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 			}
-			mc, sc := res["memcached"], res["segcached"]
-			tput := median(sc.ops) / median(mc.ops)
-			p99 := median(sc.p99) / median(mc.p99)
-			cpu := median(sc.cpu) / median(mc.cpu)
-			fmt.Fprintf(&b, "| %d | %d | memcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | | | |\n", depth, t, median(mc.ops), slices.Min(mc.ops), slices.Max(mc.ops), median(mc.p50), median(mc.p99), median(mc.cpu))
-			fmt.Fprintf(&b, "| %d | %d | segcached | %.0f | %.0f–%.0f | %.0f | %.0f | %.2f | **%.2f×** | **%.2f×** | %.2f× |\n", depth, t, median(sc.ops), slices.Min(sc.ops), slices.Max(sc.ops), median(sc.p50), median(sc.p99), median(sc.cpu), tput, p99, cpu)
-			verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s): throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
-				depth, t, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 		}
 	}
 
@@ -343,6 +360,59 @@ func (cfg *config) measure() (string, error) {
 	verdicts = append(verdicts, fmt.Sprintf("memory per item %.2f× memcached's (target ≤ 0.6×: %s)", memRatio, met(memRatio <= 0.6)))
 	fmt.Fprintf(&b, "\nAgainst the targets: %s. Load average after: %s.\n", strings.Join(verdicts, "; "), loadavg())
 	return b.String(), nil
+}
+
+// placement returns where a run of a server with threads threads goes,
+// given the CPUs this process may use: "shared" leaves both the server and
+// the load generator free to run on any of them (they compete); "pinned"
+// gives the server the first threads of them (a taskset list) and the
+// generator the others, and exists only when there are others (ok false).
+func placement(place string, threads int, allowed []int) (serverCPUs string, genCPUs []int, ok bool) {
+	if place == "shared" {
+		return "", nil, true
+	}
+	if threads >= len(allowed) {
+		return "", nil, false
+	}
+	list := make([]string, threads)
+	for i, c := range allowed[:threads] {
+		list[i] = strconv.Itoa(c)
+	}
+	return strings.Join(list, ","), allowed[threads:], true
+}
+
+// throughputRun starts a fresh sys server (on serverCPUs, if any),
+// preloads it, and drives it with w from this process (on genCPUs, if
+// any): the result and the server's CPU time per request in µs.
+func (cfg *config) throughputRun(sys string, threads int, serverCPUs string, genCPUs []int, w workload) (result, float64, error) {
+	s, err := cfg.start(sys, threads, 256, serverCPUs)
+	if err != nil {
+		return result{}, 0, err
+	}
+	defer s.stop()
+	if err := preload(s.addr, 8, w.keys, w.valueLen); err != nil {
+		return result{}, 0, err
+	}
+	if genCPUs != nil {
+		if err := pinSelf(genCPUs); err != nil {
+			return result{}, 0, err
+		}
+		defer pinSelf(cfg.allowed)
+	}
+	cpu0, err := s.cpuTime()
+	if err != nil {
+		return result{}, 0, err
+	}
+	w.addr = s.addr
+	out, err := run(w)
+	if err != nil {
+		return result{}, 0, err
+	}
+	cpu1, err := s.cpuTime()
+	if err != nil {
+		return result{}, 0, err
+	}
+	return out, float64((cpu1 - cpu0).Microseconds()) / float64(out.Ops), nil
 }
 
 // memRun is one memory measurement: resident bytes before and after
@@ -395,7 +465,7 @@ func (cfg *config) measureMemory(b *strings.Builder) (float64, error) {
 func (cfg *config) memoryRun(sys string) (memRun, error) {
 	// segcached's flags follow -m 1024 and override it (the last
 	// occurrence of a Go flag wins).
-	s, err := cfg.start(sys, 2, 1024, cfg.memArgs...)
+	s, err := cfg.start(sys, 2, 1024, "", cfg.memArgs...)
 	if err != nil {
 		return memRun{}, err
 	}
