@@ -40,12 +40,24 @@ func allowedCPUs() ([]int, error) {
 }
 
 // pinSelf confines every thread of this process to cpus and sets
-// GOMAXPROCS to their number; call it with the allowedCPUs of the start
-// to undo it. Threads the
-// runtime starts later are cloned from pinned ones and inherit the mask;
-// the task list is walked twice so that one started during the first
-// walk is caught by the second.
-func pinSelf(cpus []int) error {
+// GOMAXPROCS to their number; undo puts every thread back on restore (the
+// allowedCPUs of the start) and GOMAXPROCS back to what it was. Threads
+// the runtime starts later are cloned from pinned ones and inherit the
+// mask; the task list is walked twice so that one started during the
+// first walk is caught by the second.
+func pinSelf(cpus, restore []int) (undo func() error, err error) {
+	if err := setAffinity(cpus); err != nil {
+		return nil, err
+	}
+	procs := runtime.GOMAXPROCS(len(cpus))
+	return func() error {
+		runtime.GOMAXPROCS(procs)
+		return setAffinity(restore)
+	}, nil
+}
+
+// setAffinity sets the CPU mask of every thread of this process.
+func setAffinity(cpus []int) error {
 	m := maskOf(cpus)
 	for range 2 {
 		tasks, err := os.ReadDir("/proc/self/task")
@@ -63,6 +75,5 @@ func pinSelf(cpus []int) error {
 			}
 		}
 	}
-	runtime.GOMAXPROCS(len(cpus))
 	return nil
 }

@@ -34,8 +34,8 @@ func threadCPUs(t *testing.T) map[string]string {
 	return out
 }
 
-// TestPinSelf pins every thread to one CPU and back: each thread's allowed
-// list and GOMAXPROCS follow.
+// TestPinSelf pins every thread to one CPU and undoes it: each thread's
+// allowed list and GOMAXPROCS follow.
 func TestPinSelf(t *testing.T) {
 	allowed, err := allowedCPUs()
 	if err != nil {
@@ -45,9 +45,9 @@ func TestPinSelf(t *testing.T) {
 		t.Fatal("no allowed CPU")
 	}
 	procs := runtime.GOMAXPROCS(0)
-	defer runtime.GOMAXPROCS(procs)
 	last := allowed[len(allowed)-1]
-	if err := pinSelf([]int{last}); err != nil {
+	undo, err := pinSelf([]int{last}, allowed)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := threadCPUs(t)
@@ -61,7 +61,7 @@ func TestPinSelf(t *testing.T) {
 	if n := runtime.GOMAXPROCS(0); n != 1 {
 		t.Errorf("GOMAXPROCS = %d after pinning to one CPU, want 1", n)
 	}
-	if err := pinSelf(allowed); err != nil {
+	if err := undo(); err != nil {
 		t.Fatal(err)
 	}
 	for tid, cpus := range threadCPUs(t) {
@@ -69,7 +69,7 @@ func TestPinSelf(t *testing.T) {
 			t.Errorf("thread %s still pinned to %s after undoing", tid, cpus)
 		}
 	}
-	if n := runtime.GOMAXPROCS(0); n != len(allowed) {
-		t.Errorf("GOMAXPROCS = %d after undoing, want %d", n, len(allowed))
+	if n := runtime.GOMAXPROCS(0); n != procs {
+		t.Errorf("GOMAXPROCS = %d after undoing, want %d as before", n, procs)
 	}
 }

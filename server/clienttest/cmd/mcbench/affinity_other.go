@@ -6,4 +6,6 @@ import "errors"
 
 func allowedCPUs() ([]int, error) { return nil, errors.New("pinning needs Linux") }
 
-func pinSelf([]int) error { return errors.New("pinning needs Linux") }
+func pinSelf(cpus, restore []int) (func() error, error) {
+	return nil, errors.New("pinning needs Linux")
+}

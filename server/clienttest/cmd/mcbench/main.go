@@ -394,10 +394,11 @@ func (cfg *config) throughputRun(sys string, threads int, serverCPUs string, gen
 		return result{}, 0, err
 	}
 	if genCPUs != nil {
-		if err := pinSelf(genCPUs); err != nil {
+		undo, err := pinSelf(genCPUs, cfg.allowed)
+		if err != nil {
 			return result{}, 0, err
 		}
-		defer pinSelf(cfg.allowed)
+		defer undo()
 	}
 	cpu0, err := s.cpuTime()
 	if err != nil {
