@@ -398,7 +398,11 @@ func (cfg *config) throughputRun(sys string, threads int, serverCPUs string, gen
 		if err != nil {
 			return result{}, 0, err
 		}
-		defer undo()
+		defer func() {
+			if err := undo(); err != nil { // the next runs would stay pinned: say so
+				fmt.Fprintln(os.Stderr, "mcbench: unpinning the generator:", err)
+			}
+		}()
 	}
 	cpu0, err := s.cpuTime()
 	if err != nil {
