@@ -34,19 +34,39 @@ var (
 	errBadChunk    = errors.New("bad data chunk")
 )
 
-// conn is one client connection. Only its goroutine touches its fields,
-// except n (read by "stats") and nc (closed by Shutdown).
+// conn is one client connection. Whoever serves it (its event loop or
+// its goroutine, never both: see loop) alone touches its fields, except n
+// (read by "stats") and nc (read by Shutdown under Server.mu, so changed
+// under it).
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	log *slog.Logger // see logger
-	r   *bufio.Reader
-	w   *bufio.Writer
-	n   counters
-	cc  countingConn // what r and w read and write
+	s      *Server
+	nc     net.Conn // nil while an event loop serves the connection
+	rc     net.Conn // what a goroutine reads and writes through: nc, raw where possible
+	remote net.Addr
+	log    *slog.Logger // see logger
+	r      *bufio.Reader
+	w      *bufio.Writer
+	n      counters
 	// waiter lets the connection wait for a request without holding
 	// buffers (nil where the platform has no raw connection).
 	waiter readableWaiter
+
+	// Event loop state (see loop). fd is the socket outside Go's poller
+	// (-1 for a connection no loop ever served), loop the loop that
+	// serves it when it waits, inLoop whether it serves it now. pending
+	// holds replies the socket did not take in the loop, which the
+	// goroutine that takes over sends first. request reads and runs one
+	// request of the connection's protocol (nil until its first byte).
+	fd      int
+	loop    *loop
+	id      int32
+	inLoop  bool
+	noLoop  bool // served by its goroutine to the end (the binary protocol)
+	pending []byte
+	request func() (keep bool, err error)
+	rest    getRest // what a loop left of a multi-key get to the goroutine
+	quit    bool    // close once pending is sent
+	scanned int     // bytes of the buffered partial line a loop searched for its end
 
 	line    []byte   // a request line longer than the read buffer
 	keys    [][]byte // key scratch of Parse
@@ -64,56 +84,90 @@ type conn struct {
 	noreply bool // the running command's replies are suppressed
 }
 
-// countingConn counts the bytes that pass for bytes_read/bytes_written.
-type countingConn struct {
-	net.Conn
-	c *conn
-}
+// connIO is what a connection's buffered reader and writer read and
+// write: the socket through the event loop's non-blocking calls or the
+// goroutine's connection, whichever serves it now, counting the bytes for
+// bytes_read/bytes_written.
+type connIO struct{ c *conn }
 
-func (cc countingConn) Read(p []byte) (int, error) {
-	n, err := cc.Conn.Read(p)
-	cc.c.n.bytesRead.Add(uint64(n))
+func (x connIO) Read(p []byte) (n int, err error) {
+	if x.c.inLoop {
+		n, err = x.c.loopRead(p)
+	} else {
+		n, err = x.c.rc.Read(p)
+	}
+	x.c.n.bytesRead.Add(uint64(n))
 	return n, err
 }
 
-func (cc countingConn) Write(p []byte) (int, error) {
-	n, err := cc.Conn.Write(p)
-	cc.c.n.bytesWritten.Add(uint64(n))
+func (x connIO) Write(p []byte) (n int, err error) {
+	if x.c.inLoop {
+		n, err = x.c.loopWrite(p)
+	} else {
+		n, err = x.c.rc.Write(p)
+	}
+	x.c.n.bytesWritten.Add(uint64(n))
 	return n, err
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc}
-	rc := newRawConn(nc)
-	c.waiter, _ = rc.(readableWaiter)
-	c.cc = countingConn{rc, c}
+	c := &conn{s: s, remote: nc.RemoteAddr(), fd: -1}
+	c.use(nc)
 	c.acquireBuffers()
 	return c
 }
 
-func (c *conn) serve() {
-	if c.s.verbosity.Load() > 1 {
-		c.logger().Debug("connection opened")
+// use makes nc the connection a goroutine serves c through.
+func (c *conn) use(nc net.Conn) {
+	c.nc, c.rc = nc, newRawConn(nc)
+	c.waiter, _ = c.rc.(readableWaiter)
+}
+
+// pickProtocol chooses the protocol from the first byte, which is
+// buffered. Like memcached, the first byte picks it for the life of the
+// connection: the binary protocol's requests start with its magic byte,
+// which no text command does.
+func (c *conn) pickProtocol() {
+	c.request = c.textRequest
+	if b, err := c.r.Peek(1); err == nil && b[0] == binproto.MagicRequest {
+		c.request, c.noLoop = c.binaryRequest, true
 	}
+}
+
+// serve serves the connection on its own goroutine until it closes or,
+// when an event loop handed it over and it has nothing left to do, goes
+// back to that loop.
+func (c *conn) serve() {
+	backToLoop := false
 	defer func() {
-		c.nc.Close()
-		if c.r != nil {
-			c.releaseBuffers()
+		if !backToLoop {
+			c.finish()
 		}
-		c.s.done(c)
 	}()
-	if !c.await() {
+	if c.nc == nil && !c.attach() {
 		return
 	}
-	// Like memcached, the first byte picks the protocol for the life of
-	// the connection: the binary protocol's requests start with its magic
-	// byte, which no text command does.
-	request := c.textRequest
-	if b, err := c.r.Peek(1); err == nil && b[0] == binproto.MagicRequest {
-		request = c.binaryRequest
+	if c.r == nil { // a loop released them while the connection waited
+		c.acquireBuffers()
+	}
+	if len(c.pending) > 0 && !c.sendPending() || c.quit {
+		return
+	}
+	if c.rest.keys != nil {
+		c.finishGet()
 	}
 	for {
-		keep, err := request()
+		switch c.await() {
+		case awaitFail:
+			return
+		case awaitLoop:
+			backToLoop = true
+			return
+		}
+		if c.request == nil {
+			c.pickProtocol()
+		}
+		keep, err := c.request()
 		if err != nil {
 			c.logClose(err)
 			return
@@ -122,10 +176,19 @@ func (c *conn) serve() {
 			c.w.Flush()
 			return
 		}
-		if !c.await() {
-			return
-		}
 	}
+}
+
+// finish closes the connection and unregisters it.
+func (c *conn) finish() {
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	c.closeFD()
+	if c.r != nil {
+		c.releaseBuffers()
+	}
+	c.s.done(c)
 }
 
 // textRequest reads and runs one request of the text protocol; keep false
@@ -144,15 +207,29 @@ func (c *conn) textRequest() (keep bool, err error) {
 	return c.handle(line), nil
 }
 
+type awaitResult int
+
+const (
+	awaitRead awaitResult = iota // read the next request
+	awaitFail                    // the connection failed
+	awaitLoop                    // its event loop serves it again: the goroutine must stop touching it
+)
+
 // await prepares to read the next request: when everything received is
-// answered, it sends the replies of the batch in one write and arms the
-// idle timeout before the read blocks. false means the connection failed.
-func (c *conn) await() bool {
+// answered, it sends the replies of the batch in one write and then
+// either gives the connection back to its event loop or arms the idle
+// timeout before the read blocks.
+func (c *conn) await() awaitResult {
 	if c.r.Buffered() > 0 {
-		return true
+		return awaitRead
 	}
 	if err := c.w.Flush(); err != nil {
-		return false
+		return awaitFail
+	}
+	if c.loop != nil && !c.noLoop && !c.s.closing.Load() {
+		if next := c.backToLoop(); next != awaitRead {
+			return next
+		}
 	}
 	// While shutting down, the read deadline is Shutdown's: the
 	// connection reads what the client already sent until then.
@@ -169,7 +246,7 @@ func (c *conn) await() bool {
 		c.waiter.waitReadable()
 		c.acquireBuffers()
 	}
-	return true
+	return awaitRead
 }
 
 // idleReleaseConns is the number of open connections above which a
@@ -184,8 +261,8 @@ var idleReleaseConns int64 = 256
 // acquireBuffers takes read and write buffers from their pools.
 func (c *conn) acquireBuffers() {
 	c.r, c.w = readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
-	c.r.Reset(c.cc)
-	c.w.Reset(c.cc)
+	c.r.Reset(connIO{c})
+	c.w.Reset(connIO{c})
 }
 
 // releaseBuffers gives the read and write buffers back to their pools
@@ -213,7 +290,7 @@ type readableWaiter interface{ waitReadable() error }
 // would cost each about a kilobyte.
 func (c *conn) logger() *slog.Logger {
 	if c.log == nil {
-		c.log = c.s.log.With("remote", c.nc.RemoteAddr().String())
+		c.log = c.s.log.With("remote", c.remote.String())
 	}
 	return c.log
 }
@@ -299,8 +376,13 @@ func (c *conn) releaseLarge() {
 
 // handle runs one request; false means close the connection.
 func (c *conn) handle(line []byte) bool {
-	defer c.releaseLarge()
 	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
+	return c.run(&req, err)
+}
+
+// run runs the request parsed from a line (err: how Parse failed).
+func (c *conn) run(req *proto.Request, err error) bool {
+	defer c.releaseLarge()
 	if cap(req.Keys) > cap(c.keys) {
 		c.keys = req.Keys[:0]
 	}
@@ -338,7 +420,7 @@ func (c *conn) handle(line []byte) bool {
 	case proto.OpGat, proto.OpGats:
 		c.gat(req.Keys, req.Exptime, req.Op == proto.OpGats)
 	case proto.OpSet, proto.OpAdd, proto.OpReplace, proto.OpAppend, proto.OpPrepend, proto.OpCAS:
-		return c.storage(&req)
+		return c.storage(req)
 	case proto.OpDelete:
 		c.delete(req.Key)
 	case proto.OpIncr, proto.OpDecr:
@@ -376,13 +458,13 @@ func (c *conn) handle(line []byte) bool {
 	case proto.OpQuit:
 		return false
 	case proto.OpMetaGet:
-		c.metaGet(&req)
+		c.metaGet(req)
 	case proto.OpMetaSet:
-		return c.metaSet(&req)
+		return c.metaSet(req)
 	case proto.OpMetaDelete:
-		c.metaDelete(&req)
+		c.metaDelete(req)
 	case proto.OpMetaArith:
-		c.metaArith(&req)
+		c.metaArith(req)
 	case proto.OpMetaNoop:
 		c.w.WriteString("MN\r\n")
 	}
@@ -416,8 +498,55 @@ func (c *conn) writeValue(key, stored []byte, withCAS bool, token uint64) {
 // against 380-500 ns for a batch of one).
 func (c *conn) get(keys [][]byte, withCAS bool) {
 	c.n.cmdGet.Add(uint64(len(keys)))
+	c.getKeys(getRest{keys: keys, withCAS: withCAS})
+}
+
+// getRest is a get, gets, gat or gats to answer from keys on.
+type getRest struct {
+	keys         [][]byte
+	withCAS, gat bool
+	exptime      int64
+}
+
+// stalled reports whether an event loop serves the connection and its
+// socket has stopped taking replies: a multi-key get then stops, so that
+// the replies it has not written yet are not buffered without bound, and
+// leaves the rest (c.rest) to the goroutine that takes the connection
+// over (its keys alias the read buffer, which nothing reads into before
+// finishGet).
+func (c *conn) stalled() bool { return c.inLoop && len(c.pending) > 0 }
+
+// finishGet answers what a loop left of a get.
+func (c *conn) finishGet() {
+	g := c.rest
+	c.rest = getRest{}
+	c.getKeys(g)
+}
+
+// getKeys writes the values of g's keys and END, unless the connection
+// stalls first (then c.rest holds the keys left).
+func (c *conn) getKeys(g getRest) {
+	keys := g.keys
+	if g.gat {
+		for i, k := range keys {
+			if c.stalled() {
+				g.keys = keys[i:]
+				c.rest = g
+				return
+			}
+			c.gatKey(k, g.exptime, g.withCAS)
+		}
+		c.w.WriteString("END\r\n")
+		return
+	}
+	withCAS := g.withCAS
 	if withCAS || len(keys) == 1 {
-		for _, k := range keys {
+		for i, k := range keys {
+			if c.stalled() {
+				g.keys = keys[i:]
+				c.rest = g
+				return
+			}
 			if v, token, ok := c.lookup(k); ok {
 				c.n.getHits.Add(1)
 				c.writeValue(k, v, withCAS, token)
@@ -442,6 +571,11 @@ func (c *conn) get(keys [][]byte, withCAS bool) {
 		n := len(chunk)
 		c.s.cache.GetBatch(chunk, c.bufs[:n], c.lens[:n], c.errs[:n])
 		for i, k := range chunk {
+			if c.stalled() {
+				g.keys = keys[start+i:]
+				c.rest = g
+				return
+			}
 			switch c.errs[i] {
 			case nil:
 				c.n.getHits.Add(1)
@@ -480,18 +614,20 @@ func (c *conn) lookup(key []byte) ([]byte, uint64, bool) {
 // gat answers gat/gats: touch each key, then return it.
 func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
 	c.n.cmdGet.Add(uint64(len(keys)))
-	for _, k := range keys {
-		c.n.cmdTouch.Add(1)
-		if v, token, ok := c.touch(k, exptime); ok {
-			c.n.getHits.Add(1)
-			c.n.touchHits.Add(1)
-			c.writeValue(k, v, withCAS, token)
-		} else {
-			c.n.getMisses.Add(1)
-			c.n.touchMisses.Add(1)
-		}
+	c.getKeys(getRest{keys: keys, withCAS: withCAS, gat: true, exptime: exptime})
+}
+
+// gatKey answers one key of gat/gats.
+func (c *conn) gatKey(k []byte, exptime int64, withCAS bool) {
+	c.n.cmdTouch.Add(1)
+	if v, token, ok := c.touch(k, exptime); ok {
+		c.n.getHits.Add(1)
+		c.n.touchHits.Add(1)
+		c.writeValue(k, v, withCAS, token)
+	} else {
+		c.n.getMisses.Add(1)
+		c.n.touchMisses.Add(1)
 	}
-	c.w.WriteString("END\r\n")
 }
 
 // readData reads a data block of n bytes and its "\r\n". The block is

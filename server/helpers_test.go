@@ -13,6 +13,10 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
+// noEventLoop makes startServer's servers serve every connection on a
+// goroutine (TestGoroutinePerConnection runs tests both ways).
+var noEventLoop bool
+
 // testServer is a server on a loopback port over a small cache.
 type testServer struct {
 	t     testing.TB
@@ -35,6 +39,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.NoEventLoop = cfg.NoEventLoop || noEventLoop
 	ts := &testServer{t: t, srv: New(cache, cfg), cache: cache, addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { ts.done <- ts.srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,14 @@ type Config struct {
 	// "SERVER_ERROR object too large for cache" and is skipped unread.
 	MaxItem int
 	// IdleTimeout closes connections idle for that long (0: never).
+	// With one, every connection is served by a goroutine of its own
+	// (see NoEventLoop).
 	IdleTimeout time.Duration
+	// NoEventLoop serves every connection on a goroutine of its own. By
+	// default (on Linux) text connections are served by event loops, one
+	// per GOMAXPROCS, the way memcached's worker threads serve them; see
+	// loop.
+	NoEventLoop bool
 	// DrainWindow is how long Shutdown lets connections read requests
 	// their clients already sent (default 1s): bytes in flight or queued
 	// in the kernel are answered, not dropped, even on a loaded machine.
@@ -64,6 +72,10 @@ type Server struct {
 	retired   counters // counters of closed connections
 	flush     *time.Timer
 	wg        sync.WaitGroup
+
+	loopsOnce sync.Once
+	loops     []*loop // the event loops (none: a goroutine per connection)
+	nextLoop  atomic.Uint64
 
 	closing    atomic.Bool
 	drainUntil atomic.Int64 // Unix ns: the read deadline of every connection once closing
@@ -173,7 +185,27 @@ func (s *Server) accept(nc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	if s.verbosity.Load() > 1 {
+		c.logger().Debug("connection opened")
+	}
+	if l := s.pickLoop(); l != nil && c.detach(l) {
+		return
+	}
 	go c.serve()
+}
+
+// pickLoop returns the event loop for a new connection, starting the
+// loops on first use; nil when connections get a goroutine each.
+func (s *Server) pickLoop() *loop {
+	s.loopsOnce.Do(func() {
+		if !s.cfg.NoEventLoop && s.cfg.IdleTimeout <= 0 {
+			s.loops = startLoops(s, runtime.GOMAXPROCS(0))
+		}
+	})
+	if len(s.loops) == 0 {
+		return nil
+	}
+	return s.loops[s.nextLoop.Add(1)%uint64(len(s.loops))]
 }
 
 // done unregisters a finished connection, keeping its counters.
@@ -205,9 +237,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// and it closes; one that sets an idle deadline meanwhile sees closing
 	// and puts this deadline back.
 	for c := range s.conns {
-		c.nc.SetReadDeadline(until)
+		if c.nc != nil { // else an event loop serves it: attach sets it
+			c.nc.SetReadDeadline(until)
+		}
 	}
 	s.mu.Unlock()
+	// The loops hand every connection to a goroutine, which reads with
+	// the deadline above until the window ends.
+	s.loopsOnce.Do(func() {}) // no loop starts from now on
+	for _, l := range s.loops {
+		l.stop()
+	}
 
 	idle := make(chan struct{})
 	go func() { s.wg.Wait(); close(idle) }()
@@ -217,7 +257,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			c.nc.Close()
+			if c.nc != nil {
+				c.nc.Close()
+			}
 		}
 		s.mu.Unlock()
 		<-idle

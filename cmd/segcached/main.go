@@ -36,7 +36,7 @@ type options struct {
 	portFile                           string
 	idleTimeout, shutdownTimeout       time.Duration
 	maxLine                            int
-	version                            bool
+	version, noEventLoop               bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -60,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&o.portFile, "port-file", "", "write the TCP port listened on to this file (for -p 0)")
+	fl.BoolVar(&o.noEventLoop, "no-event-loop", false, "serve each connection on a goroutine of its own instead of event loops (always so with -idle-timeout)")
 	fl.BoolVar(&o.version, "V", false, "print the version and exit")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -202,6 +203,7 @@ func serve(o *options, log *slog.Logger) error {
 		MaxLine:     o.maxLine,
 		MaxItem:     maxItem,
 		IdleTimeout: o.idleTimeout,
+		NoEventLoop: o.noEventLoop,
 		Logger:      log,
 		Settings: [][2]string{
 			{"maxbytes", strconv.FormatUint(o.memoryMiB<<20, 10)},

@@ -1,0 +1,461 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/segcache/segcache/server/internal/proto"
+)
+
+// A loop serves connections the way memcached's worker threads do: one
+// level-triggered epoll set, and for each connection that has bytes, one
+// read, every complete request in its buffer run, one write of the
+// replies. A goroutine per connection costs more per unpipelined request:
+// Go's poller is edge-triggered and forgets readiness when a read starts,
+// so each wait must begin with a read that finds the socket empty (a
+// system call per request), and parking and waking the goroutine goes
+// through the scheduler.
+//
+// A loop's sockets are duplicates outside Go's poller (the accepted
+// connection is closed once duplicated), so no other thread is woken by
+// their bytes. A request that is still arriving waits in the connection's
+// buffer until it is complete. Whatever a loop cannot finish without
+// waiting goes to a goroutine that serves the connection with blocking
+// reads and writes as before loops existed: a request larger than the
+// buffer (a long multi-get line, a large value), the binary protocol,
+// replies the socket did not take. When that goroutine has answered
+// everything it gives the connection back to the loop. So a loop never
+// waits for one client, and a slow or hostile client costs a goroutine,
+// not the other clients' latency.
+//
+// Ownership: a connection is served by its loop (inLoop) or by a
+// goroutine, never both. The loop hands it over by taking it out of its
+// epoll set before starting the goroutine; the goroutine gives it back by
+// adding it (adopt) as the last thing it does with it.
+type loop struct {
+	s    *Server
+	epfd int
+	wake int // an eventfd: stop writes it
+
+	mu      sync.Mutex // guards conns, nextID and stopped
+	conns   map[int32]*conn
+	nextID  int32
+	stopped bool
+
+	done   chan struct{} // closed when run returns
+	events [128]unix.EpollEvent
+}
+
+// wakeID is the epoll token of the loop's eventfd; connections' are >= 0.
+const wakeID = -1
+
+// startLoops starts n loops, or none (connections then get a goroutine
+// each) if the system refuses one.
+func startLoops(s *Server, n int) []*loop {
+	var loops []*loop
+	for range n {
+		l, err := newLoop(s)
+		if err != nil {
+			s.log.Warn("no event loop: a goroutine serves each connection", "err", err)
+			for _, l := range loops {
+				l.stop()
+			}
+			return nil
+		}
+		loops = append(loops, l)
+		go l.run()
+	}
+	return loops
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeID}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		unix.Close(wake)
+		unix.Close(epfd)
+		return nil, err
+	}
+	return &loop{s: s, epfd: epfd, wake: wake, conns: map[int32]*conn{}, done: make(chan struct{})}, nil
+}
+
+// stop makes the loop hand every connection to a goroutine and end, and
+// waits for it. Connections that come back later stay with their
+// goroutine. The eventfd is closed here, not by the loop, so that it is
+// still the loop's when stop writes it, whenever the loop ended.
+func (l *loop) stop() {
+	one := [8]byte{1}
+	unix.Write(l.wake, one[:])
+	<-l.done
+	unix.Close(l.wake)
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	for {
+		n, err := unix.EpollWait(l.epfd, l.events[:], -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			l.s.log.Error("event loop failed: its connections go to goroutines", "err", err)
+			l.shutdown()
+			return
+		}
+		for i := range n {
+			id := l.events[i].Fd
+			if id == wakeID {
+				l.shutdown()
+				return
+			}
+			l.mu.Lock()
+			c := l.conns[id]
+			l.mu.Unlock()
+			if c != nil {
+				l.service(c)
+			}
+		}
+	}
+}
+
+// shutdown hands every connection to a goroutine and releases the loop.
+func (l *loop) shutdown() {
+	l.mu.Lock()
+	l.stopped = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, c := range conns {
+		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		c.inLoop = false
+		go c.serve()
+	}
+	unix.Close(l.epfd)
+}
+
+// adopt makes the loop serve c, whose socket is c.fd; false if the loop
+// has stopped (or refused the socket), and c stays with its caller.
+func (l *loop) adopt(c *conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	for {
+		if l.nextID++; l.nextID < 0 {
+			l.nextID = 0
+		}
+		if _, used := l.conns[l.nextID]; !used {
+			break
+		}
+	}
+	// Set before the socket is in the set: the loop reads them after it
+	// finds c in conns, under mu.
+	c.loop, c.id, c.inLoop = l, l.nextID, true
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: c.id}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		c.inLoop = false
+		l.s.log.Warn("event loop refused a connection: a goroutine serves it", "err", err)
+		return false
+	}
+	l.conns[c.id] = c
+	return true
+}
+
+// remove takes c out of the loop: from here its caller serves it.
+func (l *loop) remove(c *conn) {
+	l.mu.Lock()
+	delete(l.conns, c.id)
+	l.mu.Unlock()
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	c.inLoop = false
+}
+
+// handOff gives c to a goroutine.
+func (l *loop) handOff(c *conn) {
+	l.remove(c)
+	c.scanned = 0 // the goroutine reads the line itself
+	go c.serve()
+}
+
+// close closes c; err is why, if a read or write failed.
+func (l *loop) close(c *conn, err error) {
+	l.remove(c)
+	if err != nil {
+		c.logClose(err)
+	}
+	c.finish()
+}
+
+type stepResult int
+
+const (
+	stepRan        stepResult = iota // one request ran
+	stepIncomplete                   // the next request is not all in the buffer yet
+	stepHandOff                      // the next request needs a goroutine
+	stepClose                        // the request asked to close the connection
+)
+
+// service reads what c's socket has (one system call), runs every
+// complete request in the buffer and sends their replies (one system
+// call), or hands c to a goroutine for what would wait.
+func (l *loop) service(c *conn) {
+	if c.r == nil {
+		c.acquireBuffers()
+	}
+	var readErr error
+	if c.r.Buffered() < c.r.Size() {
+		// Peek one byte past the buffered ones: bufio reads once.
+		if _, err := c.r.Peek(c.r.Buffered() + 1); err != nil && err != errWouldBlock {
+			readErr = err
+		}
+	}
+	if c.request == nil && c.r.Buffered() > 0 {
+		if c.pickProtocol(); c.noLoop {
+			l.handOff(c)
+			return
+		}
+	}
+	// Once the socket stops taking replies, the goroutine goes on (with
+	// the client's pace as its back-pressure).
+	for ran := true; ran && c.r.Buffered() > 0 && len(c.pending) == 0; {
+		switch c.loopStep() {
+		case stepIncomplete:
+			ran = false
+		case stepHandOff:
+			l.handOff(c)
+			return
+		case stepClose:
+			if c.w.Flush(); len(c.pending) > 0 {
+				c.quit = true // its goroutine closes it once they are sent
+				l.handOff(c)
+			} else {
+				l.close(c, nil)
+			}
+			return
+		}
+	}
+	err := c.w.Flush()
+	switch {
+	case err != nil:
+		l.close(c, err)
+	case len(c.pending) > 0:
+		// Its goroutine waits until the client reads them, answers what
+		// is left, and meets the EOF or error of the read, if any.
+		l.handOff(c)
+	case readErr != nil: // EOF or a failed socket: what was complete is answered
+		l.close(c, readErr)
+	case c.r.Buffered() == 0 && c.s.curConns.Load() > idleReleaseConns:
+		c.releaseBuffers()
+	}
+}
+
+// loopStep runs the next request of a text connection if all of it is in
+// the buffer: its line and, for a storage command, its data block (also
+// one that is too large, which run skips). What a goroutine reads the
+// same way: lines longer than the buffer or MaxLine, blocks that do not
+// fit in the buffer.
+func (c *conn) loopStep() stepResult {
+	buf, _ := c.r.Peek(c.r.Buffered())
+	// A line arriving a few bytes at a time is searched once, not from
+	// its start on every read.
+	from := min(c.scanned, len(buf))
+	i := bytes.IndexByte(buf[from:], '\n')
+	if i < 0 {
+		c.scanned = len(buf)
+		if len(buf) >= c.r.Size() || len(buf) > c.s.cfg.MaxLine+2 {
+			return stepHandOff
+		}
+		return stepIncomplete
+	}
+	i += from
+	if i+1 > c.s.cfg.MaxLine+2 {
+		return stepHandOff // readLine's error
+	}
+	line := buf[:i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	req, err := proto.Parse(line, c.keys, c.s.cfg.MaxItem)
+	need := i + 1
+	if err == nil && req.Op.Storage() || err == proto.ErrTooLarge {
+		if req.Bytes < 0 || req.Bytes > c.r.Size() {
+			return stepHandOff
+		}
+		need += req.Bytes + 2
+	}
+	switch {
+	case need > c.r.Size():
+		return stepHandOff
+	case need > len(buf):
+		return stepIncomplete
+	}
+	// The line stays where it is in the buffer: what run reads after it
+	// (the data block) is buffered, so no read moves it.
+	c.r.Discard(i + 1)
+	c.scanned = 0
+	if c.run(&req, err) {
+		return stepRan
+	}
+	return stepClose
+}
+
+// errWouldBlock is a loop's read finding the socket empty.
+var errWouldBlock = errors.New("server: nothing to read yet")
+
+// loopRead reads once from the socket, never waiting.
+func (c *conn) loopRead(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, errWouldBlock
+		}
+		return 0, e
+	}
+}
+
+// loopWrite writes p, never waiting: what the socket does not take now
+// goes to c.pending (and so does everything after it), which the
+// goroutine that takes the connection over sends first.
+func (c *conn) loopWrite(p []byte) (int, error) {
+	total := len(p)
+	for len(c.pending) == 0 && len(p) > 0 {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			p = p[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			c.pending = append(c.pending, p...)
+			p = nil
+		default:
+			return total - len(p), e
+		}
+	}
+	c.pending = append(c.pending, p...)
+	return total, nil
+}
+
+// detach moves a new connection to loop l: its socket is duplicated and
+// the accepted connection closed, which takes it out of Go's poller. false
+// means c stays as it is, with its goroutine to start.
+func (c *conn) detach(l *loop) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	if err := raw.Control(func(s uintptr) { fd, _ = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || fd < 0 {
+		return false
+	}
+	c.fd = fd
+	c.s.mu.Lock()
+	nc := c.nc
+	c.nc, c.rc, c.waiter = nil, nil, nil
+	c.s.mu.Unlock()
+	nc.Close()
+	if !l.adopt(c) {
+		go c.serve() // it attaches again
+	}
+	return true
+}
+
+// attach gives a connection a loop handed over a net.Conn on a duplicate
+// of its socket, for its goroutine's blocking reads and writes through Go's
+// poller. While the server shuts down, the read deadline is Shutdown's.
+func (c *conn) attach() bool {
+	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		c.logClose(err)
+		return false
+	}
+	f := os.NewFile(uintptr(d), "segcached connection")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		c.logClose(err)
+		return false
+	}
+	c.s.mu.Lock()
+	c.use(nc)
+	if c.s.closing.Load() {
+		nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
+	}
+	c.s.mu.Unlock()
+	return true
+}
+
+// backToLoop gives a connection whose goroutine has answered everything
+// back to its loop (awaitLoop: the goroutine must stop touching it). If
+// the loop has stopped, the goroutine serves on (awaitRead), or the
+// connection failed (awaitFail).
+func (c *conn) backToLoop() awaitResult {
+	c.s.mu.Lock()
+	nc := c.nc
+	c.nc, c.rc, c.waiter = nil, nil, nil
+	c.s.mu.Unlock()
+	nc.Close() // its own duplicate: c.fd stays open
+	if c.loop.adopt(c) {
+		return awaitLoop
+	}
+	if !c.attach() {
+		return awaitFail
+	}
+	return awaitRead
+}
+
+// sendPending sends the replies a loop could not, waiting as long as the
+// client takes to read them.
+func (c *conn) sendPending() bool {
+	_, err := c.rc.Write(c.pending) // counted when the loop took them
+	if cap(c.pending) > keepBytes {
+		c.pending = nil
+	} else {
+		c.pending = c.pending[:0]
+	}
+	if err != nil {
+		c.logClose(err)
+		return false
+	}
+	return true
+}
+
+// closeFD closes the loop's socket, if the connection has one.
+func (c *conn) closeFD() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/server/internal/binproto"
+)
+
+// inLoops counts the connections the server's event loops serve now.
+func inLoops(s *Server) int {
+	s.loopsOnce.Do(func() {}) // orders the read of s.loops after the Do that set it
+	n := 0
+	for _, l := range s.loops {
+		l.mu.Lock()
+		n += len(l.conns)
+		l.mu.Unlock()
+	}
+	return n
+}
+
+// waitInLoops waits until the loops serve want connections: a goroutine
+// gives its connection back after its replies are sent, so the client
+// may see them first.
+func waitInLoops(t *testing.T, s *Server, want int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for got := inLoops(s); got != want; got = inLoops(s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections in the event loops, want %d", got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLoopServesTextConnections: a text connection waits in an event loop
+// between requests, a binary one on its goroutine, and a request that
+// arrives a byte at a time is answered by the loop once complete.
+func TestLoopServesTextConnections(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	runSteps(t, c, []step{
+		{"set a 0 0 1\r\n1\r\n", "STORED\r\n"},
+		{"get a\r\n", "VALUE a 0 1\r\n1\r\nEND\r\n"},
+	})
+	waitInLoops(t, ts.srv, 1)
+
+	for _, b := range []byte("set k 0 0 5\r\nhello\r\nget k\r\n") {
+		c.send(string(b))
+		time.Sleep(time.Millisecond) // each byte its own read
+	}
+	if got, want := c.readN(len("STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n")), "STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n"; got != want {
+		t.Fatalf("byte by byte: got %q, want %q", got, want)
+	}
+	waitInLoops(t, ts.srv, 1)
+
+	b := ts.dial()
+	b.send(string(pkt{Op: binproto.OpGet, Key: "a", Opaque: 7}.bytes()))
+	got, _ := b.readPkt()
+	want := pkt{Op: binproto.OpGet, Extras: be32(0), Value: "1", HasCAS: true, Opaque: 7}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("binary get (-want +got):\n%s", diff)
+	}
+	if n := inLoops(ts.srv); n != 1 {
+		t.Fatalf("%d connections in the event loops, want 1 (the binary one stays with its goroutine)", n)
+	}
+}
+
+// TestLoopHandsOffWhatWouldWait: requests larger than the read buffer and
+// replies the client does not read at once go through a goroutine, in
+// order, and the connection returns to its loop afterwards.
+func TestLoopHandsOffWhatWouldWait(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	big := strings.Repeat("0123456789", 30_000) // 300 KB, larger than the buffer
+	runSteps(t, c, []step{{fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", len(big), big), "STORED\r\n"}})
+	waitInLoops(t, ts.srv, 1)
+
+	// A multi-get line longer than the read buffer.
+	keys := make([]string, 3000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	keys[1500] = "big"
+	c.send("get " + strings.Join(keys, " ") + "\r\n")
+	want := fmt.Sprintf("VALUE big 0 %d\r\n%s\r\nEND\r\n", len(big), big)
+	if got := c.readN(len(want)); got != want {
+		t.Fatalf("long multi-get: got %d bytes, want %d", len(got), len(want))
+	}
+	waitInLoops(t, ts.srv, 1)
+
+	// 40 gets of 300 KB sent before any reply is read: the socket takes
+	// only part of the replies, the rest waits in the connection.
+	const n = 40
+	c.send(strings.Repeat("get big\r\n", n) + "set after 0 0 2\r\nok\r\nget after\r\n")
+	for i := range n {
+		if got := c.readN(len(want)); got != want {
+			t.Fatalf("reply %d of the pipelined gets: got %d bytes starting %.40q", i, len(got), got)
+		}
+	}
+	if got, want := c.readN(len("STORED\r\nVALUE after 0 2\r\nok\r\nEND\r\n")), "STORED\r\nVALUE after 0 2\r\nok\r\nEND\r\n"; got != want {
+		t.Fatalf("after the pipelined gets: got %q, want %q", got, want)
+	}
+	waitInLoops(t, ts.srv, 1)
+
+	// One multi-key get, and one gat, of 40 values of 300 KB: the loop
+	// stops when the socket is full and the goroutine answers the rest.
+	for _, cmd := range []string{"get", "gat 0"} {
+		c.send(cmd + strings.Repeat(" big", n) + "\r\nget after\r\n")
+		value := fmt.Sprintf("VALUE big 0 %d\r\n%s\r\n", len(big), big)
+		for i := range n {
+			if got := c.readN(len(value)); got != value {
+				t.Fatalf("%s: value %d: got %d bytes starting %.40q", cmd, i, len(got), got)
+			}
+		}
+		if got, want := c.readN(len("END\r\nVALUE after 0 2\r\nok\r\nEND\r\n")), "END\r\nVALUE after 0 2\r\nok\r\nEND\r\n"; got != want {
+			t.Fatalf("%s: after the values: got %q, want %q", cmd, got, want)
+		}
+		waitInLoops(t, ts.srv, 1)
+	}
+	runSteps(t, c, []step{{"get after\r\n", "VALUE after 0 2\r\nok\r\nEND\r\n"}})
+}
+
+// TestGoroutinePerConnection runs the protocol tests with the event loops
+// off (Config.NoEventLoop), the way a server with an idle timeout, or not
+// on Linux, serves.
+func TestGoroutinePerConnection(t *testing.T) {
+	defer func(v bool) { noEventLoop = v }(noEventLoop)
+	noEventLoop = true
+	t.Run("protocol", TestProtocol)
+	t.Run("binary", TestBinaryProtocol)
+	t.Run("meta", TestMetaProtocol)
+	t.Run("pipelined", TestThousandPipelinedConnections)
+	t.Run("shutdown", TestShutdownAnswersReceivedRequests)
+	t.Run("oversized", TestOversizedValueIsSkipped)
+	t.Run("line too long", TestLineTooLongClosesTheConnection)
+	t.Run("model", TestModel)
+	t.Run("no loops", func(t *testing.T) {
+		ts := startServer(t, Config{})
+		runSteps(t, ts.dial(), []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
+		if n := inLoops(ts.srv); n != 0 || len(ts.srv.loops) != 0 {
+			t.Fatalf("%d loops serving %d connections, want none", len(ts.srv.loops), n)
+		}
+	})
+}
