@@ -45,6 +45,8 @@ type loop struct {
 	s    *Server
 	epfd int
 	wake int // an eventfd: stop writes it
+	file *os.File        // epfd, for Go's poller
+	raw  syscall.RawConn // what wait parks on
 
 	mu      sync.Mutex // guards conns, nextID and stopped
 	conns   map[int32]*conn
@@ -93,7 +95,45 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	return &loop{s: s, epfd: epfd, wake: wake, conns: map[int32]*conn{}, done: make(chan struct{})}, nil
+	// The loop waits in Go's poller on its epoll set (which is readable
+	// while it has events), not in epoll_wait: a goroutine parked there
+	// costs the scheduler what any waiting goroutine costs, where a
+	// thread blocked in a system call has its P taken away by the
+	// runtime's monitor and must win one back when it wakes.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(wake)
+		unix.Close(epfd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(epfd), "segcached event loop")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		unix.Close(wake)
+		f.Close()
+		return nil, err
+	}
+	return &loop{s: s, epfd: epfd, wake: wake, file: f, raw: raw, conns: map[int32]*conn{}, done: make(chan struct{})}, nil
+}
+
+// wait returns the number of events it put in l.events: at once if there
+// are some, else once the poller says the set has some.
+func (l *loop) wait() (n int, err error) {
+	rerr := l.raw.Read(func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		switch e {
+		case 0:
+			n = int(r)
+			return n > 0
+		case syscall.EINTR:
+			return false
+		}
+		err = e
+		return true
+	})
+	if rerr != nil {
+		return 0, rerr
+	}
+	return n, err
 }
 
 // stop makes the loop hand every connection to a goroutine and end, and
@@ -110,11 +150,8 @@ func (l *loop) stop() {
 func (l *loop) run() {
 	defer close(l.done)
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events[:], -1)
+		n, err := l.wait()
 		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
 			l.s.log.Error("event loop failed: its connections go to goroutines", "err", err)
 			l.shutdown()
 			return
@@ -147,7 +184,7 @@ func (l *loop) shutdown() {
 		c.inLoop = false
 		go c.serve()
 	}
-	unix.Close(l.epfd)
+	l.file.Close() // epfd
 }
 
 // adopt makes the loop serve c, whose socket is c.fd; false if the loop
