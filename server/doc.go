@@ -7,16 +7,16 @@
 // memcached 1.6 but SASL), chosen per connection by its first byte as
 // memcached does.
 //
-// On Linux, event loops serve the text connections the way memcached's
-// worker threads do (see loop): one per GOMAXPROCS, each with a
-// level-triggered epoll set; for a connection that has bytes, a loop reads
+// On Linux, event loops can serve the text connections the way
+// memcached's worker threads do (see loop), by default when the server
+// runs one thread: each loop has a level-triggered epoll set; for a connection that has bytes, a loop reads
 // once, runs every complete request in the buffer against the engine and
 // writes the replies with one system call. What would make a loop wait
 // (a request larger than the read buffer, replies the client is slow to
 // read, the binary protocol) goes to a goroutine serving that connection
 // alone, which gives it back to its loop once it has answered everything.
-// Elsewhere, with Config.NoEventLoop or with an idle timeout, one goroutine
-// serves each connection (its reads and writes are raw system calls on
+// Otherwise (by default with more than one thread, see Config.EventLoops;
+// with an idle timeout; not on Linux) one goroutine serves each connection (its reads and writes are raw system calls on
 // Linux, see rawConn). Either way a command is parsed from the connection's
 // buffered reader, run against the engine, and its reply written into a
 // buffered writer that is flushed only when no further request is already

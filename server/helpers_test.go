@@ -13,9 +13,9 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
-// noEventLoop makes startServer's servers serve every connection on a
-// goroutine (TestGoroutinePerConnection runs tests both ways).
-var noEventLoop bool
+// testEventLoops, when not 0, is the EventLoops of startServer's servers
+// whose Config leaves it 0 (TestEventLoops reruns tests with loops).
+var testEventLoops int
 
 // testServer is a server on a loopback port over a small cache.
 type testServer struct {
@@ -39,7 +39,9 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg.NoEventLoop = cfg.NoEventLoop || noEventLoop
+	if cfg.EventLoops == 0 {
+		cfg.EventLoops = testEventLoops
+	}
 	ts := &testServer{t: t, srv: New(cache, cfg), cache: cache, addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { ts.done <- ts.srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func waitInLoops(t *testing.T, s *Server, want int) {
 // between requests, a binary one on its goroutine, and a request that
 // arrives a byte at a time is answered by the loop once complete.
 func TestLoopServesTextConnections(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, Config{EventLoops: 2})
 	c := ts.dial()
 	runSteps(t, c, []step{
 		{"set a 0 0 1\r\n1\r\n", "STORED\r\n"},
@@ -73,7 +74,7 @@ func TestLoopServesTextConnections(t *testing.T) {
 // replies the client does not read at once go through a goroutine, in
 // order, and the connection returns to its loop afterwards.
 func TestLoopHandsOffWhatWouldWait(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, Config{EventLoops: 2})
 	c := ts.dial()
 	big := strings.Repeat("0123456789", 30_000) // 300 KB, larger than the buffer
 	runSteps(t, c, []step{{fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", len(big), big), "STORED\r\n"}})
@@ -124,25 +125,67 @@ func TestLoopHandsOffWhatWouldWait(t *testing.T) {
 	runSteps(t, c, []step{{"get after\r\n", "VALUE after 0 2\r\nok\r\nEND\r\n"}})
 }
 
-// TestGoroutinePerConnection runs the protocol tests with the event loops
-// off (Config.NoEventLoop), the way a server with an idle timeout, or not
-// on Linux, serves.
-func TestGoroutinePerConnection(t *testing.T) {
-	defer func(v bool) { noEventLoop = v }(noEventLoop)
-	noEventLoop = true
-	t.Run("protocol", TestProtocol)
-	t.Run("binary", TestBinaryProtocol)
-	t.Run("meta", TestMetaProtocol)
-	t.Run("pipelined", TestThousandPipelinedConnections)
-	t.Run("shutdown", TestShutdownAnswersReceivedRequests)
-	t.Run("oversized", TestOversizedValueIsSkipped)
-	t.Run("line too long", TestLineTooLongClosesTheConnection)
-	t.Run("model", TestModel)
-	t.Run("no loops", func(t *testing.T) {
-		ts := startServer(t, Config{})
-		runSteps(t, ts.dial(), []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
-		if n := inLoops(ts.srv); n != 0 || len(ts.srv.loops) != 0 {
-			t.Fatalf("%d loops serving %d connections, want none", len(ts.srv.loops), n)
+// TestEventLoops reruns the protocol tests with two event loops serving
+// the text connections: by default a server with more than one thread (as
+// the tests run) has none.
+func TestEventLoops(t *testing.T) {
+	defer func(n int) { testEventLoops = n }(testEventLoops)
+	testEventLoops = 2
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"protocol", TestProtocol},
+		{"cas", TestCAS},
+		{"expiry", TestExpiry},
+		{"stats", TestStats},
+		{"binary", TestBinaryProtocol},
+		{"binary and text", TestBinaryStatsQuitAndTextInterop},
+		{"meta", TestMetaProtocol},
+		{"meta base64", TestMetaBase64Keys},
+		{"pipelined", TestThousandPipelinedConnections},
+		{"concurrent append", TestConcurrentAppendIsAtomic},
+		{"shutdown", TestShutdownAnswersReceivedRequests},
+		{"oversized", TestOversizedValueIsSkipped},
+		{"line too long", TestLineTooLongClosesTheConnection},
+		{"max connections", TestMaxConnections},
+		{"model", TestModel},
+		{"buffers released", TestBuffersReleasedWhileWaiting},
+	} {
+		t.Run(tc.name, tc.test)
+	}
+}
+
+// TestEventLoopCount checks how many loops a server runs.
+func TestEventLoopCount(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	type config struct {
+		EventLoops, GOMAXPROCS int
+		IdleTimeout            bool
+	}
+	for _, tc := range []struct {
+		cfg  config
+		want int
+	}{
+		{config{EventLoops: 0, GOMAXPROCS: 1}, 1},
+		{config{EventLoops: 0, GOMAXPROCS: 2}, 0},
+		{config{EventLoops: 3, GOMAXPROCS: 2}, 3},
+		{config{EventLoops: -1, GOMAXPROCS: 1}, 0},
+		{config{EventLoops: 0, GOMAXPROCS: 1, IdleTimeout: true}, 0},
+		{config{EventLoops: 2, GOMAXPROCS: 2, IdleTimeout: true}, 0},
+	} {
+		runtime.GOMAXPROCS(tc.cfg.GOMAXPROCS)
+		cfg := Config{EventLoops: tc.cfg.EventLoops}
+		if tc.cfg.IdleTimeout {
+			cfg.IdleTimeout = time.Minute
 		}
-	})
+		ts := startServer(t, cfg)
+		runSteps(t, ts.dial(), []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
+		ts.srv.loopsOnce.Do(func() {})
+		if diff := cmp.Diff(tc.want, len(ts.srv.loops)); diff != "" {
+			t.Errorf("%+v: loops (-want +got):\n%s", tc.cfg, diff)
+		}
+		// The connection waits in a loop if there is one.
+		waitInLoops(t, ts.srv, min(tc.want, 1))
+	}
 }

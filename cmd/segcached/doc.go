@@ -20,16 +20,19 @@
 // flags or an expiry add a 5-byte prefix to the value, both 9. A busy
 // connection holds 32 KiB of buffers (plus 16 KiB once it sends a
 // multi-get); past 256 open connections, those waiting for a request give
-// the 32 KiB back, and a text connection waiting in an event loop has no
-// goroutine, so 2,000 idle connections cost about 5 KiB each (8.5 KiB with
-// -no-event-loop, mostly goroutine stacks; memcached: 1.4 KiB). `make
-// segcached` builds the command static (CGO_ENABLED=0), which keeps libc
-// out of its resident memory.
+// the 32 KiB back, so 2,000 idle connections cost about 8.5 KiB each
+// (mostly goroutine stacks; memcached: 1.4 KiB), or 5 KiB in event loops,
+// where a waiting text connection has no goroutine. `make segcached`
+// builds the command static (CGO_ENABLED=0), which keeps libc out of its
+// resident memory.
 //
-// -t threads serve requests as event loops, one per thread, each waiting
-// on its own epoll set as memcached's workers do; -no-event-loop (and
-// -idle-timeout, which needs a goroutine per connection to time it)
-// serves each connection on a goroutine of its own instead.
+// Event loops (-event-loops N) serve text connections as memcached's
+// worker threads do, each waiting on its own epoll set; the other
+// connections get a goroutine each, which the runtime spreads over the -t
+// threads. The default is one loop with -t 1 and none with more threads,
+// which is what measured faster on a 2-CPU machine shared with the load
+// generator (see server.Config.EventLoops); -idle-timeout needs a
+// goroutine per connection to time it, so it turns loops off.
 //
 // It lives in the main module as a command over package server (standard
 // library and core only), so `go install .../cmd/segcached` builds it

@@ -36,7 +36,8 @@ type options struct {
 	portFile                           string
 	idleTimeout, shutdownTimeout       time.Duration
 	maxLine                            int
-	version, noEventLoop               bool
+	version                            bool
+	eventLoops                         int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -60,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&o.portFile, "port-file", "", "write the TCP port listened on to this file (for -p 0)")
-	fl.BoolVar(&o.noEventLoop, "no-event-loop", false, "serve each connection on a goroutine of its own instead of event loops (always so with -idle-timeout)")
+	fl.IntVar(&o.eventLoops, "event-loops", 0, "event loops serving text connections as memcached's threads do (0: one with -t 1, else none; -1: none); the others get a goroutine each, as every connection does with -idle-timeout")
 	fl.BoolVar(&o.version, "V", false, "print the version and exit")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ func serve(o *options, log *slog.Logger) error {
 		MaxLine:     o.maxLine,
 		MaxItem:     maxItem,
 		IdleTimeout: o.idleTimeout,
-		NoEventLoop: o.noEventLoop,
+		EventLoops:  o.eventLoops,
 		Logger:      log,
 		Settings: [][2]string{
 			{"maxbytes", strconv.FormatUint(o.memoryMiB<<20, 10)},
