@@ -59,8 +59,9 @@ type loop struct {
 	nextID  int32
 	stopped bool
 
-	done   chan struct{} // closed when run returns
-	events [128]unix.EpollEvent
+	done     chan struct{} // closed when run returns
+	stopOnce sync.Once     // a second Shutdown must not write or close wake again
+	events   [128]unix.EpollEvent
 }
 
 // wakeID is the epoll token of the loop's eventfd; connections' are >= 0.
@@ -147,10 +148,12 @@ func (l *loop) wait() (n int, err error) {
 // goroutine. The eventfd is closed here, not by the loop, so that it is
 // still the loop's when stop writes it, whenever the loop ended.
 func (l *loop) stop() {
-	one := [8]byte{1}
-	unix.Write(l.wake, one[:])
-	<-l.done
-	unix.Close(l.wake)
+	l.stopOnce.Do(func() {
+		one := [8]byte{1}
+		unix.Write(l.wake, one[:])
+		<-l.done
+		unix.Close(l.wake)
+	})
 }
 
 func (l *loop) run() {

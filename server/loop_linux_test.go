@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -187,5 +188,24 @@ func TestEventLoopCount(t *testing.T) {
 		}
 		// The connection waits in a loop if there is one.
 		waitInLoops(t, ts.srv, min(tc.want, 1))
+	}
+}
+
+// TestShutdownWithLoops: Shutdown hands the loops' connections to
+// goroutines that answer what was sent and close at the end of the drain
+// window; a second Shutdown (the test's cleanup) finds the loops stopped.
+func TestShutdownWithLoops(t *testing.T) {
+	ts := startServer(t, Config{EventLoops: 2, DrainWindow: 100 * time.Millisecond})
+	c := ts.dial()
+	runSteps(t, c, []step{{"set a 0 0 1\r\n1\r\n", "STORED\r\n"}})
+	waitInLoops(t, ts.srv, 1)
+	if err := ts.srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if n := inLoops(ts.srv); n != 0 {
+		t.Fatalf("%d connections still in loops after Shutdown", n)
+	}
+	if !c.closed() {
+		t.Fatal("connection left open after Shutdown")
 	}
 }
