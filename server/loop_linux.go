@@ -125,17 +125,24 @@ func newLoop(s *Server) (*loop, error) {
 // wait returns the number of events it put in l.events: at once if there
 // are some, else once the poller says the set has some.
 func (l *loop) wait() (n int, err error) {
+	// The look must not be skipped or cut short: the poller forgets
+	// readiness it saw before the wait began, so only a look that finds
+	// the set empty guarantees a wakeup when events come. (Events a
+	// level-triggered socket still has go back on the set's ready list
+	// when reported, so the look finds them again.)
 	rerr := l.raw.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-		switch e {
-		case 0:
-			n = int(r)
-			return n > 0
-		case syscall.EINTR:
-			return false
+		for {
+			r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+			switch e {
+			case 0:
+				n = int(r)
+				return n > 0
+			case syscall.EINTR:
+				continue
+			}
+			err = e
+			return true
 		}
-		err = e
-		return true
 	})
 	if rerr != nil {
 		return 0, rerr
