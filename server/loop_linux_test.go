@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -207,5 +209,73 @@ func TestShutdownWithLoops(t *testing.T) {
 	}
 	if !c.closed() {
 		t.Fatal("connection left open after Shutdown")
+	}
+}
+
+// TestLoopMatchesGoroutineOnSplitStreams sends the same random request
+// stream, cut into random pieces, to a server with event loops and to one
+// with a goroutine per connection: the replies must be the same bytes.
+// The pieces make requests arrive partially, values larger than the read
+// buffer go through a goroutine and back, and nothing in the stream
+// depends on time or CAS tokens, so both replies are determined.
+func TestLoopMatchesGoroutineOnSplitStreams(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var stream strings.Builder
+		key := func() string { return fmt.Sprintf("k%d", rng.IntN(20)) }
+		for range 400 {
+			switch rng.IntN(8) {
+			case 0, 1:
+				n := rng.IntN(100)
+				if rng.IntN(10) == 0 {
+					n = 16<<10 + rng.IntN(40<<10) // larger than the read buffer
+				}
+				fmt.Fprintf(&stream, "set %s %d 0 %d\r\n%s\r\n", key(), rng.IntN(3), n, strings.Repeat(string(rune('a'+rng.IntN(26))), n))
+			case 2:
+				fmt.Fprintf(&stream, "get %s\r\n", key())
+			case 3:
+				fmt.Fprintf(&stream, "get %s %s %s %s\r\n", key(), key(), key(), key())
+			case 4:
+				fmt.Fprintf(&stream, "delete %s\r\n", key())
+			case 5:
+				fmt.Fprintf(&stream, "append %s 0 0 3\r\nxyz\r\n", key())
+			case 6:
+				fmt.Fprintf(&stream, "incr n%d %d\r\nset n%d 0 0 1\r\n7\r\n", rng.IntN(3), rng.IntN(9), rng.IntN(3))
+			case 7:
+				fmt.Fprintf(&stream, "mg %s v f\r\n", key())
+			}
+		}
+		stream.WriteString("version\r\n")
+		replies := map[int]string{}
+		for _, loops := range []int{2, -1} {
+			ts := startServer(t, Config{EventLoops: loops})
+			c := ts.dial()
+			go func(s string, rng *rand.Rand) {
+				for len(s) > 0 {
+					n := min(len(s), 1+rng.IntN(3000))
+					c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+					if _, err := io.WriteString(c.nc, s[:n]); err != nil {
+						return // the reader fails the test
+					}
+					s = s[n:]
+					if rng.IntN(4) == 0 {
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+			}(stream.String(), rand.New(rand.NewPCG(seed, uint64(loops+10))))
+			var got strings.Builder
+			for !strings.HasSuffix(got.String(), "VERSION "+Version+"\r\n") {
+				got.WriteString(c.line())
+			}
+			replies[loops] = got.String()
+		}
+		if replies[2] != replies[-1] {
+			a, b := replies[2], replies[-1]
+			i := 0
+			for i < min(len(a), len(b)) && a[i] == b[i] {
+				i++
+			}
+			t.Fatalf("seed %d: the replies differ at byte %d of %d/%d: loops %.60q, goroutine %.60q", seed, i, len(a), len(b), a[i:], b[i:])
+		}
 	}
 }
