@@ -62,6 +62,11 @@ type loop struct {
 	done     chan struct{} // closed when run returns
 	stopOnce sync.Once     // a second Shutdown must not write or close wake again
 	events   [128]unix.EpollEvent
+	// wait's callback, made once (a closure per call would allocate),
+	// and its results.
+	lookFn func(fd uintptr) bool
+	n      int
+	err    error
 }
 
 // wakeID is the epoll token of the loop's eventfd; connections' are >= 0.
@@ -119,35 +124,40 @@ func newLoop(s *Server) (*loop, error) {
 		f.Close()
 		return nil, err
 	}
-	return &loop{s: s, epfd: epfd, wake: wake, file: f, raw: raw, conns: map[int32]*conn{}, done: make(chan struct{})}, nil
+	l := &loop{s: s, epfd: epfd, wake: wake, file: f, raw: raw, conns: map[int32]*conn{}, done: make(chan struct{})}
+	l.lookFn = l.look
+	return l, nil
 }
 
 // wait returns the number of events it put in l.events: at once if there
 // are some, else once the poller says the set has some.
-func (l *loop) wait() (n int, err error) {
+func (l *loop) wait() (int, error) {
 	// The look must not be skipped or cut short: the poller forgets
 	// readiness it saw before the wait began, so only a look that finds
 	// the set empty guarantees a wakeup when events come. (Events a
 	// level-triggered socket still has go back on the set's ready list
 	// when reported, so the look finds them again.)
-	rerr := l.raw.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-			switch e {
-			case 0:
-				n = int(r)
-				return n > 0
-			case syscall.EINTR:
-				continue
-			}
-			err = e
-			return true
-		}
-	})
-	if rerr != nil {
-		return 0, rerr
+	l.n, l.err = 0, nil
+	if err := l.raw.Read(l.lookFn); err != nil {
+		return 0, err
 	}
-	return n, err
+	return l.n, l.err
+}
+
+// look is wait's callback: false (no event yet) asks the poller to wait.
+func (l *loop) look(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		switch e {
+		case 0:
+			l.n = int(r)
+			return l.n > 0
+		case syscall.EINTR:
+			continue
+		}
+		l.err = e
+		return true
+	}
 }
 
 // stop makes the loop hand every connection to a goroutine and end, and
@@ -378,21 +388,16 @@ func (c *conn) loopRead(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		switch e {
-		case 0:
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return int(n), nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return 0, errWouldBlock
-		}
+	n, e := sysRead(uintptr(c.fd), p)
+	switch {
+	case e == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case e != 0:
 		return 0, e
+	case n == 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // loopWrite writes p, never waiting: what the socket does not take now
@@ -401,11 +406,10 @@ func (c *conn) loopRead(p []byte) (int, error) {
 func (c *conn) loopWrite(p []byte) (int, error) {
 	total := len(p)
 	for len(c.pending) == 0 && len(p) > 0 {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, e := sysWrite(uintptr(c.fd), p)
 		switch e {
 		case 0:
 			p = p[n:]
-		case syscall.EINTR:
 		case syscall.EAGAIN:
 			c.pending = append(c.pending, p...)
 			p = nil

@@ -61,25 +61,43 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	return c.n, c.err
 }
 
+// sysRead is one read system call on a non-blocking socket, retried when
+// a signal interrupted it; p is not empty. It and sysWrite are the raw
+// calls of both rawConn and the event loops.
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
+// sysWrite is one write system call, like sysRead.
+func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
 // doRead reads once; false asks the poller to wait for readability.
 func (c *rawConn) doRead(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
-		switch e {
-		case 0:
-			c.n = int(n)
-			if n == 0 {
-				c.err = io.EOF
-			}
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
+	n, e := sysRead(fd, c.p)
+	switch e {
+	case 0:
+		c.n = n
+		if n == 0 {
+			c.err = io.EOF
 		}
+	case syscall.EAGAIN:
+		return false
+	default:
 		c.err = e
-		return true
 	}
+	return true
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
@@ -96,12 +114,11 @@ func (c *rawConn) Write(p []byte) (int, error) {
 // writability (the socket buffer is full).
 func (c *rawConn) doWrite(fd uintptr) bool {
 	for len(c.p) > 0 {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
+		n, e := sysWrite(fd, c.p)
 		switch e {
 		case 0:
-			c.n += int(n)
+			c.n += n
 			c.p = c.p[n:]
-		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
