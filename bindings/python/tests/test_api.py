@@ -329,6 +329,31 @@ def test_get_many(cache):
     assert cache.get_many([b"k1", b"k1"]) == {b"k1": b"v1"}
 
 
+def test_get_many_leaves_the_references_of_its_keys_as_they_were(cache):
+    # get_many holds its keys while the GIL is released: by a reference of
+    # its own for a small list or tuple of bytes, by a converted copy of the
+    # sequence otherwise. Either way, every reference is given back.
+    import sys
+
+    keys = [b"ref%03d" % i for i in range(80)]
+    cache.set_many({k: b"v" + k for k in keys[::2]})
+    present = set(keys[::2])
+    for name, make, asked in [
+        ("list of 64", lambda: keys[:64], keys[:64]),
+        ("tuple of 64", lambda: tuple(keys[:64]), keys[:64]),
+        ("list of 65", lambda: keys[:65], keys[:65]),
+        ("list with a str", lambda: keys[:10] + ["ref012"], keys[:10] + [keys[12]]),
+        ("generator", lambda: (k for k in keys[:20]), keys[:20]),
+        ("repeated key", lambda: [keys[0]] * 64, [keys[0]]),
+    ]:
+        want = {k: b"v" + k for k in asked if k in present}
+        before = [sys.getrefcount(k) for k in keys]
+        got = cache.get_many(make())
+        assert got == want, name
+        del got
+        assert [sys.getrefcount(k) for k in keys] == before, name
+
+
 def test_get_many_mixed_sizes_and_big_batches(cache):
     values = {b"key%05d" % i: bytes([i % 256]) * (i * 37 % 5000) for i in range(6000)}
     cache.set_many(values)

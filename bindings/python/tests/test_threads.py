@@ -270,3 +270,30 @@ def test_calls_release_the_gil():
     for fn in (_cache._c_rget, _cache._c_rset, _cache._c_rdelete, _cache._c_radd,
                _cache._c_rreplace, _cache._c_rcas, _cache._c_rincr, _cache._c_rdecr):
         assert fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI
+
+
+def test_get_many_of_a_list_another_thread_changes(cache):
+    # get_many releases the GIL during its C call: a list another thread
+    # changes meanwhile must not free a key the call is reading (each key is
+    # held by a reference of the call's own, not by the caller's list).
+    names = [b"mut%04d" % i for i in range(512)]
+    cache.set_many({k: b"v" + k for k in names})
+    shared = [bytes(names[i]) for i in range(64)]
+    done = threading.Event()
+
+    def work(i):
+        rng = random.Random(i)
+        if i == 0:  # the mutator: fresh key objects, so replaced ones die
+            while not done.is_set():
+                shared[rng.randrange(64)] = bytes(bytearray(rng.choice(names)))
+            return
+        try:
+            for _ in range(1000):
+                got = cache.get_many(shared)
+                assert 0 < len(got) <= 64
+                for k, v in got.items():
+                    assert v == b"v" + k
+        finally:
+            done.set()
+
+    run_threads(2, work)
