@@ -301,7 +301,9 @@ func (cfg *config) measure() (string, error) {
 		"Placement: *shared* lets the server and the generator run on any CPU, competing for them (with 2 CPUs and a 1-thread server "+
 		"the kernel then often preempts the server for the generator, and the p99 measures that arbitration as much as the server); "+
 		"*pinned* runs the server under taskset on as many CPUs as it has threads and the generator on the others (GOMAXPROCS = their number), "+
-		"and exists only where the machine has more CPUs than server threads. Load average before: %s.\n\n",
+		"and exists only where the machine has more CPUs than server threads. "+
+		"segcached runs its default I/O model (`-event-loops 0`): with 1 thread one event loop serves every text connection, "+
+		"as memcached's worker thread does; with 2 threads a goroutine serves each connection. Load average before: %s.\n\n",
 		strings.TrimSpace(string(version)), "(this tree)", numCPU(), w.conns, 100*w.getRatio, 100*(1-w.getRatio), w.keys, w.zipfS, w.valueLen, w.duration, cfg.runs, loadBefore)
 
 	if cfg.skipThroughput {
