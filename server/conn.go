@@ -169,6 +169,10 @@ func (c *conn) serve() {
 		}
 		keep, err := c.request()
 		if err != nil {
+			// The replies to the requests before the one the stream
+			// ended in (or failed in) still go out, as memcached sends
+			// its replies before it waits for more.
+			c.w.Flush()
 			c.logClose(err)
 			return
 		}

@@ -323,6 +323,12 @@ func (l *loop) service(c *conn) {
 		// Its goroutine waits until the client reads them, answers what
 		// is left, and meets the EOF or error of the read, if any.
 		l.handOff(c)
+	case readErr != nil && c.r.Buffered() > 0:
+		// The stream ended inside a request: its goroutine reads it as
+		// far as it goes and answers what a goroutine server answers (a
+		// storage command too large for the cache gets its error though
+		// its data never came), then meets the EOF or error again.
+		l.handOff(c)
 	case readErr != nil: // EOF or a failed socket: what was complete is answered
 		l.close(c, readErr)
 	case c.r.Buffered() == 0 && c.s.curConns.Load() > idleReleaseConns:
