@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -24,7 +25,12 @@ var (
 // FuzzServer feeds a byte stream to one connection of a live server and
 // checks that the server neither panics nor hangs and that everything it
 // answers is a well-formed reply of the protocol the stream's first byte
-// chose. The seed corpus is in testdata/fuzz/FuzzServer.
+// chose. Each stream goes to two new servers, one serving text
+// connections from an event loop and one from a goroutine per connection:
+// a text stream must get byte-identical replies from both
+// (unless it asks for stats, which report the process, or a clock second
+// passed between the two, which can change what expires and the TTLs
+// reported). The seed corpus is in testdata/fuzz/FuzzServer.
 func FuzzServer(f *testing.F) {
 	for _, s := range []string{
 		"set a 0 0 1\r\n1\r\nget a b\r\nincr a 5\r\n",
@@ -48,40 +54,71 @@ func FuzzServer(f *testing.F) {
 		bin = append(bin, p.bytes()...)
 	}
 	f.Add(bin)
-	cache, err := core.Open(core.Options{HeapBytes: 256 << 10, SegmentBytes: 64 << 10})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer cache.Close()
-	srv := New(cache, Config{MaxItem: 4096, MaxLine: 4096, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer ln.Close()
-
 	f.Fuzz(func(t *testing.T, in []byte) {
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+		isBinary := len(in) > 0 && in[0] == binproto.MagicRequest
+		second := time.Now().Unix()
+		var outs [][]byte
+		for _, loops := range []int{1, -1} { // an event loop; a goroutine per connection
+			out := exchange(t, startFuzzServer(t, loops), in)
+			if isBinary {
+				checkBinaryReplies(t, out)
+			} else {
+				checkReplies(t, out)
+			}
+			outs = append(outs, out)
 		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(ioTimeout))
-		go func() {
-			nc.Write(in)
-			nc.(*net.TCPConn).CloseWrite()
-		}()
-		out, err := io.ReadAll(nc)
-		if err != nil {
-			t.Fatalf("reading replies: %v (server hung?)", err)
-		}
-		if len(in) > 0 && in[0] == binproto.MagicRequest {
-			checkBinaryReplies(t, out)
-		} else {
-			checkReplies(t, out)
+		if !isBinary && !bytes.Contains(in, []byte("stats")) && time.Now().Unix() == second && !bytes.Equal(outs[0], outs[1]) {
+			t.Fatalf("an event loop replied %q, a goroutine %q", outs[0], outs[1])
 		}
 	})
+}
+
+// startFuzzServer starts a server on a new small cache, both closed when
+// t ends, and returns its address. A new one per stream: what a stream
+// gets depends on that stream alone, so every failure reproduces from
+// its input.
+func startFuzzServer(t *testing.T, loops int) string {
+	cache, err := core.Open(core.Options{HeapBytes: 256 << 10, SegmentBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cache, Config{MaxItem: 4096, MaxLine: 4096, EventLoops: loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+		cache.Close()
+	})
+	return ln.Addr().String()
+}
+
+// exchange writes in to a new connection to addr, closes its write side
+// and returns everything the server answered until it closed.
+func exchange(t *testing.T, addr string, in []byte) []byte {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(ioTimeout))
+	go func() {
+		nc.Write(in)
+		nc.(*net.TCPConn).CloseWrite()
+	}()
+	out, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("reading replies: %v (server hung?)", err)
+	}
+	return out
 }
 
 // checkReplies fails t unless out is a sequence of well-formed replies.
