@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"hash/fnv"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"regexp"
 	"strconv"
@@ -102,7 +104,11 @@ func startFuzzServer(t *testing.T, loops int) string {
 }
 
 // exchange writes in to a new connection to addr, closes its write side
-// and returns everything the server answered until it closed.
+// and returns everything the server answered until it closed. It writes
+// in pieces whose sizes come from a hash of in (so both servers get the
+// same ones, and a failure reproduces): a server that reads a request in
+// several pieces must answer as if it had read it whole, and an event
+// loop keeps what it has scanned of a line between reads.
 func exchange(t *testing.T, addr string, in []byte) []byte {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -111,7 +117,19 @@ func exchange(t *testing.T, addr string, in []byte) []byte {
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(ioTimeout))
 	go func() {
-		nc.Write(in)
+		h := fnv.New64a()
+		h.Write(in)
+		rng := rand.New(rand.NewPCG(h.Sum64(), 1))
+		for rest := in; len(rest) > 0; {
+			n := len(rest)
+			if rng.IntN(4) != 0 { // else the rest in one piece
+				n = min(n, 1+rng.IntN(64))
+			}
+			if _, err := nc.Write(rest[:n]); err != nil {
+				break
+			}
+			rest = rest[n:]
+		}
 		nc.(*net.TCPConn).CloseWrite()
 	}()
 	out, err := io.ReadAll(nc)
