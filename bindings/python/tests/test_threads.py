@@ -297,3 +297,26 @@ def test_get_many_of_a_list_another_thread_changes(cache):
             done.set()
 
     run_threads(2, work)
+
+
+def test_batches_of_threads_sharing_one_cache_object(cache):
+    # get_many and set_many take their arrays from a block the cache object
+    # keeps; a call that finds it in use by another thread (which released
+    # the GIL) must take its own, or the two calls would overwrite each
+    # other's keys, buffers and statuses. Every value names its key.
+    keys = [b"blk%04d" % i for i in range(256)]
+    cache.set_many({k: k + b"=0" for k in keys})
+
+    def work(i):
+        rng = random.Random(i)
+        for r in range(400):
+            batch = rng.sample(keys, 64)
+            if r % 2:
+                cache.set_many({k: k + b"=%d.%d" % (i, r) + b"x" * rng.randrange(300) for k in batch})
+            else:
+                got = cache.get_many(batch)
+                assert set(got) == set(batch)
+                for k, v in got.items():
+                    assert v.startswith(k + b"="), (k, v[:40])
+
+    run_threads(4, work)
