@@ -87,8 +87,7 @@ static void on_fork_child(void) {
 #define SLOT_MAX (16 << 10)
 #define ARENA_MAX ((size_t)16 << 20)
 /* Batch calls take their arrays from a block kept by the object up to this
- * size (a malloc and free of ~11 KB per get_many(64) cost 2-3 ns per key),
- * and hold the keys of a list or tuple of up to SMALL_BATCH bytes objects
+ * size (not a malloc and free of ~11 KB per get_many(64)), and hold the keys of a list or tuple of up to SMALL_BATCH bytes objects
  * in an array on the stack instead of a copy of the list. */
 #define SCRATCH_MAX ((size_t)64 << 10)
 #define SMALL_BATCH 64
