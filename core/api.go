@@ -118,6 +118,15 @@ type Options struct {
 	// S3FIFOAdmissionRatio is the share of segments given to the admission
 	// pool under PolicyS3FIFO (default 0.1; between 0.01 and 0.9).
 	S3FIFOAdmissionRatio float64
+	// Prefault makes the whole heap and the initial hashtable resident at
+	// Open (one write per page) instead of as writes first reach each
+	// page. Without it, the first write into a never-used segment takes
+	// page faults that allocate and zero the memory (2 MiB at a time with
+	// huge pages): a cost on the write path, once per page, while a new
+	// cache fills. With it, Open pays that up front and the cache's
+	// resident memory is its full size from the start, as with memcached's
+	// preallocation (-L) or the Rust segcache crate's populated heap.
+	Prefault bool
 	// Seed drives the random choices of the eviction policies (random,
 	// random_fifo, util's sample, merge's choice of bucket). The default, 0,
 	// is a seed like any other: the same workload replayed on the same

@@ -192,6 +192,10 @@ func Open(opts Options) (*Cache, error) {
 		_ = arena.Unmap(c.arena)
 		return nil, fmt.Errorf("%w: %v", ErrNoMemory, err)
 	}
+	if opts.Prefault {
+		arena.Prefault(c.arena)
+		arena.Prefault(ht.Memory())
+	}
 	c.ht.Store(ht)
 	// Retiring whole segments for a table smaller than one would give up
 	// more memory than the table takes: a table up to a segment's size

@@ -56,13 +56,20 @@ func TestUnmapReturnsAddressSpace(t *testing.T) {
 }
 
 // mappedBytes is the process's virtual size (VmSize).
-func mappedBytes(t *testing.T) uint64 {
+func mappedBytes(t *testing.T) uint64 { return statusBytes(t, "VmSize:") }
+
+// residentBytes is the process's resident memory (VmRSS).
+func residentBytes(t *testing.T) uint64 { return statusBytes(t, "VmRSS:") }
+
+// statusBytes reads a field of /proc/self/status given in kB.
+func statusBytes(t *testing.T, field string) uint64 {
+	t.Helper()
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmSize:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -70,8 +77,32 @@ func mappedBytes(t *testing.T) uint64 {
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmSize in /proc/self/status")
+	t.Fatalf("no %s in /proc/self/status", field)
 	return 0
+}
+
+// A fresh mapping costs no resident memory until it is written; Prefault
+// makes all of it resident at once, and leaves it zero.
+func TestPrefaultMakesTheMappingResident(t *testing.T) {
+	const n = 32 << 20
+	before := residentBytes(t)
+	m, err := Map(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Unmap(m)
+	if grown := int64(residentBytes(t)) - int64(before); grown > n/4 {
+		t.Fatalf("a fresh mapping of %d bytes is already resident: RSS grew by %d", n, grown)
+	}
+	Prefault(m)
+	if grown := int64(residentBytes(t)) - int64(before); grown < n*9/10 {
+		t.Errorf("after Prefault of %d bytes RSS grew by %d, want nearly all of it", n, grown)
+	}
+	for i := range m {
+		if m[i] != 0 {
+			t.Fatalf("Prefault changed byte %d to %d", i, m[i])
+		}
+	}
 }
 
 // Release zeroes the whole pages inside its range and nothing outside it,
