@@ -71,7 +71,7 @@ full)
 		for r in 1 2 3 4 5; do
 			echo "round $r/5" >&2
 			run "$out/bench-throughput.test" -test.run '^$' -test.bench '^BenchmarkThroughput$' -test.benchtime "$BENCH_TIME" \
-				-test.cpu 1,2 -systems core >>"$out/bench-rustpeer.txt"
+				-test.cpu 1,2 -systems core -policy merge -prefault >>"$out/bench-rustpeer.txt"
 			run "$out/rust-peer/release/segcache-rs-peer" "$out/bench-keystream.bin" -ops "$ops" -runs 1 >>"$out/bench-rustpeer.txt"
 		done
 	else

@@ -19,5 +19,8 @@
 //
 // Flags (after -args or directly): -keys N (default 1,000,000), -systems
 // a,b (BenchmarkThroughput; default all), -scaling-systems a,b, -hashfill f
-// (core's hashtable fill target).
+// (core's hashtable fill target), -policy name (core's eviction policy),
+// -prefault (core's Options.Prefault; §1b sets it and -policy merge, so that
+// core runs as the Rust crate does: merge eviction, a heap made resident
+// before the timed runs).
 package throughput

@@ -11,12 +11,15 @@ import (
 	"testing"
 
 	"github.com/segcache/segcache/bench/harness"
+	"github.com/segcache/segcache/core"
 )
 
 var (
 	flagKeys     = flag.Int("keys", 1_000_000, "distinct keys (all inserted before the benchmarks)")
 	flagSystems  = flag.String("systems", strings.Join(harness.Systems, ","), "systems to run, comma-separated")
 	flagHashFill = flag.Float64("hashfill", harness.DefaultHashFill, "core: smallest 2^HashPower with slots*fill >= keys")
+	flagPolicy   = flag.String("policy", "", "core: eviction policy (default: core's default)")
+	flagPrefault = flag.Bool("prefault", false, "core: Options.Prefault (the heap resident from Open, as the Rust crate's populated heap)")
 )
 
 const (
@@ -49,7 +52,16 @@ func getWorkload() *workload {
 //
 // order is the insertion order of the key indexes (nil: index order).
 func fill(b *testing.B, sys string, w *workload, order []int) harness.Cache {
-	c, err := harness.Open(sys, harness.FitSpec(w.hit.Len(), *flagHashFill))
+	spec := harness.FitSpec(w.hit.Len(), *flagHashFill)
+	spec.Core.Prefault = *flagPrefault
+	if *flagPolicy != "" {
+		p, err := core.ParsePolicy(*flagPolicy)
+		if err != nil {
+			b.Fatal(err)
+		}
+		spec.Core.Eviction = p
+	}
+	c, err := harness.Open(sys, spec)
 	if err != nil {
 		b.Fatalf("open %s: %v", sys, err)
 	}

@@ -42,9 +42,13 @@ func rustPeer(w func(string, ...any), path string, behind *[]string) error {
 	}
 	w("The crates.io `segcache` crate (bench/rust-peer, its default features) driven with the §1 workload read from a\n")
 	w("key stream file that Go writes (bench/cmd/keystream): the same %d keys, miss keys, Zipf 0.99 sequence and\n", keys)
-	w("64-byte value, the same heap, segment size and hash power, merge eviction (8 per pass, 4 into 1). Rounds\n")
+	w("64-byte value, the same heap, segment size and hash power, the same configuration: merge eviction (8 per pass,\n")
+	w("4 into 1) in both (core runs with -policy merge; §1 runs its default, S3-FIFO), and a heap made resident before\n")
+	w("the timed runs in both (the crate maps it populated; core runs with -prefault, its Options.Prefault). Rounds\n")
 	w("alternate a core-only run of bench/throughput and a run of the Rust program; a get copies the value into a\n")
-	w("caller buffer in both. Target: core ≤ 0.6 × the crate in every operation.\n\n")
+	w("caller buffer in both. Each run is one pass per operation on one cache, so a set there includes what the\n")
+	w("first overwrites after a fill cost (§1's median of 5 passes on one cache does not). Target: core ≤ 0.6 × the\n")
+	w("crate in every operation.\n\n")
 	w("| operation | threads | core | segcache (Rust) | core ÷ Rust | Rust hit%% | Rust failed sets |\n|---|---|---|---|---|---|---|\n")
 	for _, op := range ops {
 		for _, cpu := range []int{1, 2} {

@@ -266,8 +266,10 @@ fn main() {
     println!("pkg: segcache (crates.io) 0.4.4 via bench/rust-peer");
     for _ in 0..runs {
         // A fresh cache per run, as each Go -count run opens one.
-        // core's default policy is merge (8 segments per pass, 4 merged
-        // into one, no compaction): the crate's Merge with the same numbers.
+        // bench/run.sh runs core with -policy merge (8 segments per pass,
+        // 4 merged into one, no compaction, core's merge defaults): the
+        // crate's Merge with the same numbers. The crate maps its heap
+        // populated; core runs with -prefault to match.
         let c = Segcache::builder()
             .heap_size(w.heap_bytes)
             .segment_size(w.segment_bytes as i32)
