@@ -7,7 +7,7 @@
 //	segcached -p 11211 -l 127.0.0.1 -m 1024 -c 4096 -t 4
 //
 // The flags follow memcached's where one exists (-p, -l, -s, -a, -m, -c,
-// -t, -I); the engine adds -segment-size, -eviction and -hash-power. It logs
+// -t, -I, -L); the engine adds -segment-size, -eviction and -hash-power. It logs
 // with log/slog (text or JSON on stderr) and shuts down gracefully on
 // SIGTERM or SIGINT: it stops accepting, answers the requests already
 // received, and exits.

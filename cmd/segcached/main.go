@@ -36,7 +36,7 @@ type options struct {
 	portFile                           string
 	idleTimeout, shutdownTimeout       time.Duration
 	maxLine                            int
-	version                            bool
+	version, prefault                  bool
 	eventLoops                         int
 }
 
@@ -62,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&o.portFile, "port-file", "", "write the TCP port listened on to this file (for -p 0)")
 	fl.IntVar(&o.eventLoops, "event-loops", 0, "event loops serving text connections as memcached's threads do (0: one with -t 1, else none; -1: none); the others get a goroutine each, as every connection does with -idle-timeout")
+	fl.BoolVar(&o.prefault, "L", false, "make the item memory and the hashtable resident at start, as memcached's -L preallocates (transparent huge pages are asked for either way): no write pays a first-touch page fault, and the process's RSS is its full size from the start")
 	fl.BoolVar(&o.version, "V", false, "print the version and exit")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -159,6 +160,7 @@ func serve(o *options, log *slog.Logger) error {
 		SegmentBytes: uint32(segSize),
 		HashPower:    uint32(o.hashPower),
 		Eviction:     policy,
+		Prefault:     o.prefault,
 	})
 	if err != nil {
 		return err
