@@ -82,6 +82,9 @@ func optionsFromC(p *C.segcache_options) (core.Options, C.int) {
 	if fills(size, unsafe.Offsetof(p.s3fifo_admission_ratio), 8) {
 		o.S3FIFOAdmissionRatio = float64(p.s3fifo_admission_ratio)
 	}
+	if fills(size, unsafe.Offsetof(p.prefault), 4) {
+		o.Prefault = p.prefault != 0
+	}
 	if o.MergeMax < 0 || o.MergeTarget < 0 || o.MergeCompact < 0 ||
 		math.IsNaN(o.S3FIFOAdmissionRatio) || o.S3FIFOAdmissionRatio < 0 {
 		return o, C.SEGCACHE_EINVAL

@@ -121,9 +121,10 @@ func capi_segcache_strerror(status C.int) C.capi_cstring {
 // hash_power = 0 (sized from heap_bytes), eviction =
 // SEGCACHE_EVICT_S3FIFO, merge_max = 8, merge_target = 0 (follows
 // merge_max: min(4, merge_max)), merge_compact = 0,
-// s3fifo_admission_ratio = 0.1. It writes the whole struct as this
-// header defines it, so opts must point to a segcache_options of this
-// header (not a smaller struct from an older one). A NULL opts is ignored.
+// s3fifo_admission_ratio = 0.1, prefault = 0. It writes the whole struct
+// (its padding as zeros) as this header defines it, so opts must point to
+// a segcache_options of this header (not a smaller struct from an older
+// one). A NULL opts is ignored.
 //
 // Thread safety: any thread, also in a child after fork(); opts belongs
 // to the caller.

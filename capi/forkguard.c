@@ -1,6 +1,7 @@
 /* forkguard.c: fork detection and the exports that never enter Go (see
  * forkguard.h). */
 #include <pthread.h>
+#include <string.h>
 
 #include "forkguard.h"
 
@@ -31,15 +32,18 @@ void capi_c_options_init(segcache_options *opts) {
     if (opts == NULL) {
         return;
     }
-    *opts = (segcache_options){
-        .size = sizeof(segcache_options),
-        .heap_bytes = 64u << 20,
-        .segment_bytes = 1u << 20,
-        .hash_power = 0,
-        .eviction = SEGCACHE_EVICT_S3FIFO,
-        .merge_max = 8,
-        .merge_target = 0, /* follows merge_max: min(4, merge_max) */
-        .merge_compact = 0,
-        .s3fifo_admission_ratio = 0.1,
-    };
+    /* Field by field over zeros, padding included: a library older than
+     * this header checks that the bytes past the fields it knows are zero,
+     * and a struct assignment may leave padding unspecified. */
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof(segcache_options);
+    opts->heap_bytes = 64u << 20;
+    opts->segment_bytes = 1u << 20;
+    opts->hash_power = 0;
+    opts->eviction = SEGCACHE_EVICT_S3FIFO;
+    opts->merge_max = 8;
+    opts->merge_target = 0; /* follows merge_max: min(4, merge_max) */
+    opts->merge_compact = 0;
+    opts->s3fifo_admission_ratio = 0.1;
+    opts->prefault = 0;
 }

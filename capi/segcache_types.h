@@ -153,6 +153,12 @@ typedef struct segcache_options {
                                  1/merge_compact full after deletes (default 0: off) */
     double   s3fifo_admission_ratio; /* S3FIFO: share of segments in the admission
                                         pool, 0.01 to 0.9 (default 0.1) */
+    uint32_t prefault;        /* nonzero: make the heap and the initial hashtable
+                                 resident at open (every page written once), so
+                                 that no later write pays a first-touch page
+                                 fault; the cache's resident memory is then its
+                                 full size from the start (default 0: resident
+                                 as writes first reach it) */
 } segcache_options;
 
 /* The smallest size segcache_open() accepts in segcache_options.size: the

@@ -161,6 +161,12 @@ typedef struct segcache_options {
                                  1/merge_compact full after deletes (default 0: off) */
     double   s3fifo_admission_ratio; /* S3FIFO: share of segments in the admission
                                         pool, 0.01 to 0.9 (default 0.1) */
+    uint32_t prefault;        /* nonzero: make the heap and the initial hashtable
+                                 resident at open (every page written once), so
+                                 that no later write pays a first-touch page
+                                 fault; the cache's resident memory is then its
+                                 full size from the start (default 0: resident
+                                 as writes first reach it) */
 } segcache_options;
 
 /* The smallest size segcache_open() accepts in segcache_options.size: the
@@ -235,9 +241,10 @@ SEGCACHE_API const char *segcache_strerror(int status);
  * hash_power = 0 (sized from heap_bytes), eviction =
  * SEGCACHE_EVICT_S3FIFO, merge_max = 8, merge_target = 0 (follows
  * merge_max: min(4, merge_max)), merge_compact = 0,
- * s3fifo_admission_ratio = 0.1. It writes the whole struct as this
- * header defines it, so opts must point to a segcache_options of this
- * header (not a smaller struct from an older one). A NULL opts is ignored.
+ * s3fifo_admission_ratio = 0.1, prefault = 0. It writes the whole struct
+ * (its padding as zeros) as this header defines it, so opts must point to
+ * a segcache_options of this header (not a smaller struct from an older
+ * one). A NULL opts is ignored.
  *
  * Thread safety: any thread, also in a child after fork(); opts belongs
  * to the caller.

@@ -94,6 +94,8 @@ public:
     Options &merge_target(int32_t v) noexcept { o_.merge_target = v; return *this; }
     Options &merge_compact(int32_t v) noexcept { o_.merge_compact = v; return *this; }
     Options &s3fifo_admission_ratio(double v) noexcept { o_.s3fifo_admission_ratio = v; return *this; }
+    // prefault(true): the heap and the initial hashtable resident at open.
+    Options &prefault(bool v) noexcept { o_.prefault = v ? 1u : 0u; return *this; }
     const segcache_options &raw() const noexcept { return o_; }
 
 private:

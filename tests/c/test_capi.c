@@ -10,6 +10,7 @@
  * "stress ROUNDS" repeats only the pthread stress tests (make stress-capi). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,7 +40,8 @@ _Static_assert(offsetof(segcache_options, eviction) == 24, "options layout");
 _Static_assert(offsetof(segcache_options, eviction) + 4 == SEGCACHE_OPTIONS_MIN_SIZE, "min size");
 _Static_assert(offsetof(segcache_options, merge_max) == 28, "options layout");
 _Static_assert(offsetof(segcache_options, s3fifo_admission_ratio) == 40, "options layout");
-_Static_assert(sizeof(segcache_options) == 48, "options size");
+_Static_assert(offsetof(segcache_options, prefault) == 48, "options layout");
+_Static_assert(sizeof(segcache_options) == 56, "options size");
 _Static_assert(offsetof(segcache_stats, items) == 8, "stats layout");
 _Static_assert(offsetof(segcache_stats, expired_segments) + 8 == SEGCACHE_STATS_MIN_SIZE, "min size");
 _Static_assert(offsetof(segcache_stats, merged_segments) == 128, "stats layout");
@@ -136,6 +138,14 @@ static void test_options_init(void) {
     CHECK(o.eviction == SEGCACHE_EVICT_S3FIFO);
     CHECK(o.merge_max == 8 && o.merge_target == 0 && o.merge_compact == 0);
     CHECK(o.s3fifo_admission_ratio == 0.1);
+    CHECK(o.prefault == 0);
+    /* Padding is zero too: an older library rejects nonzero bytes past the
+     * fields it knows, and the padding after prefault is such bytes. */
+    const unsigned char *bytes = (const unsigned char *)&o;
+    for (size_t i = offsetof(segcache_options, size) + 4; i < offsetof(segcache_options, heap_bytes); i++)
+        CHECK(bytes[i] == 0);
+    for (size_t i = offsetof(segcache_options, prefault) + 4; i < sizeof o; i++)
+        CHECK(bytes[i] == 0);
     segcache_options_init(NULL); /* ignored, no crash */
     CHECK(SEGCACHE_EVICT_NONE == 0 && SEGCACHE_EVICT_RANDOM == 1 &&
           SEGCACHE_EVICT_RANDOM_FIFO == 2 && SEGCACHE_EVICT_FIFO == 3 &&
@@ -291,6 +301,56 @@ static void test_open_close(void) {
     CHECK_RC(segcache_get(b, KEY("only-a"), NULL, 0, &vlen, NULL), SEGCACHE_ENOTFOUND);
     CHECK_RC(segcache_close(a), SEGCACHE_OK);
     CHECK_RC(segcache_close(b), SEGCACHE_OK);
+}
+
+/* resident_bytes is this process's VmRSS, or 0 if it cannot be read. */
+static uint64_t resident_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmRSS: %" SCNu64 " kB", &kb) == 1) break;
+    }
+    fclose(f);
+    return kb << 10;
+}
+
+/* prefault makes the heap resident at open; without it, or from a caller
+ * whose struct ends before the field, a new cache costs next to nothing
+ * resident. Each cache serves. */
+static void test_prefault(void) {
+    const uint64_t heap = 32u << 20;
+    struct {
+        uint32_t prefault, size; /* size 0: sizeof(segcache_options) */
+        int resident;
+    } cases[] = {
+        {0, 0, 0},
+        {1, 0, 1},
+        {1, offsetof(segcache_options, prefault), 0}, /* an older header's caller */
+    };
+    CHECK(resident_bytes() > 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        segcache_options o;
+        segcache_options_init(&o);
+        o.heap_bytes = heap;
+        o.prefault = cases[i].prefault;
+        if (cases[i].size != 0) o.size = cases[i].size;
+        uint64_t before = resident_bytes();
+        segcache_t c = 0;
+        CHECK_RC(segcache_open(&o, &c), SEGCACHE_OK);
+        int64_t grown = (int64_t)resident_bytes() - (int64_t)before;
+        if (cases[i].resident)
+            CHECK(grown >= (int64_t)(heap * 9 / 10));
+        else
+            CHECK(grown < (int64_t)(heap / 4));
+        CHECK_RC(segcache_set(c, KEY("k"), "v", 1, 0), SEGCACHE_OK);
+        char buf[4];
+        size_t vlen = 0;
+        CHECK_RC(segcache_get(c, KEY("k"), buf, sizeof buf, &vlen, NULL), SEGCACHE_OK);
+        CHECK(vlen == 1 && buf[0] == 'v');
+        CHECK_RC(segcache_close(c), SEGCACHE_OK);
+    }
 }
 
 /* Every function that takes a handle rejects 0, forged and closed ones. */
@@ -1217,6 +1277,7 @@ int main(int argc, char **argv) {
     RUN(test_strerror());
     RUN(test_options_init());
     RUN(test_open_close());
+    RUN(test_prefault());
     RUN(test_bad_handles());
     RUN(test_set_get());
     RUN(test_get_buf());

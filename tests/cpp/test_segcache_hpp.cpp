@@ -186,6 +186,14 @@ static void test_options_and_stats() {
     o.eviction(segcache::Eviction::merge).merge_max(6).merge_target(3).merge_compact(2).hash_power(16);
     EXPECT(o.raw().merge_max == 6 && o.raw().merge_target == 3 && o.raw().merge_compact == 2 &&
            o.raw().hash_power == 16);
+    EXPECT(o.raw().prefault == 0);
+    EXPECT(segcache::Options(o).prefault(true).raw().prefault == 1);
+    EXPECT(segcache::Options(o).prefault(true).prefault(false).raw().prefault == 0);
+    {
+        segcache::Cache p(segcache::Options(o).prefault(true));
+        p.set("a", "1");
+        EXPECT(p.get("a") == "1"s);
+    }
     segcache::Cache c(o);
     c.set("a", "1");
     c.get("a");

@@ -384,8 +384,10 @@ class CacheBase:
     table, 2^hash_power slots; 0 = one slot per 256 heap bytes; it doubles
     when it fills), eviction (one of segcache.EVICTIONS: "none",
     "random", "random_fifo", "fifo", "cte", "util", "merge", "s3fifo"
-    (default)), merge_max, merge_target, merge_compact (merge policy) and
-    s3fifo_admission_ratio (s3fifo policy).
+    (default)), merge_max, merge_target, merge_compact (merge policy),
+    s3fifo_admission_ratio (s3fifo policy) and prefault (True: the heap and
+    the initial table are made resident at open, so that no write pays a
+    first-touch page fault; default False).
 
     Keys are bytes, bytearray, memoryview or str (UTF-8), 1 to 255 bytes;
     values are bytes, bytearray or memoryview. A ttl is whole seconds (an
@@ -412,6 +414,7 @@ class CacheBase:
         merge_target: int | None = None,
         merge_compact: int | None = None,
         s3fifo_admission_ratio: float | None = None,
+        prefault: bool | None = None,
     ):
         self._h = _NO_HANDLE
         self._finalizer = None
@@ -471,6 +474,10 @@ class CacheBase:
                     f"s3fifo_admission_ratio must be in [0, 1), not {r}"
                 )
             put("s3fifo_admission_ratio", r)
+        if prefault is not None:
+            if not isinstance(prefault, bool):
+                raise TypeError(f"prefault must be a bool, not {type(prefault).__name__}")
+            put("prefault", int(prefault))
 
         h = c_uint64()
         rc = _c_open(raw, byref(h))
@@ -486,6 +493,8 @@ class CacheBase:
             for name, _ in _lib.Options._fields_
             if name != "size"
         }
+        if "prefault" in self._opts:
+            self._opts["prefault"] = bool(self._opts["prefault"])
         # The hot calls take the handle as a c_uint64 object (no argtypes).
         self._h = c_uint64(h.value)
         self._attach(h.value)

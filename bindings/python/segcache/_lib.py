@@ -61,6 +61,7 @@ class Options(Structure):
         ("merge_target", c_int32),
         ("merge_compact", c_int32),
         ("s3fifo_admission_ratio", c_double),
+        ("prefault", c_uint32),
     ]
 
 

@@ -723,6 +723,32 @@ def test_default_options():
         assert o["heap_bytes"] == 64 << 20
         assert o["segment_bytes"] == 1 << 20
         assert o["eviction"] == segcache.EVICTIONS.index("s3fifo")
+        assert o["prefault"] is False
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) << 10
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+# prefault=True makes the heap resident at open; without it a new cache
+# costs next to nothing resident. Either way it serves.
+@pytest.mark.parametrize("prefault", [False, True])
+def test_prefault(prefault):
+    heap = 32 << 20
+    before = _resident_bytes()
+    with segcache.Cache(heap_bytes=heap, prefault=prefault) as c:
+        grown = _resident_bytes() - before
+        if prefault:
+            assert grown >= heap * 9 // 10
+        else:
+            assert grown < heap // 4
+        assert c.options["prefault"] is prefault
+        c[b"k"] = b"v"
+        assert c[b"k"] == b"v"
 
 
 def test_eviction_names():
@@ -763,6 +789,8 @@ def test_invalid_options(kwargs):
         (dict(heap_bytes=1.5), TypeError),
         (dict(s3fifo_admission_ratio="0.5"), TypeError),
         (dict(s3fifo_admission_ratio=1.0), ValueError),
+        (dict(prefault=1), TypeError),
+        (dict(prefault="yes"), TypeError),
     ],
 )
 def test_option_types_and_ranges(kwargs, exc):

@@ -239,6 +239,9 @@ structs! {
         /// S3FIFO: share of segments in the admission pool, 0.01 to 0.9
         /// (default 0.1).
         pub s3fifo_admission_ratio: f64,
+        /// Nonzero: the heap and the initial hashtable are made resident at
+        /// open, so that no write pays a first-touch page fault (default 0).
+        pub prefault: u32,
     }
 
     /// Statistics filled by [`segcache_stats_get`]; set `size` to
@@ -370,11 +373,12 @@ functions! {
 // here fails the build before any test runs.
 const _: () = {
     assert!(core::mem::size_of::<segcache_t>() == 8);
-    assert!(core::mem::size_of::<segcache_options>() == 48);
+    assert!(core::mem::size_of::<segcache_options>() == 56);
     assert!(core::mem::align_of::<segcache_options>() == 8);
     assert!(core::mem::offset_of!(segcache_options, heap_bytes) == 8);
     assert!(core::mem::offset_of!(segcache_options, eviction) == 24);
     assert!(core::mem::offset_of!(segcache_options, s3fifo_admission_ratio) == 40);
+    assert!(core::mem::offset_of!(segcache_options, prefault) == 48);
     assert!(core::mem::size_of::<segcache_stats>() == 160);
     assert!(core::mem::align_of::<segcache_stats>() == 8);
     assert!(core::mem::offset_of!(segcache_stats, items) == 8);

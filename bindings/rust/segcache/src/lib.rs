@@ -208,6 +208,15 @@ impl Builder {
         self
     }
 
+    /// Make the heap and the initial hashtable resident when the cache
+    /// opens (every page written once), so that no write pays a
+    /// first-touch page fault; the cache's resident memory is then its
+    /// full size from the start. Default: resident as writes reach it.
+    pub fn prefault(mut self, on: bool) -> Builder {
+        self.opts.prefault = u32::from(on);
+        self
+    }
+
     /// The raw options as they will be passed to `segcache_open`.
     pub fn options(&self) -> &sys::segcache_options {
         &self.opts

@@ -36,8 +36,10 @@ fn builder_starts_from_the_library_defaults() {
         .merge_max(6)
         .merge_target(3)
         .merge_compact(2)
-        .s3fifo_admission_ratio(0.25);
+        .s3fifo_admission_ratio(0.25)
+        .prefault(true);
     let o = b.options();
+    assert_eq!(o.prefault, 1);
     assert_eq!(
         (
             o.heap_bytes,
