@@ -125,7 +125,9 @@ type Options struct {
 	// huge pages): a cost on the write path, once per page, while a new
 	// cache fills. With it, Open pays that up front and the cache's
 	// resident memory is its full size from the start, as with memcached's
-	// preallocation (-L) or the Rust segcache crate's populated heap.
+	// preallocation (-L) or the Rust segcache crate's populated heap
+	// (segments retired to pay for a growth of the table are still given
+	// back to the system).
 	Prefault bool
 	// Seed drives the random choices of the eviction policies (random,
 	// random_fifo, util's sample, merge's choice of bucket). The default, 0,
