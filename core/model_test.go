@@ -528,6 +528,8 @@ func TestModel(t *testing.T) {
 		{"none", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, false, 50},
 		{"none-clear", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, true, 20},
 		{"merge", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyMerge}, false, 200},
+		// An 8 MiB table: sets write their item before they look the key up.
+		{"merge-large-table", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 20, Eviction: core.PolicyMerge}, false, 200},
 		{"s3fifo", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, 8},
 		{"small-segments", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4096, Eviction: core.PolicyNone}, false, 30},
 		// A 16-slot table for 200 keys: the model runs across growths.

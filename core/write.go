@@ -120,6 +120,29 @@ func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token
 // full and the table should grow before anything is evicted for it.
 var errNeedGrow = errors.New("segcache: the hashtable should grow")
 
+// earlyWriteTableBytes is the table size from which a set reserves and
+// writes its item before it looks the key up. The reservation's locked
+// instructions, issued first, hold back the bucket load: a loss of 2-4%
+// per set where the bucket would have been in a CPU cache, and a gain of
+// 3-9% where it is a memory miss (bench/cmd/evict, fifo and merge, 4 KiB
+// segments: slower with tables of 128 KiB to 2 MiB, even or faster at
+// 8 MiB, faster at 32 MiB). A constant, not the CPU's cache size: the
+// order changes which bytes a retried set leaves dead, so a replay's
+// evictions must not depend on the machine. A variable for the tests,
+// which force both orders.
+var earlyWriteTableBytes uint64 = 8 << 20
+
+// writeItem writes key → val, or the number num if numeric, into dst,
+// stamped with the next write stamp of the key's stripe mu (held).
+func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) {
+	mu.stamp++
+	if numeric {
+		item.WriteNumeric(dst, key, num, 0, mu.stamp&item.StampMask)
+	} else {
+		item.Write(dst, key, val, mu.stamp&item.StampMask)
+	}
+}
+
 // storeOnce is one attempt of store, under the key's stripe. With mayGrow,
 // a full bucket pair returns errNeedGrow and the table it was full in.
 func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, token uint64, mayGrow bool) (*hashtable.Table, error) {
@@ -151,20 +174,28 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	// memory miss: a refused set at 65,536 segments of 4 KiB cost 310 ns
 	// with the lookup, 165 without, 140 at 256 segments). Add, replace and
 	// cas look up first, so their answer about the key (ErrExists,
-	// ErrNotFound) comes before ErrNoSpace as it always has. Reserving
-	// first for the other policies' sets, so that the reservation overlaps
-	// the bucket miss lockKey started, measured no gain.
-	early := mode == modeSet && c.policy == PolicyNone
+	// ErrNotFound) comes before ErrNoSpace as it always has.
+	//
+	// The other policies' sets (but S3-FIFO's, whose pool depends on what
+	// the lookup finds) also reserve and write the item first when the
+	// table is large (see earlyWriteTableBytes): the bucket miss that
+	// lockKey's prefetch started then overlaps that work instead of
+	// stalling the lookup.
+	early := mode == modeSet && (c.policy == PolicyNone ||
+		c.policy != PolicyS3FIFO && k.Table().Bytes() >= earlyWriteTableBytes)
 	for attempt := 0; ; attempt++ {
 		var (
 			id  int32
 			off int
 			gen uint32
+			dst []byte
 		)
 		if early {
 			if id, off, gen, err = c.reserve(bucket, segment.PoolMain, lane, size); err != nil {
 				return nil, err
 			}
+			dst = c.segBytes(id)[off : off+size]
+			writeItem(dst, key, val, num, numeric, mu)
 		}
 		var f found
 		had := c.find(&k, &f)
@@ -192,20 +223,14 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if c.policy == PolicyS3FIFO {
 			pool = c.s3fifoPool(live, &f, &k)
 		}
-		mu.stamp++
-		stamp := mu.stamp & item.StampMask
 		if !early {
 			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
 				return nil, err
 			}
+			dst = c.segBytes(id)[off : off+size]
+			writeItem(dst, key, val, num, numeric, mu)
 		}
 		hdr := &c.segs.Headers[id]
-		dst := c.segBytes(id)[off : off+size]
-		if numeric {
-			item.WriteNumeric(dst, key, num, 0, stamp)
-		} else {
-			item.Write(dst, key, val, stamp)
-		}
 		loc := hashtable.MakeLoc(id, gen, off)
 		var res publishResult
 		var waitP *uint64
