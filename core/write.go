@@ -133,7 +133,8 @@ var errNeedGrow = errors.New("segcache: the hashtable should grow")
 var earlyWriteTableBytes uint64 = 8 << 20
 
 // writeItem writes key → val, or the number num if numeric, into dst,
-// stamped with the next write stamp of the key's stripe mu (held).
+// stamped with the next write stamp of the key's stripe mu (held). The
+// early order's; the other order writes the same inline.
 func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) {
 	mu.stamp++
 	if numeric {
@@ -224,11 +225,19 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			pool = c.s3fifoPool(live, &f, &k)
 		}
 		if !early {
+			// Written out rather than through writeItem, which is too large
+			// to inline: this is every S3-FIFO set's path.
+			mu.stamp++
+			stamp := mu.stamp & item.StampMask
 			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
 				return nil, err
 			}
 			dst = c.segBytes(id)[off : off+size]
-			writeItem(dst, key, val, num, numeric, mu)
+			if numeric {
+				item.WriteNumeric(dst, key, num, 0, stamp)
+			} else {
+				item.Write(dst, key, val, stamp)
+			}
 		}
 		hdr := &c.segs.Headers[id]
 		loc := hashtable.MakeLoc(id, gen, off)
