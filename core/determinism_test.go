@@ -64,7 +64,8 @@ func TestReplayIsDeterministic(t *testing.T) {
 	for _, early := range []bool{false, true} {
 		// Both orders of a set (item written before or after the lookup;
 		// which one depends on the table's size) replay deterministically.
-		restore := core.SetEarlyWriteOrder(early)
+		// Restored on return too: a replay that fails stops the test.
+		defer core.SetEarlyWriteOrder(early)()
 		for _, p := range []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
 			core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO} {
 			first, second := replay(t, p, req), replay(t, p, req)
@@ -74,6 +75,5 @@ func TestReplayIsDeterministic(t *testing.T) {
 				t.Logf("%v, early write %v: %+v", p, early, first)
 			}
 		}
-		restore()
 	}
 }

@@ -2,10 +2,11 @@ package core
 
 import "testing"
 
-// SetEarlyWriteOrder makes every set of the policies that may write before
-// they look up do so (on) or never do (off), whatever the table's size,
-// and returns what restores the threshold. For the external tests (model,
-// determinism); not safe while other tests run sets.
+// SetEarlyWriteOrder makes the sets of every policy but S3-FIFO write
+// their item before they look the key up (on) or after (off), whatever the
+// table's size (PolicyNone's sets write first either way), and returns
+// what restores the threshold. For the external tests (determinism); not
+// safe while other tests run sets.
 func SetEarlyWriteOrder(on bool) (restore func()) {
 	old := earlyWriteTableBytes
 	earlyWriteTableBytes = ^uint64(0)
@@ -19,16 +20,19 @@ func SetEarlyWriteOrder(on bool) (restore func()) {
 // mix, growth and lesson tests again with that order for every table.
 func TestEarlyWriteOrder(t *testing.T) {
 	defer SetEarlyWriteOrder(true)()
-	for name, test := range map[string]func(*testing.T){
-		"churn":             TestChurnIntegrity,
-		"mix":               TestSmallKeySpaceMix,
-		"growth":            TestGrowthUnderConcurrentReadersAndWriters,
-		"growth-churn":      TestGrowthUnderEvictionChurn,
-		"parked-drain":      TestParkedDrain,
-		"writers-vs-clear":  TestWritersVersusClear,
-		"merge-no-livelock": TestMergeFullNoLivelock,
-		"displaced-slot":    TestDrainFollowsDisplacedSlot,
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"churn", TestChurnIntegrity},
+		{"mix", TestSmallKeySpaceMix},
+		{"growth", TestGrowthUnderConcurrentReadersAndWriters},
+		{"growth-churn", TestGrowthUnderEvictionChurn},
+		{"parked-drain", TestParkedDrain},
+		{"writers-vs-clear", TestWritersVersusClear},
+		{"merge-no-livelock", TestMergeFullNoLivelock},
+		{"displaced-slot", TestDrainFollowsDisplacedSlot},
 	} {
-		t.Run(name, test)
+		t.Run(tc.name, tc.test)
 	}
 }
