@@ -2,6 +2,7 @@ package clienttest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -33,25 +34,12 @@ func TestPrefaultFlag(t *testing.T) {
 		fmt.Fprintf(nc, "set k 0 0 1\r\nv\r\nget k\r\n")
 		want := "STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n"
 		got := make([]byte, len(want))
-		if _, err := readFull(nc, got); err != nil || string(got) != want {
+		if _, err := io.ReadFull(nc, got); err != nil || string(got) != want {
 			t.Errorf("segcached %v: replies %q, %v; want %q", tc.args, got, err, want)
 		}
 		nc.Close()
 		n.stop()
 	}
-}
-
-// readFull reads len(b) bytes.
-func readFull(nc net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := nc.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // residentMiB is the VmRSS of process pid.
