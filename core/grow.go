@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 type grower struct {
 	mu sync.Mutex // serializes growths
 
+	copying      atomic.Bool // a growth is under way
 	growths      atomic.Uint64
 	retiredCount atomic.Uint64 // len(retired), for Stats
 	retired      []int32       // segments that pay for the table; guarded by evictMu
@@ -48,6 +50,11 @@ func (c *Cache) wantGrow(t *hashtable.Table) bool {
 	if t.Power() >= hashtable.MaxPower {
 		return false
 	}
+	// While a growth makes its first pass, an insert that may evict does
+	// rather than wait for it (see grow).
+	if c.policy != PolicyNone && c.grower.copying.Load() {
+		return false
+	}
 	// PolicyNone fails the write instead of evicting: that must mean the
 	// table really may not grow now, so it looks every time.
 	return c.grower.fullPairs.Add(1) >= c.grower.nextCheck.Load() || c.policy == PolicyNone
@@ -68,17 +75,26 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // (by this call or another), in which case the caller's insert should
 // look again.
 //
-// It stops every writer and every drain (all stripes, then evictMu, the
-// order writers take them in), retires the segments the bigger table
-// costs, copies every entry into the new table (on GOMAXPROCS goroutines:
-// every writer waits for the copy), and publishes it with one atomic
-// store of Cache.ht and of Cache.live. Lock-free readers keep using
-// the old table meanwhile: nothing changes it while the locks are held, so
-// what they find there is what the new table holds. A reader that loaded
-// the old table before the publish and misses looks again in the new one
-// (read's errTableMoved), and what it finds in the old one after the
-// publish was current when it started. The old table is unmapped once no
-// reader holds the memory object that pointed to it.
+// Growth makes its copy in two passes (hashtable.CopyLive, CatchUp) so
+// that writers wait only for the second. First, holding no lock but
+// evictMu for a moment, it retires the segments the bigger table costs
+// and copies every entry into the new table while writers go on changing
+// the old one (on GOMAXPROCS goroutines; this pass reads every entry's
+// item for its hash and takes most of the time). Then it stops every
+// writer and every drain (all stripes, then evictMu, the order writers
+// take them in), copies again the buckets that changed meanwhile, carries
+// the frequencies over, and publishes the new table with one atomic store
+// of Cache.ht and of Cache.live. An insert that finds its pair full while
+// the first pass runs evicts as if growth had been refused (PolicyNone,
+// which may not evict, waits for the growth instead).
+//
+// Lock-free readers keep using the old table until the publish: writers
+// change it until the second pass, and nothing does then, so what they
+// find there is what the new table holds. A reader that loaded the old
+// table before the publish and misses looks again in the new one (read's
+// errTableMoved), and what it finds in the old one after the publish was
+// current when it started. The old table is unmapped once no reader holds
+// the memory object that pointed to it.
 func (c *Cache) grow(seen *hashtable.Table) bool {
 	old, grew, changed := c.growAndPublish(seen)
 	if !grew {
@@ -91,12 +107,13 @@ func (c *Cache) grow(seen *hashtable.Table) bool {
 	return true
 }
 
-// growAndPublish is grow's part under the locks: it reports whether it
+// growAndPublish is grow without the unmapping: it reports whether it
 // published a new table (and the memory object it replaced), and whether
 // the table changed since seen, by this call or another. Every lock is
 // released by a deferred call: a panic here (only a bug could raise one)
 // reaches the caller, where the C exports recover it, and must not leave
-// every writer of the cache blocked on a stripe forever.
+// every writer of the cache blocked on a stripe forever, nor segments
+// retired for a table that was never published.
 func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, changed bool) {
 	g := &c.grower
 	g.mu.Lock()
@@ -108,62 +125,148 @@ func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, change
 		g.refuse(seen)
 		return nil, false, false
 	}
-	for i := range c.stripes {
-		c.stripes[i].Lock()
-	}
-	c.evictMu.Lock()
-	defer func() {
-		c.evictMu.Unlock()
-		for i := range c.stripes {
-			c.stripes[i].Unlock()
-		}
-	}()
-	next, ok := c.growLocked(seen)
+	g.copying.Store(true)
+	defer g.copying.Store(false)
+	gr, ok := c.startGrowth(seen)
 	if !ok {
 		g.refuse(seen)
 		return nil, false, false
 	}
-	c.ht.Store(next)
-	old = c.live.Swap(&memory{arena: c.arena, ht: next})
+	published := false
+	defer func() { // after the locks below are released
+		if !published {
+			c.abandonGrowth(gr)
+		}
+	}()
+	c.lockAll()
+	defer c.unlockAll()
+	if !c.finishGrowthLocked(gr) {
+		g.refuse(seen)
+		return nil, false, false
+	}
+	c.ht.Store(gr.next)
+	old = c.live.Swap(&memory{arena: c.arena, ht: gr.next})
+	published = true
 	g.growths.Add(1)
 	g.nextCheck.Store(0)
 	g.unmapping.Add(1)
 	return old, true, true
 }
 
-// growHook, when set (by a test), runs in growLocked before the copy.
-var growHook func()
+// lockAll takes every stripe, then evictMu: it waits out every writer and
+// every drain.
+func (c *Cache) lockAll() {
+	for i := range c.stripes {
+		c.stripes[i].Lock()
+	}
+	c.evictMu.Lock()
+}
 
-// growLocked builds the doubled table of seen, retiring segments to pay
-// for it first (so that its drains, which use the current table, finish
-// before the copy). The caller holds every stripe and evictMu. On failure,
-// and on a panic, it gives back what it retired and unmaps the new table
-// (nobody has seen it).
-func (c *Cache) growLocked(seen *hashtable.Table) (_ *hashtable.Table, ok bool) {
-	if c.closed.Load() {
+// unlockAll releases what lockAll took.
+func (c *Cache) unlockAll() {
+	c.evictMu.Unlock()
+	for i := range c.stripes {
+		c.stripes[i].Unlock()
+	}
+}
+
+// maxLivePasses bounds the CatchUpLive passes of a growth, and
+// minLiveRead is the number of items read again below which one more
+// would not shorten the last pass much: the last pass also compares
+// every bucket, some milliseconds per million items.
+const (
+	maxLivePasses = 4
+	minLiveRead   = 1024
+)
+
+// growth is a doubling between its first passes and its last.
+type growth struct {
+	seen, next *hashtable.Table
+	had        int // segments retired before this growth
+}
+
+// Test hooks, nil unless a test sets them: growCopied runs after the
+// first pass, holding no lock; growHook runs under every lock, before the
+// second pass.
+var growCopied, growHook func()
+
+// startGrowth maps the doubled table of seen, retires segments to pay for
+// it (holding evictMu, so that their drains, which use the current table,
+// are done before the copy starts), and makes the first pass of the copy,
+// holding no lock. On failure, and on a panic, it undoes what it did.
+func (c *Cache) startGrowth(seen *hashtable.Table) (gr *growth, ok bool) {
+	// The first pass reads the table and the arena without a lock: a
+	// Close meanwhile unmaps neither while m is reachable (unmapUnused).
+	m := c.live.Load()
+	if m == nil || m.ht != seen {
 		return nil, false
 	}
-	had := len(c.grower.retired)
 	next, err := hashtable.New(seen.Power() + 1)
 	if err != nil {
 		return nil, false
 	}
+	gr = &growth{seen: seen, next: next}
 	defer func() {
 		if !ok {
-			c.unretireLocked(had)
-			_ = arena.Unmap(next.Memory())
+			c.abandonGrowth(gr)
 		}
 	}()
-	if c.retireLocked(c.retireFor(next.Bytes())) != nil {
-		return nil, false
+	if !c.retireForGrowth(gr) {
+		return gr, false
+	}
+	// One P fewer than the process has: the writers go on meanwhile (a
+	// cgo call from a C thread needs a P too), and with every P copying
+	// a writer waited for the scheduler's time slice, 10 ms.
+	workers := max(1, runtime.GOMAXPROCS(0)-1)
+	err = seen.CopyLive(next, c.hashOfEntry, c.prefetchEntry, workers)
+	// Then bring the copy up to date with what writers changed meanwhile,
+	// again beside them, while that shrinks what the pass for which they
+	// wait (CatchUp) has to read.
+	for pass, last := 0, math.MaxInt; err == nil && pass < maxLivePasses; pass++ {
+		var read int
+		read, err = seen.CatchUpLive(next, c.hashOfEntry, c.prefetchEntry, workers)
+		if read < minLiveRead || read > last/2 {
+			break
+		}
+		last = read
+	}
+	runtime.KeepAlive(m)
+	if err != nil {
+		return gr, false
+	}
+	if growCopied != nil {
+		growCopied()
+	}
+	return gr, true
+}
+
+// retireForGrowth retires the segments gr's table costs, holding evictMu.
+func (c *Cache) retireForGrowth(gr *growth) bool {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	gr.had = len(c.grower.retired)
+	return c.retireLocked(c.retireFor(gr.next.Bytes())) == nil
+}
+
+// finishGrowthLocked makes the second pass of the copy. The caller holds
+// every lock (lockAll).
+func (c *Cache) finishGrowthLocked(gr *growth) bool {
+	if c.closed.Load() {
+		return false
 	}
 	if growHook != nil {
 		growHook()
 	}
-	if err := seen.CopyInto(next, c.hashOfEntry, c.prefetchEntry, runtime.GOMAXPROCS(0)); err != nil {
-		return nil, false
-	}
-	return next, true
+	return gr.seen.CatchUp(gr.next, c.hashOfEntry, c.prefetchEntry, runtime.GOMAXPROCS(0)) == nil
+}
+
+// abandonGrowth gives back the segments retired for gr's table and unmaps
+// it (nobody has seen it). The caller holds no lock.
+func (c *Cache) abandonGrowth(gr *growth) {
+	c.evictMu.Lock()
+	c.unretireLocked(gr.had)
+	c.evictMu.Unlock()
+	_ = arena.Unmap(gr.next.Memory())
 }
 
 // growthPays reports whether doubling seen is worth its memory: the table

@@ -498,3 +498,110 @@ func TestGrowthPanicReleasesLocks(t *testing.T) {
 	footprintOK(t, c)
 	c.integrity(t)
 }
+
+// Writes made while a growth is between its passes (its first pass done,
+// writers not yet stopped) are in the table it publishes: deleted keys
+// stay deleted, overwritten keys read their new value, new keys are found
+// (unless an insert met a full pair and evicted, which the counters
+// say). The writes run in another goroutine while the growth waits for
+// them, and they must not wait for the growth: an insert of an evicting
+// policy that finds its pair full evicts instead (a growth used to make
+// it wait, which here would never end).
+func TestWritesBetweenGrowthPasses(t *testing.T) {
+	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO} {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10, Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
+			version := map[int]int{} // key -> version of its value; -1: deleted
+			next := 0                // keys [0, next) were written
+			var hookErr error
+			var evictedInHook uint64
+			growths := 0
+			growCopied = func() {
+				growths++
+				if growths > 3 {
+					return
+				}
+				done := make(chan error, 1)
+				go func() {
+					before := c.Stats().EvictedItems
+					for i := 0; i < next; i++ {
+						switch {
+						case version[i] < 0:
+						case i%3 == 0:
+							if err := c.Delete(key(i)); err != nil && !errors.Is(err, ErrNotFound) {
+								done <- fmt.Errorf("Delete %s: %v", key(i), err)
+								return
+							}
+							version[i] = -1
+						case i%3 == 1:
+							version[i]++
+							if err := c.Set(key(i), checkedValue(key(i), version[i], 40), 0); err != nil {
+								done <- fmt.Errorf("overwrite %s: %v", key(i), err)
+								return
+							}
+						}
+					}
+					for end := next + next/2; next < end; next++ {
+						if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
+							done <- fmt.Errorf("Set %s: %v", key(next), err)
+							return
+						}
+						version[next] = 0
+					}
+					evictedInHook += c.Stats().EvictedItems - before
+					done <- nil
+				}()
+				select {
+				case hookErr = <-done:
+				case <-time.After(30 * time.Second):
+					hookErr = errors.New("writes between the passes waited for the growth")
+					panic(hookErr) // nothing else would end the wait: the writer holds on
+				}
+			}
+			defer func() { growCopied = nil }()
+			for c.Stats().HashtableGrowths < 3 {
+				if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
+					t.Fatalf("Set %s: %v", key(next), err)
+				}
+				version[next] = 0
+				next++
+			}
+			growCopied = nil
+			if hookErr != nil {
+				t.Fatal(hookErr)
+			}
+			if growths < 3 {
+				t.Fatalf("the hook ran in %d growths, want 3", growths)
+			}
+			missing := 0
+			for i := 0; i < next; i++ {
+				v, ok := c.Get(nil, key(i))
+				switch {
+				case version[i] < 0 && ok:
+					t.Fatalf("%s found after its delete", key(i))
+				case version[i] < 0:
+				case !ok:
+					missing++
+				case valueOK(key(i), v) != nil:
+					t.Fatalf("%s: %v", key(i), valueOK(key(i), v))
+				case int(binary.LittleEndian.Uint32(v[4:])) != version[i]:
+					t.Fatalf("%s has version %d, want %d", key(i), binary.LittleEndian.Uint32(v[4:]), version[i])
+				}
+			}
+			s := c.Stats()
+			if uint64(missing) > s.EvictedItems {
+				t.Errorf("%d keys missing, %d evicted: some were lost by the growth", missing, s.EvictedItems)
+			}
+			if evictedInHook == 0 {
+				t.Errorf("no insert between the passes found its pair full: the test did not test waiting")
+			}
+			footprintOK(t, c)
+			c.integrity(t)
+		})
+	}
+}

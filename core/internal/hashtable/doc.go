@@ -28,11 +28,14 @@
 // once, in Change.Apply.
 //
 // A table does not grow in place: the engine builds a table twice the size
-// with Table.CopyInto while every writer is held off, and publishes it.
-// Slots do not hold the hash, so CopyInto asks the engine for each entry's
-// hash (read from its item); the tag is the hash's top 12 bits, which no
-// table size uses for buckets (bucket indices take at most 26 bits each),
-// so an entry keeps its slot value. Ghosts have no item and are dropped.
+// and publishes it. Table.CopyLive copies it while writers go on changing
+// the old one, Table.CatchUpLive brings the copy up to date, still beside
+// them, and Table.CatchUp, with every writer held off, copies again only
+// what changed since (see CopyInto). Slots do not hold the hash, so the
+// copy asks the engine for each entry's hash (read from its item); the tag
+// is the hash's top 12 bits, which no table size uses for buckets (bucket
+// indices take at most 26 bits each), so an entry keeps its slot value.
+// Ghosts have no item and are dropped.
 //
 // This package knows nothing of items; the engine verifies keys in the
 // segments and decides which transition to make. The table lives outside

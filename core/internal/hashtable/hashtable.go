@@ -517,45 +517,153 @@ func (t *Table) Power() uint32 { return uint32(bits.Len64(t.Mask)) + 3 }
 // Slots returns the table's slot count.
 func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 
-// CopyInto re-places every live entry of t into dst, an empty table of
-// twice t's size that nobody else uses yet (growth builds the next table this way before it
-// publishes it). Slots do not hold the hash, so hashOf recovers it from
-// the entry's item; an entry keeps its tag, frequency and location (the
-// tag is the hash's top bits, which no table size uses for buckets).
-// Ghosts have no item to hash and are dropped: their keys come back cold.
-// The caller must keep every writer of t away meanwhile, so that t does
-// not change under the copy and no entry is in flight between buckets. It
-// fails, leaving dst partly filled, if hashOf fails or an entry finds both
-// its buckets in dst full even after moving one of their entries to its
-// other bucket. hashOf and prefetch must be safe to call concurrently.
+// Growth copies a table into one twice its size in two passes, so that
+// writers wait only for the second and shorter one:
 //
-// The copy runs on up to workers goroutines, because every writer waits
-// for it: an entry of t's bucket i keeps its
-// role (first or second bucket of its pair) in dst, where that role's
-// bucket is i or i+len(t.Buckets), and nothing else lands there. So
-// workers that take disjoint ranges of t write disjoint buckets of dst,
-// and each of those receives at most the 8 entries of one bucket of t:
-// always room. The exceptions are the keys whose two buckets coincide in
+//   - CopyLive runs beside the writers. It re-places every live entry it
+//     sees, reading each entry's item for its hash (a random memory access
+//     per entry: most of a growth's time).
+//   - CatchUp runs with every writer held off. It compares each bucket of
+//     the old table with the two buckets its entries went to and copies
+//     again only the buckets that changed meanwhile; for the others it
+//     only carries the frequencies over, a sequential pass over both
+//     tables that reads no item.
+//
+// Why a comparison is enough: an entry of t's bucket i keeps its role
+// (first or second bucket of its pair) in dst, where that role's bucket
+// is i or i+len(t.Buckets), and nothing else lands there. CopyLive fills
+// each of those two buckets from slot 0 in the order it met the entries
+// of bucket i, so they hold exactly the entries it saw, in that order, and
+// CatchUp can tell by a merge of the three buckets whether bucket i still
+// holds those entries and no other. An entry is its tag and location (the
+// location carries the segment's generation), and CopyLive read its hash
+// from the item that location named while the segment's generation did
+// not change, so an unchanged entry's hash is still right. (A location
+// repeats only after 64 recycles of its segment, with the same tag in the
+// same bucket in between: the lock-free readers rely on the same
+// generation.) A bucket that CopyLive could not copy whole (an item it
+// could not read, a key that is an exception to the split, see below)
+// left a prefix of its entries in dst, which CatchUp finds wanting and
+// copies again.
+//
+// The exceptions to the split are the keys whose two buckets coincide in
 // one table and not in the other (Candidates moves the second to the
-// first's neighbour), about one in len(t.Buckets): the workers set them
-// aside and they are placed after the workers are done, one by one.
+// first's neighbour), about one in len(t.Buckets): CatchUp places them
+// after its workers are done, one by one.
 //
-// Each worker's walk is sequential in t and in dst. The one random access
-// per entry is its item, which prefetch (called for the entries a few
-// buckets ahead) starts loading early.
+// Both passes run on up to workers goroutines over disjoint ranges of t
+// (so disjoint buckets of dst), and walk both tables sequentially. The
+// one random access per entry copied is its item, which prefetch (called
+// for the entries a few buckets ahead) starts loading early.
+
+// CopyInto re-places every live entry of t into dst, an empty table of
+// twice t's size that nobody else uses yet: CopyLive then CatchUp, for a
+// caller that keeps every writer of t away throughout. It fails, leaving
+// dst partly filled, if hashOf fails or an entry finds both its buckets in
+// dst full even after moving one of their entries to its other bucket.
 func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
-	n := len(t.Buckets)
-	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*n {
-		return fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
+	if err := t.CopyLive(dst, hashOf, prefetch, workers); err != nil {
+		return err
 	}
-	// A worker per copyShare buckets at most: starting one costs about a
-	// microsecond, copying a bucket some tens of nanoseconds per entry.
-	const copyShare = 1 << 12
-	return t.copySplit(dst, hashOf, prefetch, max(1, min(workers, n/copyShare)))
+	return t.CatchUp(dst, hashOf, prefetch, workers)
 }
 
-// copySplit is CopyInto into a table twice t's size, on workers goroutines.
-func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+// CopyLive is growth's first pass (see CopyInto): it copies the live
+// entries of t into dst, an empty table of twice t's size that nobody
+// else uses yet, while writers may change t. Slots do not hold the hash,
+// so hashOf recovers it from the entry's item; it must detect an item
+// recycled under it (report false) and be safe to call concurrently, as
+// must prefetch. An entry keeps its tag, frequency and location (the tag
+// is the hash's top bits, which no table size uses for buckets). Ghosts
+// have no item to hash and are dropped: their keys come back cold.
+// dst is complete only after CatchUp.
+func (t *Table) CopyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	return t.copyLive(dst, hashOf, prefetch, t.copyWorkers(workers))
+}
+
+// copyLive is CopyLive on exactly workers goroutines.
+func (t *Table) copyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	if err := t.checkDouble(dst); err != nil {
+		return err
+	}
+	_, err := t.split(workers, func(lo, hi int) ([]entry, error) {
+		t.copyRange(dst, lo, hi, hashOf, prefetch)
+		return nil, nil
+	})
+	return err
+}
+
+// CatchUpLive is an optional pass between CopyLive and CatchUp, beside
+// the writers like CopyLive: it brings dst up to date with what t held
+// during it (see CatchUp), except for the exceptions to the split, which
+// CatchUp places. It returns how many entries it had to read again, a
+// measure of how much t changed since the pass before: each such pass
+// shortens the next, so that CatchUp, for which writers wait, has less
+// to do.
+func (t *Table) CatchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) (int, error) {
+	if err := t.checkDouble(dst); err != nil {
+		return 0, err
+	}
+	var read atomic.Int64
+	_, err := t.split(t.copyWorkers(workers), func(lo, hi int) ([]entry, error) {
+		rest, n, err := t.catchUpRange(dst, lo, hi, hashOf, prefetch, false)
+		read.Add(int64(n))
+		return rest, err
+	})
+	return int(read.Load()), err
+}
+
+// CatchUp is growth's last pass (see CopyInto): with every writer of t
+// held off, it makes dst hold exactly t's live entries, with t's
+// frequencies. dst must hold what CopyLive (and any CatchUpLive) left,
+// or nothing: then CatchUp copies everything. It fails, leaving dst
+// partly filled, if hashOf fails for an entry it must copy, or an
+// exception to the split finds both its buckets full even after a
+// displacement.
+func (t *Table) CatchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	return t.catchUp(dst, hashOf, prefetch, t.copyWorkers(workers))
+}
+
+// catchUp is CatchUp on exactly workers goroutines.
+func (t *Table) catchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
+	if err := t.checkDouble(dst); err != nil {
+		return err
+	}
+	rest, err := t.split(workers, func(lo, hi int) ([]entry, error) {
+		rest, _, err := t.catchUpRange(dst, lo, hi, hashOf, prefetch, true)
+		return rest, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range rest {
+		if !dst.place(e.h, e.s, e.second, hashOf) {
+			return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", e.s, dst.Power())
+		}
+	}
+	return nil
+}
+
+// checkDouble reports whether dst is twice t's size, the only growth.
+func (t *Table) checkDouble(dst *Table) error {
+	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*len(t.Buckets) {
+		return fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
+	}
+	return nil
+}
+
+// copyWorkers is how many of up to workers goroutines a pass over t
+// uses: one per copyShare buckets at most, because starting one costs
+// about a microsecond and copying a bucket some tens of nanoseconds per
+// entry.
+func (t *Table) copyWorkers(workers int) int {
+	const copyShare = 1 << 12
+	return max(1, min(workers, len(t.Buckets)/copyShare))
+}
+
+// split runs part over disjoint ranges of t's buckets on workers
+// goroutines and gathers what they return.
+func (t *Table) split(workers int, part func(lo, hi int) ([]entry, error)) ([]entry, error) {
 	n := len(t.Buckets)
 	rest := make([][]entry, workers)
 	errs := make([]error, workers)
@@ -565,9 +673,9 @@ func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), pref
 		wg.Go(func() {
 			// A panic in a worker would end the process, past the
 			// recover of the C ABI's exports: it is raised again below,
-			// in the caller's goroutine, as the serial copy raised it.
+			// in the caller's goroutine, as a serial copy raises it.
 			defer func() { panics[w] = recover() }()
-			rest[w], errs[w] = t.copyRange(dst, n*w/workers, n*(w+1)/workers, hashOf, prefetch)
+			rest[w], errs[w] = part(n*w/workers, n*(w+1)/workers)
 		})
 	}
 	wg.Wait()
@@ -576,17 +684,14 @@ func (t *Table) copySplit(dst *Table, hashOf func(s uint64) (uint64, bool), pref
 			panic(p)
 		}
 	}
+	var all []entry
 	for w := range workers {
 		if errs[w] != nil {
-			return errs[w]
+			return nil, errs[w]
 		}
-		for _, e := range rest[w] {
-			if !dst.place(e.h, e.s, e.second, hashOf) {
-				return fmt.Errorf("hashtable: entry %#x: both buckets full in a table of 2^%d slots", e.s, dst.Power())
-			}
-		}
+		all = append(all, rest[w]...)
 	}
-	return nil
+	return all, nil
 }
 
 // entry is a live entry of a table being copied: the slot (without the
@@ -596,45 +701,180 @@ type entry struct {
 	second bool
 }
 
-// copyRange copies the live entries of t's buckets [lo, hi) into dst, twice
-// t's size, while other workers copy other ranges (see CopyInto): an entry
-// whose bucket of the same role in dst is not i or i+len(t.Buckets), or is
-// full, is returned instead, to be placed once they are done.
-func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) (rest []entry, err error) {
-	const ahead = 4 // buckets: 32 item loads in flight
-	n := uint64(len(t.Buckets))
+// copyAhead is how many buckets ahead of the copy the items of their
+// entries are prefetched: 32 item loads in flight.
+const copyAhead = 4
+
+// copyRange is CopyLive over t's buckets [lo, hi): each bucket's entries
+// go to the two buckets of dst that only it feeds, up to the first that
+// cannot (CatchUp copies that bucket again).
+func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) {
 	for i := lo; i < hi; i++ {
-		if j := i + ahead; j < hi {
-			for _, s := range &t.Buckets[j] {
-				if s != 0 && !IsGhost(s) {
-					prefetch(s)
-				}
-			}
+		if j := i + copyAhead; j < hi {
+			prefetchItems(&t.Buckets[j], prefetch)
 		}
-		b := &t.Buckets[i]
-		for j := range b {
-			s := Load(&b[j])
-			if s == 0 || IsGhost(s) {
-				continue
-			}
-			h, ok := hashOf(s)
-			if !ok {
-				return nil, fmt.Errorf("hashtable: entry %#x: its item cannot be read", s)
-			}
-			i0, _, _ := tagscan.Candidates(h, t.Mask)
-			e := entry{h: h, s: s &^ moving, second: uint64(i) != i0}
-			d0, d1, _ := tagscan.Candidates(h, dst.Mask)
-			if e.second {
-				d0 = d1
-			}
-			// Only into d0, and only into a free slot: a worker never
-			// writes a bucket that another worker's range maps to.
-			if d0&^n != uint64(i) || !dst.putFree(d0, e.s) { // d0 is neither i nor i+n, or full
-				rest = append(rest, e)
-			}
+		// A bucket copied in part (an item that could not be read, a key
+		// that is an exception to the split) holds a prefix of the
+		// entries of bucket i, which CatchUp's comparison tells apart
+		// from all of them unless the rest are gone by then.
+		t.copyBucket(dst, uint64(i), hashOf)
+	}
+}
+
+// prefetchItems starts loading the items of b's live entries.
+func prefetchItems(b *Bucket, prefetch func(s uint64)) {
+	for _, s := range b {
+		if s != 0 && !IsGhost(s) {
+			prefetch(s)
 		}
 	}
-	return rest, nil
+}
+
+// copyBucket puts the live entries of t's bucket i into dst's buckets i
+// and i+len(t.Buckets), the only ones it feeds, up to the first entry
+// that cannot go there: an exception to the split, or one whose item
+// could not be read (its slot changed under the copy). It reports
+// whether it copied them all.
+func (t *Table) copyBucket(dst *Table, i uint64, hashOf func(s uint64) (uint64, bool)) bool {
+	b := &t.Buckets[i]
+	for j := range b {
+		s := Load(&b[j])
+		if s == 0 || IsGhost(s) {
+			continue
+		}
+		h, ok := hashOf(s)
+		if !ok || !t.putSplit(dst, i, h, s&^moving, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// putSplit puts entry s of t's bucket i, whose key's hash is h, into the
+// bucket of dst that has its role there, if that is one of the two that
+// bucket i alone feeds (i, i+len(t.Buckets)) and it has room; else it
+// appends it to *rest, if rest is not nil, and reports whether it did
+// either.
+func (t *Table) putSplit(dst *Table, i, h, s uint64, rest *[]entry) bool {
+	i0, _, _ := tagscan.Candidates(h, t.Mask)
+	second := i != i0
+	d0, d1, _ := tagscan.Candidates(h, dst.Mask)
+	if second {
+		d0 = d1
+	}
+	// Only into d0, and only into a free slot: no other bucket of t
+	// feeds d0, so no other worker writes it.
+	if d0&^uint64(len(t.Buckets)) == i && dst.putFree(d0, s) {
+		return true
+	}
+	if rest == nil {
+		return false
+	}
+	*rest = append(*rest, entry{h: h, s: s, second: second})
+	return true
+}
+
+// catchUpRange is CatchUp (final) or CatchUpLive over t's buckets
+// [lo, hi). A bucket whose live entries are still those dst holds only
+// gets their current slot values there (frequencies). In any other, the
+// entries dst holds stay where they are and only those it lacks
+// (inserted or relinked since) are read and placed: most of a bucket that
+// one overwrite changed needs no item read. The final pass returns the
+// exceptions to the split it met, to be placed once every worker is done,
+// and fails if an item cannot be read; a live pass leaves both for the
+// final one. Both return how many items they read.
+func (t *Table) catchUpRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), final bool) (rest []entry, read int, err error) {
+	n := len(t.Buckets)
+	var lacking []pending
+	for i := lo; i < hi; i++ {
+		old, a, b := &t.Buckets[i], &dst.Buckets[i], &dst.Buckets[i+n]
+		if !carryFreqs(old, a, b) {
+			lacking = keepHeld(old, a, b, uint64(i), lacking)
+		}
+	}
+	for x, p := range lacking {
+		if x+copyAhead*8 < len(lacking) {
+			prefetch(lacking[x+copyAhead*8].s)
+		}
+		h, ok := hashOf(p.s)
+		switch {
+		case final && !ok:
+			return nil, 0, fmt.Errorf("hashtable: entry %#x of bucket %d: its item cannot be read", p.s, p.i)
+		case final:
+			t.putSplit(dst, p.i, h, p.s, &rest)
+		case ok:
+			t.putSplit(dst, p.i, h, p.s, nil)
+		}
+	}
+	return rest, len(lacking), nil
+}
+
+// pending is an entry of t's bucket i that the copy lacks.
+type pending struct{ i, s uint64 }
+
+// carryFreqs reports whether the live entries of old are, in order, an
+// interleaving of the entries of lo and of hi (each filled from slot 0),
+// and no others; if so it gives each entry of lo and hi its slot value
+// in old (the frequency is the only part that may differ).
+func carryFreqs(old, lo, hi *Bucket) bool {
+	a, b := 0, 0
+	for j := range old {
+		s := Load(&old[j]) // readers' frequency bumps may still write it
+		if s == 0 || IsGhost(s) {
+			continue
+		}
+		s &^= moving
+		switch {
+		case a < 8 && lo[a] != 0 && SameItem(lo[a], s):
+			lo[a] = s
+			a++
+		case b < 8 && hi[b] != 0 && SameItem(hi[b], s):
+			hi[b] = s
+			b++
+		default:
+			return false
+		}
+	}
+	return (a == 8 || lo[a] == 0) && (b == 8 || hi[b] == 0)
+}
+
+// keepHeld leaves in lo and hi (the buckets of dst that bucket i of the
+// old table feeds) the live entries of old they hold, with old's slot
+// values, and appends to lacking those of old they do not hold. An entry
+// is its item: the same item has the same key, so an entry lo or hi holds
+// is in its right bucket.
+func keepHeld(old, lo, hi *Bucket, i uint64, lacking []pending) []pending {
+	var nlo, nhi Bucket
+	a, b := 0, 0
+	for j := range old {
+		s := Load(&old[j])
+		if s == 0 || IsGhost(s) {
+			continue
+		}
+		s &^= moving
+		switch {
+		case holds(lo, s):
+			nlo[a] = s
+			a++
+		case holds(hi, s):
+			nhi[b] = s
+			b++
+		default:
+			lacking = append(lacking, pending{i: i, s: s})
+		}
+	}
+	*lo, *hi = nlo, nhi
+	return lacking
+}
+
+// holds reports whether b has an entry linking the item s links.
+func holds(b *Bucket, s uint64) bool {
+	for _, e := range b {
+		if e != 0 && SameItem(e, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // putFree stores s into the first empty slot of bucket i of an unpublished

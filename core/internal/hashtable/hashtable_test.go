@@ -597,7 +597,7 @@ func TestCopyIntoWorkers(t *testing.T) {
 	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
 	for _, workers := range []int{1, 2, 3, 8} {
 		dst := newT(t, power+1)
-		if err := src.copySplit(dst, lookup, func(uint64) {}, workers); err != nil {
+		if err := copyWithWorkers(src, dst, lookup, workers); err != nil {
 			t.Fatalf("%d workers: %v", workers, err)
 		}
 		got := map[uint64]uint64{}
@@ -621,6 +621,158 @@ func TestCopyIntoWorkers(t *testing.T) {
 	}
 }
 
+// copyWithWorkers is CopyInto on exactly workers goroutines.
+func copyWithWorkers(src, dst *Table, hashOf func(uint64) (uint64, bool), workers int) error {
+	if err := src.copyLive(dst, hashOf, func(uint64) {}, workers); err != nil {
+		return err
+	}
+	return src.catchUp(dst, hashOf, func(uint64) {}, workers)
+}
+
+// liveEntries returns every live entry of t by location.
+func liveEntries(t *Table) map[uint64]uint64 {
+	m := map[uint64]uint64{}
+	for i := range t.Buckets {
+		for j := range t.Buckets[i] {
+			if s := Load(&t.Buckets[i][j]); s != 0 && !IsGhost(s) {
+				m[Loc(s)] = s
+			}
+		}
+	}
+	return m
+}
+
+// CatchUp makes the copy exact after the table changed under CopyLive, in
+// every way writers, drains and readers change it: entries inserted,
+// unlinked, buried, retargeted, displaced to their other bucket, their
+// frequencies bumped, and items CopyLive could not read (recycled under
+// it). Each change is made once after CopyLive (then CatchUpLive runs)
+// and once during CopyLive and CatchUpLive, with 1, 2 and 3 workers, and
+// with and without new entries in the slots freed: after CatchUp every
+// live entry is found in the new table through its key, with its current
+// slot value, and nothing else is there.
+func TestCatchUpAfterChanges(t *testing.T) {
+	const power = 13                      // 1024 buckets: 2 and 3 workers get ranges of their own
+	type key struct{ h, loc, alt uint64 } // alt: the item an overwrite links
+	var keys []key
+	for i := uint64(1); len(keys) < 12000; i++ {
+		keys = append(keys, key{mix(i * 0x9E3779B97F4A7C15), MakeLoc(int32(i%5000), uint32(i), int(i%4096)*8),
+			MakeLoc(int32(i%5000), uint32(i), int(i%4096)*8+1<<15)})
+	}
+	// Exceptions to the split (see TestCopyIntoWorkers) go in too.
+	for n, added := uint64(0), 0; added < 6; n++ {
+		if h := mix(n + 1<<40); h&(1<<(power-3)-1) == h>>26&(1<<(power-3)-1) || h&(1<<(power-2)-1) == h>>26&(1<<(power-2)-1) {
+			keys = append(keys, key{h, MakeLoc(4999, 63, added*8), MakeLoc(4999, 63, 1<<15+added*8)})
+			added++
+		}
+	}
+	hashOf := map[uint64]uint64{} // location -> hash, read-only once built
+	for _, k := range keys {
+		hashOf[k.loc], hashOf[k.alt] = k.h, k.h
+	}
+	for _, inserts := range []bool{false, true} {
+		for _, during := range []bool{false, true} {
+			for _, workers := range []int{1, 2, 3} {
+				src := newT(t, power)
+				var old []key // in src before the copy
+				for _, k := range keys[:7000] {
+					if kk := src.Key(k.h); kk.InsertFree(k.loc) {
+						old = append(old, k)
+					}
+				}
+				for _, k := range keys[len(keys)-6:] {
+					if kk := src.Key(k.h); kk.InsertFree(k.loc) {
+						old = append(old, k)
+					}
+				}
+				// Every 50th item cannot be read by CopyLive: recycled under it.
+				var copying atomic.Bool
+				lookup := func(s uint64) (uint64, bool) {
+					h, ok := hashOf[Loc(s)]
+					if copying.Load() && Loc(s)>>segShift%50 == 0 {
+						return 0, false
+					}
+					return h, ok
+				}
+				change := func() {
+					for i, k := range old {
+						kk := src.Key(k.h)
+						p, s := kk.Linking(k.loc)
+						if p == nil {
+							continue
+						}
+						switch i % 7 {
+						case 0:
+							Unlink().Apply(p, s)
+						case 1:
+							Bury().Apply(p, s)
+						case 2:
+							src.Bump(p, s)
+							CAS(p, Load(p), Load(p)&^freqBits|uint64(i%100)<<FreqShift)
+						case 3: // an overwrite: the key's entry now links another item
+							Retarget(k.alt).Apply(p, s)
+						case 4:
+							for j := 0; j < 16; j++ {
+								if kk.Slot(j) == p {
+									kk.Displace(j, s, k.h)
+								}
+							}
+						}
+					}
+					// Without inserts, the slots freed at the end of a bucket
+					// stay empty: a copied entry too many is found only there.
+					for _, k := range keys[7000 : len(keys)-6] {
+						if inserts {
+							kk := src.Key(k.h)
+							kk.InsertFree(k.loc)
+						}
+					}
+				}
+				dst := newT(t, power+1)
+				copying.Store(true)
+				if during {
+					var wg sync.WaitGroup
+					wg.Go(change)
+					if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := src.CatchUpLive(dst, lookup, func(uint64) {}, workers); err != nil {
+						t.Fatal(err)
+					}
+					wg.Wait()
+				} else {
+					if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
+						t.Fatal(err)
+					}
+					change()
+					// Every item it lacks is read again, but those still
+					// unreadable (recycled) are left for CatchUp.
+					read, err := src.CatchUpLive(dst, lookup, func(uint64) {}, workers)
+					if err != nil || read == 0 {
+						t.Fatalf("CatchUpLive read %d items (%v) after the table changed", read, err)
+					}
+				}
+				copying.Store(false)
+				if err := src.catchUp(dst, lookup, func(uint64) {}, workers); err != nil {
+					t.Fatalf("inserts %v, during %v, %d workers: %v", inserts, during, workers, err)
+				}
+				want := liveEntries(src)
+				got := map[uint64]uint64{}
+				for loc, h := range hashOf {
+					k := dst.Key(h)
+					if p, s := k.Linking(loc); p != nil {
+						got[loc] = s
+					}
+				}
+				if diff := cmp.Diff(want, got); diff != "" || len(liveEntries(dst)) != len(want) {
+					t.Errorf("inserts %v, during %v, %d workers: %d entries in dst for %d in src; entries (-src +dst):\n%s",
+						inserts, during, workers, len(liveEntries(dst)), len(want), diff)
+				}
+			}
+		}
+	}
+}
+
 // A panic in a worker of the parallel copy reaches the caller's goroutine
 // (where the C ABI's exports recover it), not the process.
 func TestCopyIntoWorkerPanic(t *testing.T) {
@@ -634,8 +786,8 @@ func TestCopyIntoWorkerPanic(t *testing.T) {
 			t.Errorf("recovered %v, want the worker's panic", r)
 		}
 	}()
-	src.copySplit(newT(t, 13), func(uint64) (uint64, bool) { panic("boom") }, func(uint64) {}, 2)
-	t.Errorf("copySplit returned after its hashOf panicked")
+	src.copyLive(newT(t, 13), func(uint64) (uint64, bool) { panic("boom") }, func(uint64) {}, 2)
+	t.Errorf("copyLive returned after its hashOf panicked")
 }
 
 // Growth doubles: a copy into a table of any other size is refused, and
