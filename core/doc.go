@@ -28,9 +28,9 @@
 // are serialized by a striped lock; space is reserved in a segment with an
 // atomic add, and the hashtable slot is published only after the bytes are
 // written. Growth copies the table while writers go on, then holds every
-// stripe and the maintenance lock only for a last pass that copies again
-// what they changed meanwhile, so writers and drains wait for that pass
-// alone (some milliseconds per million items); readers never wait.
+// stripe and the maintenance lock only for a last pass over the buckets
+// they changed since the pass before, so writers and drains wait for that
+// pass alone (well under a millisecond); readers never wait.
 //
 // Go programs import this package directly; the C ABI in capi wraps it.
 package core

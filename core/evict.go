@@ -347,7 +347,7 @@ func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64) bool {
 	dh.WriteOff.Store(uint32(off + size))
 	dh.AddLive(1, size)
 	move := hashtable.Move(hashtable.MakeLoc(dest, dh.Gen.Load(), off), freq)
-	for !move.Apply(it.p, it.s) {
+	for !move.Apply(c.table(), it.p, it.s) {
 		if !c.relook(src, it) {
 			item.MarkDeleted(c.segBytes(dest)[off:])
 			dh.AddLive(-1, -size)

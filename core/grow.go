@@ -75,18 +75,24 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // (by this call or another), in which case the caller's insert should
 // look again.
 //
-// Growth makes its copy in two passes (hashtable.CopyLive, CatchUp) so
-// that writers wait only for the second. First, holding no lock but
-// evictMu for a moment, it retires the segments the bigger table costs
-// and copies every entry into the new table while writers go on changing
-// the old one (on GOMAXPROCS goroutines; this pass reads every entry's
-// item for its hash and takes most of the time). Then it stops every
-// writer and every drain (all stripes, then evictMu, the order writers
-// take them in), copies again the buckets that changed meanwhile, carries
-// the frequencies over, and publishes the new table with one atomic store
-// of Cache.ht and of Cache.live. An insert that finds its pair full while
-// the first pass runs evicts as if growth had been refused (PolicyNone,
-// which may not evict, waits for the growth instead).
+// Growth makes its copy in passes (see hashtable.CopyInto) so that
+// writers wait only for the last, which visits only the buckets they
+// changed since the pass before it. First, holding no lock but evictMu
+// for a moment, it retires the segments the bigger table costs, has the
+// old table mark every bucket a transition changes (Track), and copies
+// every entry into the new table while writers go on changing the old
+// one (on GOMAXPROCS-1 goroutines; this pass reads every entry's item for
+// its hash and takes most of the time). Then, still beside the writers,
+// it passes once over every bucket (carrying the frequencies over) and
+// then over the marked ones, while each pass finds fewer. Last, it stops
+// every writer and every drain (all stripes, then evictMu, the order
+// writers take them in), brings the buckets still marked up to date, and
+// publishes the new table with one atomic store of Cache.ht and of
+// Cache.live. Frequency bumps mark nothing: a bucket the last passes did
+// not visit keeps the frequencies of the full pass. An insert that finds
+// its pair full while the unlocked passes run evicts as if growth had
+// been refused (PolicyNone, which may not evict, waits for the growth
+// instead).
 //
 // Lock-free readers keep using the old table until the publish: writers
 // change it until the second pass, and nothing does then, so what they
@@ -147,6 +153,7 @@ func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, change
 	c.ht.Store(gr.next)
 	old = c.live.Swap(&memory{arena: c.arena, ht: gr.next})
 	published = true
+	seen.Untrack() // no writer can reach it any more
 	g.growths.Add(1)
 	g.nextCheck.Store(0)
 	g.unmapping.Add(1)
@@ -170,13 +177,13 @@ func (c *Cache) unlockAll() {
 	}
 }
 
-// maxLivePasses bounds the CatchUpLive passes of a growth, and
-// minLiveRead is the number of items read again below which one more
-// would not shorten the last pass much: the last pass also compares
-// every bucket, some milliseconds per million items.
+// maxLivePasses bounds the CatchUpLive passes over marked buckets of a
+// growth, and minLiveMarked is the number of marked buckets below which
+// one more would not shorten the last pass by much (some tens of
+// microseconds).
 const (
-	maxLivePasses = 4
-	minLiveRead   = 1024
+	maxLivePasses = 8
+	minLiveMarked = 256
 )
 
 // growth is a doubling between its first passes and its last.
@@ -218,17 +225,25 @@ func (c *Cache) startGrowth(seen *hashtable.Table) (gr *growth, ok bool) {
 	// cgo call from a C thread needs a P too), and with every P copying
 	// a writer waited for the scheduler's time slice, 10 ms.
 	workers := max(1, runtime.GOMAXPROCS(0)-1)
+	// From here on every transition marks the bucket it changed.
+	seen.Track()
 	err = seen.CopyLive(next, c.hashOfEntry, c.prefetchEntry, workers)
 	// Then bring the copy up to date with what writers changed meanwhile,
-	// again beside them, while that shrinks what the pass for which they
-	// wait (CatchUp) has to read.
+	// again beside them: once over every bucket, which also carries the
+	// frequencies over, then over the marked ones while each pass finds
+	// fewer (a pass takes about half as long as the one before when a
+	// writer changes a bucket per set as fast as it can), so that the
+	// pass writers wait for (CatchUp) has few to visit.
+	if err == nil {
+		_, err = seen.CatchUpLive(next, c.hashOfEntry, c.prefetchEntry, workers, true)
+	}
 	for pass, last := 0, math.MaxInt; err == nil && pass < maxLivePasses; pass++ {
-		var read int
-		read, err = seen.CatchUpLive(next, c.hashOfEntry, c.prefetchEntry, workers)
-		if read < minLiveRead || read > last/2 {
+		var marked int
+		marked, err = seen.CatchUpLive(next, c.hashOfEntry, c.prefetchEntry, workers, false)
+		if marked < minLiveMarked || marked >= last {
 			break
 		}
-		last = read
+		last = marked
 	}
 	runtime.KeepAlive(m)
 	if err != nil {
@@ -263,6 +278,7 @@ func (c *Cache) finishGrowthLocked(gr *growth) bool {
 // abandonGrowth gives back the segments retired for gr's table and unmaps
 // it (nobody has seen it). The caller holds no lock.
 func (c *Cache) abandonGrowth(gr *growth) {
+	gr.seen.Untrack()
 	c.evictMu.Lock()
 	c.unretireLocked(gr.had)
 	c.evictMu.Unlock()

@@ -330,7 +330,7 @@ func TestDrainFollowsDisplacedSlot(t *testing.T) {
 	// writer's unlink does (slot, then counters): the drain must leave it
 	// alone, whether it tries to move it first or to drop it.
 	gone := &items[2]
-	if !hashtable.Unlink().Apply(gone.p, gone.s) {
+	if !hashtable.Unlink().Apply(c.table(), gone.p, gone.s) {
 		t.Fatal("could not unlink the third item")
 	}
 	c.segs.Headers[src].AddLive(-1, -len(gone.data))

@@ -265,7 +265,7 @@ func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool) bool {
 	if ghost {
 		change = hashtable.Bury()
 	}
-	for !change.Apply(it.p, it.s) {
+	for !change.Apply(c.table(), it.p, it.s) {
 		if !c.relook(id, it) {
 			return false
 		}

@@ -322,7 +322,7 @@ func (c *Cache) unlink(p *uint64, s uint64, change hashtable.Change) unlinkResul
 		return segmentBusy
 	}
 	defer hdr.Unpin()
-	if !change.Apply(p, s) {
+	if !change.Apply(c.table(), p, s) {
 		return slotChanged
 	}
 	data := c.segBytes(seg)[off:]
@@ -348,7 +348,7 @@ func waitSlot(p *uint64, s uint64) {
 // one: from the CAS on, the segment links one item of the key either way,
 // so only the byte count changes.
 func (c *Cache) replaceInPinned(f *found, loc uint64, size int) publishResult {
-	if !hashtable.Retarget(loc).Apply(f.p, f.s) {
+	if !hashtable.Retarget(loc).Apply(c.table(), f.p, f.s) {
 		return retryLookup
 	}
 	if f.expired() {

@@ -53,6 +53,13 @@ type Table struct {
 	Mask    uint64
 	mem     []byte
 
+	// changes, while a growth copies the table (Track), has a bit per
+	// bucket whose entries changed since the copy last looked at it: set
+	// by every transition after its CAS, taken by the copy's passes
+	// before they read the bucket, so that a change is either seen by a
+	// pass or left marked for the next. Frequency bumps do not mark it.
+	changes atomic.Pointer[changeSet]
+
 	// coins drive Bump's probabilistic increments: Weyl sequences that
 	// a single-threaded caller advances deterministically, so that a
 	// replay gives the same frequencies every run. Concurrent bumps may
@@ -257,12 +264,13 @@ func (k *Key) Displace(i int, s, h uint64) bool {
 	if !CAS(q, qs, s|moving) {
 		return false
 	}
+	k.t.noteChange(q)
 	// Only readers' frequency bumps touch the marked copy: Apply's retry
 	// covers them, so the copy is always settled or withdrawn.
-	if !Unlink().Apply(k.Slot(i), s) {
+	if !Unlink().Apply(k.t, k.Slot(i), s) {
 		// A drain or another key's insert took the entry first, and
 		// accounted for it: withdraw the copy.
-		Unlink().Apply(q, s|moving)
+		Unlink().Apply(k.t, q, s|moving)
 		return false
 	}
 	for c := Load(q); !CAS(q, c, c&^moving); c = Load(q) {
@@ -307,14 +315,17 @@ func (k *Key) InsertFree(loc uint64) bool {
 			return false
 		case s == 0:
 			if CAS(p, 0, k.tag<<TagShift|loc) {
+				k.t.noteChange(p)
 				return true
 			}
 		case Tag(s) == k.tag:
 			if CAS(p, s, s&^LocMask|loc) { // the key's own ghost: resume its frequency
+				k.t.noteChange(p)
 				return true
 			}
 		default:
 			if CAS(p, s, k.tag<<TagShift|loc) {
+				k.t.noteChange(p)
 				return true
 			}
 		}
@@ -406,15 +417,16 @@ func Unlink() Change { return Change{} }
 // Bury turns the entry into a ghost, keeping its tag and frequency.
 func Bury() Change { return Change{loc: GhostLoc, keepFreq: true, keepIdent: true} }
 
-// Apply makes the change to slot p, seen holding s. It retries only while
+// Apply makes the change to slot p of t, seen holding s. It retries only while
 // the slot still holds s's tag and location (a reader's frequency bump
 // lost the race for it) and returns false as soon as the entry itself
 // changed: someone else moved or removed it, and the caller must look
 // again. Retrying on a bump matters: giving up would leave the caller's
 // new item unlinked while it believes the old one is gone.
-func (ch Change) Apply(p *uint64, s uint64) bool {
+func (ch Change) Apply(t *Table, p *uint64, s uint64) bool {
 	for {
 		if CAS(p, s, ch.next(s)) {
+			t.noteChange(p)
 			return true
 		}
 		s2 := Load(p)
@@ -517,42 +529,74 @@ func (t *Table) Power() uint32 { return uint32(bits.Len64(t.Mask)) + 3 }
 // Slots returns the table's slot count.
 func (t *Table) Slots() uint64 { return (t.Mask + 1) * 8 }
 
-// Growth copies a table into one twice its size in two passes, so that
-// writers wait only for the second and shorter one:
+// changeSet is a bit per bucket of a table (see Table.changes).
+type changeSet struct{ words []atomic.Uint64 }
+
+// Track starts recording which buckets writers change (Table.changes),
+// for a growth's passes (see CopyInto); Untrack stops it.
+func (t *Table) Track() {
+	t.changes.Store(&changeSet{words: make([]atomic.Uint64, (len(t.Buckets)+63)/64)})
+}
+
+// Untrack stops recording changes.
+func (t *Table) Untrack() { t.changes.Store(nil) }
+
+// noteChange marks the bucket of slot p changed, if changes are recorded.
+// One load and a predictable branch when they are not (every write but
+// during a growth).
+func (t *Table) noteChange(p *uint64) {
+	if cs := t.changes.Load(); cs != nil {
+		i := uint64(uintptr(unsafe.Pointer(p))-uintptr(unsafe.Pointer(&t.Buckets[0]))) / 64
+		cs.words[i/64].Or(1 << (i % 64))
+	}
+}
+
+// noteBucket marks bucket i changed, if changes are recorded: a pass that
+// could not copy it whole leaves it for the next.
+func (t *Table) noteBucket(i uint64) {
+	if cs := t.changes.Load(); cs != nil {
+		cs.words[i/64].Or(1 << (i % 64))
+	}
+}
+
+// Growth copies a table into one twice its size in passes, so that
+// writers wait only for the last and shortest one:
 //
 //   - CopyLive runs beside the writers. It re-places every live entry it
 //     sees, reading each entry's item for its hash (a random memory access
 //     per entry: most of a growth's time).
-//   - CatchUp runs with every writer held off. It compares each bucket of
-//     the old table with the two buckets its entries went to and copies
-//     again only the buckets that changed meanwhile; for the others it
-//     only carries the frequencies over, a sequential pass over both
-//     tables that reads no item.
+//   - CatchUpLive, also beside the writers, brings the copy up to date
+//     with what they changed: the buckets they marked (Track), or every
+//     bucket, which also carries the frequencies over. Each such pass is
+//     shorter than the one before, so fewer buckets change during it.
+//   - CatchUp runs with every writer held off and does the same for the
+//     buckets still marked (every bucket if changes were not tracked).
 //
-// Why a comparison is enough: an entry of t's bucket i keeps its role
-// (first or second bucket of its pair) in dst, where that role's bucket
-// is i or i+len(t.Buckets), and nothing else lands there. CopyLive fills
-// each of those two buckets from slot 0 in the order it met the entries
-// of bucket i, so they hold exactly the entries it saw, in that order, and
-// CatchUp can tell by a merge of the three buckets whether bucket i still
-// holds those entries and no other. An entry is its tag and location (the
-// location carries the segment's generation), and CopyLive read its hash
-// from the item that location named while the segment's generation did
-// not change, so an unchanged entry's hash is still right. (A location
-// repeats only after 64 recycles of its segment, with the same tag in the
-// same bucket in between: the lock-free readers rely on the same
-// generation.) A bucket that CopyLive could not copy whole (an item it
-// could not read, a key that is an exception to the split, see below)
-// left a prefix of its entries in dst, which CatchUp finds wanting and
-// copies again.
+// How a pass brings bucket i up to date: an entry of t's bucket i keeps
+// its role (first or second bucket of its pair) in dst, where that role's
+// bucket is i or i+len(t.Buckets), and nothing else lands there (until
+// CatchUp places the exceptions, below). CopyLive fills each of those
+// two buckets from slot 0 in the order it met the entries of bucket i, so
+// a merge of the three buckets tells whether bucket i still holds those
+// entries and no other; if so, only the frequencies are carried over.
+// Otherwise the entries that dst holds stay where they are and only those
+// it lacks are read and placed: an entry is its tag and location (the
+// location carries the segment's generation), and its hash was read from
+// the item that location named while the segment's generation did not
+// change, so the same entry has the same hash and belongs in the same
+// bucket. (A location repeats only after 64 recycles of its segment, with
+// the same tag in the same bucket in between: the lock-free readers rely
+// on the same generation.) A bucket a pass could not bring up to date (an
+// item it could not read, a key that is an exception to the split) stays
+// marked for the next.
 //
 // The exceptions to the split are the keys whose two buckets coincide in
 // one table and not in the other (Candidates moves the second to the
 // first's neighbour), about one in len(t.Buckets): CatchUp places them
 // after its workers are done, one by one.
 //
-// Both passes run on up to workers goroutines over disjoint ranges of t
-// (so disjoint buckets of dst), and walk both tables sequentially. The
+// Every pass runs on up to workers goroutines over disjoint ranges of t
+// (so disjoint buckets of dst), and walks both tables sequentially. The
 // one random access per entry copied is its item, which prefetch (called
 // for the entries a few buckets ahead) starts loading early.
 
@@ -570,7 +614,8 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 
 // CopyLive is growth's first pass (see CopyInto): it copies the live
 // entries of t into dst, an empty table of twice t's size that nobody
-// else uses yet, while writers may change t. Slots do not hold the hash,
+// else uses yet, while writers may change t (call Track first, so that
+// the later passes know what they changed). Slots do not hold the hash,
 // so hashOf recovers it from the entry's item; it must detect an item
 // recycled under it (report false) and be safe to call concurrently, as
 // must prefetch. An entry keeps its tag, frequency and location (the tag
@@ -586,40 +631,43 @@ func (t *Table) copyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 	if err := t.checkDouble(dst); err != nil {
 		return err
 	}
-	_, err := t.split(workers, func(lo, hi int) ([]entry, error) {
+	_, err := t.split(workers, func(lo, hi int) ([]entry, int, error) {
 		t.copyRange(dst, lo, hi, hashOf, prefetch)
-		return nil, nil
+		return nil, 0, nil
 	})
 	return err
 }
 
 // CatchUpLive is an optional pass between CopyLive and CatchUp, beside
-// the writers like CopyLive: it brings dst up to date with what t held
-// during it (see CatchUp), except for the exceptions to the split, which
-// CatchUp places. It returns how many entries it had to read again, a
-// measure of how much t changed since the pass before: each such pass
-// shortens the next, so that CatchUp, for which writers wait, has less
-// to do.
-func (t *Table) CatchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) (int, error) {
+// the writers like CopyLive: it brings dst up to date (see CopyInto) for
+// every bucket if all is set, else for those marked changed (only those
+// if changes are tracked), except for the exceptions to the split, which
+// CatchUp places. It returns how many marked buckets it found: how much
+// t changed since the pass before.
+func (t *Table) CatchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int, all bool) (int, error) {
+	return t.catchUpLive(dst, hashOf, prefetch, t.copyWorkers(workers), all)
+}
+
+// catchUpLive is CatchUpLive on exactly workers goroutines.
+func (t *Table) catchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int, all bool) (int, error) {
 	if err := t.checkDouble(dst); err != nil {
 		return 0, err
 	}
-	var read atomic.Int64
-	_, err := t.split(t.copyWorkers(workers), func(lo, hi int) ([]entry, error) {
-		rest, n, err := t.catchUpRange(dst, lo, hi, hashOf, prefetch, false)
-		read.Add(int64(n))
-		return rest, err
+	_, marked, err := t.splitCounting(workers, func(lo, hi int) ([]entry, int, error) {
+		return t.catchUpRange(dst, lo, hi, hashOf, prefetch, all, false)
 	})
-	return int(read.Load()), err
+	return marked, err
 }
 
 // CatchUp is growth's last pass (see CopyInto): with every writer of t
-// held off, it makes dst hold exactly t's live entries, with t's
-// frequencies. dst must hold what CopyLive (and any CatchUpLive) left,
-// or nothing: then CatchUp copies everything. It fails, leaving dst
-// partly filled, if hashOf fails for an entry it must copy, or an
-// exception to the split finds both its buckets full even after a
-// displacement.
+// held off, it makes dst hold exactly t's live entries, visiting the
+// buckets marked changed if changes are tracked (the frequencies of the
+// others are those of the last pass that visited them), else every
+// bucket with its current frequencies. dst must hold what the passes
+// before left, or nothing (untracked: then CatchUp copies everything).
+// It fails, leaving dst partly filled, if hashOf fails for an entry it
+// must copy, or an exception to the split finds both its buckets full
+// even after a displacement.
 func (t *Table) CatchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
 	return t.catchUp(dst, hashOf, prefetch, t.copyWorkers(workers))
 }
@@ -629,9 +677,8 @@ func (t *Table) catchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefet
 	if err := t.checkDouble(dst); err != nil {
 		return err
 	}
-	rest, err := t.split(workers, func(lo, hi int) ([]entry, error) {
-		rest, _, err := t.catchUpRange(dst, lo, hi, hashOf, prefetch, true)
-		return rest, err
+	rest, err := t.split(workers, func(lo, hi int) ([]entry, int, error) {
+		return t.catchUpRange(dst, lo, hi, hashOf, prefetch, false, true)
 	})
 	if err != nil {
 		return err
@@ -662,10 +709,20 @@ func (t *Table) copyWorkers(workers int) int {
 }
 
 // split runs part over disjoint ranges of t's buckets on workers
-// goroutines and gathers what they return.
-func (t *Table) split(workers int, part func(lo, hi int) ([]entry, error)) ([]entry, error) {
+// goroutines and gathers the entries they return. The ranges are whole
+// words of the change marks (64 buckets), so that no two workers take
+// marks from one word.
+func (t *Table) split(workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, error) {
+	rest, _, err := t.splitCounting(workers, part)
+	return rest, err
+}
+
+// splitCounting is split that also sums the counts the parts return.
+func (t *Table) splitCounting(workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, int, error) {
 	n := len(t.Buckets)
+	words := (n + 63) / 64
 	rest := make([][]entry, workers)
+	counts := make([]int, workers)
 	errs := make([]error, workers)
 	panics := make([]any, workers)
 	var wg sync.WaitGroup
@@ -675,7 +732,8 @@ func (t *Table) split(workers int, part func(lo, hi int) ([]entry, error)) ([]en
 			// recover of the C ABI's exports: it is raised again below,
 			// in the caller's goroutine, as a serial copy raises it.
 			defer func() { panics[w] = recover() }()
-			rest[w], errs[w] = part(n*w/workers, n*(w+1)/workers)
+			lo, hi := 64*(words*w/workers), min(n, 64*(words*(w+1)/workers))
+			rest[w], counts[w], errs[w] = part(lo, hi)
 		})
 	}
 	wg.Wait()
@@ -685,13 +743,15 @@ func (t *Table) split(workers int, part func(lo, hi int) ([]entry, error)) ([]en
 		}
 	}
 	var all []entry
+	total := 0
 	for w := range workers {
 		if errs[w] != nil {
-			return nil, errs[w]
+			return nil, 0, errs[w]
 		}
 		all = append(all, rest[w]...)
+		total += counts[w]
 	}
-	return all, nil
+	return all, total, nil
 }
 
 // entry is a live entry of a table being copied: the slot (without the
@@ -707,7 +767,7 @@ const copyAhead = 4
 
 // copyRange is CopyLive over t's buckets [lo, hi): each bucket's entries
 // go to the two buckets of dst that only it feeds, up to the first that
-// cannot (CatchUp copies that bucket again).
+// cannot (the bucket is then marked for the next pass).
 func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64)) {
 	for i := lo; i < hi; i++ {
 		if j := i + copyAhead; j < hi {
@@ -715,9 +775,10 @@ func (t *Table) copyRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64,
 		}
 		// A bucket copied in part (an item that could not be read, a key
 		// that is an exception to the split) holds a prefix of the
-		// entries of bucket i, which CatchUp's comparison tells apart
-		// from all of them unless the rest are gone by then.
-		t.copyBucket(dst, uint64(i), hashOf)
+		// entries of bucket i: the next pass finds it wanting.
+		if !t.copyBucket(dst, uint64(i), hashOf) {
+			t.noteBucket(uint64(i))
+		}
 	}
 }
 
@@ -775,21 +836,36 @@ func (t *Table) putSplit(dst *Table, i, h, s uint64, rest *[]entry) bool {
 }
 
 // catchUpRange is CatchUp (final) or CatchUpLive over t's buckets
-// [lo, hi). A bucket whose live entries are still those dst holds only
-// gets their current slot values there (frequencies). In any other, the
-// entries dst holds stay where they are and only those it lacks
-// (inserted or relinked since) are read and placed: most of a bucket that
-// one overwrite changed needs no item read. The final pass returns the
-// exceptions to the split it met, to be placed once every worker is done,
-// and fails if an item cannot be read; a live pass leaves both for the
-// final one. Both return how many items they read.
-func (t *Table) catchUpRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), final bool) (rest []entry, read int, err error) {
+// [lo, hi), a whole number of words of the change marks but for the last:
+// it brings each bucket it visits up to date (see CopyInto). It visits
+// every bucket if all is set or changes are not tracked, else the marked
+// ones; it takes the marks of a word before it reads that word's buckets,
+// so a change made meanwhile leaves its mark for the next pass. The final
+// pass returns the exceptions to the split it met, to be placed once every
+// worker is done, and fails if an item cannot be read; a live pass marks
+// the bucket again instead. It returns how many marked buckets it found.
+func (t *Table) catchUpRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), all, final bool) (rest []entry, marked int, err error) {
 	n := len(t.Buckets)
+	cs := t.changes.Load()
 	var lacking []pending
-	for i := lo; i < hi; i++ {
-		old, a, b := &t.Buckets[i], &dst.Buckets[i], &dst.Buckets[i+n]
-		if !carryFreqs(old, a, b) {
-			lacking = keepHeld(old, a, b, uint64(i), lacking)
+	for w := lo / 64; w*64 < hi; w++ {
+		visit := ^uint64(0)
+		if cs != nil {
+			taken := cs.words[w].Swap(0)
+			marked += bits.OnesCount64(taken)
+			if !all {
+				visit = taken
+			}
+		}
+		for ; visit != 0; visit &= visit - 1 {
+			i := w*64 + bits.TrailingZeros64(visit)
+			if i >= hi {
+				break
+			}
+			old, a, b := &t.Buckets[i], &dst.Buckets[i], &dst.Buckets[i+n]
+			if !carryFreqs(old, a, b) {
+				lacking = keepHeld(old, a, b, uint64(i), lacking)
+			}
 		}
 	}
 	for x, p := range lacking {
@@ -802,11 +878,11 @@ func (t *Table) catchUpRange(dst *Table, lo, hi int, hashOf func(s uint64) (uint
 			return nil, 0, fmt.Errorf("hashtable: entry %#x of bucket %d: its item cannot be read", p.s, p.i)
 		case final:
 			t.putSplit(dst, p.i, h, p.s, &rest)
-		case ok:
-			t.putSplit(dst, p.i, h, p.s, nil)
+		case !ok || !t.putSplit(dst, p.i, h, p.s, nil):
+			t.noteBucket(p.i)
 		}
 	}
-	return rest, len(lacking), nil
+	return rest, marked, nil
 }
 
 // pending is an entry of t's bucket i that the copy lacks.

@@ -189,6 +189,7 @@ func TestVictimChoice(t *testing.T) {
 // Every transition writes what it promises, retries after a frequency
 // bump, and gives up when the entry itself changed.
 func TestChanges(t *testing.T) {
+	tbl := newT(t, 4) // not tracking changes: the slot may be anywhere
 	old := pack(5, 9, MakeLoc(1, 1, 8))
 	loc := MakeLoc(2, 3, 16)
 	cases := []struct {
@@ -204,7 +205,7 @@ func TestChanges(t *testing.T) {
 	}
 	for _, c := range cases {
 		p := old
-		if !c.change.Apply(&p, old) || p != c.want {
+		if !c.change.Apply(tbl, &p, old) || p != c.want {
 			t.Errorf("%s: got %#x, want %#x", c.name, p, c.want)
 		}
 		// A bump between the look and the change: retried, and a
@@ -214,13 +215,13 @@ func TestChanges(t *testing.T) {
 		if c.change.keepFreq {
 			want = want&^freqBits | 10<<FreqShift
 		}
-		if !c.change.Apply(&p, old) || p != want {
+		if !c.change.Apply(tbl, &p, old) || p != want {
 			t.Errorf("%s after a bump: got %#x, want %#x", c.name, p, want)
 		}
 		// The entry moved: no change.
 		moved := pack(5, 9, MakeLoc(7, 1, 8))
 		p = moved
-		if c.change.Apply(&p, old) || p != moved {
+		if c.change.Apply(tbl, &p, old) || p != moved {
 			t.Errorf("%s on a moved entry: applied (%#x)", c.name, p)
 		}
 	}
@@ -248,7 +249,7 @@ func TestChangeRacingBumps(t *testing.T) {
 	}()
 	for i := 1; i <= 20000; i++ {
 		loc := MakeLoc(1, 1, 8*i)
-		if !Retarget(loc).Apply(p, Load(p)) {
+		if !Retarget(loc).Apply(tb, p, Load(p)) {
 			t.Fatalf("retarget %d gave up under bumps", i)
 		}
 	}
@@ -379,7 +380,7 @@ func TestDisplace(t *testing.T) {
 		here, there = k.b0, k.b1
 	}
 	g := &there[5]
-	if !Bury().Apply(g, Load(g)) || !IsGhost(Load(g)) {
+	if !Bury().Apply(k.t, g, Load(g)) || !IsGhost(Load(g)) {
 		t.Fatal("could not make a ghost")
 	}
 	if !k.Displace(j, s, h) {
@@ -391,7 +392,7 @@ func TestDisplace(t *testing.T) {
 	// Back again, where an empty slot (the one it left) and a ghost are
 	// both free: the empty slot is taken, the ghost kept.
 	g2 := &here[(j+1)%8]
-	if !Bury().Apply(g2, Load(g2)) {
+	if !Bury().Apply(k.t, g2, Load(g2)) {
 		t.Fatal("could not make a ghost")
 	}
 	ghost := Load(g2)
@@ -512,7 +513,7 @@ func TestCopyInto(t *testing.T) {
 	ghost := src.Key(mix(7))
 	if ghost.InsertFree(MakeLoc(5, 5, 5*8)) {
 		p, s := ghost.Linking(MakeLoc(5, 5, 5*8))
-		Bury().Apply(p, s)
+		Bury().Apply(src, p, s)
 	}
 	dst := newT(t, 9)
 	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
@@ -646,11 +647,14 @@ func liveEntries(t *Table) map[uint64]uint64 {
 // every way writers, drains and readers change it: entries inserted,
 // unlinked, buried, retargeted, displaced to their other bucket, their
 // frequencies bumped, and items CopyLive could not read (recycled under
-// it). Each change is made once after CopyLive (then CatchUpLive runs)
-// and once during CopyLive and CatchUpLive, with 1, 2 and 3 workers, and
-// with and without new entries in the slots freed: after CatchUp every
-// live entry is found in the new table through its key, with its current
-// slot value, and nothing else is there.
+// it). The changes are made after CopyLive or during CopyLive and a
+// CatchUpLive; with the changes tracked (then CatchUpLive visits only the
+// marked buckets when the changes came after CopyLive, and CatchUp always
+// does) or not (every pass visits every bucket); with and without new
+// entries in the slots freed; with 1, 2 and 3 workers. After CatchUp
+// every live entry is found in the new table through its key, and nothing
+// else is there; untracked, with its current slot value (tracked, the
+// frequencies are those of the last pass that visited the bucket).
 func TestCatchUpAfterChanges(t *testing.T) {
 	const power = 13                      // 1024 buckets: 2 and 3 workers get ranges of their own
 	type key struct{ h, loc, alt uint64 } // alt: the item an overwrite links
@@ -670,104 +674,123 @@ func TestCatchUpAfterChanges(t *testing.T) {
 	for _, k := range keys {
 		hashOf[k.loc], hashOf[k.alt] = k.h, k.h
 	}
-	for _, inserts := range []bool{false, true} {
+	type variant struct{ tracked, during, inserts bool }
+	var variants []variant
+	for _, tracked := range []bool{false, true} {
 		for _, during := range []bool{false, true} {
-			for _, workers := range []int{1, 2, 3} {
-				src := newT(t, power)
-				var old []key // in src before the copy
-				for _, k := range keys[:7000] {
-					if kk := src.Key(k.h); kk.InsertFree(k.loc) {
-						old = append(old, k)
-					}
+			for _, inserts := range []bool{false, true} {
+				variants = append(variants, variant{tracked, during, inserts})
+			}
+		}
+	}
+	for _, v := range variants {
+		for _, workers := range []int{1, 2, 3} {
+			src := newT(t, power)
+			var old []key // in src before the copy
+			for _, k := range keys[:7000] {
+				if kk := src.Key(k.h); kk.InsertFree(k.loc) {
+					old = append(old, k)
 				}
-				for _, k := range keys[len(keys)-6:] {
-					if kk := src.Key(k.h); kk.InsertFree(k.loc) {
-						old = append(old, k)
-					}
+			}
+			for _, k := range keys[len(keys)-6:] {
+				if kk := src.Key(k.h); kk.InsertFree(k.loc) {
+					old = append(old, k)
 				}
-				// Every 50th item cannot be read by CopyLive: recycled under it.
-				var copying atomic.Bool
-				lookup := func(s uint64) (uint64, bool) {
-					h, ok := hashOf[Loc(s)]
-					if copying.Load() && Loc(s)>>segShift%50 == 0 {
-						return 0, false
-					}
-					return h, ok
+			}
+			// Every 50th item cannot be read by the live passes: recycled
+			// under them.
+			var copying atomic.Bool
+			lookup := func(s uint64) (uint64, bool) {
+				h, ok := hashOf[Loc(s)]
+				if copying.Load() && Loc(s)>>segShift%50 == 0 {
+					return 0, false
 				}
-				change := func() {
-					for i, k := range old {
-						kk := src.Key(k.h)
-						p, s := kk.Linking(k.loc)
-						if p == nil {
-							continue
-						}
-						switch i % 7 {
-						case 0:
-							Unlink().Apply(p, s)
-						case 1:
-							Bury().Apply(p, s)
-						case 2:
-							src.Bump(p, s)
-							CAS(p, Load(p), Load(p)&^freqBits|uint64(i%100)<<FreqShift)
-						case 3: // an overwrite: the key's entry now links another item
-							Retarget(k.alt).Apply(p, s)
-						case 4:
-							for j := 0; j < 16; j++ {
-								if kk.Slot(j) == p {
-									kk.Displace(j, s, k.h)
-								}
+				return h, ok
+			}
+			change := func() {
+				for i, k := range old {
+					kk := src.Key(k.h)
+					p, s := kk.Linking(k.loc)
+					if p == nil {
+						continue
+					}
+					switch i % 7 {
+					case 0:
+						Unlink().Apply(src, p, s)
+					case 1:
+						Bury().Apply(src, p, s)
+					case 2:
+						src.Bump(p, s)
+						CAS(p, Load(p), Load(p)&^freqBits|uint64(i%100)<<FreqShift)
+					case 3: // an overwrite: the key's entry now links another item
+						Retarget(k.alt).Apply(src, p, s)
+					case 4:
+						for j := 0; j < 16; j++ {
+							if kk.Slot(j) == p {
+								kk.Displace(j, s, k.h)
 							}
 						}
 					}
-					// Without inserts, the slots freed at the end of a bucket
-					// stay empty: a copied entry too many is found only there.
-					for _, k := range keys[7000 : len(keys)-6] {
-						if inserts {
-							kk := src.Key(k.h)
-							kk.InsertFree(k.loc)
-						}
+				}
+				// Without inserts, the slots freed at the end of a bucket
+				// stay empty: a copied entry too many is found only there.
+				for _, k := range keys[7000 : len(keys)-6] {
+					if v.inserts {
+						kk := src.Key(k.h)
+						kk.InsertFree(k.loc)
 					}
 				}
-				dst := newT(t, power+1)
-				copying.Store(true)
-				if during {
-					var wg sync.WaitGroup
-					wg.Go(change)
-					if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := src.CatchUpLive(dst, lookup, func(uint64) {}, workers); err != nil {
-						t.Fatal(err)
-					}
-					wg.Wait()
-				} else {
-					if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
-						t.Fatal(err)
-					}
-					change()
-					// Every item it lacks is read again, but those still
-					// unreadable (recycled) are left for CatchUp.
-					read, err := src.CatchUpLive(dst, lookup, func(uint64) {}, workers)
-					if err != nil || read == 0 {
-						t.Fatalf("CatchUpLive read %d items (%v) after the table changed", read, err)
-					}
+			}
+			if v.tracked {
+				src.Track()
+			}
+			dst := newT(t, power+1)
+			copying.Store(true)
+			if v.during {
+				var wg sync.WaitGroup
+				wg.Go(change)
+				if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
+					t.Fatal(err)
 				}
-				copying.Store(false)
-				if err := src.catchUp(dst, lookup, func(uint64) {}, workers); err != nil {
-					t.Fatalf("inserts %v, during %v, %d workers: %v", inserts, during, workers, err)
+				if _, err := src.catchUpLive(dst, lookup, func(uint64) {}, workers, true); err != nil {
+					t.Fatal(err)
 				}
-				want := liveEntries(src)
-				got := map[uint64]uint64{}
-				for loc, h := range hashOf {
-					k := dst.Key(h)
-					if p, s := k.Linking(loc); p != nil {
-						got[loc] = s
-					}
+				wg.Wait()
+			} else {
+				if err := src.copyLive(dst, lookup, func(uint64) {}, workers); err != nil {
+					t.Fatal(err)
 				}
-				if diff := cmp.Diff(want, got); diff != "" || len(liveEntries(dst)) != len(want) {
-					t.Errorf("inserts %v, during %v, %d workers: %d entries in dst for %d in src; entries (-src +dst):\n%s",
-						inserts, during, workers, len(liveEntries(dst)), len(want), diff)
+				change()
+				// Tracked, only the marked buckets are visited: a change
+				// that left no mark is never copied.
+				marked, err := src.catchUpLive(dst, lookup, func(uint64) {}, workers, !v.tracked)
+				if err != nil || v.tracked && marked == 0 {
+					t.Fatalf("%+v: CatchUpLive found %d buckets marked (%v) after the table changed", v, marked, err)
 				}
+			}
+			copying.Store(false)
+			if err := src.catchUp(dst, lookup, func(uint64) {}, workers); err != nil {
+				t.Fatalf("%+v, %d workers: %v", v, workers, err)
+			}
+			want := liveEntries(src)
+			got := map[uint64]uint64{}
+			for loc, h := range hashOf {
+				k := dst.Key(h)
+				if p, s := k.Linking(loc); p != nil {
+					got[loc] = s
+				}
+			}
+			if v.tracked {
+				for loc := range want {
+					want[loc] &^= freqBits
+				}
+				for loc := range got {
+					got[loc] &^= freqBits
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" || len(liveEntries(dst)) != len(want) {
+				t.Errorf("%+v, %d workers: %d entries in dst for %d in src; entries (-src +dst):\n%s",
+					v, workers, len(liveEntries(dst)), len(want), diff)
 			}
 		}
 	}
