@@ -50,8 +50,8 @@ func (c *Cache) wantGrow(t *hashtable.Table) bool {
 	if t.Power() >= hashtable.MaxPower {
 		return false
 	}
-	// While a growth makes its first pass, an insert that may evict does
-	// rather than wait for it (see grow).
+	// While a growth makes its unlocked passes, an insert that may evict
+	// does rather than wait for it (see grow).
 	if c.policy != PolicyNone && c.grower.copying.Load() {
 		return false
 	}
@@ -95,7 +95,7 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // instead).
 //
 // Lock-free readers keep using the old table until the publish: writers
-// change it until the second pass, and nothing does then, so what they
+// change it until the last pass, and nothing does then, so what they
 // find there is what the new table holds. A reader that loaded the old
 // table before the publish and misses looks again in the new one (read's
 // errTableMoved), and what it finds in the old one after the publish was
@@ -193,14 +193,15 @@ type growth struct {
 }
 
 // Test hooks, nil unless a test sets them: growCopied runs after the
-// first pass, holding no lock; growHook runs under every lock, before the
-// second pass.
+// passes beside the writers, holding no lock; growHook runs under every
+// lock, before the last pass.
 var growCopied, growHook func()
 
 // startGrowth maps the doubled table of seen, retires segments to pay for
 // it (holding evictMu, so that their drains, which use the current table,
-// are done before the copy starts), and makes the first pass of the copy,
-// holding no lock. On failure, and on a panic, it undoes what it did.
+// are done before the copy starts), and makes the passes of the copy that
+// run beside the writers, holding no lock. On failure, and on a panic, it
+// undoes what it did.
 func (c *Cache) startGrowth(seen *hashtable.Table) (gr *growth, ok bool) {
 	// The first pass reads the table and the arena without a lock: a
 	// Close meanwhile unmaps neither while m is reachable (unmapUnused).
@@ -263,8 +264,9 @@ func (c *Cache) retireForGrowth(gr *growth) bool {
 	return c.retireLocked(c.retireFor(gr.next.Bytes())) == nil
 }
 
-// finishGrowthLocked makes the second pass of the copy. The caller holds
-// every lock (lockAll).
+// finishGrowthLocked makes the last pass of the copy, unless the cache
+// was closed meanwhile (its arena and table may be unmapped once the
+// locks are released). The caller holds every lock (lockAll).
 func (c *Cache) finishGrowthLocked(gr *growth) bool {
 	if c.closed.Load() {
 		return false
