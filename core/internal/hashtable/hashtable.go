@@ -628,10 +628,7 @@ func (t *Table) CopyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 
 // copyLive is CopyLive on exactly workers goroutines.
 func (t *Table) copyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
-	if err := t.checkDouble(dst); err != nil {
-		return err
-	}
-	_, err := t.split(workers, func(lo, hi int) ([]entry, int, error) {
+	_, err := t.split(dst, workers, func(lo, hi int) ([]entry, int, error) {
 		t.copyRange(dst, lo, hi, hashOf, prefetch)
 		return nil, 0, nil
 	})
@@ -650,10 +647,7 @@ func (t *Table) CatchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), pr
 
 // catchUpLive is CatchUpLive on exactly workers goroutines.
 func (t *Table) catchUpLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int, all bool) (int, error) {
-	if err := t.checkDouble(dst); err != nil {
-		return 0, err
-	}
-	_, marked, err := t.splitCounting(workers, func(lo, hi int) ([]entry, int, error) {
+	_, marked, err := t.splitCounting(dst, workers, func(lo, hi int) ([]entry, int, error) {
 		return t.catchUpRange(dst, lo, hi, hashOf, prefetch, all, false)
 	})
 	return marked, err
@@ -674,10 +668,7 @@ func (t *Table) CatchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefet
 
 // catchUp is CatchUp on exactly workers goroutines.
 func (t *Table) catchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
-	if err := t.checkDouble(dst); err != nil {
-		return err
-	}
-	rest, err := t.split(workers, func(lo, hi int) ([]entry, int, error) {
+	rest, err := t.split(dst, workers, func(lo, hi int) ([]entry, int, error) {
 		return t.catchUpRange(dst, lo, hi, hashOf, prefetch, false, true)
 	})
 	if err != nil {
@@ -691,14 +682,6 @@ func (t *Table) catchUp(dst *Table, hashOf func(s uint64) (uint64, bool), prefet
 	return nil
 }
 
-// checkDouble reports whether dst is twice t's size, the only growth.
-func (t *Table) checkDouble(dst *Table) error {
-	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*len(t.Buckets) {
-		return fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
-	}
-	return nil
-}
-
 // copyWorkers is how many of up to workers goroutines a pass over t
 // uses: one per copyShare buckets at most, because starting one costs
 // about a microsecond and copying a bucket some tens of nanoseconds per
@@ -708,17 +691,21 @@ func (t *Table) copyWorkers(workers int) int {
 	return max(1, min(workers, len(t.Buckets)/copyShare))
 }
 
-// split runs part over disjoint ranges of t's buckets on workers
-// goroutines and gathers the entries they return. The ranges are whole
-// words of the change marks (64 buckets), so that no two workers take
-// marks from one word.
-func (t *Table) split(workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, error) {
-	rest, _, err := t.splitCounting(workers, part)
+// split runs a pass of the copy of t into dst: part over disjoint ranges
+// of t's buckets on workers goroutines, gathering the entries they
+// return. The ranges are whole words of the change marks (64 buckets), so
+// that no two workers take marks from one word. It refuses a dst that is
+// not twice t's size (growth doubles) and writes nothing then.
+func (t *Table) split(dst *Table, workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, error) {
+	rest, _, err := t.splitCounting(dst, workers, part)
 	return rest, err
 }
 
 // splitCounting is split that also sums the counts the parts return.
-func (t *Table) splitCounting(workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, int, error) {
+func (t *Table) splitCounting(dst *Table, workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, int, error) {
+	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*len(t.Buckets) {
+		return nil, 0, fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
+	}
 	n := len(t.Buckets)
 	words := (n + 63) / 64
 	rest := make([][]entry, workers)
