@@ -100,7 +100,9 @@ type Options struct {
 	// still holds the live items: the cache's memory is at most HeapBytes
 	// plus the larger of the initial table and one segment, because every
 	// doubling retires segments worth the table's growth beyond that
-	// (Stats.SegmentsRetired). The initial table may not be larger than the heap:
+	// (Stats.SegmentsRetired). A doubling copies the table while reads
+	// and writes go on; writers wait only for its last pass, over the
+	// buckets they changed during the copy. The initial table may not be larger than the heap:
 	// items take at least 16 bytes, so such slots could never be used.
 	HashPower uint32
 	// Eviction is the eviction policy (default DefaultPolicy, S3-FIFO).
