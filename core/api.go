@@ -102,8 +102,9 @@ type Options struct {
 	// doubling retires segments worth the table's growth beyond that
 	// (Stats.SegmentsRetired). A doubling copies the table while reads
 	// and writes go on; writers wait only for its last pass, over the
-	// buckets they changed during the copy. The initial table may not be larger than the heap:
-	// items take at least 16 bytes, so such slots could never be used.
+	// buckets they changed during the copy. The initial table may not be
+	// larger than the heap: items take at least 16 bytes, so such slots
+	// could never be used.
 	HashPower uint32
 	// Eviction is the eviction policy (default DefaultPolicy, S3-FIFO).
 	Eviction Policy
