@@ -38,12 +38,12 @@ func growBenchKey(key []byte, j int) {
 	binary.LittleEndian.PutUint64(key[8:], uint64(j))
 }
 
-// BenchmarkGrowPause measures a growth's two passes with no writer
-// running, per million items: copy-ms, the first pass (retiring segments,
-// copying every entry while writers may run), and pause-ms, the second,
-// for which every writer waits (comparing the tables, carrying the
-// frequencies over, copying again what changed). The GC wait that follows
-// the publish, with no lock held, is in neither.
+// BenchmarkGrowPause measures a growth with no writer running, per
+// million items: copy-ms, the passes that run beside the writers
+// (retiring segments, copying every entry, bringing the copy up to date),
+// and pause-ms, the last pass, for which every writer waits (the buckets
+// still marked changed, then the exceptions to the split). The GC wait
+// that follows the publish, with no lock held, is in neither.
 func BenchmarkGrowPause(b *testing.B) {
 	var copying, pause time.Duration
 	for i := 0; i < b.N; i++ {
