@@ -499,8 +499,9 @@ func TestGrowthPanicReleasesLocks(t *testing.T) {
 	c.integrity(t)
 }
 
-// Writes made while a growth is between its passes (its first pass done,
-// writers not yet stopped) are in the table it publishes: deleted keys
+// Writes made while a growth is between its passes (those beside the
+// writers done, writers not yet stopped for the last) are in the table it
+// publishes, which only the last pass can have put there: deleted keys
 // stay deleted, overwritten keys read their new value, new keys are found
 // (unless an insert met a full pair and evicted, which the counters
 // say). The writes run in another goroutine while the growth waits for
