@@ -606,3 +606,122 @@ func TestWritesBetweenGrowthPasses(t *testing.T) {
 		})
 	}
 }
+
+// The maintenance operations made while a growth is between its passes
+// reach the table it publishes: Clear (its drains change every bucket
+// that held an item) leaves none of the items written before it, the
+// items written after it are there, an Incr made in place is kept (the
+// copy links the same item), and a CAS token read between the passes
+// still matches after the publish (tokens name the item, which the copy
+// does not move), while one read before an overwrite does not.
+func TestMaintenanceBetweenGrowthPasses(t *testing.T) {
+	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyNone} {
+		t.Run(p.String(), func(t *testing.T) {
+			c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10, Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			key := func(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s%06d", prefix, i)) }
+			const after = 300 // keys written between the passes, after the Clear
+			var hookErr error
+			var token, staleToken uint64
+			hooked := 0
+			growCopied = func() {
+				if hooked++; hooked > 1 {
+					return
+				}
+				done := make(chan error, 1)
+				go func() {
+					if err := c.Clear(); err != nil {
+						done <- fmt.Errorf("Clear: %v", err)
+						return
+					}
+					for i := 0; i < after; i++ {
+						if err := c.Set(key("new", i), checkedValue(key("new", i), 0, 40), 0); err != nil {
+							done <- fmt.Errorf("Set %s: %v", key("new", i), err)
+							return
+						}
+					}
+					if err := c.Set([]byte("counter"), []byte("41"), 0); err != nil {
+						done <- fmt.Errorf("Set counter: %v", err)
+						return
+					}
+					if n, err := c.Incr([]byte("counter"), 1); err != nil || n != 42 {
+						done <- fmt.Errorf("Incr counter = %d, %v; want 42", n, err)
+						return
+					}
+					var ok bool
+					if _, token, ok = c.GetCAS(nil, key("new", 0)); !ok {
+						done <- fmt.Errorf("GetCAS %s: not found", key("new", 0))
+						return
+					}
+					if _, staleToken, ok = c.GetCAS(nil, key("new", 1)); !ok {
+						done <- fmt.Errorf("GetCAS %s: not found", key("new", 1))
+						return
+					}
+					if err := c.Set(key("new", 1), checkedValue(key("new", 1), 1, 40), 0); err != nil {
+						done <- fmt.Errorf("overwrite %s: %v", key("new", 1), err)
+						return
+					}
+					done <- nil
+				}()
+				select {
+				case hookErr = <-done:
+				case <-time.After(30 * time.Second):
+					panic("maintenance between the passes waited for the growth")
+				}
+			}
+			defer func() { growCopied = nil }()
+			old := 0
+			for c.Stats().HashtableGrowths < 1 {
+				if err := c.Set(key("old", old), checkedValue(key("old", old), 0, 40), 0); err != nil {
+					t.Fatalf("Set %s: %v", key("old", old), err)
+				}
+				old++
+			}
+			growCopied = nil
+			if hookErr != nil {
+				t.Fatal(hookErr)
+			}
+			if hooked != 1 {
+				t.Fatalf("the hook ran in %d growths, want 1", hooked)
+			}
+			// The growth that ran the hook was started by the insert of
+			// the last old key, which finished after the publish.
+			for i := 0; i < old-1; i++ {
+				if _, ok := c.Get(nil, key("old", i)); ok {
+					t.Fatalf("%s (of %d) found after the Clear", key("old", i), old)
+				}
+			}
+			missing := 0
+			for i := 0; i < after; i++ {
+				v, ok := c.Get(nil, key("new", i))
+				if !ok {
+					missing++
+					continue
+				}
+				if err := valueOK(key("new", i), v); err != nil {
+					t.Fatalf("%s: %v", key("new", i), err)
+				}
+			}
+			if uint64(missing) > c.Stats().EvictedItems {
+				t.Errorf("%d of %d keys written after the Clear missing, %d evicted", missing, after, c.Stats().EvictedItems)
+			}
+			if v, ok := c.Get(nil, []byte("counter")); !ok || string(v) != "42" {
+				t.Errorf("counter = %q, %v after the growth; want \"42\"", v, ok)
+			}
+			if err := c.CAS(key("new", 0), checkedValue(key("new", 0), 2, 40), 0, token); err != nil {
+				t.Errorf("CAS with the token read between the passes: %v", err)
+			}
+			if err := c.CAS(key("new", 1), checkedValue(key("new", 1), 2, 40), 0, staleToken); !errors.Is(err, ErrExists) {
+				t.Errorf("CAS with a token read before an overwrite: %v, want ErrExists", err)
+			}
+			if s := c.Stats(); s.HashtableGrowths < 1 {
+				t.Errorf("%d growths", s.HashtableGrowths)
+			}
+			footprintOK(t, c)
+			c.integrity(t)
+		})
+	}
+}
