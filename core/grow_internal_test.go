@@ -85,45 +85,38 @@ func TestSmallItemsLimitedByMemory(t *testing.T) {
 	if raceOn {
 		heap = 1 << 20
 	}
-	for _, p := range []Policy{PolicyNone, PolicyMerge, PolicyFIFO} {
-		t.Run(p.String(), func(t *testing.T) {
-			c, err := Open(Options{HeapBytes: heap, SegmentBytes: uint32(heap / 64), Eviction: p})
+	underPolicies(t, []Policy{PolicyNone, PolicyMerge, PolicyFIFO}, Options{HeapBytes: heap, SegmentBytes: uint32(heap / 64)}, func(t *testing.T, c *Cache) {
+		var k, v [4]byte
+		held := 0
+		// Twice what the heap could hold: the evicting policies run
+		// full for a while.
+		for i := 0; i < int(heap/8); i++ {
+			binary.LittleEndian.PutUint32(k[:], uint32(i)+1)
+			binary.LittleEndian.PutUint32(v[:], ^uint32(i))
+			err := c.Set(k[:], v[:], 0)
+			if errors.Is(err, ErrNoSpace) && c.policy == PolicyNone {
+				break
+			}
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("Set #%d: %v", i, err)
 			}
-			defer c.Close()
-			var k, v [4]byte
-			held := 0
-			// Twice what the heap could hold: the evicting policies run
-			// full for a while.
-			for i := 0; i < int(heap/8); i++ {
-				binary.LittleEndian.PutUint32(k[:], uint32(i)+1)
-				binary.LittleEndian.PutUint32(v[:], ^uint32(i))
-				err := c.Set(k[:], v[:], 0)
-				if errors.Is(err, ErrNoSpace) && p == PolicyNone {
-					break
-				}
-				if err != nil {
-					t.Fatalf("Set #%d: %v", i, err)
-				}
-				held++
-			}
-			s := c.Stats()
-			memory := (s.SegmentsTotal - s.SegmentsRetired) * (heap / 64)
-			t.Logf("%v: %d items held (%d set), table 2^%d slots after %d growths, %d of %d segments retired; memory allows %d",
-				p, s.Items, held, c.table().Power(), s.HashtableGrowths, s.SegmentsRetired, s.SegmentsTotal, memory/16)
-			// Merge keeps part of each merged segment free by design:
-			// within 7%, not 1%.
-			if s.Items < memory/16*93/100 {
-				t.Errorf("%d items held; the %d bytes of segments in use hold %d", s.Items, memory, memory/16)
-			}
-			if fixed := heap / 64; s.Items < fixed*18/10 {
-				t.Errorf("%d items held: hardly more than a fixed table of %d slots would", s.Items, fixed)
-			}
-			footprintOK(t, c)
-			c.integrity(t)
-		})
-	}
+			held++
+		}
+		s := c.Stats()
+		memory := (s.SegmentsTotal - s.SegmentsRetired) * (heap / 64)
+		t.Logf("%v: %d items held (%d set), table 2^%d slots after %d growths, %d of %d segments retired; memory allows %d",
+			c.policy, s.Items, held, c.table().Power(), s.HashtableGrowths, s.SegmentsRetired, s.SegmentsTotal, memory/16)
+		// Merge keeps part of each merged segment free by design:
+		// within 7%, not 1%.
+		if s.Items < memory/16*93/100 {
+			t.Errorf("%d items held; the %d bytes of segments in use hold %d", s.Items, memory, memory/16)
+		}
+		if fixed := heap / 64; s.Items < fixed*18/10 {
+			t.Errorf("%d items held: hardly more than a fixed table of %d slots would", s.Items, fixed)
+		}
+		footprintOK(t, c)
+		c.integrity(t)
+	})
 }
 
 // Readers and writers run while the table doubles from 16 slots many
@@ -232,51 +225,44 @@ func TestGrowthUnderConcurrentReadersAndWriters(t *testing.T) {
 // writers evict while the table grows; readers must never see a wrong
 // value, and the accounting must balance.
 func TestGrowthUnderEvictionChurn(t *testing.T) {
-	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO} {
-		t.Run(p.String(), func(t *testing.T) {
-			c, err := Open(Options{HeapBytes: 1 << 20, SegmentBytes: 32 << 10, HashPower: 5, Eviction: p})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			const workers, per = 4, 6000
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(w), 3))
-					for i := 0; i < per; i++ {
-						k := []byte(fmt.Sprintf("c%06d", rng.IntN(workers*per)))
-						if rng.IntN(3) == 0 {
-							if err := c.Set(k, checkedValue(k, i, 40+i%60), 0); err != nil {
-								errs <- fmt.Errorf("Set %s: %v", k, err)
-								return
-							}
-							continue
+	underPolicies(t, []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO}, Options{HeapBytes: 1 << 20, SegmentBytes: 32 << 10, HashPower: 5}, func(t *testing.T, c *Cache) {
+		const workers, per = 4, 6000
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(w), 3))
+				for i := 0; i < per; i++ {
+					k := []byte(fmt.Sprintf("c%06d", rng.IntN(workers*per)))
+					if rng.IntN(3) == 0 {
+						if err := c.Set(k, checkedValue(k, i, 40+i%60), 0); err != nil {
+							errs <- fmt.Errorf("Set %s: %v", k, err)
+							return
 						}
-						if v, ok := c.Get(nil, k); ok {
-							if err := valueOK(k, v); err != nil {
-								errs <- fmt.Errorf("%s: %v", k, err)
-								return
-							}
+						continue
+					}
+					if v, ok := c.Get(nil, k); ok {
+						if err := valueOK(k, v); err != nil {
+							errs <- fmt.Errorf("%s: %v", k, err)
+							return
 						}
 					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			if s := c.Stats(); s.HashtableGrowths == 0 {
-				t.Errorf("no growth from 32 slots (stats %+v)", s)
-			}
-			footprintOK(t, c)
-			c.integrity(t)
-		})
-	}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if s := c.Stats(); s.HashtableGrowths == 0 {
+			t.Errorf("no growth from 32 slots (stats %+v)", s)
+		}
+		footprintOK(t, c)
+		c.integrity(t)
+	})
 }
 
 // Close while writers make the table grow: every call returns (ErrClosed
@@ -509,102 +495,95 @@ func TestGrowthPanicReleasesLocks(t *testing.T) {
 // policy that finds its pair full evicts instead (a growth used to make
 // it wait, which here would never end).
 func TestWritesBetweenGrowthPasses(t *testing.T) {
-	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO} {
-		t.Run(p.String(), func(t *testing.T) {
-			c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10, Eviction: p})
-			if err != nil {
-				t.Fatal(err)
+	underPolicies(t, []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO}, Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10}, func(t *testing.T, c *Cache) {
+		key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
+		version := map[int]int{} // key -> version of its value; -1: deleted
+		next := 0                // keys [0, next) were written
+		var hookErr error
+		var evictedInHook uint64
+		growths := 0
+		growCopied = func() {
+			growths++
+			if growths > 3 {
+				return
 			}
-			defer c.Close()
-			key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
-			version := map[int]int{} // key -> version of its value; -1: deleted
-			next := 0                // keys [0, next) were written
-			var hookErr error
-			var evictedInHook uint64
-			growths := 0
-			growCopied = func() {
-				growths++
-				if growths > 3 {
-					return
-				}
-				done := make(chan error, 1)
-				go func() {
-					before := c.Stats().EvictedItems
-					for i := 0; i < next; i++ {
-						switch {
-						case version[i] < 0:
-						case i%3 == 0:
-							if err := c.Delete(key(i)); err != nil && !errors.Is(err, ErrNotFound) {
-								done <- fmt.Errorf("Delete %s: %v", key(i), err)
-								return
-							}
-							version[i] = -1
-						case i%3 == 1:
-							version[i]++
-							if err := c.Set(key(i), checkedValue(key(i), version[i], 40), 0); err != nil {
-								done <- fmt.Errorf("overwrite %s: %v", key(i), err)
-								return
-							}
-						}
-					}
-					for end := next + next/2; next < end; next++ {
-						if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
-							done <- fmt.Errorf("Set %s: %v", key(next), err)
+			done := make(chan error, 1)
+			go func() {
+				before := c.Stats().EvictedItems
+				for i := 0; i < next; i++ {
+					switch {
+					case version[i] < 0:
+					case i%3 == 0:
+						if err := c.Delete(key(i)); err != nil && !errors.Is(err, ErrNotFound) {
+							done <- fmt.Errorf("Delete %s: %v", key(i), err)
 							return
 						}
-						version[next] = 0
+						version[i] = -1
+					case i%3 == 1:
+						version[i]++
+						if err := c.Set(key(i), checkedValue(key(i), version[i], 40), 0); err != nil {
+							done <- fmt.Errorf("overwrite %s: %v", key(i), err)
+							return
+						}
 					}
-					evictedInHook += c.Stats().EvictedItems - before
-					done <- nil
-				}()
-				select {
-				case hookErr = <-done:
-				case <-time.After(30 * time.Second):
-					hookErr = errors.New("writes between the passes waited for the growth")
-					panic(hookErr) // nothing else would end the wait: the writer holds on
 				}
-			}
-			defer func() { growCopied = nil }()
-			for c.Stats().HashtableGrowths < 3 {
-				if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
-					t.Fatalf("Set %s: %v", key(next), err)
+				for end := next + next/2; next < end; next++ {
+					if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
+						done <- fmt.Errorf("Set %s: %v", key(next), err)
+						return
+					}
+					version[next] = 0
 				}
-				version[next] = 0
-				next++
+				evictedInHook += c.Stats().EvictedItems - before
+				done <- nil
+			}()
+			select {
+			case hookErr = <-done:
+			case <-time.After(30 * time.Second):
+				hookErr = errors.New("writes between the passes waited for the growth")
+				panic(hookErr) // nothing else would end the wait: the writer holds on
 			}
-			growCopied = nil
-			if hookErr != nil {
-				t.Fatal(hookErr)
+		}
+		defer func() { growCopied = nil }()
+		for c.Stats().HashtableGrowths < 3 {
+			if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
+				t.Fatalf("Set %s: %v", key(next), err)
 			}
-			if growths < 3 {
-				t.Fatalf("the hook ran in %d growths, want 3", growths)
+			version[next] = 0
+			next++
+		}
+		growCopied = nil
+		if hookErr != nil {
+			t.Fatal(hookErr)
+		}
+		if growths < 3 {
+			t.Fatalf("the hook ran in %d growths, want 3", growths)
+		}
+		missing := 0
+		for i := 0; i < next; i++ {
+			v, ok := c.Get(nil, key(i))
+			switch {
+			case version[i] < 0 && ok:
+				t.Fatalf("%s found after its delete", key(i))
+			case version[i] < 0:
+			case !ok:
+				missing++
+			case valueOK(key(i), v) != nil:
+				t.Fatalf("%s: %v", key(i), valueOK(key(i), v))
+			case int(binary.LittleEndian.Uint32(v[4:])) != version[i]:
+				t.Fatalf("%s has version %d, want %d", key(i), binary.LittleEndian.Uint32(v[4:]), version[i])
 			}
-			missing := 0
-			for i := 0; i < next; i++ {
-				v, ok := c.Get(nil, key(i))
-				switch {
-				case version[i] < 0 && ok:
-					t.Fatalf("%s found after its delete", key(i))
-				case version[i] < 0:
-				case !ok:
-					missing++
-				case valueOK(key(i), v) != nil:
-					t.Fatalf("%s: %v", key(i), valueOK(key(i), v))
-				case int(binary.LittleEndian.Uint32(v[4:])) != version[i]:
-					t.Fatalf("%s has version %d, want %d", key(i), binary.LittleEndian.Uint32(v[4:]), version[i])
-				}
-			}
-			s := c.Stats()
-			if uint64(missing) > s.EvictedItems {
-				t.Errorf("%d keys missing, %d evicted: some were lost by the growth", missing, s.EvictedItems)
-			}
-			if evictedInHook == 0 {
-				t.Errorf("no insert between the passes found its pair full: the test did not test waiting")
-			}
-			footprintOK(t, c)
-			c.integrity(t)
-		})
-	}
+		}
+		s := c.Stats()
+		if uint64(missing) > s.EvictedItems {
+			t.Errorf("%d keys missing, %d evicted: some were lost by the growth", missing, s.EvictedItems)
+		}
+		if evictedInHook == 0 {
+			t.Errorf("no insert between the passes found its pair full: the test did not test waiting")
+		}
+		footprintOK(t, c)
+		c.integrity(t)
+	})
 }
 
 // The maintenance operations made while a growth is between its passes
@@ -615,113 +594,124 @@ func TestWritesBetweenGrowthPasses(t *testing.T) {
 // still matches after the publish (tokens name the item, which the copy
 // does not move), while one read before an overwrite does not.
 func TestMaintenanceBetweenGrowthPasses(t *testing.T) {
-	for _, p := range []Policy{PolicyMerge, PolicyS3FIFO, PolicyNone} {
+	underPolicies(t, []Policy{PolicyMerge, PolicyS3FIFO, PolicyNone}, Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10}, func(t *testing.T, c *Cache) {
+		key := func(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s%06d", prefix, i)) }
+		const after = 300 // keys written between the passes, after the Clear
+		var hookErr error
+		var token, staleToken uint64
+		hooked := 0
+		growCopied = func() {
+			if hooked++; hooked > 1 {
+				return
+			}
+			done := make(chan error, 1)
+			go func() {
+				if err := c.Clear(); err != nil {
+					done <- fmt.Errorf("Clear: %v", err)
+					return
+				}
+				for i := 0; i < after; i++ {
+					if err := c.Set(key("new", i), checkedValue(key("new", i), 0, 40), 0); err != nil {
+						done <- fmt.Errorf("Set %s: %v", key("new", i), err)
+						return
+					}
+				}
+				if err := c.Set([]byte("counter"), []byte("41"), 0); err != nil {
+					done <- fmt.Errorf("Set counter: %v", err)
+					return
+				}
+				if n, err := c.Incr([]byte("counter"), 1); err != nil || n != 42 {
+					done <- fmt.Errorf("Incr counter = %d, %v; want 42", n, err)
+					return
+				}
+				var ok bool
+				if _, token, ok = c.GetCAS(nil, key("new", 0)); !ok {
+					done <- fmt.Errorf("GetCAS %s: not found", key("new", 0))
+					return
+				}
+				if _, staleToken, ok = c.GetCAS(nil, key("new", 1)); !ok {
+					done <- fmt.Errorf("GetCAS %s: not found", key("new", 1))
+					return
+				}
+				if err := c.Set(key("new", 1), checkedValue(key("new", 1), 1, 40), 0); err != nil {
+					done <- fmt.Errorf("overwrite %s: %v", key("new", 1), err)
+					return
+				}
+				done <- nil
+			}()
+			select {
+			case hookErr = <-done:
+			case <-time.After(30 * time.Second):
+				panic("maintenance between the passes waited for the growth")
+			}
+		}
+		defer func() { growCopied = nil }()
+		old := 0
+		for c.Stats().HashtableGrowths < 1 {
+			if err := c.Set(key("old", old), checkedValue(key("old", old), 0, 40), 0); err != nil {
+				t.Fatalf("Set %s: %v", key("old", old), err)
+			}
+			old++
+		}
+		growCopied = nil
+		if hookErr != nil {
+			t.Fatal(hookErr)
+		}
+		if hooked != 1 {
+			t.Fatalf("the hook ran in %d growths, want 1", hooked)
+		}
+		// The growth that ran the hook was started by the insert of
+		// the last old key, which finished after the publish.
+		for i := 0; i < old-1; i++ {
+			if _, ok := c.Get(nil, key("old", i)); ok {
+				t.Fatalf("%s (of %d) found after the Clear", key("old", i), old)
+			}
+		}
+		missing := 0
+		for i := 0; i < after; i++ {
+			v, ok := c.Get(nil, key("new", i))
+			if !ok {
+				missing++
+				continue
+			}
+			if err := valueOK(key("new", i), v); err != nil {
+				t.Fatalf("%s: %v", key("new", i), err)
+			}
+		}
+		if uint64(missing) > c.Stats().EvictedItems {
+			t.Errorf("%d of %d keys written after the Clear missing, %d evicted", missing, after, c.Stats().EvictedItems)
+		}
+		if v, ok := c.Get(nil, []byte("counter")); !ok || string(v) != "42" {
+			t.Errorf("counter = %q, %v after the growth; want \"42\"", v, ok)
+		}
+		if err := c.CAS(key("new", 0), checkedValue(key("new", 0), 2, 40), 0, token); err != nil {
+			t.Errorf("CAS with the token read between the passes: %v", err)
+		}
+		if err := c.CAS(key("new", 1), checkedValue(key("new", 1), 2, 40), 0, staleToken); !errors.Is(err, ErrExists) {
+			t.Errorf("CAS with a token read before an overwrite: %v, want ErrExists", err)
+		}
+		if s := c.Stats(); s.HashtableGrowths < 1 {
+			t.Errorf("%d growths", s.HashtableGrowths)
+		}
+		footprintOK(t, c)
+		c.integrity(t)
+	})
+}
+
+// underPolicies runs fn as a subtest for each policy, on a cache opened
+// with opts under that policy and closed after fn.
+func underPolicies(t *testing.T, policies []Policy, opts Options, fn func(t *testing.T, c *Cache)) {
+	t.Helper()
+	for _, p := range policies {
 		t.Run(p.String(), func(t *testing.T) {
-			c, err := Open(Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10, Eviction: p})
+			o := opts
+			o.Eviction = p
+			c, err := Open(o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			key := func(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s%06d", prefix, i)) }
-			const after = 300 // keys written between the passes, after the Clear
-			var hookErr error
-			var token, staleToken uint64
-			hooked := 0
-			growCopied = func() {
-				if hooked++; hooked > 1 {
-					return
-				}
-				done := make(chan error, 1)
-				go func() {
-					if err := c.Clear(); err != nil {
-						done <- fmt.Errorf("Clear: %v", err)
-						return
-					}
-					for i := 0; i < after; i++ {
-						if err := c.Set(key("new", i), checkedValue(key("new", i), 0, 40), 0); err != nil {
-							done <- fmt.Errorf("Set %s: %v", key("new", i), err)
-							return
-						}
-					}
-					if err := c.Set([]byte("counter"), []byte("41"), 0); err != nil {
-						done <- fmt.Errorf("Set counter: %v", err)
-						return
-					}
-					if n, err := c.Incr([]byte("counter"), 1); err != nil || n != 42 {
-						done <- fmt.Errorf("Incr counter = %d, %v; want 42", n, err)
-						return
-					}
-					var ok bool
-					if _, token, ok = c.GetCAS(nil, key("new", 0)); !ok {
-						done <- fmt.Errorf("GetCAS %s: not found", key("new", 0))
-						return
-					}
-					if _, staleToken, ok = c.GetCAS(nil, key("new", 1)); !ok {
-						done <- fmt.Errorf("GetCAS %s: not found", key("new", 1))
-						return
-					}
-					if err := c.Set(key("new", 1), checkedValue(key("new", 1), 1, 40), 0); err != nil {
-						done <- fmt.Errorf("overwrite %s: %v", key("new", 1), err)
-						return
-					}
-					done <- nil
-				}()
-				select {
-				case hookErr = <-done:
-				case <-time.After(30 * time.Second):
-					panic("maintenance between the passes waited for the growth")
-				}
-			}
-			defer func() { growCopied = nil }()
-			old := 0
-			for c.Stats().HashtableGrowths < 1 {
-				if err := c.Set(key("old", old), checkedValue(key("old", old), 0, 40), 0); err != nil {
-					t.Fatalf("Set %s: %v", key("old", old), err)
-				}
-				old++
-			}
-			growCopied = nil
-			if hookErr != nil {
-				t.Fatal(hookErr)
-			}
-			if hooked != 1 {
-				t.Fatalf("the hook ran in %d growths, want 1", hooked)
-			}
-			// The growth that ran the hook was started by the insert of
-			// the last old key, which finished after the publish.
-			for i := 0; i < old-1; i++ {
-				if _, ok := c.Get(nil, key("old", i)); ok {
-					t.Fatalf("%s (of %d) found after the Clear", key("old", i), old)
-				}
-			}
-			missing := 0
-			for i := 0; i < after; i++ {
-				v, ok := c.Get(nil, key("new", i))
-				if !ok {
-					missing++
-					continue
-				}
-				if err := valueOK(key("new", i), v); err != nil {
-					t.Fatalf("%s: %v", key("new", i), err)
-				}
-			}
-			if uint64(missing) > c.Stats().EvictedItems {
-				t.Errorf("%d of %d keys written after the Clear missing, %d evicted", missing, after, c.Stats().EvictedItems)
-			}
-			if v, ok := c.Get(nil, []byte("counter")); !ok || string(v) != "42" {
-				t.Errorf("counter = %q, %v after the growth; want \"42\"", v, ok)
-			}
-			if err := c.CAS(key("new", 0), checkedValue(key("new", 0), 2, 40), 0, token); err != nil {
-				t.Errorf("CAS with the token read between the passes: %v", err)
-			}
-			if err := c.CAS(key("new", 1), checkedValue(key("new", 1), 2, 40), 0, staleToken); !errors.Is(err, ErrExists) {
-				t.Errorf("CAS with a token read before an overwrite: %v, want ErrExists", err)
-			}
-			if s := c.Stats(); s.HashtableGrowths < 1 {
-				t.Errorf("%d growths", s.HashtableGrowths)
-			}
-			footprintOK(t, c)
-			c.integrity(t)
+			fn(t, c)
 		})
 	}
 }
