@@ -50,14 +50,28 @@ func (c *Cache) wantGrow(t *hashtable.Table) bool {
 	if t.Power() >= hashtable.MaxPower {
 		return false
 	}
-	// While a growth makes its unlocked passes, an insert that may evict
-	// does rather than wait for it (see grow).
-	if c.policy != PolicyNone && c.grower.copying.Load() {
-		return false
+	// While a growth makes its passes, the insert waits for it (grow
+	// blocks on its lock, then finds the table changed) unless its policy
+	// may evict and the cache is evicting anyway (see full). A cache with
+	// free memory must not lose an item to a growth (a bulk load lost
+	// 0.3% of its items when every policy but none evicted here), and a
+	// full cache should not stall a writer for the growth of a table
+	// whose items it evicts anyway.
+	if c.grower.copying.Load() {
+		return c.policy == PolicyNone || !c.full()
 	}
 	// PolicyNone fails the write instead of evicting: that must mean the
 	// table really may not grow now, so it looks every time.
 	return c.grower.fullPairs.Add(1) >= c.grower.nextCheck.Load() || c.policy == PolicyNone
+}
+
+// full reports whether the cache opens segments by evicting: no more
+// segments are free than those held back for relocation, give or take a
+// margin of 1/32 of all of them (a full cache's free list comes and goes
+// by a few at a time: a merge step frees a source, the reclaim of emptied
+// segments frees several).
+func (c *Cache) full() bool {
+	return c.segs.FreeCount() <= c.keepFree+max(2, c.nseg/32)
 }
 
 // coolingDown reports whether a growth was refused within the last
@@ -90,9 +104,10 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // publishes the new table with one atomic store of Cache.ht and of
 // Cache.live. Frequency bumps mark nothing: a bucket the last passes did
 // not visit keeps the frequencies of the full pass. An insert that finds
-// its pair full while the unlocked passes run evicts as if growth had
-// been refused (PolicyNone, which may not evict, waits for the growth
-// instead).
+// its pair full while the passes run waits for the growth, unless the
+// cache is evicting anyway (no segment free beyond those held back) and
+// its policy may evict: then it evicts as if growth had been refused
+// (see wantGrow).
 //
 // Lock-free readers keep using the old table until the publish: writers
 // change it until the last pass, and nothing does then, so what they
@@ -122,6 +137,9 @@ func (c *Cache) grow(seen *hashtable.Table) bool {
 // retired for a table that was never published.
 func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, changed bool) {
 	g := &c.grower
+	if growWaiting != nil && g.copying.Load() {
+		growWaiting()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.table() != seen {
@@ -194,8 +212,9 @@ type growth struct {
 
 // Test hooks, nil unless a test sets them: growCopied runs after the
 // passes beside the writers, holding no lock; growHook runs under every
-// lock, before the last pass.
-var growCopied, growHook func()
+// lock, before the last pass; growWaiting runs when a caller of grow is
+// about to wait for a growth under way.
+var growCopied, growHook, growWaiting func()
 
 // startGrowth maps the doubled table of seen, retires segments to pay for
 // it (holding evictMu, so that their drains, which use the current table,

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/segcache/segcache/core/internal/item"
 )
 
 // footprintOK checks the memory bound growth promises: the segments in use
@@ -491,21 +493,42 @@ func TestGrowthPanicReleasesLocks(t *testing.T) {
 // stay deleted, overwritten keys read their new value, new keys are found
 // (unless an insert met a full pair and evicted, which the counters
 // say). The writes run in another goroutine while the growth waits for
-// them, and they must not wait for the growth: an insert of an evicting
-// policy that finds its pair full evicts instead (a growth used to make
-// it wait, which here would never end).
+// them, in a cache that is evicting (no segment free), and they must not
+// wait for the growth: an insert of an evicting policy that finds its
+// pair full evicts instead (waiting would never end here).
 func TestWritesBetweenGrowthPasses(t *testing.T) {
 	underPolicies(t, []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO}, Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10}, func(t *testing.T, c *Cache) {
 		key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
 		version := map[int]int{} // key -> version of its value; -1: deleted
 		next := 0                // keys [0, next) were written
-		var hookErr error
+		var hookErr, notEvicting error
 		var evictedInHook uint64
 		growths := 0
+		// Fill the heap first, so that the cache opens a segment only by
+		// evicting one, as a full cache does: mostly dead copies of one
+		// key, and a key of the test every 64th write, so that no segment
+		// empties (an empty one is reclaimed at once, and free).
+		churn := []byte("churn")
+		for i, written := 0, 0; written < c.nseg*c.segSize; i++ {
+			k := churn
+			if i%64 == 0 {
+				k = key(next)
+				version[next] = 0
+				next++
+			}
+			if err := c.Set(k, checkedValue(k, 0, 40), 0); err != nil {
+				t.Fatal(err)
+			}
+			written += item.Size(len(k), 40, false)
+		}
+		start := c.Stats().HashtableGrowths
 		growCopied = func() {
 			growths++
 			if growths > 3 {
 				return
+			}
+			if !c.full() && notEvicting == nil {
+				notEvicting = fmt.Errorf("%d of %d segments free during growth %d: the cache is not full", c.segs.FreeCount(), c.nseg, growths)
 			}
 			done := make(chan error, 1)
 			go func() {
@@ -538,14 +561,17 @@ func TestWritesBetweenGrowthPasses(t *testing.T) {
 				done <- nil
 			}()
 			select {
-			case hookErr = <-done:
+			case err := <-done:
+				if hookErr == nil {
+					hookErr = err
+				}
 			case <-time.After(30 * time.Second):
 				hookErr = errors.New("writes between the passes waited for the growth")
 				panic(hookErr) // nothing else would end the wait: the writer holds on
 			}
 		}
 		defer func() { growCopied = nil }()
-		for c.Stats().HashtableGrowths < 3 {
+		for c.Stats().HashtableGrowths < start+3 {
 			if err := c.Set(key(next), checkedValue(key(next), 0, 40), 0); err != nil {
 				t.Fatalf("Set %s: %v", key(next), err)
 			}
@@ -555,6 +581,9 @@ func TestWritesBetweenGrowthPasses(t *testing.T) {
 		growCopied = nil
 		if hookErr != nil {
 			t.Fatal(hookErr)
+		}
+		if notEvicting != nil {
+			t.Fatal(notEvicting)
 		}
 		if growths < 3 {
 			t.Fatalf("the hook ran in %d growths, want 3", growths)
@@ -580,6 +609,91 @@ func TestWritesBetweenGrowthPasses(t *testing.T) {
 		}
 		if evictedInHook == 0 {
 			t.Errorf("no insert between the passes found its pair full: the test did not test waiting")
+		}
+		footprintOK(t, c)
+		c.integrity(t)
+	})
+}
+
+// A cache with free memory loses no item to a growth: an insert that
+// finds its pair full while a growth is between its passes waits for the
+// growth (whatever the policy) and then goes into the new table. Another
+// goroutine inserts half as many keys again as the table held, which
+// cannot all fit in the old table.
+func TestInsertsWaitForGrowthWithFreeMemory(t *testing.T) {
+	policies := []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO, PolicyNone}
+	underPolicies(t, policies, Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10}, func(t *testing.T, c *Cache) {
+		key := func(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s%06d", prefix, i)) }
+		loaded, inserted := 0, 0
+		var writer sync.WaitGroup
+		var writeErr error
+		waited, hooked := false, false
+		growCopied = func() {
+			if hooked {
+				return
+			}
+			hooked = true
+			if c.full() {
+				writeErr = fmt.Errorf("only %d of %d segments free: the cache is full", c.segs.FreeCount(), c.nseg)
+				return
+			}
+			waiting := make(chan struct{}, 1)
+			growWaiting = func() {
+				select {
+				case waiting <- struct{}{}:
+				default:
+				}
+			}
+			done := make(chan struct{})
+			inserted = loaded / 2
+			writer.Go(func() {
+				defer close(done)
+				for i := 0; i < inserted; i++ {
+					if err := c.Set(key("w", i), checkedValue(key("w", i), 0, 40), 0); err != nil {
+						writeErr = fmt.Errorf("Set %s: %v", key("w", i), err)
+						return
+					}
+				}
+			})
+			select {
+			case <-waiting:
+				waited = true
+			case <-done:
+			case <-time.After(30 * time.Second):
+				panic("the inserts between the passes neither ended nor waited for the growth")
+			}
+		}
+		defer func() { growCopied, growWaiting = nil, nil }()
+		for c.Stats().HashtableGrowths < 1 {
+			if err := c.Set(key("k", loaded), checkedValue(key("k", loaded), 0, 40), 0); err != nil {
+				t.Fatalf("Set %s: %v", key("k", loaded), err)
+			}
+			loaded++
+		}
+		writer.Wait()
+		growCopied, growWaiting = nil, nil
+		if writeErr != nil {
+			t.Fatal(writeErr)
+		}
+		if !waited {
+			t.Errorf("no insert of %d waited for the growth: the test did not test waiting", inserted)
+		}
+		for _, set := range []struct {
+			prefix string
+			n      int
+		}{{"k", loaded}, {"w", inserted}} {
+			for i := 0; i < set.n; i++ {
+				v, ok := c.Get(nil, key(set.prefix, i))
+				if !ok {
+					t.Fatalf("%s lost (%d evicted)", key(set.prefix, i), c.Stats().EvictedItems)
+				}
+				if err := valueOK(key(set.prefix, i), v); err != nil {
+					t.Fatalf("%s: %v", key(set.prefix, i), err)
+				}
+			}
+		}
+		if s := c.Stats(); s.EvictedItems != 0 {
+			t.Errorf("%d items evicted from a cache with free memory", s.EvictedItems)
 		}
 		footprintOK(t, c)
 		c.integrity(t)
