@@ -95,8 +95,9 @@ func (g *grower) refuse(seen *hashtable.Table) {
 // for a moment, it retires the segments the bigger table costs, has the
 // old table mark every bucket a transition changes (Track), and copies
 // every entry into the new table while writers go on changing the old
-// one (on GOMAXPROCS-1 goroutines; this pass reads every entry's item for
-// its hash and takes most of the time). Then, still beside the writers,
+// one (on GOMAXPROCS-1 goroutines, and on any writer about to wait for
+// the growth, see hashtable.HelpCopy; this pass reads every entry's item
+// for its hash and takes most of the time). Then, still beside the writers,
 // it passes once over every bucket (carrying the frequencies over) and
 // then over the marked ones, while each pass finds fewer. Last, it stops
 // every writer and every drain (all stripes, then evictMu, the order
@@ -137,8 +138,14 @@ func (c *Cache) grow(seen *hashtable.Table) bool {
 // retired for a table that was never published.
 func (c *Cache) growAndPublish(seen *hashtable.Table) (old *memory, grew, changed bool) {
 	g := &c.grower
-	if growWaiting != nil && g.copying.Load() {
-		growWaiting()
+	if g.copying.Load() {
+		if growWaiting != nil {
+			growWaiting()
+		}
+		// About to wait for a growth: copy some of it meanwhile (its
+		// first pass takes most of its time, on one goroutine fewer than
+		// GOMAXPROCS: a waiting writer's P is free).
+		seen.HelpCopy()
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

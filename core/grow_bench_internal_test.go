@@ -119,6 +119,78 @@ func BenchmarkGrowWriterLatency(b *testing.B) {
 	b.ReportMetric(float64(sets)/float64(b.N), "sets")
 }
 
+// BenchmarkGrowInsertWait measures what an insert that finds its bucket
+// pair full during a growth waits (PolicyNone waits, as every policy does
+// while the cache has free memory): one goroutine inserts fresh keys
+// while another doubles the table holding growBenchItems items; once the
+// table is full enough, an insert finds its pair full and waits for the
+// growth, lending itself to the copy meanwhile. max-insert-ms is the
+// inserter's slowest set, growth-ms the growth as a whole, inserts the
+// inserter's sets meanwhile; medians over b.N growths.
+func BenchmarkGrowInsertWait(b *testing.B) {
+	var worst, growth []time.Duration
+	var inserts int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c := openForGrowth(b)
+		// Fill the table up to its first full pair, where a growth
+		// starts: the inserter then soon finds another.
+		key, val := make([]byte, 16), make([]byte, 64)
+		next := growBenchItems
+		for ; ; next++ {
+			growBenchKey(key, next)
+			if _, err := c.storeOnce(key, val, 0, modeSet, 0, false); err != nil {
+				break
+			}
+		}
+		stop := make(chan struct{})
+		result := make(chan writerRun)
+		go insertUntil(c, next+1, stop, result)
+		start := time.Now()
+		if !c.grow(c.table()) {
+			b.Fatal("no growth")
+		}
+		growth = append(growth, time.Since(start))
+		close(stop)
+		r := <-result
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		worst = append(worst, r.slowest)
+		inserts += r.sets
+		c.Close()
+	}
+	slices.Sort(worst)
+	slices.Sort(growth)
+	b.ReportMetric(float64(worst[len(worst)/2].Microseconds())/1e3, "max-insert-ms")
+	b.ReportMetric(float64(growth[len(growth)/2].Microseconds())/1e3, "growth-ms")
+	b.ReportMetric(float64(inserts)/float64(b.N), "inserts")
+}
+
+// insertUntil inserts keys c does not hold, from the first-th, until stop
+// is closed, then sends its slowest set and its count.
+func insertUntil(c *Cache, first int, stop <-chan struct{}, result chan<- writerRun) {
+	var r writerRun
+	key, val := make([]byte, 16), make([]byte, 64)
+	for j := first; ; j++ {
+		select {
+		case <-stop:
+			result <- r
+			return
+		default:
+		}
+		growBenchKey(key, j)
+		t := time.Now()
+		if r.err = c.Set(key, val, 0); r.err != nil {
+			result <- r
+			<-stop
+			return
+		}
+		r.slowest = max(r.slowest, time.Since(t))
+		r.sets++
+	}
+}
+
 // writerRun is what overwriteUntil reports.
 type writerRun struct {
 	slowest time.Duration

@@ -78,6 +78,11 @@ type Table struct {
 	// of that key can miss the entry, so lookups of other keys need not
 	// look again, and a table busy with moves does not stall every miss.
 	moves *[moveStripes]stripeCounter
+
+	// copying is the CopyLive pass under way from this table, if any:
+	// goroutines that would only wait for the growth lend themselves to
+	// it (HelpCopy).
+	copying atomic.Pointer[copyJob]
 }
 
 // moveStripes and coinStripes are the numbers of move counters and of
@@ -626,13 +631,103 @@ func (t *Table) CopyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 	return t.copyLive(dst, hashOf, prefetch, t.copyWorkers(workers))
 }
 
-// copyLive is CopyLive on exactly workers goroutines.
+// copyLive is CopyLive on exactly workers goroutines, and on whichever
+// goroutines call HelpCopy meanwhile. Unlike the later passes it hands
+// its buckets out a chunk at a time to whoever asks: each bucket of t
+// feeds two buckets of dst that nothing else feeds, so the copy is the
+// same whichever goroutine copies which chunk (a replay stays
+// deterministic), and an entry that cannot go there is left for the
+// later passes, which split their buckets in fixed ranges.
 func (t *Table) copyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
-	_, err := t.split(dst, workers, func(lo, hi int) ([]entry, int, error) {
-		t.copyRange(dst, lo, hi, hashOf, prefetch)
-		return nil, 0, nil
-	})
-	return err
+	if err := t.doubledBy(dst); err != nil {
+		return err
+	}
+	words := (len(t.Buckets) + 63) / 64
+	j := &copyJob{t: t, dst: dst, hashOf: hashOf, prefetch: prefetch, chunks: int64((words + copyChunkWords - 1) / copyChunkWords)}
+	t.copying.Store(j)
+	panics := make([]any, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			// Raised again below, in the caller's goroutine (see split).
+			defer func() { panics[w] = recover() }()
+			for j.copyChunk() {
+			}
+		})
+	}
+	wg.Wait()
+	// Every chunk is taken; wait for the helpers still copying theirs.
+	j.running.Lock()
+	j.done = true
+	j.running.Unlock()
+	t.copying.Store(nil)
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
+	return nil
+}
+
+// copyChunkWords is how many words of change marks (64 buckets each) a
+// goroutine of CopyLive takes at a time: 1,024 buckets, tens of
+// microseconds of copying, so that a helper that joins late still finds
+// some and the atomic add that hands them out is rare.
+const copyChunkWords = 16
+
+// copyJob is a CopyLive pass under way (see copyLive).
+type copyJob struct {
+	t, dst   *Table
+	hashOf   func(s uint64) (uint64, bool)
+	prefetch func(s uint64)
+	next     atomic.Int64 // the next chunk to hand out
+	chunks   int64
+
+	// Helpers hold running for reading while they copy; the pass takes
+	// it to end, so that it returns only once their chunks are copied.
+	running sync.RWMutex
+	done    bool // the pass ended: nothing left to help with
+}
+
+// copyChunk copies the next chunk of buckets not yet handed out, and
+// reports whether there was one.
+func (j *copyJob) copyChunk() bool {
+	c := j.next.Add(1) - 1
+	if c >= j.chunks {
+		return false
+	}
+	lo := int(c) * copyChunkWords * 64
+	hi := min(len(j.t.Buckets), lo+copyChunkWords*64)
+	finished := false
+	defer func() {
+		// A panic in the middle (only a bug could raise one) leaves
+		// the chunk to the later passes, which copy what is marked.
+		if !finished {
+			for i := lo; i < hi; i++ {
+				j.t.noteBucket(uint64(i))
+			}
+		}
+	}()
+	j.t.copyRange(j.dst, lo, hi, j.hashOf, j.prefetch)
+	finished = true
+	return true
+}
+
+// HelpCopy lends the calling goroutine to the CopyLive pass under way
+// from t, if there is one, until every chunk of it is handed out: for a
+// writer that would otherwise only wait for the growth. It returns the
+// number of chunks it copied, at once 0 if no such pass runs.
+func (t *Table) HelpCopy() int {
+	j := t.copying.Load()
+	if j == nil || !j.running.TryRLock() {
+		return 0
+	}
+	defer j.running.RUnlock()
+	n := 0
+	for !j.done && j.copyChunk() {
+		n++
+	}
+	return n
 }
 
 // CatchUpLive is an optional pass between CopyLive and CatchUp, beside
@@ -703,8 +798,8 @@ func (t *Table) split(dst *Table, workers int, part func(lo, hi int) ([]entry, i
 
 // splitCounting is split that also sums the counts the parts return.
 func (t *Table) splitCounting(dst *Table, workers int, part func(lo, hi int) ([]entry, int, error)) ([]entry, int, error) {
-	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*len(t.Buckets) {
-		return nil, 0, fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
+	if err := t.doubledBy(dst); err != nil {
+		return nil, 0, err
 	}
 	n := len(t.Buckets)
 	words := (n + 63) / 64
@@ -739,6 +834,14 @@ func (t *Table) splitCounting(dst *Table, workers int, part func(lo, hi int) ([]
 		total += counts[w]
 	}
 	return all, total, nil
+}
+
+// doubledBy refuses a dst that is not twice t's size: growth doubles.
+func (t *Table) doubledBy(dst *Table) error {
+	if dst.Mask != 2*t.Mask+1 || len(dst.Buckets) != 2*len(t.Buckets) {
+		return fmt.Errorf("hashtable: copy into 2^%d slots from 2^%d: growth doubles", dst.Power(), t.Power())
+	}
+	return nil
 }
 
 // entry is a live entry of a table being copied: the slot (without the

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -829,5 +830,123 @@ func TestCopyIntoNotDoubled(t *testing.T) {
 				t.Fatalf("refused copy into 2^%d wrote bucket %d", power, i)
 			}
 		}
+	}
+}
+
+// A goroutine that calls HelpCopy during CopyLive copies chunks of it, and
+// the copy is the same as one made without help (bucket for bucket: who
+// copies a chunk does not change where its entries go). The worker's
+// first item read blocks until every chunk is handed out, so the helper
+// must take the others.
+func TestHelpCopy(t *testing.T) {
+	const power = 15 // 4,096 buckets: 4 chunks
+	src := newT(t, power)
+	hashOf := map[uint64]uint64{} // location -> hash
+	for i := uint64(1); i < 20000; i++ {
+		h := mix(i * 0x9E3779B97F4A7C15)
+		loc := MakeLoc(int32(i%1000), uint32(i), int(i%4096)*8)
+		if k := src.Key(h); k.InsertFree(loc) {
+			hashOf[loc] = h
+		}
+	}
+	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
+	want := newT(t, power+1)
+	if err := copyWithWorkers(src, want, lookup, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	release := make(chan struct{})
+	var blocked atomic.Bool
+	slowFirst := func(s uint64) (uint64, bool) {
+		if blocked.CompareAndSwap(false, true) {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+				panic("the helper did not take the other chunks")
+			}
+		}
+		return lookup(s)
+	}
+	got := newT(t, power+1)
+	helped := make(chan int, 1)
+	go func() {
+		for {
+			j := src.copying.Load()
+			if j == nil {
+				runtime.Gosched()
+				continue
+			}
+			go func() {
+				for j.next.Load() < j.chunks {
+					runtime.Gosched()
+				}
+				close(release)
+			}()
+			helped <- src.HelpCopy()
+			return
+		}
+	}()
+	if err := src.copyLive(got, slowFirst, func(uint64) {}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-helped; n == 0 {
+		t.Errorf("the helper copied no chunk")
+	}
+	if src.copying.Load() != nil {
+		t.Errorf("the pass ended and is still offered to helpers")
+	}
+	if n := src.HelpCopy(); n != 0 {
+		t.Errorf("HelpCopy after the pass copied %d chunks", n)
+	}
+	if err := src.catchUp(got, lookup, func(uint64) {}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Buckets, got.Buckets); diff != "" {
+		t.Errorf("copy with a helper differs from the copy without (-without +with):\n%s", diff)
+	}
+}
+
+// A chunk whose copy panics halfway (only a bug could make one) stays
+// marked, so the later passes copy it: after CatchUp the table holds every
+// entry.
+func TestCopyChunkPanicLeavesItMarked(t *testing.T) {
+	src := newT(t, 12)
+	hashOf := map[uint64]uint64{}
+	for i := uint64(1); i < 2000; i++ {
+		h := mix(i)
+		loc := MakeLoc(int32(i%1000), uint32(i), 8)
+		if k := src.Key(h); k.InsertFree(loc) {
+			hashOf[loc] = h
+		}
+	}
+	lookup := func(s uint64) (uint64, bool) { h, ok := hashOf[Loc(s)]; return h, ok }
+	calls := 0
+	panicky := func(s uint64) (uint64, bool) {
+		if calls++; calls == 100 {
+			panic("boom")
+		}
+		return lookup(s)
+	}
+	dst := newT(t, 13)
+	src.Track()
+	j := &copyJob{t: src, dst: dst, hashOf: panicky, prefetch: func(uint64) {}, chunks: 1}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the copy's panic", r)
+			}
+		}()
+		j.copyChunk()
+	}()
+	for i := range src.Buckets {
+		if w := src.changes.Load().words[i/64].Load(); w&(1<<(i%64)) == 0 {
+			t.Fatalf("bucket %d of the chunk that panicked is not marked", i)
+		}
+	}
+	if err := src.catchUp(dst, lookup, func(uint64) {}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(liveEntries(src), liveEntries(dst)); diff != "" {
+		t.Errorf("entries (-src +dst):\n%s", diff)
 	}
 }
