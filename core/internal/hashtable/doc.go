@@ -31,10 +31,11 @@
 // and publishes it. Table.CopyLive copies it while writers go on changing
 // the old one, Table.CatchUpLive brings the copy up to date, still beside
 // them, and Table.CatchUp, with every writer held off, copies again only
-// what changed since (see CopyInto). While a growth runs (Track), every
-// transition marks its bucket after its CAS, so those passes visit only
-// the buckets that changed. Slots do not hold the hash, so the
-// copy asks the engine for each entry's hash (read from its item); the tag
+// what changed since (see CopyInto); a writer that would only wait for
+// the growth lends itself to CopyLive (Table.HelpCopy). While a growth
+// runs (Track), every transition marks its bucket after its CAS, so those
+// passes visit only the buckets that changed. Slots do not hold the hash,
+// so the copy asks the engine for each entry's hash (read from its item); the tag
 // is the hash's top 12 bits, which no table size uses for buckets (bucket
 // indices take at most 26 bits each), so an entry keeps its slot value.
 // Ghosts have no item and are dropped.

@@ -601,7 +601,9 @@ func (t *Table) noteBucket(i uint64) {
 // after its workers are done, one by one.
 //
 // Every pass runs on up to workers goroutines over disjoint ranges of t
-// (so disjoint buckets of dst), and walks both tables sequentially. The
+// (so disjoint buckets of dst; CopyLive hands them out in chunks, to its
+// workers and to any goroutine that calls HelpCopy meanwhile), and walks
+// both tables sequentially. The
 // one random access per entry copied is its item, which prefetch (called
 // for the entries a few buckets ahead) starts loading early.
 
@@ -626,7 +628,8 @@ func (t *Table) CopyInto(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 // must prefetch. An entry keeps its tag, frequency and location (the tag
 // is the hash's top bits, which no table size uses for buckets). Ghosts
 // have no item to hash and are dropped: their keys come back cold.
-// dst is complete only after CatchUp.
+// dst is complete only after CatchUp. Goroutines that call HelpCopy
+// meanwhile copy chunks of it too.
 func (t *Table) CopyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefetch func(s uint64), workers int) error {
 	return t.copyLive(dst, hashOf, prefetch, t.copyWorkers(workers))
 }
