@@ -87,22 +87,13 @@ func BenchmarkGrowWriterLatency(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		c := openForGrowth(b)
-		stop := make(chan struct{})
-		result := make(chan writerRun)
-		go overwriteUntil(c, uint64(i), stop, result)
-		start := time.Now()
-		if !c.grow(c.table()) {
-			b.Fatal("no growth")
-		}
-		took := time.Since(start)
-		close(stop)
-		r := <-result
-		if r.err != nil {
-			b.Fatal(r.err)
-		}
+		took, r := growBeside(b, c, func(stop <-chan struct{}, result chan<- writerRun) {
+			overwriteUntil(c, uint64(i), stop, result)
+		})
 		worst = append(worst, r.slowest)
 		sets += r.sets
-		stop = make(chan struct{})
+		stop := make(chan struct{})
+		result := make(chan writerRun)
 		go overwriteUntil(c, uint64(i)+1<<32, stop, result)
 		time.Sleep(took)
 		close(stop)
@@ -112,10 +103,8 @@ func BenchmarkGrowWriterLatency(b *testing.B) {
 		quiet = append(quiet, r.slowest)
 		c.Close()
 	}
-	slices.Sort(worst)
-	slices.Sort(quiet)
-	b.ReportMetric(float64(worst[len(worst)/2].Microseconds())/1e3, "max-set-ms")
-	b.ReportMetric(float64(quiet[len(quiet)/2].Microseconds())/1e3, "quiet-max-set-ms")
+	b.ReportMetric(medianMs(worst), "max-set-ms")
+	b.ReportMetric(medianMs(quiet), "quiet-max-set-ms")
 	b.ReportMetric(float64(sets)/float64(b.N), "sets")
 }
 
@@ -143,55 +132,45 @@ func BenchmarkGrowInsertWait(b *testing.B) {
 				break
 			}
 		}
-		stop := make(chan struct{})
-		result := make(chan writerRun)
-		go insertUntil(c, next+1, stop, result)
-		start := time.Now()
-		if !c.grow(c.table()) {
-			b.Fatal("no growth")
-		}
-		growth = append(growth, time.Since(start))
-		close(stop)
-		r := <-result
-		if r.err != nil {
-			b.Fatal(r.err)
-		}
+		took, r := growBeside(b, c, func(stop <-chan struct{}, result chan<- writerRun) {
+			insertUntil(c, next+1, stop, result)
+		})
+		growth = append(growth, took)
 		worst = append(worst, r.slowest)
 		inserts += r.sets
 		c.Close()
 	}
-	slices.Sort(worst)
-	slices.Sort(growth)
-	b.ReportMetric(float64(worst[len(worst)/2].Microseconds())/1e3, "max-insert-ms")
-	b.ReportMetric(float64(growth[len(growth)/2].Microseconds())/1e3, "growth-ms")
+	b.ReportMetric(medianMs(worst), "max-insert-ms")
+	b.ReportMetric(medianMs(growth), "growth-ms")
 	b.ReportMetric(float64(inserts)/float64(b.N), "inserts")
 }
 
-// insertUntil inserts keys c does not hold, from the first-th, until stop
-// is closed, then sends its slowest set and its count.
-func insertUntil(c *Cache, first int, stop <-chan struct{}, result chan<- writerRun) {
-	var r writerRun
-	key, val := make([]byte, 16), make([]byte, 64)
-	for j := first; ; j++ {
-		select {
-		case <-stop:
-			result <- r
-			return
-		default:
-		}
-		growBenchKey(key, j)
-		t := time.Now()
-		if r.err = c.Set(key, val, 0); r.err != nil {
-			result <- r
-			<-stop
-			return
-		}
-		r.slowest = max(r.slowest, time.Since(t))
-		r.sets++
-	}
+// medianMs returns the median of ds in milliseconds (sorting ds).
+func medianMs(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2].Microseconds()) / 1e3
 }
 
-// writerRun is what overwriteUntil reports.
+// growBeside doubles c's table while writer runs in another goroutine,
+// and returns how long the growth took and what the writer reported.
+func growBeside(b *testing.B, c *Cache, writer func(stop <-chan struct{}, result chan<- writerRun)) (time.Duration, writerRun) {
+	stop := make(chan struct{})
+	result := make(chan writerRun)
+	go writer(stop, result)
+	start := time.Now()
+	if !c.grow(c.table()) {
+		b.Fatal("no growth")
+	}
+	took := time.Since(start)
+	close(stop)
+	r := <-result
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	return took, r
+}
+
+// writerRun is what writeUntil reports.
 type writerRun struct {
 	slowest time.Duration
 	sets    int
@@ -201,9 +180,25 @@ type writerRun struct {
 // overwriteUntil overwrites random loaded keys of c (from the seed) until
 // stop is closed, then sends its slowest set and its count.
 func overwriteUntil(c *Cache, seed uint64, stop <-chan struct{}, result chan<- writerRun) {
+	x := seed + 1
+	writeUntil(c, func() int {
+		x = x*6364136223846793005 + 1442695040888963407
+		return int(x>>33) % growBenchItems
+	}, stop, result)
+}
+
+// insertUntil inserts keys c does not hold, from the first-th, until stop
+// is closed, then sends its slowest set and its count.
+func insertUntil(c *Cache, first int, stop <-chan struct{}, result chan<- writerRun) {
+	j := first - 1
+	writeUntil(c, func() int { j++; return j }, stop, result)
+}
+
+// writeUntil sets the keys whose numbers next returns (see growBenchKey)
+// until stop is closed, then sends its slowest set and its count.
+func writeUntil(c *Cache, next func() int, stop <-chan struct{}, result chan<- writerRun) {
 	var r writerRun
 	key, val := make([]byte, 16), make([]byte, 64)
-	x := seed + 1
 	for {
 		select {
 		case <-stop:
@@ -211,8 +206,7 @@ func overwriteUntil(c *Cache, seed uint64, stop <-chan struct{}, result chan<- w
 			return
 		default:
 		}
-		x = x*6364136223846793005 + 1442695040888963407
-		growBenchKey(key, int(x>>33)%growBenchItems)
+		growBenchKey(key, next())
 		t := time.Now()
 		if r.err = c.Set(key, val, 0); r.err != nil {
 			result <- r
