@@ -493,9 +493,10 @@ func TestGrowthPanicReleasesLocks(t *testing.T) {
 // stay deleted, overwritten keys read their new value, new keys are found
 // (unless an insert met a full pair and evicted, which the counters
 // say). The writes run in another goroutine while the growth waits for
-// them, in a cache that is evicting (no segment free), and they must not
-// wait for the growth: an insert of an evicting policy that finds its
-// pair full evicts instead (waiting would never end here).
+// them, in a cache that is full (it evicts to open segments: see
+// Cache.full), and they must not wait for the growth: an insert of an
+// evicting policy that finds its pair full evicts instead (waiting would
+// never end here).
 func TestWritesBetweenGrowthPasses(t *testing.T) {
 	underPolicies(t, []Policy{PolicyMerge, PolicyS3FIFO, PolicyFIFO}, Options{HeapBytes: 8 << 20, SegmentBytes: 64 << 10, HashPower: 10}, func(t *testing.T, c *Cache) {
 		key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
