@@ -659,9 +659,9 @@ func (t *Table) copyLive(dst *Table, hashOf func(s uint64) (uint64, bool), prefe
 		})
 	}
 	wg.Wait()
-	// Every chunk is taken; wait for the helpers still copying theirs.
+	// Every chunk is handed out (a helper that comes later gets none);
+	// wait for the helpers still copying theirs.
 	j.running.Lock()
-	j.done = true
 	j.running.Unlock()
 	t.copying.Store(nil)
 	for _, p := range panics {
@@ -689,7 +689,6 @@ type copyJob struct {
 	// Helpers hold running for reading while they copy; the pass takes
 	// it to end, so that it returns only once their chunks are copied.
 	running sync.RWMutex
-	done    bool // the pass ended: nothing left to help with
 }
 
 // copyChunk copies the next chunk of buckets not yet handed out, and
@@ -727,7 +726,7 @@ func (t *Table) HelpCopy() int {
 	}
 	defer j.running.RUnlock()
 	n := 0
-	for !j.done && j.copyChunk() {
+	for j.copyChunk() {
 		n++
 	}
 	return n
