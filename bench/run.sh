@@ -3,8 +3,9 @@
 #
 #   bench/run.sh full    `make bench`: throughput (§1), the Rust segcache
 #                        crate beside core (§1b), the physical limit (§1c),
-#                        memory (§2), hit ratio and its run-to-run spread
-#                        (§3, 3 runs), scaling and key layouts (§5),
+#                        memory (§2), hit ratio, its run-to-run spread
+#                        (§3, 3 runs) and otter at core's held bytes
+#                        (§3c), scaling and key layouts (§5),
 #                        eviction and expiry cost (§6); raw outputs in
 #                        $BUILD; the report step (`bench/run.sh report`)
 #                        writes bench/results.md and docs/*.png
@@ -101,7 +102,7 @@ full)
 	fi
 	if want 3; then
 		echo "== §3 hit ratio (5 to 10 minutes, by the load), then core's policies twice more for the spread" >&2
-		run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv"
+		run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv" -held-out "$out/bench-hitratio-held.tsv"
 		for r in 2 3; do
 			run "$out/bench-hitratio" -systems core -out "$out/bench-hitratio-run$r.tsv"
 		done
@@ -136,7 +137,7 @@ smoke)
 	run "$GO" run ./cmd/memory -all -items 20000 -out "$out/bench-memory.tsv"
 	run "$GO" run ./cmd/evict -segments 64,256 -runs 1 -min-timed 0 -expire-runs 3 -out "$out/bench-evict.tsv" -expire-out "$out/bench-expire.tsv" 2>"$out/evict.log"
 	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
-	run "$out/bench-hitratio" -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" 2>"$out/hitratio.log"
+	run "$out/bench-hitratio" -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio.tsv" -held-out "$out/bench-hitratio-held.tsv" 2>"$out/hitratio.log"
 	for r in 2 3; do
 		run "$out/bench-hitratio" -systems core -limit 20000 -budgets 'orm-busy=1MiB;web12=1MiB' -out "$out/bench-hitratio-run$r.tsv" 2>>"$out/hitratio.log"
 	done
@@ -150,6 +151,7 @@ smoke)
 	grep -q '^| merge | [0-9.]* | [0-9.]* | \*\*[0-9]' "$out/results.md"
 	grep -q '^Expire with one expired segment, 256 ÷ 64 segments: \*\*[0-9]' "$out/results.md"
 	grep -q '^| core/merge | [0-9]' <(sed -n '/^### 3b/,/^## 4/p' "$out/results.md")
+	grep -Eq '^(\| [a-z0-9-]+ \| (fixed|variable) \| [0-9.]+ [KM]iB \| [0-9.]+ \|.* [0-9]+ B \| [0-9.]+ \||No such cell)' <(sed -n '/^### 3c/,/^## 4/p' "$out/results.md")
 	ls "$out"/docs/missratio-*.png >/dev/null
 	echo "bench smoke: ok ($out/results.md)"
 	;;

@@ -58,8 +58,13 @@ type job struct {
 	budget        uint64
 	system        string  // "core/<policy>" or a peer
 	miss          float64 // the replay's miss ratio (NaN: not supported)
-	done          atomic.Int64
-	start         time.Time
+	// held is the key + value bytes core held at the end of its replay.
+	held int
+	// limit, if set, is the byte limit a peer gets instead of budget (the
+	// -held-out replays: budget still names the cell they compare with).
+	limit uint64
+	done  atomic.Int64
+	start time.Time
 }
 
 func main() {
@@ -71,6 +76,7 @@ func main() {
 	jobs := flag.Int("j", runtime.GOMAXPROCS(0)+1, "replays run in parallel (one more than the CPUs: ristretto's replays mostly wait)")
 	out := flag.String("out", "", "TSV output (default stdout)")
 	ratios := flag.Bool("ratios", false, "print a table of each system's miss ratio ÷ otter's on stderr")
+	heldOut := flag.String("held-out", "", "also replay otter, where core's default policy misses more often, with the key + value bytes that policy held as its limit; write those rows here")
 	otterTSV := flag.String("otter", "", "with -ratios: otter's miss ratios from this earlier output instead of this run's")
 	flag.Parse()
 	log.SetFlags(0)
@@ -111,6 +117,13 @@ func main() {
 		}
 	}
 	rows := run(todo, *jobs)
+	if *heldOut != "" {
+		again := heldJobs(todo)
+		text := Header + "\n" + strings.Join(run(again, *jobs), "")
+		if err := os.WriteFile(*heldOut, []byte(text), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *ratios {
 		otter, err := otterRatios(*otterTSV, todo)
 		if err != nil {
@@ -210,7 +223,8 @@ func replay(j *job) string {
 		if s.Gets != uint64(r.Requests) || s.Misses != uint64(r.Misses) {
 			note += fmt.Sprintf("; core stats disagree: gets %d misses %d", s.Gets, s.Misses)
 		}
-		note += fmt.Sprintf("; %d items (%d bytes) at the end", s.Items, s.ItemBytes)
+		j.held = heldBytes(cc, j.w)
+		note += fmt.Sprintf("; %d items (%d bytes, key + value %d) at the end", s.Items, s.ItemBytes, j.held)
 		if s.HashtableGrowths > 0 {
 			note += fmt.Sprintf("; the hashtable grew %d times to %s, retiring %d segments", s.HashtableGrowths, size(s.HashtableBytes), s.SegmentsRetired)
 		}
@@ -244,8 +258,13 @@ func open(j *job) (harness.Cache, string, error) {
 	}
 	pol, isCore := strings.CutPrefix(j.system, "core/")
 	if !isCore {
+		if j.limit == 0 {
+			c, err := harness.Open(j.system, spec)
+			return c, "", err
+		}
+		spec.Bytes, spec.Items = j.limit, int(j.limit)/(8+j.w.AvgValue)
 		c, err := harness.Open(j.system, spec)
-		return c, "", err
+		return c, fmt.Sprintf("limit %d bytes of key + value, what %s held at the end of its replay at %s", j.limit, defaultSystem, size(j.budget)), err
 	}
 	p, err := core.ParsePolicy(pol)
 	if err != nil {
@@ -276,6 +295,46 @@ func open(j *job) (harness.Cache, string, error) {
 		}
 		opts.HeapBytes -= drop
 	}
+}
+
+// defaultSystem names core's default policy, the one the targets are about.
+var defaultSystem = "core/" + core.DefaultPolicy.String()
+
+// heldBytes is the key + value bytes of the workload's keys that c holds
+// (it reads every key: call it only once the replay is measured).
+func heldBytes(c *core.Cache, w *harness.Workload) int {
+	n := 0
+	var buf []byte
+	for i, k := range w.Keys {
+		var ok bool
+		if buf, ok = c.Get(buf[:0], k); ok {
+			n += len(k) + w.ValueLen[i]
+		}
+	}
+	return n
+}
+
+// heldJobs returns, for every cell where core's default policy and otter
+// were replayed and the default missed more often, an otter replay whose
+// weight limit is the key + value bytes the default held at the end:
+// both caches then hold the same payload, so what remains between them
+// is the policy, not what each is charged per item.
+func heldJobs(todo []*job) []*job {
+	otter := map[cell]*job{}
+	for _, j := range todo {
+		if j.system == "otter" {
+			otter[cell{j.trace, j.values, j.budget}] = j
+		}
+	}
+	var again []*job
+	for _, j := range todo {
+		o := otter[cell{j.trace, j.values, j.budget}]
+		if j.system != defaultSystem || o == nil || !(j.miss > o.miss) || j.held == 0 {
+			continue
+		}
+		again = append(again, &job{trace: j.trace, values: j.values, w: j.w, budget: j.budget, system: "otter", limit: uint64(j.held)})
+	}
+	return again
 }
 
 // memory is core's whole memory, the figure the budget bounds: the

@@ -81,6 +81,10 @@ func main() {
 		log.Print(err)
 		ok = false
 	}
+	if err := heldPayload(w, *build); err != nil {
+		log.Print(err)
+		ok = false
+	}
 	others(w, *build)
 	if err := scaling(w, filepath.Join(*build, "bench-scaling.txt"), &behind); err != nil {
 		log.Print(err)

@@ -205,3 +205,31 @@ func TestThroughputRustRow(t *testing.T) {
 	})
 	wantLines(t, got, "| core | 100 (0.0, 0.0 B; 100%) |", "| segcache-rs | 200 (99.5%) |", "segcache-rs is the Rust segcache crate")
 }
+
+// §3c puts otter's replay at core's held bytes beside §3's two figures of
+// the same cell; with no such replay it says there was no cell to redo.
+func TestHeldPayload(t *testing.T) {
+	row := func(sys string, ratio float64, note string) string {
+		return fmt.Sprintf("orm-busy\tfixed\t1048576\t%s\t100\t10\t%.6f\t0\t0\t1.0\t%s\n", sys, ratio, note)
+	}
+	main := Header + row(defaultSystem, 0.12, "segments 8 x 8KiB") + row("core/merge", 0.2, "") + row("otter", 0.10, "")
+	held := Header + row("otter", 0.13, "limit 786672 bytes of key + value, what core/s3fifo held at the end of its replay at 1MiB")
+	heldPayload := func(w func(string, ...any), dir string, _ *[]string) error { return heldPayload(w, dir) }
+	got, _ := section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": held}, heldPayload)
+	wantLines(t, got, "| orm-busy | fixed | 1 MiB | 12.00 | 10.00 | 13.00 | 786672 B | 0.92 |")
+	if strings.Contains(got, "core/merge") {
+		t.Errorf("a policy other than the default in the table:\n%s", got)
+	}
+
+	got, _ = section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": Header}, heldPayload)
+	wantLines(t, got, "No such cell: "+defaultSystem+" misses no more often than otter anywhere in §3.")
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench-hitratio.tsv"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := heldPayload(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir, nil); err == nil || !strings.Contains(b.String(), "Not measured") {
+		t.Errorf("without bench-hitratio-held.tsv: err %v, text:\n%s", err, b.String())
+	}
+}
