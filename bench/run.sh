@@ -20,7 +20,8 @@
 # of §5, default 1,2: give 1,2,4,8,16 on a machine with the cores),
 # SEGCACHE_TRACES (default ../shared/traces beside the repo root),
 # BENCH_ONLY (full: only these sections, e.g. "1b 6"; default all of
-# 1 1b 1c 2 3 5 6).
+# 1 1b 1c 2 3 5 6; a partial run appends to the load and command lists
+# of the runs before it instead of starting them afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
@@ -46,13 +47,20 @@ full)
 	out=$BUILD
 	mkdir -p "$out"
 	cmds=$out/bench-commands.txt
-	: >"$cmds"
+	load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/bench-load.txt"; }
+	# A partial run (BENCH_ONLY) keeps the other sections' commands and
+	# loads, which the report still shows beside the rerun's.
+	if [ -z "${BENCH_ONLY:-}" ]; then
+		: >"$cmds"
+		: >"$out/bench-load.txt"
+		load "before §1"
+	else
+		echo "$(date -u '+%Y-%m-%d %H:%M') UTC, BENCH_ONLY=\"$BENCH_ONLY\" rerun:" >>"$out/bench-load.txt"
+		load "before it"
+	fi
 	run "$GO" build -o "$out/bench-memory" ./cmd/memory
 	run "$GO" build -o "$out/bench-hitratio" ./cmd/hitratio
 	run "$GO" build -o "$out/bench-evict" ./cmd/evict
-	load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/bench-load.txt"; }
-	: >"$out/bench-load.txt"
-	load "before §1"
 	if want 1; then
 		echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
 		run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
