@@ -64,15 +64,15 @@ func TestHeldJobs(t *testing.T) {
 		{trace: "web12", values: "fixed", budget: 4 << 20, system: "otter", miss: 0.1, w: w},
 		{trace: "web12", values: "variable", budget: 1 << 20, system: defaultSystem, miss: 0.3, held: 900000, w: w},
 	}
-	type got struct {
+	type heldJob struct {
 		Budget, Limit uint64
 		System        string
 	}
-	var jobsGot []got
+	var got []heldJob
 	for _, j := range heldJobs(jobs) {
-		jobsGot = append(jobsGot, got{j.budget, j.limit, j.system})
+		got = append(got, heldJob{j.budget, j.limit, j.system})
 	}
-	if d := cmp.Diff([]got{{1 << 20, 700000, "otter"}}, jobsGot); d != "" {
+	if d := cmp.Diff([]heldJob{{1 << 20, 700000, "otter"}}, got); d != "" {
 		t.Errorf("held jobs (-want +got):\n%s", d)
 	}
 }

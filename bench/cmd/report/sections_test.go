@@ -214,14 +214,14 @@ func TestHeldPayload(t *testing.T) {
 	}
 	main := Header + row(defaultSystem, 0.12, "segments 8 x 8KiB") + row("core/merge", 0.2, "") + row("otter", 0.10, "")
 	held := Header + row("otter", 0.13, "limit 786672 bytes of key + value, what core/s3fifo held at the end of its replay at 1MiB")
-	heldPayload := func(w func(string, ...any), dir string, _ *[]string) error { return heldPayload(w, dir) }
-	got, _ := section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": held}, heldPayload)
+	section3c := func(w func(string, ...any), dir string, _ *[]string) error { return heldPayload(w, dir) }
+	got, _ := section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": held}, section3c)
 	wantLines(t, got, "| orm-busy | fixed | 1 MiB | 12.00 | 10.00 | 13.00 | 786672 B | 0.92 |")
 	if strings.Contains(got, "core/merge") {
 		t.Errorf("a policy other than the default in the table:\n%s", got)
 	}
 
-	got, _ = section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": Header}, heldPayload)
+	got, _ = section(t, map[string]string{"bench-hitratio.tsv": main, "bench-hitratio-held.tsv": Header}, section3c)
 	wantLines(t, got, "No such cell: "+defaultSystem+" misses no more often than otter anywhere in §3.")
 
 	dir := t.TempDir()
@@ -229,7 +229,7 @@ func TestHeldPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	if err := heldPayload(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir, nil); err == nil || !strings.Contains(b.String(), "Not measured") {
+	if err := section3c(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir, nil); err == nil || !strings.Contains(b.String(), "Not measured") {
 		t.Errorf("without bench-hitratio-held.tsv: err %v, text:\n%s", err, b.String())
 	}
 }
