@@ -194,10 +194,15 @@ func (k *Key) IsKeys(s uint64) bool { return s != 0 && Tag(s) == k.tag }
 
 // Ghost returns a ghost slot carrying the key's tag, or nil.
 func (k *Key) Ghost() (*uint64, uint64) {
-	for i := 0; i < 16; i++ {
-		p := k.Slot(i)
-		if s := Load(p); IsGhost(s) && Tag(s) == k.tag {
-			return p, s
+	// One masked compare per slot, bucket by bucket: S3-FIFO asks this of
+	// every insert, and the loop of Slot, IsGhost and Tag took 16% of an
+	// evicting S3-FIFO set (perf).
+	want := k.tag<<TagShift | GhostLoc // GhostLoc is not zero: no empty slot matches
+	for _, b := range [2]*Bucket{k.b0, k.b1} {
+		for i := range b {
+			if s := Load(&b[i]); s&identity == want {
+				return &b[i], s
+			}
 		}
 	}
 	return nil, 0
@@ -344,33 +349,46 @@ func (k *Key) InsertFree(loc uint64) bool {
 // the emptier bucket (so the two choices balance), else the first other
 // ghost; nil if every slot is live.
 func (k *Key) free() (*uint64, uint64) {
-	var empty [2]*uint64
-	var n [2]int
-	var ghost *uint64
-	var gs uint64
+	// Masks built without a branch per slot, then one decision: under
+	// eviction a pair mixes live entries and ghosts at random, and the
+	// loop that switched on each slot's kind mispredicted (perf: 16% of
+	// an evicting S3-FIFO set).
+	own := k.tag<<TagShift | GhostLoc // GhostLoc is not zero: no empty slot matches
+	var seen [16]uint64
+	var ownM, ghostM, emptyM uint32
 	for bi, b := range [2]*Bucket{k.b0, k.b1} {
-		for i := range b {
-			s := Load(&b[i])
-			switch {
-			case s == 0:
-				if n[bi]++; empty[bi] == nil {
-					empty[bi] = &b[i]
-				}
-			case !IsGhost(s):
-			case Tag(s) == k.tag:
-				return &b[i], s
-			case ghost == nil:
-				ghost, gs = &b[i], s
-			}
+		for j := range b {
+			i := bi*8 + j
+			s := Load(&b[j])
+			seen[i] = s
+			ownM |= bit(s&identity == own) << i
+			ghostM |= bit(s&LocMask == GhostLoc) << i
+			emptyM |= bit(s == 0) << i
 		}
 	}
+	var i int
 	switch {
-	case empty[0] != nil && n[0] >= n[1]:
-		return empty[0], 0
-	case empty[1] != nil:
-		return empty[1], 0
+	case ownM != 0:
+		i = bits.TrailingZeros32(ownM)
+	case emptyM&0xff != 0 && bits.OnesCount32(emptyM&0xff) >= bits.OnesCount32(emptyM>>8):
+		i = bits.TrailingZeros32(emptyM)
+	case emptyM>>8 != 0:
+		i = 8 + bits.TrailingZeros32(emptyM>>8)
+	case ghostM != 0:
+		i = bits.TrailingZeros32(ghostM)
+	default:
+		return nil, 0
 	}
-	return ghost, gs
+	return k.Slot(i), seen[i]
+}
+
+// bit is 1 for true: the compiler turns it into a flag set, no branch.
+func bit(b bool) uint32 {
+	var x uint32
+	if b {
+		x = 1
+	}
+	return x
 }
 
 // Coldest returns the index (0..15) of the slot to give up when both

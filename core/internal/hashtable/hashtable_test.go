@@ -2,6 +2,7 @@ package hashtable
 
 import (
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -948,5 +949,146 @@ func TestCopyChunkPanicLeavesItMarked(t *testing.T) {
 	}
 	if diff := cmp.Diff(liveEntries(src), liveEntries(dst)); diff != "" {
 		t.Errorf("entries (-src +dst):\n%s", diff)
+	}
+}
+
+// Ghost finds the slot of a ghost that carries the key's tag, whatever its
+// frequency and moving mark, in either bucket, and nothing else: not a
+// live entry of the key, not another key's ghost, not an empty slot.
+func TestGhostMatchesOnlyTheKeysGhost(t *testing.T) {
+	const tag = 7
+	for _, tc := range []struct {
+		name  string
+		slots map[int]uint64 // candidate slot (0..15) -> entry
+		want  int            // the slot Ghost returns, -1 for none
+	}{
+		{"empty", nil, -1},
+		{"live entry of the key", map[int]uint64{2: pack(tag, 3, MakeLoc(1, 1, 8))}, -1},
+		{"another key's ghost", map[int]uint64{4: pack(tag+1, 0, GhostLoc)}, -1},
+		{"ghost in the first bucket", map[int]uint64{5: pack(tag, 0, GhostLoc)}, 5},
+		{"ghost in the second bucket", map[int]uint64{13: pack(tag, 9, GhostLoc)}, 13},
+		{"moving ghost", map[int]uint64{1: pack(tag, 2, GhostLoc) | moving}, 1},
+		{"behind a live entry and another key's ghost", map[int]uint64{
+			0: pack(tag, 1, MakeLoc(2, 1, 16)), 7: pack(tag+1, 0, GhostLoc), 8: pack(tag, 0, GhostLoc)}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b0, b1 Bucket
+			k := pairKey(&b0, &b1, tag)
+			for i, s := range tc.slots {
+				*k.Slot(i) = s
+			}
+			got := -1
+			p, s := k.Ghost()
+			for i := 0; i < 16; i++ {
+				if k.Slot(i) == p {
+					got = i
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("Ghost's slot (-want +got):\n%s", diff)
+			}
+			if p != nil && s != tc.slots[got] {
+				t.Errorf("Ghost returned entry %#x, the slot holds %#x", s, tc.slots[got])
+			}
+		})
+	}
+}
+
+// freeByCases is free as a loop that decides slot by slot, the form it had
+// before its masks: the reference TestFreeMatchesReference compares with.
+func freeByCases(k *Key) (*uint64, uint64) {
+	var empty [2]*uint64
+	var n [2]int
+	var ghost *uint64
+	var gs uint64
+	for bi, b := range [2]*Bucket{k.b0, k.b1} {
+		for i := range b {
+			s := Load(&b[i])
+			switch {
+			case s == 0:
+				if n[bi]++; empty[bi] == nil {
+					empty[bi] = &b[i]
+				}
+			case !IsGhost(s):
+			case Tag(s) == k.tag:
+				return &b[i], s
+			case ghost == nil:
+				ghost, gs = &b[i], s
+			}
+		}
+	}
+	switch {
+	case empty[0] != nil && n[0] >= n[1]:
+		return empty[0], 0
+	case empty[1] != nil:
+		return empty[1], 0
+	}
+	return ghost, gs
+}
+
+// free picks the slot the rule in its comment names (the key's own ghost,
+// else an empty slot of the emptier bucket, else another key's ghost):
+// the same slot and entry as the slot-by-slot reference, over random pairs
+// mixing empty slots, live entries and ghosts of the key and of others,
+// with frequencies and moving marks.
+func TestFreeMatchesReference(t *testing.T) {
+	const tag = 5
+	r := rand.New(rand.NewPCG(3, 4))
+	index := func(k *Key, p *uint64) int {
+		for i := 0; i < 16; i++ {
+			if k.Slot(i) == p {
+				return i
+			}
+		}
+		return -1
+	}
+	type pick struct {
+		Slot  int
+		Entry uint64
+	}
+	kinds := make(map[string]int)
+	for n := 0; n < 20000; n++ {
+		var b0, b1 Bucket
+		k := pairKey(&b0, &b1, tag)
+		// Per pair, how likely each kind is: some pairs are nearly
+		// empty, some full of live entries, some full of ghosts.
+		wEmpty, wGhost, wOwn := r.IntN(8), r.IntN(8), r.IntN(3)
+		for i := 0; i < 16; i++ {
+			var s uint64
+			switch x := r.IntN(16); {
+			case x < wEmpty:
+			case x < wEmpty+wGhost:
+				s = pack(uint64(r.IntN(3)+tag+1), uint64(r.IntN(4)), GhostLoc)
+			case x < wEmpty+wGhost+wOwn:
+				s = pack(tag, uint64(r.IntN(4)), GhostLoc)
+			default:
+				s = pack(uint64(r.IntN(2)+tag), uint64(r.IntN(4)), MakeLoc(int32(r.IntN(9)), 1, 8*r.IntN(100)))
+			}
+			if s != 0 && r.IntN(16) == 0 {
+				s |= moving
+			}
+			*k.Slot(i) = s
+		}
+		wp, ws := freeByCases(&k)
+		gp, gs := k.free()
+		want, got := pick{index(&k, wp), ws}, pick{index(&k, gp), gs}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("pair %#x %#x: free's pick (-reference +free):\n%s", b0, b1, diff)
+		}
+		switch {
+		case want.Slot < 0:
+			kinds["none"]++
+		case want.Entry == 0:
+			kinds["empty"]++
+		case Tag(want.Entry) == tag:
+			kinds["own ghost"]++
+		default:
+			kinds["other ghost"]++
+		}
+	}
+	for _, kind := range []string{"none", "empty", "own ghost", "other ghost"} {
+		if kinds[kind] < 100 {
+			t.Errorf("only %d pairs where free picks %s: the cases do not cover the rule", kinds[kind], kind)
+		}
 	}
 }
