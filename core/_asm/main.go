@@ -23,6 +23,7 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	matchAVX2()
 	matchBatchAVX2()
+	classifyAVX2()
 	prefetch()
 	Generate()
 }
@@ -183,6 +184,54 @@ func matchBatchAVX2() {
 	CMPQ(i, n)
 	JB(LabelRef("loop"))
 	VZEROUPPER()
+	RET()
+}
+
+// classifyAVX2 computes, for the four slots at each of b0, b0+32, b1 and
+// b1+32, three masks at once: the slots holding a ghost of the tag, any
+// ghost, and nothing; packed as Classify packs them.
+func classifyAVX2() {
+	TEXT("classifyAVX2", NOSPLIT, "func(b0, b1 *[8]uint64, tag uint64) uint64")
+	Pragma("noescape")
+	Doc("classifyAVX2 is Classify with AVX2. Go reference: ClassifyRef.")
+	p0 := Load(Param("b0"), GP64())
+	p1 := Load(Param("b1"), GP64())
+	tag := broadcastTag(Load(Param("tag"), GP64()))
+	ghost := newGhost()
+	zero := YMM()
+	VPXOR(zero, zero, zero)
+	own, anyGhost, empty := GP32(), GP32(), GP32()
+	for i, mem := range []Mem{{Base: p0}, {Base: p0, Disp: 32}, {Base: p1}, {Base: p1, Disp: 32}} {
+		v, t, g, e := YMM(), YMM(), YMM(), YMM()
+		VMOVDQU(mem, v)
+		VPSRLQ(U8(52), v, t)
+		VPCMPEQQ(t, tag, t) // t = lane tag == tag
+		VPAND(v, ghost, g)
+		VPCMPEQQ(g, ghost, g) // g = lane is a ghost
+		VPAND(t, g, t)        // t = lane is the tag's ghost
+		VPCMPEQQ(v, zero, e)  // e = lane is empty
+		for _, m := range []struct {
+			vec VecVirtual
+			acc GPVirtual
+		}{{t, own}, {g, anyGhost}, {e, empty}} {
+			if i == 0 {
+				VMOVMSKPD(m.vec, m.acc)
+				continue
+			}
+			r := GP32()
+			VMOVMSKPD(m.vec, r)
+			SHLL(U8(4*i), r)
+			ORL(r, m.acc)
+		}
+	}
+	VZEROUPPER()
+	out := GP64()
+	MOVL(empty, out.As32()) // zero-extends
+	SHLQ(U8(16), out)
+	ORQ(anyGhost.As64(), out)
+	SHLQ(U8(16), out)
+	ORQ(own.As64(), out)
+	Store(out, ReturnIndex(0))
 	RET()
 }
 

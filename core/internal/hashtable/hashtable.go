@@ -349,46 +349,38 @@ func (k *Key) InsertFree(loc uint64) bool {
 // the emptier bucket (so the two choices balance), else the first other
 // ghost; nil if every slot is live.
 func (k *Key) free() (*uint64, uint64) {
-	// Masks built without a branch per slot, then one decision: under
-	// eviction a pair mixes live entries and ghosts at random, and the
-	// loop that switched on each slot's kind mispredicted (perf: 16% of
-	// an evicting S3-FIFO set).
-	own := k.tag<<TagShift | GhostLoc // GhostLoc is not zero: no empty slot matches
-	var seen [16]uint64
-	var ownM, ghostM, emptyM uint32
-	for bi, b := range [2]*Bucket{k.b0, k.b1} {
-		for j := range b {
-			i := bi*8 + j
-			s := Load(&b[j])
-			seen[i] = s
-			ownM |= bit(s&identity == own) << i
-			ghostM |= bit(s&LocMask == GhostLoc) << i
-			emptyM |= bit(s == 0) << i
+	for {
+		// One pass over the pair sorts every slot (tagscan.Classify, in
+		// vector instructions where the CPU has them): under eviction a
+		// pair mixes live entries and ghosts at random, and the loop that
+		// switched on each slot's kind mispredicted (perf: 16% of an
+		// evicting S3-FIFO set).
+		c := tagscan.Classify(k.b0, k.b1, k.tag)
+		own, ghost, empty := uint32(c&0xffff), uint32(c>>16&0xffff), uint32(c>>32&0xffff)
+		var i int
+		switch {
+		case own != 0:
+			i = bits.TrailingZeros32(own)
+		case empty&0xff != 0 && bits.OnesCount32(empty&0xff) >= bits.OnesCount32(empty>>8):
+			i = bits.TrailingZeros32(empty)
+		case empty>>8 != 0:
+			i = 8 + bits.TrailingZeros32(empty>>8)
+		case ghost != 0:
+			i = bits.TrailingZeros32(ghost)
+		default:
+			return nil, 0
+		}
+		// Classify read the slots without atomics: take the slot only if
+		// it still holds what it was picked for.
+		p := k.Slot(i)
+		s := Load(p)
+		switch {
+		case own != 0 && s&identity == k.tag<<TagShift|GhostLoc,
+			own == 0 && empty != 0 && s == 0,
+			own == 0 && empty == 0 && IsGhost(s):
+			return p, s
 		}
 	}
-	var i int
-	switch {
-	case ownM != 0:
-		i = bits.TrailingZeros32(ownM)
-	case emptyM&0xff != 0 && bits.OnesCount32(emptyM&0xff) >= bits.OnesCount32(emptyM>>8):
-		i = bits.TrailingZeros32(emptyM)
-	case emptyM>>8 != 0:
-		i = 8 + bits.TrailingZeros32(emptyM>>8)
-	case ghostM != 0:
-		i = bits.TrailingZeros32(ghostM)
-	default:
-		return nil, 0
-	}
-	return k.Slot(i), seen[i]
-}
-
-// bit is 1 for true: the compiler turns it into a flag set, no branch.
-func bit(b bool) uint32 {
-	var x uint32
-	if b {
-		x = 1
-	}
-	return x
 }
 
 // Coldest returns the index (0..15) of the slot to give up when both

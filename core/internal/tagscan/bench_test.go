@@ -57,6 +57,19 @@ func BenchmarkMatch(b *testing.B) {
 	})
 }
 
+func BenchmarkClassify(b *testing.B) {
+	// The buckets of BenchmarkMatch, in L1: the cost of the sort itself.
+	table, m, hashes := benchKeys(8, 1<<12, 1)
+	tagscantest.ForEachImplB(b, func(b *testing.B) {
+		var acc uint64
+		for i := 0; i < b.N; i++ {
+			b0, b1, tag := tagscan.Candidates(hashes[i&(len(hashes)-1)], m)
+			acc += tagscan.Classify(&table[b0], &table[b1], tag)
+		}
+		sinkMask = uint32(acc)
+	})
+}
+
 var (
 	bigOnce   sync.Once
 	bigTab    []tagscan.Bucket

@@ -13,7 +13,7 @@ const (
 	NEON Impl = "neon"
 )
 
-// Active returns the implementation Match and MatchBatch use now.
+// Active returns the implementation Match, MatchBatch and Classify use now.
 func Active() Impl {
 	if useAsm {
 		return asmImpl
@@ -30,9 +30,9 @@ func Impls() []Impl {
 	return []Impl{Go}
 }
 
-// Force makes Match and MatchBatch use impl until restore is called. It is
-// for tests and benchmarks: it must not run concurrently with any use of
-// the package. It panics if impl is not among Impls().
+// Force makes Match, MatchBatch and Classify use impl until restore is
+// called. It is for tests and benchmarks: it must not run concurrently with
+// any use of the package. It panics if impl is not among Impls().
 func Force(impl Impl) (restore func()) {
 	prev := Active()
 	switch {

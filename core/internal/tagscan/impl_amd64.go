@@ -24,6 +24,10 @@ func matchAsm(b0, b1 *Bucket, tag uint64) uint32 {
 	return matchAVX2((*[8]uint64)(b0), (*[8]uint64)(b1), tag)
 }
 
+func classifyAsm(b0, b1 *Bucket, tag uint64) uint64 {
+	return classifyAVX2((*[8]uint64)(b0), (*[8]uint64)(b1), tag)
+}
+
 func matchBatchAsm(table *Bucket, m uint64, hashes *uint64, masks *uint32, n int) {
 	matchBatchAVX2((*[8]uint64)(table), m, hashes, masks, n, prefetchDist)
 }

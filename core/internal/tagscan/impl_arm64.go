@@ -22,6 +22,10 @@ func matchAsm(b0, b1 *Bucket, tag uint64) uint32 {
 	return matchNEON((*[8]uint64)(b0), (*[8]uint64)(b1), tag)
 }
 
+func classifyAsm(b0, b1 *Bucket, tag uint64) uint64 {
+	return classifyNEON((*[8]uint64)(b0), (*[8]uint64)(b1), tag)
+}
+
 func matchBatchAsm(table *Bucket, m uint64, hashes *uint64, masks *uint32, n int) {
 	matchBatchNEON((*[8]uint64)(table), m, hashes, masks, n, prefetchDist)
 }
@@ -40,6 +44,11 @@ func matchNEON(b0, b1 *[8]uint64, tag uint64) uint32
 //
 //go:noescape
 func matchBatchNEON(table *[8]uint64, m uint64, hashes *uint64, masks *uint32, n int, dist int)
+
+// classifyNEON is Classify with NEON. Go reference: ClassifyRef.
+//
+//go:noescape
+func classifyNEON(b0, b1 *[8]uint64, tag uint64) uint64
 
 // prefetch is PRFM PLDL1KEEP. Go reference: none (a hint).
 //

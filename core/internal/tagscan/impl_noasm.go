@@ -5,7 +5,7 @@ package tagscan
 import "unsafe"
 
 // No assembly in this build: the pure-Go path is the only one, and the
-// compiler drops the assembly branches of Match and MatchBatch.
+// compiler drops the assembly branches of Match, MatchBatch and Classify.
 const (
 	useAsm       = false
 	asmAvailable = false
@@ -19,6 +19,8 @@ func setAsm(on bool) {
 }
 
 func matchAsm(b0, b1 *Bucket, tag uint64) uint32 { panic("unreachable") }
+
+func classifyAsm(b0, b1 *Bucket, tag uint64) uint64 { panic("unreachable") }
 
 func matchBatchAsm(table *Bucket, m uint64, hashes *uint64, masks *uint32, n int) {
 	panic("unreachable")

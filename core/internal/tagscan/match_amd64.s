@@ -186,6 +186,85 @@ scan:
 	VZEROUPPER
 	RET
 
+// func classifyAVX2(b0 *[8]uint64, b1 *[8]uint64, tag uint64) uint64
+// Requires: AVX, AVX2
+TEXT ·classifyAVX2(SB), NOSPLIT, $0-32
+	MOVQ         b0+0(FP), AX
+	MOVQ         b1+8(FP), CX
+	MOVQ         tag+16(FP), DX
+	VMOVQ        DX, X0
+	VPBROADCASTQ X0, Y0
+	MOVQ         $0x00000fffffffffff, DX
+	VMOVQ        DX, X1
+	VPBROADCASTQ X1, Y1
+	VPXOR        Y2, Y2, Y2
+	VMOVDQU      (AX), Y3
+	VPSRLQ       $0x34, Y3, Y4
+	VPCMPEQQ     Y4, Y0, Y4
+	VPAND        Y3, Y1, Y5
+	VPCMPEQQ     Y5, Y1, Y5
+	VPAND        Y4, Y5, Y4
+	VPCMPEQQ     Y3, Y2, Y3
+	VMOVMSKPD    Y4, DX
+	VMOVMSKPD    Y5, BX
+	VMOVMSKPD    Y3, SI
+	VMOVDQU      32(AX), Y3
+	VPSRLQ       $0x34, Y3, Y4
+	VPCMPEQQ     Y4, Y0, Y4
+	VPAND        Y3, Y1, Y5
+	VPCMPEQQ     Y5, Y1, Y5
+	VPAND        Y4, Y5, Y4
+	VPCMPEQQ     Y3, Y2, Y3
+	VMOVMSKPD    Y4, AX
+	SHLL         $0x04, AX
+	ORL          AX, DX
+	VMOVMSKPD    Y5, AX
+	SHLL         $0x04, AX
+	ORL          AX, BX
+	VMOVMSKPD    Y3, AX
+	SHLL         $0x04, AX
+	ORL          AX, SI
+	VMOVDQU      (CX), Y3
+	VPSRLQ       $0x34, Y3, Y4
+	VPCMPEQQ     Y4, Y0, Y4
+	VPAND        Y3, Y1, Y5
+	VPCMPEQQ     Y5, Y1, Y5
+	VPAND        Y4, Y5, Y4
+	VPCMPEQQ     Y3, Y2, Y3
+	VMOVMSKPD    Y4, AX
+	SHLL         $0x08, AX
+	ORL          AX, DX
+	VMOVMSKPD    Y5, AX
+	SHLL         $0x08, AX
+	ORL          AX, BX
+	VMOVMSKPD    Y3, AX
+	SHLL         $0x08, AX
+	ORL          AX, SI
+	VMOVDQU      32(CX), Y3
+	VPSRLQ       $0x34, Y3, Y4
+	VPCMPEQQ     Y4, Y0, Y4
+	VPAND        Y3, Y1, Y0
+	VPCMPEQQ     Y0, Y1, Y0
+	VPAND        Y4, Y0, Y4
+	VPCMPEQQ     Y3, Y2, Y1
+	VMOVMSKPD    Y4, AX
+	SHLL         $0x0c, AX
+	ORL          AX, DX
+	VMOVMSKPD    Y0, AX
+	SHLL         $0x0c, AX
+	ORL          AX, BX
+	VMOVMSKPD    Y1, AX
+	SHLL         $0x0c, AX
+	ORL          AX, SI
+	VZEROUPPER
+	MOVL         SI, AX
+	SHLQ         $0x10, AX
+	ORQ          BX, AX
+	SHLQ         $0x10, AX
+	ORQ          DX, AX
+	MOVQ         AX, ret+24(FP)
+	RET
+
 // func prefetch(p *byte)
 // Requires: MMX+
 TEXT ·prefetch(SB), NOSPLIT, $0-8

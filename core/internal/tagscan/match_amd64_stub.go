@@ -16,6 +16,11 @@ func matchAVX2(b0 *[8]uint64, b1 *[8]uint64, tag uint64) uint32
 //go:noescape
 func matchBatchAVX2(table *[8]uint64, m uint64, hashes *uint64, masks *uint32, n int, dist int)
 
+// classifyAVX2 is Classify with AVX2. Go reference: ClassifyRef.
+//
+//go:noescape
+func classifyAVX2(b0 *[8]uint64, b1 *[8]uint64, tag uint64) uint64
+
 // prefetch asks the CPU to bring the cache line at p into all cache levels
 // (PREFETCHT0). It never faults, whatever p is. Go reference: none (a hint).
 //

@@ -152,6 +152,59 @@ scan:
 	BLO	loop
 	RET
 
+// CLS2 sorts the two slots in vector v for classifyNEON: it ORs their
+// weights w into V11 where a slot is a ghost of the tag (V16), into V12
+// where it is any ghost (V17 = GhostLoc), into V13 where it is empty
+// (V26 = 0). Clobbers V8..V10.
+#define CLS2(v, w) \
+	VUSHR	$52, v.D2, V8.D2 \
+	VCMEQ	V16.D2, V8.D2, V8.D2 \
+	VAND	V17.B16, v.B16, V9.B16 \
+	VCMEQ	V17.D2, V9.D2, V9.D2 \
+	VAND	V9.B16, V8.B16, V8.B16 \
+	VCMEQ	V26.D2, v.D2, V10.D2 \
+	VAND	w.B16, V8.B16, V8.B16 \
+	VORR	V8.B16, V11.B16, V11.B16 \
+	VAND	w.B16, V9.B16, V9.B16 \
+	VORR	V9.B16, V12.B16, V12.B16 \
+	VAND	w.B16, V10.B16, V10.B16 \
+	VORR	V10.B16, V13.B16, V13.B16
+
+// REDUCE ORs the two lanes of vector v into out. Clobbers R5.
+#define REDUCE(v, out) \
+	VMOV	v.D[0], out \
+	VMOV	v.D[1], R5 \
+	ORR	R5, out, out
+
+// func classifyNEON(b0, b1 *[8]uint64, tag uint64) uint64
+// Go reference: ClassifyRef.
+TEXT ·classifyNEON(SB), NOSPLIT|NOFRAME, $0-32
+	MOVD	b0+0(FP), R0
+	MOVD	b1+8(FP), R1
+	MOVD	tag+16(FP), R2
+	CONSTS(R2)
+	VEOR	V26.B16, V26.B16, V26.B16
+	VEOR	V11.B16, V11.B16, V11.B16
+	VEOR	V12.B16, V12.B16, V12.B16
+	VEOR	V13.B16, V13.B16, V13.B16
+	VLD1	(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VLD1	(R1), [V4.D2, V5.D2, V6.D2, V7.D2]
+	CLS2(V0, V18)
+	CLS2(V1, V19)
+	CLS2(V2, V20)
+	CLS2(V3, V21)
+	CLS2(V4, V22)
+	CLS2(V5, V23)
+	CLS2(V6, V24)
+	CLS2(V7, V25)
+	REDUCE(V11, R7)
+	REDUCE(V12, R8)
+	REDUCE(V13, R9)
+	ORR	R8<<16, R7, R7
+	ORR	R9<<32, R7, R7
+	MOVD	R7, ret+24(FP)
+	RET
+
 // func prefetch(p *byte)
 // Go reference: none (a hint; PRFM never faults).
 TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8

@@ -45,3 +45,29 @@ const touchNever = 0x9E3779B97F4A7C15
 
 //go:noinline
 func keepTouch() {}
+
+// classifyGo is the pure-Go Classify: three compares per slot turned into
+// mask bits without a branch (the slots of a table under eviction mix live
+// entries and ghosts at random, and a branch per kind mispredicts).
+func classifyGo(b0, b1 *Bucket, tag uint64) uint64 {
+	var own, ghost, empty uint64
+	for i := range 8 {
+		for j, s := range [2]uint64{b0[i], b1[i]} {
+			at := uint(i + 8*j)
+			g := bit(s&GhostLoc == GhostLoc)
+			ghost |= g << at
+			own |= (g & bit(s>>52 == tag)) << at
+			empty |= bit(s == 0) << at
+		}
+	}
+	return own | ghost<<16 | empty<<32
+}
+
+// bit is 1 for true: the compiler sets it from the flags, no branch.
+func bit(b bool) uint64 {
+	var x uint64
+	if b {
+		x = 1
+	}
+	return x
+}

@@ -22,3 +22,24 @@ func MatchBatchRef(table []Bucket, m uint64, hashes []uint64, masks []uint32) {
 		masks[i] = MatchRef(&table[b0], &table[b1], tag)
 	}
 }
+
+// ClassifyRef is the reference for Classify.
+func ClassifyRef(b0, b1 *Bucket, tag uint64) uint64 {
+	var own, ghost, empty uint64
+	for i := 0; i < 16; i++ {
+		s := b0[i%8]
+		if i >= 8 {
+			s = b1[i-8]
+		}
+		switch {
+		case s == 0:
+			empty |= 1 << i
+		case s&GhostLoc == GhostLoc:
+			ghost |= 1 << i
+			if s>>52 == tag {
+				own |= 1 << i
+			}
+		}
+	}
+	return own | ghost<<16 | empty<<32
+}

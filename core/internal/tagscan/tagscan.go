@@ -52,6 +52,23 @@ func Match(b0, b1 *Bucket, tag uint64) uint32 {
 	return matchGo(b0, b1, tag)
 }
 
+// Classify sorts the 16 slots of b0 (bits 0..7) and b1 (bits 8..15) for an
+// insert looking for room, in three masks packed in one word: bits 0..15
+// mark the slots holding a ghost of tag (slot>>52 == tag and its location
+// is GhostLoc), bits 16..31 every ghost, bits 32..47 the empty slots (0).
+// Like Match it reads each slot once, without atomics: the caller re-reads
+// the slot it picks atomically before it trusts it.
+func Classify(b0, b1 *Bucket, tag uint64) uint64 {
+	if useAsm {
+		if raceEnabled {
+			raceReadBucket(b0)
+			raceReadBucket(b1)
+		}
+		return classifyAsm(b0, b1, tag)
+	}
+	return classifyGo(b0, b1, tag)
+}
+
 // MatchBatch computes, for each i, masks[i] = Match of the candidate
 // buckets of hashes[i] (see Candidates) in table for the bucket mask m.
 // The assembly versions prefetch the buckets of a later hash while they
