@@ -333,7 +333,7 @@ func (c *Cache) leastUtilized() int32 {
 // replaced or deleted the key meanwhile; then the copy is dead bytes and
 // the caller treats the item as gone. (A slot that a displacement moved
 // is looked up again: the item is still live.)
-func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64) bool {
+func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64, u *drainCount) bool {
 	if it.p == nil { // a relook found it gone
 		return false
 	}
@@ -354,7 +354,7 @@ func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64) bool {
 			return false
 		}
 	}
-	c.segs.Headers[src].AddLive(-1, -size)
+	u.add(size)
 	c.promotedItems.Add(1)
 	return true
 }
@@ -489,18 +489,19 @@ func (c *Cache) advancePass() bool {
 	items := c.liveItems(src.ID, c.ev.items)
 	c.ev.items = items[:0]
 	var dropped uint64
+	var u drainCount
 	if p.prune {
-		dropped = c.pruneInto(src.ID, p.dest, items, p.keep)
+		dropped = c.pruneInto(src.ID, p.dest, items, p.keep, &u)
 	} else {
 		for i := range items {
 			it := &items[i]
-			if !c.relocate(src.ID, p.dest, it, hashtable.Freq(it.s)) && c.dropSlot(src.ID, it, true) {
+			if !c.relocate(src.ID, p.dest, it, hashtable.Freq(it.s), &u) && c.dropSlot(src.ID, it, true, &u) {
 				dropped++
 			}
 		}
 	}
 	c.evictedItems.Add(dropped)
-	c.recycle(src.ID)
+	c.recycle(src.ID, u)
 	c.mergedSegments.Add(1)
 	p.merged++
 	// The next pass starts after what was merged; the destination took
@@ -519,7 +520,7 @@ func (c *Cache) endPass() {
 	dest := p.dest
 	p.dest = segment.None
 	if n, _ := c.segs.Headers[dest].Live(); n == 0 && c.claim(dest) {
-		c.recycle(dest)
+		c.recycle(dest, drainCount{})
 		return
 	}
 	c.seal(dest, segment.Relocating)
@@ -607,7 +608,7 @@ func (c *Cache) collectRun(id int32, sparse bool) []evict.Segment {
 // the best frequency per byte (never one seen only once), and drops the
 // rest. Relocated items keep half their frequency, so they must be read
 // again to survive the next merge.
-func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped uint64) {
+func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int, u *drainCount) (dropped uint64) {
 	var hist [hashtable.MaxFreq + 1]int
 	mean := meanSize(items)
 	score := func(it liveItem) int {
@@ -641,14 +642,14 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int) (dropped 
 			if sc < cutoff || (pass == 0) != (sc > cutoff) || kept+len(it.data) > keep {
 				continue
 			}
-			if c.relocate(src, dest, it, hashtable.Freq(it.s)/2) {
+			if c.relocate(src, dest, it, hashtable.Freq(it.s)/2, u) {
 				kept += len(it.data)
 				moved[i] = true
 			}
 		}
 	}
 	for i := range items {
-		if !moved[i] && c.dropSlot(src, &items[i], true) {
+		if !moved[i] && c.dropSlot(src, &items[i], true, u) {
 			dropped++
 		}
 	}
@@ -681,21 +682,22 @@ func (c *Cache) s3fifo() bool {
 		return false
 	}
 	var dropped uint64
+	var u drainCount
 	items := c.liveItems(victim.ID, c.ev.items)
 	c.ev.items = items[:0]
 	mean := meanSize(items)
 	for i := range items {
 		it := &items[i]
 		if f := s3fifoCredit(hashtable.Freq(it.s), len(it.data), mean); f > 0 {
-			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it, f-1) {
+			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it, f-1, &u) {
 				continue
 			}
 		}
-		if c.dropSlot(victim.ID, it, true) {
+		if c.dropSlot(victim.ID, it, true, &u) {
 			dropped++
 		}
 	}
-	c.recycle(victim.ID)
+	c.recycle(victim.ID, u)
 	c.evictedItems.Add(dropped)
 	c.evictedSegments.Add(1)
 	return true

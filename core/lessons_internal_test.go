@@ -40,12 +40,13 @@ func relocateAll(t *testing.T, c *Cache, src int32) {
 	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
 	c.list(dest, segment.None)
 	items := c.liveItems(src, nil)
+	var u drainCount
 	for i := range items {
-		if !c.relocate(src, dest, &items[i], 1) {
+		if !c.relocate(src, dest, &items[i], 1, &u) {
 			t.Fatal("relocation failed")
 		}
 	}
-	c.recycle(src)
+	c.recycle(src, u)
 	c.seal(dest, segment.Relocating)
 }
 
@@ -323,7 +324,8 @@ func TestDrainFollowsDisplacedSlot(t *testing.T) {
 		}
 	}
 	dropped, kept, taken := keyOf(&items[0]), keyOf(&items[1]), keyOf(&items[2])
-	if !c.dropSlot(src, &items[0], true) {
+	var u drainCount
+	if !c.dropSlot(src, &items[0], true, &u) {
 		t.Fatalf("drop of displaced %q reported the item gone", dropped)
 	}
 	// The third item is taken off the table behind the drain's back, as a
@@ -340,15 +342,15 @@ func TestDrainFollowsDisplacedSlot(t *testing.T) {
 	}
 	c.segs.Init(dest, segment.Relocating, 0, segment.PoolMain, c.ev.nextStamp(), 0, 0, 0)
 	c.list(dest, segment.None)
-	if c.relocate(src, dest, gone, 1) || c.dropSlot(src, gone, true) {
+	if c.relocate(src, dest, gone, 1, &u) || c.dropSlot(src, gone, true, &u) {
 		t.Fatalf("the drain moved or dropped %q, which was no longer linked", taken)
 	}
 	for i := range items[1:] {
-		if it := &items[1+i]; it != gone && !c.relocate(src, dest, it, 1) {
+		if it := &items[1+i]; it != gone && !c.relocate(src, dest, it, 1, &u) {
 			t.Fatalf("relocation of %q failed", keyOf(it))
 		}
 	}
-	c.recycle(src)
+	c.recycle(src, u)
 	c.seal(dest, segment.Relocating)
 	for _, k := range [][]byte{dropped, taken} {
 		if v, ok := c.Get(nil, k); ok {

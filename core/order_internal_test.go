@@ -185,10 +185,8 @@ func (c *Cache) victims(t *testing.T, n int) []int32 {
 			t.Fatalf("victim %d could not be claimed", id)
 		}
 		out = append(out, id)
-		h := &c.segs.Headers[id]
-		n, b := h.Live()
-		h.AddLive(-int(n), -int(b))
-		c.recycle(id)
+		n, b := c.segs.Headers[id].Live()
+		c.recycle(id, drainCount{int(n), int(b)})
 	}
 	return out
 }

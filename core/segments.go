@@ -254,10 +254,22 @@ func (c *Cache) relook(id int32, it *liveItem) bool {
 	return it.p != nil
 }
 
+// drainCount counts the items a drain unlinked from its claimed segment (by
+// dropping or relocating them), to take them off the segment's counters
+// in one read-modify-write when it recycles the segment (recycle) instead
+// of one per item: a locked instruction per item was 4% of an evicting
+// set. Until then the counters of a segment being drained are high, never
+// low, so no count goes below zero; nothing reads a claimed segment's
+// counters but Stats, which is exact again once the drain returns.
+type drainCount struct{ items, bytes int }
+
+func (u *drainCount) add(size int) { u.items++; u.bytes += size }
+
 // dropSlot unlinks an item of claimed segment id, leaving a ghost (which
-// keeps the frequency) if ghost is set. It returns false if a writer got
-// there first (and took the item off the counters itself).
-func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool) bool {
+// keeps the frequency) if ghost is set, and counts it in u. It returns
+// false if a writer got there first (and took the item off the counters
+// itself).
+func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool, u *drainCount) bool {
 	if it.p == nil { // a relook found it gone
 		return false
 	}
@@ -270,7 +282,7 @@ func (c *Cache) dropSlot(id int32, it *liveItem, ghost bool) bool {
 			return false
 		}
 	}
-	c.segs.Headers[id].AddLive(-1, -len(it.data))
+	u.add(len(it.data))
 	return true
 }
 
@@ -288,13 +300,12 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 	if !c.claim(id) {
 		return false
 	}
-	var n uint64
+	var u drainCount
 	c.forEachLinked(id, func(it liveItem) {
-		if c.dropSlot(id, &it, ghosts) {
-			n++
-		}
+		c.dropSlot(id, &it, ghosts, &u)
 	})
-	c.recycle(id)
+	c.recycle(id, u)
+	n := uint64(u.items)
 	switch why {
 	case dropEvict:
 		c.evictedItems.Add(n)
@@ -308,10 +319,12 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 	return true
 }
 
-// recycle returns a drained segment to the free list. Its counters must
-// be zero: every live item was unlinked or relocated, each by one party.
-func (c *Cache) recycle(id int32) {
+// recycle takes what the drain unlinked off a drained segment's counters
+// and returns it to the free list. Its counters must then be zero: every
+// live item was unlinked or relocated, each by one party.
+func (c *Cache) recycle(id int32, u drainCount) {
 	hdr := &c.segs.Headers[id]
+	hdr.AddLive(-u.items, -u.bytes)
 	if n, b := hdr.Live(); n != 0 || b != 0 {
 		c.ev.accountingErrors.Add(1)
 	}
