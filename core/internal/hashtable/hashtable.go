@@ -192,15 +192,19 @@ func (k *Key) Tag() uint64 { return k.tag }
 // key's tag.
 func (k *Key) IsKeys(s uint64) bool { return s != 0 && Tag(s) == k.tag }
 
+// isOwnGhost reports whether slot s is a ghost of the key: its tag and
+// the ghost location, whatever its frequency and moving mark (GhostLoc is
+// not zero, so no empty slot is one).
+func (k *Key) isOwnGhost(s uint64) bool { return s&identity == k.tag<<TagShift|GhostLoc }
+
 // Ghost returns a ghost slot carrying the key's tag, or nil.
 func (k *Key) Ghost() (*uint64, uint64) {
 	// One masked compare per slot, bucket by bucket: S3-FIFO asks this of
 	// every insert, and the loop of Slot, IsGhost and Tag took 16% of an
 	// evicting S3-FIFO set (perf).
-	want := k.tag<<TagShift | GhostLoc // GhostLoc is not zero: no empty slot matches
 	for _, b := range [2]*Bucket{k.b0, k.b1} {
 		for i := range b {
-			if s := Load(&b[i]); s&identity == want {
+			if s := Load(&b[i]); k.isOwnGhost(s) {
 				return &b[i], s
 			}
 		}
@@ -375,7 +379,7 @@ func (k *Key) free() (*uint64, uint64) {
 		p := k.Slot(i)
 		s := Load(p)
 		switch {
-		case own != 0 && s&identity == k.tag<<TagShift|GhostLoc,
+		case own != 0 && k.isOwnGhost(s),
 			own == 0 && empty != 0 && s == 0,
 			own == 0 && empty == 0 && IsGhost(s):
 			return p, s
