@@ -14,6 +14,7 @@ import (
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/pcount"
 	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/spinlock"
 	"github.com/segcache/segcache/core/internal/ttl"
 )
 
@@ -21,10 +22,13 @@ import (
 // of add/replace/cas, in-place increments). Readers never take them.
 const stripeCount = 1024
 
+// paddedMutex is a stripe: a lock whose release is a plain store, since
+// every write takes and releases one (see package spinlock), alone on its
+// cache line.
 type paddedMutex struct {
-	sync.Mutex
+	spinlock.Mutex
 	stamp uint32 // stamps of this stripe's writes; guarded by the mutex
-	_     [52]byte
+	_     [56]byte
 }
 
 // The operation counters of Cache.stats.

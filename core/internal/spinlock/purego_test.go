@@ -1,0 +1,5 @@
+//go:build purego
+
+package spinlock
+
+const puregoBuild = true

@@ -1,0 +1,5 @@
+//go:build race
+
+package spinlock
+
+const raceBuild = true
