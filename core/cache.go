@@ -22,6 +22,11 @@ import (
 // of add/replace/cas, in-place increments). Readers never take them.
 const stripeCount = 1024
 
+// A set pins at most two segments while it holds its stripe, and only
+// writers holding a stripe pin: the segment header's pin count must hold
+// twice the stripes (this fails to compile otherwise).
+var _ [segment.MaxPins - 2*stripeCount]struct{}
+
 // paddedMutex is a stripe: a lock whose release is a plain store, since
 // every write takes and releases one (see package spinlock), alone on its
 // cache line.

@@ -82,8 +82,8 @@ func (c *Cache) integrity(t *testing.T) {
 			t.Errorf("segment %d (state %d): counters %d items / %d bytes, hashtable links %d / %d",
 				id, h.State(), n, b, items[id], bytes[id])
 		}
-		if h.Pins.Load() != 0 {
-			t.Errorf("segment %d still pinned (%d)", id, h.Pins.Load())
+		if p := h.Pins(); p != 0 {
+			t.Errorf("segment %d still pinned (%d)", id, p)
 		}
 	}
 	if n := c.ev.accountingErrors.Load(); n != 0 {

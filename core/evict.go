@@ -186,7 +186,7 @@ func (c *Cache) reclaimEmpty() int {
 		if h.State() != segment.Sealed || !e.chains.Listed(id) {
 			continue
 		}
-		if h.Pins.Load() != 0 {
+		if h.Pins() != 0 {
 			e.queueEmpty(id) // a writer is unlinking from it: look again later
 			continue
 		}

@@ -13,8 +13,9 @@ import (
 
 // reserve finds room for size bytes in the open segment of TTL bucket b
 // and pool, opening a new segment when the current one is full or too old.
-// It returns the segment pinned: the caller writes the item, publishes it
-// and unpins. The space is taken with an atomic add on the write offset,
+// It returns the segment pinned and the item already counted in its live
+// counts: the caller writes the item, publishes it and unpins, or
+// uncounts it as it unpins if it gives the reservation up. The space is taken with an atomic add on the write offset,
 // so writers into one segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
 	open := &c.buckets[b].open[pool][lane&c.laneMask.Load()]
@@ -23,8 +24,11 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 		if id >= 0 {
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
-			if hdr.Pin(1<<segment.Open, gen&(1<<segment.GenBits-1)) {
-				if c.laneMask.Load() == 0 && c.nseg >= lanesOnCollision && hdr.Pins.Load() > 1 {
+			// Pin and count the item in one add (see segment.Header's
+			// acct): whoever unlinks it once it is published never takes
+			// the count below zero.
+			if hdr.PinCounting(1<<segment.Open, gen&(1<<segment.GenBits-1), 1, size) {
+				if c.laneMask.Load() == 0 && c.nseg >= lanesOnCollision && hdr.Pins() > 1 {
 					// Another writer holds this segment now: writers
 					// collide, so every lane opens (see lanes). A writer
 					// holds one pin when it reserves, so a single
@@ -45,7 +49,7 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 						clear(c.segBytes(id)[off : off+item.HeaderSize])
 					}
 				}
-				hdr.Unpin()
+				hdr.UnpinCounting(-1, -size)
 			}
 		}
 		if err := c.openSegment(b, pool, open, id); err != nil {
@@ -330,10 +334,9 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 func (c *Cache) recycle(id int32, u drainCount) {
 	hdr := &c.segs.Headers[id]
 	hdr.AddLive(-u.items, -u.bytes)
-	if n, b := hdr.Live(); n != 0 || b != 0 {
+	if n, b := c.segs.Recycle(id); n != 0 || b != 0 {
 		c.ev.accountingErrors.Add(1)
 	}
-	c.segs.Recycle(id)
 }
 
 // expireLocked drains every segment whose expiry has passed, in

@@ -239,6 +239,9 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 				item.Write(dst, key, val, stamp)
 			}
 		}
+		// reserve counted the new item live when it pinned hdr, so
+		// whoever unlinks it once published never takes a counter below
+		// zero.
 		hdr := &c.segs.Headers[id]
 		loc := hashtable.MakeLoc(id, gen, off)
 		var res publishResult
@@ -247,30 +250,28 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if had && f.seg == id && f.gen == gen {
 			// The old item lives in the segment we hold pinned (a hot
 			// key overwritten again before its segment filled): no
-			// second pin, and one counter update instead of two.
-			res = c.replaceInPinned(&f, loc, size)
-		} else {
-			// Count the item before it is published, so that whoever
-			// unlinks it next never takes a counter below zero.
-			hdr.AddLive(1, size)
-			res, waitP, waitS = c.publish(&k, had, &f, loc)
-			if res != published {
-				hdr.AddLive(-1, -size)
-				c.noteUnlinked(id, hdr)
+			// second pin, and the old item is uncounted as we unpin.
+			if res = c.replaceInPinned(&f, loc); res == published {
+				hdr.UnpinCounting(-1, -f.ih.SizeOf())
+				c.stats.Add(statSets, 1)
+				return nil, nil
 			}
+		} else {
+			res, waitP, waitS = c.publish(&k, had, &f, loc)
 		}
 		if res == published {
 			hdr.Unpin()
 			c.stats.Add(statSets, 1)
 			return nil, nil
 		}
-		// Give the reservation up (its bytes stay dead). Publishing may
-		// need a drain to finish first while we pin the new segment,
-		// which that drain may be waiting for: wait unpinned and start
-		// again. Or the key has no slot to take and the policy forbids
-		// dropping another key for it.
+		// Give the reservation up (its bytes stay dead, uncounted).
+		// Publishing may need a drain to finish first while we pin the
+		// new segment, which that drain may be waiting for: wait unpinned
+		// and start again. Or the key has no slot to take and the policy
+		// forbids dropping another key for it.
 		item.MarkDeleted(dst)
-		hdr.Unpin()
+		hdr.UnpinCounting(-1, -size)
+		c.noteUnlinked(id, hdr)
 		if res == needGrow {
 			return k.Table(), errNeedGrow
 		}
@@ -321,14 +322,14 @@ func (c *Cache) unlink(p *uint64, s uint64, change hashtable.Change) unlinkResul
 	if !hdr.Pin(pinnable, g6) {
 		return segmentBusy
 	}
-	defer hdr.Unpin()
 	if !change.Apply(c.table(), p, s) {
+		hdr.Unpin()
 		return slotChanged
 	}
 	data := c.segBytes(seg)[off:]
 	ih, _ := item.Decode(item.LoadHeader(data))
 	item.MarkDeleted(data)
-	hdr.AddLive(-1, -ih.SizeOf())
+	hdr.UnpinCounting(-1, -ih.SizeOf())
 	c.noteUnlinked(seg, hdr)
 	return unlinked
 }
@@ -341,13 +342,13 @@ func waitSlot(p *uint64, s uint64) {
 	}
 }
 
-// replaceInPinned points f's slot at loc, a new item of size bytes in the
-// same segment incarnation as f's item, which the caller holds pinned (so
-// no drain scans or recycles it meanwhile, and f's header, read at that
-// generation, is the old item's). The old item's count passes to the new
-// one: from the CAS on, the segment links one item of the key either way,
-// so only the byte count changes.
-func (c *Cache) replaceInPinned(f *found, loc uint64, size int) publishResult {
+// replaceInPinned points f's slot at loc, a new item in the same segment
+// incarnation as f's item, which the caller holds pinned (so no drain
+// scans or recycles it meanwhile, and f's header, read at that
+// generation, is the old item's). The new item was counted when its space
+// was reserved; the caller uncounts the old one (f.ih.SizeOf() bytes) as
+// it unpins, in the same add.
+func (c *Cache) replaceInPinned(f *found, loc uint64) publishResult {
 	if !hashtable.Retarget(loc).Apply(c.table(), f.p, f.s) {
 		return retryLookup
 	}
@@ -355,9 +356,6 @@ func (c *Cache) replaceInPinned(f *found, loc uint64, size int) publishResult {
 		c.expiredItems.Add(1)
 	}
 	item.MarkDeleted(f.data)
-	if d := size - f.ih.SizeOf(); d != 0 {
-		f.hdr.AddLive(0, d)
-	}
 	return published
 }
 

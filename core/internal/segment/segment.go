@@ -52,21 +52,65 @@ type Header struct {
 
 	// Written by every write.
 	WriteOff atomic.Uint32 // bytes reserved; may pass the segment size on overflow
-	Pins     atomic.Int32
-	live     atomic.Int64 // items linked from the hashtable << 32 | their bytes
+	_        uint32
+	acct     atomic.Uint64 // pins, live items, live bytes: see the acct constants
 	_        [64 - 16]byte
+}
+
+// acct packs three counters into one word, so that a writer takes its pin
+// and counts the item it is about to write in one atomic add, and gives
+// the pin back and uncounts an item it unlinked in another: two locked
+// instructions fewer on a set that overwrites a key in another segment.
+// Each field is never negative (items are counted before they are
+// published and uncounted after they are unlinked; a pin is taken before
+// it is given back), so adding a combined signed delta gives each field
+// its own sum, as long as each fits its width:
+//   - bytes, bits 0-31: the live bytes, at most the segment size (8 MiB)
+//     plus what writers racing past the end of a full segment count for a
+//     moment;
+//   - items, bits 32-51: at most 8 MiB / 16 bytes (the smallest item) =
+//     2^19, plus the same racing writers;
+//   - pins, bits 52-63: only writers holding a key stripe pin, at most two
+//     segments each (a set pins the segment it writes and the one its old
+//     item lives in), so at most twice the number of stripes (1,024):
+//     2,048 of the 4,095 the field holds.
+const (
+	acctItemShift = 32
+	acctPinShift  = 52
+	acctOneItem   = 1 << acctItemShift
+	acctOnePin    = 1 << acctPinShift
+	acctBytesMask = acctOneItem - 1
+	acctItemsMask = acctOnePin - acctOneItem
+	// MaxPins is how many pins the field holds: more concurrent pinners
+	// than this would carry into nothing and corrupt the count.
+	MaxPins = 1<<(64-acctPinShift) - 1
+)
+
+// acctDelta is the word to add for a change of pins, items and bytes.
+func acctDelta(pins, items, bytes int) uint64 {
+	return uint64(int64(pins)<<acctPinShift + int64(items)<<acctItemShift + int64(bytes))
+}
+
+func acctFields(v uint64) (pins, items, bytes int32) {
+	return int32(v >> acctPinShift), int32(v & acctItemsMask >> acctItemShift), int32(v & acctBytesMask)
 }
 
 // AddLive adds to the live item and byte counts in one atomic operation
 // (a set changes both; one read-modify-write instead of two matters on
 // the write path). Neither count is ever taken below zero: items are
 // counted before they are published.
-func (h *Header) AddLive(items, bytes int) { h.live.Add(int64(items)<<32 + int64(bytes)) }
+func (h *Header) AddLive(items, bytes int) { h.acct.Add(acctDelta(0, items, bytes)) }
 
 // Live returns the live item and byte counts.
 func (h *Header) Live() (items, bytes int32) {
-	v := h.live.Load()
-	return int32(v >> 32), int32(uint32(v))
+	_, items, bytes = acctFields(h.acct.Load())
+	return items, bytes
+}
+
+// Pins returns how many pins are held.
+func (h *Header) Pins() int32 {
+	pins, _, _ := acctFields(h.acct.Load())
+	return pins
 }
 
 // Prefetch starts loading both lines of the header: a scan of many
@@ -96,22 +140,36 @@ func (h *Header) Transition(old, new State) bool { return h.state.CompareAndSwap
 // the states the mask allows (bit 1<<state) and at generation gen (low
 // GenBits compared when full is false). It returns false, unpinned, otherwise.
 func (h *Header) Pin(allowed uint32, gen uint32) bool {
-	h.Pins.Add(1)
+	return h.PinCounting(allowed, gen, 0, 0)
+}
+
+// PinCounting is Pin that also counts items and bytes live in the same
+// atomic add: a writer counts the item it will write when it pins the
+// segment to reserve its space, before it publishes the item. If the pin
+// fails it takes both back; a drain may meanwhile see the count, as it
+// sees the pin (see Recycle).
+func (h *Header) PinCounting(allowed uint32, gen uint32, items, bytes int) bool {
+	h.acct.Add(acctDelta(1, items, bytes))
 	if allowed&(1<<h.state.Load()) != 0 && h.Gen.Load()&(1<<GenBits-1) == gen {
 		return true
 	}
-	h.Pins.Add(-1)
+	h.acct.Add(acctDelta(-1, -items, -bytes))
 	return false
 }
 
 // Unpin releases a pin.
-func (h *Header) Unpin() { h.Pins.Add(-1) }
+func (h *Header) Unpin() { h.acct.Add(acctDelta(-1, 0, 0)) }
+
+// UnpinCounting releases a pin and adds items and bytes to the live
+// counts in the same atomic add: an unlinker uncounts the item it
+// unlinked, a writer uncounts the item it failed to publish.
+func (h *Header) UnpinCounting(items, bytes int) { h.acct.Add(acctDelta(-1, items, bytes)) }
 
 // WaitUnpinned spins until no pin is held. Pin holders never block while
 // pinned, so the wait is short; yielding keeps it from starving them on an
 // oversubscribed machine.
 func (h *Header) WaitUnpinned() {
-	for i := 0; h.Pins.Load() != 0; i++ {
+	for i := 0; h.Pins() != 0; i++ {
 		if i > 16 {
 			runtime.Gosched()
 		}
@@ -169,24 +227,44 @@ func (t *Table) Take(keep int) int32 {
 // Recycle bumps a drained segment's generation, which invalidates every
 // location and every in-flight read into it, resets its header and puts it
 // on the free list. The caller owns the segment (Draining, unpinned).
-func (t *Table) Recycle(id int32) {
+//
+// It returns the live counts it found, which a drain that accounted for
+// every item expects to be zero. It zeroes them only once no pin is held:
+// a writer that pinned the segment after the drain claimed it (it had read
+// the segment's id before) counted its item in the same add and is about
+// to take pin and count back; zeroing under it would make that take-back
+// underflow into the pins.
+func (t *Table) Recycle(id int32) (items, bytes int32) {
 	h := &t.Headers[id]
 	h.Gen.Add(1)
 	h.WriteOff.Store(0)
-	h.live.Store(0)
+	for i := 0; ; i++ {
+		v := h.acct.Load()
+		pins, n, b := acctFields(v)
+		if pins == 0 && h.acct.CompareAndSwap(v, 0) {
+			items, bytes = n, b
+			break
+		}
+		if i > 16 {
+			runtime.Gosched()
+		}
+	}
 	h.Expire.Store(0)
 	h.NeedUntil.Store(0)
 	h.SetState(Free)
 	t.mu.Lock()
 	t.free = append(t.free, id)
 	t.mu.Unlock()
+	return items, bytes
 }
 
 // Init prepares a segment taken from the free list.
 func (t *Table) Init(id int32, state State, bucket, pool int32, seq, expire, needUntil, seal int64) {
 	h := &t.Headers[id]
 	h.WriteOff.Store(0)
-	h.live.Store(0)
+	// The live counts are zero: Recycle zeroed them, and a writer that
+	// pinned the segment since (it had read its id before) takes back what
+	// it counted.
 	h.Bucket.Store(bucket)
 	h.Pool.Store(pool)
 	h.Seq.Store(seq)
