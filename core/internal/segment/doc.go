@@ -9,9 +9,12 @@
 //
 // Pins: a writer reserving space, and an updater changing an item in place
 // or unlinking one (which changes the segment's counters), pins the segment
-// first: it increments Pins, then checks that the segment is still in a
-// state it may touch and still the same generation. A drainer first moves
-// the segment to Draining, then waits for Pins to reach zero. Both sides use
+// first: it increments the pin count, then checks that the segment is still
+// in a state it may touch and still the same generation. A drainer first
+// moves the segment to Draining, then waits for the pin count to reach
+// zero. The pin count shares one word with the live item and byte counts,
+// so that a writer pins and counts the item it reserves for in one atomic
+// add, and an unlinker unpins and uncounts in one. Both sides use
 // sequentially consistent atomics, so one of them sees the other (Dekker):
 // no pin survives into a drain's scan, and nothing is written into a segment
 // after it has been recycled.
