@@ -63,8 +63,9 @@ type Table struct {
 	// coins drive Bump's probabilistic increments: Weyl sequences that
 	// a single-threaded caller advances deterministically, so that a
 	// replay gives the same frequencies every run. Concurrent bumps may
-	// read the same value (plain load and store, no read-modify-write:
-	// a repeated coin only costs a little accuracy). They are striped by
+	// read the same value (a plain load and store, no read-modify-write
+	// and not even sync/atomic's store, an XCHG on amd64: see
+	// advanceCoin; a repeated coin only costs a little accuracy). They are striped by
 	// the entry's tag, each on its own cache line: with one shared coin,
 	// every hit on a warm key (frequency 16 to 126) wrote one line that
 	// every core's hits then had to take back, and hits did not scale.
@@ -508,9 +509,7 @@ func (t *Table) Bump(p *uint64, s uint64) {
 		return
 	}
 	if f >= 16 {
-		coin := &t.coins[s>>TagShift&(coinStripes-1)].n
-		x := coin.Load() + 0x9E3779B97F4A7C15
-		coin.Store(x)
+		x := advanceCoin(&t.coins[s>>TagShift&(coinStripes-1)].n)
 		if (mix(x)>>32)*f>>32 != 0 { // uniform in [0, f): 0 with probability 1/f
 			return
 		}
