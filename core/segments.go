@@ -15,8 +15,9 @@ import (
 // and pool, opening a new segment when the current one is full or too old.
 // It returns the segment pinned and the item already counted in its live
 // counts: the caller writes the item, publishes it and unpins, or
-// uncounts it as it unpins if it gives the reservation up. The space is taken with an atomic add on the write offset,
-// so writers into one segment never wait for each other.
+// uncounts it as it unpins if it gives the reservation up. The space is
+// taken with an atomic add on the write offset, so writers into one
+// segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
 	open := &c.buckets[b].open[pool][lane&c.laneMask.Load()]
 	for {
