@@ -36,17 +36,19 @@ const StampMask = stampMask
 // or claimed, so the word still belongs to that item and no one else
 // writes it meanwhile.
 //
-// A plain read-modify-write, not sync/atomic's store (an XCHG on amd64, a
-// locked instruction on every overwrite and every unlink): readers load
-// the header with a plain load too (LoadHeader) and see the word with or
-// without the flag, either of which is right for them (the flag only
-// spares a drain a hashtable probe for an item it would find unlinked),
-// and the unpin that follows is an atomic add, which orders the store
-// before it for the drain that waits for the pin. The arena is outside the
-// Go heap, where the race detector does not look.
+// It sets one bit of the header's second byte (the flags are bits 8-9 of
+// the little-endian word), with a plain byte store, not sync/atomic's
+// store of the whole word (an XCHG on amd64, a locked instruction on every
+// overwrite and every unlink; and on a big-endian machine its native word
+// put the bit in another field). Readers load the header with a plain load
+// too (LoadHeader) and see it with or without the flag, either of which
+// is right for them (the flag only spares a drain a hashtable probe for an
+// item it would find unlinked), and the unpin that follows is an atomic
+// add, which orders the store before it for the drain that waits for the
+// pin. The arena is outside the Go heap, where the race detector does not
+// look.
 func MarkDeleted(b []byte) {
-	w := (*uint64)(unsafe.Pointer(unsafe.SliceData(b[:HeaderSize])))
-	*w |= FlagDeleted << 8
+	b[1] |= FlagDeleted
 }
 
 // Deleted reports whether the header is marked deleted.

@@ -1,6 +1,7 @@
 package item
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"testing"
@@ -90,5 +91,28 @@ func TestItemWriteAndNumeric(t *testing.T) {
 	}
 	if _, n, _ := ReadNumeric(w); n != 42 {
 		t.Fatalf("number after update %d", n)
+	}
+}
+
+// MarkDeleted changes the deleted flag and nothing else, whatever the
+// other fields hold.
+func TestMarkDeletedTouchesOnlyTheFlag(t *testing.T) {
+	for _, h := range []Header{
+		{Klen: 1, Vlen: 0, Stamp: 0},
+		{Klen: 255, Flags: FlagNumeric, Vlen: numericSize, Stamp: stampMask},
+		{Klen: 16, Vlen: maxVlen, Stamp: 1 << 30},
+	} {
+		b := make([]byte, HeaderSize)
+		binary.LittleEndian.PutUint64(b, h.Encode())
+		MarkDeleted(b)
+		got, ok := Decode(LoadHeader(b))
+		want := h
+		want.Flags |= FlagDeleted
+		if !ok {
+			t.Fatalf("%+v: header undecodable after MarkDeleted", h)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("MarkDeleted(%+v) (-want +got):\n%s", h, diff)
+		}
 	}
 }
