@@ -52,6 +52,14 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 				}
 				hdr.UnpinCounting(-1, -size)
 			}
+			// The item was counted for a moment, by a pin that failed
+			// (the segment was sealed or recycled since we read its id)
+			// or by a reservation given up. A sealer that saw that count
+			// did not queue the segment as empty (seal); whoever takes
+			// the last such count back does (noteUnlinked), or, under
+			// PolicyNone, an emptied segment's space would never come
+			// back.
+			c.noteUnlinked(id, hdr)
 		}
 		if err := c.openSegment(b, pool, open, id); err != nil {
 			return -1, 0, 0, err
