@@ -65,8 +65,9 @@ type Table struct {
 	// replay gives the same frequencies every run. Concurrent bumps may
 	// read the same value (a plain load and store, no read-modify-write
 	// and not even sync/atomic's store, an XCHG on amd64: see
-	// advanceCoin; a repeated coin only costs a little accuracy). They are striped by
-	// the entry's tag, each on its own cache line: with one shared coin,
+	// advanceCoin; a repeated coin only costs a little accuracy). They
+	// are striped by the entry's tag, each on its own cache line: with one
+	// shared coin,
 	// every hit on a warm key (frequency 16 to 126) wrote one line that
 	// every core's hits then had to take back, and hits did not scale.
 	coins *[coinStripes]stripeCounter
