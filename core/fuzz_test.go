@@ -20,8 +20,9 @@ const fuzzKeys = 12
 // decoder hands out bytes of the fuzz input; past the end it returns 0 and
 // reports exhaustion, so every input decodes to a finite op list.
 type decoder struct {
-	b   []byte
-	pos int
+	b     []byte
+	pos   int
+	nkeys int // the key space
 }
 
 func (d *decoder) more() bool { return d.pos < len(d.b) }
@@ -52,7 +53,7 @@ func (d *decoder) key() int {
 	case b == 253:
 		return keyMax
 	default:
-		return int(b) % fuzzKeys
+		return int(b) % d.nkeys
 	}
 }
 
@@ -92,9 +93,9 @@ func (d *decoder) delta() uint64 {
 	}
 }
 
-// decodeOps turns data into at most 400 operations.
-func decodeOps(data []byte) []op {
-	d := &decoder{b: data}
+// decodeOps turns data into at most 400 operations on nkeys keys.
+func decodeOps(data []byte, nkeys int) []op {
+	d := &decoder{b: data, nkeys: nkeys}
 	var ops []op
 	for d.more() && len(ops) < 400 {
 		o := op{kind: opKind(d.byte() % byte(numOps))}
@@ -129,24 +130,66 @@ func FuzzEngine(f *testing.F) {
 	f.Add([]byte{byte(opAdd), 255, 101, 'x', byte(opSet), 254, 101, 'y', byte(opSet), 253, 64, byte(opIncr), 253, 1, byte(opLen), 0})
 	f.Add([]byte{byte(opSet), 3, 82, byte(opIncr), 3, 1, byte(opSet), 4, 97, 200, byte(opGetBatch), 4, 3, 3, 4, 9, 10, byte(opClear), 0, byte(opLen), 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops := decodeOps(data)
 		c, err := core.Open(core.Options{HeapBytes: 4 << 20, SegmentBytes: 64 << 10, Eviction: core.PolicyNone})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		ch := newChecker(c)
-		for i, o := range ops {
-			if err := ch.apply(o); err != nil {
-				lo := i - 6
-				if lo < 0 {
-					lo = 0
-				}
-				t.Fatalf("op #%d of %d: %v\nops before:\n%s", i, len(ops), err, opsString(ops[lo:i]))
-			}
-		}
-		if err := ch.final(fuzzKeys); err != nil {
-			t.Fatalf("final check after %d ops: %v", len(ops), err)
-		}
+		replayOps(t, newChecker(c), decodeOps(data, fuzzKeys), fuzzKeys)
 	})
+}
+
+// smallKeys is the key space of FuzzEngineSmall: with values of up to 2 KiB
+// it outgrows the largest heap the fuzzer picks.
+const smallKeys = 40
+
+// smallPolicies are the policies FuzzEngineSmall picks from (its input's
+// first byte).
+var smallPolicies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyRandomFIFO, core.PolicyFIFO,
+	core.PolicyCTE, core.PolicyUtil, core.PolicyMerge, core.PolicyS3FIFO}
+
+// FuzzEngineSmall runs the oracle on caches smaller than their keys, where
+// the engine drains, merges, promotes and reclaims segments between the
+// operations: the input's first byte picks the policy, the second the
+// heap (4 to 19 segments of 4 KiB), the rest the operations. With eviction
+// none a write may fail with ErrNoSpace and must then change nothing, and
+// no key is ever lost; with an evicting policy a key may vanish, but every
+// answer is the last value written or a miss (lossEvict).
+func FuzzEngineSmall(f *testing.F) {
+	for p := range smallPolicies {
+		f.Add([]byte{byte(p), 0, byte(opSet), 1, 99, 255, byte(opSet), 2, 99, 255, byte(opGet), 1, byte(opIncr), 3, 1})
+		f.Add([]byte{byte(p), 9, byte(opSet), 5, 5, 1, 0, 0, 0, 0, 0, 0, 0, byte(opGetCAS), 5, byte(opCAS), 5, 0, 98, 200,
+			byte(opSet), 6, 98, 200, byte(opSet), 7, 98, 200, byte(opGetBatch), 3, 5, 6, 7, 63, byte(opLen), 0})
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		p := smallPolicies[int(data[0])%len(smallPolicies)]
+		nseg := 4 + int(data[1])%16
+		c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		l := lossEvict
+		if p == core.PolicyNone {
+			l = lossNoSpace
+		}
+		replayOps(t, newLossyChecker(c, l), decodeOps(data[2:], smallKeys), smallKeys)
+	})
+}
+
+// replayOps applies ops through ch, then checks every key and the counters.
+func replayOps(t *testing.T, ch *checker, ops []op, nkeys int) {
+	t.Helper()
+	for i, o := range ops {
+		if err := ch.apply(o); err != nil {
+			lo := max(i-6, 0)
+			t.Fatalf("op #%d of %d: %v\nops before:\n%s", i, len(ops), err, opsString(ops[lo:i]))
+		}
+	}
+	if err := ch.final(nkeys); err != nil {
+		t.Fatalf("final check after %d ops: %v", len(ops), err)
+	}
 }

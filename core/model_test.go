@@ -1,8 +1,12 @@
 package core_test
 
 // Model-based testing: the engine, configured so that nothing is evicted,
-// must answer every operation exactly as a plain map does. The same oracle
-// drives the randomized TestModel and FuzzEngine (fuzz_test.go).
+// must answer every operation exactly as a plain map does. In a heap too
+// small for its keys it may do two things a map does not, and nothing else:
+// with eviction none, refuse a write with ErrNoSpace (changing nothing),
+// and with an evicting policy, lose a key (which then stays lost until
+// written again; see loss). The same oracle drives the randomized
+// TestModel and FuzzEngine and FuzzEngineSmall (fuzz_test.go).
 
 import (
 	"bytes"
@@ -128,29 +132,93 @@ func keyErr(k []byte) string {
 	return ""
 }
 
+// loss says what the engine may do that a map does not.
+type loss uint8
+
+const (
+	// lossNone: nothing is evicted and every write fits, so the engine
+	// answers exactly as the map does.
+	lossNone loss = iota
+	// lossNoSpace: eviction none in a heap that fills. A write that needs
+	// space may fail with ErrNoSpace, and then it changed nothing; no key
+	// is ever lost.
+	lossNoSpace
+	// lossEvict: an evicting policy in a heap smaller than the keys. A key
+	// may vanish between two operations (and stays gone until written
+	// again), but an answer is never stale: a key the engine has holds the
+	// last value written, with a token no earlier version had. Writes
+	// never fail for want of space.
+	lossEvict
+)
+
 // checker applies ops to the engine and the model and reports the first
 // difference.
 type checker struct {
-	c *core.Cache
-	m *model
+	c    *core.Cache
+	m    *model
+	loss loss
 	// statsExact: counters are compared (no Clear and no lookup of an invalid
 	// key has happened, whose counting is not part of the contract).
 	statsExact bool
+	// evicted counts the keys the model learned were evicted, so that a
+	// test can check it exercised eviction.
+	evicted int
+	// noSpace counts the writes that failed with ErrNoSpace (lossNoSpace).
+	noSpace int
 }
 
-func newChecker(c *core.Cache) *checker { return &checker{c: c, m: newModel(), statsExact: true} }
+func newChecker(c *core.Cache) *checker { return newLossyChecker(c, lossNone) }
+
+func newLossyChecker(c *core.Cache, l loss) *checker {
+	return &checker{c: c, m: newModel(), loss: l, statsExact: true}
+}
+
+// settle compares the engine's answer got with want(present), present
+// being whether the model holds k. Where keys may vanish, an answer that is
+// wrong for a present key but right for an absent one means the cache
+// evicted k: the model forgets it. It returns whether k was present as the
+// engine saw it.
+func (ch *checker) settle(o op, k string, got any, want func(present bool) any) (bool, error) {
+	_, present := ch.m.vals[k]
+	diff := cmp.Diff(want(present), got)
+	if diff != "" && present && ch.loss == lossEvict && cmp.Diff(want(false), got) == "" {
+		ch.forget(k)
+		return false, nil
+	}
+	if diff != "" {
+		return present, fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
+	}
+	return present, nil
+}
+
+// forget records that the engine evicted k.
+func (ch *checker) forget(k string) {
+	delete(ch.m.vals, k)
+	ch.m.changed(k)
+	ch.evicted++
+}
 
 func (ch *checker) apply(o op) error {
 	c, m := ch.c, ch.m
 	kb := modelKey(o.key)
 	k := string(kb)
 	kerr := keyErr(kb)
-	cur, present := m.vals[k]
-	store := func(want string, got error, newVal bool) error {
-		if diff := cmp.Diff(want, errName(got)); diff != "" {
-			return fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
+	cur := func() []byte { return m.vals[k] }
+	// store settles a write's error against want and, when it stored,
+	// makes the written value the model's.
+	store := func(got error, want func(present bool) string) error {
+		name := errName(got)
+		if ch.loss == lossNoSpace && name == "NoSpace" && kerr == "" {
+			// Nothing changed; what the write would have answered with
+			// room is not known, and every later answer checks that
+			// nothing was lost.
+			ch.noSpace++
+			return nil
 		}
-		if want == "ok" && newVal {
+		if _, err := ch.settle(o, k, name, func(p bool) any { return want(p) }); err != nil {
+			return err
+		}
+		if name == "ok" {
 			m.vals[k] = append([]byte(nil), o.val...)
 			m.changed(k)
 			m.counts.sets++
@@ -159,29 +227,32 @@ func (ch *checker) apply(o op) error {
 	}
 	switch o.kind {
 	case opSet:
-		want := "ok"
-		if kerr != "" {
-			want = kerr
-		}
-		return store(want, c.Set(kb, o.val, 0), true)
+		return store(c.Set(kb, o.val, 0), func(bool) string {
+			if kerr != "" {
+				return kerr
+			}
+			return "ok"
+		})
 	case opAdd:
-		want := "ok"
-		switch {
-		case kerr != "":
-			want = kerr
-		case present:
-			want = "Exists"
-		}
-		return store(want, c.Add(kb, o.val, 0), true)
+		return store(c.Add(kb, o.val, 0), func(present bool) string {
+			switch {
+			case kerr != "":
+				return kerr
+			case present:
+				return "Exists"
+			}
+			return "ok"
+		})
 	case opReplace:
-		want := "ok"
-		switch {
-		case kerr != "":
-			want = kerr
-		case !present:
-			want = "NotFound"
-		}
-		return store(want, c.Replace(kb, o.val, 0), true)
+		return store(c.Replace(kb, o.val, 0), func(present bool) string {
+			switch {
+			case kerr != "":
+				return kerr
+			case !present:
+				return "NotFound"
+			}
+			return "ok"
+		})
 	case opCAS:
 		var tok uint64
 		switch o.tok {
@@ -193,29 +264,32 @@ func (ch *checker) apply(o op) error {
 		if tok == 0 {
 			tok = 0xdead_beef_0bad_cafe ^ uint64(o.delta)
 		}
-		want := "ok"
-		switch {
-		case kerr != "":
-			want = kerr
-		case !present:
-			want = "NotFound"
-		case o.tok != tokCurrent || m.tok[k] == 0:
-			want = "Exists"
-		}
-		return store(want, c.CAS(kb, o.val, 0, tok), true)
+		current := o.tok == tokCurrent && m.tok[k] != 0
+		return store(c.CAS(kb, o.val, 0, tok), func(present bool) string {
+			switch {
+			case kerr != "":
+				return kerr
+			case !present:
+				return "NotFound"
+			case !current:
+				return "Exists"
+			}
+			return "ok"
+		})
 	case opDelete:
-		want := "ok"
-		switch {
-		case kerr != "":
-			want = kerr
-		case !present:
-			want = "NotFound"
+		got := errName(c.Delete(kb))
+		if _, err := ch.settle(o, k, got, func(present bool) any {
+			switch {
+			case kerr != "":
+				return kerr
+			case !present:
+				return "NotFound"
+			}
+			return "ok"
+		}); err != nil {
+			return err
 		}
-		got := c.Delete(kb)
-		if diff := cmp.Diff(want, errName(got)); diff != "" {
-			return fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
-		}
-		if want == "ok" {
+		if got == "ok" {
 			delete(m.vals, k)
 			m.changed(k)
 			m.counts.deletes++
@@ -225,22 +299,7 @@ func (ch *checker) apply(o op) error {
 			Err string
 			N   uint64
 		}
-		want := res{Err: "ok"}
-		n, isNum := canonical(cur)
-		switch {
-		case kerr != "":
-			want.Err = kerr
-		case !present:
-			want.Err = "NotFound"
-		case !isNum:
-			want.Err = "NotNumeric"
-		case o.kind == opIncr:
-			want.N = n + o.delta // wraps
-		case n < o.delta:
-			want.N = 0
-		default:
-			want.N = n - o.delta
-		}
+		before := cur()
 		var got res
 		var err error
 		if o.kind == opIncr {
@@ -252,11 +311,26 @@ func (ch *checker) apply(o op) error {
 		if err != nil {
 			got.N = 0 // the number returned with an error is not part of the contract
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			return fmt.Errorf("%v on %q: (-model +engine):\n%s", o, cur, diff)
+		if _, err := ch.settle(o, k, got, func(present bool) any {
+			n, isNum := canonical(before)
+			switch {
+			case kerr != "":
+				return res{Err: kerr}
+			case !present:
+				return res{Err: "NotFound"}
+			case !isNum:
+				return res{Err: "NotNumeric"}
+			case o.kind == opIncr:
+				return res{Err: "ok", N: n + o.delta} // wraps
+			case n < o.delta:
+				return res{Err: "ok"}
+			}
+			return res{Err: "ok", N: n - o.delta}
+		}); err != nil {
+			return fmt.Errorf("%w (value %q)", err, before)
 		}
-		if want.Err == "ok" {
-			m.vals[k] = []byte(strconv.FormatUint(want.N, 10))
+		if got.Err == "ok" {
+			m.vals[k] = []byte(strconv.FormatUint(got.N, 10))
 			m.changed(k)
 		}
 	case opGet, opGetCAS:
@@ -267,7 +341,6 @@ func (ch *checker) apply(o op) error {
 			Found bool
 			Val   string
 		}
-		want := res{present, string(cur)}
 		var got res
 		var v []byte
 		var tok uint64
@@ -277,9 +350,15 @@ func (ch *checker) apply(o op) error {
 			v, tok, got.Found = c.GetCAS(nil, kb)
 		}
 		got.Val = string(v)
+		present, err := ch.settle(o, k, got, func(present bool) any {
+			if !present {
+				return res{}
+			}
+			return res{true, string(cur())}
+		})
 		ch.countGet(present)
-		if diff := cmp.Diff(want, got); diff != "" {
-			return fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
+		if err != nil {
+			return err
 		}
 		if o.kind == opGetCAS && present {
 			if err := ch.token(k, tok); err != nil {
@@ -295,15 +374,6 @@ func (ch *checker) apply(o op) error {
 			Err string
 			Val string
 		}
-		want := res{Err: "ok", N: len(cur), Val: string(cur)}
-		switch {
-		case kerr != "":
-			want = res{Err: kerr}
-		case !present:
-			want = res{Err: "NotFound"}
-		case o.bufLen < len(cur):
-			want.Err, want.Val = "BufferSmall", ""
-		}
 		buf := make([]byte, o.bufLen)
 		n, tok, err := c.GetInto(buf, kb)
 		got := res{N: n, Err: errName(err)}
@@ -312,11 +382,23 @@ func (ch *checker) apply(o op) error {
 		} else if got.Err != "BufferSmall" {
 			got.N = 0
 		}
+		present, serr := ch.settle(o, k, got, func(present bool) any {
+			v := cur()
+			switch {
+			case kerr != "":
+				return res{Err: kerr}
+			case !present:
+				return res{Err: "NotFound"}
+			case o.bufLen < len(v):
+				return res{Err: "BufferSmall", N: len(v)}
+			}
+			return res{Err: "ok", N: len(v), Val: string(v)}
+		})
 		if kerr == "" {
 			ch.countGet(present)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			return fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
+		if serr != nil {
+			return serr
 		}
 		if err == nil {
 			if e := ch.token(k, tok); e != nil {
@@ -333,38 +415,41 @@ func (ch *checker) apply(o op) error {
 		lens := make([]int, len(keys))
 		errs := make([]error, len(keys))
 		c.GetBatch(keys, bufs, lens, errs)
-		var want, got []string
 		for i := range keys {
 			kk := string(keys[i])
-			v, ok := m.vals[kk]
-			switch e := keyErr(keys[i]); {
-			case e != "":
-				want = append(want, e)
-				ch.statsExact = false
-			case !ok:
-				want = append(want, "NotFound")
-			case len(v) > o.bufLen:
-				want = append(want, fmt.Sprintf("BufferSmall %d", len(v)))
-			default:
-				want = append(want, "ok "+string(v))
-			}
-			if keyErr(keys[i]) == "" {
-				ch.countGet(ok)
-			}
+			var got string
 			switch errName(errs[i]) {
 			case "ok":
-				got = append(got, "ok "+string(bufs[i][:lens[i]]))
+				got = "ok " + string(bufs[i][:lens[i]])
 			case "BufferSmall":
-				got = append(got, fmt.Sprintf("BufferSmall %d", lens[i]))
+				got = fmt.Sprintf("BufferSmall %d", lens[i])
 			default:
-				got = append(got, errName(errs[i]))
+				got = errName(errs[i])
+			}
+			e := keyErr(keys[i])
+			present, err := ch.settle(o, kk, got, func(present bool) any {
+				v := m.vals[kk]
+				switch {
+				case e != "":
+					return e
+				case !present:
+					return "NotFound"
+				case len(v) > o.bufLen:
+					return fmt.Sprintf("BufferSmall %d", len(v))
+				}
+				return "ok " + string(v)
+			})
+			if e != "" {
+				ch.statsExact = false
+			} else {
+				ch.countGet(present)
+			}
+			if err != nil {
+				return fmt.Errorf("key #%d: %w", i, err)
 			}
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			return fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
-		}
 	case opLen:
-		return ch.checkCounts()
+		return ch.checkCounts(ch.loss != lossEvict)
 	case opClear:
 		if err := c.Clear(); err != nil {
 			return fmt.Errorf("Clear: %v", err)
@@ -401,11 +486,20 @@ func (ch *checker) token(k string, tok uint64) error {
 	return nil
 }
 
-func (ch *checker) checkCounts() error {
+// checkCounts compares the engine's counters with the model's. Where keys
+// may have vanished unseen (exactItems false), the engine holds at most
+// the model's keys.
+func (ch *checker) checkCounts(exactItems bool) error {
 	s := ch.c.Stats()
 	type counts struct{ Items, Len, Sets, Deletes, Gets, Hits, Misses uint64 }
 	want := counts{Items: uint64(len(ch.m.vals)), Len: uint64(len(ch.m.vals))}
 	got := counts{Items: s.Items, Len: uint64(ch.c.Len())}
+	if !exactItems {
+		if got.Items > want.Items {
+			return fmt.Errorf("the engine holds %d items, more than the %d keys written and not deleted", got.Items, want.Items)
+		}
+		want.Items, want.Len = got.Items, got.Items
+	}
 	if ch.statsExact {
 		mc := ch.m.counts
 		want.Sets, want.Deletes, want.Gets, want.Hits, want.Misses = mc.sets, mc.deletes, mc.gets, mc.hits, mc.misses
@@ -417,7 +511,8 @@ func (ch *checker) checkCounts() error {
 	return nil
 }
 
-// final compares every key of the key space and the counters.
+// final compares every key of the key space (which settles every eviction
+// the model had not seen) and the counters.
 func (ch *checker) final(nkeys int) error {
 	for i := -3; i < nkeys; i++ {
 		if i == keyEmpty || i == keyTooBig {
@@ -427,7 +522,7 @@ func (ch *checker) final(nkeys int) error {
 			return err
 		}
 	}
-	return ch.checkCounts()
+	return ch.checkCounts(true)
 }
 
 // Value generation shared by the random test and the fuzz decoder.
@@ -518,31 +613,61 @@ func randomOp(r *rand.Rand, nkeys int, withClear bool) op {
 	return o
 }
 
+// modelConfig is a cache configuration TestModel runs random operations on.
+type modelConfig struct {
+	name      string
+	opts      core.Options
+	withClear bool
+	nkeys     int
+	loss      loss
+}
+
 func TestModel(t *testing.T) {
-	configs := []struct {
-		name      string
-		opts      core.Options
-		withClear bool
-		nkeys     int
-	}{
-		{"none", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, false, 50},
-		{"none-clear", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, true, 20},
-		{"merge", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyMerge}, false, 200},
+	runModel(t, []modelConfig{
+		{"none", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, false, 50, lossNone},
+		{"none-clear", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, Eviction: core.PolicyNone}, true, 20, lossNone},
+		{"merge", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyMerge}, false, 200, lossNone},
 		// An 8 MiB table: sets write their item before they look the key up.
-		{"merge-large-table", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 20, Eviction: core.PolicyMerge}, false, 200},
-		{"s3fifo", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, 8},
-		{"small-segments", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4096, Eviction: core.PolicyNone}, false, 30},
+		{"merge-large-table", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 20, Eviction: core.PolicyMerge}, false, 200, lossNone},
+		{"s3fifo", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, 8, lossNone},
+		{"small-segments", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4096, Eviction: core.PolicyNone}, false, 30, lossNone},
 		// A 16-slot table for 200 keys: the model runs across growths.
-		{"none-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, HashPower: 4, Eviction: core.PolicyNone}, false, 200},
-		{"merge-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 4, Eviction: core.PolicyMerge}, true, 200},
+		{"none-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 256 << 10, HashPower: 4, Eviction: core.PolicyNone}, false, 200, lossNone},
+		{"merge-growing", core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20, HashPower: 4, Eviction: core.PolicyMerge}, true, 200, lossNone},
+		// Heaps smaller than the keys: writes fail and change nothing
+		// (none), or keys vanish but no answer is stale (every other
+		// policy), while segments are drained, merged and promoted.
+		{"none-full", smallOpts(core.PolicyNone, 12), false, 600, lossNoSpace},
+		{"random-small", smallOpts(core.PolicyRandom, 12), false, 600, lossEvict},
+		{"randomfifo-small", smallOpts(core.PolicyRandomFIFO, 12), false, 600, lossEvict},
+		{"fifo-small", smallOpts(core.PolicyFIFO, 12), false, 600, lossEvict},
+		{"cte-small", smallOpts(core.PolicyCTE, 12), false, 600, lossEvict},
+		{"util-small", smallOpts(core.PolicyUtil, 12), false, 600, lossEvict},
+		{"merge-small", smallOpts(core.PolicyMerge, 12), false, 600, lossEvict},
+		{"s3fifo-small", smallOpts(core.PolicyS3FIFO, 12), false, 600, lossEvict},
+	})
+}
+
+// TestModelEarlyWrite runs the model with every set writing its item before
+// it looks the key up, as sets do in tables of 8 MiB and more, in heaps
+// small enough that those writes meet evictions and merges.
+func TestModelEarlyWrite(t *testing.T) {
+	t.Cleanup(core.SetEarlyWriteOrder(true)) // after the parallel subtests
+	var configs []modelConfig
+	for _, p := range []core.Policy{core.PolicyFIFO, core.PolicyMerge} {
+		configs = append(configs, modelConfig{p.String() + "-small", smallOpts(p, 12), false, 600, lossEvict})
 	}
+	runModel(t, configs)
+}
+
+func runModel(t *testing.T, configs []modelConfig) {
 	for i, cfg := range configs {
 		t.Run(cfg.name, func(t *testing.T) {
 			t.Parallel()
 			seed := uint64(i)*7919 + 1
 			r := rand.New(rand.NewPCG(seed, 42))
 			c := openT(t, cfg.opts)
-			ch := newChecker(c)
+			ch := newLossyChecker(c, cfg.loss)
 			n := scale(60000, 10)
 			var trail []op
 			for j := 0; j < n; j++ {
@@ -559,6 +684,12 @@ func TestModel(t *testing.T) {
 				t.Fatalf("seed %d, final check: %v", seed, err)
 			}
 			sane(t, c.Stats())
+			switch {
+			case cfg.loss == lossEvict && ch.evicted == 0:
+				t.Errorf("no key was evicted: the small heap exercised nothing")
+			case cfg.loss == lossNoSpace && ch.noSpace == 0:
+				t.Errorf("no write failed for space: the heap never filled")
+			}
 			if g := c.Stats().HashtableGrowths; cfg.opts.HashPower == 4 && g == 0 {
 				t.Errorf("the 16-slot table never grew: the model did not run across a growth")
 			}
