@@ -184,7 +184,8 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	// stalling the lookup.
 	early := mode == modeSet && (c.policy == PolicyNone ||
 		c.policy != PolicyS3FIFO && k.Table().Bytes() >= earlyWriteTableBytes)
-	for attempt := 0; ; attempt++ {
+	tokenChecked := mode != modeCAS
+	for {
 		var (
 			id  int32
 			off int
@@ -214,10 +215,22 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if !live {
 				return nil, ErrNotFound
 			}
-			if mode == modeCAS && attempt == 0 {
-				if cur, ok := c.tokenOf(&k, &f); !ok || cur != token {
+			if !tokenChecked {
+				cur, ok := c.tokenOf(&k, &f)
+				if !ok {
+					// A drain owns the numeric item's segment, so its
+					// version cannot be read pinned. The item has not
+					// changed: wait until the drain has moved it (same
+					// token) or dropped it (not found) and look again,
+					// as updateNumber does. Answering ErrExists failed
+					// a CAS that held the current token.
+					waitSlot(f.p, f.s)
+					continue
+				}
+				if cur != token {
 					return nil, ErrExists
 				}
+				tokenChecked = true
 			}
 		}
 		pool := int32(segment.PoolMain)
@@ -285,7 +298,8 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 }
 
 // tokenOf returns the CAS token of the item f found, pinned so the
-// numeric version it reads belongs to that item.
+// numeric version it reads belongs to that item; false when the item's
+// segment cannot be pinned (a drain owns it).
 func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
 	if !f.numeric() {
 		return casToken(k.h, f, 0), true
