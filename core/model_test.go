@@ -725,17 +725,32 @@ func opsString(ops []op) string {
 // for balance afterwards.
 func TestModelConcurrent(t *testing.T) {
 	const nkeys = 150 // per goroutine
+	type config struct {
+		name string
+		opts core.Options
+	}
+	var configs []config
 	for _, p := range []core.Policy{core.PolicyNone, core.PolicyRandom, core.PolicyFIFO, core.PolicyUtil,
 		core.PolicyMerge, core.PolicyS3FIFO} {
-		t.Run(p.String(), func(t *testing.T) {
-			c := openT(t, smallOpts(p, 16))
+		configs = append(configs, config{p.String(), smallOpts(p, 16)})
+	}
+	// A 16-slot table: the goroutines' writes grow it while they evict.
+	for _, p := range []core.Policy{core.PolicyNone, core.PolicyS3FIFO} {
+		o := smallOpts(p, 16)
+		o.HashPower = 4
+		configs = append(configs, config{p.String() + "-growing", o})
+	}
+	for _, cfg := range configs {
+		p := cfg.opts.Eviction
+		t.Run(cfg.name, func(t *testing.T) {
+			c := openT(t, cfg.opts)
 			l := lossEvict
 			if p == core.PolicyNone {
 				l = lossNoSpace
 			}
 			g := workers()
 			n := scale(20000, 10)
-			defer watchdog(t, 2*time.Minute, "TestModelConcurrent/"+p.String())()
+			defer watchdog(t, 2*time.Minute, "TestModelConcurrent/"+cfg.name)()
 			errs := make([]error, g)
 			evicted := make([]int, g)
 			var wg sync.WaitGroup
@@ -768,6 +783,9 @@ func TestModelConcurrent(t *testing.T) {
 			}
 			if total := sum(evicted); total == 0 {
 				t.Errorf("nothing was evicted or refused: the small heap exercised nothing")
+			}
+			if g := c.Stats().HashtableGrowths; cfg.opts.HashPower == 4 && g == 0 {
+				t.Errorf("the 16-slot table never grew")
 			}
 			sane(t, c.Stats())
 		})
