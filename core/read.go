@@ -39,6 +39,19 @@ func (f *found) expired() bool {
 	return e != 0 && clock.Reached(e)
 }
 
+// expiredAt is expired judged at the generation f's lookup saw: ok is false
+// when the segment was recycled since (the item was moved or dropped, and
+// the expiry read may be a later incarnation's, already passed), and the
+// caller looks again. A reader's copy is followed by a generation check of
+// its own; a writer, which copies nothing, needs this one: without it a
+// delete answered ErrNotFound for a key a drain had just moved, and left
+// it there.
+func (f *found) expiredAt() (expired, ok bool) {
+	expired = f.expired()
+	fence.Load()
+	return expired, f.hdr.Gen.Load() == f.gen
+}
+
 type examined int
 
 const (

@@ -79,6 +79,21 @@ func (c *Cache) find(k *keyed, f *found) bool {
 	return c.locate(k.key, &k.Key, k.Match(), f)
 }
 
+// findLive is find for a writer, which must also know whether the entry is
+// live: had reports an entry (live or expired), live that it has not
+// expired, judged at the generation the lookup saw (expiredAt).
+func (c *Cache) findLive(k *keyed, f *found) (had, live bool) {
+	for {
+		*f = found{}
+		if !c.find(k, f) {
+			return false, false
+		}
+		if expired, ok := f.expiredAt(); ok {
+			return true, !expired
+		}
+	}
+}
+
 // Set stores key → val with the given TTL (0: never expires).
 func (c *Cache) Set(key, val []byte, ttl time.Duration) error {
 	return c.store(key, val, ttl, modeSet, 0)
@@ -200,8 +215,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			writeItem(dst, key, val, num, numeric, mu)
 		}
 		var f found
-		had := c.find(&k, &f)
-		live := had && !f.expired()
+		had, live := c.findLive(&k, &f)
 		// Holding the stripe, no other writer changes this key: between
 		// attempts it can only have been relocated (same value) or
 		// evicted. So the token is checked once; later attempts only
@@ -574,7 +588,7 @@ func (c *Cache) Delete(key []byte) error {
 	defer mu.Unlock()
 	for {
 		var f found
-		if !c.find(&k, &f) || f.expired() {
+		if _, live := c.findLive(&k, &f); !live {
 			return ErrNotFound
 		}
 		switch c.unlink(f.p, f.s, hashtable.Unlink()) {
@@ -622,7 +636,7 @@ func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error)
 	defer mu.Unlock()
 	for {
 		var f found
-		if !c.find(&k, &f) || f.expired() {
+		if _, live := c.findLive(&k, &f); !live {
 			return 0, ErrNotFound
 		}
 		_, g6, _ := hashtable.Where(f.s)
