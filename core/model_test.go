@@ -65,8 +65,9 @@ type op struct {
 	keys   []int // GetBatch
 	val    []byte
 	delta  uint64
-	tok    int // tokCurrent, tokStale, tokBogus
-	bufLen int // GetInto, GetBatch
+	tok    int           // tokCurrent, tokStale, tokBogus
+	bufLen int           // GetInto, GetBatch
+	ttl    time.Duration // Set, Add, Replace, CAS (0: never expires)
 }
 
 func (o op) String() string {
@@ -74,7 +75,7 @@ func (o op) String() string {
 	if len(v) > 24 {
 		v = v[:24] + "..."
 	}
-	return fmt.Sprintf("%s(key=%d keys=%v val=%q delta=%d tok=%d buf=%d)", opNames[o.kind], o.key, o.keys, v, o.delta, o.tok, o.bufLen)
+	return fmt.Sprintf("%s(key=%d keys=%v val=%q delta=%d tok=%d buf=%d ttl=%v)", opNames[o.kind], o.key, o.keys, v, o.delta, o.tok, o.bufLen, o.ttl)
 }
 
 func modelKey(i int) []byte {
@@ -106,14 +107,20 @@ func canonical(b []byte) (uint64, bool) {
 
 // model is the reference: a map, plus what the engine told us about tokens.
 type model struct {
-	vals   map[string][]byte
-	tok    map[string]uint64 // token observed for the current version (0: none yet)
-	stale  map[string]uint64 // a token of an earlier version
-	counts struct{ sets, deletes, gets, hits, misses uint64 }
+	vals  map[string][]byte
+	tok   map[string]uint64 // token observed for the current version (0: none yet)
+	stale map[string]uint64 // a token of an earlier version
+	// deadAfter is, for a key whose value was written with a TTL, the
+	// instant after which it must never be served: the end of the write
+	// plus the TTL and the 1 ms resolution. Such a key may also vanish at
+	// any time (the TTLs used are too short for the contract's lower
+	// bound, 0.9·t − 1 s, to hold any).
+	deadAfter map[string]time.Time
+	counts    struct{ sets, deletes, gets, hits, misses uint64 }
 }
 
 func newModel() *model {
-	return &model{vals: map[string][]byte{}, tok: map[string]uint64{}, stale: map[string]uint64{}}
+	return &model{vals: map[string][]byte{}, tok: map[string]uint64{}, stale: map[string]uint64{}, deadAfter: map[string]time.Time{}}
 }
 
 // changed records a new version of key: its observed token becomes stale.
@@ -123,6 +130,18 @@ func (m *model) changed(k string) {
 	}
 	delete(m.tok, k)
 }
+
+// wrote records a write of k with ttl that ended before done.
+func (m *model) wrote(k string, ttl time.Duration, done time.Time) {
+	if ttl == 0 {
+		delete(m.deadAfter, k)
+		return
+	}
+	m.deadAfter[k] = done.Add(ttl + ttlGrace)
+}
+
+// ttlGrace covers the 1 ms resolution of expiry times.
+const ttlGrace = 2 * time.Millisecond
 
 func keyErr(k []byte) string {
 	switch {
@@ -170,6 +189,9 @@ type checker struct {
 	// shared: other checkers use the same cache (on other keys), so the
 	// cache-wide counters are not this checker's to compare.
 	shared bool
+	// began is when the operation being applied began: an answer that
+	// shows a key present judges its TTL by it.
+	began time.Time
 }
 
 func newChecker(c *core.Cache) *checker { return newLossyChecker(c, lossNone) }
@@ -185,13 +207,18 @@ func newLossyChecker(c *core.Cache, l loss) *checker {
 // engine saw it.
 func (ch *checker) settle(o op, k string, got any, want func(present bool) any) (bool, error) {
 	_, present := ch.m.vals[k]
+	dead, hasTTL := ch.m.deadAfter[k]
 	diff := cmp.Diff(want(present), got)
-	if diff != "" && present && ch.loss == lossEvict && cmp.Diff(want(false), got) == "" {
+	if diff != "" && present && (ch.loss == lossEvict || hasTTL) && cmp.Diff(want(false), got) == "" {
 		ch.forget(k)
 		return false, nil
 	}
 	if diff != "" {
 		return present, fmt.Errorf("%v: (-model +engine):\n%s", o, diff)
+	}
+	// An answer that only a present key gives, after the key's TTL.
+	if present && hasTTL && ch.began.After(dead) && cmp.Diff(want(true), want(false)) != "" {
+		return present, fmt.Errorf("%v: served %v after its TTL ended", o, ch.began.Sub(dead)+ttlGrace)
 	}
 	return present, nil
 }
@@ -199,12 +226,14 @@ func (ch *checker) settle(o op, k string, got any, want func(present bool) any) 
 // forget records that the engine evicted k.
 func (ch *checker) forget(k string) {
 	delete(ch.m.vals, k)
+	delete(ch.m.deadAfter, k)
 	ch.m.changed(k)
 	ch.evicted++
 }
 
 func (ch *checker) apply(o op) error {
 	c, m := ch.c, ch.m
+	ch.began = time.Now()
 	kb := modelKey(o.key)
 	k := string(kb)
 	kerr := keyErr(kb)
@@ -212,6 +241,7 @@ func (ch *checker) apply(o op) error {
 	// store settles a write's error against want and, when it stored,
 	// makes the written value the model's.
 	store := func(got error, want func(present bool) string) error {
+		done := time.Now() // the write ended before this
 		name := errName(got)
 		if ch.loss == lossNoSpace && name == "NoSpace" && kerr == "" {
 			// Nothing changed; what the write would have answered with
@@ -226,20 +256,21 @@ func (ch *checker) apply(o op) error {
 		if name == "ok" {
 			m.vals[k] = append([]byte(nil), o.val...)
 			m.changed(k)
+			m.wrote(k, o.ttl, done)
 			m.counts.sets++
 		}
 		return nil
 	}
 	switch o.kind {
 	case opSet:
-		return store(c.Set(kb, o.val, 0), func(bool) string {
+		return store(c.Set(kb, o.val, o.ttl), func(bool) string {
 			if kerr != "" {
 				return kerr
 			}
 			return "ok"
 		})
 	case opAdd:
-		return store(c.Add(kb, o.val, 0), func(present bool) string {
+		return store(c.Add(kb, o.val, o.ttl), func(present bool) string {
 			switch {
 			case kerr != "":
 				return kerr
@@ -249,7 +280,7 @@ func (ch *checker) apply(o op) error {
 			return "ok"
 		})
 	case opReplace:
-		return store(c.Replace(kb, o.val, 0), func(present bool) string {
+		return store(c.Replace(kb, o.val, o.ttl), func(present bool) string {
 			switch {
 			case kerr != "":
 				return kerr
@@ -270,7 +301,7 @@ func (ch *checker) apply(o op) error {
 			tok = 0xdead_beef_0bad_cafe ^ uint64(o.delta)
 		}
 		current := o.tok == tokCurrent && m.tok[k] != 0
-		return store(c.CAS(kb, o.val, 0, tok), func(present bool) string {
+		return store(c.CAS(kb, o.val, o.ttl, tok), func(present bool) string {
 			switch {
 			case kerr != "":
 				return kerr
@@ -296,6 +327,7 @@ func (ch *checker) apply(o op) error {
 		}
 		if got == "ok" {
 			delete(m.vals, k)
+			delete(m.deadAfter, k)
 			m.changed(k)
 			m.counts.deletes++
 		}
@@ -466,6 +498,7 @@ func (ch *checker) apply(o op) error {
 			m.changed(k)
 		}
 		clear(m.vals)
+		clear(m.deadAfter)
 		ch.statsExact = false
 	}
 	return nil
@@ -721,8 +754,9 @@ func opsString(ops []op) string {
 // sequential, so its oracle holds as in TestModel, while the other
 // goroutines' writes make the cache drain, merge, promote and reclaim
 // segments under it (an answer that is stale, or a key that comes back
-// after it was seen gone, fails). The cache-wide counters are checked
-// for balance afterwards.
+// after it was seen gone, fails). Some writes carry short TTLs: such a
+// key may vanish, and must never be served after its TTL. The cache-wide
+// counters are checked for balance afterwards.
 func TestModelConcurrent(t *testing.T) {
 	const nkeys = 150 // per goroutine
 	type config struct {
@@ -760,7 +794,7 @@ func TestModelConcurrent(t *testing.T) {
 					ch.shared = true
 					r := rand.New(rand.NewPCG(uint64(w)+1, uint64(p)))
 					for j := 0; j < n; j++ {
-						o := ownKeys(randomOp(r, nkeys, false), w, g)
+						o := withTTL(r, ownKeys(randomOp(r, nkeys, false), w, g))
 						if err := ch.apply(o); err != nil {
 							errs[w] = fmt.Errorf("goroutine %d, op #%d: %w", w, j, err)
 							return
@@ -790,6 +824,19 @@ func TestModelConcurrent(t *testing.T) {
 			sane(t, c.Stats())
 		})
 	}
+}
+
+// withTTL gives one write in eight a TTL of 1 to 100 ms: those keys expire
+// while the test runs (and their segments with them), and the model checks
+// that none is served after its TTL.
+func withTTL(r *rand.Rand, o op) op {
+	switch o.kind {
+	case opSet, opAdd, opReplace, opCAS:
+		if r.IntN(8) == 0 {
+			o.ttl = []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond}[r.IntN(4)]
+		}
+	}
+	return o
 }
 
 // ownKeys maps the key indexes of o onto goroutine w's keys among g
