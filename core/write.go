@@ -83,15 +83,12 @@ func (c *Cache) find(k *keyed, f *found) bool {
 // live: had reports an entry (live or expired), live that it has not
 // expired, judged at the generation the lookup saw (expiredAt).
 func (c *Cache) findLive(k *keyed, f *found) (had, live bool) {
-	for {
-		*f = found{}
-		if !c.find(k, f) {
-			return false, false
-		}
+	for c.find(k, f) { // a match sets every field of f
 		if expired, ok := f.expiredAt(); ok {
 			return true, !expired
 		}
 	}
+	return false, false
 }
 
 // Set stores key → val with the given TTL (0: never expires).
