@@ -261,6 +261,16 @@ func (ch *checker) apply(o op) error {
 		}
 		return nil
 	}
+	// mustExist is the answer of a write that needs the key present.
+	mustExist := func(present bool) string {
+		switch {
+		case kerr != "":
+			return kerr
+		case !present:
+			return "NotFound"
+		}
+		return "ok"
+	}
 	switch o.kind {
 	case opSet:
 		return store(c.Set(kb, o.val, o.ttl), func(bool) string {
@@ -280,15 +290,7 @@ func (ch *checker) apply(o op) error {
 			return "ok"
 		})
 	case opReplace:
-		return store(c.Replace(kb, o.val, o.ttl), func(present bool) string {
-			switch {
-			case kerr != "":
-				return kerr
-			case !present:
-				return "NotFound"
-			}
-			return "ok"
-		})
+		return store(c.Replace(kb, o.val, o.ttl), mustExist)
 	case opCAS:
 		var tok uint64
 		switch o.tok {
@@ -314,15 +316,7 @@ func (ch *checker) apply(o op) error {
 		})
 	case opDelete:
 		got := errName(c.Delete(kb))
-		if _, err := ch.settle(o, k, got, func(present bool) any {
-			switch {
-			case kerr != "":
-				return kerr
-			case !present:
-				return "NotFound"
-			}
-			return "ok"
-		}); err != nil {
+		if _, err := ch.settle(o, k, got, func(present bool) any { return mustExist(present) }); err != nil {
 			return err
 		}
 		if got == "ok" {
