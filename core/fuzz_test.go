@@ -22,7 +22,8 @@ const fuzzKeys = 12
 type decoder struct {
 	b     []byte
 	pos   int
-	nkeys int // the key space
+	nkeys int  // the key space
+	big   bool // values of up to 1,240 bytes made from one input byte (see value), and no Clear
 }
 
 func (d *decoder) more() bool { return d.pos < len(d.b) }
@@ -72,6 +73,13 @@ func (d *decoder) value() []byte {
 			v[i] = byte(i*7) ^ b
 		}
 		return v
+	case d.big: // up to 1,240 bytes from one input byte: writes fill a small heap
+		n, seed := int(b-100)*8, d.byte()
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = seed + byte(i*13)
+		}
+		return v
 	default: // up to 155 bytes taken from the input
 		n := int(b - 100)
 		v := make([]byte, 0, n)
@@ -93,12 +101,16 @@ func (d *decoder) delta() uint64 {
 	}
 }
 
-// decodeOps turns data into at most 400 operations on nkeys keys.
-func decodeOps(data []byte, nkeys int) []op {
-	d := &decoder{b: data, nkeys: nkeys}
+// decodeOps turns data into at most 400 operations on nkeys keys, with big
+// values if big.
+func decodeOps(data []byte, nkeys int, big bool) []op {
+	d := &decoder{b: data, nkeys: nkeys, big: big}
 	var ops []op
 	for d.more() && len(ops) < 400 {
 		o := op{kind: opKind(d.byte() % byte(numOps))}
+		if o.kind == opClear && d.big {
+			o.kind = opSet // a clear every 13 operations would keep a small heap from filling
+		}
 		o.key = d.key()
 		switch o.kind {
 		case opSet, opAdd, opReplace:
@@ -135,15 +147,14 @@ func FuzzEngine(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		replayOps(t, newChecker(c), decodeOps(data, fuzzKeys), fuzzKeys)
+		replayOps(t, newChecker(c), decodeOps(data, fuzzKeys, false), fuzzKeys)
 	})
 }
 
 // smallKeys is the key space of FuzzEngineSmall: few enough that operations
-// collide. The heap fills anyway, with the dead items that overwrites leave
-// (and large values, up to 2 KiB), so most inputs make the policy drain
-// segments.
-const smallKeys = 40
+// collide. The heap fills anyway, with big values (decoder.big) and the dead
+// items that overwrites leave, so that the policy drains segments.
+const smallKeys = 100
 
 // smallPolicies are the policies FuzzEngineSmall picks from (its input's
 // first byte).
@@ -178,7 +189,7 @@ func FuzzEngineSmall(f *testing.F) {
 		if p == core.PolicyNone {
 			l = lossNoSpace
 		}
-		replayOps(t, newLossyChecker(c, l), decodeOps(data[2:], smallKeys), smallKeys)
+		replayOps(t, newLossyChecker(c, l), decodeOps(data[2:], smallKeys, true), smallKeys)
 	})
 }
 
