@@ -15,11 +15,7 @@ import (
 // as if the item had changed: a spurious failure for a client holding the
 // current token (TestModelConcurrent caught it under FIFO and S3-FIFO).
 func TestCASWaitsForTheDrainOfItsNumericItem(t *testing.T) {
-	c, err := Open(Options{HeapBytes: 64 << 10, SegmentBytes: 4096, Eviction: PolicyFIFO})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := smallCache(t, PolicyFIFO, 16)
 	key := []byte("counter")
 	if err := c.Set(key, []byte("5"), 0); err != nil {
 		t.Fatal(err)
@@ -28,16 +24,10 @@ func TestCASWaitsForTheDrainOfItsNumericItem(t *testing.T) {
 	if !ok {
 		t.Fatal("the key is not there")
 	}
-	var f found
-	var k keyed
-	mu, err := c.lockKey(&k, key)
-	if err != nil {
-		t.Fatal(err)
+	f := writersLookup(t, c, key)
+	if !f.numeric() {
+		t.Fatal("the item is not numeric")
 	}
-	if !c.find(&k, &f) || !f.numeric() {
-		t.Fatalf("found %v, numeric %v: want the numeric item", f.p != nil, f.numeric())
-	}
-	mu.Unlock()
 	seg, _, _ := hashtable.Where(f.s)
 
 	// A drain claims the segment; a CAS with the current token comes while
@@ -62,4 +52,21 @@ func TestCASWaitsForTheDrainOfItsNumericItem(t *testing.T) {
 	}
 	c.evictMu.Lock() // the drain is done
 	c.evictMu.Unlock()
+}
+
+// writersLookup is the entry a writer of key finds, looked up under the
+// key's stripe as writers do; the test fails if there is none.
+func writersLookup(t *testing.T, c *Cache, key []byte) found {
+	t.Helper()
+	var k keyed
+	mu, err := c.lockKey(&k, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mu.Unlock()
+	var f found
+	if !c.find(&k, &f) {
+		t.Fatalf("%q is not there", key)
+	}
+	return f
 }

@@ -19,25 +19,12 @@ import (
 // up by hand: a lookup, then the key written elsewhere and its old
 // segment drained, recycled and given a past expiry.
 func TestWriterJudgesExpiryAtItsLookupsGeneration(t *testing.T) {
-	c, err := Open(Options{HeapBytes: 64 << 10, SegmentBytes: 4096, Eviction: PolicyFIFO})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := smallCache(t, PolicyFIFO, 16)
 	key := []byte("key")
 	if err := c.Set(key, []byte("v1"), 0); err != nil {
 		t.Fatal(err)
 	}
-	var k keyed
-	mu, err := c.lockKey(&k, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stale found
-	if !c.find(&k, &stale) {
-		t.Fatal("the key is not there")
-	}
-	mu.Unlock()
+	stale := writersLookup(t, c, key)
 	old, _, _ := hashtable.Where(stale.s)
 
 	// Fill the key's segment so that its next write goes to another one.
@@ -51,11 +38,7 @@ func TestWriterJudgesExpiryAtItsLookupsGeneration(t *testing.T) {
 		if v, ok := c.Get(nil, key); !ok || string(v) != "v2" {
 			t.Fatalf("Get = %q, %v", v, ok)
 		}
-		mu, _ = c.lockKey(&k, key)
-		var f found
-		c.find(&k, &f)
-		mu.Unlock()
-		if seg, _, _ := hashtable.Where(f.s); seg != old {
+		if seg, _, _ := hashtable.Where(writersLookup(t, c, key).s); seg != old {
 			break
 		}
 		if i > 100 {
@@ -79,7 +62,11 @@ func TestWriterJudgesExpiryAtItsLookupsGeneration(t *testing.T) {
 	if _, ok := stale.expiredAt(); ok {
 		t.Error("expiredAt judged the stale lookup by its segment's new incarnation")
 	}
-	mu, _ = c.lockKey(&k, key)
+	var k keyed
+	mu, err := c.lockKey(&k, key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var f found
 	had, live := c.findLive(&k, &f)
 	mu.Unlock()
