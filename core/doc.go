@@ -25,9 +25,12 @@
 // they copy the value out of the segment and validate the segment's
 // generation afterwards; a lookup uses the table it loaded, and one that
 // misses after a growth looks again in the new table. Writers of one key
-// are serialized by a striped lock; space is reserved in a segment with an
-// atomic add, and the hashtable slot is published only after the bytes are
-// written. Growth copies the table while writers go on, then holds every
+// are serialized by a striped lock, but drains move and drop items under
+// them, so a writer too judges what it found (its bytes, its segment's
+// expiry) at the generation its lookup saw, and waits for a drain that owns
+// the item rather than answer for it; space is reserved in a segment with
+// an atomic add, and the hashtable slot is published only after the bytes
+// are written. Growth copies the table while writers go on, then holds every
 // stripe and the maintenance lock only for a last pass over the buckets
 // they changed since the pass before, so writers and drains wait for that
 // pass alone (well under a millisecond); readers never wait.
