@@ -1,8 +1,8 @@
 # Black-box tests of the engine (core/*_test.go) run with test-go (go.mk),
-# including the FuzzEngine and FuzzEngineSmall seed corpora. Here: a smoke run of the core
-# benchmarks (one iteration each, proves they work; figures come from
-# bench-go), the zero-allocation test without -race, and an on-demand
-# fuzzing target.
+# including the FuzzEngine and FuzzEngineSmall seed corpora. Here: a smoke
+# run of the core benchmarks (one iteration each, proves they work; figures
+# come from bench-go), the zero-allocation test without -race, and an
+# on-demand fuzzing target.
 TEST_TARGETS += test-core-bench-smoke test-core-allocs
 
 .PHONY: test-core-bench-smoke test-core-allocs fuzz-core
