@@ -28,7 +28,13 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
-	cache, err := core.Open(core.Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20})
+	return startServerOver(t, cfg, core.Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20})
+}
+
+// startServerOver is startServer over a cache opened with opts.
+func startServerOver(t testing.TB, cfg Config, opts core.Options) *testServer {
+	t.Helper()
+	cache, err := core.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,6 +153,7 @@ func TestEventLoops(t *testing.T) {
 		{"line too long", TestLineTooLongClosesTheConnection},
 		{"max connections", TestMaxConnections},
 		{"model", TestModel},
+		{"model under eviction", TestModelUnderEviction},
 		{"buffers released", TestBuffersReleasedWhileWaiting},
 	} {
 		t.Run(tc.name, tc.test)
