@@ -355,7 +355,7 @@ func (c *Cache) relocate(src, dest int32, it *liveItem, freq uint64, u *drainCou
 		}
 	}
 	u.add(size)
-	c.promotedItems.Add(1)
+	u.promoted++
 	return true
 }
 

@@ -186,7 +186,7 @@ func (c *Cache) victims(t *testing.T, n int) []int32 {
 		}
 		out = append(out, id)
 		n, b := c.segs.Headers[id].Live()
-		c.recycle(id, drainCount{int(n), int(b)})
+		c.recycle(id, drainCount{items: int(n), bytes: int(b)})
 	}
 	return out
 }

@@ -279,7 +279,9 @@ func (c *Cache) relook(id int32, it *liveItem) bool {
 // set. Until then the counters of a segment being drained are high, never
 // low, so no count goes below zero; nothing reads a claimed segment's
 // counters but Stats, which is exact again once the drain returns.
-type drainCount struct{ items, bytes int }
+// promoted counts the items it relocated, for Stats.PromotedItems, added
+// at the same time for the same reason.
+type drainCount struct{ items, bytes, promoted int }
 
 func (u *drainCount) add(size int) { u.items++; u.bytes += size }
 
@@ -343,6 +345,9 @@ func (c *Cache) drainWhole(id int32, why dropReason, ghosts bool) bool {
 func (c *Cache) recycle(id int32, u drainCount) {
 	hdr := &c.segs.Headers[id]
 	hdr.AddLive(-u.items, -u.bytes)
+	if u.promoted > 0 {
+		c.promotedItems.Add(uint64(u.promoted))
+	}
 	if n, b := c.segs.Recycle(id); n != 0 || b != 0 {
 		c.ev.accountingErrors.Add(1)
 	}
