@@ -302,7 +302,7 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	if exptime == 0xffffffff {
 		n, res = c.addDelta(r.key, delta, incr, r.h.CAS)
 	} else {
-		n, res = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
+		n, res, _ = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
 	}
 	c.countArith(incr, res)
 	switch res {

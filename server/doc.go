@@ -44,4 +44,13 @@
 //     on every write).
 //   - decr writes the number without memcached's trailing-space padding.
 //   - Eviction is by segment (the configured policy), not item LRU.
+//   - mg's k answers the key as the request gave it (base64 with b);
+//     memcached answers it as the item was stored (base64 only if a
+//     command with b stored it).
+//
+// Where memcached 1.6.18 answers wrongly, segcached does not copy it: an
+// incr of a value of only white space is non-numeric (memcached parses
+// past the value's end), mg reports t after its own T whatever their
+// order, and so does an ma that creates a counter with N (memcached
+// answers t-1 there), and an mg whose T expired the item reports t0.
 package server

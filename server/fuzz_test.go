@@ -23,7 +23,7 @@ import (
 
 var (
 	valueHeader = regexp.MustCompile(`^(?:VALUE \S{1,250} \d+ (\d+)(?: \d+)?|VA (\d+)(?: \S+)*)\r\n$`)
-	simpleReply = regexp.MustCompile(`^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|END|RESET|ERROR|EN|MN|\d+|VERSION \S+|STAT \S+ .*|(CLIENT|SERVER)_ERROR .+|(HD|NS|EX|NF)( \S+)*)\r\n$`)
+	simpleReply = regexp.MustCompile(`^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|END|RESET|ERROR|MN|\d+|VERSION \S+|STAT \S+ .*|(CLIENT|SERVER)_ERROR .+|(HD|NS|EX|NF|EN)( \S+)*)\r\n$`)
 )
 
 // FuzzServer feeds a byte stream to one connection of a live server and

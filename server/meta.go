@@ -20,9 +20,17 @@ import (
 //	md: k O q b C<cas>
 //	ma: v k c t O q b N<ttl> J<initial> D<delta> M<mode: I + D -> C<cas>
 //
-// q hides the reply that means "as expected": EN of mg, HD of ms, HD and
-// NF of md and ma. b says the key is base64 (binary keys); k then returns
-// it as sent. u (no LRU bump) changes nothing: eviction is by segment.
+// q hides the reply that means "as expected", as memcached 1.6 does: EN
+// of mg, HD of ms and md, and the HD or VA of an ma that changed an
+// existing counter (not of one that created it). b says the key is base64
+// (binary keys); k then returns it as sent. u (no LRU bump) changes
+// nothing: eviction is by segment. C takes any token, 0 included, as
+// memcached's does: ms in modes S and R swaps (EX or NF unless it
+// matches), A and P and ma check it against an existing item, an add (E)
+// ignores it; c on an ms that stored nothing answers c0.
+//
+// The server's client test TestDifferentialAgainstMemcached checks these
+// replies against memcached itself.
 // The flags that need state the engine does not keep get "CLIENT_ERROR
 // invalid flag": invalidation and stale items (I, x), win/recache tokens
 // and vivify-on-miss (N and R of mg), hit-before and last-access (h, l),
@@ -88,6 +96,7 @@ type item struct {
 	data  []byte
 	token uint64
 	found bool // an item was read (c, f, s, t are known)
+	gone  bool // a touch to a past time expired it (t is 0)
 }
 
 // appendReturnFlags appends " <flag><value>" for each return flag asked.
@@ -117,7 +126,10 @@ func (c *conn) appendReturnFlags(b []byte, m *metaFlags, it *item) []byte {
 		case 't':
 			if it.found {
 				ttl := int64(-1)
-				if it.meta.Deadline != 0 {
+				switch {
+				case it.gone:
+					ttl = 0
+				case it.meta.Deadline != 0:
 					left, _ := c.remaining(it.meta.Deadline)
 					ttl = max(int64((left+999_999_999)/1e9), 0)
 				}
@@ -168,13 +180,14 @@ func (c *conn) metaGet(req *proto.Request) {
 		}
 		c.n.cmdTouch.Add(1)
 		v, it.token, it.found = c.touch(key, exptime)
+		_, _, it.gone = c.lifetime(exptime)
 	} else {
 		v, it.token, it.found = c.lookup(key)
 	}
 	if !it.found {
 		c.n.getMisses.Add(1)
-		if !m.quiet {
-			c.w.WriteString("EN\r\n")
+		if !m.quiet { // EN carries k and O, as memcached's does
+			c.metaReply("EN", &m, &it, false)
 		}
 		return
 	}
@@ -213,13 +226,14 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		}
 	}
 	if cas, ok := m.has('C'); ok && valid {
+		// C0 is a token too, as in memcached: it matches no item (a swap
+		// answers EX or NF) and is no condition for append, prepend, ma.
 		st.CAS, valid = proto.ParseUint(cas)
-		valid = valid && st.CAS != 0
 		switch st.Op {
 		case proto.OpSet, proto.OpReplace: // a swap needs the key, like replace
 			st.Op = proto.OpCAS
-		case proto.OpAdd: // add of an existing item cannot match a token
-			valid = false
+		case proto.OpAdd: // as memcached's: an add ignores the token
+			st.CAS = 0
 		}
 	}
 	// The block follows whatever the flags said; read it before replying.
@@ -243,17 +257,22 @@ func (c *conn) metaSet(req *proto.Request) bool {
 	switch res {
 	case stored:
 		if _, ok := m.has('c'); ok {
-			_, it.token, it.found = c.lookup(key)
+			_, it.token, _ = c.lookup(key) // 0 if gone already (a past TTL)
+			it.found = true
 		}
 		if !m.quiet {
 			c.metaReply("HD", &m, &it, false)
 		}
-	case notStored:
-		c.metaReply("NS", &m, &it, false)
-	case exists:
-		c.metaReply("EX", &m, &it, false)
-	case notFound:
-		c.metaReply("NF", &m, &it, false)
+	case notStored, exists, notFound:
+		it.found = true // c then reports 0 (nothing was stored), as memcached's does
+		code := "NF"
+		switch res {
+		case notStored:
+			code = "NS"
+		case exists:
+			code = "EX"
+		}
+		c.metaReply(code, &m, &it, false)
 	default:
 		c.replyResult(res)
 	}
@@ -273,7 +292,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 	res := stored
 	if t, ok := m.has('C'); ok {
 		token, valid := proto.ParseUint(t)
-		if !valid || token == 0 {
+		if !valid {
 			c.clientError(invalidFlag[len("CLIENT_ERROR "):])
 			return
 		}
@@ -292,9 +311,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 		}
 	case notFound:
 		c.n.deleteMisses.Add(1)
-		if !m.quiet {
-			c.metaReply("NF", &m, &it, false)
-		}
+		c.metaReply("NF", &m, &it, false) // q hides only HD, as memcached's
 	case exists:
 		c.metaReply("EX", &m, &it, false)
 	default:
@@ -316,7 +333,6 @@ func (c *conn) metaArith(req *proto.Request) {
 	}
 	if t, ok := m.has('C'); ok && valid {
 		want, valid = proto.ParseUint(t)
-		valid = valid && want != 0
 	}
 	if t, ok := m.has('N'); ok && valid {
 		vivify, valid = proto.ParseInt(t)
@@ -341,8 +357,9 @@ func (c *conn) metaArith(req *proto.Request) {
 	}
 	var n uint64
 	var res string
+	created := false
 	if autoviv {
-		n, res = c.addOrCreate(key, delta, incr, want, initial, vivify)
+		n, res, created = c.addOrCreate(key, delta, incr, want, initial, vivify)
 	} else {
 		n, res = c.addDelta(key, delta, incr, want)
 	}
@@ -357,15 +374,18 @@ func (c *conn) metaArith(req *proto.Request) {
 			var v []byte
 			v, it.token, it.found = c.lookup(key)
 			it.meta, _ = envelope.Decode(v)
+			// Gone already (created with a past TTL, or removed since):
+			// c0 and t0 rather than no answer to flags the client asked for.
+			it.found, it.gone = true, !it.found
 		}
 		it.data = strconv.AppendUint(nil, n, 10)
-		if !m.quiet || withValue {
+		// As memcached's: q hides a change of an existing counter, its
+		// value too, but not the creation of one.
+		if !m.quiet || created {
 			c.metaReply("HD", &m, &it, withValue)
 		}
 	case notFound:
-		if !m.quiet {
-			c.metaReply("NF", &m, &it, false)
-		}
+		c.metaReply("NF", &m, &it, false)
 	case exists:
 		c.metaReply("EX", &m, &it, false)
 	default:

@@ -25,11 +25,17 @@ func TestMetaProtocol(t *testing.T) {
 		{"mg a v\r\n", "VA 7\r\n<hello!\r\n"},
 		{"ms t 1 T100\r\nx\r\nmg t t v\r\n", "HD\r\nVA 1 t100\r\nx\r\n"},
 		{"mg t T-1 v\r\nmg t v\r\n", "VA 1\r\nx\r\nEN\r\n"},
-		{"md a q\r\nmd a q\r\nmd a\r\n", "NF\r\n"},
+		{"ms t 1\r\nx\r\nmg t T-1 t\r\n", "HD\r\nHD t0\r\n"}, // expired by the touch: 0 s left
+		// q hides HD, not NF (as memcached's); EN, NF carry k and O.
+		{"md a q\r\nmd a q\r\nmd a\r\n", "NF\r\nNF\r\n"},
 		{"md nope Ok\r\n", "NF Ok\r\n"},
+		{"mg nope v k Ok\r\n", "EN knope Ok\r\n"},
+		{"ma nope q k\r\n", "NF knope\r\n"},
 		{"ma n\r\n", "NF\r\n"},
 		{"ma n N0 J10 v\r\n", "VA 2\r\n10\r\n"},
 		{"ma n v\r\nma n MD D5 v\r\nma n q\r\nmg n v\r\n", "VA 2\r\n11\r\nVA 1\r\n6\r\nVA 1\r\n7\r\n"},
+		// q hides the change of an existing counter, value too, not its creation.
+		{"ma n q v\r\nma m q v N0 J3\r\nmg n v\r\n", "VA 1\r\n3\r\nVA 1\r\n8\r\n"},
 		{"ms s 3\r\nabc\r\nma s\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
 		{"mg a zz\r\n", "CLIENT_ERROR invalid flag\r\n"},
 		{"ms a 1 MX\r\nx\r\n", "CLIENT_ERROR invalid flag\r\n"},
@@ -70,7 +76,12 @@ func TestMetaProtocol(t *testing.T) {
 		{fmt.Sprintf("md a q C%d\r\n", cas), ""},
 		{"mg a v\r\n", "EN\r\n"},
 		{"md a C1\r\n", "NF\r\n"},
-		{"ms a 1 ME C5\r\nx\r\n", "CLIENT_ERROR invalid flag\r\n"},
+		// As memcached's: an add ignores the token; c is 0 when nothing
+		// was stored; C0 matches no item and is no condition for append.
+		{"ms a 1 ME C5\r\nx\r\n", "HD\r\n"},
+		{"ms a 1 ME C5 c\r\ny\r\n", "NS c0\r\n"},
+		{"ms a 1 C0\r\ny\r\nmd a C0\r\nms b 1 C0\r\ny\r\n", "EX\r\nEX\r\nNF\r\n"},
+		{"ms a 1 MA C0\r\ny\r\nmg a v\r\n", "HD\r\nVA 2\r\nxy\r\n"},
 	})
 }
 

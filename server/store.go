@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -175,16 +174,21 @@ func (c *conn) casDelete(key, v []byte, token uint64) string {
 // edit receives the decoded metadata and value; it returns the TTL to
 // store with, or a non-empty reply to stop with. A want token other than
 // 0 is the client's CAS: an item with another token is not changed.
-func (c *conn) rewrite(key []byte, want uint64, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
+// ifEmpty, if not "", is the reply to an empty value, given before the
+// token is compared (memcached's incr refuses an empty value first).
+func (c *conn) rewrite(key []byte, want uint64, ifEmpty string, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
 	for range maxCASRetries {
 		old, token, ok := c.lookup(key)
 		if !ok {
 			return notFound
 		}
+		m, data := envelope.Decode(old)
+		if ifEmpty != "" && len(data) == 0 {
+			return ifEmpty
+		}
 		if want != 0 && token != want {
 			return exists
 		}
-		m, data := envelope.Decode(old)
 		ttl, reply := edit(m, data)
 		if reply != "" {
 			return reply
@@ -207,7 +211,7 @@ func (c *conn) rewrite(key []byte, want uint64, edit func(m envelope.Meta, old [
 // concat runs append (prepend=false) and prepend: the item keeps its
 // flags and expiry, as in memcached; want is the client's CAS (0: none).
 func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
-	reply := c.rewrite(key, want, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, want, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notStored
@@ -251,7 +255,7 @@ func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 		}
 		return v, token, ok
 	}
-	reply := c.rewrite(key, 0, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, 0, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
 		m.Deadline = deadline
 		c.rmw = envelope.Append(c.rmw[:0], m, old)
 		return ttl, ""
@@ -288,7 +292,7 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint6
 			return 0, engineReply(err)
 		}
 	}
-	reply := c.rewrite(key, want, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(key, want, nonNumeric, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notFound
@@ -329,27 +333,64 @@ func (c *conn) countArith(incr bool, res string) {
 
 // addOrCreate is addDelta that, on a missing key, creates the counter
 // with initial and exptime instead (the meta and binary protocols' auto
-// vivify); if another client created it first, the delta goes to theirs.
-func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, want, initial uint64, exptime int64) (uint64, string) {
-	n, res := c.addDelta(key, delta, incr, want)
+// vivify; created says it did); if another client created it first, the
+// delta goes to theirs.
+func (c *conn) addOrCreate(key []byte, delta uint64, incr bool, want, initial uint64, exptime int64) (n uint64, res string, created bool) {
+	n, res = c.addDelta(key, delta, incr, want)
 	if res != notFound {
-		return n, res
+		return n, res, false
 	}
 	c.num = strconv.AppendUint(c.num[:0], initial, 10)
 	add := proto.Request{Op: proto.OpAdd, Exptime: exptime}
 	switch res := c.store(&add, key, c.num); res {
 	case stored:
-		return initial, ""
+		return initial, "", true
 	case notStored:
-		return c.addDelta(key, delta, incr, want)
+		n, res = c.addDelta(key, delta, incr, want)
+		return n, res, false
 	default:
-		return 0, res
+		return 0, res, false
 	}
 }
 
-// parseCounter parses a value as memcached's incr does (strtoull):
-// decimal digits fitting in 64 bits, with spaces allowed around them
-// (memcached pads a shrunk number with spaces).
+// parseCounter parses a value as memcached's incr does: its
+// safe_strtoull reads the value where it is followed by "\r\n", so it
+// takes leading white space, a sign, decimal digits fitting in 64 bits,
+// and then white space (with anything after it) or the value's end. A
+// minus sign negates modulo 2^64, as strtoull does, and the result is
+// refused if it is negative as a signed number. (memcached pads a shrunk
+// number with spaces, which this accepts.)
 func parseCounter(b []byte) (uint64, bool) {
-	return proto.ParseUint(bytes.Trim(b, " "))
+	i := 0
+	for i < len(b) && isCSpace(b[i]) {
+		i++
+	}
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	start := i
+	var v uint64
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		d := uint64(b[i] - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false // strtoull's ERANGE
+		}
+		v = v*10 + d
+	}
+	if i == start || i < len(b) && !isCSpace(b[i]) {
+		return 0, false
+	}
+	if neg {
+		if v = -v; int64(v) < 0 {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// isCSpace is C's isspace in the C locale.
+func isCSpace(c byte) bool {
+	return c == ' ' || '\t' <= c && c <= '\r'
 }
