@@ -3,8 +3,9 @@
 #   make segcached      build $(BUILD)/segcached (static: libc is not mapped)
 #   make test-server    the server driven by real clients: memccapable (the
 #                       conformance tool, ASCII and binary protocols),
-#                       gomemcache and twemproxy
-#                       (server/clienttest, its own Go module) and pymemcache.
+#                       gomemcache and twemproxy, a differential test
+#                       against memcached (server/clienttest, its own Go
+#                       module) and pymemcache.
 #                       The server's own tests (protocol, limits, 1,000
 #                       pipelined connections, fuzz corpus) run in test-go.
 #                       It also runs the benchmark once on a tiny input so
