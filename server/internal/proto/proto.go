@@ -66,9 +66,13 @@ const maxMetaFlags = 24
 var (
 	ErrUnknown    = errors.New("unknown command")
 	ErrFormat     = errors.New("bad command line format")
-	ErrKeyTooLong = errors.New("key too long")
+	ErrKeyTooLong = errors.New("bad command line format") // memcached's words for it
 	ErrDelta      = errors.New("invalid numeric delta argument")
-	ErrTooLarge   = errors.New("object too large for cache")
+	ErrExptime    = errors.New("invalid exptime argument")
+	// ErrDeleteUsage is memcached's answer to a delete with arguments it
+	// does not take.
+	ErrDeleteUsage = errors.New("bad command line format.  Usage: delete <key> [noreply]")
+	ErrTooLarge    = errors.New("object too large for cache")
 )
 
 // Request is one parsed command line. Slices alias the line.
@@ -160,8 +164,11 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 			var t []byte
 			t, rest = next(rest)
 			var ok bool
+			if t == nil {
+				return r, ErrUnknown
+			}
 			if r.Exptime, ok = parseInt(t); !ok {
-				return r, ErrFormat
+				return r, ErrExptime
 			}
 		}
 		keys = keys[:0]
@@ -177,8 +184,8 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 			keys = append(keys, k)
 		}
 		r.Keys = keys
-		if len(keys) == 0 {
-			return r, ErrUnknown // memcached answers a bare "get" with ERROR
+		if len(keys) == 0 && (r.Op == OpGet || r.Op == OpGets) {
+			return r, ErrUnknown // memcached answers a bare "get" with ERROR, a "gat <exptime>" with END
 		}
 		return r, nil
 	case OpMetaGet, OpMetaSet, OpMetaDelete, OpMetaArith:
@@ -202,24 +209,37 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		n++
 	}
 	if t, _ := next(rest); t != nil {
-		return r, ErrFormat // more tokens than any command takes
+		return r, ErrUnknown // more tokens than any command takes
+	}
+	// Like memcached's dispatcher, a command with a number of arguments
+	// none of its forms takes is unknown ("ERROR"); in its longest form
+	// the last argument is noreply, or ignored if it is anything else.
+	lo, hi := 0, len(tok)
+	switch r.Op {
+	case OpSet, OpAdd, OpReplace, OpAppend, OpPrepend:
+		lo, hi = 4, 5
+	case OpCAS:
+		lo, hi = 5, 6
+	case OpIncr, OpDecr, OpTouch:
+		lo, hi = 2, 3
+	case OpDelete:
+		lo, hi = 1, 3
+	case OpFlushAll:
+		lo, hi = 0, 2
+	case OpVerbosity:
+		lo, hi = 1, 2
+	}
+	if n < lo || n > hi {
+		return r, ErrUnknown
 	}
 	args := tok[:n]
 	if n > 0 && string(args[n-1]) == "noreply" {
 		r.Noreply = true
-		args = args[:n-1]
 	}
 
 	ok := true
 	switch r.Op {
 	case OpSet, OpAdd, OpReplace, OpAppend, OpPrepend, OpCAS:
-		want := 4
-		if r.Op == OpCAS {
-			want = 5
-		}
-		if len(args) != want {
-			return r, ErrFormat
-		}
 		if err := checkKey(args[0]); err != nil {
 			return r, err
 		}
@@ -243,20 +263,17 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		}
 	case OpDelete:
 		// memcached still accepts the legacy "delete <key> 0".
-		if len(args) == 2 && string(args[1]) == "0" {
-			args = args[:1]
-		}
-		if len(args) != 1 {
-			return r, ErrFormat
+		switch {
+		case n == 2 && (string(args[1]) == "0" || r.Noreply):
+		case n == 3 && string(args[1]) == "0" && r.Noreply:
+		case n != 1:
+			return r, ErrDeleteUsage
 		}
 		if err := checkKey(args[0]); err != nil {
 			return r, err
 		}
 		r.Key = args[0]
 	case OpIncr, OpDecr:
-		if len(args) != 2 {
-			return r, ErrFormat
-		}
 		if err := checkKey(args[0]); err != nil {
 			return r, err
 		}
@@ -265,36 +282,27 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 			return r, ErrDelta
 		}
 	case OpTouch:
-		if len(args) != 2 {
-			return r, ErrFormat
-		}
 		if err := checkKey(args[0]); err != nil {
 			return r, err
 		}
 		r.Key = args[0]
 		if r.Exptime, ok = parseInt(args[1]); !ok {
-			return r, ErrFormat
+			return r, ErrExptime
 		}
 	case OpFlushAll:
-		switch len(args) {
-		case 0:
-		case 1:
-			if r.Delay, ok = parseInt(args[0]); !ok || r.Delay < 0 {
-				return r, ErrFormat
+		// A delay is the first argument unless that is noreply; one at or
+		// below 0 flushes now, as memcached's does.
+		if n > 0 && !(n == 1 && r.Noreply) {
+			if r.Delay, ok = parseInt(args[0]); !ok {
+				return r, ErrExptime
 			}
-		default:
-			return r, ErrFormat
+			r.Delay = max(r.Delay, 0)
 		}
 	case OpVerbosity:
-		// memcached 1.6 takes "verbosity noreply" (no level) silently.
-		switch {
-		case len(args) == 0 && r.Noreply:
-		case len(args) != 1:
+		// "verbosity noreply" is silent: memcached's complaint about the
+		// level is hidden by the noreply it misread as one.
+		if r.Level, ok = parseInt(args[0]); !ok && !(n == 1 && r.Noreply) {
 			return r, ErrFormat
-		default:
-			if r.Level, ok = parseInt(args[0]); !ok {
-				return r, ErrFormat
-			}
 		}
 	case OpVersion, OpQuit:
 		// memcached 1.6 ignores their arguments; neither has a silent form.
@@ -309,7 +317,7 @@ func parseMeta(r Request, rest []byte, flags [][]byte, maxBytes int) (Request, e
 	var k []byte
 	k, rest = next(rest)
 	if k == nil {
-		return r, ErrFormat
+		return r, ErrUnknown // as memcached's dispatcher answers a meta command without a key
 	}
 	if err := checkKey(k); err != nil {
 		return r, err

@@ -25,7 +25,9 @@ func TestParse(t *testing.T) {
 		{"gets a  b c", Request{Op: OpGets, Keys: k("a", "b", "c")}, nil},
 		{"gat 10 a b", Request{Op: OpGat, Exptime: 10, Keys: k("a", "b")}, nil},
 		{"gats -1 a", Request{Op: OpGats, Exptime: -1, Keys: k("a")}, nil},
-		{"gat x a", Request{Op: OpGat}, ErrFormat},
+		{"gat x a", Request{Op: OpGat}, ErrExptime},
+		{"gat 10", Request{Op: OpGat, Exptime: 10, Keys: k()}, nil}, // memcached answers END
+		{"gat", Request{Op: OpGat}, ErrUnknown},
 		{"get", Request{Op: OpGet, Keys: k()}, ErrUnknown},
 		{"get " + strings.Repeat("k", 251), Request{Op: OpGet}, ErrKeyTooLong},
 		{"get a \r", Request{Op: OpGet}, ErrFormat},
@@ -36,22 +38,27 @@ func TestParse(t *testing.T) {
 		{"set a 4294967295 -1 0 noreply", Request{Op: OpSet, Key: []byte("a"), Flags: 1<<32 - 1, Exptime: -1, Noreply: true}, nil},
 		{"set a 4294967296 0 1", Request{Op: OpSet}, ErrFormat},
 		{"set a 0 0 -1", Request{Op: OpSet, Key: []byte("a")}, ErrFormat},
-		{"set a 0 0", Request{Op: OpSet}, ErrFormat},
-		{"set a 0 0 1 2", Request{Op: OpSet}, ErrFormat},
+		{"set a 0 0", Request{Op: OpSet}, ErrUnknown}, // no form of set has 3 arguments: "ERROR"
+		{"set a 0 0 1 2", Request{Op: OpSet, Key: []byte("a"), Bytes: 1}, nil}, // the last argument, not noreply, is ignored
 		{"set a 0 0 1025", Request{Op: OpSet, Key: []byte("a"), Bytes: 1025}, ErrTooLarge},
 		{"cas a 0 0 1 99", Request{Op: OpCAS, Key: []byte("a"), Bytes: 1, CAS: 99}, nil},
-		{"cas a 0 0 1", Request{Op: OpCAS}, ErrFormat},
+		{"cas a 0 0 1", Request{Op: OpCAS}, ErrUnknown},
 		{"append a 0 0 1 noreply", Request{Op: OpAppend, Key: []byte("a"), Bytes: 1, Noreply: true}, nil},
 		{"delete a", Request{Op: OpDelete, Key: []byte("a")}, nil},
 		{"delete a 0 noreply", Request{Op: OpDelete, Key: []byte("a"), Noreply: true}, nil},
-		{"delete a 1", Request{Op: OpDelete}, ErrFormat},
+		{"delete a 1", Request{Op: OpDelete}, ErrDeleteUsage},
+		{"delete", Request{Op: OpDelete}, ErrUnknown},
+		{"delete a noreply", Request{Op: OpDelete, Key: []byte("a"), Noreply: true}, nil},
 		{"incr a 18446744073709551615", Request{Op: OpIncr, Key: []byte("a"), Delta: 1<<64 - 1}, nil},
 		{"incr a 18446744073709551616", Request{Op: OpIncr, Key: []byte("a")}, ErrDelta},
 		{"decr a -1", Request{Op: OpDecr, Key: []byte("a")}, ErrDelta},
 		{"touch a 5 noreply", Request{Op: OpTouch, Key: []byte("a"), Exptime: 5, Noreply: true}, nil},
 		{"flush_all", Request{Op: OpFlushAll}, nil},
 		{"flush_all 10 noreply", Request{Op: OpFlushAll, Delay: 10, Noreply: true}, nil},
-		{"flush_all x", Request{Op: OpFlushAll}, ErrFormat},
+		{"flush_all x", Request{Op: OpFlushAll}, ErrExptime},
+		{"flush_all -5", Request{Op: OpFlushAll}, nil}, // now, as memcached
+		{"flush_all 1 2 3", Request{Op: OpFlushAll}, ErrUnknown},
+		{"touch a x", Request{Op: OpTouch, Key: []byte("a")}, ErrExptime},
 		{"stats", Request{Op: OpStats}, nil},
 		{"stats settings", Request{Op: OpStats, Arg: []byte("settings")}, nil},
 		{"stats a b", Request{Op: OpStats, Arg: []byte("a")}, ErrFormat},
@@ -60,10 +67,12 @@ func TestParse(t *testing.T) {
 		{"quit", Request{Op: OpQuit}, nil},
 		{"verbosity 1", Request{Op: OpVerbosity, Level: 1}, nil},
 		{"verbosity noreply", Request{Op: OpVerbosity, Noreply: true}, nil},
-		{"verbosity", Request{Op: OpVerbosity}, ErrFormat},
+		{"verbosity", Request{Op: OpVerbosity}, ErrUnknown},
+		{"verbosity x", Request{Op: OpVerbosity}, ErrFormat},
+		{"mg", Request{Op: OpMetaGet}, ErrUnknown},
 		{"", Request{}, ErrUnknown},
 		{"SET a 0 0 1", Request{}, ErrUnknown},
-		{"set a 0 0 1 noreply x y z w", Request{Op: OpSet}, ErrFormat},
+		{"set a 0 0 1 noreply x y z w", Request{Op: OpSet}, ErrUnknown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.line, func(t *testing.T) {
@@ -133,8 +142,8 @@ func FuzzParse(f *testing.F) {
 		if r.Op.Storage() && (len(r.Key) == 0 || r.Bytes < 0 || r.Bytes > maxBytes) {
 			t.Fatalf("bad storage request %+v", r)
 		}
-		if (r.Op == OpGet || r.Op == OpGets || r.Op == OpGat || r.Op == OpGats) && len(r.Keys) == 0 {
-			t.Fatal("retrieval without keys accepted")
+		if (r.Op == OpGet || r.Op == OpGets) && len(r.Keys) == 0 {
+			t.Fatal("get without keys accepted") // (gat without keys is END, as in memcached)
 		}
 	})
 }
