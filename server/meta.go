@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/segcache/segcache/core"
 	"github.com/segcache/segcache/server/internal/envelope"
@@ -20,23 +22,38 @@ import (
 //	md: k O q b C<cas>
 //	ma: v k c t O q b N<ttl> J<initial> D<delta> M<mode: I + D -> C<cas>
 //
+// As in memcached 1.6.18, every command parses every flag memcached knows
+// (metaKnown) and ignores those that do not apply to it, and a flag given
+// twice, an unknown one or a malformed token is an error with memcached's
+// message (md and ma answer all of them "invalid or duplicate flag"). The
+// flags that need state the engine does not keep get "CLIENT_ERROR invalid
+// flag" where they would act: invalidation and stale items (I of ms and
+// md), win/recache tokens and vivify-on-miss (N and R of mg), hit-before
+// and last-access (h, l of mg). P and L (proxy hints) and u (no LRU bump:
+// eviction is by segment) change nothing.
+//
 // q hides the reply that means "as expected", as memcached 1.6 does: EN
 // of mg, HD of ms and md, and the HD or VA of an ma that changed an
 // existing counter (not of one that created it). b says the key is base64
-// (binary keys); k then returns it as sent. u (no LRU bump) changes
-// nothing: eviction is by segment. C takes any token, 0 included, as
-// memcached's does: ms in modes S and R swaps (EX or NF unless it
+// (binary keys); k then returns it as sent. C takes any token, 0 included,
+// as memcached's does: ms in modes S and R swaps (EX or NF unless it
 // matches), A and P and ma check it against an existing item, an add (E)
 // ignores it; c on an ms that stored nothing answers c0.
 //
 // The server's client test TestDifferentialAgainstMemcached checks these
 // replies against memcached itself.
-// The flags that need state the engine does not keep get "CLIENT_ERROR
-// invalid flag": invalidation and stale items (I, x), win/recache tokens
-// and vivify-on-miss (N and R of mg), hit-before and last-access (h, l),
-// client-chosen CAS values (E).
 
-const invalidFlag = "CLIENT_ERROR invalid flag"
+// The error messages of the meta commands (after "CLIENT_ERROR ").
+const (
+	invalidFlag        = "invalid flag"
+	invalidOrDuplicate = "invalid or duplicate flag" // md and ma, for any error in their flags
+)
+
+// metaKnown are the flags memcached 1.6.18's meta commands parse.
+const metaKnown = "bcfhklqstuvCDFIJLMNOPRT"
+
+// maxOpaque is memcached's limit on an O token, the letter included.
+const maxOpaque = 32
 
 // metaFlags is a parsed flag list.
 type metaFlags struct {
@@ -54,23 +71,68 @@ func (m *metaFlags) has(f byte) ([]byte, bool) {
 	return nil, false
 }
 
-// check validates the flags against the letters the command supports.
-func (m *metaFlags) check(allowed string) bool {
+// preparse checks the flags as memcached's meta commands do before they
+// act, and notes q. A flag memcached does not know, or one given twice,
+// stops the check at once; a malformed token is reported once every flag
+// is read (the last one's message). It returns the error message (without
+// "CLIENT_ERROR "), or "".
+func (m *metaFlags) preparse() string {
+	var seen [128]bool
+	bad := ""
 	for _, t := range m.list {
-		ok := false
-		for i := range len(allowed) {
-			if t[0] == allowed[i] {
-				ok = true
+		f, tok := t[0], t[1:]
+		if f >= 128 || strings.IndexByte(metaKnown, f) < 0 {
+			return invalidFlag
+		}
+		if seen[f] {
+			return "duplicate flag"
+		}
+		seen[f] = true
+		switch f {
+		case 'q':
+			m.quiet = true
+		case 'N', 'R', 'T':
+			if _, ok := proto.ParseInt(tok); !ok {
+				bad = "bad token in command line format"
+			}
+		case 'C':
+			if _, ok := proto.ParseUint(tok); !ok {
+				bad = "bad token in command line format"
+			}
+		case 'F':
+			if n, ok := proto.ParseUint(tok); !ok || n > math.MaxUint32 {
+				bad = "bad command line format"
+			}
+		case 'D':
+			if _, ok := proto.ParseUint(tok); !ok {
+				bad = "invalid numeric delta value"
+			}
+		case 'J':
+			if _, ok := proto.ParseUint(tok); !ok {
+				bad = "invalid numeric initial value"
+			}
+		case 'M':
+			if len(tok) != 1 {
+				bad = "incorrect length for M token"
+			}
+		case 'O':
+			if len(t) > maxOpaque {
+				bad = "opaque token too long"
 			}
 		}
-		if !ok {
-			return false
-		}
-		if t[0] == 'q' {
-			m.quiet = true
+	}
+	return bad
+}
+
+// unsupported reports whether any of the flags in letters was given (the
+// ones a command would act on with state the engine does not keep).
+func (m *metaFlags) unsupported(letters string) bool {
+	for _, t := range m.list {
+		if strings.IndexByte(letters, t[0]) >= 0 {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // metaKey returns the key a meta command names: its token, or with the b
@@ -161,8 +223,12 @@ func (c *conn) metaReply(code string, m *metaFlags, it *item, withValue bool) {
 
 func (c *conn) metaGet(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if !m.check("vkcfstOqTbu") {
-		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
+	if e := m.preparse(); e != "" {
+		c.clientError(e)
+		return
+	}
+	if m.unsupported("NRhl") {
+		c.clientError(invalidFlag)
 		return
 	}
 	key, ok := c.metaKey(&m, req.Key)
@@ -173,11 +239,7 @@ func (c *conn) metaGet(req *proto.Request) {
 	it := item{key: req.Key}
 	var v []byte
 	if ttl, ok := m.has('T'); ok {
-		exptime, valid := proto.ParseInt(ttl)
-		if !valid {
-			c.clientError("bad token in command line format")
-			return
-		}
+		exptime, _ := proto.ParseInt(ttl)
 		c.n.cmdTouch.Add(1)
 		v, it.token, it.found = c.touch(key, exptime)
 		_, _, it.gone = c.lifetime(exptime)
@@ -200,35 +262,37 @@ func (c *conn) metaGet(req *proto.Request) {
 // metaSet runs ms; the data block is read like a storage command's.
 func (c *conn) metaSet(req *proto.Request) bool {
 	m := metaFlags{list: req.Meta}
-	valid := m.check("kOqcbFTCM")
+	bad := m.preparse()
+	if bad == "" && m.unsupported("I") {
+		bad = invalidFlag
+	}
 	st := proto.Request{Op: proto.OpSet}
-	if f, ok := m.has('F'); ok && valid {
-		n, ok := proto.ParseUint(f)
-		valid = ok && n <= 1<<32-1
+	if f, ok := m.has('F'); ok && bad == "" {
+		n, _ := proto.ParseUint(f)
 		st.Flags = uint32(n)
 	}
-	if t, ok := m.has('T'); ok && valid {
-		st.Exptime, valid = proto.ParseInt(t)
+	if t, ok := m.has('T'); ok && bad == "" {
+		st.Exptime, _ = proto.ParseInt(t)
 	}
-	if mode, ok := m.has('M'); ok && valid {
-		switch string(mode) {
-		case "S", "s":
-		case "E", "e":
+	if mode, ok := m.has('M'); ok && bad == "" {
+		switch mode[0] {
+		case 'S', 's':
+		case 'E', 'e':
 			st.Op = proto.OpAdd
-		case "A", "a":
+		case 'A', 'a':
 			st.Op = proto.OpAppend
-		case "P", "p":
+		case 'P', 'p':
 			st.Op = proto.OpPrepend
-		case "R", "r":
+		case 'R', 'r':
 			st.Op = proto.OpReplace
 		default:
-			valid = false
+			bad = "invalid mode for ms M token"
 		}
 	}
-	if cas, ok := m.has('C'); ok && valid {
+	if cas, ok := m.has('C'); ok && bad == "" {
 		// C0 is a token too, as in memcached: it matches no item (a swap
 		// answers EX or NF) and is no condition for append, prepend, ma.
-		st.CAS, valid = proto.ParseUint(cas)
+		st.CAS, _ = proto.ParseUint(cas)
 		switch st.Op {
 		case proto.OpSet, proto.OpReplace: // a swap needs the key, like replace
 			st.Op = proto.OpCAS
@@ -241,9 +305,9 @@ func (c *conn) metaSet(req *proto.Request) bool {
 	if handled {
 		return keep
 	}
-	if !valid {
+	if bad != "" {
 		c.dataDone()
-		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
+		c.clientError(bad)
 		return true
 	}
 	key, ok := c.metaKey(&m, c.key)
@@ -281,8 +345,12 @@ func (c *conn) metaSet(req *proto.Request) bool {
 
 func (c *conn) metaDelete(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if !m.check("kOqbC") {
-		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
+	if m.preparse() != "" {
+		c.clientError(invalidOrDuplicate)
+		return
+	}
+	if m.unsupported("I") {
+		c.clientError(invalidFlag)
 		return
 	}
 	key, ok := c.metaKey(&m, req.Key)
@@ -291,11 +359,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 	}
 	res := stored
 	if t, ok := m.has('C'); ok {
-		token, valid := proto.ParseUint(t)
-		if !valid {
-			c.clientError(invalidFlag[len("CLIENT_ERROR "):])
-			return
-		}
+		token, _ := proto.ParseUint(t)
 		res = c.casDelete(key, nil, token)
 	} else if err := c.s.cache.Delete(key); errors.Is(err, core.ErrNotFound) {
 		res = notFound
@@ -321,35 +385,35 @@ func (c *conn) metaDelete(req *proto.Request) {
 
 func (c *conn) metaArith(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	valid := m.check("vkctOqbNJDMC")
+	if m.preparse() != "" {
+		c.clientError(invalidOrDuplicate)
+		return
+	}
 	incr, delta, initial, want := true, uint64(1), uint64(0), uint64(0)
 	var vivify int64
 	autoviv := false
-	if t, ok := m.has('D'); ok && valid {
-		delta, valid = proto.ParseUint(t)
+	if t, ok := m.has('D'); ok {
+		delta, _ = proto.ParseUint(t)
 	}
-	if t, ok := m.has('J'); ok && valid {
-		initial, valid = proto.ParseUint(t)
+	if t, ok := m.has('J'); ok {
+		initial, _ = proto.ParseUint(t)
 	}
-	if t, ok := m.has('C'); ok && valid {
-		want, valid = proto.ParseUint(t)
+	if t, ok := m.has('C'); ok {
+		want, _ = proto.ParseUint(t)
 	}
-	if t, ok := m.has('N'); ok && valid {
-		vivify, valid = proto.ParseInt(t)
+	if t, ok := m.has('N'); ok {
+		vivify, _ = proto.ParseInt(t)
 		autoviv = true
 	}
-	if mode, ok := m.has('M'); ok && valid {
-		switch string(mode) {
-		case "I", "i", "+":
-		case "D", "d", "-":
+	if mode, ok := m.has('M'); ok {
+		switch mode[0] {
+		case 'I', 'i', '+':
+		case 'D', 'd', '-':
 			incr = false
 		default:
-			valid = false
+			c.clientError("invalid mode for ma M token")
+			return
 		}
-	}
-	if !valid {
-		c.clientError(invalidFlag[len("CLIENT_ERROR "):])
-		return
 	}
 	key, ok := c.metaKey(&m, req.Key)
 	if !ok {

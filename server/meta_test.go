@@ -38,7 +38,17 @@ func TestMetaProtocol(t *testing.T) {
 		{"ma n q v\r\nma m q v N0 J3\r\nmg n v\r\n", "VA 1\r\n3\r\nVA 1\r\n8\r\n"},
 		{"ms s 3\r\nabc\r\nma s\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
 		{"mg a zz\r\n", "CLIENT_ERROR invalid flag\r\n"},
-		{"ms a 1 MX\r\nx\r\n", "CLIENT_ERROR invalid flag\r\n"},
+		{"ms a 1 MX\r\nx\r\n", "CLIENT_ERROR invalid mode for ms M token\r\n"},
+		// memcached's flag checks: any command takes every flag memcached
+		// knows and ignores those that do not apply; a repeated flag, a
+		// malformed token or a long opaque is an error, which md and ma
+		// word alike.
+		{"mg a D5 J5 C5 F5 MS P L\r\nmd zz v f D5\r\n", "EN\r\nNF\r\n"},
+		{"mg a v v\r\nms a 1 q q\r\nx\r\n", "CLIENT_ERROR duplicate flag\r\nCLIENT_ERROR duplicate flag\r\n"},
+		{"mg a Tx\r\nms a 1 Fx\r\nx\r\nmg a MSS\r\n", "CLIENT_ERROR bad token in command line format\r\nCLIENT_ERROR bad command line format\r\nCLIENT_ERROR incorrect length for M token\r\n"},
+		{"mg a O" + strings.Repeat("9", 32) + "\r\n", "CLIENT_ERROR opaque token too long\r\n"},
+		{"md a Cx\r\nma a D1 D2\r\nma a MX\r\n", "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid mode for ma M token\r\n"},
+		{"mg a N30\r\nms a 1 I\r\nx\r\nmd a I\r\n", "CLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\n"},
 		{"ms a 2000000 T0\r\n" + strings.Repeat("x", 2000000) + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
 	})
 	// Compare-and-set through ms C, with the token mg c returned.
