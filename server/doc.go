@@ -50,7 +50,10 @@
 //
 // Where memcached 1.6.18 answers wrongly, segcached does not copy it: an
 // incr of a value of only white space is non-numeric (memcached parses
-// past the value's end), mg reports t after its own T whatever their
-// order, and so does an ma that creates a counter with N (memcached
-// answers t-1 there), and an mg whose T expired the item reports t0.
+// past the value's end), and one of a number of 2^63 or more succeeds
+// (memcached refuses it when a '-' byte follows the item in its memory);
+// client flags above 2^32-1 are refused (memcached keeps them modulo
+// 2^32); mg reports t after its own T whatever their order, and so does an
+// ma that creates a counter with N (memcached answers t-1 there), and an
+// mg whose T expired the item reports t0.
 package server
