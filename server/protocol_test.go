@@ -80,6 +80,10 @@ func TestProtocol(t *testing.T) {
 			{"get a\r\n", "VALUE a 9 6\r\n\xffabcde\r\nEND\r\n"},
 			{"set r 0 0 1\r\nb\r\nprepend r 0 0 1\r\n\xfd\r\n", "STORED\r\nSTORED\r\n"},
 			{"get r\r\n", "VALUE r 0 2\r\n\xfdb\r\nEND\r\n"},
+			// Prepending nothing to a value that starts with a marker byte
+			// keeps the byte (it is escaped by what it now starts with).
+			{"set m 0 0 3\r\n\xfcab\r\nprepend m 0 0 0\r\n\r\nget m\r\n", "STORED\r\nSTORED\r\nVALUE m 0 3\r\n\xfcab\r\nEND\r\n"},
+			{"set m 0 0 0\r\n\r\nappend m 0 0 2\r\n\xffz\r\nget m\r\n", "STORED\r\nSTORED\r\nVALUE m 0 2\r\n\xffz\r\nEND\r\n"},
 		}},
 		{"delete", []step{
 			{"delete a\r\n", "NOT_FOUND\r\n"},

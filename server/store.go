@@ -219,8 +219,11 @@ func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
 		if len(old)+len(data) > c.s.cfg.MaxItem {
 			return 0, tooLarge
 		}
+		// The header depends on the first byte of the new value (one
+		// that looks like a marker is escaped): the prepended block's,
+		// unless it is empty.
 		first := old
-		if prepend || len(old) == 0 {
+		if prepend && len(data) > 0 || len(old) == 0 {
 			first = data
 		}
 		h := envelope.HeaderLen(m, first)
