@@ -62,7 +62,7 @@ func (c *conn) binary(h binproto.Header) bool {
 		c.binGet(&r, op, extras)
 	case binproto.OpTouch:
 		c.n.cmdTouch.Add(1)
-		v, _, ok := c.touch(key, int64(binary.BigEndian.Uint32(extras)))
+		v, token, ok := c.touch(key, int64(binary.BigEndian.Uint32(extras)))
 		if !ok {
 			c.n.touchMisses.Add(1)
 			c.binError(&r, binproto.StatusNotFound)
@@ -70,7 +70,8 @@ func (c *conn) binary(h binproto.Header) bool {
 		}
 		c.n.touchHits.Add(1)
 		m, _ := envelope.Decode(v)
-		c.binRespond(&r, binproto.StatusOK, 0, binary.BigEndian.AppendUint32(nil, m.Flags), nil, nil)
+		// With the item's CAS, as memcached's response carries it.
+		c.binRespond(&r, binproto.StatusOK, token, binary.BigEndian.AppendUint32(nil, m.Flags), nil, nil)
 	case binproto.OpSet, binproto.OpAdd, binproto.OpReplace, binproto.OpAppend, binproto.OpPrepend:
 		c.binStore(&r, op, extras, value)
 	case binproto.OpDelete:
