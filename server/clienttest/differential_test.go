@@ -113,24 +113,36 @@ func startMemcached(t *testing.T) string {
 // diffConn is a connection to one of the two servers, with the CAS
 // tokens it last returned per key.
 type diffConn struct {
-	name   string
-	nc     net.Conn
-	r      *bufio.Reader
-	tokens map[string]uint64
+	name          string
+	network, addr string
+	nc            net.Conn
+	r             *bufio.Reader
+	tokens        map[string]uint64
 }
 
 func dialDiff(t *testing.T, network, addr string) *diffConn {
 	t.Helper()
-	nc, err := net.DialTimeout(network, addr, startTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
 	name := "segcached"
 	if network == "unix" {
 		name = "memcached"
 	}
-	return &diffConn{name: name, nc: nc, r: bufio.NewReader(nc)}
+	s := &diffConn{name: name, network: network, addr: addr}
+	s.redial(t)
+	return s
+}
+
+// redial replaces the connection with a new one.
+func (s *diffConn) redial(t *testing.T) {
+	t.Helper()
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	nc, err := net.DialTimeout(s.network, s.addr, startTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	s.nc, s.r = nc, bufio.NewReader(nc)
 }
 
 // do sends cmd followed by mn (whose MN marks the end of cmd's replies,
