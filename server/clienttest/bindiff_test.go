@@ -21,10 +21,16 @@ import (
 // or not. The stream avoids the departures server/doc.go lists, as the
 // text test does.
 func TestBinaryDifferentialAgainstMemcached(t *testing.T) {
+	for _, args := range diffNodes {
+		t.Run(strings.Join(args, " "), func(t *testing.T) { diffBinary(t, args) })
+	}
+}
+
+func diffBinary(t *testing.T, args []string) {
 	mc := dialDiff(t, "unix", startMemcached(t))
-	sc := dialDiff(t, "tcp", startNode(t, "-m", "64").addr)
+	sc := dialDiff(t, "tcp", startNode(t, append([]string{"-m", "64"}, args...)...).addr)
 	servers := []*diffConn{mc, sc}
-	for seed := range uint64(20) {
+	for seed := range uint64(12) {
 		g := newBinGen(seed)
 		for _, s := range servers {
 			s.tokens = map[string]uint64{}

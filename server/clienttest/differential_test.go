@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -27,7 +28,9 @@ import (
 // with flags, TTLs and noreply; cas with the current and a wrong token;
 // get, gets, gat, gats over several keys; delete, incr, decr, touch) and
 // the meta commands with the flags segcached implements (mg, ms, md, ma,
-// mn; base64 keys, opaque tokens, quiet mode).
+// mn; base64 keys, opaque tokens, quiet mode), and malformed commands, in
+// pipelined batches, to a server with one thread (an event loop) and one
+// with two.
 //
 // The stream steers clear of the departures that server/doc.go lists:
 // TTLs are 0, an hour or already past (an item may expire up to 10%
@@ -38,10 +41,16 @@ import (
 // without the spaces, and no append, prepend or size flag follows a decr
 // of the key until it is set again).
 func TestDifferentialAgainstMemcached(t *testing.T) {
+	for _, args := range diffNodes {
+		t.Run(strings.Join(args, " "), func(t *testing.T) { diffText(t, args) })
+	}
+}
+
+func diffText(t *testing.T, args []string) {
 	mc := dialDiff(t, "unix", startMemcached(t))
-	sc := dialDiff(t, "tcp", startNode(t, "-m", "64").addr)
+	sc := dialDiff(t, "tcp", startNode(t, append([]string{"-m", "64"}, args...)...).addr)
 	servers := []*diffConn{mc, sc}
-	for seed := range uint64(20) {
+	for seed := range uint64(40) {
 		g := newDiffGen(seed)
 		for _, s := range servers {
 			s.tokens = map[string]uint64{}
@@ -50,28 +59,50 @@ func TestDifferentialAgainstMemcached(t *testing.T) {
 			}
 		}
 		var trail []string
-		for step := range 1500 {
-			c := g.next(mc.tokens)
-			var replies [2]string
+		// Commands go in pipelined batches of 1 to 16, each followed by
+		// mn; the servers answer a batch back to back (an event loop runs
+		// all the complete requests in its buffer).
+		for step := 0; step < 1500; {
+			// A token goes stale with a write earlier in the batch: the
+			// commands after it are drawn without it.
+			batch := make([]diffCmd, 1+g.rng.IntN(16))
+			known := maps.Clone(mc.tokens)
+			for i := range batch {
+				batch[i] = g.next(known)
+				for _, k := range batch[i].writes {
+					delete(known, k)
+				}
+			}
+			var replies [2][]string
 			for i, s := range servers {
-				cmd := c.text
-				if c.casKey != "" {
-					cmd = strings.Replace(cmd, casMark, strconv.FormatUint(s.tokens[c.casKey], 10), 1)
+				var send strings.Builder
+				for _, c := range batch {
+					cmd := c.text
+					if c.casKey != "" {
+						cmd = strings.Replace(cmd, casMark, strconv.FormatUint(s.tokens[c.casKey], 10), 1)
+					}
+					send.WriteString(cmd + "mn\r\n")
 				}
-				raw := s.do(t, cmd)
-				for _, k := range c.writes {
-					delete(s.tokens, k)
+				s.send(t, send.String())
+				for _, c := range batch {
+					raw := s.untilMN(t, c.text)
+					for _, k := range c.writes {
+						delete(s.tokens, k)
+					}
+					replies[i] = append(replies[i], maskReply(raw, c.keys, s.tokens))
 				}
-				replies[i] = maskReply(raw, c.keys, s.tokens)
 			}
-			trail = append(trail, fmt.Sprintf("%q -> %q", c.text, replies[0]))
-			if len(trail) > 15 {
-				trail = trail[1:]
+			for j, c := range batch {
+				trail = append(trail, fmt.Sprintf("%q -> %q", c.text, replies[0][j]))
+				if len(trail) > 15 {
+					trail = trail[1:]
+				}
+				if replies[0][j] != replies[1][j] {
+					t.Fatalf("seed %d command %d (%d of a batch of %d): %q\n\tmemcached: %q\n\tsegcached: %q\n\tthe commands before it (memcached's replies):\n\t\t%s",
+						seed, step+j, j+1, len(batch), c.text, replies[0][j], replies[1][j], strings.Join(trail[:len(trail)-1], "\n\t\t"))
+				}
 			}
-			if replies[0] != replies[1] {
-				t.Fatalf("seed %d step %d: %q\n\tmemcached: %q\n\tsegcached: %q\n\tthe commands before it (memcached's replies):\n\t\t%s",
-					seed, step, c.text, replies[0], replies[1], strings.Join(trail[:len(trail)-1], "\n\t\t"))
-			}
+			step += len(batch)
 			// The generator knows a key's token only when both servers
 			// returned one.
 			for k := range mc.tokens {
@@ -82,6 +113,11 @@ func TestDifferentialAgainstMemcached(t *testing.T) {
 		}
 	}
 }
+
+// diffNodes are the segcached configurations the differential tests run:
+// one thread, where an event loop serves the text connections as
+// memcached's worker thread does, and two, with a goroutine per connection.
+var diffNodes = [][]string{{"-t", "1"}, {"-t", "2"}}
 
 // startMemcached runs memcached on a unix socket for the test and returns
 // the socket's path.
@@ -150,10 +186,21 @@ func (s *diffConn) redial(t *testing.T) {
 // by their length.
 func (s *diffConn) do(t *testing.T, cmd string) string {
 	t.Helper()
+	s.send(t, cmd+"mn\r\n")
+	return s.untilMN(t, cmd)
+}
+
+func (s *diffConn) send(t *testing.T, b string) {
+	t.Helper()
 	s.nc.SetDeadline(time.Now().Add(startTimeout))
-	if _, err := io.WriteString(s.nc, cmd+"mn\r\n"); err != nil {
-		t.Fatalf("%s: sending %q: %v", s.name, cmd, err)
+	if _, err := io.WriteString(s.nc, b); err != nil {
+		t.Fatalf("%s: sending %.60q: %v", s.name, b, err)
 	}
+}
+
+// untilMN returns the replies to cmd up to the MN that follows them.
+func (s *diffConn) untilMN(t *testing.T, cmd string) string {
+	t.Helper()
 	var out strings.Builder
 	for {
 		l, err := s.r.ReadString('\n')
