@@ -149,12 +149,12 @@ func TestBinaryProtocol(t *testing.T) {
 		}},
 		{"touch and gat", []binStep{
 			{pkt{Op: set, Key: "t", Extras: setExtras(7, 0), Value: "x"}, []pkt{ok(set)}},
-			{pkt{Op: binproto.OpTouch, Key: "t", Extras: be32(100)}, []pkt{{Op: binproto.OpTouch, Extras: flags7}}},
+			{pkt{Op: binproto.OpTouch, Key: "t", Extras: be32(100)}, []pkt{{Op: binproto.OpTouch, Extras: flags7, HasCAS: true}}},
 			{pkt{Op: binproto.OpGATK, Key: "t", Extras: be32(100)}, []pkt{{Op: binproto.OpGATK, Extras: flags7, Key: "t", Value: "x", HasCAS: true}}},
 			{pkt{Op: binproto.OpTouch, Key: "nope", Extras: be32(100)}, []pkt{fail(binproto.OpTouch, binproto.StatusNotFound)}},
 			{pkt{Op: binproto.OpGATQ, Key: "nope", Extras: be32(100)}, nil},
 			// A past exptime (an absolute time in 1970) expires the item.
-			{pkt{Op: binproto.OpTouch, Key: "t", Extras: be32(30*24*3600 + 1)}, []pkt{{Op: binproto.OpTouch, Extras: flags7}}},
+			{pkt{Op: binproto.OpTouch, Key: "t", Extras: be32(30*24*3600 + 1)}, []pkt{{Op: binproto.OpTouch, Extras: flags7, HasCAS: true}}},
 			{pkt{Op: get, Key: "t"}, []pkt{fail(get, binproto.StatusNotFound)}},
 		}},
 		{"bad requests get a status and the stream goes on", []binStep{
