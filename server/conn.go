@@ -412,8 +412,9 @@ func (c *conn) run(req *proto.Request, err error) bool {
 		return err == nil
 	default:
 		// Like memcached, a malformed storage line does not skip a data
-		// block: its length may be what was malformed.
-		c.noreply = false
+		// block: its length may be what was malformed. And like
+		// memcached's, the error is not sent if the line ended in
+		// noreply (its protocol allows either).
 		c.clientError(err.Error())
 		return true
 	}

@@ -44,6 +44,9 @@
 //     on every write).
 //   - decr writes the number without memcached's trailing-space padding.
 //   - Eviction is by segment (the configured policy), not item LRU.
+//   - A key with a control character is refused (CLIENT_ERROR bad command
+//     line format), as memcached's protocol says; memcached stores it, and
+//     a "\r" in it would come back inside reply lines.
 //   - mg's k answers the key as the request gave it (base64 with b);
 //     memcached answers it as the item was stored (base64 only if a
 //     command with b stored it).

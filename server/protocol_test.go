@@ -171,6 +171,9 @@ func TestProtocol(t *testing.T) {
 			{"set  a   0 0 1  \r\n1\r\n", "STORED\r\n"}, // extra spaces
 			{"get a\n", "VALUE a 0 1\r\n1\r\nEND\r\n"},  // bare \n ends a line too
 			{"verbosity 1\r\nverbosity x\r\nverbosity noreply\r\n", "OK\r\nCLIENT_ERROR bad command line format\r\n"},
+			// As memcached's, an error on a line that ends in noreply is not
+			// sent (the data line of the set is then a command: ERROR).
+			{"incr a x noreply\r\ntouch a x noreply\r\nset a 0 x 1 noreply\r\nx\r\n", "ERROR\r\n"},
 			{"stats nosuch\r\n", "ERROR\r\n"},
 			{"stats reset\r\n", "RESET\r\n"},
 		}},
