@@ -462,6 +462,7 @@ func (g *diffGen) malformed(k string) diffCmd {
 		"mg %s D5 J5 C5 F5 MS P L\r\n", "ms %s 1 MX\r\nv\r\n", "ms %s 1 q q\r\nv\r\n", "ms %s 1 Fx\r\nv\r\n",
 		"ms %s 1 T\r\nv\r\n", "ms %s 1 M\r\nv\r\n", "md %s Cx\r\n", "md %s x\r\n",
 		"ma %s D1 D2\r\n", "ma %s MX\r\n", "ma %s Jx\r\n",
+		"incr %s x noreply\r\n", "touch %s x noreply\r\n", "set %s 0 x 1 noreply\r\nv\r\n", "delete %s 5 noreply\r\n",
 	}
 	none := []string{
 		"delete\r\n", "gat\r\n", "gat 10\r\n", "gats 10\r\n", "get\r\n", "mg\r\n", "verbosity\r\n",
