@@ -47,6 +47,7 @@ import (
 const (
 	invalidFlag        = "invalid flag"
 	invalidOrDuplicate = "invalid or duplicate flag" // md and ma, for any error in their flags
+	errDecodingKey     = "error decoding key"        // a b key that is not base64
 )
 
 // metaKnown are the flags memcached 1.6.18's meta commands parse.
@@ -136,8 +137,10 @@ func (m *metaFlags) unsupported(letters string) bool {
 }
 
 // metaKey returns the key a meta command names: its token, or with the b
-// flag the token's base64 decoding (into c.bkey).
-func (c *conn) metaKey(m *metaFlags, tok []byte) ([]byte, bool) {
+// flag the token's base64 decoding (into c.bkey). A token that does not
+// decode gets CLIENT_ERROR undecodable (memcached decodes while it checks
+// the flags, so md and ma word this as any error in their flags).
+func (c *conn) metaKey(m *metaFlags, tok []byte, undecodable string) ([]byte, bool) {
 	if _, ok := m.has('b'); !ok {
 		return tok, true
 	}
@@ -145,7 +148,7 @@ func (c *conn) metaKey(m *metaFlags, tok []byte) ([]byte, bool) {
 	c.bkey = c.bkey[:cap(c.bkey)]
 	n, err := base64.StdEncoding.Decode(c.bkey, tok)
 	if err != nil || n == 0 || n > proto.MaxKeyLen {
-		c.clientError("error decoding key")
+		c.clientError(undecodable)
 		return nil, false
 	}
 	return c.bkey[:n], true
@@ -231,7 +234,7 @@ func (c *conn) metaGet(req *proto.Request) {
 		c.clientError(invalidFlag)
 		return
 	}
-	key, ok := c.metaKey(&m, req.Key)
+	key, ok := c.metaKey(&m, req.Key, errDecodingKey)
 	if !ok {
 		return
 	}
@@ -310,7 +313,7 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		c.clientError(bad)
 		return true
 	}
-	key, ok := c.metaKey(&m, c.key)
+	key, ok := c.metaKey(&m, c.key, errDecodingKey)
 	if !ok {
 		c.dataDone()
 		return true
@@ -353,7 +356,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 		c.clientError(invalidFlag)
 		return
 	}
-	key, ok := c.metaKey(&m, req.Key)
+	key, ok := c.metaKey(&m, req.Key, invalidOrDuplicate)
 	if !ok {
 		return
 	}
@@ -415,7 +418,7 @@ func (c *conn) metaArith(req *proto.Request) {
 			return
 		}
 	}
-	key, ok := c.metaKey(&m, req.Key)
+	key, ok := c.metaKey(&m, req.Key, invalidOrDuplicate)
 	if !ok {
 		return
 	}

@@ -110,6 +110,7 @@ func TestMetaBase64Keys(t *testing.T) {
 		{"md bg== b k\r\n", "HD kbg== b\r\n"},
 		{"mg bg== b v\r\n", "EN\r\n"},
 		{"mg !!!! b v\r\n", "CLIENT_ERROR error decoding key\r\n"},
+		{"md !!!! b\r\nma !!!! b\r\n", "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n"}, // memcached's words
 		{"mg Zm9v h\r\n", "CLIENT_ERROR invalid flag\r\n"},
 	})
 }

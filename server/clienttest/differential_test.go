@@ -467,6 +467,7 @@ func (g *diffGen) malformed(k string) diffCmd {
 	none := []string{
 		"delete\r\n", "gat\r\n", "gat 10\r\n", "gats 10\r\n", "get\r\n", "mg\r\n", "verbosity\r\n",
 		"verbosity x\r\n", "verbosity 1 x\r\n", "flush_all x\r\n", "flush_all 1 2 3\r\n", "foo\r\n", "GET k0\r\n",
+		"md !!!! b\r\n", "ma !!!! b\r\n", "mg !!!! b v\r\n", "ms !!!! 1 b\r\nv\r\n", // not base64
 		"get " + long + "\r\n", "set " + long + " 0 0 1\r\nv\r\n", "mg " + long + " v\r\n", "incr " + long + " 1\r\n",
 	}
 	if g.rng.IntN(3) == 0 {

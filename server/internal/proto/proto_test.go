@@ -38,7 +38,7 @@ func TestParse(t *testing.T) {
 		{"set a 4294967295 -1 0 noreply", Request{Op: OpSet, Key: []byte("a"), Flags: 1<<32 - 1, Exptime: -1, Noreply: true}, nil},
 		{"set a 4294967296 0 1", Request{Op: OpSet}, ErrFormat},
 		{"set a 0 0 -1", Request{Op: OpSet, Key: []byte("a")}, ErrFormat},
-		{"set a 0 0", Request{Op: OpSet}, ErrUnknown}, // no form of set has 3 arguments: "ERROR"
+		{"set a 0 0", Request{Op: OpSet}, ErrUnknown},                          // no form of set has 3 arguments: "ERROR"
 		{"set a 0 0 1 2", Request{Op: OpSet, Key: []byte("a"), Bytes: 1}, nil}, // the last argument, not noreply, is ignored
 		{"set a 0 0 1025", Request{Op: OpSet, Key: []byte("a"), Bytes: 1025}, ErrTooLarge},
 		{"cas a 0 0 1 99", Request{Op: OpCAS, Key: []byte("a"), Bytes: 1, CAS: 99}, nil},
