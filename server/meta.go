@@ -53,6 +53,15 @@ const (
 // metaKnown are the flags memcached 1.6.18's meta commands parse.
 const metaKnown = "bcfhklqstuvCDFIJLMNOPRT"
 
+// unsignedTokenError is memcached's message for a flag whose token must
+// be an unsigned number (F: one of 32 bits) and is not.
+var unsignedTokenError = map[byte]string{
+	'C': "bad token in command line format",
+	'D': "invalid numeric delta value",
+	'F': "bad command line format",
+	'J': "invalid numeric initial value",
+}
+
 // maxOpaque is memcached's limit on an O token, the letter included.
 const maxOpaque = 32
 
@@ -96,21 +105,9 @@ func (m *metaFlags) preparse() string {
 			if _, ok := proto.ParseInt(tok); !ok {
 				bad = "bad token in command line format"
 			}
-		case 'C':
-			if _, ok := proto.ParseUint(tok); !ok {
-				bad = "bad token in command line format"
-			}
-		case 'F':
-			if n, ok := proto.ParseUint(tok); !ok || n > math.MaxUint32 {
-				bad = "bad command line format"
-			}
-		case 'D':
-			if _, ok := proto.ParseUint(tok); !ok {
-				bad = "invalid numeric delta value"
-			}
-		case 'J':
-			if _, ok := proto.ParseUint(tok); !ok {
-				bad = "invalid numeric initial value"
+		case 'C', 'D', 'F', 'J':
+			if n, ok := proto.ParseUint(tok); !ok || f == 'F' && n > math.MaxUint32 {
+				bad = unsignedTokenError[f]
 			}
 		case 'M':
 			if len(tok) != 1 {

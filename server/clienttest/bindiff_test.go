@@ -21,28 +21,18 @@ import (
 // or not. The stream avoids the departures server/doc.go lists, as the
 // text test does.
 func TestBinaryDifferentialAgainstMemcached(t *testing.T) {
-	for _, args := range diffNodes {
-		t.Run(strings.Join(args, " "), func(t *testing.T) { diffBinary(t, args) })
-	}
-}
-
-func diffBinary(t *testing.T, args []string) {
-	mc := dialDiff(t, "unix", startMemcached(t))
-	sc := dialDiff(t, "tcp", startNode(t, append([]string{"-m", "64"}, args...)...).addr)
-	servers := []*diffConn{mc, sc}
-	for seed := range uint64(12) {
-		g := newBinGen(seed)
-		for _, s := range servers {
-			s.tokens = map[string]uint64{}
-			if got := s.binDo(t, binPacket{op: 0x08}); got != "op=08 status=0000" {
-				t.Fatalf("%s: flush answered %s", s.name, got)
-			}
+	flush := func(t *testing.T, s *diffConn) {
+		if got := s.binDo(t, binPacket{op: 0x08}); got != "op=08 status=0000" {
+			t.Fatalf("%s: flush answered %s", s.name, got)
 		}
-		var trail []string
+	}
+	diffRuns(t, 12, flush, func(t *testing.T, mc, sc *diffConn, seed uint64) {
+		g := newBinGen(seed)
+		var trail diffTrail
 		for step := range 1500 {
 			p := g.next(mc.tokens)
 			var replies [2]string
-			for i, s := range servers {
+			for i, s := range []*diffConn{mc, sc} {
 				q := p
 				if p.casKey != "" {
 					q.cas = s.tokens[p.casKey]
@@ -52,21 +42,14 @@ func diffBinary(t *testing.T, args []string) {
 				}
 				replies[i] = s.binDo(t, q)
 			}
-			trail = append(trail, fmt.Sprintf("%s -> %s", p, replies[0]))
-			if len(trail) > 15 {
-				trail = trail[1:]
-			}
+			trail.add(fmt.Sprintf("%s -> %s", p, replies[0]))
 			if replies[0] != replies[1] {
 				t.Fatalf("seed %d step %d: %s\n\tmemcached: %s\n\tsegcached: %s\n\tthe requests before it (memcached's responses):\n\t\t%s",
-					seed, step, p, replies[0], replies[1], strings.Join(trail[:len(trail)-1], "\n\t\t"))
+					seed, step, p, replies[0], replies[1], trail.before())
 			}
-			for k := range mc.tokens {
-				if _, ok := sc.tokens[k]; !ok {
-					delete(mc.tokens, k)
-				}
-			}
+			syncTokens(mc, sc)
 		}
-	}
+	})
 }
 
 // binPacket is a request of the binary protocol.

@@ -41,24 +41,14 @@ import (
 // without the spaces, and no append, prepend or size flag follows a decr
 // of the key until it is set again).
 func TestDifferentialAgainstMemcached(t *testing.T) {
-	for _, args := range diffNodes {
-		t.Run(strings.Join(args, " "), func(t *testing.T) { diffText(t, args) })
-	}
-}
-
-func diffText(t *testing.T, args []string) {
-	mc := dialDiff(t, "unix", startMemcached(t))
-	sc := dialDiff(t, "tcp", startNode(t, append([]string{"-m", "64"}, args...)...).addr)
-	servers := []*diffConn{mc, sc}
-	for seed := range uint64(40) {
-		g := newDiffGen(seed)
-		for _, s := range servers {
-			s.tokens = map[string]uint64{}
-			if got := s.do(t, "flush_all\r\n"); got != "OK\r\n" {
-				t.Fatalf("%s: flush_all answered %q", s.name, got)
-			}
+	flush := func(t *testing.T, s *diffConn) {
+		if got := s.do(t, "flush_all\r\n"); got != "OK\r\n" {
+			t.Fatalf("%s: flush_all answered %q", s.name, got)
 		}
-		var trail []string
+	}
+	diffRuns(t, 40, flush, func(t *testing.T, mc, sc *diffConn, seed uint64) {
+		g := newDiffGen(seed)
+		var trail diffTrail
 		// Commands go in pipelined batches of 1 to 16, each followed by
 		// mn; the servers answer a batch back to back (an event loop runs
 		// all the complete requests in its buffer).
@@ -74,7 +64,7 @@ func diffText(t *testing.T, args []string) {
 				}
 			}
 			var replies [2][]string
-			for i, s := range servers {
+			for i, s := range []*diffConn{mc, sc} {
 				var send strings.Builder
 				for _, c := range batch {
 					cmd := c.text
@@ -93,25 +83,61 @@ func diffText(t *testing.T, args []string) {
 				}
 			}
 			for j, c := range batch {
-				trail = append(trail, fmt.Sprintf("%q -> %q", c.text, replies[0][j]))
-				if len(trail) > 15 {
-					trail = trail[1:]
-				}
+				trail.add(fmt.Sprintf("%q -> %q", c.text, replies[0][j]))
 				if replies[0][j] != replies[1][j] {
 					t.Fatalf("seed %d command %d (%d of a batch of %d): %q\n\tmemcached: %q\n\tsegcached: %q\n\tthe commands before it (memcached's replies):\n\t\t%s",
-						seed, step+j, j+1, len(batch), c.text, replies[0][j], replies[1][j], strings.Join(trail[:len(trail)-1], "\n\t\t"))
+						seed, step+j, j+1, len(batch), c.text, replies[0][j], replies[1][j], trail.before())
 				}
 			}
 			step += len(batch)
-			// The generator knows a key's token only when both servers
-			// returned one.
-			for k := range mc.tokens {
-				if _, ok := sc.tokens[k]; !ok {
-					delete(mc.tokens, k)
+			syncTokens(mc, sc)
+		}
+	})
+}
+
+// diffRuns runs round for each seed below seeds against memcached and
+// against segcached in each of diffNodes' configurations; reset empties
+// each server (whose tokens are forgotten) before each seed.
+func diffRuns(t *testing.T, seeds uint64, reset func(*testing.T, *diffConn), round func(t *testing.T, mc, sc *diffConn, seed uint64)) {
+	for _, args := range diffNodes {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			mc := dialDiff(t, "unix", startMemcached(t))
+			sc := dialDiff(t, "tcp", startNode(t, append([]string{"-m", "64"}, args...)...).addr)
+			for seed := range seeds {
+				for _, s := range []*diffConn{mc, sc} {
+					s.tokens = map[string]uint64{}
+					reset(t, s)
 				}
+				round(t, mc, sc, seed)
 			}
+		})
+	}
+}
+
+// syncTokens forgets memcached's token of a key segcached returned none
+// for: the generators use a key's token only when both servers have one.
+func syncTokens(mc, sc *diffConn) {
+	for k := range mc.tokens {
+		if _, ok := sc.tokens[k]; !ok {
+			delete(mc.tokens, k)
 		}
 	}
+}
+
+// diffTrail is the last commands and memcached's replies, for a failure's
+// message.
+type diffTrail []string
+
+func (tr *diffTrail) add(s string) {
+	if *tr = append(*tr, s); len(*tr) > 15 {
+		*tr = (*tr)[1:]
+	}
+}
+
+// before returns the trail without its last entry (the command that
+// failed), one per line.
+func (tr diffTrail) before() string {
+	return strings.Join(tr[:len(tr)-1], "\n\t\t")
 }
 
 // diffNodes are the segcached configurations the differential tests run:
