@@ -192,24 +192,23 @@ func (c *conn) binResult(r *binReq, res string, op binproto.Opcode) {
 // binGet answers get, getk, gat and gatk (and their quiet variants, which
 // say nothing on a miss).
 func (c *conn) binGet(r *binReq, op binproto.Opcode, extras []byte) {
-	c.n.cmdGet.Add(1)
 	var v []byte
 	var token uint64
 	var ok bool
-	if op == binproto.OpGAT || op == binproto.OpGATK {
+	// As memcached's, a gat counts as a touch, not as a get.
+	touch := op == binproto.OpGAT || op == binproto.OpGATK
+	hits, misses := &c.n.getHits, &c.n.getMisses
+	if touch {
 		c.n.cmdTouch.Add(1)
+		hits, misses = &c.n.touchHits, &c.n.touchMisses
 		v, token, ok = c.touch(r.key, int64(binary.BigEndian.Uint32(extras)))
-		if ok {
-			c.n.touchHits.Add(1)
-		} else {
-			c.n.touchMisses.Add(1)
-		}
 	} else {
+		c.n.cmdGet.Add(1)
 		v, token, ok = c.lookup(r.key)
 	}
 	withKey := op == binproto.OpGetK || op == binproto.OpGATK
 	if !ok {
-		c.n.getMisses.Add(1)
+		misses.Add(1)
 		switch {
 		case r.quiet:
 		case withKey: // memcached returns the key instead of a message
@@ -219,7 +218,7 @@ func (c *conn) binGet(r *binReq, op binproto.Opcode, extras []byte) {
 		}
 		return
 	}
-	c.n.getHits.Add(1)
+	hits.Add(1)
 	m, data := envelope.Decode(v)
 	var key []byte
 	if withKey {
@@ -271,7 +270,7 @@ func (c *conn) binStore(r *binReq, op binproto.Opcode, extras, value []byte) {
 func (c *conn) binDelete(r *binReq) {
 	res := stored
 	if r.h.CAS != 0 {
-		res = c.casDelete(r.key, nil, r.h.CAS)
+		res, _ = c.casDelete(r.key, nil, r.h.CAS)
 	} else if err := c.s.cache.Delete(r.key); errors.Is(err, core.ErrNotFound) {
 		res = notFound
 	} else if err != nil {
@@ -300,12 +299,13 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	exptime := binary.BigEndian.Uint32(extras[16:])
 	var n uint64
 	var res string
+	created := false
 	if exptime == 0xffffffff {
 		n, res = c.addDelta(r.key, delta, incr, r.h.CAS)
 	} else {
-		n, res, _ = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
+		n, res, created = c.addOrCreate(r.key, delta, incr, r.h.CAS, initial, int64(exptime))
 	}
-	c.countArith(incr, res)
+	c.countArith(incr, res, created)
 	switch res {
 	case "":
 		if !r.quiet {

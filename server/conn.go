@@ -616,9 +616,10 @@ func (c *conn) lookup(key []byte) ([]byte, uint64, bool) {
 	}
 }
 
-// gat answers gat/gats: touch each key, then return it.
+// gat answers gat/gats: touch each key, then return it. As memcached's,
+// each key counts as a touch (cmd_touch, touch_hits or touch_misses), not
+// as a get.
 func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
-	c.n.cmdGet.Add(uint64(len(keys)))
 	c.getKeys(getRest{keys: keys, withCAS: withCAS, gat: true, exptime: exptime})
 }
 
@@ -626,11 +627,9 @@ func (c *conn) gat(keys [][]byte, exptime int64, withCAS bool) {
 func (c *conn) gatKey(k []byte, exptime int64, withCAS bool) {
 	c.n.cmdTouch.Add(1)
 	if v, token, ok := c.touch(k, exptime); ok {
-		c.n.getHits.Add(1)
 		c.n.touchHits.Add(1)
 		c.writeValue(k, v, withCAS, token)
 	} else {
-		c.n.getMisses.Add(1)
 		c.n.touchMisses.Add(1)
 	}
 }
@@ -683,13 +682,12 @@ func (c *conn) dataDone() {
 }
 
 // readBlock reads the data block of a storage command (set ... or ms),
-// counting the command and copying its key to c.key first: the key
+// copying its key to c.key first: the key
 // aliases the line, which reading the block may overwrite. With handled
 // the request is over (a bad chunk was answered, or the connection
 // failed) and keep says whether to go on serving; otherwise the caller
 // calls dataDone once it no longer needs data.
 func (c *conn) readBlock(req *proto.Request) (data []byte, handled, keep bool) {
-	c.n.cmdSet.Add(1)
 	c.key = append(c.key[:0], req.Key...)
 	data, err := c.readData(req.Bytes)
 	switch {
@@ -704,6 +702,7 @@ func (c *conn) readBlock(req *proto.Request) (data []byte, handled, keep bool) {
 }
 
 func (c *conn) storage(req *proto.Request) bool {
+	c.n.cmdSet.Add(1) // a bad data chunk too, as memcached counts
 	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep
@@ -729,7 +728,7 @@ func (c *conn) delete(key []byte) {
 
 func (c *conn) arith(key []byte, delta uint64, incr bool) {
 	n, res := c.addDelta(key, delta, incr, 0)
-	c.countArith(incr, res)
+	c.countArith(incr, res, false)
 	switch res {
 	case "":
 		if !c.noreply {

@@ -48,6 +48,7 @@ const (
 	invalidFlag        = "invalid flag"
 	invalidOrDuplicate = "invalid or duplicate flag" // md and ma, for any error in their flags
 	errDecodingKey     = "error decoding key"        // a b key that is not base64
+	opaqueTooLong      = "opaque token too long"
 )
 
 // metaKnown are the flags memcached 1.6.18's meta commands parse.
@@ -115,11 +116,22 @@ func (m *metaFlags) preparse() string {
 			}
 		case 'O':
 			if len(t) > maxOpaque {
-				bad = "opaque token too long"
+				bad = opaqueTooLong
 			}
 		}
 	}
 	return bad
+}
+
+// flagsError is md's and ma's answer to an error preparse found:
+// memcached words all of them "invalid or duplicate flag" but an opaque
+// too long, which it finds later (its ma increments the counter first;
+// segcached does not).
+func flagsError(e string) string {
+	if e == opaqueTooLong {
+		return e
+	}
+	return invalidOrDuplicate
 }
 
 // unsupported reports whether any of the flags in letters was given (the
@@ -235,25 +247,33 @@ func (c *conn) metaGet(req *proto.Request) {
 	if !ok {
 		return
 	}
-	c.n.cmdGet.Add(1)
 	it := item{key: req.Key}
 	var v []byte
-	if ttl, ok := m.has('T'); ok {
+	ttl, touch := m.has('T')
+	if touch {
 		exptime, _ := proto.ParseInt(ttl)
-		c.n.cmdTouch.Add(1)
 		v, it.token, it.found = c.touch(key, exptime)
 		_, _, it.gone = c.lifetime(exptime)
 	} else {
 		v, it.token, it.found = c.lookup(key)
 	}
+	// Counted as memcached counts an mg: with T, a hit is a touch and a
+	// miss a get.
 	if !it.found {
+		c.n.cmdGet.Add(1)
 		c.n.getMisses.Add(1)
 		if !m.quiet { // EN carries k and O, as memcached's does
 			c.metaReply("EN", &m, &it, false)
 		}
 		return
 	}
-	c.n.getHits.Add(1)
+	if touch {
+		c.n.cmdTouch.Add(1)
+		c.n.touchHits.Add(1)
+	} else {
+		c.n.cmdGet.Add(1)
+		c.n.getHits.Add(1)
+	}
 	it.meta, it.data = envelope.Decode(v)
 	_, withValue := m.has('v')
 	c.metaReply("HD", &m, &it, withValue)
@@ -315,6 +335,7 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		c.dataDone()
 		return true
 	}
+	c.n.cmdSet.Add(1) // once the flags and key are good, as memcached counts
 	res := c.store(&st, key, data)
 	c.dataDone()
 	it := item{key: c.key}
@@ -345,8 +366,8 @@ func (c *conn) metaSet(req *proto.Request) bool {
 
 func (c *conn) metaDelete(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if m.preparse() != "" {
-		c.clientError(invalidOrDuplicate)
+	if e := m.preparse(); e != "" {
+		c.clientError(flagsError(e))
 		return
 	}
 	if m.unsupported("I") {
@@ -360,7 +381,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 	res := stored
 	if t, ok := m.has('C'); ok {
 		token, _ := proto.ParseUint(t)
-		res = c.casDelete(key, nil, token)
+		res, _ = c.casDelete(key, nil, token)
 	} else if err := c.s.cache.Delete(key); errors.Is(err, core.ErrNotFound) {
 		res = notFound
 	} else if err != nil {
@@ -377,6 +398,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 		c.n.deleteMisses.Add(1)
 		c.metaReply("NF", &m, &it, false) // q hides only HD, as memcached's
 	case exists:
+		c.n.deleteMisses.Add(1) // as memcached counts a token that does not match
 		c.metaReply("EX", &m, &it, false)
 	default:
 		c.replyResult(res)
@@ -385,8 +407,8 @@ func (c *conn) metaDelete(req *proto.Request) {
 
 func (c *conn) metaArith(req *proto.Request) {
 	m := metaFlags{list: req.Meta}
-	if m.preparse() != "" {
-		c.clientError(invalidOrDuplicate)
+	if e := m.preparse(); e != "" {
+		c.clientError(flagsError(e))
 		return
 	}
 	incr, delta, initial, want := true, uint64(1), uint64(0), uint64(0)
@@ -427,7 +449,7 @@ func (c *conn) metaArith(req *proto.Request) {
 	} else {
 		n, res = c.addDelta(key, delta, incr, want)
 	}
-	c.countArith(incr, res)
+	c.countArith(incr, res, created)
 	it := item{key: req.Key}
 	switch res {
 	case "":

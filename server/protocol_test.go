@@ -270,13 +270,19 @@ func TestStats(t *testing.T) {
 	runSteps(t, c, []step{
 		{"set a 0 0 1\r\n1\r\nget a b\r\ndelete b\r\nincr a 1\r\n", "STORED\r\nVALUE a 0 1\r\n1\r\nEND\r\nNOT_FOUND\r\n2\r\n"},
 		{"incr b 1\r\ndecr a 1\r\nma b MD\r\nma a MD q\r\n", "NOT_FOUND\r\n1\r\nNF\r\n"},
+		// Counted as memcached counts them: a gat key and an mg T hit as
+		// touches, an mg T miss as a get; a touch, an incr and a created
+		// counter are no stored item but the counter is one, not an incr
+		// hit; md with a wrong token is a delete miss.
+		{"gat 0 a b\r\ntouch a 0\r\nmg a T0\r\nmg b T0\r\nma c N0 J1 q\r\nmd a C1\r\n", "VALUE a 0 1\r\n0\r\nEND\r\nTOUCHED\r\nHD\r\nEN\r\nHD\r\nEX\r\n"},
 	})
 	got := statsOf(t, c, "stats\r\n")
 	for name, want := range map[string]string{
-		"cmd_get": "2", "get_hits": "1", "get_misses": "1", "cmd_set": "1",
-		"delete_misses": "1", "incr_hits": "1", "incr_misses": "1", "decr_hits": "2", "decr_misses": "1",
-		"curr_items": "1", "curr_connections": "1",
-		"version": Version, "segcache_items": "1", "segcache_hashtable_growths": "0", "segcache_segments_retired": "0",
+		"cmd_get": "3", "get_hits": "1", "get_misses": "2", "cmd_set": "1", "total_items": "2",
+		"cmd_touch": "4", "touch_hits": "3", "touch_misses": "1",
+		"delete_misses": "2", "incr_hits": "1", "incr_misses": "1", "decr_hits": "2", "decr_misses": "1",
+		"curr_items": "2", "curr_connections": "1",
+		"version": Version, "segcache_items": "2", "segcache_hashtable_growths": "0", "segcache_segments_retired": "0",
 	} {
 		if got[name] != want {
 			t.Errorf("stat %s = %q, want %q", name, got[name], want)

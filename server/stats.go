@@ -24,6 +24,7 @@ type counters struct {
 	decrHits, decrMisses                   atomic.Uint64
 	casHits, casMisses, casBadval          atomic.Uint64
 	touchHits, touchMisses                 atomic.Uint64
+	totalItems                             atomic.Uint64
 	bytesRead, bytesWritten                atomic.Uint64
 	casRetries, clientErrors, serverErrors atomic.Uint64
 }
@@ -44,6 +45,7 @@ func (c *counters) fields() []struct {
 		{"decr_misses", &c.decrMisses}, {"decr_hits", &c.decrHits},
 		{"cas_misses", &c.casMisses}, {"cas_hits", &c.casHits}, {"cas_badval", &c.casBadval},
 		{"touch_hits", &c.touchHits}, {"touch_misses", &c.touchMisses},
+		{"total_items", &c.totalItems},
 		{"bytes_read", &c.bytesRead}, {"bytes_written", &c.bytesWritten},
 		{"segcached_cas_retries", &c.casRetries},
 		{"segcached_client_errors", &c.clientErrors}, {"segcached_server_errors", &c.serverErrors},
@@ -110,7 +112,6 @@ func (s *Server) generalStats() []stat {
 		stat{"threads", strconv.Itoa(runtime.GOMAXPROCS(0))},
 		stat{"bytes", u64(es.ItemBytes)},
 		stat{"curr_items", u64(es.Items)},
-		stat{"total_items", u64(es.Sets)},
 		stat{"evictions", u64(es.EvictedItems)},
 		stat{"reclaimed", u64(es.ExpiredItems)},
 	)

@@ -67,8 +67,18 @@ func (c *conn) remaining(deadline uint32) (ttl time.Duration, expired bool) {
 	return ttl, ttl <= 0
 }
 
-// store runs set/add/replace/cas/append/prepend and returns the reply.
+// store runs set/add/replace/cas/append/prepend and returns the reply;
+// what it stores counts in total_items (touches and in-place arithmetic do
+// not, as in memcached).
 func (c *conn) store(req *proto.Request, key, data []byte) string {
+	res := c.storeCommand(req, key, data)
+	if res == stored {
+		c.n.totalItems.Add(1)
+	}
+	return res
+}
+
+func (c *conn) storeCommand(req *proto.Request, key, data []byte) string {
 	if req.Op == proto.OpAppend || req.Op == proto.OpPrepend {
 		return c.concat(key, data, req.Op == proto.OpPrepend, req.CAS)
 	}
@@ -145,26 +155,29 @@ func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
 		}
 		return stored
 	}
-	return c.casDelete(key, v, req.CAS)
+	res, err := c.casDelete(key, v, req.CAS)
+	c.countCAS(err)
+	return res
 }
 
 // casDelete removes key if its CAS token is still token: the swap must be
 // conditional, so it stores v with the engine's shortest lifetime by CAS,
 // then drops the item. (A writer between the two steps loses its value;
-// the engine has no conditional delete.)
-func (c *conn) casDelete(key, v []byte, token uint64) string {
+// the engine has no conditional delete.) err is the CAS's, for the callers
+// that count it as a cas (a cas with a past exptime; a delete with a token
+// counts as a delete).
+func (c *conn) casDelete(key, v []byte, token uint64) (string, error) {
 	err := c.s.cache.CAS(key, v, time.Millisecond, token)
-	c.countCAS(err)
 	switch {
 	case err == nil:
 		c.s.cache.Delete(key)
-		return stored
+		return stored, nil
 	case errors.Is(err, core.ErrExists):
-		return exists
+		return exists, err
 	case errors.Is(err, core.ErrNotFound):
-		return notFound
+		return notFound, err
 	}
-	return engineReply(err)
+	return engineReply(err), err
 }
 
 // rewrite is the read-modify-write loop of append, prepend, touch and incr
@@ -320,8 +333,13 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint6
 	return n, reply
 }
 
-// countArith counts an incr (or decr) that ended with reply res.
-func (c *conn) countArith(incr bool, res string) {
+// countArith counts an incr (or decr) that ended with reply res; one that
+// created the counter (created) counts as neither a hit nor a miss, as in
+// memcached.
+func (c *conn) countArith(incr bool, res string, created bool) {
+	if created {
+		return
+	}
 	hits, misses := &c.n.incrHits, &c.n.incrMisses
 	if !incr {
 		hits, misses = &c.n.decrHits, &c.n.decrMisses
