@@ -323,14 +323,11 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 // value), then one with neither.
 func (c *conn) binStats(r *binReq) {
 	var lines []stat
-	switch string(r.key) {
-	case "":
-		lines = c.s.generalStats()
-	case "settings":
-		lines = c.s.settingsStats()
-	case "reset":
+	if string(r.key) == "reset" {
 		c.s.resetStats()
-	default:
+	} else if l, ok := c.s.groupStats(string(r.key)); ok {
+		lines = l
+	} else {
 		c.binError(r, binproto.StatusNotFound)
 		return
 	}

@@ -444,15 +444,12 @@ func (c *conn) run(req *proto.Request, err error) bool {
 		c.s.flushAll(req.Delay)
 		c.reply("OK")
 	case proto.OpStats:
-		switch string(req.Arg) {
-		case "":
-			writeStats(c.w, c.s.generalStats())
-		case "settings":
-			writeStats(c.w, c.s.settingsStats())
-		case "reset":
+		if string(req.Arg) == "reset" {
 			c.s.resetStats()
 			c.reply("RESET")
-		default:
+		} else if lines, ok := c.s.groupStats(string(req.Arg)); ok {
+			writeStats(c.w, lines)
+		} else {
 			c.reply("ERROR")
 		}
 	case proto.OpVersion:

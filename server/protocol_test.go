@@ -291,6 +291,17 @@ func TestStats(t *testing.T) {
 	if s := statsOf(t, c, "stats settings\r\n"); s["tcpport"] != "1234" || s["maxconns"] != strconv.Itoa(DefaultMaxConns) {
 		t.Errorf("stats settings: tcpport %q maxconns %q", s["tcpport"], s["maxconns"])
 	}
+	// The slab groups monitoring tools poll answer as a memcached with no
+	// slab class: the engine has none. Two items hold one 1 MiB segment.
+	if s := statsOf(t, c, "stats items\r\n"); len(s) != 0 {
+		t.Errorf("stats items: %v", s)
+	}
+	if diff := cmp.Diff(map[string]string{"active_slabs": "0", "total_malloced": strconv.Itoa(1 << 20)}, statsOf(t, c, "stats slabs\r\n")); diff != "" {
+		t.Errorf("stats slabs (-want +got):\n%s", diff)
+	}
+	if s := statsOf(t, c, "stats sizes\r\n"); s["sizes_status"] != "disabled" {
+		t.Errorf("stats sizes: %v", s)
+	}
 }
 
 func statsOf(t *testing.T, c *client, cmd string) map[string]string {

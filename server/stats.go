@@ -142,6 +142,33 @@ func engineStats(es core.Stats) []stat {
 	}
 }
 
+// groupStats returns the lines of "stats <group>" (memcached's "stats
+// reset" aside, which changes state), and false for a group it does not
+// serve. items, slabs and sizes are memcached's per-slab-class groups,
+// which monitoring tools poll with stats: the engine has no slab classes,
+// so they answer as a memcached with none does (slabs with the memory its
+// segments hold in total_malloced).
+func (s *Server) groupStats(group string) ([]stat, bool) {
+	switch group {
+	case "":
+		return s.generalStats(), true
+	case "settings":
+		return s.settingsStats(), true
+	case "items":
+		return nil, true
+	case "slabs":
+		es := s.cache.Stats()
+		inUse := uint64(0)
+		if n := es.SegmentsRetired + es.SegmentsFree; es.SegmentsTotal > n {
+			inUse = (es.SegmentsTotal - n) * (es.HeapBytes / es.SegmentsTotal)
+		}
+		return []stat{{"active_slabs", "0"}, {"total_malloced", u64(inUse)}}, true
+	case "sizes":
+		return []stat{{"sizes_status", "disabled"}}, true
+	}
+	return nil, false
+}
+
 // settingsStats returns the lines of "stats settings".
 func (s *Server) settingsStats() []stat {
 	out := []stat{
