@@ -394,8 +394,8 @@ func newDiffGen(seed uint64) *diffGen {
 	for i := range 6 {
 		g.keys = append(g.keys, "k"+strconv.Itoa(i))
 	}
-	// And one of the longest a key may be (its base64 form is longer, so
-	// a meta command naming it with b is refused by both).
+	// And one of the longest a key may be (never named in base64, which
+	// would be longer than a key may be).
 	g.keys = append(g.keys, strings.Repeat("L", 250))
 	return g
 }
@@ -571,7 +571,7 @@ func (g *diffGen) someKeys() []string {
 // metaKey returns k as a meta command names it, and the b flag if it is
 // base64.
 func (g *diffGen) metaKey(k string, flags []string) (string, []string) {
-	if g.rng.IntN(4) == 0 {
+	if g.rng.IntN(4) == 0 && base64.StdEncoding.EncodedLen(len(k)) <= 250 {
 		g.b64[k] = true
 		return base64.StdEncoding.EncodeToString([]byte(k)), append(flags, "b")
 	}
