@@ -47,6 +47,9 @@
 //   - A key with a control character is refused (CLIENT_ERROR bad command
 //     line format), as memcached's protocol says; memcached stores it, and
 //     a "\r" in it would come back inside reply lines.
+//   - A binary store, or an increment that creates its counter, with an
+//     exptime already past answers without a CAS: nothing was stored
+//     (memcached answers with the CAS of the item it stored expired).
 //   - mg's k answers the key as the request gave it (base64 with b);
 //     memcached answers it as the item was stored (base64 only if a
 //     command with b stored it).

@@ -166,15 +166,32 @@ func newBinGen(seed uint64) binGen {
 
 func u32(v uint32) []byte { return be.BigEndian.AppendUint32(nil, v) }
 
-// exptime32 is never, an hour (relative or absolute).
+// exptime32 is never, an hour (relative or absolute), 30 days, or past (an
+// absolute time in 1970).
 func (g binGen) exptime32() uint32 {
-	switch g.rng.IntN(4) {
+	switch g.rng.IntN(6) {
 	case 0, 1:
 		return 0
 	case 2:
 		return 3600
+	case 3:
+		return 30 * 24 * 3600 // the longest relative exptime
+	case 4:
+		return 30*24*3600 + 1 // absolute: a second in 1970, past
 	}
 	return uint32(time.Now().Unix() + 7200)
+}
+
+// storeExptime32 is exptime32 but never past, for the requests that
+// store: memcached answers such a store (and an increment that creates the
+// counter) with the CAS of the item it stored expired, segcached, which
+// stores nothing, with none.
+func (g binGen) storeExptime32() uint32 {
+	for {
+		if exp := g.exptime32(); exp != 30*24*3600+1 {
+			return exp
+		}
+	}
 }
 
 func (g binGen) quiet(loud, quiet byte) byte {
@@ -201,7 +218,7 @@ func (g binGen) next(tokens map[string]uint64) binPacket {
 		}
 		p := binPacket{op: g.quiet(loud, map[byte]byte{0x01: 0x11, 0x02: 0x12, 0x03: 0x13, 0x0e: 0x19, 0x0f: 0x1a}[loud]), key: k, value: g.value(), writes: one}
 		if loud <= 0x03 {
-			p.extras = append(u32(g.flags()), u32(g.exptime32())...)
+			p.extras = append(u32(g.flags()), u32(g.storeExptime32())...)
 		}
 		if loud == 0x02 {
 			return p // an add with a CAS is refused differently: not sent
@@ -230,7 +247,7 @@ func (g binGen) next(tokens map[string]uint64) binPacket {
 		extras = be.BigEndian.AppendUint64(extras, g.rng.Uint64N(100))
 		exp := uint32(0xffffffff)
 		if g.rng.IntN(2) == 0 {
-			exp = g.exptime32()
+			exp = g.storeExptime32()
 		}
 		extras = append(extras, u32(exp)...)
 		decr := byte(g.rng.IntN(2))

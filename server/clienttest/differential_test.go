@@ -445,16 +445,20 @@ func (g *diffGen) flags() uint32 {
 	return g.rng.Uint32()
 }
 
-// exptime is never expiring, an hour (relative or absolute) or already
-// past.
+// exptime is never expiring, an hour (relative or absolute), 30 days, or
+// already past (negative or absolute in 1970).
 func (g *diffGen) exptime() int64 {
-	switch g.rng.IntN(6) {
+	switch g.rng.IntN(8) {
 	case 0, 1, 2:
 		return 0
 	case 3:
 		return 3600
 	case 4:
 		return time.Now().Unix() + 7200
+	case 5:
+		return 30 * 24 * 3600 // the longest relative exptime
+	case 6:
+		return 30*24*3600 + 1 // absolute: a second in 1970, past
 	}
 	return -1
 }
