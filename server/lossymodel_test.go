@@ -30,8 +30,9 @@ import (
 // The commands are memcached's text storage commands with flags (the
 // server's envelope), TTLs, append and prepend (read-modify-CAS loops in
 // the server), incr and decr (in place for plain numbers, by CAS
-// otherwise), touch, get, gets, and cas with the current and with a stale
-// token.
+// otherwise), touch, get, gets, cas with the current and with a stale
+// token, and the meta commands' forms of them (ms in each mode, mg, md,
+// ma), judged by the same model.
 func TestModelUnderEviction(t *testing.T) {
 	const segment = 4096
 	for _, tc := range []struct {
@@ -199,7 +200,7 @@ func (lc *lossyConn) exptime() int {
 // are drawn before any of them is answered).
 func (lc *lossyConn) step(k string) (string, func() error) {
 	s := lc.at[k]
-	switch op := lc.rng.IntN(14); op {
+	switch op := lc.rng.IntN(18); op {
 	case 0, 1, 2, 3, 4:
 		verb := []string{"set", "add", "replace", "append", "prepend"}[op]
 		v, f := lc.value(), lc.flags()
@@ -256,8 +257,72 @@ func (lc *lossyConn) step(k string) (string, func() error) {
 			}
 			return false
 		})
+	case 14: // ms, in each mode: the storage commands again
+		mode := lc.rng.IntN(5)
+		verb := []string{"set", "add", "replace", "append", "prepend"}[mode]
+		v, f := lc.value(), lc.flags()
+		cmd := fmt.Sprintf("ms %s %d F%d T%d M%c\r\n%s\r\n", k, len(v), f, lc.exptime(), "SERAP"[mode], v)
+		return cmd, lc.metaReplyTo(k, cmd, msWords, func(reply string) bool { return lc.stored(k, verb, modelItem{f, v}, reply) })
+	case 15:
+		cmd := "md " + k + "\r\n"
+		return cmd, lc.metaReplyTo(k, cmd, mdWords, func(reply string) bool {
+			switch {
+			case reply == "DELETED" && s.held, reply == "NOT_FOUND":
+				s.gone()
+				return true
+			}
+			return false
+		})
+	case 16: // ma, in place or by CAS like incr and decr
+		incr := lc.rng.IntN(2) == 0
+		delta := lc.rng.Uint64N(20)
+		cmd := fmt.Sprintf("ma %s D%d M%c v\r\n", k, delta, "DI"[b2i(incr)])
+		return cmd, lc.metaReplyTo(k, cmd, maWords, lc.judgeArith(k, incr, delta))
 	default:
-		return lc.read(k, "get")
+		return lc.read(k, []string{"get", "mg"}[lc.rng.IntN(2)])
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// The text protocol's words for the meta commands' replies, so that one
+// judge serves both.
+var (
+	msWords = map[string]string{"HD": "STORED", "NS": "NOT_STORED", "EX": "EXISTS", "NF": "NOT_FOUND"}
+	mdWords = map[string]string{"HD": "DELETED", "NF": "NOT_FOUND"}
+	maWords = map[string]string{"NF": "NOT_FOUND"}
+)
+
+// metaReplyTo is replyTo for a meta command: the reply is put in the text
+// protocol's words, and a VA line is replaced by the value after it (ma's
+// number).
+func (lc *lossyConn) metaReplyTo(k, cmd string, words map[string]string, accept func(reply string) bool) func() error {
+	return func() error {
+		l, err := lc.r.ReadString('\n')
+		if err != nil {
+			return lc.fail(k, "%.30q: reading the reply: %v", cmd, err)
+		}
+		reply := strings.TrimSuffix(l, "\r\n")
+		if size, ok := strings.CutPrefix(reply, "VA "); ok {
+			n, _ := strconv.Atoi(size)
+			b := make([]byte, n+2)
+			if _, err := io.ReadFull(lc.r, b); err != nil {
+				return lc.fail(k, "%.30q: reading the value: %v", cmd, err)
+			}
+			reply = string(b[:n])
+		} else if w, ok := words[reply]; ok {
+			reply = w
+		}
+		lc.note(k, cmd, reply)
+		if !accept(reply) {
+			return lc.wrong(k, reply)
+		}
+		return nil
 	}
 }
 
@@ -309,13 +374,19 @@ func (lc *lossyConn) stored(k, verb string, it modelItem, reply string) bool {
 
 // arith draws incr or decr by delta.
 func (lc *lossyConn) arith(k string, incr bool, delta uint64) (string, func() error) {
-	s := lc.at[k]
 	verb := "decr"
 	if incr {
 		verb = "incr"
 	}
 	cmd := fmt.Sprintf("%s %s %d\r\n", verb, k, delta)
-	return cmd, lc.replyTo(k, cmd, func(reply string) bool {
+	return cmd, lc.replyTo(k, cmd, lc.judgeArith(k, incr, delta))
+}
+
+// judgeArith accepts the replies an incr (or decr) by delta may get: the
+// model's number, not found (the key is then gone) or non-numeric.
+func (lc *lossyConn) judgeArith(k string, incr bool, delta uint64) func(reply string) bool {
+	s := lc.at[k]
+	return func(reply string) bool {
 		n, numeric := parseCounter([]byte(s.item.value))
 		switch {
 		case incr:
@@ -334,44 +405,57 @@ func (lc *lossyConn) arith(k string, incr bool, delta uint64) (string, func() er
 			return true
 		}
 		return false
-	})
+	}
 }
 
-var lossyValueLine = regexp.MustCompile(`^VALUE (\S+) (\d+) (\d+)(?: (\d+))?\r\n$`)
+var (
+	lossyValueLine = regexp.MustCompile(`^VALUE (\S+) (\d+) (\d+)(?: (\d+))?\r\n$`)
+	lossyVALine    = regexp.MustCompile(`^VA (\d+) f(\d+) c(\d+)\r\n$`)
+)
 
-// read draws get or gets for k. Its judge accepts a value the model
-// holds, or a miss (the key is then gone).
+// read draws get, gets or mg (with v f c) for k. Its judge accepts a value
+// the model holds, or a miss (the key is then gone); gets and mg give the
+// key's token.
 func (lc *lossyConn) read(k, verb string) (string, func() error) {
 	s := lc.at[k]
-	return verb + " " + k + "\r\n", func() error {
+	cmd := verb + " " + k + "\r\n"
+	miss, header, tail := "END\r\n", lossyValueLine, "\r\nEND\r\n"
+	if verb == "mg" {
+		cmd = "mg " + k + " v f c\r\n"
+		miss, header, tail = "EN\r\n", lossyVALine, "\r\n"
+	}
+	return cmd, func() error {
 		l, err := lc.r.ReadString('\n')
 		if err != nil {
 			return lc.fail(k, "%s: reading: %v", verb, err)
 		}
-		if l == "END\r\n" {
+		if l == miss {
 			lc.note(k, verb, "miss")
 			s.gone()
 			return nil
 		}
-		m := lossyValueLine.FindStringSubmatch(l)
-		if m == nil || m[1] != k || verb == "gets" && m[4] == "" {
-			return lc.fail(k, "%s: bad VALUE line %q", verb, l)
+		m := header.FindStringSubmatch(l)
+		if verb == "mg" && m != nil {
+			m = []string{m[0], k, m[2], m[1], m[3]} // as a VALUE line's fields
+		}
+		if m == nil || m[1] != k || verb != "get" && m[4] == "" {
+			return lc.fail(k, "%s: bad value line %q", verb, l)
 		}
 		flags, _ := strconv.ParseUint(m[2], 10, 32)
 		n, _ := strconv.Atoi(m[3])
-		b := make([]byte, n+2+len("END\r\n"))
+		b := make([]byte, n+len(tail))
 		if _, err := io.ReadFull(lc.r, b); err != nil {
 			return lc.fail(k, "%s: reading the value: %v", verb, err)
 		}
-		if tail := string(b[n:]); tail != "\r\nEND\r\n" {
-			return lc.fail(k, "%s: %q after the value", verb, tail)
+		if got := string(b[n:]); got != tail {
+			return lc.fail(k, "%s: %q after the value", verb, got)
 		}
 		got := modelItem{uint32(flags), string(b[:n])}
 		lc.note(k, verb, fmt.Sprintf("hit %d bytes, flags %d", n, flags))
 		if !s.held || got != s.item {
 			return lc.wrong(k, fmt.Sprintf("a value of %d bytes, flags %d (%.40q)", n, flags, got.value))
 		}
-		if verb == "gets" {
+		if verb != "get" {
 			s.token, _ = strconv.ParseUint(m[4], 10, 64)
 		}
 		return nil
