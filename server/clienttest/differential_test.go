@@ -29,8 +29,8 @@ import (
 // get, gets, gat, gats over several keys; delete, incr, decr, touch) and
 // the meta commands with the flags segcached implements (mg, ms, md, ma,
 // mn; base64 keys, opaque tokens, quiet mode), and malformed commands, in
-// pipelined batches, to a server with one thread (an event loop) and one
-// with two.
+// pipelined batches, to a server with one thread (an event loop) and ones
+// with two (a goroutine per connection; two event loops).
 //
 // The stream steers clear of the departures that server/doc.go lists:
 // TTLs are 0, an hour or already past (an item may expire up to 10%
@@ -182,8 +182,9 @@ func (tr diffTrail) before() string {
 
 // diffNodes are the segcached configurations the differential tests run:
 // one thread, where an event loop serves the text connections as
-// memcached's worker thread does, and two, with a goroutine per connection.
-var diffNodes = [][]string{{"-t", "1"}, {"-t", "2"}}
+// memcached's worker thread does; two, with a goroutine per connection;
+// and two with two event loops.
+var diffNodes = [][]string{{"-t", "1"}, {"-t", "2"}, {"-t", "2", "-event-loops", "2"}}
 
 // startMemcached runs memcached on a unix socket for the test and returns
 // the socket's path.
