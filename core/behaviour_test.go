@@ -867,3 +867,73 @@ func TestStatsExact(t *testing.T) {
 		t.Errorf("SegmentsTotal %d HeapBytes %d", s.SegmentsTotal, s.HeapBytes)
 	}
 }
+
+// The token a write returns (Store, IncrCAS, DecrCAS) is the one GetCAS
+// then gives for the item it stored, for every op, plain and numeric
+// values, and a CAS with it succeeds; a write that stores nothing returns
+// 0 and its error.
+func TestWriteReturnsItsToken(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10, Eviction: core.PolicyNone})
+	type result struct {
+		Err        string
+		Token      bool // a non-zero token came back
+		SameAsRead bool // it equals GetCAS's token afterwards
+	}
+	var prev uint64 // the token before each write, for StoreCAS
+	store := func(op core.StoreOp, key, val string) func() (uint64, error) {
+		return func() (uint64, error) {
+			return c.Store(op, []byte(key), []byte(val), 0, prev)
+		}
+	}
+	incr := func(key string) func() (uint64, error) {
+		return func() (uint64, error) { _, tok, err := c.IncrCAS([]byte(key), 3); return tok, err }
+	}
+	decr := func(key string) func() (uint64, error) {
+		return func() (uint64, error) { _, tok, err := c.DecrCAS([]byte(key), 1); return tok, err }
+	}
+	for _, tc := range []struct {
+		name  string
+		key   string
+		write func() (uint64, error)
+		want  result
+	}{
+		{"set, absent", "a", store(core.StoreSet, "a", "x"), result{"ok", true, true}},
+		{"set, present", "a", store(core.StoreSet, "a", "y"), result{"ok", true, true}},
+		{"set, number", "a", store(core.StoreSet, "a", "41"), result{"ok", true, true}},
+		{"incr", "a", incr("a"), result{"ok", true, true}},
+		{"decr", "a", decr("a"), result{"ok", true, true}},
+		{"cas, current token", "a", store(core.StoreCAS, "a", "z"), result{"ok", true, true}},
+		{"replace", "a", store(core.StoreReplace, "a", "7"), result{"ok", true, true}},
+		{"add, present", "a", store(core.StoreAdd, "a", "w"), result{"Exists", false, false}},
+		{"add, absent", "b", store(core.StoreAdd, "b", "12"), result{"ok", true, true}},
+		{"cas, numeric item", "b", store(core.StoreCAS, "b", "13"), result{"ok", true, true}},
+		{"replace, absent", "c", store(core.StoreReplace, "c", "x"), result{"NotFound", false, false}},
+		{"cas, absent", "c", store(core.StoreCAS, "c", "x"), result{"NotFound", false, false}},
+		{"incr, absent", "c", incr("c"), result{"NotFound", false, false}},
+		{"incr, not a number", "a", func() (uint64, error) {
+			mustSet(t, c, "a", "text", 0)
+			return incr("a")()
+		}, result{"NotNumeric", false, false}},
+		{"unknown op", "a", store(core.StoreCAS+1, "a", "x"), result{"Invalid", false, false}},
+	} {
+		_, prev, _ = c.GetCAS(nil, []byte(tc.key))
+		tok, err := tc.write()
+		_, read, _ := c.GetCAS(nil, []byte(tc.key))
+		got := result{errName(err), tok != 0, tok != 0 && tok == read}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.name, diff)
+		}
+		if err == nil && tok == prev {
+			t.Errorf("%s: the write returned the token of the item before it", tc.name)
+		}
+		if err == nil {
+			if err := c.CAS([]byte(tc.key), []byte("next"), 0, tok); err != nil {
+				t.Errorf("%s: CAS with the returned token: %v", tc.name, err)
+			}
+			if err := c.CAS([]byte(tc.key), []byte("again"), 0, tok); !errors.Is(err, core.ErrExists) {
+				t.Errorf("%s: a second CAS with the returned token: %v, want ErrExists", tc.name, err)
+			}
+			c.Set([]byte(tc.key), []byte("41"), 0) // back to a number for the next row
+		}
+	}
+}

@@ -44,3 +44,21 @@ func ExampleCache_CAS() {
 	fmt.Println(errors.Is(err, core.ErrExists))
 	// Output: true
 }
+
+// Store returns the token of the item it wrote, so a writer can go on
+// with compare-and-sets without reading its own write back.
+func ExampleCache_Store() {
+	c, _ := core.Open(core.Options{HeapBytes: 8 << 20})
+	defer c.Close()
+	key := []byte("config")
+
+	token, _ := c.Store(core.StoreSet, key, []byte("v1"), 0, 0)
+	token, err := c.Store(core.StoreCAS, key, []byte("v2"), 0, token)
+	fmt.Println(err)
+	c.Set(key, []byte("v3 by someone else"), 0)
+	_, err = c.Store(core.StoreCAS, key, []byte("v4"), 0, token)
+	fmt.Println(errors.Is(err, core.ErrExists))
+	// Output:
+	// <nil>
+	// true
+}

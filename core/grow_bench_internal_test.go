@@ -25,7 +25,7 @@ func openForGrowth(b *testing.B) *Cache {
 	for j := range growBenchItems {
 		growBenchKey(key, j)
 		// Through storeOnce without growth: the table stays at 2^20.
-		if _, err := c.storeOnce(key, val, 0, modeSet, 0, false); err != nil {
+		if _, _, err := c.storeOnce(key, val, 0, modeSet, 0, false); err != nil {
 			b.Fatalf("fill #%d: %v", j, err)
 		}
 	}
@@ -128,7 +128,7 @@ func BenchmarkGrowInsertWait(b *testing.B) {
 		next := growBenchItems
 		for ; ; next++ {
 			growBenchKey(key, next)
-			if _, err := c.storeOnce(key, val, 0, modeSet, 0, false); err != nil {
+			if _, _, err := c.storeOnce(key, val, 0, modeSet, 0, false); err != nil {
 				break
 			}
 		}

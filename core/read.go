@@ -139,7 +139,13 @@ func (c *Cache) locate(key []byte, k *hashtable.Key, mask uint32, f *found) bool
 // promotion, which copies the item with its stamp, does not: a CAS is not
 // refused because the cache moved the item.
 func casToken(h uint64, f *found, version uint64) uint64 {
-	return (uint64(f.ih.Stamp)<<32 | h&0xffffffff) + version*0x9E3779B97F4A7C15
+	return writtenToken(h, f.ih.Stamp) + version*0x9E3779B97F4A7C15
+}
+
+// writtenToken is the CAS token of an item as written (a numeric item's
+// version starts at 0): what casToken gives once the item is found.
+func writtenToken(h uint64, stamp uint32) uint64 {
+	return uint64(stamp)<<32 | h&0xffffffff
 }
 
 // read copies key's value. With grow it appends to buf; otherwise it

@@ -14,13 +14,14 @@ import (
 	"github.com/segcache/segcache/core/internal/ttl"
 )
 
+// storeMode is the write store performs: Store's op.
 type storeMode int
 
 const (
-	modeSet storeMode = iota
-	modeAdd
-	modeReplace
-	modeCAS
+	modeSet     = storeMode(StoreSet)
+	modeAdd     = storeMode(StoreAdd)
+	modeReplace = storeMode(StoreReplace)
+	modeCAS     = storeMode(StoreCAS)
 )
 
 // pinnable are the states in which an item may be changed in place or
@@ -93,38 +94,69 @@ func (c *Cache) findLive(k *keyed, f *found) (had, live bool) {
 
 // Set stores key → val with the given TTL (0: never expires).
 func (c *Cache) Set(key, val []byte, ttl time.Duration) error {
-	return c.store(key, val, ttl, modeSet, 0)
+	_, err := c.store(key, val, ttl, modeSet, 0)
+	return err
 }
 
 // Add stores key → val only if key is absent (else ErrExists).
 func (c *Cache) Add(key, val []byte, ttl time.Duration) error {
-	return c.store(key, val, ttl, modeAdd, 0)
+	_, err := c.store(key, val, ttl, modeAdd, 0)
+	return err
 }
 
 // Replace stores key → val only if key is present (else ErrNotFound).
 func (c *Cache) Replace(key, val []byte, ttl time.Duration) error {
-	return c.store(key, val, ttl, modeReplace, 0)
+	_, err := c.store(key, val, ttl, modeReplace, 0)
+	return err
 }
 
 // CAS stores key → val only if the item's CAS token is still token:
 // ErrNotFound if key is absent, ErrExists if it changed since the token
 // was read.
 func (c *Cache) CAS(key, val []byte, ttl time.Duration, token uint64) error {
-	return c.store(key, val, ttl, modeCAS, token)
+	_, err := c.store(key, val, ttl, modeCAS, token)
+	return err
 }
 
-// store writes key → val under mode. If the key's bucket pair is full
-// and the table may grow, it grows it (holding no lock) and starts over;
-// after a growth that did not happen, it evicts or fails as without
-// growth, so it never loops.
-func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token uint64) error {
+// StoreOp names the write Store performs.
+type StoreOp uint8
+
+// The writes of Store: those of Set, Add, Replace and CAS.
+const (
+	StoreSet StoreOp = iota
+	StoreAdd
+	StoreReplace
+	StoreCAS
+)
+
+// Store is Set, Add, Replace or CAS, chosen by op (token is CAS's and
+// is ignored by the others), and it also returns the CAS token of the
+// item it stored: the token GetCAS returns for the key until the key is
+// written again. A caller that chains compare-and-sets, or a server that
+// answers a store with the new item's token (memcached's binary protocol
+// and its meta "ms ... c"), needs it from the write itself: a GetCAS
+// after the write may already see a later writer's item and would hand
+// out that item's token as if it were the caller's, letting the caller's
+// next CAS overwrite a value it never saw.
+func (c *Cache) Store(op StoreOp, key, val []byte, ttl time.Duration, token uint64) (uint64, error) {
+	if op > StoreCAS {
+		return 0, fmt.Errorf("%w: store op %d", ErrInvalid, op)
+	}
+	return c.store(key, val, ttl, storeMode(op), token)
+}
+
+// store writes key → val under mode and returns the new item's CAS token.
+// If the key's bucket pair is full and the table may grow, it grows it
+// (holding no lock) and starts over; after a growth that did not happen,
+// it evicts or fails as without growth, so it never loops.
+func (c *Cache) store(key, val []byte, ttlD time.Duration, mode storeMode, token uint64) (uint64, error) {
 	mayGrow := true
 	for {
-		seen, err := c.storeOnce(key, val, ttlD, mode, token, mayGrow)
+		stored, full, err := c.storeOnce(key, val, ttlD, mode, token, mayGrow)
 		if err != errNeedGrow {
-			return err
+			return stored, err
 		}
-		mayGrow = c.grow(seen)
+		mayGrow = c.grow(full)
 	}
 }
 
@@ -147,34 +179,37 @@ var earlyWriteTableBytes uint64 = 8 << 20
 // writeItem writes key → val, or the number num if numeric, into dst,
 // stamped with the next write stamp of the key's stripe mu (held). The
 // early order's; the other order writes the same inline.
-func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) {
+func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) (stamp uint32) {
 	mu.stamp++
+	stamp = mu.stamp & item.StampMask
 	if numeric {
-		item.WriteNumeric(dst, key, num, 0, mu.stamp&item.StampMask)
+		item.WriteNumeric(dst, key, num, 0, stamp)
 	} else {
-		item.Write(dst, key, val, mu.stamp&item.StampMask)
+		item.Write(dst, key, val, stamp)
 	}
+	return stamp
 }
 
-// storeOnce is one attempt of store, under the key's stripe. With mayGrow,
-// a full bucket pair returns errNeedGrow and the table it was full in.
-func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, token uint64, mayGrow bool) (*hashtable.Table, error) {
+// storeOnce is one attempt of store, under the key's stripe; it returns
+// the stored item's CAS token. With mayGrow, a full bucket pair returns
+// errNeedGrow and the table it was full in.
+func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, token uint64, mayGrow bool) (stored uint64, full *hashtable.Table, err error) {
 	if err := checkKey(key); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	num, numeric := item.ParseCanonical(val)
 	size := item.Size(len(key), len(val), numeric)
 	if size > c.segSize {
-		return nil, fmt.Errorf("%w: %d bytes with header, segment is %d", ErrItemTooLarge, size, c.segSize)
+		return 0, nil, fmt.Errorf("%w: %d bytes with header, segment is %d", ErrItemTooLarge, size, c.segSize)
 	}
 	ms, err := ttlMillis(ttlD)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	var k keyed
 	mu, err := c.lockKey(&k, key)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer mu.Unlock()
 	k.mayGrow = mayGrow
@@ -199,17 +234,18 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	tokenChecked := mode != modeCAS
 	for {
 		var (
-			id  int32
-			off int
-			gen uint32
-			dst []byte
+			id    int32
+			off   int
+			gen   uint32
+			dst   []byte
+			stamp uint32
 		)
 		if early {
 			if id, off, gen, err = c.reserve(bucket, segment.PoolMain, lane, size); err != nil {
-				return nil, err
+				return 0, nil, err
 			}
 			dst = c.segBytes(id)[off : off+size]
-			writeItem(dst, key, val, num, numeric, mu)
+			stamp = writeItem(dst, key, val, num, numeric, mu)
 		}
 		var f found
 		had, live := c.findLive(&k, &f)
@@ -220,11 +256,11 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		switch mode {
 		case modeAdd:
 			if live {
-				return nil, ErrExists
+				return 0, nil, ErrExists
 			}
 		case modeReplace, modeCAS:
 			if !live {
-				return nil, ErrNotFound
+				return 0, nil, ErrNotFound
 			}
 			if !tokenChecked {
 				cur, ok := c.tokenOf(&k, &f)
@@ -239,7 +275,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 					continue
 				}
 				if cur != token {
-					return nil, ErrExists
+					return 0, nil, ErrExists
 				}
 				tokenChecked = true
 			}
@@ -252,9 +288,9 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			// Written out rather than through writeItem, which is too large
 			// to inline: this is every S3-FIFO set's path.
 			mu.stamp++
-			stamp := mu.stamp & item.StampMask
+			stamp = mu.stamp & item.StampMask
 			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
-				return nil, err
+				return 0, nil, err
 			}
 			dst = c.segBytes(id)[off : off+size]
 			if numeric {
@@ -278,7 +314,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if res = c.replaceInPinned(&f, loc); res == published {
 				hdr.UnpinCounting(-1, -f.ih.SizeOf())
 				c.stats.Add(statSets, 1)
-				return nil, nil
+				return writtenToken(k.h, stamp), nil, nil
 			}
 		} else {
 			res, waitP, waitS = c.publish(&k, had, &f, loc)
@@ -286,7 +322,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if res == published {
 			hdr.Unpin()
 			c.stats.Add(statSets, 1)
-			return nil, nil
+			return writtenToken(k.h, stamp), nil, nil
 		}
 		// Give the reservation up (its bytes stay dead, uncounted).
 		// Publishing may need a drain to finish first while we pin the
@@ -297,10 +333,10 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		hdr.UnpinCounting(-1, -size)
 		c.noteUnlinked(id, hdr)
 		if res == needGrow {
-			return k.Table(), errNeedGrow
+			return 0, k.Table(), errNeedGrow
 		}
 		if res == bucketsFull {
-			return nil, fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
+			return 0, nil, fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
 		}
 		if waitP != nil {
 			waitSlot(waitP, waitS)
@@ -604,11 +640,26 @@ func (c *Cache) Delete(key []byte) error {
 // result. The value must be a canonical unsigned decimal (ErrNotNumeric
 // otherwise, leaving it unchanged). The item's expiry is unchanged.
 func (c *Cache) Incr(key []byte, delta uint64) (uint64, error) {
-	return c.updateNumber(key, func(n uint64) uint64 { return n + delta })
+	n, _, err := c.IncrCAS(key, delta)
+	return n, err
 }
 
 // Decr subtracts delta from key's number, stopping at 0.
 func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
+	n, _, err := c.DecrCAS(key, delta)
+	return n, err
+}
+
+// IncrCAS is Incr that also returns the item's CAS token after the
+// change, taken in the same step (see Store for why a GetCAS afterwards
+// would not do).
+func (c *Cache) IncrCAS(key []byte, delta uint64) (n, token uint64, err error) {
+	return c.updateNumber(key, func(n uint64) uint64 { return n + delta })
+}
+
+// DecrCAS is Decr that also returns the item's CAS token after the
+// change, as IncrCAS does.
+func (c *Cache) DecrCAS(key []byte, delta uint64) (n, token uint64, err error) {
 	return c.updateNumber(key, func(n uint64) uint64 {
 		if delta >= n {
 			return 0
@@ -621,20 +672,21 @@ func (c *Cache) Decr(key []byte, delta uint64) (uint64, error) {
 // with the segment pinned so no drain copies it mid-update (the published engine tore
 // or lost increments there)
 // and the key's stripe held so no other writer interleaves (lost increments).
-func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error) {
+// It returns the new number and the item's new CAS token.
+func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, uint64, error) {
 	if err := checkKey(key); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var k keyed
 	mu, err := c.lockKey(&k, key)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer mu.Unlock()
 	for {
 		var f found
 		if _, live := c.findLive(&k, &f); !live {
-			return 0, ErrNotFound
+			return 0, 0, ErrNotFound
 		}
 		_, g6, _ := hashtable.Where(f.s)
 		if !f.hdr.Pin(pinnable, g6) {
@@ -647,13 +699,13 @@ func (c *Cache) updateNumber(key []byte, op func(uint64) uint64) (uint64, error)
 		}
 		if !f.numeric() {
 			f.hdr.Unpin()
-			return 0, ErrNotNumeric
+			return 0, 0, ErrNotNumeric
 		}
 		w := item.Numeric(f.data, f.ih.Klen)
 		_, n, _ := item.ReadNumeric(w)
 		n = op(n)
-		item.UpdateNumeric(w, n)
+		version := item.UpdateNumeric(w, n)
 		f.hdr.Unpin()
-		return n, nil
+		return n, casToken(k.h, &f, version), nil
 	}
 }
