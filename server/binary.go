@@ -261,8 +261,7 @@ func (c *conn) binStore(r *binReq, op binproto.Opcode, extras, value []byte) {
 		return
 	}
 	if !r.quiet {
-		_, token, _ := c.lookup(r.key)
-		c.binRespond(r, binproto.StatusOK, token, nil, nil, nil)
+		c.binRespond(r, binproto.StatusOK, c.written, nil, nil, nil)
 	}
 }
 
@@ -309,8 +308,7 @@ func (c *conn) binArith(r *binReq, incr bool, extras []byte) {
 	switch res {
 	case "":
 		if !r.quiet {
-			_, token, _ := c.lookup(r.key)
-			c.binRespond(r, binproto.StatusOK, token, nil, nil, binary.BigEndian.AppendUint64(nil, n))
+			c.binRespond(r, binproto.StatusOK, c.written, nil, nil, binary.BigEndian.AppendUint64(nil, n))
 		}
 	case notFound:
 		c.binError(r, binproto.StatusNotFound)

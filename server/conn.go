@@ -68,15 +68,21 @@ type conn struct {
 	quit    bool    // close once pending is sent
 	scanned int     // bytes of the buffered partial line a loop searched for its end
 
-	line    []byte   // a request line longer than the read buffer
-	keys    [][]byte // key scratch of Parse
-	key     []byte   // a copy of the key of a storage command
-	bkey    []byte   // a meta command's key decoded from base64
-	block   []byte   // data blocks that do not fit in r
-	val     []byte   // values read one by one
-	rmw     []byte   // read-modify-write: the old value, then the new one
-	num     []byte   // formatting
-	slab    []byte   // batch lookup buffers
+	line  []byte   // a request line longer than the read buffer
+	keys  [][]byte // key scratch of Parse
+	key   []byte   // a copy of the key of a storage command
+	bkey  []byte   // a meta command's key decoded from base64
+	block []byte   // data blocks that do not fit in r
+	val   []byte   // values read one by one
+	rmw   []byte   // read-modify-write: the old value, then the new one
+	num   []byte   // formatting
+	// written is the CAS token of the item this connection's last
+	// successful write stored, from the engine's write itself (0 when it
+	// stored nothing to read back: a past exptime). A token read back
+	// after the write could be a later writer's, and a client that then
+	// sent a cas with it would overwrite a value it never saw.
+	written uint64
+	slab    []byte // batch lookup buffers
 	bufs    [][]byte
 	lens    []int
 	errs    []error

@@ -342,7 +342,7 @@ func (c *conn) metaSet(req *proto.Request) bool {
 	switch res {
 	case stored:
 		if _, ok := m.has('c'); ok {
-			_, it.token, _ = c.lookup(key) // 0 if gone already (a past TTL)
+			it.token = c.written // 0 if gone already (a past TTL)
 			it.found = true
 		}
 		if !m.quiet {
@@ -458,11 +458,13 @@ func (c *conn) metaArith(req *proto.Request) {
 		_, wantTTL := m.has('t')
 		if wantCAS || wantTTL {
 			var v []byte
-			v, it.token, it.found = c.lookup(key)
+			v, _, it.found = c.lookup(key)
 			it.meta, _ = envelope.Decode(v)
 			// Gone already (created with a past TTL, or removed since):
-			// c0 and t0 rather than no answer to flags the client asked for.
+			// t0 rather than no answer to flags the client asked for, and
+			// c the token of what was stored (0 for a past TTL).
 			it.found, it.gone = true, !it.found
+			it.token = c.written
 		}
 		it.data = strconv.AppendUint(nil, n, 10)
 		// As memcached's: q hides a change of an existing counter, its

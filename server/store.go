@@ -71,6 +71,7 @@ func (c *conn) remaining(deadline uint32) (ttl time.Duration, expired bool) {
 // what it stores counts in total_items (touches and in-place arithmetic do
 // not, as in memcached).
 func (c *conn) store(req *proto.Request, key, data []byte) string {
+	c.written = 0
 	res := c.storeCommand(req, key, data)
 	if res == stored {
 		c.n.totalItems.Add(1)
@@ -92,17 +93,18 @@ func (c *conn) storeCommand(req *proto.Request, key, data []byte) string {
 	if expired {
 		return c.storeExpired(req, key, v)
 	}
-	cache := c.s.cache
-	var err error
+	op := core.StoreSet
 	switch req.Op {
-	case proto.OpSet:
-		err = cache.Set(key, v, ttl)
 	case proto.OpAdd:
-		err = cache.Add(key, v, ttl)
+		op = core.StoreAdd
 	case proto.OpReplace:
-		err = cache.Replace(key, v, ttl)
+		op = core.StoreReplace
 	case proto.OpCAS:
-		err = cache.CAS(key, v, ttl, req.CAS)
+		op = core.StoreCAS
+	}
+	var err error
+	c.written, err = c.s.cache.Store(op, key, v, ttl, req.CAS)
+	if op == core.StoreCAS {
 		c.countCAS(err)
 	}
 	switch {
@@ -206,9 +208,10 @@ func (c *conn) rewrite(key []byte, want uint64, ifEmpty string, edit func(m enve
 		if reply != "" {
 			return reply
 		}
-		err := c.s.cache.CAS(key, c.rmw, ttl, token)
+		written, err := c.s.cache.Store(core.StoreCAS, key, c.rmw, ttl, token)
 		switch {
 		case err == nil:
+			c.written = written
 			return ""
 		case errors.Is(err, core.ErrExists):
 			c.n.casRetries.Add(1)
@@ -279,9 +282,10 @@ func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 	if reply != "" {
 		return nil, 0, false
 	}
-	// The engine's CAS does not return the new token: read the item again
-	// (a writer in between makes this the newer value, which is fine).
-	return c.lookup(key)
+	// The value and token of the item the touch stored, not a read after
+	// it (see conn.written).
+	c.val = append(c.val[:0], c.rmw...)
+	return c.val, c.written, true
 }
 
 // addDelta runs incr/decr (want: the client's CAS token, 0 for none): the
@@ -292,12 +296,13 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint6
 	var n uint64
 	// A client's CAS token needs the compare-and-set loop; without one,
 	// the engine's in-place update serves raw numbers.
+	c.written = 0
 	if want == 0 {
 		var err error
 		if incr {
-			n, err = c.s.cache.Incr(key, delta)
+			n, c.written, err = c.s.cache.IncrCAS(key, delta)
 		} else {
-			n, err = c.s.cache.Decr(key, delta)
+			n, c.written, err = c.s.cache.DecrCAS(key, delta)
 		}
 		switch {
 		case err == nil:
