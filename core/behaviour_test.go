@@ -937,3 +937,53 @@ func TestWriteReturnsItsToken(t *testing.T) {
 		}
 	}
 }
+
+// DeleteCAS removes the key only with its current token: ErrExists (and
+// the item kept) with a token from before the last write, plain or
+// numeric, ErrNotFound for an absent key.
+func TestDeleteCAS(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10, Eviction: core.PolicyNone})
+	k := []byte("k")
+	type result struct {
+		Err  string
+		Kept bool
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func() uint64 // writes k and returns the token to delete with
+		want  result
+	}{
+		{"absent", func() uint64 { return 1 }, result{"NotFound", false}},
+		{"current token", func() uint64 {
+			tok, _ := c.Store(core.StoreSet, k, []byte("v"), 0, 0)
+			return tok
+		}, result{"ok", false}},
+		{"token before a set", func() uint64 {
+			tok, _ := c.Store(core.StoreSet, k, []byte("v"), 0, 0)
+			mustSet(t, c, "k", "w", 0)
+			return tok
+		}, result{"Exists", true}},
+		{"numeric, current token", func() uint64 {
+			mustSet(t, c, "k", "5", 0)
+			_, tok, _ := c.IncrCAS(k, 1)
+			return tok
+		}, result{"ok", false}},
+		{"numeric, token before an incr", func() uint64 {
+			tok, _ := c.Store(core.StoreSet, k, []byte("5"), 0, 0)
+			c.Incr(k, 1)
+			return tok
+		}, result{"Exists", true}},
+	} {
+		c.Delete(k)
+		before := c.Stats().Deletes
+		tok := tc.setup()
+		err := c.DeleteCAS(k, tok)
+		_, kept := get(c, "k")
+		if diff := cmp.Diff(tc.want, result{errName(err), kept}); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.name, diff)
+		}
+		if n := c.Stats().Deletes - before; (err == nil) != (n == 1) || n > 1 {
+			t.Errorf("%s: %d deletes counted for %v", tc.name, n, err)
+		}
+	}
+}

@@ -959,3 +959,95 @@ func TestStatsCountEveryLookupUnderConcurrency(t *testing.T) {
 		t.Errorf("Stats hits, misses, gets (-want +got):\n%s", d)
 	}
 }
+
+// DeleteCAS racing a writer removes only the item whose token it read: a
+// writer that reads its key back after its set finds its own value until
+// it finds the key gone, and then a DeleteCAS read that very value; it
+// never loses a value no deleter saw, and never sees another one. A token is
+// consumed at most once, and the delete counter balances.
+func TestConcurrentDeleteCASvsSet(t *testing.T) {
+	defer watchdog(t, time.Minute, "delete-cas vs set")()
+	c := openT(t, core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20})
+	k := []byte("k")
+	nDel := workers()
+	iters := scale(40000, 4)
+	deleted := make([][]string, nDel) // the values each deleter removed
+	tokens := make([][]uint64, nDel)
+	var missed []string // the setter's values it saw deleted
+	f := &failer{t: t}
+	var wg sync.WaitGroup
+	var setting atomic.Bool // the deleters run as long as the setter
+	setting.Store(true)
+	wg.Go(func() {
+		defer setting.Store(false)
+		for i := 0; i < iters; i++ {
+			v := fmt.Sprintf("set-%d", i)
+			if err := c.Set(k, []byte(v), 0); err != nil {
+				f.errorf("Set: %v", err)
+				return
+			}
+			// A few reads, so that the deleters have time to take a
+			// token and use it before the next set; each must show v
+			// until one finds it deleted.
+			for range 8 {
+				got, found := c.Get(nil, k)
+				if !found {
+					missed = append(missed, v)
+					break
+				}
+				if string(got) != v {
+					f.errorf("read %q after setting %q, and only deleters run beside", got, v)
+					return
+				}
+			}
+		}
+	})
+	for g := 0; g < nDel; g++ {
+		wg.Go(func() {
+			for setting.Load() {
+				v, tok, found := c.GetCAS(nil, k)
+				if !found {
+					continue
+				}
+				switch err := c.DeleteCAS(k, tok); {
+				case err == nil:
+					deleted[g] = append(deleted[g], string(v))
+					tokens[g] = append(tokens[g], tok)
+				case !errors.Is(err, core.ErrExists) && !errors.Is(err, core.ErrNotFound):
+					f.errorf("DeleteCAS: %v, want nil, ErrExists or ErrNotFound", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if f.failed() {
+		return
+	}
+	removed := map[string]bool{}
+	consumed := map[uint64]bool{}
+	for g := range deleted {
+		for i, v := range deleted[g] {
+			if removed[v] {
+				t.Fatalf("%q was removed twice", v)
+			}
+			removed[v] = true
+			if consumed[tokens[g][i]] {
+				t.Fatalf("token %d consumed twice", tokens[g][i])
+			}
+			consumed[tokens[g][i]] = true
+		}
+	}
+	for _, v := range missed {
+		if !removed[v] {
+			t.Fatalf("%q vanished after it was set, but no DeleteCAS read it (a delete with an older token removed it)", v)
+		}
+	}
+	if len(removed) == 0 {
+		t.Fatalf("no DeleteCAS ever succeeded: the race was not run")
+	}
+	if s := c.Stats(); s.Deletes != uint64(len(removed)) {
+		t.Errorf("Stats Deletes %d, want %d (the acknowledged DeleteCAS)", s.Deletes, len(removed))
+	}
+	t.Logf("%d DeleteCAS acknowledged; the setter saw %d of its %d values deleted", len(removed), len(missed), iters)
+}

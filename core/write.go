@@ -610,6 +610,19 @@ func (c *Cache) hashOfEntry(s uint64) (h uint64, ok bool) {
 
 // Delete removes key; ErrNotFound if it is absent or expired.
 func (c *Cache) Delete(key []byte) error {
+	return c.delete(key, false, 0)
+}
+
+// DeleteCAS removes key only if its item's CAS token is still token:
+// ErrNotFound if key is absent, ErrExists if it changed since the token
+// was read. The check and the removal are one step, so a write that
+// comes after the read of the token is never removed by it.
+func (c *Cache) DeleteCAS(key []byte, token uint64) error {
+	return c.delete(key, true, token)
+}
+
+// delete is Delete, and DeleteCAS when checkToken.
+func (c *Cache) delete(key []byte, checkToken bool, token uint64) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -623,6 +636,18 @@ func (c *Cache) Delete(key []byte) error {
 		var f found
 		if _, live := c.findLive(&k, &f); !live {
 			return ErrNotFound
+		}
+		if checkToken {
+			// Holding the stripe, the item can only be relocated (same
+			// token) or dropped meanwhile, as in storeOnce.
+			cur, ok := c.tokenOf(&k, &f)
+			if !ok {
+				waitSlot(f.p, f.s) // a drain owns the numeric item's segment
+				continue
+			}
+			if cur != token {
+				return ErrExists
+			}
 		}
 		switch c.unlink(f.p, f.s, hashtable.Unlink()) {
 		case unlinked:
