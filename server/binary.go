@@ -269,7 +269,7 @@ func (c *conn) binStore(r *binReq, op binproto.Opcode, extras, value []byte) {
 func (c *conn) binDelete(r *binReq) {
 	res := stored
 	if r.h.CAS != 0 {
-		res, _ = c.casDelete(r.key, nil, r.h.CAS)
+		res, _ = c.casDelete(r.key, r.h.CAS)
 	} else if err := c.s.cache.Delete(r.key); errors.Is(err, core.ErrNotFound) {
 		res = notFound
 	} else if err != nil {

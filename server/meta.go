@@ -381,7 +381,7 @@ func (c *conn) metaDelete(req *proto.Request) {
 	res := stored
 	if t, ok := m.has('C'); ok {
 		token, _ := proto.ParseUint(t)
-		res, _ = c.casDelete(key, nil, token)
+		res, _ = c.casDelete(key, token)
 	} else if err := c.s.cache.Delete(key); errors.Is(err, core.ErrNotFound) {
 		res = notFound
 	} else if err != nil {

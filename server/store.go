@@ -91,7 +91,7 @@ func (c *conn) storeCommand(req *proto.Request, key, data []byte) string {
 		v = c.rmw
 	}
 	if expired {
-		return c.storeExpired(req, key, v)
+		return c.storeExpired(req, key)
 	}
 	op := core.StoreSet
 	switch req.Op {
@@ -135,7 +135,7 @@ func (c *conn) countCAS(err error) {
 // stores such an item and never returns it, so the visible effect is the
 // key's removal where the command would have replaced it, and the
 // command's usual reply.
-func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
+func (c *conn) storeExpired(req *proto.Request, key []byte) string {
 	cache := c.s.cache
 	switch req.Op {
 	case proto.OpSet:
@@ -157,22 +157,19 @@ func (c *conn) storeExpired(req *proto.Request, key, v []byte) string {
 		}
 		return stored
 	}
-	res, err := c.casDelete(key, v, req.CAS)
+	res, err := c.casDelete(key, req.CAS)
 	c.countCAS(err)
 	return res
 }
 
-// casDelete removes key if its CAS token is still token: the swap must be
-// conditional, so it stores v with the engine's shortest lifetime by CAS,
-// then drops the item. (A writer between the two steps loses its value;
-// the engine has no conditional delete.) err is the CAS's, for the callers
-// that count it as a cas (a cas with a past exptime; a delete with a token
-// counts as a delete).
-func (c *conn) casDelete(key, v []byte, token uint64) (string, error) {
-	err := c.s.cache.CAS(key, v, time.Millisecond, token)
+// casDelete removes key if its CAS token is still token (the engine's
+// DeleteCAS: a write after the token was read is never removed). err is
+// the engine's, for the callers that count it as a cas (a cas with a past
+// exptime; a delete with a token counts as a delete).
+func (c *conn) casDelete(key []byte, token uint64) (string, error) {
+	err := c.s.cache.DeleteCAS(key, token)
 	switch {
 	case err == nil:
-		c.s.cache.Delete(key)
 		return stored, nil
 	case errors.Is(err, core.ErrExists):
 		return exists, err
@@ -268,11 +265,23 @@ func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
 func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 	ttl, deadline, expired := c.lifetime(exptime)
 	if expired {
-		v, token, ok := c.lookup(key)
-		if ok && c.s.cache.Delete(key) != nil {
-			return nil, 0, false // someone else removed it first
+		// The item returned is the one removed: a write after the read
+		// is neither returned nor removed (the delete is by token).
+		for range maxCASRetries {
+			v, token, ok := c.lookup(key)
+			if !ok {
+				return nil, 0, false
+			}
+			switch err := c.s.cache.DeleteCAS(key, token); {
+			case err == nil:
+				return v, token, true
+			case errors.Is(err, core.ErrExists):
+				c.n.casRetries.Add(1)
+				continue
+			}
+			return nil, 0, false // removed by someone else first
 		}
-		return v, token, ok
+		return nil, 0, false
 	}
 	reply := c.rewrite(key, 0, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
 		m.Deadline = deadline

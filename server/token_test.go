@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/segcache/segcache/server/internal/binproto"
@@ -22,7 +23,7 @@ import (
 func TestReturnedTokenIsTheWritersOwn(t *testing.T) {
 	const conns = 2
 	rounds := 20000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		rounds = 2000
 	}
 	for _, tc := range []struct {
@@ -184,4 +185,195 @@ func readPacket(r *bufio.Reader) (pkt, uint64, error) {
 		Extras: string(body[:elen]), Key: string(body[elen : elen+klen]), Value: string(body[elen+klen:]),
 		HasCAS: cas != 0, Opaque: binary.BigEndian.Uint32(hb[12:]),
 	}, cas, nil
+}
+
+// TestConditionalDeleteRemovesOnlyWhatItRead races a writer of one key
+// against a connection that reads the key with its token and removes it
+// conditionally on that token: md with C, a binary delete with a CAS, a
+// cas with a past exptime, and mg with T-1 (a touch to the past returns
+// the item and removes it). The writer reads its key back after each set:
+// it must see its own value until the key is gone, and a value it saw go
+// must be one the other connection read and removed; a conditional delete
+// never removes a write that came after the read of its token.
+func TestConditionalDeleteRemovesOnlyWhatItRead(t *testing.T) {
+	rounds := 20000
+	if testing.Short() || raceEnabled {
+		rounds = 2000
+	}
+	for _, tc := range []struct {
+		name string
+		// remove reads k with its token and removes it with that token;
+		// it returns the value removed, "" when it removed nothing.
+		remove func(c *client) (string, error)
+	}{
+		{"md C", func(c *client) (string, error) {
+			return readThenRemove(c, func(tok uint64) string { return fmt.Sprintf("md k C%d\r\n", tok) }, "HD\r\n", "EX\r\n")
+		}},
+		{"cas with a past exptime", func(c *client) (string, error) {
+			return readThenRemove(c, func(tok uint64) string { return fmt.Sprintf("cas k 0 -1 1 %d\r\nx\r\n", tok) }, "STORED\r\n", "EXISTS\r\n")
+		}},
+		{"mg T-1", func(c *client) (string, error) {
+			if _, err := io.WriteString(c.nc, "mg k v T-1\r\n"); err != nil {
+				return "", err
+			}
+			l, err := c.r.ReadString('\n')
+			if err != nil || l == "EN\r\n" {
+				return "", err
+			}
+			var n int
+			if _, err := fmt.Sscanf(l, "VA %d\r\n", &n); err != nil {
+				return "", fmt.Errorf("mg reply %q", l)
+			}
+			b := make([]byte, n+2)
+			_, err = io.ReadFull(c.r, b)
+			return string(b[:n]), err
+		}},
+		{"binary delete with a CAS", func(c *client) (string, error) {
+			if _, err := c.nc.Write(pkt{Op: binproto.OpGet, Key: "k"}.bytes()); err != nil {
+				return "", err
+			}
+			p, tok, err := readPacket(c.r)
+			if err != nil || p.Status == binproto.StatusNotFound {
+				return "", err
+			}
+			if _, err := c.nc.Write(pkt{Op: binproto.OpDelete, Key: "k", CAS: tok}.bytes()); err != nil {
+				return "", err
+			}
+			d, _, err := readPacket(c.r)
+			switch {
+			case err != nil:
+				return "", err
+			case d.Status == binproto.StatusOK:
+				return p.Value, nil
+			case d.Status == binproto.StatusExists || d.Status == binproto.StatusNotFound:
+				return "", nil
+			}
+			return "", fmt.Errorf("delete: status %#x", d.Status)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, Config{})
+			writer, remover := ts.dial(), ts.dial()
+			var writing atomic.Bool
+			writing.Store(true)
+			var removed []string
+			var removeErr error
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for writing.Load() {
+					v, err := tc.remove(remover)
+					if err != nil {
+						removeErr = err
+						return
+					}
+					if v != "" {
+						removed = append(removed, v)
+					}
+				}
+			})
+			var missed []string
+			err := func() error {
+				defer writing.Store(false)
+				for i := range rounds {
+					v := fmt.Sprintf("v%d", i)
+					if _, err := fmt.Fprintf(writer.nc, "set k 0 0 %d\r\n%s\r\n", len(v), v); err != nil {
+						return err
+					}
+					if l, err := writer.r.ReadString('\n'); err != nil || l != "STORED\r\n" {
+						return fmt.Errorf("set: %q, %v", l, err)
+					}
+					for range 4 {
+						got, found, err := textGet(writer, "k")
+						if err != nil {
+							return err
+						}
+						if !found {
+							missed = append(missed, v)
+							break
+						}
+						if got != v {
+							return fmt.Errorf("read %q after setting %q", got, v)
+						}
+					}
+				}
+				return nil
+			}()
+			wg.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if removeErr != nil {
+				t.Fatal(removeErr)
+			}
+			seen := map[string]bool{}
+			for _, v := range removed {
+				if seen[v] {
+					t.Fatalf("%q was removed twice", v)
+				}
+				seen[v] = true
+			}
+			for _, v := range missed {
+				if !seen[v] {
+					t.Fatalf("%q vanished after it was set, but the remover never read it (%d removed, %d seen gone)", v, len(removed), len(missed))
+				}
+			}
+			if len(removed) == 0 {
+				t.Fatal("nothing was removed: the race was not run")
+			}
+		})
+	}
+}
+
+// readThenRemove reads k with mg and sends remove(token); ok and exists
+// are the replies for removed and for changed since.
+func readThenRemove(c *client, remove func(token uint64) string, ok, exists string) (string, error) {
+	if _, err := io.WriteString(c.nc, "mg k v c\r\n"); err != nil {
+		return "", err
+	}
+	l, err := c.r.Peek(2)
+	if err != nil {
+		return "", err
+	}
+	if string(l) == "EN" {
+		_, err := c.r.ReadString('\n')
+		return "", err
+	}
+	tok, v, err := readMetaValue(c.r)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.WriteString(c.nc, remove(tok)); err != nil {
+		return "", err
+	}
+	switch r, err := c.r.ReadString('\n'); {
+	case err != nil:
+		return "", err
+	case r == ok:
+		return v, nil
+	case r == exists, r == "NF\r\n", r == "NOT_FOUND\r\n":
+		return "", nil
+	default:
+		return "", fmt.Errorf("reply %q to %q", r, remove(tok))
+	}
+}
+
+// textGet reads k with get; it returns errors instead of failing the test.
+func textGet(c *client, k string) (string, bool, error) {
+	if _, err := io.WriteString(c.nc, "get "+k+"\r\n"); err != nil {
+		return "", false, err
+	}
+	l, err := c.r.ReadString('\n')
+	if err != nil || l == "END\r\n" {
+		return "", false, err
+	}
+	var key string
+	var flags, n int
+	if _, err := fmt.Sscanf(l, "VALUE %s %d %d\r\n", &key, &flags, &n); err != nil {
+		return "", false, fmt.Errorf("get reply %q", l)
+	}
+	b := make([]byte, n+7) // the value, \r\n, END\r\n
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return "", false, err
+	}
+	return string(b[:n]), true, nil
 }
