@@ -76,6 +76,10 @@ type conn struct {
 	val   []byte   // values read one by one
 	rmw   []byte   // read-modify-write: the old value, then the new one
 	num   []byte   // formatting
+	// flagBytes and flagList hold an ms line's flag tokens while its data
+	// block is read (see keepFlags).
+	flagBytes []byte
+	flagList  [][]byte
 	// written is the CAS token of the item this connection's last
 	// successful write stored, from the engine's write itself (0 when it
 	// stored nothing to read back: a past exptime). A token read back

@@ -72,6 +72,29 @@ type metaFlags struct {
 	quiet bool
 }
 
+// keepFlags copies m's tokens, which point into the connection's read
+// buffer, into the connection's own scratch: reading a data block that
+// had not all arrived refills that buffer over the request line, and the
+// reply is built from the tokens afterwards (k, O, b, c: an ms whose block
+// came in a later packet lost them, and with b stored its value under the
+// undecoded key).
+func (c *conn) keepFlags(m *metaFlags) {
+	n := 0
+	for _, t := range m.list {
+		n += len(t)
+	}
+	if cap(c.flagBytes) < n {
+		c.flagBytes = make([]byte, 0, n) // no append below may move it
+	}
+	b, list := c.flagBytes[:0], c.flagList[:0]
+	for _, t := range m.list {
+		b = append(b, t...)
+		list = append(list, b[len(b)-len(t):len(b):len(b)])
+	}
+	c.flagBytes, c.flagList = b, list
+	m.list = list
+}
+
 // has returns the token of flag f and whether it was given.
 func (m *metaFlags) has(f byte) ([]byte, bool) {
 	for _, t := range m.list {
@@ -321,6 +344,7 @@ func (c *conn) metaSet(req *proto.Request) bool {
 		}
 	}
 	// The block follows whatever the flags said; read it before replying.
+	c.keepFlags(&m)
 	data, handled, keep := c.readBlock(req)
 	if handled {
 		return keep

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMetaProtocol(t *testing.T) {
@@ -113,4 +114,32 @@ func TestMetaBase64Keys(t *testing.T) {
 		{"md !!!! b\r\nma !!!! b\r\n", "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n"}, // memcached's words
 		{"mg Zm9v h\r\n", "CLIENT_ERROR invalid flag\r\n"},
 	})
+}
+
+// An ms whose data block arrives after its line (a second packet) answers
+// with the flags of its line: reading the block refills the connection's
+// read buffer, where the line's flag tokens were, so they must be kept
+// apart first. (It answered "HD" with the k, O and c flags lost or
+// garbled when the block overwrote them.) Each I/O model.
+func TestMetaSetBlockInALaterPacket(t *testing.T) {
+	for _, loops := range []int{-1, 1} {
+		ts := startServer(t, Config{EventLoops: loops})
+		c := ts.dial()
+		value := strings.Repeat("v", 64) // longer than the line, so that it lands over it
+		c.send(fmt.Sprintf("ms a2V5 %d k O1234 c T0 F7 b\r\n", len(value)))
+		time.Sleep(20 * time.Millisecond) // the server reads the line alone
+		c.send(value + "\r\n")
+		got := c.line()
+		if want := regexp.MustCompile(`^HD ka2V5 b O1234 c[1-9]\d*\r\n$`); !want.MatchString(got) {
+			t.Errorf("event loops %d: ms with the block in a later packet replied %q, want %v", loops, got, want)
+		}
+		c.send("mg a2V5 b v f\r\n")
+		got = c.line()
+		if strings.HasPrefix(got, "VA ") {
+			got += c.line()
+		}
+		if want := "VA 64 f7\r\n" + value + "\r\n"; got != want {
+			t.Errorf("event loops %d: mg after it: %q, want %q (stored under the key it names in base64)", loops, got, want)
+		}
+	}
 }
