@@ -1,4 +1,7 @@
-# The Go engine: vet, race-enabled tests, and the Go demo.
+# The Go engine: vet, race-enabled tests, the linearizability checks of
+# tests/linearizability (a module of its own: it needs porcupine; without
+# the race detector, whose slowdown would mostly serialize the clients), and
+# the Go demo.
 ALL_TARGETS  += demo-go
 TEST_TARGETS += test-go
 BENCH_TARGETS += bench-go
@@ -14,6 +17,7 @@ test-go:
 	GOOS=darwin GOARCH=arm64 $(GO) build ./core/...
 	GOOS=windows GOARCH=amd64 $(GO) build ./core/...
 	$(GO) test -race -count=1 ./...
+	cd tests/linearizability && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # BenchmarkExpireOne sleeps 2 ms outside the timer in every iteration (a
 # segment must expire before each timed Expire), so the default -benchtime,

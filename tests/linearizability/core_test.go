@@ -1,0 +1,169 @@
+package linearizability
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/segcache/segcache/core"
+)
+
+// coreClient runs the model's operations on a core.Cache.
+type coreClient struct {
+	c   *core.Cache
+	buf []byte
+}
+
+func (cc *coreClient) Supports(op Op) bool { return op != Take }
+
+func (cc *coreClient) Run(in Input, token uint64) (Output, uint64) {
+	k := []byte(in.Key)
+	var tok uint64
+	var err error
+	switch in.Op {
+	case Set, Add, Replace, CAS:
+		op := map[Op]core.StoreOp{Set: core.StoreSet, Add: core.StoreAdd, Replace: core.StoreReplace, CAS: core.StoreCAS}[in.Op]
+		tok, err = cc.c.Store(op, k, []byte(in.Val), 0, token)
+	case Delete:
+		err = cc.c.Delete(k)
+	case DeleteCAS:
+		err = cc.c.DeleteCAS(k, token)
+	case Get:
+		v, t, found := cc.c.GetCAS(cc.buf[:0], k)
+		if !found {
+			return Output{Res: NotFound}, 0
+		}
+		cc.buf = v
+		return Output{Res: OK, Val: string(v)}, t
+	case Incr, Decr:
+		var n uint64
+		if in.Op == Incr {
+			n, tok, err = cc.c.IncrCAS(k, in.Delta)
+		} else {
+			n, tok, err = cc.c.DecrCAS(k, in.Delta)
+		}
+		if err == nil {
+			return Output{Res: OK, Val: strconv.FormatUint(n, 10)}, tok
+		}
+	}
+	return Output{Res: result(err)}, tok
+}
+
+func result(err error) string {
+	switch {
+	case err == nil:
+		return OK
+	case errors.Is(err, core.ErrExists):
+		return Exists
+	case errors.Is(err, core.ErrNotFound):
+		return NotFound
+	case errors.Is(err, core.ErrNotNumeric):
+		return NotNumeric
+	}
+	return err.Error()
+}
+
+// TestCoreIsLinearizable runs concurrent clients on a cache that holds
+// everything they write (every policy), and on caches too small for what a
+// filler goroutine writes beside them, so that eviction, S3-FIFO's
+// promotions and merge's copies move and drop the clients' keys under
+// them (the lossy model).
+func TestCoreIsLinearizable(t *testing.T) {
+	rounds := 6
+	if testing.Short() {
+		rounds = 2
+	}
+	for _, tc := range []struct {
+		name   string
+		opts   core.Options
+		filler bool
+	}{
+		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false},
+		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false},
+		{"s3fifo, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyS3FIFO}, true},
+		{"merge, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyMerge}, true},
+		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true},
+		{"random, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyRandom}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range rounds {
+				c, err := core.Open(tc.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stop, filled := fill(t, c, tc.filler)
+				w := Workload{Clients: 4, Ops: 4000, Plain: 1, Counters: 1, Seed: uint64(round)}
+				history := Record(w, func(int) Client { return &coreClient{c: c} })
+				close(stop)
+				<-filled
+				evicted := c.Stats().EvictedItems
+				c.Close()
+				check(t, tc.filler, history, fmt.Sprintf("%s-%d", tc.name, round))
+				if tc.filler && evicted == 0 {
+					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
+				}
+			}
+		})
+	}
+}
+
+// check fails the test unless history is linearizable; it writes a
+// visualization of a failing history to the test's output directory.
+func check(t *testing.T, lossy bool, history []porcupine.Operation, name string) {
+	t.Helper()
+	model := Model(lossy)
+	res, info := porcupine.CheckOperationsVerbose(model, history, time.Minute)
+	switch res {
+	case porcupine.Ok:
+		return
+	case porcupine.Unknown:
+		t.Errorf("%s: the checker timed out on %d operations", name, len(history))
+		return
+	}
+	dir := os.Getenv("LINEARIZABILITY_OUT")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	file := filepath.Join(dir, "history-"+filepath.Base(fmt.Sprintf("%x", name))+".html")
+	if err := porcupine.VisualizePath(model, info, file); err != nil {
+		t.Logf("visualizing: %v", err)
+	}
+	t.Errorf("%s: %d operations are not linearizable (visualization: %s; set LINEARIZABILITY_OUT to keep it)", name, len(history), file)
+}
+
+// fill starts a goroutine that writes keys of its own into cache until
+// stop is closed (filled is closed when it has returned), and returns
+// once the cache is full: it has evicted a live item. Without on, it
+// writes nothing.
+func fill(t *testing.T, cache *core.Cache, on bool) (stop, filled chan struct{}) {
+	t.Helper()
+	stop, filled = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(filled)
+		if !on {
+			return
+		}
+		val := make([]byte, 200)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cache.Set([]byte(fmt.Sprintf("filler-%d", i)), val, 0)
+		}
+	}()
+	for start := time.Now(); on && cache.Stats().EvictedItems == 0; {
+		if time.Since(start) > 10*time.Second {
+			close(stop)
+			t.Fatal("the filler did not fill the cache in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return stop, filled
+}

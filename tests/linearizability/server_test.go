@@ -1,0 +1,279 @@
+package linearizability
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segcache/segcache/core"
+	"github.com/segcache/segcache/server"
+)
+
+// textClient runs the model's operations on segcached over one connection,
+// choosing at random between the classic text commands and the meta
+// commands that do the same (and that return tokens where the classic
+// ones do not).
+type textClient struct {
+	nc  net.Conn
+	r   *bufio.Reader
+	rng *rand.Rand
+	err error // the first protocol error; the test fails on it
+}
+
+func (tc *textClient) Supports(Op) bool { return true }
+
+func (tc *textClient) Run(in Input, token uint64) (Output, uint64) {
+	meta := tc.rng.IntN(2) == 0
+	k, v := in.Key, in.Val
+	switch in.Op {
+	case Set, Add, Replace:
+		if meta {
+			mode := map[Op]string{Set: "S", Add: "E", Replace: "R"}[in.Op]
+			return tc.ms(fmt.Sprintf("ms %s %d c M%s\r\n%s\r\n", k, len(v), mode, v), in.Op)
+		}
+		verb := map[Op]string{Set: "set", Add: "add", Replace: "replace"}[in.Op]
+		return tc.stored(fmt.Sprintf("%s %s 0 0 %d\r\n%s\r\n", verb, k, len(v), v), in.Op), 0
+	case CAS:
+		if meta {
+			return tc.ms(fmt.Sprintf("ms %s %d c C%d\r\n%s\r\n", k, len(v), token, v), CAS)
+		}
+		return tc.stored(fmt.Sprintf("cas %s 0 0 %d %d\r\n%s\r\n", k, len(v), token, v), CAS), 0
+	case Delete:
+		if meta {
+			return tc.oneLine("md "+k+"\r\n", map[string]string{"HD": OK, "NF": NotFound}), 0
+		}
+		return tc.oneLine("delete "+k+"\r\n", map[string]string{"DELETED": OK, "NOT_FOUND": NotFound}), 0
+	case DeleteCAS:
+		if meta {
+			return tc.oneLine(fmt.Sprintf("md %s C%d\r\n", k, token), map[string]string{"HD": OK, "EX": Exists, "NF": NotFound}), 0
+		}
+		// A cas with a past exptime removes the item if the token holds.
+		return tc.oneLine(fmt.Sprintf("cas %s 0 -1 1 %d\r\nx\r\n", k, token), map[string]string{"STORED": OK, "EXISTS": Exists, "NOT_FOUND": NotFound}), 0
+	case Get, Take:
+		if meta || in.Op == Take {
+			cmd := "mg " + k + " v c\r\n"
+			if in.Op == Take {
+				cmd = "mg " + k + " v c T-1\r\n"
+			}
+			return tc.mg(cmd)
+		}
+		return tc.gets(k)
+	case Incr, Decr:
+		if meta {
+			return tc.ma(fmt.Sprintf("ma %s D%d M%s v c\r\n", k, in.Delta, map[Op]string{Incr: "I", Decr: "D"}[in.Op]))
+		}
+		verb := map[Op]string{Incr: "incr", Decr: "decr"}[in.Op]
+		l := tc.call(fmt.Sprintf("%s %s %d\r\n", verb, k, in.Delta))
+		switch {
+		case l == "NOT_FOUND":
+			return Output{Res: NotFound}, 0
+		case strings.HasPrefix(l, "CLIENT_ERROR cannot increment or decrement non-numeric value"):
+			return Output{Res: NotNumeric}, 0
+		}
+		if _, err := strconv.ParseUint(l, 10, 64); err != nil {
+			return tc.fail("%s: %q", verb, l), 0
+		}
+		return Output{Res: OK, Val: l}, 0
+	}
+	return tc.fail("op %v", in.Op), 0
+}
+
+// call sends cmd and reads one reply line.
+func (tc *textClient) call(cmd string) string {
+	if tc.err != nil {
+		return ""
+	}
+	tc.nc.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(tc.nc, cmd); err != nil {
+		tc.err = err
+		return ""
+	}
+	l, err := tc.r.ReadString('\n')
+	if err != nil {
+		tc.err = err
+	}
+	return strings.TrimSuffix(l, "\r\n")
+}
+
+func (tc *textClient) fail(format string, args ...any) Output {
+	if tc.err == nil {
+		tc.err = fmt.Errorf(format, args...)
+	}
+	return Output{Res: "protocol error"}
+}
+
+// oneLine runs a command answered by one word, mapped to a result.
+func (tc *textClient) oneLine(cmd string, words map[string]string) Output {
+	l := tc.call(cmd)
+	if res, ok := words[l]; ok {
+		return Output{Res: res}
+	}
+	return tc.fail("%q: %q", cmd, l)
+}
+
+// stored runs a classic storage command.
+func (tc *textClient) stored(cmd string, op Op) Output {
+	notStored := NotFound // replace: the key is absent
+	if op == Add {
+		notStored = Exists
+	}
+	return tc.oneLine(cmd, map[string]string{"STORED": OK, "NOT_STORED": notStored, "EXISTS": Exists, "NOT_FOUND": NotFound})
+}
+
+// ms runs a meta set with c: HD c<token>, or NS, EX, NF.
+func (tc *textClient) ms(cmd string, op Op) (Output, uint64) {
+	l := tc.call(cmd)
+	var tok uint64
+	if _, err := fmt.Sscanf(l, "HD c%d", &tok); err == nil {
+		return Output{Res: OK}, tok
+	}
+	// A failure reports c0, as memcached's does.
+	switch l = strings.TrimSuffix(l, " c0"); {
+	case l == "NS" && op == Add:
+		return Output{Res: Exists}, 0
+	case l == "NS" && op == Replace:
+		return Output{Res: NotFound}, 0
+	case l == "EX":
+		return Output{Res: Exists}, 0
+	case l == "NF":
+		return Output{Res: NotFound}, 0
+	}
+	return tc.fail("%q: %q", cmd, l), 0
+}
+
+// mg runs a meta get with v c: VA <n> c<token> and the value, or EN.
+func (tc *textClient) mg(cmd string) (Output, uint64) {
+	l := tc.call(cmd)
+	if l == "EN" {
+		return Output{Res: NotFound}, 0
+	}
+	var n int
+	var tok uint64
+	if _, err := fmt.Sscanf(l, "VA %d c%d", &n, &tok); err != nil {
+		return tc.fail("%q: %q", cmd, l), 0
+	}
+	return Output{Res: OK, Val: tc.block(n)}, tok
+}
+
+// ma runs a meta arithmetic with v c.
+func (tc *textClient) ma(cmd string) (Output, uint64) {
+	l := tc.call(cmd)
+	switch l {
+	case "NF":
+		return Output{Res: NotFound}, 0
+	case "CLIENT_ERROR cannot increment or decrement non-numeric value":
+		return Output{Res: NotNumeric}, 0
+	}
+	var n int
+	var tok uint64
+	if _, err := fmt.Sscanf(l, "VA %d c%d", &n, &tok); err != nil {
+		return tc.fail("%q: %q", cmd, l), 0
+	}
+	return Output{Res: OK, Val: tc.block(n)}, tok
+}
+
+// gets runs gets: VALUE <key> <flags> <n> <token>, the value, END; or END.
+func (tc *textClient) gets(k string) (Output, uint64) {
+	l := tc.call("gets " + k + "\r\n")
+	if l == "END" {
+		return Output{Res: NotFound}, 0
+	}
+	var key string
+	var flags, n int
+	var tok uint64
+	if _, err := fmt.Sscanf(l, "VALUE %s %d %d %d", &key, &flags, &n, &tok); err != nil || key != k {
+		return tc.fail("gets %s: %q", k, l), 0
+	}
+	v := tc.block(n)
+	if end, _ := tc.r.ReadString('\n'); end != "END\r\n" {
+		return tc.fail("gets %s: %q after the value", k, end), 0
+	}
+	return Output{Res: OK, Val: v}, tok
+}
+
+// block reads a data block of n bytes and its \r\n.
+func (tc *textClient) block(n int) string {
+	b := make([]byte, n+2)
+	if _, err := io.ReadFull(tc.r, b); err != nil && tc.err == nil {
+		tc.err = err
+	}
+	return string(b[:n])
+}
+
+// TestServerIsLinearizable runs the model's clients against segcached
+// over TCP (text and meta commands), served by goroutines and by an event
+// loop, with a cache that holds everything and with one too small for
+// what a filler writes beside the clients.
+func TestServerIsLinearizable(t *testing.T) {
+	rounds := 4
+	if testing.Short() {
+		rounds = 1
+	}
+	big := core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20}
+	small := core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10}
+	for _, tc := range []struct {
+		name   string
+		opts   core.Options
+		loops  int
+		filler bool
+	}{
+		{"goroutines", big, -1, false},
+		{"two event loops", big, 2, false},
+		{"goroutines, evicting", small, -1, true},
+		{"two event loops, evicting", small, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range rounds {
+				cache, err := core.Open(tc.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := server.New(cache, server.Config{EventLoops: tc.loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				served := make(chan error, 1)
+				go func() { served <- srv.Serve(ln) }()
+				stop, filled := fill(t, cache, tc.filler)
+				var clients []*textClient
+				w := Workload{Clients: 4, Ops: 3000, Plain: 1, Counters: 1, Seed: uint64(round)}
+				history := Record(w, func(id int) Client {
+					nc, err := net.Dial("tcp", ln.Addr().String())
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := &textClient{nc: nc, r: bufio.NewReader(nc), rng: rand.New(rand.NewPCG(uint64(round), uint64(id)))}
+					clients = append(clients, c)
+					return c
+				})
+				close(stop)
+				<-filled
+				evicted := cache.Stats().EvictedItems
+				for _, c := range clients {
+					if c.err != nil {
+						t.Fatalf("round %d: %v", round, c.err)
+					}
+					c.nc.Close()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				srv.Shutdown(ctx)
+				cancel()
+				<-served
+				cache.Close()
+				check(t, tc.filler, history, fmt.Sprintf("%s-%d", tc.name, round))
+				if tc.filler && evicted == 0 {
+					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
+				}
+			}
+		})
+	}
+}
