@@ -3,6 +3,7 @@ package linearizability
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -209,7 +210,7 @@ func (tc *textClient) block(n int) string {
 }
 
 // TestServerIsLinearizable runs the model's clients against segcached
-// over TCP (text and meta commands), served by goroutines and by an event
+// over TCP (text and meta commands, and the binary protocol), served by goroutines and by an event
 // loop, with a cache that holds everything and with one too small for
 // what a filler writes beside the clients.
 func TestServerIsLinearizable(t *testing.T) {
@@ -244,25 +245,32 @@ func TestServerIsLinearizable(t *testing.T) {
 				served := make(chan error, 1)
 				go func() { served <- srv.Serve(ln) }()
 				stop, filled := fill(t, cache, tc.filler)
-				var clients []*textClient
+				var conns []net.Conn
+				var errs []*error
 				w := Workload{Clients: 4, Ops: 3000, Plain: 1, Counters: 1, Seed: uint64(round)}
 				history := Record(w, func(id int) Client {
 					nc, err := net.Dial("tcp", ln.Addr().String())
 					if err != nil {
 						t.Fatal(err)
 					}
+					conns = append(conns, nc)
+					if id%2 == 1 { // half the clients speak the binary protocol
+						c := &binClient{nc: nc, r: bufio.NewReader(nc)}
+						errs = append(errs, &c.err)
+						return c
+					}
 					c := &textClient{nc: nc, r: bufio.NewReader(nc), rng: rand.New(rand.NewPCG(uint64(round), uint64(id)))}
-					clients = append(clients, c)
+					errs = append(errs, &c.err)
 					return c
 				})
 				close(stop)
 				<-filled
 				evicted := cache.Stats().EvictedItems
-				for _, c := range clients {
-					if c.err != nil {
-						t.Fatalf("round %d: %v", round, c.err)
+				for i, nc := range conns {
+					if err := *errs[i]; err != nil {
+						t.Fatalf("round %d, client %d: %v", round, i, err)
 					}
-					c.nc.Close()
+					nc.Close()
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				srv.Shutdown(ctx)
@@ -276,4 +284,116 @@ func TestServerIsLinearizable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// binClient runs the model's operations on segcached over one connection
+// in the binary protocol.
+type binClient struct {
+	nc  net.Conn
+	r   *bufio.Reader
+	err error
+}
+
+func (bc *binClient) Supports(Op) bool { return true }
+
+// The binary protocol's opcodes and statuses this client uses.
+const (
+	binGet, binSet, binAdd, binReplace, binDelete, binIncr, binDecr, binGAT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x1d
+
+	binOK, binNotFound, binExists, binNonNumeric = 0, 1, 2, 6
+)
+
+func (bc *binClient) Run(in Input, token uint64) (Output, uint64) {
+	var extras []byte
+	var op byte
+	var cas uint64
+	value := ""
+	switch in.Op {
+	case Set, Add, Replace, CAS:
+		op = map[Op]byte{Set: binSet, Add: binAdd, Replace: binReplace, CAS: binSet}[in.Op]
+		extras = make([]byte, 8) // flags 0, exptime 0
+		value = in.Val
+		if in.Op == CAS {
+			cas = token
+		}
+	case Delete, DeleteCAS:
+		op = binDelete
+		if in.Op == DeleteCAS {
+			cas = token
+		}
+	case Get:
+		op = binGet
+	case Take:
+		// A gat to a time in the past returns the item and removes it:
+		// exptimes above 30 days are absolute, this one in January 1970.
+		op, extras = binGAT, binary.BigEndian.AppendUint32(nil, 30*24*3600+1)
+	case Incr, Decr:
+		op = map[Op]byte{Incr: binIncr, Decr: binDecr}[in.Op]
+		extras = binary.BigEndian.AppendUint64(nil, in.Delta)
+		extras = binary.BigEndian.AppendUint64(extras, 0)
+		extras = binary.BigEndian.AppendUint32(extras, 0xffffffff) // a missing key is not created
+	}
+	status, body, tok := bc.call(op, extras, in.Key, value, cas)
+	switch {
+	case bc.err != nil:
+		return Output{Res: "protocol error"}, 0
+	case status == binNotFound:
+		return Output{Res: NotFound}, 0
+	case status == binExists:
+		return Output{Res: Exists}, 0
+	case status == binNonNumeric:
+		return Output{Res: NotNumeric}, 0
+	case status != binOK:
+		bc.err = fmt.Errorf("%v %s: status %#x %q", in.Op, in.Key, status, body)
+		return Output{Res: "protocol error"}, 0
+	}
+	switch in.Op {
+	case Get, Take:
+		return Output{Res: OK, Val: body}, tok
+	case Incr, Decr:
+		if len(body) != 8 {
+			bc.err = fmt.Errorf("%v: body %q", in.Op, body)
+			return Output{Res: "protocol error"}, 0
+		}
+		return Output{Res: OK, Val: strconv.FormatUint(binary.BigEndian.Uint64([]byte(body)), 10)}, tok
+	case Delete, DeleteCAS:
+		return Output{Res: OK}, 0
+	}
+	return Output{Res: OK}, tok
+}
+
+// call sends one request and reads its response: the status, the value
+// (the body after extras and key) and the CAS.
+func (bc *binClient) call(op byte, extras []byte, key, value string, cas uint64) (uint16, string, uint64) {
+	if bc.err != nil {
+		return 0, "", 0
+	}
+	req := make([]byte, 24, 24+len(extras)+len(key)+len(value))
+	req[0], req[1] = 0x80, op
+	binary.BigEndian.PutUint16(req[2:], uint16(len(key)))
+	req[4] = byte(len(extras))
+	binary.BigEndian.PutUint32(req[8:], uint32(len(extras)+len(key)+len(value)))
+	binary.BigEndian.PutUint64(req[16:], cas)
+	req = append(append(append(req, extras...), key...), value...)
+	bc.nc.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := bc.nc.Write(req); err != nil {
+		bc.err = err
+		return 0, "", 0
+	}
+	h := make([]byte, 24)
+	if _, err := io.ReadFull(bc.r, h); err != nil {
+		bc.err = err
+		return 0, "", 0
+	}
+	if h[0] != 0x81 || h[1] != op {
+		bc.err = fmt.Errorf("response header %x to opcode %#x", h, op)
+		return 0, "", 0
+	}
+	body := make([]byte, binary.BigEndian.Uint32(h[8:]))
+	if _, err := io.ReadFull(bc.r, body); err != nil {
+		bc.err = err
+		return 0, "", 0
+	}
+	skip := int(h[4]) + int(binary.BigEndian.Uint16(h[2:]))
+	return binary.BigEndian.Uint16(h[6:]), string(body[skip:]), binary.BigEndian.Uint64(h[16:])
 }
