@@ -64,12 +64,12 @@ func (tc *textClient) Run(in Input, token uint64) (Output, uint64) {
 			if in.Op == Take {
 				cmd = "mg " + k + " v c T-1\r\n"
 			}
-			return tc.mg(cmd)
+			return tc.metaValue(cmd)
 		}
 		return tc.gets(k)
 	case Incr, Decr:
 		if meta {
-			return tc.ma(fmt.Sprintf("ma %s D%d M%s v c\r\n", k, in.Delta, map[Op]string{Incr: "I", Decr: "D"}[in.Op]))
+			return tc.metaValue(fmt.Sprintf("ma %s D%d M%s v c\r\n", k, in.Delta, map[Op]string{Incr: "I", Decr: "D"}[in.Op]))
 		}
 		verb := map[Op]string{Incr: "incr", Decr: "decr"}[in.Op]
 		l := tc.call(fmt.Sprintf("%s %s %d\r\n", verb, k, in.Delta))
@@ -150,25 +150,13 @@ func (tc *textClient) ms(cmd string, op Op) (Output, uint64) {
 	return tc.fail("%q: %q", cmd, l), 0
 }
 
-// mg runs a meta get with v c: VA <n> c<token> and the value, or EN.
-func (tc *textClient) mg(cmd string) (Output, uint64) {
-	l := tc.call(cmd)
-	if l == "EN" {
-		return Output{Res: NotFound}, 0
-	}
-	var n int
-	var tok uint64
-	if _, err := fmt.Sscanf(l, "VA %d c%d", &n, &tok); err != nil {
-		return tc.fail("%q: %q", cmd, l), 0
-	}
-	return Output{Res: OK, Val: tc.block(n)}, tok
-}
-
-// ma runs a meta arithmetic with v c.
-func (tc *textClient) ma(cmd string) (Output, uint64) {
+// metaValue runs a meta command answered by VA <n> c<token> and a value
+// (mg and ma with v c), or by a miss (EN, NF), or by ma's refusal of a
+// value that is not a number.
+func (tc *textClient) metaValue(cmd string) (Output, uint64) {
 	l := tc.call(cmd)
 	switch l {
-	case "NF":
+	case "EN", "NF":
 		return Output{Res: NotFound}, 0
 	case "CLIENT_ERROR cannot increment or decrement non-numeric value":
 		return Output{Res: NotNumeric}, 0
