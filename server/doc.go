@@ -31,7 +31,12 @@
 // incr/decr update atomically in place); others carry a 1-9 byte prefix.
 // append, prepend, touch and incr on prefixed values are read-modify-write
 // loops over the engine's CAS, which retry when another writer got there
-// first, so they are atomic like memcached's.
+// first, so they are atomic like memcached's. The CAS a write answers with
+// (binary responses, ms and ma with c) is that of the item it stored, taken
+// from the engine's write, not read back after it; a delete conditional on
+// a CAS (md with C, a binary delete with one, a cas with a past exptime)
+// and a touch to a past time remove only the item whose token they read,
+// never a write that came after (the engine's DeleteCAS).
 //
 // exptime follows memcached: 0 never expires, up to 30 days is seconds
 // from now, more is an absolute Unix time, and a negative or past time
