@@ -434,6 +434,35 @@ func capi_segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (r
 	return statusOf(c.Delete(k))
 }
 
+// segcache_delete_cas removes key only if its item still carries the
+// token cas, as returned by segcache_get(): the check and the removal are
+// one step, so a write made after the token was read is never removed.
+//
+// Thread safety: any thread; of concurrent calls with the same token at
+// most one succeeds.
+//
+// Returns:
+//   - SEGCACHE_OK: removed.
+//   - SEGCACHE_ENOTFOUND: key is absent or expired.
+//   - SEGCACHE_EEXISTS: the token is stale (the item changed since it was
+//     read); nothing changed.
+//   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_EBADHANDLE,
+//     SEGCACHE_EINTERNAL: as for segcache_delete().
+//
+//export capi_segcache_delete_cas
+func capi_segcache_delete_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, cas C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	k, st := keyArg(unsafe.Pointer(key), klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	return statusOf(c.DeleteCAS(k, uint64(cas)))
+}
+
 // numeric is the body of incr and decr.
 func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint64_t, result *C.uint64_t, decr bool) C.int {
 	k, st := keyArg(key, klen)

@@ -82,6 +82,11 @@ int segcache_delete(segcache_t cache, const void *key, size_t klen) {
     return capi_segcache_delete(cache, key, klen);
 }
 
+int segcache_delete_cas(segcache_t cache, const void *key, size_t klen, uint64_t cas) {
+    if (capi_forked) return SEGCACHE_EFORKED;
+    return capi_segcache_delete_cas(cache, key, klen, cas);
+}
+
 int segcache_incr(segcache_t cache, const void *key, size_t klen, uint64_t delta, uint64_t *result) {
     if (capi_forked) return SEGCACHE_EFORKED;
     return capi_segcache_incr(cache, key, klen, delta, result);

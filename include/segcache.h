@@ -426,6 +426,25 @@ SEGCACHE_API int segcache_delete(segcache_t cache, const void *key,
                                  size_t klen);
 
 /*
+ * segcache_delete_cas removes key only if its item still carries the
+ * token cas, as returned by segcache_get(): the check and the removal are
+ * one step, so a write made after the token was read is never removed.
+ *
+ * Thread safety: any thread; of concurrent calls with the same token at
+ * most one succeeds.
+ *
+ * Returns:
+ *   - SEGCACHE_OK: removed.
+ *   - SEGCACHE_ENOTFOUND: key is absent or expired.
+ *   - SEGCACHE_EEXISTS: the token is stale (the item changed since it was
+ *     read); nothing changed.
+ *   - SEGCACHE_EINVAL, SEGCACHE_ETOOLARGE, SEGCACHE_EBADHANDLE,
+ *     SEGCACHE_EINTERNAL: as for segcache_delete().
+ */
+SEGCACHE_API int segcache_delete_cas(segcache_t cache, const void *key,
+                                     size_t klen, uint64_t cas);
+
+/*
  * segcache_incr adds delta to the number stored under key, wrapping at
  * 2^64, and stores the new value in *result (result may be NULL). The
  * value must be a canonical unsigned decimal ("0", "42": ASCII digits, no

@@ -12,13 +12,14 @@
 //
 // Errors: results that are a normal answer are values: an absent key is
 // std::nullopt (get, gets, incr, decr) or false (add on a present key,
-// replace/erase of an absent key, cas with a stale token). Every other
-// failure throws segcache::Error, a std::runtime_error carrying the C
-// status (status()) and the library's text. We chose exceptions over an
-// expected-style result because std::expected needs C++23 and the failures
-// left (key over 255 bytes, item over a segment, no space with eviction
-// "none", bad options, a closed cache, out of memory) are exceptional for
-// a cache client; a caller who wants no exceptions uses the C API.
+// replace/erase of an absent key, cas or erase_cas with a stale token).
+// Every other failure throws segcache::Error, a std::runtime_error
+// carrying the C status (status()) and the library's text. We chose
+// exceptions over an expected-style result because std::expected needs
+// C++23 and the failures left (key over 255 bytes, item over a segment, no
+// space with eviction "none", bad options, a closed cache, out of memory)
+// are exceptional for a cache client; a caller who wants no exceptions
+// uses the C API.
 //
 // Keys and values are std::string_view: any bytes, NUL included; the
 // library copies them, so the views need only live for the call.
@@ -183,6 +184,14 @@ public:
     bool erase(std::string_view key) {
         return absent_is_false(segcache_delete(h_, detail::bytes(key), key.size()), SEGCACHE_ENOTFOUND,
                                "segcache_delete");
+    }
+    // erase_cas removes key only if the item still has token; false if it
+    // changed or is gone.
+    bool erase_cas(std::string_view key, uint64_t token) {
+        int rc = segcache_delete_cas(h_, detail::bytes(key), key.size(), token);
+        if (rc == SEGCACHE_EEXISTS || rc == SEGCACHE_ENOTFOUND) return false;
+        detail::check(rc, "segcache_delete_cas");
+        return true;
     }
 
     // incr/decr return the new value, or nullopt if key is absent.

@@ -378,6 +378,7 @@ static void test_bad_handles(void) {
         CHECK_RC(segcache_cas(h, KEY("k"), "1", 1, 0, 1), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_get(h, KEY("k"), buf, sizeof buf, &vlen, NULL), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_delete(h, KEY("k")), SEGCACHE_EBADHANDLE);
+        CHECK_RC(segcache_delete_cas(h, KEY("k"), 1), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_incr(h, KEY("k"), 1, &u), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_decr(h, KEY("k"), 1, &u), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_expire(h), SEGCACHE_EBADHANDLE);
@@ -545,6 +546,17 @@ static void test_add_replace_cas_delete(void) {
     CHECK_RC(segcache_add(c, k256, 256, "x", 1, 0), SEGCACHE_ETOOLARGE);
     CHECK_RC(segcache_replace(c, k256, 256, "x", 1, 0), SEGCACHE_ETOOLARGE);
     CHECK_RC(segcache_cas(c, k256, 256, "x", 1, 0, 1), SEGCACHE_ETOOLARGE);
+    /* delete_cas: a stale token changes nothing, the current one removes. */
+    uint64_t t3 = 0;
+    CHECK_RC(segcache_get(c, KEY("k"), buf, sizeof buf, &vlen, &t3), SEGCACHE_OK);
+    CHECK_RC(segcache_delete_cas(c, KEY("k"), t2), SEGCACHE_EEXISTS);
+    CHECK_RC(segcache_delete_cas(c, KEY("k"), t3), SEGCACHE_OK);
+    CHECK_RC(segcache_delete_cas(c, KEY("k"), t3), SEGCACHE_ENOTFOUND);
+    CHECK_RC(segcache_get(c, KEY("k"), buf, sizeof buf, &vlen, NULL), SEGCACHE_ENOTFOUND);
+    CHECK_RC(segcache_delete_cas(c, NULL, 1, t3), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_delete_cas(c, "k", 0, t3), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_delete_cas(c, k256, 256, t3), SEGCACHE_ETOOLARGE);
+    CHECK_RC(segcache_set(c, KEY("k"), "c", 1, 0), SEGCACHE_OK);
     /* delete */
     CHECK_RC(segcache_delete(c, KEY("k")), SEGCACHE_OK);
     CHECK_RC(segcache_delete(c, KEY("k")), SEGCACHE_ENOTFOUND);

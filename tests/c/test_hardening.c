@@ -183,6 +183,7 @@ static int forked_child(segcache_t parent_cache) {
     CHECK_RC(segcache_get_buf(&gb, KEY("k")), SEGCACHE_EFORKED);
     CHECK(gb.vlen == 777);
     CHECK_RC(segcache_delete(parent_cache, KEY("k")), SEGCACHE_EFORKED);
+    CHECK_RC(segcache_delete_cas(parent_cache, KEY("k"), 1), SEGCACHE_EFORKED);
     uint64_t r = 0;
     CHECK_RC(segcache_incr(parent_cache, KEY("n"), 1, &r), SEGCACHE_EFORKED);
     CHECK_RC(segcache_expire(parent_cache), SEGCACHE_EFORKED);

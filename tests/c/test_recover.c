@@ -35,6 +35,7 @@ int main(void) {
         segcache_getbuf gb = {.cache = c, .buf = buf, .cap = sizeof buf};
         CHECK_RC(segcache_get_buf(&gb, PK, PKLEN), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_delete(c, PK, PKLEN), SEGCACHE_EINTERNAL);
+        CHECK_RC(segcache_delete_cas(c, PK, PKLEN, 1), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_incr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_decr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);
 

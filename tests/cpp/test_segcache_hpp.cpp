@@ -105,6 +105,13 @@ static void test_absent_is_a_value() {
     EXPECT(c.cas("k", "4", g->second));
     EXPECT(!c.cas("k", "5", g->second));  // stale token
     EXPECT(c.get("k") == "4"s);
+    EXPECT(!c.erase_cas("k", g->second));  // stale token: kept
+    EXPECT(c.get("k") == "4"s);
+    auto g4 = c.gets("k");
+    EXPECT(g4 && c.erase_cas("k", g4->second));
+    EXPECT(!c.get("k"));
+    EXPECT(!c.erase_cas("k", g4->second));  // gone
+    EXPECT(c.add("k", "5"));
     EXPECT(c.erase("k"));
     EXPECT(!c.get("k"));
 }

@@ -68,7 +68,7 @@ _U64 = tuple(c_uint64(i) for i in range(_SMALL_U64))
 # declared (argtypes) ones, and the hot ones without argtypes (_c_r*).
 _c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
-_c_set_multi = _c_delete_multi = None  # None when the library lacks them
+_c_set_multi = _c_delete_multi = _c_delete_cas = None  # None when the library lacks them
 _c_rget = _c_rgetb = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
 _c_radd = _c_rreplace = _c_rcas = _c_rincr = _c_rdecr = None
 _bound = False
@@ -83,7 +83,7 @@ def on_bind(fn) -> None:
 
 def _bind(lib: _lib.Library) -> None:
     global _c_stats, _c_expire, _c_clear, _c_open
-    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _bound
+    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _c_delete_cas, _bound
     global _c_rget, _c_rgetb, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
     global _c_radd, _c_rreplace, _c_rcas, _c_rincr, _c_rdecr
     f = lib.fn
@@ -95,6 +95,7 @@ def _bind(lib: _lib.Library) -> None:
     _c_options_init = f["segcache_options_init"]
     _c_set_multi = f.get("segcache_set_multi")
     _c_delete_multi = f.get("segcache_delete_multi")
+    _c_delete_cas = f.get("segcache_delete_cas")
     # Fresh function objects (indexing a library does not cache them), so
     # the declared ones above keep their argtypes. restype stays int. The
     # single-key ones keep the GIL (PyDLL, the same dlopen handle): the
@@ -542,6 +543,23 @@ class CacheBase:
     def __delitem__(self, key) -> None:
         if not self.delete(key):
             raise KeyError(key)
+
+    def delete_cas(self, key, token) -> bool:
+        """Removes key only if it still has the cas token from gets(), in
+        one step (a write made after the token was read is never removed);
+        False if the key is absent or was changed since."""
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(token) is not int or not 0 <= token <= _U64_MAX:
+            token = _u64("token", token)
+        if _c_delete_cas is None:
+            raise NotImplementedError("the loaded libsegcache has no segcache_delete_cas")
+        rc = _c_delete_cas(self._h, key, len(key), token)
+        if rc == 0:
+            return True
+        if rc == EEXISTS or rc == ENOTFOUND:  # changed, or gone
+            return False
+        raise error_for(rc, key, "delete_cas")
 
     def delete_many(self, keys) -> int:
         """Removes every key of keys, in one C call per 4096 keys; returns

@@ -154,6 +154,7 @@ _OPTIONAL_SIGNATURES = {
     ),
     # keys, klens, statuses
     "segcache_delete_multi": (c_int, [_H, c_size_t, c_void_p, c_void_p, c_void_p]),
+    "segcache_delete_cas": (c_int, [_H, c_char_p, c_size_t, c_uint64]),
 }
 
 

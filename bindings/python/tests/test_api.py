@@ -243,6 +243,27 @@ def test_gets_and_cas(cache):
     assert cache.get(b"absent") is None
 
 
+def test_delete_cas(cache):
+    assert cache.delete_cas(b"k", 1) is False
+    cache.set(b"k", b"v1")
+    _, stale = cache.gets(b"k")
+    cache.set(b"k", b"v2")
+    assert cache.delete_cas(b"k", stale) is False  # changed since: kept
+    assert cache.get(b"k") == b"v2"
+    _, token = cache.gets(b"k")
+    assert cache.delete_cas("k", token) is True
+    assert cache.get(b"k") is None
+    assert cache.delete_cas(b"k", token) is False  # gone
+    with pytest.raises(ValueError):
+        cache.delete_cas(b"k", -1)
+    with pytest.raises(TypeError):
+        cache.delete_cas(b"k", "1")
+    with pytest.raises(TypeError):
+        cache.delete_cas(3, 1)
+    with pytest.raises(segcache.KeyTooLarge):
+        cache.delete_cas(b"x" * 256, 1)
+
+
 def test_cas_token_validation(cache):
     cache.set(b"k", b"v")
     with pytest.raises(ValueError):

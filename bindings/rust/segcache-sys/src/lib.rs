@@ -347,6 +347,8 @@ functions! {
     pub fn segcache_get_buf(b: *mut segcache_getbuf, key: *const c_void, klen: usize) -> c_int;
     /// Removes an item (`SEGCACHE_ENOTFOUND` if absent).
     pub fn segcache_delete(c: segcache_t, key: *const c_void, klen: usize) -> c_int;
+    /// Removes an item only if its cas token is still `cas`.
+    pub fn segcache_delete_cas(c: segcache_t, key: *const c_void, klen: usize, cas: u64) -> c_int;
     /// Adds `delta` to a numeric value (wraps at 2^64).
     pub fn segcache_incr(c: segcache_t, key: *const c_void, klen: usize, delta: u64, result: *mut u64) -> c_int;
     /// Subtracts `delta` from a numeric value (saturates at 0).

@@ -735,6 +735,28 @@ impl Cache {
         }
     }
 
+    /// Removes `key` only if the item's cas token is still `token` (from
+    /// [`Cache::gets`]), in one step, so a write made after the token was
+    /// read is never removed: [`Error::Exists`] if the item changed since,
+    /// [`Error::NotFound`] if it is gone.
+    ///
+    /// ```
+    /// # let cache = segcache::Cache::new()?;
+    /// cache.set("k", "v1", 0)?;
+    /// let (_, token) = cache.gets("k")?.unwrap();
+    /// cache.set("k", "v2", 0)?;
+    /// assert_eq!(cache.delete_cas("k", token), Err(segcache::Error::Exists));
+    /// let (_, token) = cache.gets("k")?.unwrap();
+    /// cache.delete_cas("k", token)?;
+    /// assert_eq!(cache.get("k")?, None);
+    /// # Ok::<(), segcache::Error>(())
+    /// ```
+    pub fn delete_cas(&self, key: impl AsRef<[u8]>, token: u64) -> Result<(), Error> {
+        let k = key.as_ref();
+        // SAFETY: the key pointer is valid for its length during the call.
+        check(unsafe { sys::segcache_delete_cas(self.handle, k.as_ptr().cast(), k.len(), token) })
+    }
+
     /// Adds `delta` to the number stored under `key` and returns the new
     /// value (wrapping at 2^64). The value must have been stored as a
     /// canonical unsigned decimal (`"0"`, `"42"`): [`Error::NotNumeric`]

@@ -244,6 +244,23 @@ fn gets_and_cas() {
 }
 
 #[test]
+fn delete_cas() {
+    let cache = small();
+    assert_eq!(cache.delete_cas("k", 1), Err(Error::NotFound));
+    cache.set("k", "v1", 0).unwrap();
+    let (_, stale) = cache.gets("k").unwrap().unwrap();
+    cache.set("k", "v2", 0).unwrap();
+    // Changed since the token was read: kept.
+    assert_eq!(cache.delete_cas("k", stale), Err(Error::Exists));
+    assert_eq!(cache.get("k").unwrap(), Some(b"v2".to_vec()));
+    let (_, token) = cache.gets("k").unwrap().unwrap();
+    cache.delete_cas("k", token).unwrap();
+    assert_eq!(cache.get("k").unwrap(), None);
+    assert_eq!(cache.delete_cas("k", token), Err(Error::NotFound));
+    assert_eq!(cache.delete_cas([b'x'; 256], 1), Err(Error::TooLarge));
+}
+
+#[test]
 fn add_replace_delete() {
     let cache = small();
     assert_eq!(cache.replace("k", "v", 0), Err(Error::NotFound));
