@@ -69,26 +69,29 @@ func result(err error) string {
 }
 
 // TestCoreIsLinearizable runs concurrent clients on a cache that holds
-// everything they write (every policy), and on caches too small for what a
+// everything they write (every policy), on caches too small for what a
 // filler goroutine writes beside them, so that eviction, S3-FIFO's
 // promotions and merge's copies move and drop the clients' keys under
-// them (the lossy model).
+// them, and on one that a goroutine clears now and then (the lossy model
+// for both).
 func TestCoreIsLinearizable(t *testing.T) {
 	rounds := 6
 	if testing.Short() {
 		rounds = 2
 	}
 	for _, tc := range []struct {
-		name   string
-		opts   core.Options
-		filler bool
+		name    string
+		opts    core.Options
+		filler  bool
+		clearer bool
 	}{
-		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false},
-		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false},
-		{"s3fifo, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyS3FIFO}, true},
-		{"merge, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyMerge}, true},
-		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true},
-		{"random, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyRandom}, true},
+		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, false},
+		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false, false},
+		{"s3fifo, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyS3FIFO}, true, false},
+		{"merge, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyMerge}, true, false},
+		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true, false},
+		{"random, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyRandom}, true, false},
+		{"s3fifo, cleared", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range rounds {
@@ -97,13 +100,31 @@ func TestCoreIsLinearizable(t *testing.T) {
 					t.Fatal(err)
 				}
 				stop, filled := fill(t, c, tc.filler)
+				cleared := make(chan int)
+				go func() {
+					n := 0
+					for tc.clearer {
+						select {
+						case <-stop:
+							cleared <- n
+							return
+						case <-time.After(200 * time.Microsecond):
+						}
+						c.Clear()
+						n++
+					}
+					cleared <- n
+				}()
 				w := Workload{Clients: 4, Ops: 4000, Plain: 1, Counters: 1, Seed: uint64(round)}
 				history := Record(w, func(int) Client { return &coreClient{c: c} })
 				close(stop)
 				<-filled
+				if n := <-cleared; tc.clearer && n == 0 {
+					t.Errorf("round %d: the cache was never cleared", round)
+				}
 				evicted := c.Stats().EvictedItems
 				c.Close()
-				check(t, tc.filler, history, fmt.Sprintf("%s-%d", tc.name, round))
+				check(t, tc.filler || tc.clearer, history, fmt.Sprintf("%s-%d", tc.name, round))
 				if tc.filler && evicted == 0 {
 					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
 				}
