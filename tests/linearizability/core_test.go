@@ -19,7 +19,7 @@ type coreClient struct {
 	buf []byte
 }
 
-func (cc *coreClient) Supports(op Op) bool { return op != Take }
+func (cc *coreClient) Supports(op Op) bool { return op != Take && op != Append && op != Prepend }
 
 func (cc *coreClient) Run(in Input, token uint64) (Output, uint64) {
 	k := []byte(in.Key)

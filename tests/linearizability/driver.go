@@ -91,7 +91,7 @@ func (d *driver) draw(i int) (Input, uint64) {
 		return in, 0
 	}
 	in := Input{Key: fmt.Sprintf("p%d", d.rng.IntN(d.w.Plain)), Val: fmt.Sprintf("c%d.%d", d.id, i)}
-	ops := []Op{Set, Set, Add, Replace, Delete, Get, Get, Get, CAS, CAS, CAS, DeleteCAS, Take}
+	ops := []Op{Set, Set, Add, Replace, Delete, Get, Get, Get, CAS, CAS, CAS, DeleteCAS, Take, Append, Prepend}
 	in.Op = ops[d.rng.IntN(len(ops))]
 	if !d.c.Supports(in.Op) {
 		in.Op = Get
@@ -109,9 +109,10 @@ func (d *driver) draw(i int) (Input, uint64) {
 	return in, 0
 }
 
-// learn remembers the token an operation returned, with its value.
+// learn remembers the token an operation returned, with its value (not
+// an append's or prepend's, whose resulting value it does not know).
 func (d *driver) learn(in Input, out Output, tok uint64) {
-	if tok == 0 || out.Res != OK || in.Key[0] != 'p' {
+	if tok == 0 || out.Res != OK || in.Key[0] != 'p' || in.Op == Append || in.Op == Prepend {
 		return
 	}
 	val := in.Val

@@ -25,9 +25,12 @@ const (
 	// Take returns the key's value and removes it in one step (memcached's
 	// touch to a past time: mg T-1, gat with a past exptime).
 	Take
+	// Append and Prepend add Input.Val after or before the value.
+	Append
+	Prepend
 )
 
-var opNames = [...]string{"set", "add", "replace", "delete", "get", "cas", "delete-cas", "incr", "decr", "take"}
+var opNames = [...]string{"set", "add", "replace", "delete", "get", "cas", "delete-cas", "incr", "decr", "take", "append", "prepend"}
 
 func (o Op) String() string { return opNames[o] }
 
@@ -35,7 +38,7 @@ func (o Op) String() string { return opNames[o] }
 type Input struct {
 	Key    string
 	Op     Op
-	Val    string // the value Set, Add, Replace and CAS write
+	Val    string // the value Set, Add, Replace and CAS write; what Append and Prepend add
 	Expect string // CAS, DeleteCAS: the value the token was read or written with
 	Delta  uint64 // Incr, Decr
 }
@@ -82,6 +85,14 @@ func step(s state, in Input, out Output) (bool, state) {
 			return out.Res == NotFound, s
 		}
 		return out.Res == OK, absent
+	case Append, Prepend:
+		if !s.present {
+			return out.Res == NotFound, s
+		}
+		if in.Op == Append {
+			return out.Res == OK, state{true, s.v + in.Val}
+		}
+		return out.Res == OK, state{true, in.Val + s.v}
 	case Get, Take:
 		if !s.present {
 			return out.Res == NotFound, s
@@ -163,7 +174,7 @@ func Model(lossy bool) porcupine.Model {
 			i, o := in.(Input), out.(Output)
 			s := fmt.Sprintf("%s %s", i.Op, i.Key)
 			switch i.Op {
-			case Set, Add, Replace:
+			case Set, Add, Replace, Append, Prepend:
 				s += " " + i.Val
 			case CAS:
 				s += fmt.Sprintf(" %s if %s", i.Val, i.Expect)

@@ -47,6 +47,12 @@ func (tc *textClient) Run(in Input, token uint64) (Output, uint64) {
 			return tc.ms(fmt.Sprintf("ms %s %d c C%d\r\n%s\r\n", k, len(v), token, v), CAS)
 		}
 		return tc.stored(fmt.Sprintf("cas %s 0 0 %d %d\r\n%s\r\n", k, len(v), token, v), CAS), 0
+	case Append, Prepend:
+		if meta {
+			return tc.ms(fmt.Sprintf("ms %s %d c M%s\r\n%s\r\n", k, len(v), map[Op]string{Append: "A", Prepend: "P"}[in.Op], v), in.Op)
+		}
+		verb := map[Op]string{Append: "append", Prepend: "prepend"}[in.Op]
+		return tc.stored(fmt.Sprintf("%s %s 0 0 %d\r\n%s\r\n", verb, k, len(v), v), in.Op), 0
 	case Delete:
 		if meta {
 			return tc.oneLine("md "+k+"\r\n", map[string]string{"HD": OK, "NF": NotFound}), 0
@@ -140,7 +146,7 @@ func (tc *textClient) ms(cmd string, op Op) (Output, uint64) {
 	switch l = strings.TrimSuffix(l, " c0"); {
 	case l == "NS" && op == Add:
 		return Output{Res: Exists}, 0
-	case l == "NS" && op == Replace:
+	case l == "NS" && (op == Replace || op == Append || op == Prepend):
 		return Output{Res: NotFound}, 0
 	case l == "EX":
 		return Output{Res: Exists}, 0
@@ -286,9 +292,9 @@ func (bc *binClient) Supports(Op) bool { return true }
 
 // The binary protocol's opcodes and statuses this client uses.
 const (
-	binGet, binSet, binAdd, binReplace, binDelete, binIncr, binDecr, binGAT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x1d
+	binGet, binSet, binAdd, binReplace, binDelete, binIncr, binDecr, binAppend, binPrepend, binGAT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0e, 0x0f, 0x1d
 
-	binOK, binNotFound, binExists, binNonNumeric = 0, 1, 2, 6
+	binOK, binNotFound, binExists, binNotStored, binNonNumeric = 0, 1, 2, 5, 6
 )
 
 func (bc *binClient) Run(in Input, token uint64) (Output, uint64) {
@@ -304,6 +310,8 @@ func (bc *binClient) Run(in Input, token uint64) (Output, uint64) {
 		if in.Op == CAS {
 			cas = token
 		}
+	case Append, Prepend:
+		op, value = map[Op]byte{Append: binAppend, Prepend: binPrepend}[in.Op], in.Val
 	case Delete, DeleteCAS:
 		op = binDelete
 		if in.Op == DeleteCAS {
@@ -325,7 +333,7 @@ func (bc *binClient) Run(in Input, token uint64) (Output, uint64) {
 	switch {
 	case bc.err != nil:
 		return Output{Res: "protocol error"}, 0
-	case status == binNotFound:
+	case status == binNotFound, status == binNotStored && (in.Op == Append || in.Op == Prepend):
 		return Output{Res: NotFound}, 0
 	case status == binExists:
 		return Output{Res: Exists}, 0
