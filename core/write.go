@@ -179,15 +179,22 @@ var earlyWriteTableBytes uint64 = 8 << 20
 // writeItem writes key → val, or the number num if numeric, into dst,
 // stamped with the next write stamp of the key's stripe mu (held). The
 // early order's; the other order writes the same inline.
-func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) (stamp uint32) {
+func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) {
 	mu.stamp++
-	stamp = mu.stamp & item.StampMask
 	if numeric {
-		item.WriteNumeric(dst, key, num, 0, stamp)
+		item.WriteNumeric(dst, key, num, 0, mu.stamp&item.StampMask)
 	} else {
-		item.Write(dst, key, val, stamp)
+		item.Write(dst, key, val, mu.stamp&item.StampMask)
 	}
-	return stamp
+}
+
+// written is the CAS token of the item a store just published for k under
+// the stripe mu, held: the stripe's stamp counter, which only holders
+// advance, still has the stamp that item was written with. (Read here
+// rather than kept from the write, whose value would then stay live
+// across the publication: that cost 1-3% per set into a small cache.)
+func (c *Cache) written(k *keyed, mu *paddedMutex) uint64 {
+	return writtenToken(k.h, mu.stamp&item.StampMask)
 }
 
 // storeOnce is one attempt of store, under the key's stripe; it returns
@@ -234,18 +241,17 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	tokenChecked := mode != modeCAS
 	for {
 		var (
-			id    int32
-			off   int
-			gen   uint32
-			dst   []byte
-			stamp uint32
+			id  int32
+			off int
+			gen uint32
+			dst []byte
 		)
 		if early {
 			if id, off, gen, err = c.reserve(bucket, segment.PoolMain, lane, size); err != nil {
 				return 0, nil, err
 			}
 			dst = c.segBytes(id)[off : off+size]
-			stamp = writeItem(dst, key, val, num, numeric, mu)
+			writeItem(dst, key, val, num, numeric, mu)
 		}
 		var f found
 		had, live := c.findLive(&k, &f)
@@ -288,7 +294,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			// Written out rather than through writeItem, which is too large
 			// to inline: this is every S3-FIFO set's path.
 			mu.stamp++
-			stamp = mu.stamp & item.StampMask
+			stamp := mu.stamp & item.StampMask
 			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
 				return 0, nil, err
 			}
@@ -314,7 +320,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if res = c.replaceInPinned(&f, loc); res == published {
 				hdr.UnpinCounting(-1, -f.ih.SizeOf())
 				c.stats.Add(statSets, 1)
-				return writtenToken(k.h, stamp), nil, nil
+				return c.written(&k, mu), nil, nil
 			}
 		} else {
 			res, waitP, waitS = c.publish(&k, had, &f, loc)
@@ -322,7 +328,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if res == published {
 			hdr.Unpin()
 			c.stats.Add(statSets, 1)
-			return writtenToken(k.h, stamp), nil, nil
+			return c.written(&k, mu), nil, nil
 		}
 		// Give the reservation up (its bytes stay dead, uncounted).
 		// Publishing may need a drain to finish first while we pin the
