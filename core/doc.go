@@ -35,5 +35,12 @@
 // they changed since the pass before, so writers and drains wait for that
 // pass alone (well under a millisecond); readers never wait.
 //
+// Every write of a key gives its item a new CAS token (GetCAS reads it;
+// relocation by a drain keeps it). The writes that check one (CAS,
+// DeleteCAS) check it under the key's stripe, and the writes that return
+// one (Store, IncrCAS, DecrCAS) return their own item's, taken under the
+// stripe too: a read back after the write could already see a later
+// writer's item.
+//
 // Go programs import this package directly; the C ABI in capi wraps it.
 package core
