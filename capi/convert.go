@@ -35,6 +35,14 @@ var policies = [...]core.Policy{
 	C.SEGCACHE_EVICT_S3FIFO:      core.PolicyS3FIFO,
 }
 
+// storeOps maps enum segcache_store_op to the engine's StoreOp.
+var storeOps = [...]core.StoreOp{
+	C.SEGCACHE_STORE_SET:     core.StoreSet,
+	C.SEGCACHE_STORE_ADD:     core.StoreAdd,
+	C.SEGCACHE_STORE_REPLACE: core.StoreReplace,
+	C.SEGCACHE_STORE_CAS:     core.StoreCAS,
+}
+
 // fills reports whether a struct of size bytes holds the whole field at
 // offset off of width w.
 func fills(size, off, w uintptr) bool { return off+w <= size }

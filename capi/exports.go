@@ -325,6 +325,45 @@ func capi_segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C
 	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opCAS, uint64(cas))
 }
 
+// segcache_store is segcache_set(), segcache_add(), segcache_replace() or
+// segcache_cas(), chosen by op (enum segcache_store_op; cas is read only by
+// SEGCACHE_STORE_CAS), that also gives the CAS token of the item it
+// stored: on SEGCACHE_OK, *new_cas (when new_cas is not NULL) receives the
+// token segcache_get() returns for the key until the key is written
+// again. A caller that chains compare-and-swaps needs it from the write
+// itself: a segcache_get() after the write may already see another
+// writer's item, and a segcache_cas() with that item's token would
+// overwrite a value the caller never saw. Arguments, ownership and thread
+// safety are otherwise those of the call op names.
+//
+// Returns: those of the call op names; SEGCACHE_EINVAL also for an op
+// outside enum segcache_store_op. *new_cas is written only on SEGCACHE_OK.
+//
+//export capi_segcache_store
+func capi_segcache_store(cache C.segcache_t, op C.int, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t, cas C.uint64_t, new_cas *C.uint64_t) (rc C.int) {
+	defer recoverStatus(&rc)
+	if op < 0 || int(op) >= len(storeOps) {
+		return C.SEGCACHE_EINVAL
+	}
+	k, st := keyArg(unsafe.Pointer(key), klen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	v, st := valArg(unsafe.Pointer(val), vlen)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	c, st := cacheArg(cache)
+	if st != C.SEGCACHE_OK {
+		return st
+	}
+	token, err := c.Store(storeOps[op], k, v, ttlArg(ttl), uint64(cas))
+	if err == nil && new_cas != nil {
+		*new_cas = C.uint64_t(token)
+	}
+	return statusOf(err)
+}
+
 // segcache_get looks up key and copies its value into buf (cap bytes,
 // owned by the caller). *vlen is set to the value's length whenever the
 // key is found, so a call with a small or empty buffer (buf may be NULL

@@ -67,6 +67,11 @@ int segcache_cas(segcache_t cache, const void *key, size_t klen, const void *val
     return capi_segcache_cas(cache, key, klen, val, vlen, ttl, cas);
 }
 
+int segcache_store(segcache_t cache, int op, const void *key, size_t klen, const void *val, size_t vlen, uint32_t ttl, uint64_t cas, uint64_t *new_cas) {
+    if (capi_forked) return SEGCACHE_EFORKED;
+    return capi_segcache_store(cache, op, key, klen, val, vlen, ttl, cas, new_cas);
+}
+
 int segcache_get(segcache_t cache, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen, uint64_t *cas) {
     if (capi_forked) return SEGCACHE_EFORKED;
     return capi_segcache_get(cache, key, klen, buf, cap, vlen, cas);

@@ -130,6 +130,14 @@ enum segcache_eviction {
                                        main pools with a ghost set (default) */
 };
 
+/* The writes of segcache_store(). */
+enum segcache_store_op {
+    SEGCACHE_STORE_SET = 0,     /* as segcache_set() */
+    SEGCACHE_STORE_ADD = 1,     /* as segcache_add() */
+    SEGCACHE_STORE_REPLACE = 2, /* as segcache_replace() */
+    SEGCACHE_STORE_CAS = 3      /* as segcache_cas() */
+};
+
 /* Options of segcache_open(). Always call segcache_options_init() first:
  * it sets size and every default; then change the fields you need. A zero
  * in heap_bytes, segment_bytes, merge_max, merge_target or

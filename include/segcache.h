@@ -138,6 +138,14 @@ enum segcache_eviction {
                                        main pools with a ghost set (default) */
 };
 
+/* The writes of segcache_store(). */
+enum segcache_store_op {
+    SEGCACHE_STORE_SET = 0,     /* as segcache_set() */
+    SEGCACHE_STORE_ADD = 1,     /* as segcache_add() */
+    SEGCACHE_STORE_REPLACE = 2, /* as segcache_replace() */
+    SEGCACHE_STORE_CAS = 3      /* as segcache_cas() */
+};
+
 /* Options of segcache_open(). Always call segcache_options_init() first:
  * it sets size and every default; then change the fields you need. A zero
  * in heap_bytes, segment_bytes, merge_max, merge_target or
@@ -364,6 +372,25 @@ SEGCACHE_API int segcache_replace(segcache_t cache, const void *key,
 SEGCACHE_API int segcache_cas(segcache_t cache, const void *key, size_t klen,
                               const void *val, size_t vlen, uint32_t ttl,
                               uint64_t cas);
+
+/*
+ * segcache_store is segcache_set(), segcache_add(), segcache_replace() or
+ * segcache_cas(), chosen by op (enum segcache_store_op; cas is read only by
+ * SEGCACHE_STORE_CAS), that also gives the CAS token of the item it
+ * stored: on SEGCACHE_OK, *new_cas (when new_cas is not NULL) receives the
+ * token segcache_get() returns for the key until the key is written
+ * again. A caller that chains compare-and-swaps needs it from the write
+ * itself: a segcache_get() after the write may already see another
+ * writer's item, and a segcache_cas() with that item's token would
+ * overwrite a value the caller never saw. Arguments, ownership and thread
+ * safety are otherwise those of the call op names.
+ *
+ * Returns: those of the call op names; SEGCACHE_EINVAL also for an op
+ * outside enum segcache_store_op. *new_cas is written only on SEGCACHE_OK.
+ */
+SEGCACHE_API int segcache_store(segcache_t cache, int op, const void *key,
+                                size_t klen, const void *val, size_t vlen,
+                                uint32_t ttl, uint64_t cas, uint64_t *new_cas);
 
 /*
  * segcache_get looks up key and copies its value into buf (cap bytes,

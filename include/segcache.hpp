@@ -151,6 +151,21 @@ public:
         return true;
     }
 
+    // store is set, add, replace or cas (op: SEGCACHE_STORE_*; token is
+    // read by SEGCACHE_STORE_CAS) and returns the cas token of the item it
+    // stored, so that a chain of cas calls needs no gets in between (one
+    // could see another writer's item); nullopt if add found the key or
+    // replace/cas did not (absent, or changed since token).
+    std::optional<uint64_t> store(segcache_store_op op, std::string_view key, std::string_view val,
+                                  uint32_t ttl = 0, uint64_t token = 0) {
+        uint64_t stored = 0;
+        int rc = segcache_store(h_, op, detail::bytes(key), key.size(), detail::bytes(val), val.size(), ttl, token,
+                                &stored);
+        if (rc == SEGCACHE_EEXISTS || rc == SEGCACHE_ENOTFOUND) return std::nullopt;
+        detail::check(rc, "segcache_store");
+        return stored;
+    }
+
     // get_into copies the value into out (resized to fit); false if absent.
     bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
         if (out.size() < out.capacity()) out.resize(out.capacity());

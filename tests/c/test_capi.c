@@ -379,6 +379,7 @@ static void test_bad_handles(void) {
         CHECK_RC(segcache_get(h, KEY("k"), buf, sizeof buf, &vlen, NULL), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_delete(h, KEY("k")), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_delete_cas(h, KEY("k"), 1), SEGCACHE_EBADHANDLE);
+        CHECK_RC(segcache_store(h, SEGCACHE_STORE_SET, KEY("k"), "1", 1, 0, 0, &u), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_incr(h, KEY("k"), 1, &u), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_decr(h, KEY("k"), 1, &u), SEGCACHE_EBADHANDLE);
         CHECK_RC(segcache_expire(h), SEGCACHE_EBADHANDLE);
@@ -546,6 +547,32 @@ static void test_add_replace_cas_delete(void) {
     CHECK_RC(segcache_add(c, k256, 256, "x", 1, 0), SEGCACHE_ETOOLARGE);
     CHECK_RC(segcache_replace(c, k256, 256, "x", 1, 0), SEGCACHE_ETOOLARGE);
     CHECK_RC(segcache_cas(c, k256, 256, "x", 1, 0, 1), SEGCACHE_ETOOLARGE);
+    /* store: each op returns the token segcache_get() then gives, and a
+     * chain of compare-and-swaps needs no read back. */
+    uint64_t s1 = 0, s2 = 0, s3 = 0, rd = 0;
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_ADD, KEY("s"), "1", 1, 0, 0, &s1), SEGCACHE_OK);
+    CHECK_RC(segcache_get(c, KEY("s"), buf, sizeof buf, &vlen, &rd), SEGCACHE_OK);
+    CHECK(s1 != 0 && rd == s1);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_CAS, KEY("s"), "2", 1, 0, s1, &s2), SEGCACHE_OK);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_CAS, KEY("s"), "3", 1, 0, s2, &s3), SEGCACHE_OK);
+    CHECK_RC(segcache_get(c, KEY("s"), buf, sizeof buf, &vlen, &rd), SEGCACHE_OK);
+    CHECK(vlen == 1 && buf[0] == '3' && rd == s3 && s3 != s2 && s2 != s1);
+    uint64_t untouched = 77;
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_CAS, KEY("s"), "4", 1, 0, s2, &untouched), SEGCACHE_EEXISTS);
+    CHECK(untouched == 77);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_ADD, KEY("s"), "4", 1, 0, 0, &untouched), SEGCACHE_EEXISTS);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_REPLACE, KEY("nope"), "4", 1, 0, 0, &untouched), SEGCACHE_ENOTFOUND);
+    CHECK(untouched == 77);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_REPLACE, KEY("s"), "5", 1, 0, 0, &s1), SEGCACHE_OK);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_SET, KEY("s"), "6", 1, 0, 0, NULL), SEGCACHE_OK);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_CAS, KEY("s"), "7", 1, 0, s1, NULL), SEGCACHE_EEXISTS);
+    CHECK_RC(segcache_store(c, 4, KEY("s"), "7", 1, 0, 0, NULL), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_store(c, -1, KEY("s"), "7", 1, 0, 0, NULL), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_SET, NULL, 1, "7", 1, 0, 0, NULL), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_SET, KEY("s"), NULL, 2, 0, 0, NULL), SEGCACHE_EINVAL);
+    CHECK_RC(segcache_store(c, SEGCACHE_STORE_SET, k256, 256, "7", 1, 0, 0, NULL), SEGCACHE_ETOOLARGE);
+    CHECK_RC(segcache_get(c, KEY("s"), buf, sizeof buf, &vlen, NULL), SEGCACHE_OK);
+    CHECK(vlen == 1 && buf[0] == '6');
     /* delete_cas: a stale token changes nothing, the current one removes. */
     uint64_t t3 = 0;
     CHECK_RC(segcache_get(c, KEY("k"), buf, sizeof buf, &vlen, &t3), SEGCACHE_OK);

@@ -184,6 +184,9 @@ static int forked_child(segcache_t parent_cache) {
     CHECK(gb.vlen == 777);
     CHECK_RC(segcache_delete(parent_cache, KEY("k")), SEGCACHE_EFORKED);
     CHECK_RC(segcache_delete_cas(parent_cache, KEY("k"), 1), SEGCACHE_EFORKED);
+    uint64_t tok = 5;
+    CHECK_RC(segcache_store(parent_cache, SEGCACHE_STORE_SET, KEY("k"), "child", 5, 0, 0, &tok), SEGCACHE_EFORKED);
+    CHECK(tok == 5);
     uint64_t r = 0;
     CHECK_RC(segcache_incr(parent_cache, KEY("n"), 1, &r), SEGCACHE_EFORKED);
     CHECK_RC(segcache_expire(parent_cache), SEGCACHE_EFORKED);

@@ -36,6 +36,7 @@ int main(void) {
         CHECK_RC(segcache_get_buf(&gb, PK, PKLEN), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_delete(c, PK, PKLEN), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_delete_cas(c, PK, PKLEN, 1), SEGCACHE_EINTERNAL);
+        CHECK_RC(segcache_store(c, SEGCACHE_STORE_SET, PK, PKLEN, "v", 1, 0, 0, &r), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_incr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);
         CHECK_RC(segcache_decr(c, PK, PKLEN, 1, &r), SEGCACHE_EINTERNAL);
 

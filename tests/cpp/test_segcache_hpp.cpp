@@ -112,6 +112,15 @@ static void test_absent_is_a_value() {
     EXPECT(!c.get("k"));
     EXPECT(!c.erase_cas("k", g4->second));  // gone
     EXPECT(c.add("k", "5"));
+    // store returns the token gets then gives; a cas chain needs no gets.
+    auto t1 = c.store(SEGCACHE_STORE_SET, "k", "6");
+    EXPECT(t1 && c.gets("k")->second == *t1);
+    auto t2 = c.store(SEGCACHE_STORE_CAS, "k", "7", 0, *t1);
+    EXPECT(t2 && *t2 != *t1);
+    EXPECT(!c.store(SEGCACHE_STORE_CAS, "k", "8", 0, *t1));  // stale token
+    EXPECT(!c.store(SEGCACHE_STORE_ADD, "k", "8"));
+    EXPECT(!c.store(SEGCACHE_STORE_REPLACE, "nobody", "8"));
+    EXPECT(c.get("k") == "7"s);
     EXPECT(c.erase("k"));
     EXPECT(!c.get("k"));
 }
@@ -124,6 +133,7 @@ static void test_other_failures_throw() {
     EXPECT_STATUS(c.set("", "v"), SEGCACHE_EINVAL);
     EXPECT_STATUS(c.set("huge", std::string(128 << 10, 'v')), SEGCACHE_ETOOLARGE);  // over a segment
     EXPECT_STATUS(segcache::Cache(segcache::Options().segment_bytes(100)), SEGCACHE_EINVAL);
+    EXPECT_STATUS(c.store(static_cast<segcache_store_op>(9), "word", "x"), SEGCACHE_EINVAL);
     try {
         c.incr("word");
     } catch (const segcache::Error &e) {

@@ -39,6 +39,9 @@ from ._errors import (
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 
+# The ops of CacheBase.store: enum segcache_store_op.
+_STORE_OPS = {"set": 0, "add": 1, "replace": 2, "cas": 3}
+
 # get buffers: start here, grow to fit the largest value read, up to
 # _BUF_MAX; larger values use a one-off buffer so that one huge read does not
 # pin megabytes forever.
@@ -68,7 +71,7 @@ _U64 = tuple(c_uint64(i) for i in range(_SMALL_U64))
 # declared (argtypes) ones, and the hot ones without argtypes (_c_r*).
 _c_stats = _c_expire = _c_clear = None
 _c_open = _c_close = _c_options_init = None
-_c_set_multi = _c_delete_multi = _c_delete_cas = None  # None when the library lacks them
+_c_set_multi = _c_delete_multi = _c_delete_cas = _c_store = None  # None when the library lacks them
 _c_rget = _c_rgetb = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
 _c_radd = _c_rreplace = _c_rcas = _c_rincr = _c_rdecr = None
 _bound = False
@@ -83,7 +86,7 @@ def on_bind(fn) -> None:
 
 def _bind(lib: _lib.Library) -> None:
     global _c_stats, _c_expire, _c_clear, _c_open
-    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _c_delete_cas, _bound
+    global _c_close, _c_options_init, _c_set_multi, _c_delete_multi, _c_delete_cas, _c_store, _bound
     global _c_rget, _c_rgetb, _c_rset, _c_rdelete, _c_rget_multi, _c_rset_multi
     global _c_radd, _c_rreplace, _c_rcas, _c_rincr, _c_rdecr
     f = lib.fn
@@ -96,6 +99,7 @@ def _bind(lib: _lib.Library) -> None:
     _c_set_multi = f.get("segcache_set_multi")
     _c_delete_multi = f.get("segcache_delete_multi")
     _c_delete_cas = f.get("segcache_delete_cas")
+    _c_store = f.get("segcache_store")
     # Fresh function objects (indexing a library does not cache them), so
     # the declared ones above keep their argtypes. restype stays int. The
     # single-key ones keep the GIL (PyDLL, the same dlopen handle): the
@@ -543,6 +547,33 @@ class CacheBase:
     def __delitem__(self, key) -> None:
         if not self.delete(key):
             raise KeyError(key)
+
+    def store(self, op, key, value, ttl=0, token=0) -> int | None:
+        """set, add, replace or cas, named by op ("set", "add", "replace",
+        "cas"; token is read by "cas"), returning the cas token of the item
+        stored: what gets() returns until the key is written again, so a
+        chain of cas calls needs no gets() in between (which could already
+        see another writer's item). None if add found the key, or replace
+        or cas did not (absent, or changed since token)."""
+        code = _STORE_OPS.get(op) if type(op) is str else None
+        if code is None:
+            raise ValueError(f"store op must be one of {', '.join(_STORE_OPS)}, not {op!r}")
+        if type(key) is not bytes:
+            key = _as_key(key)
+        if type(value) is not bytes:
+            value = _as_value(value)
+        if type(token) is not int or not 0 <= token <= _U64_MAX:
+            token = _u64("token", token)
+        ttl = _c_ttl(ttl)
+        if _c_store is None:
+            raise NotImplementedError("the loaded libsegcache has no segcache_store")
+        stored = c_uint64()
+        rc = _c_store(self._h, code, key, len(key), value, len(value), ttl, token, byref(stored))
+        if rc == 0:
+            return stored.value
+        if rc == EEXISTS or rc == ENOTFOUND:  # add: present; replace, cas: absent or changed
+            return None
+        raise error_for(rc, key, "store")
 
     def delete_cas(self, key, token) -> bool:
         """Removes key only if it still has the cas token from gets(), in

@@ -155,6 +155,11 @@ _OPTIONAL_SIGNATURES = {
     # keys, klens, statuses
     "segcache_delete_multi": (c_int, [_H, c_size_t, c_void_p, c_void_p, c_void_p]),
     "segcache_delete_cas": (c_int, [_H, c_char_p, c_size_t, c_uint64]),
+    # op, key, klen, val, vlen, ttl, cas, new_cas
+    "segcache_store": (
+        c_int,
+        [_H, c_int, c_char_p, c_size_t, c_char_p, c_size_t, c_uint32, c_uint64, _u64p],
+    ),
 }
 
 

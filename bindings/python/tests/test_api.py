@@ -243,6 +243,32 @@ def test_gets_and_cas(cache):
     assert cache.get(b"absent") is None
 
 
+def test_store_returns_the_token_of_what_it_stored(cache):
+    t1 = cache.store("add", b"k", b"v1")
+    assert t1 == cache.gets(b"k")[1]
+    t2 = cache.store("cas", b"k", b"v2", token=t1)  # a chain: no gets between
+    t3 = cache.store("cas", "k", bytearray(b"v3"), token=t2)
+    assert None not in (t2, t3) and len({t1, t2, t3}) == 3
+    assert cache.gets(b"k") == (b"v3", t3)
+    assert cache.store("cas", b"k", b"v4", token=t2) is None  # stale
+    assert cache.store("add", b"k", b"v4") is None
+    assert cache.store("replace", b"absent", b"v4") is None
+    assert cache.store("replace", b"k", b"v5", ttl=60) == cache.gets(b"k")[1]
+    assert cache.store("set", b"k", b"v6") == cache.gets(b"k")[1]
+    assert cache.get(b"k") == b"v6"
+    with pytest.raises(ValueError):
+        cache.store("append", b"k", b"v")
+    with pytest.raises(ValueError):
+        cache.store(0, b"k", b"v")
+    with pytest.raises(ValueError):
+        cache.store("cas", b"k", b"v", token=-1)
+    with pytest.raises(TypeError):
+        cache.store("set", b"k", "str value")
+    with pytest.raises(segcache.KeyTooLarge):
+        cache.store("set", b"x" * 256, b"v")
+    assert cache.get(b"k") == b"v6"
+
+
 def test_delete_cas(cache):
     assert cache.delete_cas(b"k", 1) is False
     cache.set(b"k", b"v1")

@@ -103,6 +103,14 @@ def test_eviction_enum_matches():
     assert values == _lib.EVICTIONS
 
 
+def test_store_op_enum_matches():
+    (enum,) = [e for e in ABI["enums"] if e["name"] == "segcache_store_op"]
+    values = {
+        v["name"].removeprefix("SEGCACHE_STORE_").lower(): v["value"] for v in enum["values"]
+    }
+    assert values == segcache._cache._STORE_OPS
+
+
 @pytest.mark.parametrize(
     "name,cls",
     [("segcache_options", _lib.Options), ("segcache_stats", _lib.Stats),

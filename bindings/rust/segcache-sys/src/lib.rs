@@ -209,6 +209,17 @@ constants! {
     pub const SEGCACHE_EVICT_MERGE: c_int = 6;
     /// S3-FIFO over segments (the default).
     pub const SEGCACHE_EVICT_S3FIFO: c_int = 7;
+
+    // enum segcache_store_op: the writes of `segcache_store`.
+
+    /// As `segcache_set`.
+    pub const SEGCACHE_STORE_SET: c_int = 0;
+    /// As `segcache_add`.
+    pub const SEGCACHE_STORE_ADD: c_int = 1;
+    /// As `segcache_replace`.
+    pub const SEGCACHE_STORE_REPLACE: c_int = 2;
+    /// As `segcache_cas`.
+    pub const SEGCACHE_STORE_CAS: c_int = 3;
 }
 
 structs! {
@@ -340,6 +351,9 @@ functions! {
     pub fn segcache_replace(c: segcache_t, key: *const c_void, klen: usize, val: *const c_void, vlen: usize, ttl: u32) -> c_int;
     /// Stores an item only if its cas token is still `cas`.
     pub fn segcache_cas(c: segcache_t, key: *const c_void, klen: usize, val: *const c_void, vlen: usize, ttl: u32, cas: u64) -> c_int;
+    /// `segcache_set`, `_add`, `_replace` or `_cas` (`op`: `SEGCACHE_STORE_*`)
+    /// that also stores the new item's cas token in `*new_cas` (may be NULL).
+    pub fn segcache_store(c: segcache_t, op: c_int, key: *const c_void, klen: usize, val: *const c_void, vlen: usize, ttl: u32, cas: u64, new_cas: *mut u64) -> c_int;
     /// Copies the value into `buf`; `*vlen` is set whenever found.
     pub fn segcache_get(c: segcache_t, key: *const c_void, klen: usize, buf: *mut c_void, cap: usize, vlen: *mut usize, cas: *mut u64) -> c_int;
     /// `segcache_get` with the cache, buffer and outputs in `*b`

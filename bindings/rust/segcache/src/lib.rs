@@ -77,6 +77,31 @@ pub enum Eviction {
     S3Fifo,
 }
 
+/// The write [`Cache::store`] performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreOp {
+    /// As [`Cache::set`].
+    Set,
+    /// As [`Cache::add`].
+    Add,
+    /// As [`Cache::replace`].
+    Replace,
+    /// As [`Cache::cas`], with the token given to [`Cache::store`].
+    Cas,
+}
+
+impl StoreOp {
+    /// The C constant (`SEGCACHE_STORE_*`) of this op.
+    pub fn raw(self) -> c_int {
+        match self {
+            StoreOp::Set => sys::SEGCACHE_STORE_SET,
+            StoreOp::Add => sys::SEGCACHE_STORE_ADD,
+            StoreOp::Replace => sys::SEGCACHE_STORE_REPLACE,
+            StoreOp::Cas => sys::SEGCACHE_STORE_CAS,
+        }
+    }
+}
+
 impl Eviction {
     /// Every policy, in the order of the C constants.
     pub const ALL: [Eviction; 8] = [
@@ -368,7 +393,7 @@ impl Cache {
 
     /// One of the C ABI's store calls (set, add, replace: the same
     /// arguments, different conditions) on this cache.
-    fn store(&self, f: StoreFn, k: &[u8], v: &[u8], ttl: u32) -> Result<(), Error> {
+    fn store_with(&self, f: StoreFn, k: &[u8], v: &[u8], ttl: u32) -> Result<(), Error> {
         // SAFETY: each pointer is valid for its length during the call.
         check(unsafe {
             f(
@@ -394,7 +419,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        self.store(sys::segcache_set, key.as_ref(), value.as_ref(), ttl)
+        self.store_with(sys::segcache_set, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if `key` is absent; [`Error::Exists`] if present.
@@ -411,7 +436,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        self.store(sys::segcache_add, key.as_ref(), value.as_ref(), ttl)
+        self.store_with(sys::segcache_add, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if `key` is present; [`Error::NotFound`] if absent.
@@ -421,7 +446,7 @@ impl Cache {
         value: impl AsRef<[u8]>,
         ttl: u32,
     ) -> Result<(), Error> {
-        self.store(sys::segcache_replace, key.as_ref(), value.as_ref(), ttl)
+        self.store_with(sys::segcache_replace, key.as_ref(), value.as_ref(), ttl)
     }
 
     /// Stores `value` only if the item's cas token is still `token` (from
@@ -733,6 +758,48 @@ impl Cache {
             Err(Error::NotFound) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Writes as `op` says ([`StoreOp::Cas`] reads `token`) and returns the
+    /// cas token of the item it stored: the token [`Cache::gets`] returns
+    /// until the key is written again, so a chain of compare-and-swaps
+    /// needs no `gets` in between (which could see another writer's item).
+    /// Errors are those of the write `op` names.
+    ///
+    /// ```
+    /// use segcache::StoreOp;
+    /// # let cache = segcache::Cache::new()?;
+    /// let t1 = cache.store(StoreOp::Set, "k", "v1", 0, 0)?;
+    /// let t2 = cache.store(StoreOp::Cas, "k", "v2", 0, t1)?;
+    /// assert_eq!(cache.gets("k")?, Some((b"v2".to_vec(), t2)));
+    /// assert_eq!(cache.store(StoreOp::Cas, "k", "v3", 0, t1), Err(segcache::Error::Exists));
+    /// # Ok::<(), segcache::Error>(())
+    /// ```
+    pub fn store(
+        &self,
+        op: StoreOp,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: u32,
+        token: u64,
+    ) -> Result<u64, Error> {
+        let (k, v) = (key.as_ref(), value.as_ref());
+        let mut stored = 0u64;
+        // SAFETY: as in set; `stored` outlives the call.
+        check(unsafe {
+            sys::segcache_store(
+                self.handle,
+                op.raw(),
+                k.as_ptr().cast(),
+                k.len(),
+                v.as_ptr().cast(),
+                v.len(),
+                ttl,
+                token,
+                &mut stored,
+            )
+        })?;
+        Ok(stored)
     }
 
     /// Removes `key` only if the item's cas token is still `token` (from

@@ -244,6 +244,27 @@ fn gets_and_cas() {
 }
 
 #[test]
+fn store_returns_the_token_of_what_it_stored() {
+    use segcache::StoreOp;
+    let cache = small();
+    let t1 = cache.store(StoreOp::Add, "k", "v1", 0, 0).unwrap();
+    assert_eq!(cache.gets("k").unwrap(), Some((b"v1".to_vec(), t1)));
+    // A chain of compare-and-swaps: no gets in between.
+    let t2 = cache.store(StoreOp::Cas, "k", "v2", 0, t1).unwrap();
+    let t3 = cache.store(StoreOp::Cas, "k", "v3", 0, t2).unwrap();
+    assert!(t1 != t2 && t2 != t3 && t1 != t3);
+    assert_eq!(cache.gets("k").unwrap(), Some((b"v3".to_vec(), t3)));
+    assert_eq!(cache.store(StoreOp::Cas, "k", "v4", 0, t2), Err(Error::Exists));
+    assert_eq!(cache.store(StoreOp::Add, "k", "v4", 0, 0), Err(Error::Exists));
+    assert_eq!(cache.store(StoreOp::Replace, "absent", "v4", 0, 0), Err(Error::NotFound));
+    let t5 = cache.store(StoreOp::Replace, "k", "v5", 0, 0).unwrap();
+    let t6 = cache.store(StoreOp::Set, "k", "v6", 0, 0).unwrap();
+    assert_ne!(t5, t6);
+    assert_eq!(cache.gets("k").unwrap(), Some((b"v6".to_vec(), t6)));
+    assert_eq!(cache.store(StoreOp::Set, [b'x'; 256], "v", 0, 0), Err(Error::TooLarge));
+}
+
+#[test]
 fn delete_cas() {
     let cache = small();
     assert_eq!(cache.delete_cas("k", 1), Err(Error::NotFound));
