@@ -86,6 +86,17 @@ func cacheArg(h C.segcache_t) (*core.Cache, C.int) {
 	return c, C.SEGCACHE_OK
 }
 
+// keyedArgs validates the key and then the handle of a call on one key
+// (the key's errors come first whatever the handle, as in every call).
+func keyedArgs(h C.segcache_t, p unsafe.Pointer, n C.size_t) (*core.Cache, []byte, C.int) {
+	k, st := keyArg(p, n)
+	if st != C.SEGCACHE_OK {
+		return nil, nil, st
+	}
+	c, st := cacheArg(h)
+	return c, k, st
+}
+
 // ttlArg converts seconds to the engine's Duration. uint32 seconds always
 // fit in a Duration.
 func ttlArg(ttl C.uint32_t) time.Duration { return time.Duration(ttl) * time.Second }
@@ -212,42 +223,25 @@ func capi_segcache_close(cache C.segcache_t) (rc C.int) {
 	return C.SEGCACHE_OK
 }
 
-// Store operations, for store.
-const (
-	opSet = iota
-	opAdd
-	opReplace
-	opCAS
-)
-
-// store is the body of set, add, replace and cas. It switches on op rather
-// than taking a func value so that no call allocates a closure.
-func store(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, val unsafe.Pointer, vlen C.size_t, ttl C.uint32_t, op int, token uint64) C.int {
+// store is the body of set, add, replace, cas and store: it checks the
+// arguments and runs the engine's Store, returning the new item's token.
+// It takes the op as a value rather than a func so that no call allocates
+// a closure.
+func store(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, val unsafe.Pointer, vlen C.size_t, ttl C.uint32_t, op core.StoreOp, token uint64) (uint64, C.int) {
 	k, st := keyArg(key, klen)
 	if st != C.SEGCACHE_OK {
-		return st
+		return 0, st
 	}
 	v, st := valArg(val, vlen)
 	if st != C.SEGCACHE_OK {
-		return st
+		return 0, st
 	}
 	c, st := cacheArg(cache)
 	if st != C.SEGCACHE_OK {
-		return st
+		return 0, st
 	}
-	d := ttlArg(ttl)
-	var err error
-	switch op {
-	case opSet:
-		err = c.Set(k, v, d)
-	case opAdd:
-		err = c.Add(k, v, d)
-	case opReplace:
-		err = c.Replace(k, v, d)
-	case opCAS:
-		err = c.CAS(k, v, d, token)
-	}
-	return statusOf(err)
+	stored, err := c.Store(op, k, v, ttlArg(ttl), token)
+	return stored, statusOf(err)
 }
 
 // segcache_set stores val (vlen bytes) under key (klen bytes), replacing
@@ -271,7 +265,8 @@ func store(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, val unsafe.Poi
 //export capi_segcache_set
 func capi_segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opSet, 0)
+	_, st := store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, core.StoreSet, 0)
+	return st
 }
 
 // segcache_add stores val under key only if key is absent (or expired).
@@ -287,7 +282,8 @@ func capi_segcache_set(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C
 //export capi_segcache_add
 func capi_segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opAdd, 0)
+	_, st := store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, core.StoreAdd, 0)
+	return st
 }
 
 // segcache_replace stores val under key only if key is present. Arguments,
@@ -302,7 +298,8 @@ func capi_segcache_add(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C
 //export capi_segcache_replace
 func capi_segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opReplace, 0)
+	_, st := store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, core.StoreReplace, 0)
+	return st
 }
 
 // segcache_cas stores val under key only if the item still carries the
@@ -322,7 +319,8 @@ func capi_segcache_replace(cache C.segcache_t, key C.capi_cptr, klen C.size_t, v
 //export capi_segcache_cas
 func capi_segcache_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, val C.capi_cptr, vlen C.size_t, ttl C.uint32_t, cas C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	return store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, opCAS, uint64(cas))
+	_, st := store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, core.StoreCAS, uint64(cas))
+	return st
 }
 
 // segcache_store is segcache_set(), segcache_add(), segcache_replace() or
@@ -345,23 +343,11 @@ func capi_segcache_store(cache C.segcache_t, op C.int, key C.capi_cptr, klen C.s
 	if op < 0 || int(op) >= len(storeOps) {
 		return C.SEGCACHE_EINVAL
 	}
-	k, st := keyArg(unsafe.Pointer(key), klen)
-	if st != C.SEGCACHE_OK {
-		return st
+	stored, st := store(cache, unsafe.Pointer(key), klen, unsafe.Pointer(val), vlen, ttl, storeOps[op], uint64(cas))
+	if st == C.SEGCACHE_OK && new_cas != nil {
+		*new_cas = C.uint64_t(stored)
 	}
-	v, st := valArg(unsafe.Pointer(val), vlen)
-	if st != C.SEGCACHE_OK {
-		return st
-	}
-	c, st := cacheArg(cache)
-	if st != C.SEGCACHE_OK {
-		return st
-	}
-	token, err := c.Store(storeOps[op], k, v, ttlArg(ttl), uint64(cas))
-	if err == nil && new_cas != nil {
-		*new_cas = C.uint64_t(token)
-	}
-	return statusOf(err)
+	return st
 }
 
 // segcache_get looks up key and copies its value into buf (cap bytes,
@@ -462,11 +448,7 @@ func capi_segcache_get_buf(b *C.segcache_getbuf, key C.capi_cptr, klen C.size_t)
 //export capi_segcache_delete
 func capi_segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	k, st := keyArg(unsafe.Pointer(key), klen)
-	if st != C.SEGCACHE_OK {
-		return st
-	}
-	c, st := cacheArg(cache)
+	c, k, st := keyedArgs(cache, unsafe.Pointer(key), klen)
 	if st != C.SEGCACHE_OK {
 		return st
 	}
@@ -491,11 +473,7 @@ func capi_segcache_delete(cache C.segcache_t, key C.capi_cptr, klen C.size_t) (r
 //export capi_segcache_delete_cas
 func capi_segcache_delete_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t, cas C.uint64_t) (rc C.int) {
 	defer recoverStatus(&rc)
-	k, st := keyArg(unsafe.Pointer(key), klen)
-	if st != C.SEGCACHE_OK {
-		return st
-	}
-	c, st := cacheArg(cache)
+	c, k, st := keyedArgs(cache, unsafe.Pointer(key), klen)
 	if st != C.SEGCACHE_OK {
 		return st
 	}
@@ -504,11 +482,7 @@ func capi_segcache_delete_cas(cache C.segcache_t, key C.capi_cptr, klen C.size_t
 
 // numeric is the body of incr and decr.
 func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint64_t, result *C.uint64_t, decr bool) C.int {
-	k, st := keyArg(key, klen)
-	if st != C.SEGCACHE_OK {
-		return st
-	}
-	c, st := cacheArg(cache)
+	c, k, st := keyedArgs(cache, key, klen)
 	if st != C.SEGCACHE_OK {
 		return st
 	}

@@ -469,19 +469,7 @@ impl Cache {
         ttl: u32,
         token: u64,
     ) -> Result<(), Error> {
-        let (k, v) = (key.as_ref(), value.as_ref());
-        // SAFETY: as in set.
-        check(unsafe {
-            sys::segcache_cas(
-                self.handle,
-                k.as_ptr().cast(),
-                k.len(),
-                v.as_ptr().cast(),
-                v.len(),
-                ttl,
-                token,
-            )
-        })
+        self.store(StoreOp::Cas, key, value, ttl, token).map(|_| ())
     }
 
     /// The value of `key`, or `None` if absent or expired.
