@@ -13,9 +13,11 @@ import (
 	"github.com/segcache/segcache/core"
 )
 
-// coreClient runs the model's operations on a core.Cache.
+// coreClient runs the model's operations on a core.Cache; its writes
+// carry ttl (0: never expire).
 type coreClient struct {
 	c   *core.Cache
+	ttl time.Duration
 	buf []byte
 }
 
@@ -28,7 +30,7 @@ func (cc *coreClient) Run(in Input, token uint64) (Output, uint64) {
 	switch in.Op {
 	case Set, Add, Replace, CAS:
 		op := map[Op]core.StoreOp{Set: core.StoreSet, Add: core.StoreAdd, Replace: core.StoreReplace, CAS: core.StoreCAS}[in.Op]
-		tok, err = cc.c.Store(op, k, []byte(in.Val), 0, token)
+		tok, err = cc.c.Store(op, k, []byte(in.Val), cc.ttl, token)
 	case Delete:
 		err = cc.c.Delete(k)
 	case DeleteCAS:
@@ -72,26 +74,33 @@ func result(err error) string {
 // everything they write (every policy), on caches too small for what a
 // filler goroutine writes beside them, so that eviction, S3-FIFO's
 // promotions and merge's copies move and drop the clients' keys under
-// them, and on one that a goroutine clears now and then (the lossy model
-// for both).
+// them, on one that a goroutine clears every 200 µs, and on one whose
+// writes live 20 ms and whose expired segments a goroutine reclaims every
+// 200 µs (Expire) while the clients run (the lossy model for all three: a key may vanish,
+// but never come back unwritten).
 func TestCoreIsLinearizable(t *testing.T) {
 	rounds := 6
 	if testing.Short() {
 		rounds = 2
 	}
+	small := core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10}
+	with := func(o core.Options, p core.Policy) core.Options { o.Eviction = p; return o }
 	for _, tc := range []struct {
-		name    string
-		opts    core.Options
-		filler  bool
-		clearer bool
+		name   string
+		opts   core.Options
+		filler bool // a goroutine writes keys of its own, so that the cache evicts
+		// chore, if set, runs every 200 µs while the clients run.
+		chore func(*core.Cache) error
+		ttl   time.Duration // of the clients' writes
 	}{
-		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, false},
-		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false, false},
-		{"s3fifo, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyS3FIFO}, true, false},
-		{"merge, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyMerge}, true, false},
-		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true, false},
-		{"random, evicting", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyRandom}, true, false},
-		{"s3fifo, cleared", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, true},
+		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, nil, 0},
+		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false, nil, 0},
+		{"s3fifo, evicting", with(small, core.PolicyS3FIFO), true, nil, 0},
+		{"merge, evicting", with(small, core.PolicyMerge), true, nil, 0},
+		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true, nil, 0},
+		{"random, evicting", with(small, core.PolicyRandom), true, nil, 0},
+		{"s3fifo, cleared", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, (*core.Cache).Clear, 0},
+		{"merge, expiring", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4 << 10, Eviction: core.PolicyMerge}, true, (*core.Cache).Expire, 20 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range rounds {
@@ -99,33 +108,37 @@ func TestCoreIsLinearizable(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stop, filled := fill(t, c, tc.filler)
-				cleared := make(chan int)
+				stop, filled := fill(t, c, tc.filler, tc.ttl)
+				chores := make(chan int)
 				go func() {
 					n := 0
-					for tc.clearer {
+					for tc.chore != nil {
 						select {
 						case <-stop:
-							cleared <- n
+							chores <- n
 							return
 						case <-time.After(200 * time.Microsecond):
 						}
-						c.Clear()
+						tc.chore(c)
 						n++
 					}
-					cleared <- n
+					chores <- n
 				}()
 				w := Workload{Clients: 4, Ops: 4000, Plain: 1, Counters: 1, Seed: uint64(round)}
-				history := Record(w, func(int) Client { return &coreClient{c: c} })
+				history := Record(w, func(int) Client { return &coreClient{c: c, ttl: tc.ttl} })
 				close(stop)
 				<-filled
-				if n := <-cleared; tc.clearer && n == 0 {
-					t.Errorf("round %d: the cache was never cleared", round)
+				if n := <-chores; tc.chore != nil && n == 0 {
+					t.Errorf("round %d: the chore never ran", round)
 				}
-				evicted := c.Stats().EvictedItems
+				st := c.Stats()
 				c.Close()
-				check(t, tc.filler || tc.clearer, history, fmt.Sprintf("%s-%d", tc.name, round))
-				if tc.filler && evicted == 0 {
+				if tc.ttl > 0 && st.ExpiredSegments == 0 {
+					t.Errorf("round %d: no segment expired: the expiring case did not run (%+v)", round, st)
+				}
+				lossy := tc.filler || tc.chore != nil || tc.ttl > 0
+				check(t, lossy, history, fmt.Sprintf("%s-%d", tc.name, round))
+				if tc.filler && tc.ttl == 0 && st.EvictedItems == 0 {
 					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
 				}
 			}
@@ -157,11 +170,11 @@ func check(t *testing.T, lossy bool, history []porcupine.Operation, name string)
 	t.Errorf("%s: %d operations are not linearizable (visualization: %s; set LINEARIZABILITY_OUT to keep it)", name, len(history), file)
 }
 
-// fill starts a goroutine that writes keys of its own into cache until
-// stop is closed (filled is closed when it has returned), and returns
-// once the cache is full: it has evicted a live item. Without on, it
-// writes nothing.
-func fill(t *testing.T, cache *core.Cache, on bool) (stop, filled chan struct{}) {
+// fill starts a goroutine that writes keys of its own into cache, with
+// ttl, until stop is closed (filled is closed when it has returned), and
+// returns once the cache is full: it has evicted a live item (or, with a
+// ttl, dropped an expired one). Without on, it writes nothing.
+func fill(t *testing.T, cache *core.Cache, on bool, ttl time.Duration) (stop, filled chan struct{}) {
 	t.Helper()
 	stop, filled = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -176,10 +189,11 @@ func fill(t *testing.T, cache *core.Cache, on bool) (stop, filled chan struct{})
 				return
 			default:
 			}
-			cache.Set([]byte(fmt.Sprintf("filler-%d", i)), val, 0)
+			cache.Set([]byte(fmt.Sprintf("filler-%d", i)), val, ttl)
 		}
 	}()
-	for start := time.Now(); on && cache.Stats().EvictedItems == 0; {
+	full := func() bool { st := cache.Stats(); return st.EvictedItems+st.ExpiredItems > 0 }
+	for start := time.Now(); on && !full(); {
 		if time.Since(start) > 10*time.Second {
 			close(stop)
 			t.Fatal("the filler did not fill the cache in 10 s")

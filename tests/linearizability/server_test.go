@@ -238,7 +238,7 @@ func TestServerIsLinearizable(t *testing.T) {
 				srv := server.New(cache, server.Config{EventLoops: tc.loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 				served := make(chan error, 1)
 				go func() { served <- srv.Serve(ln) }()
-				stop, filled := fill(t, cache, tc.filler)
+				stop, filled := fill(t, cache, tc.filler, 0)
 				var conns []net.Conn
 				var errs []*error
 				w := Workload{Clients: 4, Ops: 3000, Plain: 1, Counters: 1, Seed: uint64(round)}
