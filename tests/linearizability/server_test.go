@@ -204,9 +204,10 @@ func (tc *textClient) block(n int) string {
 }
 
 // TestServerIsLinearizable runs the model's clients against segcached
-// over TCP (text and meta commands, and the binary protocol), served by goroutines and by an event
-// loop, with a cache that holds everything and with one too small for
-// what a filler writes beside the clients.
+// over TCP (text and meta commands, and the binary protocol), served by
+// goroutines and by two event loops, with a cache that holds everything,
+// with one too small for what a filler writes beside the clients, and with
+// one that another connection flushes every 500 µs.
 func TestServerIsLinearizable(t *testing.T) {
 	rounds := 4
 	if testing.Short() {
@@ -215,15 +216,17 @@ func TestServerIsLinearizable(t *testing.T) {
 	big := core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20}
 	small := core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10}
 	for _, tc := range []struct {
-		name   string
-		opts   core.Options
-		loops  int
-		filler bool
+		name    string
+		opts    core.Options
+		loops   int
+		filler  bool
+		flusher bool // another connection sends flush_all every 500 µs
 	}{
-		{"goroutines", big, -1, false},
-		{"two event loops", big, 2, false},
-		{"goroutines, evicting", small, -1, true},
-		{"two event loops, evicting", small, 2, true},
+		{"goroutines", big, -1, false, false},
+		{"two event loops", big, 2, false, false},
+		{"goroutines, evicting", small, -1, true, false},
+		{"two event loops, evicting", small, 2, true, false},
+		{"two event loops, flushed", big, 2, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range rounds {
@@ -239,6 +242,8 @@ func TestServerIsLinearizable(t *testing.T) {
 				served := make(chan error, 1)
 				go func() { served <- srv.Serve(ln) }()
 				stop, filled := fill(t, cache, tc.filler, 0)
+				flushes := make(chan int, 1)
+				go func() { flushes <- flush(ln.Addr().String(), tc.flusher, stop) }()
 				var conns []net.Conn
 				var errs []*error
 				w := Workload{Clients: 4, Ops: 3000, Plain: 1, Counters: 1, Seed: uint64(round)}
@@ -259,6 +264,9 @@ func TestServerIsLinearizable(t *testing.T) {
 				})
 				close(stop)
 				<-filled
+				if n := <-flushes; tc.flusher && n <= 0 {
+					t.Fatalf("round %d: no flush_all was answered (%d)", round, n)
+				}
 				evicted := cache.Stats().EvictedItems
 				for i, nc := range conns {
 					if err := *errs[i]; err != nil {
@@ -271,12 +279,41 @@ func TestServerIsLinearizable(t *testing.T) {
 				cancel()
 				<-served
 				cache.Close()
-				check(t, tc.filler, history, fmt.Sprintf("%s-%d", tc.name, round))
+				check(t, tc.filler || tc.flusher, history, fmt.Sprintf("%s-%d", tc.name, round))
 				if tc.filler && evicted == 0 {
 					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
 				}
 			}
 		})
+	}
+}
+
+// flush sends flush_all to addr every 500 µs until stop is closed, and
+// returns how many were answered OK (-1 if one was not); without on, it
+// sends nothing.
+func flush(addr string, on bool, stop chan struct{}) int {
+	if !on {
+		return 0
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return -1
+	}
+	defer nc.Close()
+	r := bufio.NewReader(nc)
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return n
+		case <-time.After(500 * time.Microsecond):
+		}
+		nc.SetDeadline(time.Now().Add(time.Minute))
+		if _, err := io.WriteString(nc, "flush_all\r\n"); err != nil {
+			return -1
+		}
+		if l, err := r.ReadString('\n'); err != nil || l != "OK\r\n" {
+			return -1
+		}
 	}
 }
 
