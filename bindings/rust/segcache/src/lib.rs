@@ -313,6 +313,17 @@ pub struct Stats {
     pub segments_retired: u64,
 }
 
+/// The byte slices of `items`, each taken with one `as_ref` call. The
+/// batch calls hand the library a pointer and a length per item, and both
+/// must come from the same slice: `AsRef` is safe to implement and nothing
+/// makes it return the same slice twice, so the pointer of one call with
+/// the length of another could name memory past the item's allocation.
+fn slices<'a, T: AsRef<[u8]> + ?Sized + 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+) -> Vec<&'a [u8]> {
+    items.into_iter().map(AsRef::as_ref).collect()
+}
+
 /// Size of the stack buffer a plain [`Cache::get`] tries first, so that a
 /// small value costs one call and one exact allocation.
 const GET_STACK_BYTES: usize = 256;
@@ -614,16 +625,17 @@ impl Cache {
         let mut statuses: Vec<c_int> = vec![0; bufs.len()];
         let mut kptrs: Vec<*const core::ffi::c_void> = Vec::with_capacity(bufs.len());
         let mut klens: Vec<usize> = Vec::with_capacity(bufs.len());
+        // Each key's slice is taken once (see `slices`), so its pointer and
+        // length come from the same slice.
+        let mut ks: Vec<&[u8]> = Vec::with_capacity(bufs.len());
         for chunk in keys.chunks(CHUNK) {
             let n = chunk.len();
+            ks.clear();
+            ks.extend(chunk.iter().map(AsRef::as_ref));
             kptrs.clear();
             klens.clear();
-            kptrs.extend(
-                chunk
-                    .iter()
-                    .map(|k| k.as_ref().as_ptr().cast::<core::ffi::c_void>()),
-            );
-            klens.extend(chunk.iter().map(|k| k.as_ref().len()));
+            kptrs.extend(ks.iter().map(|k| k.as_ptr().cast::<core::ffi::c_void>()));
+            klens.extend(ks.iter().map(|k| k.len()));
             // SAFETY: every array has at least n elements; each key pointer
             // is valid for its length and each buffer for SLOT bytes for the
             // whole call; nothing else touches scratch during it.
@@ -639,7 +651,7 @@ impl Cache {
                     statuses.as_mut_ptr(),
                 )
             })?;
-            for (i, key) in chunk.iter().enumerate() {
+            for (i, &key) in ks.iter().enumerate() {
                 match statuses[i] {
                     sys::SEGCACHE_OK if vlens[i] <= SLOT => {
                         // SAFETY: the library wrote vlens[i] bytes at bufs[i].
@@ -649,7 +661,7 @@ impl Cache {
                     }
                     sys::SEGCACHE_OK => return Err(Error::Internal),
                     sys::SEGCACHE_ENOTFOUND => out.push(None),
-                    sys::SEGCACHE_ERANGE => out.push(self.get(key.as_ref())?),
+                    sys::SEGCACHE_ERANGE => out.push(self.get(key)?),
                     other => return Err(Error::from_code(other).unwrap_or(Error::Internal)),
                 }
             }
@@ -675,16 +687,12 @@ impl Cache {
         ttl: u32,
     ) -> Result<Vec<Result<(), Error>>, Error> {
         let n = items.len();
-        let kptrs: Vec<*const core::ffi::c_void> = items
-            .iter()
-            .map(|(k, _)| k.as_ref().as_ptr().cast())
-            .collect();
-        let klens: Vec<usize> = items.iter().map(|(k, _)| k.as_ref().len()).collect();
-        let vptrs: Vec<*const core::ffi::c_void> = items
-            .iter()
-            .map(|(_, v)| v.as_ref().as_ptr().cast())
-            .collect();
-        let vlens: Vec<usize> = items.iter().map(|(_, v)| v.as_ref().len()).collect();
+        let ks = slices(items.iter().map(|(k, _)| k));
+        let vs = slices(items.iter().map(|(_, v)| v));
+        let kptrs: Vec<*const core::ffi::c_void> = ks.iter().map(|k| k.as_ptr().cast()).collect();
+        let klens: Vec<usize> = ks.iter().map(|k| k.len()).collect();
+        let vptrs: Vec<*const core::ffi::c_void> = vs.iter().map(|v| v.as_ptr().cast()).collect();
+        let vlens: Vec<usize> = vs.iter().map(|v| v.len()).collect();
         let ttls = vec![ttl; n];
         let mut statuses: Vec<c_int> = vec![0; n];
         // SAFETY: every array has n elements; each pointer is valid for its
@@ -712,9 +720,9 @@ impl Cache {
         keys: &[K],
     ) -> Result<Vec<Result<bool, Error>>, Error> {
         let n = keys.len();
-        let kptrs: Vec<*const core::ffi::c_void> =
-            keys.iter().map(|k| k.as_ref().as_ptr().cast()).collect();
-        let klens: Vec<usize> = keys.iter().map(|k| k.as_ref().len()).collect();
+        let ks = slices(keys);
+        let kptrs: Vec<*const core::ffi::c_void> = ks.iter().map(|k| k.as_ptr().cast()).collect();
+        let klens: Vec<usize> = ks.iter().map(|k| k.len()).collect();
         let mut statuses: Vec<c_int> = vec![0; n];
         // SAFETY: every array has n elements; each key pointer is valid for
         // its length for the whole call.

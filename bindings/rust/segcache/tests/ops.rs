@@ -680,3 +680,90 @@ fn stats_has_every_counter_of_the_c_struct() {
         std::mem::size_of::<sys::segcache_stats>()
     );
 }
+
+/// A key or value whose `as_ref` gives `first` on its first call and
+/// `later` on every call after. Nothing requires an `AsRef` impl to return
+/// the same slice each time, and such an impl is safe code, so a safe API
+/// must take each slice once and hand the library the pointer and the
+/// length of that same slice. A pointer from one call with the length of
+/// another names memory that neither slice covers: here bytes between two
+/// slices of one buffer, in general bytes past an allocation, which the
+/// library would read (undefined behaviour from safe code).
+struct Fickle<'a> {
+    first: &'a [u8],
+    later: &'a [u8],
+    calls: std::cell::Cell<usize>,
+}
+
+impl<'a> Fickle<'a> {
+    fn new(first: &'a [u8], later: &'a [u8]) -> Fickle<'a> {
+        Fickle {
+            first,
+            later,
+            calls: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Fickle<'_> {
+    fn as_ref(&self) -> &[u8] {
+        let n = self.calls.get();
+        self.calls.set(n + 1);
+        if n == 0 {
+            self.first
+        } else {
+            self.later
+        }
+    }
+}
+
+#[test]
+fn batch_calls_pass_each_slice_whole_even_if_as_ref_varies() {
+    // One buffer holding the two slices: the bytes [0, 255) that a mixed
+    // pointer and length would name are readable, so a wrong key shows up
+    // as a wrong key rather than as a crash.
+    let buf: Vec<u8> = (0..600u32).map(|i| (i % 251) as u8 + 1).collect();
+    let (first, later) = (&buf[0..1], &buf[300..555]);
+    let mixed = &buf[0..255];
+
+    let cache = small();
+    let got = cache
+        .set_many(
+            &[(Fickle::new(first, later), Fickle::new(b"v1", b"value two"))],
+            0,
+        )
+        .unwrap();
+    assert_eq!(got, vec![Ok(())]);
+    assert_eq!(
+        cache.get(mixed).unwrap(),
+        None,
+        "set_many stored a key made of one slice's pointer and another's length"
+    );
+    // The value too: b"v1"'s pointer with the length of b"value two" read
+    // past the end of a 2-byte literal.
+    let v = cache.get(first).unwrap().or(cache.get(later).unwrap());
+    assert!(
+        v.as_deref() == Some(&b"v1"[..]) || v.as_deref() == Some(&b"value two"[..]),
+        "stored {v:?}, under neither slice or as neither value"
+    );
+
+    let cache = small();
+    cache.set(mixed, "mixed", 0).unwrap();
+    cache.set(first, "first", 0).unwrap();
+    cache.set(later, "later", 0).unwrap();
+    let got = cache.get_many(&[Fickle::new(first, later)]).unwrap();
+    assert!(
+        got == vec![Some(b"first".to_vec())] || got == vec![Some(b"later".to_vec())],
+        "get_many looked up a key neither slice holds: {got:?}"
+    );
+
+    let cache = small();
+    cache.set(mixed, "mixed", 0).unwrap();
+    let got = cache.delete_many(&[Fickle::new(first, later)]).unwrap();
+    assert_eq!(got, vec![Ok(false)]);
+    assert_eq!(
+        cache.get(mixed).unwrap().as_deref(),
+        Some(&b"mixed"[..]),
+        "delete_many removed a key neither slice holds"
+    );
+}
