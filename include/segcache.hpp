@@ -167,17 +167,24 @@ public:
     }
 
     // get_into copies the value into out (resized to fit); false if absent.
+    // Without a value (absent, or an error thrown) out is left empty; its
+    // capacity is kept either way, so a reused out allocates only to grow.
     bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
+        // The whole capacity is lent to the library as scratch; every exit
+        // below sets out's length to what it holds.
         if (out.size() < out.capacity()) out.resize(out.capacity());
         for (;;) {
             size_t len = 0;
             int rc = segcache_get(h_, detail::bytes(key), key.size(), out.data(), out.size(), &len, token);
-            if (rc == SEGCACHE_ENOTFOUND) return false;
             if (rc == SEGCACHE_ERANGE) {  // grow and retry: the value may grow again meanwhile
                 out.resize(len);
                 continue;
             }
-            detail::check(rc, "segcache_get");
+            if (rc != SEGCACHE_OK) {
+                out.clear();
+                if (rc == SEGCACHE_ENOTFOUND) return false;
+                detail::check(rc, "segcache_get");
+            }
             out.resize(len);
             return true;
         }

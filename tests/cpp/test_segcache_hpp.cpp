@@ -163,6 +163,30 @@ static void test_bytes_round_trip() {
     EXPECT(c.get_into("empty", buf) && buf.empty());
 }
 
+// get_into lends out's whole capacity to the library, so out must not keep
+// that scratch length when nothing was copied: a miss or a failure leaves
+// out empty (capacity kept, as Rust's get_into leaves its Vec), never the
+// old contents padded with NULs to the capacity.
+static void test_get_into_leaves_out_empty_without_a_value() {
+    segcache::Cache c(small());
+    std::string out = "stale";
+    EXPECT(!c.get_into("nobody", out));
+    EXPECT(out.empty());
+    uint64_t token = 7;
+    out = "stale";
+    EXPECT(!c.get_into("nobody", out, &token));
+    EXPECT(out.empty() && token == 7);
+    out.assign(1000, 'x');
+    const size_t cap = out.capacity();
+    EXPECT(!c.get_into("nobody", out));
+    EXPECT(out.empty() && out.capacity() == cap);  // the buffer stays reusable
+    out = "stale";
+    EXPECT_STATUS(c.get_into(std::string(256, 'k'), out), SEGCACHE_ETOOLARGE);
+    EXPECT(out.empty());
+    c.set("k", "v");
+    EXPECT(c.get_into("k", out) && out == "v");
+}
+
 static void test_numbers() {
     segcache::Cache c(small());
     c.set("n", "41");
@@ -231,6 +255,7 @@ int main() {
     test_absent_is_a_value();
     test_other_failures_throw();
     test_bytes_round_trip();
+    test_get_into_leaves_out_empty_without_a_value();
     test_numbers();
     test_get_multi();
     test_batch_writes();
