@@ -122,8 +122,13 @@ public:
         return *this;
     }
 
-    // close releases the cache now; later calls throw (EBADHANDLE).
-    void close() { detail::check(segcache_close(std::exchange(h_, 0)), "segcache_close"); }
+    // close releases the cache now; later calls throw (EBADHANDLE), close
+    // included: a second close is reported as segcache_close reports it.
+    // (segcache_close(0) is a no-op that succeeds, which would hide it.)
+    void close() {
+        if (h_ == 0) throw Error(SEGCACHE_EBADHANDLE, "segcache_close");
+        detail::check(segcache_close(std::exchange(h_, 0)), "segcache_close");
+    }
     segcache_t handle() const noexcept { return h_; }
     explicit operator bool() const noexcept { return h_ != 0; }
 

@@ -86,6 +86,12 @@ static void test_moves_transfer_ownership() {
     c.close();
     EXPECT(!c);
     EXPECT_STATUS(c.set("k", "v"), SEGCACHE_EBADHANDLE);
+    // close is a call like any other: on a closed or moved-from Cache it
+    // throws, as segcache_close reports a second close (EBADHANDLE), rather
+    // than hiding a double close behind segcache_close(0)'s no-op.
+    EXPECT_STATUS(c.close(), SEGCACHE_EBADHANDLE);
+    EXPECT_STATUS(a.close(), SEGCACHE_EBADHANDLE);
+    EXPECT(!c && !a);
 }
 
 static void test_absent_is_a_value() {
