@@ -284,7 +284,11 @@ pub struct Stats {
     pub segments_total: u64,
     /// Segments free.
     pub segments_free: u64,
-    /// Lookups.
+    /// Lookups: calls into the library that looked a key up, counting
+    /// one that found the buffer too small. The reads of this crate make
+    /// one for a value of up to 256 bytes and two for a larger one
+    /// ([`Cache::get_into`] and [`Cache::gets_into`]: one when the value
+    /// fits the buffer's capacity).
     pub gets: u64,
     /// Lookups that found their key.
     pub hits: u64,
@@ -485,11 +489,19 @@ impl Cache {
 
     /// The value of `key`, or `None` if absent or expired.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
-        let k = key.as_ref();
-        // Try a stack buffer first: one call and one exact allocation for
-        // small values; larger values take the growing path.
+        Ok(self.get_owned(key.as_ref())?.map(|(v, _)| v))
+    }
+
+    /// The value of `key` and its cas token, in a new exact-sized Vec.
+    ///
+    /// Every call into the library is a lookup in the cache's counters
+    /// (`gets`, `hits`), a too-small buffer included, so the first try uses
+    /// a stack buffer: one call and one exact allocation for small values;
+    /// larger values take a second call with a buffer of their size.
+    fn get_owned(&self, k: &[u8]) -> Result<Option<(Vec<u8>, u64)>, Error> {
         let mut stack = MaybeUninit::<[u8; GET_STACK_BYTES]>::uninit();
         let mut vlen = 0usize;
+        let mut token = 0u64;
         // SAFETY: the buffer is valid for GET_STACK_BYTES writable bytes;
         // the library writes at most `cap` bytes and only reads key.
         let rc = unsafe {
@@ -500,7 +512,7 @@ impl Cache {
                 stack.as_mut_ptr().cast(),
                 GET_STACK_BYTES,
                 &mut vlen,
-                std::ptr::null_mut(),
+                &mut token,
             )
         };
         match rc {
@@ -508,16 +520,21 @@ impl Cache {
                 // SAFETY: on OK the library wrote vlen (<= cap) bytes.
                 let bytes =
                     unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), vlen) };
-                Ok(Some(bytes.to_vec()))
+                Ok(Some((bytes.to_vec(), token)))
             }
             sys::SEGCACHE_OK => Err(Error::Internal),
             sys::SEGCACHE_ENOTFOUND => Ok(None),
-            sys::SEGCACHE_ERANGE => {
-                let mut buf = Vec::with_capacity(vlen);
-                Ok(self.get_raw(k, &mut buf)?.map(|_| buf))
-            }
+            sys::SEGCACHE_ERANGE => self.get_sized(k, vlen),
             other => Err(Error::from_code(other).unwrap_or(Error::Internal)),
         }
+    }
+
+    /// The value of `key` and its token, into a new Vec of `len` bytes'
+    /// capacity: the length a call that found the buffer too small
+    /// reported, so one more call does unless the value grew meanwhile.
+    fn get_sized(&self, k: &[u8], len: usize) -> Result<Option<(Vec<u8>, u64)>, Error> {
+        let mut buf = Vec::with_capacity(len);
+        Ok(self.get_raw(k, &mut buf)?.map(|token| (buf, token)))
     }
 
     /// Copies the value of `key` into `buf`, replacing its contents, and
@@ -539,10 +556,7 @@ impl Cache {
 
     /// The value of `key` and its cas token (for [`Cache::cas`]), or `None`.
     pub fn gets(&self, key: impl AsRef<[u8]>) -> Result<Option<(Vec<u8>, u64)>, Error> {
-        let mut buf = Vec::new();
-        Ok(self
-            .get_raw(key.as_ref(), &mut buf)?
-            .map(|token| (buf, token)))
+        self.get_owned(key.as_ref())
     }
 
     /// Like [`Cache::get_into`], returning the cas token when found.
@@ -661,7 +675,11 @@ impl Cache {
                     }
                     sys::SEGCACHE_OK => return Err(Error::Internal),
                     sys::SEGCACHE_ENOTFOUND => out.push(None),
-                    sys::SEGCACHE_ERANGE => out.push(self.get(key)?),
+                    // Larger than the slot (and than get's stack buffer):
+                    // one retry of the length the batch reported.
+                    sys::SEGCACHE_ERANGE => {
+                        out.push(self.get_sized(key, vlens[i])?.map(|(v, _)| v))
+                    }
                     other => return Err(Error::from_code(other).unwrap_or(Error::Internal)),
                 }
             }
