@@ -801,10 +801,14 @@ fn each_read_makes_as_few_lookups_as_it_can() {
     assert_eq!((gets, hits, misses), (after.0 + 1, after.1, after.2 + 1));
 
     // The token gets returns is the item's, whichever path served it.
-    let t = cache.store(segcache::StoreOp::Set, "small", "w", 0, 0).unwrap();
+    let t = cache
+        .store(segcache::StoreOp::Set, "small", "w", 0, 0)
+        .unwrap();
     assert_eq!(cache.gets("small").unwrap(), Some((b"w".to_vec(), t)));
     let big = vec![2u8; 1000];
-    let t = cache.store(segcache::StoreOp::Set, "big", &big, 0, 0).unwrap();
+    let t = cache
+        .store(segcache::StoreOp::Set, "big", &big, 0, 0)
+        .unwrap();
     assert_eq!(cache.gets("big").unwrap(), Some((big.clone(), t)));
 
     let before = lookups(&cache);
