@@ -250,8 +250,13 @@ public:
         for (size_t i = 0; i < n; i++) {
             if (sts[i] == SEGCACHE_OK)
                 out[i].emplace(&arena[i * slot], vlens[i]);
-            else if (sts[i] == SEGCACHE_ERANGE)
-                out[i] = get(keys[i]);  // larger than the slot: fetch alone
+            else if (sts[i] == SEGCACHE_ERANGE) {
+                // Larger than the slot: fetch alone, into a buffer of the
+                // length the batch reported (get() would start smaller and
+                // retry: each call is a lookup in the counters).
+                std::string v(vlens[i], '\0');
+                if (get_into(keys[i], v)) out[i] = std::move(v);
+            }
             else if (sts[i] != SEGCACHE_ENOTFOUND)
                 throw Error(sts[i], "segcache_get_multi");
         }
