@@ -388,7 +388,7 @@ impl Cache {
     }
 
     /// Opens a cache with the default options (64 MiB of items, 1 MiB
-    /// segments, merge eviction).
+    /// segments, S3-FIFO eviction: [`Eviction::default`]).
     pub fn new() -> Result<Cache, Error> {
         Builder::new().build()
     }
@@ -951,10 +951,17 @@ impl Drop for Cache {
 /// library is loaded, so this is the way to tune it later. Threads beyond
 /// the limit still make progress, but wait for each other.
 ///
+/// The library refuses an `n` above max(256, 4 × the CPUs the process may
+/// run on); nothing changes then, and the result is 0, which is never a
+/// previous value (so is any other failure, such as a call in a forked
+/// child).
+///
 /// ```
 /// let current = segcache::set_max_procs(0);
 /// assert!(current >= 1);
 /// assert_eq!(segcache::set_max_procs(current), current);
+/// assert_eq!(segcache::set_max_procs(1 << 20), 0); // refused
+/// assert_eq!(segcache::set_max_procs(0), current);
 /// ```
 pub fn set_max_procs(n: usize) -> usize {
     let n = c_int::try_from(n).unwrap_or(c_int::MAX);
