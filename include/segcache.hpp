@@ -34,6 +34,7 @@
 #include <segcache.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -174,7 +175,16 @@ public:
     // get_into copies the value into out (resized to fit); false if absent.
     // Without a value (absent, or an error thrown) out is left empty; its
     // capacity is kept either way, so a reused out allocates only to grow.
+    // key may be a view of out (get_into(k, k) follows a chain of keys).
     bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
+        // out's storage is overwritten by the value and freed when out
+        // grows, so a key inside it is copied first (at most 255 bytes).
+        const std::less<const char *> before;
+        if (!key.empty() && !before(key.data(), out.data()) &&
+            before(key.data(), out.data() + out.capacity())) {
+            const std::string k(key);
+            return get_into(k, out, token);
+        }
         // The whole capacity is lent to the library as scratch; every exit
         // below sets out's length to what it holds.
         if (out.size() < out.capacity()) out.resize(out.capacity());
