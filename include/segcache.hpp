@@ -179,7 +179,7 @@ public:
     bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
         // out's storage is overwritten by the value and freed when out
         // grows, so a key inside it is copied first (at most 255 bytes).
-        const std::less<const char *> before;
+        const std::less<const char *> before{};
         if (!key.empty() && !before(key.data(), out.data()) &&
             before(key.data(), out.data() + out.capacity())) {
             const std::string k(key);
