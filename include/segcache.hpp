@@ -178,7 +178,8 @@ public:
     // key may be a view of out (get_into(k, k) follows a chain of keys).
     bool get_into(std::string_view key, std::string &out, uint64_t *token = nullptr) const {
         // out's storage is overwritten by the value and freed when out
-        // grows, so a key inside it is copied first (at most 255 bytes).
+        // grows, so a key inside it is copied first (a valid key is at most
+        // 255 bytes).
         const std::less<const char *> before{};
         if (!key.empty() && !before(key.data(), out.data()) &&
             before(key.data(), out.data() + out.capacity())) {
