@@ -352,6 +352,12 @@ def _close_handle(h: int) -> None:
         raise error_for(rc, None, "close")
 
 
+# The library's option limits that _explain_options names (core: MaxSegments,
+# hashtable.MinPower and MaxPower).
+_MAX_SEGMENTS = (1 << 18) - 1
+_HASH_POWER_MIN, _HASH_POWER_MAX = 4, 29
+
+
 def _explain_options(o) -> str | None:
     """Which field of the options the library refused as EINVAL (it reports
     only the status), or None if none of the known rules explains it."""
@@ -360,7 +366,14 @@ def _explain_options(o) -> str | None:
         return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
     if heap // seg < 2:
         return f"heap_bytes {heap} holds fewer than 2 segments of segment_bytes {seg}"
+    if heap // seg > _MAX_SEGMENTS:
+        return (f"heap_bytes {heap} needs more than {_MAX_SEGMENTS} segments of "
+                f"segment_bytes {seg}")
     whole = heap - heap % seg
+    # The range first, as the library checks it: 8 << hash_power of an
+    # out-of-range hash_power can be an integer of hundreds of megabytes.
+    if o.hash_power and not _HASH_POWER_MIN <= o.hash_power <= _HASH_POWER_MAX:
+        return f"hash_power {o.hash_power} outside [{_HASH_POWER_MIN}, {_HASH_POWER_MAX}]"
     if o.hash_power and 8 << o.hash_power > whole:
         return (f"hash_power {o.hash_power} maps a {8 << o.hash_power}-byte table, larger "
                 f"than the {whole}-byte heap (heap_bytes)")

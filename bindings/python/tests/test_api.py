@@ -879,6 +879,25 @@ def test_invalid_options_name_the_field(opts, message):
     assert e.value.status == -7
 
 
+# The library takes hash_power in [4, 29] and heap_bytes of at most 2**18-1
+# segments. Explaining a refused hash_power must not compute 8 << hash_power
+# first: for hash_power 20000 that number is too long for str() (a plain
+# ValueError instead of InvalidArgument), and for 2**32-1 it is a 512 MiB
+# integer.
+@pytest.mark.parametrize("opts,message", [
+    (dict(hash_power=3), "hash_power 3 outside [4, 29]"),
+    (dict(hash_power=30), "hash_power 30 outside [4, 29]"),
+    (dict(hash_power=20000), "hash_power 20000 outside [4, 29]"),
+    (dict(hash_power=(1 << 32) - 1), "hash_power 4294967295 outside [4, 29]"),
+    (dict(heap_bytes=1 << 63, segment_bytes=4096), "needs more than 262143 segments"),
+])
+def test_invalid_options_out_of_range_name_the_rule(opts, message):
+    with pytest.raises(segcache.InvalidArgument) as e:
+        segcache.Cache(**opts).close()
+    assert message in str(e.value)
+    assert e.value.status == -7
+
+
 def test_set_max_procs_above_the_limit_is_refused():
     prev = segcache.set_max_procs(0)
     # 1 << 20, and the values that once crashed or bloated the host.
