@@ -736,7 +736,8 @@ def _reader(with_cas: bool, name: str, doc: str):
     made twice rather than called, because a Python call in between costs
     a fifth of the ctypes get's gain over the seed binding's."""
 
-    def read(self, key):
+    # key is positional-only, as on the compiled path (a METH_O method).
+    def read(self, key, /):
         if type(key) is not bytes:
             key = _as_key(key)
         try:
@@ -787,7 +788,7 @@ class CtypesCache(CacheBase):
         "        cas() to write only if nobody changed the item since.",
     )
 
-    def get_many(self, keys) -> dict:
+    def get_many(self, keys, /) -> dict:
         """{key: value} for the keys that are present, in one C call for the
         whole batch. Keys in the result are bytes (str keys are encoded)."""
         keys = [k if type(k) is bytes else _as_key(k) for k in keys]
@@ -910,7 +911,7 @@ class CtypesCache(CacheBase):
     def __setitem__(self, key, value) -> None:
         self.set(key, value)
 
-    def delete(self, key) -> bool:
+    def delete(self, key, /) -> bool:
         """Removes key; False if it was absent."""
         if type(key) is not bytes:
             key = _as_key(key)

@@ -87,6 +87,22 @@ def test_value_is_a_copy(cache):
     assert cache.get(b"k") == b"before"
 
 
+def test_one_argument_methods_take_it_by_position_only(cache):
+    # get, gets, delete and get_many are one-argument methods (METH_O) on
+    # the compiled path: a keyword must be refused there and on the ctypes
+    # path alike, or code written against one fails on the other.
+    cache.set(b"k", b"v")
+    for call in (
+        lambda: cache.get(key=b"k"),
+        lambda: cache.gets(key=b"k"),
+        lambda: cache.delete(key=b"k"),
+        lambda: cache.get_many(keys=[b"k"]),
+    ):
+        with pytest.raises(TypeError):
+            call()
+    assert cache.get(b"k") == b"v"  # the refused delete removed nothing
+
+
 @pytest.mark.parametrize("bad", [1, 1.5, None, object(), ["a"], ("a",)])
 def test_bad_key_type(cache, bad):
     for call in (
