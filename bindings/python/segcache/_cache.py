@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime
+import threading
 import weakref
 from ctypes import byref, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 from itertools import accumulate
@@ -75,6 +76,7 @@ _c_set_multi = _c_delete_multi = _c_delete_cas = _c_store = None  # None when th
 _c_rget = _c_rgetb = _c_rset = _c_rdelete = _c_rget_multi = _c_rset_multi = None
 _c_radd = _c_rreplace = _c_rcas = _c_rincr = _c_rdecr = None
 _bound = False
+_bind_lock = threading.Lock()
 _bind_listeners = []
 
 
@@ -117,9 +119,21 @@ def _bind(lib: _lib.Library) -> None:
     _c_rdecr = one["segcache_decr"]
     _c_rget_multi = lib.dll["segcache_get_multi"]
     _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
-    _bound = True
     for fn in _bind_listeners:
         fn(lib)
+    # Only now: a Cache opened by another thread must not skip binding while
+    # a listener (the compiled path's configure) has not run yet.
+    _bound = True
+
+
+def _ensure_bound(lib: _lib.Library) -> None:
+    """Binds once per process; a thread that comes while another binds waits
+    for it to finish."""
+    if _bound:
+        return
+    with _bind_lock:
+        if not _bound:
+            _bind(lib)
 
 
 def _forked_call(*args):
@@ -438,7 +452,7 @@ class CacheBase:
         self._finalizer = None
         lib = _lib.load()
         if not _bound:
-            _bind(lib)
+            _ensure_bound(lib)
         # options_init writes the library's own sizeof(segcache_options),
         # which a newer library may have grown: give it room to spare.
         raw = (ctypes.c_char * max(512, ctypes.sizeof(_lib.Options)))()

@@ -320,3 +320,49 @@ def test_batches_of_threads_sharing_one_cache_object(cache):
                     assert v.startswith(k + b"="), (k, v[:40])
 
     run_threads(4, work)
+
+
+# The first Cache binds the library's functions (and configures the compiled
+# path) once for the process. A second thread that opens a cache meanwhile
+# must wait for the whole binding, not find it marked done while the compiled
+# path is still unconfigured ("segcache._speedups is not configured"). The
+# binding listener is slowed down here to hold that window open.
+FIRST_BIND = r"""
+import threading, time, segcache
+from segcache import _cache
+
+slow_started = threading.Event()
+listeners = _cache._bind_listeners
+
+def slow(lib):
+    slow_started.set()
+    time.sleep(0.5)
+
+listeners.insert(0, slow)
+errors = []
+
+def first():
+    try:
+        segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10).close()
+    except BaseException as e:
+        errors.append(e)
+
+t = threading.Thread(target=first)
+t.start()
+assert slow_started.wait(60)
+with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10) as c:
+    c.set(b"k", b"v")
+    assert c.get(b"k") == b"v"
+t.join(60)
+assert not errors, errors
+print("ok", segcache.FAST)
+"""
+
+
+def test_cache_opened_while_another_thread_binds_the_library(impl):
+    from conftest import run_python
+
+    # The child picks the implementation from SEGCACHE_SPEEDUPS (set by impl).
+    r = run_python(FIRST_BIND, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["ok", str(impl == "compiled")]
