@@ -119,11 +119,15 @@ def _bind(lib: _lib.Library) -> None:
     _c_rdecr = one["segcache_decr"]
     _c_rget_multi = lib.dll["segcache_get_multi"]
     _c_rset_multi = lib.dll["segcache_set_multi"] if _c_set_multi is not None else None
-    for fn in _bind_listeners:
-        fn(lib)
-    # Only now: a Cache opened by another thread must not skip binding while
-    # a listener (the compiled path's configure) has not run yet.
-    _bound = True
+    try:
+        for fn in _bind_listeners:
+            fn(lib)
+    finally:
+        # Only now: a Cache opened by another thread must not skip binding
+        # while a listener (the compiled path's configure) has not run yet.
+        # Also after a listener failed (a library without a symbol the
+        # compiled path needs): the ctypes path is bound and keeps working.
+        _bound = True
 
 
 def _ensure_bound(lib: _lib.Library) -> None:
