@@ -630,6 +630,11 @@ class CacheBase:
         keys = [k if type(k) is bytes else _as_key(k) for k in keys]
         if _c_delete_multi is None:
             return sum(self.delete(k) for k in keys)
+        if not keys:  # the library still checks the handle, as get_many's
+            rc = _c_delete_multi(self._h, 0, None, None, None)
+            if rc:
+                raise error_for(rc, None, "delete_many")
+            return 0
         deleted = 0
         first = None
         for i in range(0, len(keys), _BATCH_MAX):
@@ -812,6 +817,11 @@ class CtypesCache(CacheBase):
         keys = [k if type(k) is bytes else _as_key(k) for k in keys]
         n = len(keys)
         if n == 0:
+            # No key, but a cache: the library checks the handle (Closed on
+            # a closed cache, ForkError in a forked child).
+            rc = _c_rget_multi(self._h, _SZ[0], None, None, None, None, None, None)
+            if rc:
+                raise error_for(rc, None, "get_many")
             return {}
         # A batch too big to keep buffers for gets buffers for this call only
         # (_give drops them); still one C call for the whole batch.
@@ -996,6 +1006,11 @@ class CtypesCache(CacheBase):
         if _c_rset_multi is None:
             for k, v in pairs:
                 self.set(k, v, ttl)
+            return
+        if not pairs:  # the library still checks the handle, as get_many's
+            rc = _c_rset_multi(self._h, _SZ[0], None, None, None, None, None, None)
+            if rc:
+                raise error_for(rc, None, "set_many")
             return
         first = None
         for i in range(0, len(pairs), _BATCH_MAX):

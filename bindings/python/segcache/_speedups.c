@@ -676,7 +676,13 @@ static PyObject *Core_get_many(CoreObject *self, PyObject *keys) {
     PyObject *out = NULL;
     void *mem = NULL;
     if (n == 0) {
-        out = PyDict_New();
+        /* No key, but a cache: the library checks the handle (Closed on a
+         * closed cache, ForkError after a raw fork). */
+        int rc = c_get_multi(self->h, 0, NULL, NULL, NULL, NULL, NULL, NULL);
+        if (rc)
+            raise_status(rc, NULL, "get_many");
+        else
+            out = PyDict_New();
         goto done;
     }
     size_t slot = (size_t)self->slot;
@@ -846,9 +852,14 @@ static PyObject *Core_set_many(CoreObject *self, PyObject *const *args, Py_ssize
     int64_t ttl = as_ttl(a[1]);
     if (ttl < 0)
         goto done;
-    if (n == 0) {
-        result = Py_None;
-        Py_INCREF(result);
+    if (n == 0) { /* the library still checks the handle, as get_many's */
+        int rc = c_set_multi(self->h, 0, NULL, NULL, NULL, NULL, NULL, NULL);
+        if (rc) {
+            raise_status(rc, NULL, "set_many");
+        } else {
+            result = Py_None;
+            Py_INCREF(result);
+        }
         goto done;
     }
     size_t un = (size_t)n;

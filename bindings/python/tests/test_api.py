@@ -657,6 +657,26 @@ def test_context_manager_and_close():
             op()
 
 
+def test_empty_batches_on_a_closed_cache_raise_closed():
+    # "Any call on a closed cache raises Closed": an empty batch has no key
+    # to look up, but it still names the cache, as on an open one it still
+    # checks it (and in a forked child it raises ForkError on both paths).
+    c = segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10)
+    assert c.get_many([]) == {}
+    assert c.set_many({}) is None
+    assert c.delete_many([]) == 0
+    c.close()
+    for op in (
+        lambda: c.get_many([]),
+        lambda: c.get_many(iter(())),
+        lambda: c.set_many({}),
+        lambda: c.set_many([], ttl=5),
+        lambda: c.delete_many([]),
+    ):
+        with pytest.raises(segcache.Closed):
+            op()
+
+
 def test_context_manager_closes_on_error():
     with pytest.raises(RuntimeError):
         with segcache.Cache(heap_bytes=4 << 20) as c:

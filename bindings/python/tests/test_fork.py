@@ -33,6 +33,10 @@ if pid == 0:
         ("get", lambda: c.get(b"k")),
         ("set", lambda: c.set(b"k", b"child")),
         ("get_many", lambda: c.get_many([b"k"])),
+        # Empty batches too: they still name a cache of the parent.
+        ("get_many([])", lambda: c.get_many([])),
+        ("set_many({})", lambda: c.set_many({})),
+        ("delete_many([])", lambda: c.delete_many([])),
         ("incr", lambda: c.incr(b"k")),
         ("stats", lambda: c.stats()),
         ("open", lambda: segcache.Cache()),
