@@ -74,6 +74,18 @@ def _ops(rng: random.Random):
         ("kw", lambda: ("incr", (key(),), {"delta": num()})),
         ("kw", lambda: ("decr", (), {"key": key(), "delta": num()})),
         ("kw", lambda: (rng.choice(["set", "add", "incr"]), (key(),), {"nope": 1})),
+        # One-argument methods refuse keywords on both paths.
+        ("kw", lambda: (rng.choice(["get", "gets", "delete"]), (), {"key": key()})),
+        ("kw", lambda: ("get_many", (), {"keys": [key()]})),
+        # The methods both paths share still see what the per-item ones left:
+        # store (its token is per cache, so only whether it stored), cas and
+        # delete_cas with the cache's own token, batches of deletes, len.
+        ("store", lambda: (rng.choice(["set", "add", "replace", "cas", "get"]), key(), val(),
+                           ttl(), num())),
+        ("store_own", lambda: (key(), val(), ttl())),
+        ("delete_cas_own", lambda: (key(),)),
+        ("delete_many", lambda: ([key() for _ in range(rng.randrange(0, 6))],)),
+        ("__len__", lambda: ()),
     ]
     while True:
         name, args = rng.choice(choices)
@@ -89,6 +101,15 @@ def _call(cache, name, args):
             k, v, ttl = args
             r = cache.gets(k)
             return ("ok", r is not None and cache.cas(k, v, r[1], ttl))
+        if name == "store":
+            return ("ok", cache.store(*args) is not None)
+        if name == "store_own":
+            k, v, ttl = args
+            r = cache.gets(k)
+            return ("ok", r is not None and cache.store("cas", k, v, ttl, r[1]) is not None)
+        if name == "delete_cas_own":
+            r = cache.gets(args[0])
+            return ("ok", r is not None and cache.delete_cas(args[0], r[1]))
         if name == "kw":
             method, pos, kw = args
             return ("ok", getattr(cache, method)(*pos, **kw))

@@ -70,6 +70,41 @@ class CacheModel(RuleBasedStateMachine):
             assert self.cache.cas(k, v, token) is True
             self.model[k] = v
 
+    @rule(k=KEYS, v=VALUES, op=st.sampled_from(["set", "add", "replace"]), chain=st.booleans())
+    def store(self, k, v, op, chain):
+        token = self.cache.store(op, k, v)
+        stored = op == "set" or (op == "add") == (k not in self.model)
+        assert (token is not None) == stored
+        if not stored:
+            return
+        self.model[k] = v
+        assert self.cache.gets(k) == (v, token)  # the token of what was stored
+        if chain:  # a cas with that token needs no gets in between
+            token2 = self.cache.store("cas", k, v + b"!", 0, token)
+            assert token2 is not None and token2 != token
+            assert self.cache.store("cas", k, v, 0, token) is None  # spent
+            self.model[k] = v + b"!"
+
+    @rule(k=KEYS, stale=st.booleans())
+    def delete_cas(self, k, stale):
+        got = self.cache.gets(k)
+        if got is None:
+            assert k not in self.model
+            assert self.cache.delete_cas(k, 1) is False
+            return
+        if stale:  # a write in between: nothing is removed
+            self.cache.set(k, got[0])
+            assert self.cache.delete_cas(k, got[1]) is False
+        else:
+            assert self.cache.delete_cas(k, got[1]) is True
+            del self.model[k]
+
+    @rule(ks=st.lists(KEYS, max_size=6))
+    def delete_many(self, ks):
+        assert self.cache.delete_many(ks) == len(set(ks) & self.model.keys())
+        for k in ks:
+            self.model.pop(k, None)
+
     @rule(k=KEYS)
     def delete(self, k):
         assert self.cache.delete(k) == (k in self.model)
