@@ -376,10 +376,14 @@ _MAX_SEGMENTS = (1 << 18) - 1
 _HASH_POWER_MIN, _HASH_POWER_MAX = 4, 29
 
 
-def _explain_options(o) -> str | None:
-    """Which field of the options the library refused as EINVAL (it reports
-    only the status), or None if none of the known rules explains it."""
-    seg, heap = o.segment_bytes, o.heap_bytes
+def _explain_options(o, d) -> str | None:
+    """Which field of the options o the library refused as EINVAL (it
+    reports only the status), or None if none of the known rules explains
+    it. d holds the library's defaults (segcache_options_init): a 0 in
+    heap_bytes, segment_bytes or merge_max means the default, and a rule
+    holds for the value the library uses."""
+    seg = o.segment_bytes or d.segment_bytes or 1 << 20
+    heap = o.heap_bytes or d.heap_bytes or 64 << 20
     if seg % 8 or not 4096 <= seg <= 8 << 20:
         return f"segment_bytes {seg}: want a multiple of 8 from 4096 to {8 << 20}"
     if heap // seg < 2:
@@ -396,7 +400,7 @@ def _explain_options(o) -> str | None:
         return (f"hash_power {o.hash_power} maps a {8 << o.hash_power}-byte table, larger "
                 f"than the {whole}-byte heap (heap_bytes)")
     # The merge fields are checked whatever the policy.
-    mm, mt, mc = o.merge_max, o.merge_target, o.merge_compact
+    mm, mt, mc = o.merge_max or d.merge_max or 8, o.merge_target, o.merge_compact
     if not 2 <= mm <= 64:
         return f"merge_max {mm} outside [2, 64]"
     if mt > mm:
@@ -519,7 +523,9 @@ class CacheBase:
         rc = _c_open(raw, byref(h))
         if rc == EINVAL:
             # The status does not say which field: name it when we can.
-            why = _explain_options(opts)
+            defaults = (ctypes.c_char * len(raw))()
+            _c_options_init(defaults)
+            why = _explain_options(opts, _lib.Options.from_buffer(defaults))
             if why is not None:
                 raise InvalidArgument(f"open: invalid options: {why}", rc)
         if rc:

@@ -934,6 +934,22 @@ def test_invalid_options_out_of_range_name_the_rule(opts, message):
     assert e.value.status == -7
 
 
+# 0 in heap_bytes, segment_bytes or merge_max means the library's default
+# (64 MiB, 1 MiB, 8): the explanation of a refused option must blame the
+# field that broke a rule, not a 0 that the library accepted.
+@pytest.mark.parametrize("opts,message", [
+    (dict(segment_bytes=0, merge_target=1), "merge_target 1 below 2"),
+    (dict(heap_bytes=0, merge_compact=65), "merge_compact 65 outside [0, 64]"),
+    (dict(merge_max=0, merge_target=9), "merge_target 9 > merge_max 8"),
+    (dict(heap_bytes=0, segment_bytes=8 << 20, hash_power=24),
+     "hash_power 24 maps a 134217728-byte table, larger than the 67108864-byte heap"),
+])
+def test_zero_means_default_when_another_option_is_refused(opts, message):
+    with pytest.raises(segcache.InvalidArgument) as e:
+        segcache.Cache(**opts).close()
+    assert message in str(e.value)
+
+
 def test_set_max_procs_above_the_limit_is_refused():
     prev = segcache.set_max_procs(0)
     # 1 << 20, and the values that once crashed or bloated the host.
