@@ -370,6 +370,11 @@ def _close_handle(h: int) -> None:
         raise error_for(rc, None, "close")
 
 
+# Fields of segcache_options where 0 means the default (the header).
+_ZERO_IS_DEFAULT = frozenset(
+    ("heap_bytes", "segment_bytes", "merge_max", "merge_target", "s3fifo_admission_ratio")
+)
+
 # The library's option limits that _explain_options names (core: MaxSegments,
 # hashtable.MinPower and MaxPower).
 _MAX_SEGMENTS = (1 << 18) - 1
@@ -521,17 +526,20 @@ class CacheBase:
 
         h = c_uint64()
         rc = _c_open(raw, byref(h))
+        # The library's defaults: what a 0 in some fields means.
+        draw = (ctypes.c_char * len(raw))()
+        _c_options_init(draw)
+        defaults = _lib.Options.from_buffer(draw)
         if rc == EINVAL:
             # The status does not say which field: name it when we can.
-            defaults = (ctypes.c_char * len(raw))()
-            _c_options_init(defaults)
-            why = _explain_options(opts, _lib.Options.from_buffer(defaults))
+            why = _explain_options(opts, defaults)
             if why is not None:
                 raise InvalidArgument(f"open: invalid options: {why}", rc)
         if rc:
             raise error_for(rc, None, "open")
         self._opts = {
-            name: getattr(opts, name)
+            name: (getattr(opts, name) or getattr(defaults, name)) if name in _ZERO_IS_DEFAULT
+            else getattr(opts, name)
             for name, _ in _lib.Options._fields_
             if name != "size"
         }

@@ -809,6 +809,19 @@ def test_default_options():
         assert o["prefault"] is False
 
 
+def test_zero_options_report_the_defaults_they_mean():
+    # The header: 0 in these fields means "the default". A cache opened with
+    # them is the default cache, and options (defaults filled in) says so
+    # rather than reporting segment_bytes 0 for 1 MiB segments.
+    zeros = dict(heap_bytes=0, segment_bytes=0, merge_max=0, merge_target=0,
+                 s3fifo_admission_ratio=0.0)
+    with segcache.Cache(**zeros) as c, segcache.Cache() as d:
+        assert c.options == d.options
+        assert c.options["segment_bytes"] == 1 << 20
+        assert c.options["heap_bytes"] == 64 << 20
+        assert c.stats()["heap_bytes"] == d.stats()["heap_bytes"]
+
+
 def _resident_bytes() -> int:
     with open("/proc/self/status") as f:
         for line in f:
