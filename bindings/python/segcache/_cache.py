@@ -732,6 +732,33 @@ def _get_slow(give, key: bytes, rc: int, b: _GetBuf, with_cas: bool):
             give(b)
 
 
+_DICT_ITEMS = type({}.items())
+
+
+def _raise_pair_error(items) -> None:
+    """After set_many failed to take items apart: raises the compiled path's
+    error for the first item that is not a (key, value) pair, so that both
+    paths say the same; returns (the caller re-raises its error) when the
+    failure was a key or value, or an item it cannot look at again."""
+    for item in items:
+        if isinstance(item, (tuple, list)):
+            if len(item) != 2:
+                raise ValueError(
+                    f"set_many: items must be (key, value) pairs, got {len(item)} values"
+                ) from None
+            try:
+                _as_key(item[0])
+                _as_value(item[1])
+            except (TypeError, ValueError):
+                return
+            continue
+        try:
+            iter(item)
+        except TypeError:
+            raise TypeError("set_many: items must be (key, value) pairs") from None
+        return  # an iterable that may not survive a second look
+
+
 def _store_if(fn, h, key, value, ttl, rc_false: int, what: str) -> bool:
     """add and replace over ctypes: True when stored, False when the library
     answered rc_false."""
@@ -1012,10 +1039,16 @@ class CtypesCache(CacheBase):
         the first failing one is raised."""
         if hasattr(items, "items"):
             items = items.items()
-        pairs = [
-            (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
-            for k, v in items
-        ]
+        if not isinstance(items, (list, tuple, _DICT_ITEMS)):
+            items = list(items)  # all of it first, as the compiled path does
+        try:
+            pairs = [
+                (k if type(k) is bytes else _as_key(k), v if type(v) is bytes else _as_value(v))
+                for k, v in items
+            ]
+        except (TypeError, ValueError):
+            _raise_pair_error(items)
+            raise
         ttl = _ttl(ttl)
         if _c_rset_multi is None:
             for k, v in pairs:

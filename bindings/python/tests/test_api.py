@@ -480,6 +480,22 @@ def test_delete_many_partial_failure_deletes_the_rest(cache):
     assert cache.get_many([b"a", b"b"]) == {}
 
 
+@pytest.mark.parametrize("items,exc,message", [
+    (lambda: [(b"a", b"1"), (b"b",)], ValueError, "got 1 values"),
+    (lambda: [(b"a", b"1"), [b"b", b"2", b"3"]], ValueError, "got 3 values"),
+    (lambda: [(b"a", b"1"), 5], TypeError, ""),
+    (lambda: (p for p in [(b"a", b"1"), None]), TypeError, ""),
+])
+def test_set_many_malformed_item_says_the_same_on_both_paths(cache, items, exc, message):
+    # The compiled path names the rule; the ctypes one used to let Python's
+    # unpacking speak ("not enough values to unpack ...").
+    with pytest.raises(exc) as e:
+        cache.set_many(items())
+    assert str(e.value) == ("set_many: items must be (key, value) pairs"
+                            + (", " + message if message else ""))
+    assert cache.get(b"a") is None  # refused whole: nothing was stored
+
+
 def test_set_many_partial_failure_stores_the_rest():
     with segcache.Cache(heap_bytes=1 << 20, segment_bytes=64 << 10) as c:
         with pytest.raises(segcache.ValueTooLarge):
