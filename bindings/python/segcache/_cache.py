@@ -824,6 +824,23 @@ def _reader(with_cas: bool, name: str, doc: str):
     return read
 
 
+def _get_sized(self, key: bytes, size: int):
+    """get of key whose value a batch reported to be size bytes: into a
+    pooled buffer grown to that size first (CtypesCache._get_sized)."""
+    try:
+        b = self._gpop()
+    except IndexError:
+        b = _GetBuf(self._h.value)
+    if b.cap < size:
+        b.size(size if size > _BUF_MAX else max(size, min(2 * b.cap, _BUF_MAX)))
+    rc = _c_rgetb(b.reqp, key, c_size_t(len(key)))
+    if rc == 0:
+        v = b.buf[: b.req.vlen]
+        self._gpush(b)
+        return v
+    return _get_slow(self._gpush, key, rc, b, False)
+
+
 class CtypesCache(CacheBase):
     __doc__ = CacheBase.__doc__ + """
     This is the ctypes implementation (segcache.FAST is False when it is the
@@ -918,6 +935,8 @@ class CtypesCache(CacheBase):
             self._get_many_rest(keys, st, vl, b, out)
         return out
 
+    _get_sized = _get_sized
+
     def _get_many_rest(self, keys, st, vl, b: _Buf, out: dict) -> None:
         need = 0
         for k, s, l in zip(keys, st, vl):
@@ -925,8 +944,10 @@ class CtypesCache(CacheBase):
                 continue
             if s == ERANGE:
                 need = max(need, l)
-                # A single get with its own buffer (the batch's is in use).
-                v = self.get(k)
+                # A single get with its own buffer (the batch's is in use),
+                # of the size the batch reported: every call is a lookup in
+                # the counters and an access eviction sees, so one more.
+                v = self._get_sized(k, l)
                 if v is not None:
                     out[k] = v
             else:

@@ -282,14 +282,22 @@ static int parse_args(const char *method, const char *const *names, int nnames, 
 /* The value of kb (bytes), None on a miss, or NULL with an exception;
  * *cas receives the item's cas token when cas is not NULL. what names the
  * operation in error messages. */
-static PyObject *get_value(CoreObject *self, PyObject *kb, uint64_t *cas, const char *what) {
+/* get_value_sized reads kb's value; size is the value's length if a call
+ * that found the buffer too small reported it (0 if unknown). Every call
+ * into the library is a lookup in the cache's counters and an access its
+ * eviction sees, a too-small buffer included, so a known size larger than
+ * the stack buffer goes straight to a buffer of that size. */
+static PyObject *get_value_sized(CoreObject *self, PyObject *kb, uint64_t *cas, const char *what, size_t size) {
     const char *k = PyBytes_AS_STRING(kb);
     Py_ssize_t klen = PyBytes_GET_SIZE(kb);
     char buf[STACK_BUF];
-    size_t vlen = 0;
-    int rc = c_get(self->h, k, (size_t)klen, buf, sizeof buf, &vlen, cas);
-    if (rc == 0)
-        return PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
+    size_t vlen = size;
+    int rc = ST_ERANGE;
+    if (size <= sizeof buf) {
+        rc = c_get(self->h, k, (size_t)klen, buf, sizeof buf, &vlen, cas);
+        if (rc == 0)
+            return PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
+    }
     for (;;) {
         if (rc == ST_ENOTFOUND) {
             if (check_key_on_miss(kb, klen) < 0)
@@ -313,6 +321,10 @@ static PyObject *get_value(CoreObject *self, PyObject *kb, uint64_t *cas, const 
         }
         Py_DECREF(out);
     }
+}
+
+static PyObject *get_value(CoreObject *self, PyObject *kb, uint64_t *cas, const char *what) {
+    return get_value_sized(self, kb, cas, what, 0);
 }
 
 static PyObject *Core_get(CoreObject *self, PyObject *key) {
@@ -745,7 +757,7 @@ static PyObject *Core_get_many(CoreObject *self, PyObject *keys) {
         } else if (st[i] == ST_ERANGE) {
             if (vl[i] > need)
                 need = vl[i];
-            v = get_value(self, k, NULL, "get"); /* its own buffer of the reported size */
+            v = get_value_sized(self, k, NULL, "get", vl[i]); /* its own buffer of the reported size */
             if (v == Py_None) {     /* gone in between */
                 Py_DECREF(v);
                 continue;
