@@ -180,7 +180,7 @@ typedef struct segcache_options {
 typedef struct segcache_stats {
     uint32_t size;            /* caller sets sizeof(segcache_stats) before the call;
                                  the library sets it to the bytes it filled */
-    uint64_t items;           /* live items */
+    uint64_t items;           /* live items (expired ones count until segcache_expire) */
     uint64_t item_bytes;      /* bytes of live items (headers, keys, values) */
     uint64_t heap_bytes;      /* configured item memory (whole segments) */
     uint64_t hashtable_bytes; /* memory of the hashtable (it grows) */

@@ -151,6 +151,11 @@ const SegmentMetadataBytes = 224
 
 // Stats is a snapshot of a cache's counters. After all operations have
 // returned, the gauges (Items, ItemBytes, SegmentsFree) are exact.
+//
+// Live items are the items stored and not yet deleted, overwritten or
+// evicted. An item past its expiry stays counted until its segment is
+// dropped, by Expire or by eviction: expiry is by segment, and a read
+// only reports such an item absent.
 type Stats struct {
 	Items           uint64 // live items
 	ItemBytes       uint64 // bytes of live items (headers, keys and values)

@@ -350,7 +350,8 @@ func (c *Cache) liveTotals() (items, bytes int64, free int) {
 	return items, bytes, free
 }
 
-// Len returns the number of live items.
+// Len returns the number of live items (see Stats: expired items count
+// until Expire drops their segments).
 func (c *Cache) Len() int { return int(c.Stats().Items) }
 
 // segBytes returns segment id's bytes.

@@ -698,7 +698,9 @@ class CacheBase:
         }
 
     def __len__(self) -> int:
-        """The number of live items."""
+        """The number of live items. An item past its expiry counts until
+        expire() drops its segment (expiry is by segment; a read already
+        reports it absent)."""
         return self.stats()["items"]
 
     @property

@@ -261,7 +261,7 @@ structs! {
     pub struct segcache_stats {
         /// `sizeof(segcache_stats)`, set by the caller.
         pub size: u32,
-        /// Live items.
+        /// Live items (expired ones count until `segcache_expire`).
         pub items: u64,
         /// Bytes of live items.
         pub item_bytes: u64,

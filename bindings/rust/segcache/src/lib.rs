@@ -272,7 +272,9 @@ impl Builder {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Live items.
+    /// Live items. An item past its expiry counts until [`Cache::expire`]
+    /// drops its segment (expiry is by segment; a read already reports it
+    /// absent).
     pub items: u64,
     /// Bytes of live items.
     pub item_bytes: u64,
