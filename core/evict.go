@@ -48,6 +48,10 @@ type evictState struct {
 	emptying []int32
 
 	accountingErrors atomic.Int64 // segments recycled with nonzero counters (must stay 0)
+
+	// openSegs counts the Open segments (see laneShare): changed under
+	// evictMu, read by writers without it.
+	openSegs atomic.Int32
 }
 
 // utilSample is how many random sealed segments util compares: the least

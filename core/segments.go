@@ -19,9 +19,18 @@ import (
 // taken with an atomic add on the write offset, so writers into one
 // segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
-	open := &c.buckets[b].open[pool][lane&c.laneMask.Load()]
+	l := lane & c.laneMask.Load()
+	open := &c.buckets[b].open[pool][l]
 	for {
 		id = open.Load()
+		if id < 0 && l != 0 && !c.mayOpenLane() {
+			// No segment in this lane, and the open segments already
+			// take the lanes' share of the cache: write where a single
+			// writer would (checked here without the lock, so that such
+			// sets do not all take evictMu).
+			l, open = 0, &c.buckets[b].open[pool][0]
+			continue
+		}
 		if id >= 0 {
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
@@ -61,8 +70,12 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			// back.
 			c.noteUnlinked(id, hdr)
 		}
-		if err := c.openSegment(b, pool, open, id); err != nil {
+		opened, err := c.openSegment(b, pool, open, id, l != 0)
+		if err != nil {
 			return -1, 0, 0, err
+		}
+		if !opened {
+			l, open = 0, &c.buckets[b].open[pool][0]
 		}
 	}
 }
@@ -89,30 +102,57 @@ func (c *Cache) prefetchReserve(b int, lane uint64, size int) {
 // openSegment replaces the open segment of bucket b, pool and lane (open),
 // which the caller saw as observed (-1: none), with a fresh one: it seals
 // the old one and takes a free segment, expiring or evicting to make one.
-func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int32) error {
+// For a lane other than the first (extra), it only seals: it opens nothing
+// and returns false if the open segments already take the lanes' share of
+// the cache (mayOpenLane); the caller then writes to the first lane.
+func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int32, extra bool) (bool, error) {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
 	if c.closed.Load() {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if cur := open.Load(); cur != observed {
-		return nil // another writer already did it
+		return true, nil // another writer already did it
 	}
 	if observed >= 0 {
+		if c.segs.Headers[observed].State() == segment.Open {
+			c.ev.openSegs.Add(-1)
+		}
 		c.seal(observed, segment.Open)
 		open.CompareAndSwap(observed, -1)
 	}
+	if extra && !c.mayOpenLane() {
+		return false, nil
+	}
 	id, err := c.allocLocked(c.keepFree)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Expiry and sealing follow the real clock (the TTL contract); the
 	// segment's age among the others is its opening stamp.
 	p := ttl.PlanFor(b, clock.Now())
 	c.segs.Init(id, segment.Open, int32(b), pool, c.ev.nextStamp(), p.Expire, p.NeedUntil, p.Seal)
+	c.ev.openSegs.Add(1)
 	c.list(id, segment.None)
 	open.Store(id)
-	return nil
+	return true, nil
+}
+
+// laneShare bounds the segments that lanes keep open: a lane other than a
+// bucket's first opens a segment only while fewer than 1/laneShare of the
+// cache's segments are open. Every TTL bucket in use holds an open segment
+// per lane and pool, partly filled and evicted last; unbounded, 4 lanes of
+// 20 TTL buckets could keep 80 segments open in a cache of 64, and each
+// segment opened then evicted another open one holding a few items (a
+// default cache written by 4 goroutines kept 7 to 19% of what fitted; see
+// TestLanesKeepItemsWithManyTTLs). A share of 1/8 still gives every lane
+// of one bucket, in both pools, to a cache of 64 segments.
+const laneShare = 8
+
+// mayOpenLane reports whether a lane other than the first may open a
+// segment (see laneShare).
+func (c *Cache) mayOpenLane() bool {
+	return int(c.ev.openSegs.Load()) < c.nseg/laneShare
 }
 
 // allocLocked takes a free segment, leaving keep free for relocation,
@@ -148,6 +188,9 @@ func (c *Cache) claim(id int32) bool {
 	}
 	if !hdr.Transition(st, segment.Draining) {
 		return false
+	}
+	if st == segment.Open {
+		c.ev.openSegs.Add(-1)
 	}
 	c.ev.unlist(id)
 	b := hdr.Bucket.Load()
