@@ -85,12 +85,13 @@ func TestLanesOpenOnlyWhenWritersCollide(t *testing.T) {
 // opened evicted an open one holding a few items: a default cache (64 MiB
 // of 1 MiB segments) written 48 MB by 4 goroutines with TTLs of 5 to 24 s
 // kept 27,000 to 77,000 of its 400,000 items, where a cache one segment
-// smaller (one lane) kept them all. Here 4 goroutines write half the heap
-// with 32 TTLs: every item must stay.
+// smaller (one lane) kept them all; under PolicyNone the sets failed with
+// ErrNoSpace instead. Here 4 goroutines write half the heap with 32 TTLs:
+// every write must succeed and every item stay.
 func TestLanesKeepItemsWithManyTTLs(t *testing.T) {
 	prev := runtime.GOMAXPROCS(4)
 	defer runtime.GOMAXPROCS(prev)
-	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO} {
+	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyNone} {
 		t.Run(p.String(), func(t *testing.T) {
 			const segs, segSize = lanesOnCollision, 16 << 10
 			c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
