@@ -185,5 +185,10 @@ type Stats struct {
 // TTL note: a TTL is a time.Duration; 0 means the item never expires. An
 // item set with TTL t is never returned after t has elapsed, and is
 // returned for at least 0.9·t − 1s unless it is evicted, overwritten or
-// deleted. The resolution is one millisecond.
+// deleted. The resolution is one millisecond. TTLs share segments by
+// bucket (3% wide); once a quarter of the segments are open, under an
+// evicting policy, a TTL whose bucket has no open segment is written with
+// the nearest shorter bucket's and expires with it, earlier (see ttlShare):
+// items with widely spread TTLs then fill the memory instead of evicting
+// each other's open segments.
 var _ = time.Millisecond

@@ -97,8 +97,11 @@ type Cache struct {
 	grower      grower
 
 	buckets []ttlBucket
-	stripes []paddedMutex
-	stats   pcount.Counters // statHits...: per P, so reads write no shared line and run no atomic RMW
+	// redirect is, per TTL bucket and pool, the shorter bucket its writes
+	// go to while open segments are scarce (see ttlShare); 0: none.
+	redirect []atomic.Int32
+	stripes  []paddedMutex
+	stats    pcount.Counters // statHits...: per P, so reads write no shared line and run no atomic RMW
 
 	// evictMu serializes segment allocation, eviction, expiry and clear:
 	// all rare next to reads and writes.
@@ -213,6 +216,7 @@ func Open(opts Options) (*Cache, error) {
 	c.live.Store(&memory{arena: c.arena, ht: ht})
 	c.segs = segment.NewTable(c.nseg, c.segSize)
 	c.buckets = make([]ttlBucket, ttl.Count)
+	c.redirect = make([]atomic.Int32, 2*ttl.Count)
 	for i := range c.buckets {
 		for p := range c.buckets[i].open {
 			for l := range c.buckets[i].open[p] {

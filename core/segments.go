@@ -31,6 +31,15 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			l, open = 0, &c.buckets[b].open[pool][0]
 			continue
 		}
+		if id < 0 && l == 0 {
+			// No segment in this bucket: with the open segments at their
+			// share, write into the shorter bucket openSegment chose (see
+			// ttlShare), found here without the lock.
+			if nb := c.redirected(b, pool); nb != b {
+				b, open = nb, &c.buckets[nb].open[pool][0]
+				continue
+			}
+		}
 		if id >= 0 {
 			hdr := &c.segs.Headers[id]
 			gen = hdr.Gen.Load()
@@ -70,12 +79,12 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			// back.
 			c.noteUnlinked(id, hdr)
 		}
-		opened, err := c.openSegment(b, pool, open, id, l != 0)
+		nb, opened, err := c.openSegment(b, pool, open, id, l != 0)
 		if err != nil {
 			return -1, 0, 0, err
 		}
-		if !opened {
-			l, open = 0, &c.buckets[b].open[pool][0]
+		if nb != b || !opened {
+			b, l, open = nb, 0, &c.buckets[nb].open[pool][0]
 		}
 	}
 }
@@ -104,15 +113,18 @@ func (c *Cache) prefetchReserve(b int, lane uint64, size int) {
 // the old one and takes a free segment, expiring or evicting to make one.
 // For a lane other than the first (extra), it only seals: it opens nothing
 // and returns false if the open segments already take the lanes' share of
-// the cache (mayOpenLane); the caller then writes to the first lane.
-func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int32, extra bool) (bool, error) {
+// the cache (mayOpenLane); the caller then writes to the first lane. For
+// a bucket with no segment to replace, it may open nothing and return a
+// shorter bucket to write into instead (see ttlShare). It returns the
+// bucket the caller should write into.
+func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int32, extra bool) (int, bool, error) {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
 	if c.closed.Load() {
-		return false, ErrClosed
+		return b, false, ErrClosed
 	}
 	if cur := open.Load(); cur != observed {
-		return true, nil // another writer already did it
+		return b, true, nil // another writer already did it
 	}
 	if observed >= 0 {
 		if c.segs.Headers[observed].State() == segment.Open {
@@ -122,11 +134,17 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 		open.CompareAndSwap(observed, -1)
 	}
 	if extra && !c.mayOpenLane() {
-		return false, nil
+		return b, false, nil
+	}
+	if observed < 0 && !extra && c.ttlScarce(b) {
+		if nb := c.shorterOpen(b, pool); nb > 0 {
+			c.redirect[redirectIndex(b, pool)].Store(int32(nb))
+			return nb, true, nil
+		}
 	}
 	id, err := c.allocLocked(c.keepFree)
 	if err != nil {
-		return false, err
+		return b, false, err
 	}
 	// Expiry and sealing follow the real clock (the TTL contract); the
 	// segment's age among the others is its opening stamp.
@@ -135,7 +153,57 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 	c.ev.openSegs.Add(1)
 	c.list(id, segment.None)
 	open.Store(id)
-	return true, nil
+	return b, true, nil
+}
+
+// ttlShare bounds the segments that distinct TTLs keep open. Every TTL
+// bucket written to holds an open segment, partly filled, until it fills
+// or ages; items whose TTLs spread over more buckets than the cache has
+// segments (1 minute to 1 day in whole seconds is 336 buckets) made every
+// set that opened a bucket evict another bucket's open segment, and a
+// default cache (64 segments) written 25 MB with such TTLs kept about 100
+// items (TestManyTTLsFitWhatFits). So once 1/ttlShare of the segments are
+// open, a bucket with no open segment opens none under an evicting policy:
+// its items go to the nearest shorter bucket that has one, and expire
+// with it, earlier than their TTL, as if evicted, never later. PolicyNone
+// keeps its items' TTLs whole and answers ErrNoSpace instead. A bucket
+// that has an open segment replaces it when it fills or ages (that keeps
+// the count), so the buckets in use keep theirs.
+const ttlShare = 4
+
+// ttlScarce reports whether a write into bucket b, which has no open
+// segment, should go to a shorter bucket rather than open one.
+func (c *Cache) ttlScarce(b int) bool {
+	return b != ttl.Never && c.policy != PolicyNone && int(c.ev.openSegs.Load()) >= c.nseg/ttlShare
+}
+
+// redirectIndex is the index in Cache.redirect of bucket b's pool.
+func redirectIndex(b int, pool int32) int { return 2*b + int(pool) }
+
+// redirected returns the bucket a write into bucket b's pool goes to: a
+// shorter one openSegment chose while segments were scarce, if it still
+// has an open segment and they still are; else b.
+func (c *Cache) redirected(b int, pool int32) int {
+	if !c.ttlScarce(b) {
+		return b
+	}
+	nb := int(c.redirect[redirectIndex(b, pool)].Load())
+	if nb > 0 && nb < b && c.buckets[nb].open[pool][0].Load() >= 0 {
+		return nb
+	}
+	return b
+}
+
+// shorterOpen returns the nearest bucket below b, Never excluded (whose
+// items would outlive their TTL), with an open segment in pool's first
+// lane; 0 if none has one. The caller holds evictMu.
+func (c *Cache) shorterOpen(b int, pool int32) int {
+	for nb := b - 1; nb > ttl.Never; nb-- {
+		if c.buckets[nb].open[pool][0].Load() >= 0 {
+			return nb
+		}
+	}
+	return 0
 }
 
 // laneShare bounds the segments that lanes keep open: a lane other than a

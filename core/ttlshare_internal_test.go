@@ -1,0 +1,98 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segcache/segcache/core/internal/clock"
+)
+
+// Items whose TTLs spread over more TTL buckets than the cache has
+// segments must still fill the cache's memory. Every bucket written to
+// holds an open segment; unbounded, each set that opened a bucket evicted
+// another bucket's open segment, and a default cache (64 MiB of 1 MiB
+// segments) written 25 MB of items with TTLs of 1 minute to 1 day (336
+// buckets) kept about 100 of them. Here 64 segments of 64 KiB get a third
+// of the heap with such TTLs, from one writer and from four: an evicting
+// policy must keep every item, none expiring later than its TTL allows (an
+// item may go to a shorter bucket's segment and expire earlier, as if
+// evicted). PolicyNone keeps TTLs whole and refuses sets instead, and
+// loses no item it accepted.
+func TestManyTTLsFitWhatFits(t *testing.T) {
+	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge, PolicyRandom, PolicyNone} {
+		for _, writers := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%v/writers=%d", p, writers), func(t *testing.T) {
+				testManyTTLs(t, p, writers)
+			})
+		}
+	}
+}
+
+func testManyTTLs(t *testing.T, p Policy, writers int) {
+	prev := runtime.GOMAXPROCS(max(writers, 2))
+	defer runtime.GOMAXPROCS(prev)
+	const segs, segSize = 64, 64 << 10
+	c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = segs * segSize / 3 / 128 // 128-byte items
+	deadlines := make([]map[string]int64, writers)
+	refused := make([]int, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		deadlines[w] = make(map[string]int64)
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), uint64(p)))
+			val := make([]byte, 100)
+			for i := w; i < n; i += writers {
+				k := fmt.Sprintf("key%06d", i)
+				ttlD := time.Duration(60+r.IntN(86400-60+1)) * time.Second
+				written := clock.Now()
+				switch err := c.Set([]byte(k), val, ttlD); {
+				case err == nil:
+					deadlines[w][k] = written + ttlD.Milliseconds()
+				case p == PolicyNone && errors.Is(err, ErrNoSpace):
+					refused[w]++
+				default:
+					t.Errorf("set %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := map[string]int64{}
+	for _, d := range deadlines {
+		maps.Copy(deadline, d)
+	}
+	s := c.Stats()
+	if p != PolicyNone && (s.Items != n || s.EvictedItems != 0) {
+		t.Errorf("%d items kept, %d evicted, want all %d kept", s.Items, s.EvictedItems, n)
+	}
+	if int(s.Items) != len(deadline) {
+		t.Errorf("%d items kept of the %d stored", s.Items, len(deadline))
+	}
+	late := 0
+	for k, d := range deadline {
+		f := writersLookup(t, c, []byte(k))
+		if e := f.hdr.Expire.Load(); e == 0 || e > d {
+			late++
+		}
+	}
+	if late != 0 {
+		t.Errorf("%d of %d items expire after their TTL", late, len(deadline))
+	}
+	// A quarter of the segments, and the buckets opened because no shorter
+	// one had a segment (each new shortest TTL): not all of them.
+	if open := int(c.ev.openSegs.Load()); p != PolicyNone && open > segs/2 {
+		t.Errorf("%d of %d segments open", open, segs)
+	}
+}
