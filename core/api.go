@@ -188,7 +188,8 @@ type Stats struct {
 // deleted. The resolution is one millisecond. TTLs share segments by
 // bucket (3% wide); once a quarter of the segments are open, under an
 // evicting policy, a TTL whose bucket has no open segment is written with
-// the nearest shorter bucket's and expires with it, earlier (see ttlShare):
+// the nearest shorter bucket's and expires with it, earlier, and S3-FIFO
+// promotes into shorter buckets' destinations likewise (see ttlShare):
 // items with widely spread TTLs then fill the memory instead of evicting
 // each other's open segments.
 var _ = time.Millisecond

@@ -741,6 +741,67 @@ func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 	return segment.PoolAdmission
 }
 
+// promoScarce reports whether open segments and promotion destinations
+// together take their share of the cache (see ttlShare). The caller holds
+// evictMu.
+func (c *Cache) promoScarce() bool {
+	return len(c.ev.promo)+int(c.ev.openSegs.Load()) >= c.nseg/ttlShare
+}
+
+// sharedPromoDest returns, while open and promotion segments take their
+// share of the cache (see ttlShare), another bucket's promotion segment
+// for src's items: of those with room that expire no later than src (an
+// item never outlives its TTL), the one that expires last; -1 if none.
+// Each TTL bucket that promotes keeps such a segment, partly filled, so
+// with TTLs spread over many buckets a small cache held hardly any sealed
+// segment. An item that moves there may expire before src promised, as
+// if evicted. The choice does not depend on the map's order.
+func (c *Cache) sharedPromoDest(src evict.Segment, size int) int32 {
+	e := &c.ev
+	if src.Expire == 0 || !c.promoScarce() {
+		return -1
+	}
+	best, bestExp := int32(-1), int64(0)
+	for _, d := range e.promo {
+		dh := &c.segs.Headers[d]
+		exp := dh.Expire.Load()
+		if exp == 0 || exp > src.Expire || int(dh.WriteOff.Load())+size > c.segSize {
+			continue
+		}
+		if exp > bestExp || exp == bestExp && d < best {
+			best, bestExp = d, exp
+		}
+	}
+	if best >= 0 {
+		dh := &c.segs.Headers[best]
+		dh.NeedUntil.Store(max(dh.NeedUntil.Load(), min(src.NeedUntil, bestExp)))
+	}
+	return best
+}
+
+// sealLongestPromo seals, while open and promotion segments take their
+// share of the cache (see ttlShare), the promotion segment that expires
+// last, so that one about to be opened keeps the count (its bucket's
+// promotions then go to a shorter one's, sharedPromoDest). The choice does
+// not depend on the map's order.
+func (c *Cache) sealLongestPromo() {
+	e := &c.ev
+	if !c.promoScarce() {
+		return
+	}
+	b, d, exp := int32(-1), int32(-1), int64(0)
+	for pb, pd := range e.promo {
+		pe := evict.Expiry(c.segs.Headers[pd].Expire.Load())
+		if d < 0 || pe > exp || pe == exp && pd < d {
+			b, d, exp = pb, pd, pe
+		}
+	}
+	if d >= 0 {
+		c.seal(d, segment.Relocating)
+		delete(e.promo, b)
+	}
+}
+
 // promoDest returns the main-pool segment that takes promotions from src's
 // TTL bucket, opening a new one when the current one is full or its expiry
 // does not fit src's items.
@@ -755,6 +816,10 @@ func (c *Cache) promoDest(src evict.Segment, size int) int32 {
 		c.seal(d, segment.Relocating)
 		delete(e.promo, src.Bucket)
 	}
+	if d := c.sharedPromoDest(src, size); d >= 0 {
+		return d
+	}
+	c.sealLongestPromo()
 	d := c.segs.Take(0)
 	if d < 0 {
 		return -1

@@ -141,6 +141,10 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 			c.redirect[redirectIndex(b, pool)].Store(int32(nb))
 			return nb, true, nil
 		}
+		// b opens as the shortest bucket with an open segment; the longest
+		// gives its segment up, so the count stays, and its writes go to
+		// the next shorter bucket.
+		c.sealLongestOpen(b, pool)
 	}
 	id, err := c.allocLocked(c.keepFree)
 	if err != nil {
@@ -168,7 +172,11 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 // with it, earlier than their TTL, as if evicted, never later. PolicyNone
 // keeps its items' TTLs whole and answers ErrNoSpace instead. A bucket
 // that has an open segment replaces it when it fills or ages (that keeps
-// the count), so the buckets in use keep theirs.
+// the count), so the buckets in use keep theirs; a bucket that must open
+// one (no shorter bucket has one) takes the place of the longest
+// (sealLongestOpen). S3-FIFO's promotion destinations, one per bucket that
+// promotes, count too and are shared the same way (sharedPromoDest,
+// sealLongestPromo).
 const ttlShare = 4
 
 // ttlScarce reports whether a write into bucket b, which has no open
@@ -192,6 +200,22 @@ func (c *Cache) redirected(b int, pool int32) int {
 		return nb
 	}
 	return b
+}
+
+// sealLongestOpen seals the open segment of pool's first lane in the
+// longest bucket above b that has one, if any. The caller holds evictMu.
+func (c *Cache) sealLongestOpen(b int, pool int32) {
+	for lb := ttl.Count - 1; lb > b; lb-- {
+		open := &c.buckets[lb].open[pool][0]
+		if id := open.Load(); id >= 0 {
+			if c.segs.Headers[id].State() == segment.Open {
+				c.ev.openSegs.Add(-1)
+			}
+			c.seal(id, segment.Open)
+			open.CompareAndSwap(id, -1)
+			return
+		}
+	}
 }
 
 // shorterOpen returns the nearest bucket below b, Never excluded (whose
