@@ -356,7 +356,8 @@ func capi_segcache_store(cache C.segcache_t, op C.int, key C.capi_cptr, klen C.s
 // when cap is 0) returns SEGCACHE_ERANGE and the size to allocate. cas is
 // optional: when not NULL and the key is found with a large enough buffer,
 // *cas receives the item's token for segcache_cas(). On
-// SEGCACHE_ENOTFOUND, *vlen is set to 0. Nothing is allocated.
+// SEGCACHE_ENOTFOUND, *vlen is set to 0. Nothing is allocated. buf may
+// hold the key itself (a read into the key's buffer).
 //
 // Thread safety: any thread; a get concurrent with writes of the key
 // returns one whole value, never a mix.
@@ -625,8 +626,9 @@ func capi_segcache_stats_get(cache C.segcache_t, out *C.segcache_stats) (rc C.in
 //   - SEGCACHE_ETOOLARGE: klens[i] > 255;
 //   - SEGCACHE_EBADHANDLE: the cache was closed during the call.
 //
-// The same key may appear more than once. Buffers must not overlap. Each
-// lookup is atomic on its own; the batch is not a snapshot.
+// The same key may appear more than once. Buffers must not overlap each
+// other or another entry's key (an entry's buffer may hold its own key).
+// Each lookup is atomic on its own; the batch is not a snapshot.
 //
 // Thread safety: any thread.
 //

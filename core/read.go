@@ -346,7 +346,36 @@ var errTableMoved = errors.New("segcache: the hashtable grew during the lookup")
 // in the next table if growth replaced it during the lookup. ErrClosed
 // means the cache was closed before the lookup started.
 func (c *Cache) lookup(buf, key []byte, grow bool) (out []byte, n int, token uint64, err error) {
+	if overlaps(buf, key) {
+		return c.lookupKeyCopy(buf, key, grow)
+	}
 	return c.lookupFrom(c.reading(), buf, key, grow)
+}
+
+// overlaps reports whether key lies, even in part, in buf's memory up to
+// its capacity. A read copies the value into buf before its last check of
+// the segment's generation, and a read that finds the segment recycled
+// looks again, comparing the key once more: a key in buf would by then be
+// (part of) the value, and the key, always present, was reported absent.
+// Callers do pass one buffer for both: C code reusing a buffer, a chain
+// of keys each read into the buffer that held it.
+func overlaps(buf, key []byte) bool {
+	if cap(buf) == 0 || len(key) == 0 {
+		return false
+	}
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	k := uintptr(unsafe.Pointer(unsafe.SliceData(key)))
+	return k < b+uintptr(cap(buf)) && b < k+uintptr(len(key))
+}
+
+// lookupKeyCopy is lookup of a validated key that overlaps buf, from a
+// copy of the key. Apart so that lookup's common path does not clear the
+// copy's array on every call.
+//
+//go:noinline
+func (c *Cache) lookupKeyCopy(buf, key []byte, grow bool) (out []byte, n int, token uint64, err error) {
+	var kb [MaxKeyLen]byte
+	return c.lookupFrom(c.reading(), buf, kb[:copy(kb[:], key)], grow)
 }
 
 // lookupFrom is lookup starting in m's table (a test starts it in a table
@@ -385,7 +414,8 @@ func (c *Cache) lookupFrom(m *memory, buf, key []byte, grow bool) (out []byte, n
 
 // GetInto copies key's value into buf and returns its length and CAS
 // token. If buf is too short it copies nothing and returns ErrBufferSmall
-// with n set to the length needed.
+// with n set to the length needed. key may lie in buf (see overlaps), as
+// for Get and GetCAS in dst.
 func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, 0, err
@@ -410,6 +440,8 @@ const batchChunk = 32
 // GetInto(bufs[i], keys[i]), setting lens[i] and errs[i] (nil,
 // ErrNotFound, ErrBufferSmall or a key error). The bucket scans of the
 // whole batch run first, with prefetching, so their memory misses overlap.
+// bufs[i] may hold keys[i], but no other entry's key: its value may be
+// copied before that key is compared.
 func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 	m := c.reading()
 	if m == nil {
@@ -451,7 +483,12 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 			}
 			var n int
 			var err error = ErrNotFound
-			if masks[i] != 0 || !c.plainMiss(&ks[i], moves[i]) {
+			if overlaps(bufs[j], k) { // see overlaps
+				_, n, _, err = c.lookup(bufs[j], k, false)
+				if err == ErrClosed {
+					err = ErrNotFound // reported as ErrClosed below
+				}
+			} else if masks[i] != 0 || !c.plainMiss(&ks[i], moves[i]) {
 				var ok bool
 				if _, n, _, ok = c.quickHit(bufs[j], k, hashes[i], &ks[i], masks[i], false, false); ok {
 					lens[j], errs[j] = n, nil
