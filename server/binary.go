@@ -43,6 +43,16 @@ func (c *conn) binary(h binproto.Header) bool {
 	case !binproto.Valid(h) || h.KeyLen > proto.MaxKeyLen:
 		return c.binSkip(h, binproto.StatusInvalid)
 	case h.ValueLen() > c.s.cfg.MaxItem:
+		if op == binproto.OpSet { // with a CAS too, as memcached's
+			// Its key goes, as a text set's does (see dropOversized).
+			head, err := c.readBody(int(h.ExtrasLen) + int(h.KeyLen))
+			if err != nil {
+				return false
+			}
+			c.s.cache.Delete(head[h.ExtrasLen:])
+			c.dataDone()
+			h.BodyLen -= uint32(len(head))
+		}
 		return c.binSkip(h, binproto.StatusTooLarge)
 	}
 	// The body is bounded now: a key of at most 250 bytes, at most 20

@@ -415,6 +415,7 @@ func (c *conn) run(req *proto.Request, err error) bool {
 		// Skip the announced block unread, as memcached does, so the
 		// next request parses.
 		c.serverError("object too large for cache")
+		c.dropOversized(req)
 		if c.w.Flush() != nil { // the skip may wait for a client that waits for us
 			return false
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/server/internal/binproto"
 )
 
 func TestLineTooLongClosesTheConnection(t *testing.T) {
@@ -151,6 +152,60 @@ func TestStreamEndingInsideARequest(t *testing.T) {
 			if diff := cmp.Diff([]string{tc.want, tc.want}, got); diff != "" {
 				t.Errorf("replies (loop, goroutine) (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// TestOversizedSetDropsTheOldValue: a set whose value is too large for the
+// cache removes the value it meant to replace, as memcached 1.6.18 does
+// for set and ms (in every mode) and for a binary set (with a CAS too):
+// the client asked for the old value to go, and a later get must not
+// return it as if the set had never been sent. add, replace, append,
+// prepend and cas leave it, as memcached's do. (Found comparing
+// memcached's replies to "set a 0 0 1\r\nx\r\n", a set of 2 MB, "get a".)
+func TestOversizedSetDropsTheOldValue(t *testing.T) {
+	big := strings.Repeat("v", 1001)
+	for _, loops := range []int{1, -1} {
+		ts := startServer(t, Config{MaxItem: 1000, EventLoops: loops})
+		runSteps(t, ts.dial(), []step{
+			{"set a 0 0 1\r\nx\r\nset a 0 0 1001\r\n" + big + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get a\r\n", "END\r\n"},
+			{"set a 0 0 1\r\nx\r\nset a 0 0 1001 noreply\r\n" + big + "\r\n", "STORED\r\n"},
+			{"get a\r\n", "END\r\n"},
+			{"set b 0 0 1\r\nx\r\nms b 1001 T0\r\n" + big + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get b\r\n", "END\r\n"},
+			{"set b 0 0 1\r\nx\r\nms b 1001 MA\r\n" + big + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get b\r\n", "END\r\n"},
+			{"set Yw== 0 0 1\r\nx\r\nms Yw== 1001 b\r\n" + big + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get Yw==\r\n", "VALUE Yw== 0 1\r\nx\r\nEND\r\n"}, // the key was "c", base64
+			{"set c 0 0 1\r\nx\r\nms Yw== 1001 b\r\n" + big + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get c\r\n", "END\r\n"},
+			// The other stores keep it.
+			{"set d 0 0 1\r\nx\r\n", "STORED\r\n"},
+			{"add d 0 0 1001\r\n" + big + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+			{"replace d 0 0 1001\r\n" + big + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+			{"append d 0 0 1001\r\n" + big + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+			{"prepend d 0 0 1001\r\n" + big + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+			{"cas d 0 0 1001 1\r\n" + big + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+			{"get d\r\n", "VALUE d 0 1\r\nx\r\nEND\r\n"},
+		})
+		set, get := binproto.OpSet, binproto.OpGet
+		tooLarge := pkt{Op: set, Status: binproto.StatusTooLarge, Value: "Too large."}
+		notFound := pkt{Op: get, Status: binproto.StatusNotFound, Value: "Not found"}
+		runBinSteps(t, ts.dial(), []binStep{
+			{pkt{Op: set, Key: "e", Extras: setExtras(0, 0), Value: "x"}, []pkt{{Op: set, HasCAS: true}}},
+			{pkt{Op: set, Key: "e", Extras: setExtras(0, 0), Value: big}, []pkt{tooLarge}},
+			{pkt{Op: get, Key: "e"}, []pkt{notFound}},
+			{pkt{Op: set, Key: "e", Extras: setExtras(0, 0), Value: "x"}, []pkt{{Op: set, HasCAS: true}}},
+			{pkt{Op: binproto.OpSetQ, Key: "e", Extras: setExtras(0, 0), Value: big}, []pkt{{Op: binproto.OpSetQ, Status: binproto.StatusTooLarge, Value: "Too large."}}},
+			{pkt{Op: get, Key: "e"}, []pkt{notFound}},
+			{pkt{Op: set, Key: "e", Extras: setExtras(0, 0), Value: "x"}, []pkt{{Op: set, HasCAS: true}}},
+			{pkt{Op: set, Key: "e", Extras: setExtras(0, 0), Value: big, CAS: 12345}, []pkt{tooLarge}},
+			{pkt{Op: get, Key: "e"}, []pkt{notFound}},
+			{pkt{Op: set, Key: "f", Extras: setExtras(0, 0), Value: "x"}, []pkt{{Op: set, HasCAS: true}}},
+			{pkt{Op: binproto.OpAdd, Key: "f", Extras: setExtras(0, 0), Value: big}, []pkt{{Op: binproto.OpAdd, Status: binproto.StatusTooLarge, Value: "Too large."}}},
+			{pkt{Op: binproto.OpReplace, Key: "f", Extras: setExtras(0, 0), Value: big}, []pkt{{Op: binproto.OpReplace, Status: binproto.StatusTooLarge, Value: "Too large."}}},
+			{pkt{Op: get, Key: "f"}, []pkt{{Op: get, Extras: be32(0), Value: "x", HasCAS: true}}},
 		})
 	}
 }

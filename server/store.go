@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"math"
 	"strconv"
@@ -73,10 +74,40 @@ func (c *conn) remaining(deadline uint32) (ttl time.Duration, expired bool) {
 func (c *conn) store(req *proto.Request, key, data []byte) string {
 	c.written = 0
 	res := c.storeCommand(req, key, data)
-	if res == stored {
+	switch {
+	case res == stored:
 		c.n.totalItems.Add(1)
+	case req.Op == proto.OpSet && (res == tooLarge || res == noMemory):
+		c.s.cache.Delete(key) // see dropOversized
 	}
 	return res
+}
+
+// dropOversized removes the item a set (or an ms, in any mode) refused as
+// too large for the cache meant to replace, as memcached does: the client
+// asked for the old value to go, and a later get must not return it as if
+// the set had never been sent. The other stores (add, replace, append,
+// prepend, cas) leave it, as memcached's do.
+func (c *conn) dropOversized(req *proto.Request) {
+	key := req.Key
+	switch req.Op {
+	case proto.OpSet:
+	case proto.OpMetaSet:
+		m := metaFlags{list: req.Meta}
+		if m.preparse() != "" {
+			return // refused for its flags, before the key is looked at
+		}
+		if _, ok := m.has('b'); ok {
+			k, err := base64.StdEncoding.AppendDecode(c.bkey[:0], key)
+			if err != nil || len(k) == 0 || len(k) > proto.MaxKeyLen {
+				return
+			}
+			c.bkey, key = k, k
+		}
+	default:
+		return
+	}
+	c.s.cache.Delete(key)
 }
 
 func (c *conn) storeCommand(req *proto.Request, key, data []byte) string {
