@@ -44,7 +44,7 @@ func (c *conn) binary(h binproto.Header) bool {
 		return c.binSkip(h, binproto.StatusInvalid)
 	case h.ValueLen() > c.s.cfg.MaxItem:
 		if op == binproto.OpSet { // with a CAS too, as memcached's
-			// Its key goes, as a text set's does (see dropOversized).
+			// Its key goes, as a text set's does (see refuseOversized).
 			head, err := c.readBody(int(h.ExtrasLen) + int(h.KeyLen))
 			if err != nil {
 				return false

@@ -414,8 +414,7 @@ func (c *conn) run(req *proto.Request, err error) bool {
 	case proto.ErrTooLarge:
 		// Skip the announced block unread, as memcached does, so the
 		// next request parses.
-		c.serverError("object too large for cache")
-		c.dropOversized(req)
+		c.refuseOversized(req)
 		if c.w.Flush() != nil { // the skip may wait for a client that waits for us
 			return false
 		}

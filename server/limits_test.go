@@ -209,3 +209,28 @@ func TestOversizedSetDropsTheOldValue(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedMetaSetChecksItsFlagsFirst: memcached 1.6.18 checks an ms's
+// flags, mode and base64 key before the size of its block, so an ms both
+// malformed and too large gets the error of its flags (its block skipped
+// all the same); segcached answered every such ms "object too large".
+func TestOversizedMetaSetChecksItsFlagsFirst(t *testing.T) {
+	big := strings.Repeat("v", 1001)
+	for _, loops := range []int{1, -1} {
+		ts := startServer(t, Config{MaxItem: 1000, EventLoops: loops})
+		c := ts.dial()
+		runSteps(t, c, []step{{"set a 0 0 1\r\nx\r\n", "STORED\r\n"}})
+		for _, tc := range []struct{ flags, want string }{
+			{"Z", "CLIENT_ERROR invalid flag\r\n"},
+			{"q Z", "CLIENT_ERROR invalid flag\r\n"},
+			{"MZ", "CLIENT_ERROR invalid mode for ms M token\r\n"},
+			{"Tx", "CLIENT_ERROR bad token in command line format\r\n"},
+			{"T1 T2", "CLIENT_ERROR duplicate flag\r\n"},
+			{"b", "CLIENT_ERROR error decoding key\r\n"}, // "a" is not base64
+			{"T1", "SERVER_ERROR object too large for cache\r\n"},
+			{"q", "SERVER_ERROR object too large for cache\r\n"},
+		} {
+			runSteps(t, c, []step{{"ms a 1001 " + tc.flags + "\r\n" + big + "\r\n", tc.want}})
+		}
+	}
+}

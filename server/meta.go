@@ -302,14 +302,15 @@ func (c *conn) metaGet(req *proto.Request) {
 	c.metaReply("HD", &m, &it, withValue)
 }
 
-// metaSet runs ms; the data block is read like a storage command's.
-func (c *conn) metaSet(req *proto.Request) bool {
-	m := metaFlags{list: req.Meta}
-	bad := m.preparse()
-	if bad == "" && m.unsupported("I") {
+// metaSetRequest is the store an ms's flags ask for, and memcached's
+// message for flags it refuses ("" if none). With refuseI, the I flag
+// (invalidation, which the engine cannot do) is one of them.
+func metaSetRequest(m *metaFlags, refuseI bool) (st proto.Request, bad string) {
+	bad = m.preparse()
+	if bad == "" && refuseI && m.unsupported("I") {
 		bad = invalidFlag
 	}
-	st := proto.Request{Op: proto.OpSet}
+	st = proto.Request{Op: proto.OpSet}
 	if f, ok := m.has('F'); ok && bad == "" {
 		n, _ := proto.ParseUint(f)
 		st.Flags = uint32(n)
@@ -343,6 +344,13 @@ func (c *conn) metaSet(req *proto.Request) bool {
 			st.CAS = 0
 		}
 	}
+	return st, bad
+}
+
+// metaSet runs ms; the data block is read like a storage command's.
+func (c *conn) metaSet(req *proto.Request) bool {
+	m := metaFlags{list: req.Meta}
+	st, bad := metaSetRequest(&m, true)
 	// The block follows whatever the flags said; read it before replying.
 	c.keepFlags(&m)
 	data, handled, keep := c.readBlock(req)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/base64"
 	"errors"
 	"math"
 	"strconv"
@@ -78,35 +77,40 @@ func (c *conn) store(req *proto.Request, key, data []byte) string {
 	case res == stored:
 		c.n.totalItems.Add(1)
 	case req.Op == proto.OpSet && (res == tooLarge || res == noMemory):
-		c.s.cache.Delete(key) // see dropOversized
+		c.s.cache.Delete(key) // see refuseOversized
 	}
 	return res
 }
 
-// dropOversized removes the item a set (or an ms, in any mode) refused as
-// too large for the cache meant to replace, as memcached does: the client
-// asked for the old value to go, and a later get must not return it as if
-// the set had never been sent. The other stores (add, replace, append,
-// prepend, cas) leave it, as memcached's do.
-func (c *conn) dropOversized(req *proto.Request) {
+// refuseOversized answers a storage command whose block is larger than
+// the item limit (the block is skipped after): "object too large", but
+// for an ms whose flags or base64 key are wrong, which memcached checks
+// first and answers as for any ms.
+//
+// A set (or an ms, in any mode) also removes the item it meant to
+// replace, as memcached does: the client asked for the old value to go,
+// and a later get must not return it as if the set had never been sent.
+// The other stores (add, replace, append, prepend, cas) leave it, as
+// memcached's do.
+func (c *conn) refuseOversized(req *proto.Request) {
 	key := req.Key
 	switch req.Op {
 	case proto.OpSet:
 	case proto.OpMetaSet:
 		m := metaFlags{list: req.Meta}
-		if m.preparse() != "" {
-			return // refused for its flags, before the key is looked at
+		if _, bad := metaSetRequest(&m, false); bad != "" {
+			c.clientError(bad)
+			return
 		}
-		if _, ok := m.has('b'); ok {
-			k, err := base64.StdEncoding.AppendDecode(c.bkey[:0], key)
-			if err != nil || len(k) == 0 || len(k) > proto.MaxKeyLen {
-				return
-			}
-			c.bkey, key = k, k
+		var ok bool
+		if key, ok = c.metaKey(&m, key, errDecodingKey); !ok {
+			return
 		}
 	default:
+		c.serverError("object too large for cache")
 		return
 	}
+	c.serverError("object too large for cache")
 	c.s.cache.Delete(key)
 }
 
