@@ -207,6 +207,15 @@ func TestOversizedSetDropsTheOldValue(t *testing.T) {
 			{pkt{Op: binproto.OpReplace, Key: "f", Extras: setExtras(0, 0), Value: big}, []pkt{{Op: binproto.OpReplace, Status: binproto.StatusTooLarge, Value: "Too large."}}},
 			{pkt{Op: get, Key: "f"}, []pkt{{Op: get, Extras: be32(0), Value: "x", HasCAS: true}}},
 		})
+		// A value within the item limit that the engine refuses (a
+		// value of the limit, 1 MiB, with its header does not fit a 1
+		// MiB segment) counts the same.
+		ts = startServer(t, Config{EventLoops: loops})
+		limit := strings.Repeat("v", DefaultMaxItem)
+		runSteps(t, ts.dial(), []step{
+			{"set a 0 0 1\r\nx\r\nset a 0 0 1048576\r\n" + limit + "\r\n", "STORED\r\nSERVER_ERROR object too large for cache\r\n"},
+			{"get a\r\n", "END\r\n"},
+		})
 	}
 }
 
