@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/server/internal/binproto"
 )
 
 // step sends a request and expects exactly want back (nothing for "").
@@ -319,4 +320,22 @@ func statsOf(t *testing.T, c *client, cmd string) map[string]string {
 		}
 		m[f[1]] = strings.Join(f[2:], " ")
 	}
+}
+
+// TestFlushAllFarInTheFuture: a flush_all whose time is an absolute Unix
+// time centuries away (more seconds than a time.Duration holds in
+// nanoseconds) flushes nothing now; the delay overflowed, and "flush_all
+// 9000000000000" emptied the cache at once (memcached 1.6.18 keeps the
+// item too). The binary flush's 32-bit delay cannot overflow, but is
+// checked alongside.
+func TestFlushAllFarInTheFuture(t *testing.T) {
+	ts := startServer(t, Config{})
+	runSteps(t, ts.dial(), []step{
+		{"set a 0 0 1\r\nx\r\nflush_all 9000000000000\r\nget a\r\n", "STORED\r\nOK\r\nVALUE a 0 1\r\nx\r\nEND\r\n"},
+		{"flush_all 9223372036854775807\r\nget a\r\n", "OK\r\nVALUE a 0 1\r\nx\r\nEND\r\n"},
+	})
+	runBinSteps(t, ts.dial(), []binStep{
+		{pkt{Op: binproto.OpFlush, Extras: be32(0xffffffff)}, []pkt{{Op: binproto.OpFlush}}},
+		{pkt{Op: binproto.OpGet, Key: "a"}, []pkt{{Op: binproto.OpGet, Extras: be32(0), Value: "x", HasCAS: true}}},
+	})
 }

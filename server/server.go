@@ -296,7 +296,9 @@ func (s *Server) flushAll(exptime int64) {
 	if expired {
 		secs = 0
 	}
-	delay := time.Duration(secs) * time.Second
+	// Capped as a TTL is: centuries of seconds overflow a Duration, and a
+	// negative one flushed at once.
+	delay := time.Duration(min(secs, maxLifetime)) * time.Second
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.flush != nil {
