@@ -240,8 +240,8 @@ func (c *conn) binGet(r *binReq, op binproto.Opcode, extras []byte) {
 }
 
 // binStore answers set, add, replace, append and prepend. A CAS in the
-// header makes set and replace a compare-and-set and append and prepend
-// conditional on it, as in memcached.
+// header makes set, add and replace a compare-and-set and append and
+// prepend conditional on it, as in memcached.
 func (c *conn) binStore(r *binReq, op binproto.Opcode, extras, value []byte) {
 	c.n.cmdSet.Add(1)
 	req := proto.Request{CAS: r.h.CAS}
@@ -250,20 +250,21 @@ func (c *conn) binStore(r *binReq, op binproto.Opcode, extras, value []byte) {
 		req.Exptime = int64(binary.BigEndian.Uint32(extras[4:]))
 	}
 	switch op {
-	case binproto.OpSet, binproto.OpReplace:
+	case binproto.OpSet:
 		req.Op = proto.OpSet
-		if op == binproto.OpReplace {
-			req.Op = proto.OpReplace
-		}
-		if r.h.CAS != 0 { // a CAS swap needs the key to exist, like replace
-			req.Op = proto.OpCAS
-		}
 	case binproto.OpAdd:
 		req.Op = proto.OpAdd
+	case binproto.OpReplace:
+		req.Op = proto.OpReplace
 	case binproto.OpAppend:
 		req.Op = proto.OpAppend
 	case binproto.OpPrepend:
 		req.Op = proto.OpPrepend
+	}
+	// A CAS swap needs the key to exist, like replace; an add with one is
+	// a swap too, as the protocol says and memcached does.
+	if r.h.CAS != 0 && req.Op != proto.OpAppend && req.Op != proto.OpPrepend {
+		req.Op = proto.OpCAS
 	}
 	res := c.store(&req, r.key, value)
 	if res != stored {

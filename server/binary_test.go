@@ -276,3 +276,26 @@ func TestBinaryStatsQuitAndTextInterop(t *testing.T) {
 		t.Fatal("connection still open after a packet without the request magic")
 	}
 }
+
+// TestBinaryAddWithCAS: the binary protocol's CAS makes every store
+// conditional on the item's token ("if the CAS is nonzero, the requested
+// operation MUST only succeed if the item exists and has a CAS value
+// identical to the provided value"), add included, and memcached 1.6.18
+// runs an add with one as a cas: not found on a missing key, stored over
+// the item whose token it carries, exists over another. segcached ran it
+// as a plain add, so an ADDQ with a token created a missing key silently.
+func TestBinaryAddWithCAS(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	c.nc.Write(pkt{Op: binproto.OpSet, Key: "k", Extras: setExtras(0, 0), Value: "1"}.bytes())
+	_, cas := c.readPkt()
+	add, addq := binproto.OpAdd, binproto.OpAddQ
+	runBinSteps(t, c, []binStep{
+		{pkt{Op: add, Key: "nope", Extras: setExtras(0, 0), Value: "x", CAS: cas}, []pkt{{Op: add, Status: binproto.StatusNotFound, Value: "Not found"}}},
+		{pkt{Op: addq, Key: "nope", Extras: setExtras(0, 0), Value: "x", CAS: cas}, []pkt{{Op: addq, Status: binproto.StatusNotFound, Value: "Not found"}}},
+		{pkt{Op: binproto.OpGet, Key: "nope"}, []pkt{{Op: binproto.OpGet, Status: binproto.StatusNotFound, Value: "Not found"}}},
+		{pkt{Op: add, Key: "k", Extras: setExtras(0, 0), Value: "x", CAS: cas + 1}, []pkt{{Op: add, Status: binproto.StatusExists, Value: "Data exists for key."}}},
+		{pkt{Op: add, Key: "k", Extras: setExtras(3, 0), Value: "2", CAS: cas}, []pkt{{Op: add, HasCAS: true}}},
+		{pkt{Op: binproto.OpGet, Key: "k"}, []pkt{{Op: binproto.OpGet, Extras: be32(3), Value: "2", HasCAS: true}}},
+	})
+}

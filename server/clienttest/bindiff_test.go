@@ -220,9 +220,6 @@ func (g binGen) next(tokens map[string]uint64) binPacket {
 		if loud <= 0x03 {
 			p.extras = append(u32(g.flags()), u32(g.storeExptime32())...)
 		}
-		if loud == 0x02 {
-			return p // an add with a CAS is refused differently: not sent
-		}
 		switch r := g.rng.IntN(6); {
 		case r == 0:
 			p.cas = 12345678901234567890
