@@ -143,3 +143,29 @@ func TestMetaSetBlockInALaterPacket(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaFlagsTooLong: memcached 1.6.18 refuses a meta command of more
+// than 19 tokens (MFLAG_MAX_OPT_LENGTH, counting its end): mg, md and ma
+// with 18 flags or more, ms with 17 or more (its data length is a token),
+// each with its own words, and an ms so refused does not skip its data
+// block (read as the next command: ERROR). segcached took up to 24 flags,
+// and answered more with "bad command line format".
+func TestMetaFlagsTooLong(t *testing.T) {
+	flags := func(n int) string { return strings.Repeat(" O1", n) }
+	ts := startServer(t, Config{})
+	runSteps(t, ts.dial(), []step{
+		{"mg a" + flags(17) + "\r\n", "CLIENT_ERROR duplicate flag\r\n"},
+		{"mg a" + flags(18) + "\r\n", "CLIENT_ERROR options flags are too long\r\n"},
+		{"mg a" + flags(30) + "\r\n", "CLIENT_ERROR options flags are too long\r\n"},
+		{"md a" + flags(17) + "\r\n", "CLIENT_ERROR invalid or duplicate flag\r\n"},
+		{"md a" + flags(18) + "\r\n", "CLIENT_ERROR options flags too long\r\n"},
+		{"ma a" + flags(18) + "\r\n", "CLIENT_ERROR options flags too long\r\n"},
+		{"ms a 2" + flags(16) + "\r\nxx\r\n", "CLIENT_ERROR duplicate flag\r\n"},
+		{"ms a 2" + flags(17) + "\r\nxx\r\n", "CLIENT_ERROR options flags too long\r\nERROR\r\n"},
+		{"ms a x" + flags(17) + "\r\n", "CLIENT_ERROR options flags too long\r\n"}, // before the length
+		{"ms a 2000000" + flags(17) + "\r\n", "CLIENT_ERROR options flags too long\r\n"},
+		// Distinct flags, each valid alone: 17 are served, 18 are not.
+		{"mg a v k c f s t q u O1 P L h0 l0 b0 D1 J1 C1 T0\r\n", "CLIENT_ERROR options flags are too long\r\n"},
+		{"mg a v k c f s t u O1 P L D1 J1 C1 F1 MS T0 Y\r\n", "CLIENT_ERROR invalid flag\r\n"},
+	})
+}

@@ -58,8 +58,11 @@ func (o Op) String() string {
 // Storage reports whether o is followed by a data block.
 func (o Op) Storage() bool { return o >= OpSet && o <= OpCAS || o == OpMetaSet }
 
-// maxMetaFlags bounds the flags of a meta command (memcached's token limit).
-const maxMetaFlags = 24
+// maxMetaTokens bounds a meta command's tokens after its name (the key,
+// ms's data length, the flags): memcached 1.6.18 refuses a command of
+// more than MFLAG_MAX_OPT_LENGTH (20) tokens, counting the name and the
+// empty one its tokenizer ends with.
+const maxMetaTokens = 18
 
 // Errors of Parse. The server answers ErrUnknown with "ERROR" and the others
 // with "CLIENT_ERROR <message>".
@@ -73,6 +76,10 @@ var (
 	// does not take.
 	ErrDeleteUsage = errors.New("bad command line format.  Usage: delete <key> [noreply]")
 	ErrTooLarge    = errors.New("object too large for cache")
+	// ErrMetaFlags and ErrMetaGetFlags are memcached's answers to a meta
+	// command with too many flags (mg's words differ).
+	ErrMetaFlags    = errors.New("options flags too long")
+	ErrMetaGetFlags = errors.New("options flags are too long")
 )
 
 // Request is one parsed command line. Slices alias the line.
@@ -323,6 +330,16 @@ func parseMeta(r Request, rest []byte, flags [][]byte, maxBytes int) (Request, e
 		return r, err
 	}
 	r.Key = k
+	// As memcached, the count is checked before any token is parsed.
+	tokens := 1
+	for t, more := next(rest); t != nil; t, more = next(more) {
+		if tokens++; tokens > maxMetaTokens {
+			if r.Op == OpMetaGet {
+				return r, ErrMetaGetFlags
+			}
+			return r, ErrMetaFlags
+		}
+	}
 	if r.Op == OpMetaSet {
 		var n []byte
 		n, rest = next(rest)
@@ -338,9 +355,6 @@ func parseMeta(r Request, rest []byte, flags [][]byte, maxBytes int) (Request, e
 		f, rest = next(rest)
 		if f == nil {
 			break
-		}
-		if len(flags) == maxMetaFlags {
-			return r, ErrFormat
 		}
 		flags = append(flags, f)
 	}
