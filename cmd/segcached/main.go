@@ -211,8 +211,10 @@ func serve(o *options, log *slog.Logger) error {
 		Settings: [][2]string{
 			{"maxbytes", strconv.FormatUint(o.memoryMiB<<20, 10)},
 			{"tcpport", strconv.Itoa(o.port)},
-			{"interface", o.listen},
-			{"unix_socket", o.socket},
+			// memcached's names, and its word for an unset string.
+			{"inter", orNULL(o.listen)},
+			{"domain_socket", orNULL(o.socket)},
+			{"umask", strconv.FormatUint(mode, 8)},
 			{"segment_size", strconv.Itoa(segSize)},
 			{"eviction_policy", policy.String()},
 		},
@@ -254,6 +256,15 @@ func serve(o *options, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return failed
+}
+
+// orNULL is s, or "NULL" (as memcached's stats write an unset string)
+// when it is empty.
+func orNULL(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return s
 }
 
 // writeFileAtomic writes a file that readers see whole or not at all.
