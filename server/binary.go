@@ -36,6 +36,7 @@ func (c *conn) binaryRequest() (keep bool, err error) {
 
 // binary runs one request; false means close the connection.
 func (c *conn) binary(h binproto.Header) bool {
+	defer c.releaseLarge() // as run does for the text protocol
 	op, quiet := binproto.Loud(h.Opcode)
 	switch {
 	case !binproto.Known(h.Opcode):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,60 @@ func TestOversizedMetaSetChecksItsFlagsFirst(t *testing.T) {
 		} {
 			runSteps(t, c, []step{{"ms a 1001 " + tc.flags + "\r\n" + big + "\r\n", tc.want}})
 		}
+	}
+}
+
+// TestLargeValueBuffersNotPinned: a connection that once stored or read a
+// large value keeps no buffer of its size while it waits for the next
+// request (keepBytes), in either protocol: otherwise every connection
+// that ever moved a large value pins it, and idle connections hold
+// memory in proportion to the largest values they saw. The binary
+// protocol released nothing: each connection here held about 2 MB (the
+// set's block, the get's value) after its replies were read.
+func TestLargeValueBuffersNotPinned(t *testing.T) {
+	const conns = 24
+	value := strings.Repeat("v", 900<<10)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for _, proto := range []string{"text", "binary"} {
+		t.Run(proto, func(t *testing.T) {
+			ts := startServer(t, Config{})
+			cs := make([]*client, conns)
+			for i := range cs {
+				cs[i] = ts.dial()
+				runSteps(t, cs[i], nil)
+			}
+			if proto == "binary" {
+				for _, c := range cs {
+					runBinSteps(t, c, []binStep{{pkt{Op: binproto.OpNoop}, []pkt{{Op: binproto.OpNoop}}}})
+				}
+			}
+			before := heap()
+			for i, c := range cs {
+				key := fmt.Sprint("k", i)
+				if proto == "text" {
+					runSteps(t, c, []step{
+						{"set " + key + " 0 0 " + fmt.Sprint(len(value)) + "\r\n" + value + "\r\n", "STORED\r\n"},
+						{"get " + key + " " + key + "\r\n", strings.Repeat("VALUE "+key+" 0 "+fmt.Sprint(len(value))+"\r\n"+value+"\r\n", 2) + "END\r\n"},
+					})
+					continue
+				}
+				runBinSteps(t, c, []binStep{
+					{pkt{Op: binproto.OpSet, Key: key, Extras: setExtras(0, 0), Value: value}, []pkt{{Op: binproto.OpSet, HasCAS: true}}},
+					{pkt{Op: binproto.OpGet, Key: key}, []pkt{{Op: binproto.OpGet, Extras: be32(0), Value: value, HasCAS: true}}},
+				})
+			}
+			// The values themselves are in the cache, whose memory is
+			// allocated at its start, before this.
+			grown := int64(heap()) - int64(before)
+			t.Logf("heap grew %d KiB", grown>>10)
+			if grown > conns<<20/2 {
+				t.Errorf("%d idle connections hold %d KiB more heap after moving a %d KiB value each", conns, grown>>10, len(value)>>10)
+			}
+		})
 	}
 }
