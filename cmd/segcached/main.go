@@ -191,14 +191,11 @@ func serve(o *options, log *slog.Logger) error {
 		if fi, err := os.Lstat(o.socket); err == nil && fi.Mode()&fs.ModeSocket != 0 {
 			os.Remove(o.socket)
 		}
-		ln, err := net.Listen("unix", o.socket)
+		ln, err := listenUnix(o.socket, fs.FileMode(mode))
 		if err != nil {
 			return err
 		}
 		lns = append(lns, ln)
-		if err := os.Chmod(o.socket, fs.FileMode(mode)); err != nil {
-			return err
-		}
 	}
 
 	srv := server.New(cache, server.Config{
@@ -256,6 +253,33 @@ func serve(o *options, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return failed
+}
+
+// listenUnix listens on a unix socket at path whose file has mode from the
+// start: bind creates it with the process's umask applied, and a chmod
+// after it left a window in which another local user could connect to a
+// socket meant for its owner (-a 0700) and stay connected. memcached sets
+// the umask before bind too. The umask is the process's: nothing else
+// creates files while the server starts.
+func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
+	ln, err := bindUnix(path, mode)
+	if err != nil {
+		return nil, err
+	}
+	// The mode bits umask cannot give (none for -a's octal permissions
+	// today), and a file system that ignores the umask for sockets.
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// bindUnix listens on path with the umask that gives its file mode.
+func bindUnix(path string, mode fs.FileMode) (net.Listener, error) {
+	old := syscall.Umask(int(0o777 &^ mode.Perm()))
+	defer syscall.Umask(old)
+	return net.Listen("unix", path)
 }
 
 // orNULL is s, or "NULL" (as memcached's stats write an unset string)

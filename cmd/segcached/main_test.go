@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -45,5 +49,29 @@ func TestBadCommandLines(t *testing.T) {
 		if code := run(tc.args, &out); code != tc.code || !strings.Contains(out.String(), tc.msg) {
 			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.msg)
 		}
+	}
+}
+
+// The socket file has its mode from the moment it exists: with the
+// process's umask (022 here) a bind makes it 0755, and a chmod after the
+// listen left a window in which another user could connect to a socket
+// meant for its owner alone (and stay connected).
+func TestUnixSocketBoundWithItsMode(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	for _, mode := range []fs.FileMode{0o600, 0o700, 0o660} {
+		path := filepath.Join(t.TempDir(), "s")
+		ln, err := bindUnix(path, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(path)
+		ln.Close()
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("socket made with mode %v (%v), want %v", fi.Mode().Perm(), err, mode)
+		}
+	}
+	if got := syscall.Umask(0o022); got != 0o022 {
+		t.Errorf("umask left at %o", got)
 	}
 }
