@@ -38,7 +38,14 @@ func TestOversizedValueIsSkipped(t *testing.T) {
 		{"set a 0 0 1001\r\n" + strings.Repeat("v", 1001) + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
 		{"set a 0 0 1001 noreply\r\n" + strings.Repeat("v", 1001) + "\r\n", ""},
 		{"set a 0 0 1000\r\n" + strings.Repeat("v", 1000) + "\r\n", "STORED\r\n"},
-		{"append a 0 0 1\r\nv\r\n", "SERVER_ERROR object too large for cache\r\n"},
+		// An append or prepend whose result would pass the limit is not
+		// stored, as memcached answers it; a block over the limit is too
+		// large.
+		{"append a 0 0 1\r\nv\r\n", "NOT_STORED\r\n"},
+		{"prepend a 0 0 1\r\nv\r\n", "NOT_STORED\r\n"},
+		{"ms a 1 MA\r\nv\r\n", "NS\r\n"},
+		{"append a 0 0 1001\r\n" + strings.Repeat("v", 1001) + "\r\n", "SERVER_ERROR object too large for cache\r\n"},
+		{"get a\r\n", "VALUE a 0 1000\r\n" + strings.Repeat("v", 1000) + "\r\nEND\r\n"},
 	})
 	// Announcing 2 GB makes the server skip that much input, not
 	// allocate it; the error comes before the block.

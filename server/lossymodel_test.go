@@ -362,10 +362,10 @@ func (lc *lossyConn) stored(k, verb string, it modelItem, reply string) bool {
 		case reply == "STORED" && s.held:
 			s.wrote(modelItem{s.item.flags, v})
 			return true
+		case reply == "NOT_STORED" && s.held && len(v) > lossyMaxItem:
+			return true // too large: the item stays as it was
 		case reply == "NOT_STORED":
 			s.gone()
-			return true
-		case reply == tooLarge && s.held && len(v) > lossyMaxItem:
 			return true
 		}
 	}

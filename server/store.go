@@ -265,7 +265,9 @@ func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
 			return 0, notStored
 		}
 		if len(old)+len(data) > c.s.cfg.MaxItem {
-			return 0, tooLarge
+			// memcached's answer: the item is not stored (the block itself
+			// within the limit, so not "object too large").
+			return 0, notStored
 		}
 		// The header depends on the first byte of the new value (one
 		// that looks like a marker is escaped): the prepended block's,
@@ -288,7 +290,7 @@ func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
 	switch reply {
 	case "":
 		return stored
-	case notFound:
+	case notFound, tooLarge: // tooLarge: within -I, but not a segment
 		return notStored
 	}
 	return reply
