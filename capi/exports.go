@@ -508,7 +508,9 @@ func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint
 // value must be a canonical unsigned decimal ("0", "42": ASCII digits, no
 // sign, no leading zero, at most 2^64-1) as written by set or by an
 // earlier incr; segcache_get() then returns the current number in decimal.
-// The item's expiry is unchanged.
+// The item's expiry is unchanged. The number is updated in place (a set
+// stores a canonical decimal as a 64-bit number), so an increment never
+// needs room and never fails for want of it.
 //
 // Thread safety: any thread; concurrent increments of one key are atomic
 // (none is lost).
@@ -519,8 +521,6 @@ func numeric(cache C.segcache_t, key unsafe.Pointer, klen C.size_t, delta C.uint
 //   - SEGCACHE_ENOTNUMERIC: the value is not a canonical unsigned decimal.
 //   - SEGCACHE_EINVAL: klen is 0 or key is NULL.
 //   - SEGCACHE_ETOOLARGE: klen > 255.
-//   - SEGCACHE_ENOSPACE: the value needed a new item and none could be
-//     stored.
 //   - SEGCACHE_EBADHANDLE: unknown, closed or forged handle.
 //   - SEGCACHE_EINTERNAL: a recovered internal fault.
 //
