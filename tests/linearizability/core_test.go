@@ -92,15 +92,21 @@ func TestCoreIsLinearizable(t *testing.T) {
 		// chore, if set, runs every 200 µs while the clients run.
 		chore func(*core.Cache) error
 		ttl   time.Duration // of the clients' writes
+		// spread gives the filler's writes TTLs from 1 minute to 1 day
+		// (336 TTL buckets, none expiring during the test): open segments
+		// run short, and writes go to shorter buckets' segments.
+		spread bool
 	}{
-		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, nil, 0},
-		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false, nil, 0},
-		{"s3fifo, evicting", with(small, core.PolicyS3FIFO), true, nil, 0},
-		{"merge, evicting", with(small, core.PolicyMerge), true, nil, 0},
-		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true, nil, 0},
-		{"random, evicting", with(small, core.PolicyRandom), true, nil, 0},
-		{"s3fifo, cleared", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, (*core.Cache).Clear, 0},
-		{"merge, expiring", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4 << 10, Eviction: core.PolicyMerge}, true, (*core.Cache).Expire, 20 * time.Millisecond},
+		{"s3fifo, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, nil, 0, false},
+		{"none, no eviction", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyNone}, false, nil, 0, false},
+		{"s3fifo, evicting", with(small, core.PolicyS3FIFO), true, nil, 0, false},
+		{"merge, evicting", with(small, core.PolicyMerge), true, nil, 0, false},
+		{"fifo, evicting, growing table", core.Options{HeapBytes: 256 << 10, SegmentBytes: 16 << 10, Eviction: core.PolicyFIFO, HashPower: 4}, true, nil, 0, false},
+		{"random, evicting", with(small, core.PolicyRandom), true, nil, 0, false},
+		{"s3fifo, cleared", core.Options{HeapBytes: 16 << 20, SegmentBytes: 1 << 20, Eviction: core.PolicyS3FIFO}, false, (*core.Cache).Clear, 0, false},
+		{"merge, expiring", core.Options{HeapBytes: 64 << 20, SegmentBytes: 4 << 10, Eviction: core.PolicyMerge}, true, (*core.Cache).Expire, 20 * time.Millisecond, false},
+		{"s3fifo, evicting, many TTLs", with(small, core.PolicyS3FIFO), true, nil, time.Hour, true},
+		{"fifo, evicting, many TTLs", with(small, core.PolicyFIFO), true, nil, time.Hour, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range rounds {
@@ -108,7 +114,7 @@ func TestCoreIsLinearizable(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stop, filled := fill(t, c, tc.filler, tc.ttl)
+				stop, filled := fill(t, c, tc.filler, tc.ttl, tc.spread)
 				chores := make(chan int)
 				go func() {
 					n := 0
@@ -133,12 +139,12 @@ func TestCoreIsLinearizable(t *testing.T) {
 				}
 				st := c.Stats()
 				c.Close()
-				if tc.ttl > 0 && st.ExpiredSegments == 0 {
+				if tc.ttl > 0 && !tc.spread && st.ExpiredSegments == 0 {
 					t.Errorf("round %d: no segment expired: the expiring case did not run (%+v)", round, st)
 				}
 				lossy := tc.filler || tc.chore != nil || tc.ttl > 0
 				check(t, lossy, history, fmt.Sprintf("%s-%d", tc.name, round))
-				if tc.filler && tc.ttl == 0 && st.EvictedItems == 0 {
+				if tc.filler && (tc.ttl == 0 || tc.spread) && st.EvictedItems == 0 {
 					t.Errorf("round %d: no live item was evicted: the lossy case did not run", round)
 				}
 			}
@@ -174,7 +180,7 @@ func check(t *testing.T, lossy bool, history []porcupine.Operation, name string)
 // ttl, until stop is closed (filled is closed when it has returned), and
 // returns once the cache is full: it has evicted a live item (or, with a
 // ttl, dropped an expired one). Without on, it writes nothing.
-func fill(t *testing.T, cache *core.Cache, on bool, ttl time.Duration) (stop, filled chan struct{}) {
+func fill(t *testing.T, cache *core.Cache, on bool, ttl time.Duration, spread bool) (stop, filled chan struct{}) {
 	t.Helper()
 	stop, filled = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -189,7 +195,11 @@ func fill(t *testing.T, cache *core.Cache, on bool, ttl time.Duration) (stop, fi
 				return
 			default:
 			}
-			cache.Set([]byte(fmt.Sprintf("filler-%d", i)), val, ttl)
+			d := ttl
+			if spread {
+				d = time.Duration(60+i*7919%(86400-60)) * time.Second
+			}
+			cache.Set([]byte(fmt.Sprintf("filler-%d", i)), val, d)
 		}
 	}()
 	full := func() bool { st := cache.Stats(); return st.EvictedItems+st.ExpiredItems > 0 }

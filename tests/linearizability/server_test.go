@@ -241,7 +241,7 @@ func TestServerIsLinearizable(t *testing.T) {
 				srv := server.New(cache, server.Config{EventLoops: tc.loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 				served := make(chan error, 1)
 				go func() { served <- srv.Serve(ln) }()
-				stop, filled := fill(t, cache, tc.filler, 0)
+				stop, filled := fill(t, cache, tc.filler, 0, false)
 				flushes := make(chan int, 1)
 				go func() { flushes <- flush(ln.Addr().String(), tc.flusher, stop) }()
 				var conns []net.Conn
