@@ -47,6 +47,17 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			// acct): whoever unlinks it once it is published never takes
 			// the count below zero.
 			if hdr.PinCounting(1<<segment.Open, gen&(1<<segment.GenBits-1), 1, size) {
+				if hdr.Bucket.Load() != int32(b) || hdr.Pool.Load() != pool {
+					// The segment was recycled and opened for another
+					// bucket or pool between the load of its id and that
+					// of its generation: its expiry is not this item's
+					// (it may be later, or never). Pinned, it keeps
+					// this incarnation (Init stores the bucket before
+					// it opens), and open no longer holds it.
+					hdr.UnpinCounting(-1, -size)
+					c.noteUnlinked(id, hdr)
+					continue
+				}
 				if c.laneMask.Load() == 0 && c.nseg >= lanesOnCollision && hdr.Pins() > 1 {
 					// Another writer holds this segment now: writers
 					// collide, so every lane opens (see lanes). A writer
