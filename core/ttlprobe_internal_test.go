@@ -374,3 +374,85 @@ func TestProbeNoneKeepsAccepted(t *testing.T) {
 		})
 	}
 }
+
+// A single writer's model: sets with TTLs from 1 ms to a day and never,
+// deletes, increments, reads, Expire and Clear on caches of 2 to 16
+// segments under every policy. A read never returns a value after its
+// set's end plus its TTL, nor any value but the last one set; under
+// PolicyNone a value with an hour or more left is always returned.
+func TestProbeTTLModel(t *testing.T) {
+	policies := []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge, PolicyRandom, PolicyCTE, PolicyUtil, PolicyNone}
+	for _, p := range policies {
+		for _, segs := range []int{2, 3, 5, 8, 16} {
+			t.Run(fmt.Sprintf("%v/%d", p, segs), func(t *testing.T) { probeModel(t, p, segs) })
+		}
+	}
+}
+
+func probeModel(t *testing.T, p Policy, segs int) {
+	const segSize = 4096
+	c, err := Open(Options{HeapBytes: uint64(segs * segSize), SegmentBytes: segSize, Eviction: p, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	type entry struct {
+		val      string
+		deadline int64 // 0: never
+	}
+	model := map[string]entry{}
+	r := rand.New(rand.NewPCG(uint64(p), uint64(segs)))
+	ttls := []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 17 * time.Millisecond, 33 * time.Millisecond,
+		200 * time.Millisecond, time.Second, 61 * time.Second, time.Hour, 5 * time.Hour, 24 * time.Hour}
+	for i := range 4000 {
+		k := fmt.Sprintf("k%d", r.IntN(150))
+		switch op := r.IntN(100); {
+		case op < 50:
+			v := fmt.Sprintf("v%d-%0*d", i, r.IntN(300), 0)
+			ttlD := ttls[r.IntN(len(ttls))]
+			if r.IntN(4) == 0 {
+				ttlD = time.Duration(1+r.IntN(100000)) * time.Millisecond
+			}
+			err := c.Set([]byte(k), []byte(v), ttlD)
+			done := clock.Now()
+			switch {
+			case err == nil:
+				e := entry{val: v}
+				if ttlD > 0 {
+					e.deadline = done + ttlD.Milliseconds()
+				}
+				model[k] = e
+			case p == PolicyNone && errors.Is(err, ErrNoSpace):
+			default:
+				t.Fatalf("op %d: set: %v", i, err)
+			}
+		case op < 55:
+			c.Delete([]byte(k))
+			delete(model, k)
+		case op < 58:
+			c.Expire()
+		case op < 59:
+			c.Clear()
+			clear(model)
+		case op < 60:
+			time.Sleep(2 * time.Millisecond)
+		default:
+			before := clock.Now()
+			got, ok := c.Get(nil, []byte(k))
+			e, have := model[k]
+			switch {
+			case ok && !have:
+				t.Fatalf("op %d: %s: got %q, want a miss", i, k, got)
+			case ok && string(got) != e.val:
+				t.Fatalf("op %d: %s: got %q, want %q", i, k, got, e.val)
+			case ok && e.deadline != 0 && before >= e.deadline:
+				t.Fatalf("op %d: %s returned %d ms after its deadline", i, k, before-e.deadline)
+			case !ok && have && p == PolicyNone && (e.deadline == 0 || e.deadline-before > 3600_000):
+				t.Fatalf("op %d: %s lost under PolicyNone (%d ms left)", i, k, e.deadline-before)
+			case !ok && have:
+				delete(model, k) // evicted or expired: gone for good
+			}
+		}
+	}
+	checkOpenCount(t, c, "end")
+}
