@@ -21,6 +21,7 @@ import (
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
 	l := lane & c.laneMask.Load()
 	open := &c.buckets[b].open[pool][l]
+	own := b // the write's own bucket; b may be a shorter one (ttlShare)
 	for {
 		id = open.Load()
 		if id < 0 && l != 0 && !c.mayOpenLane() {
@@ -32,6 +33,13 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			continue
 		}
 		if id < 0 && l == 0 {
+			if b != own {
+				// The shorter bucket this write was sent to has no
+				// segment any more: decide again from the write's own
+				// bucket, rather than open the shorter one's for it.
+				b, open = own, &c.buckets[own].open[pool][0]
+				continue
+			}
 			// No segment in this bucket: with the open segments at their
 			// share, write into the shorter bucket openSegment chose (see
 			// ttlShare), found here without the lock.
@@ -133,6 +141,14 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 	defer c.evictMu.Unlock()
 	if c.closed.Load() {
 		return b, false, ErrClosed
+	}
+	if c.ttlScarce(b) {
+		// Expired open segments hold nothing a read returns, but count
+		// as open until drained, which nothing does while segments are
+		// free: sixteen keys with TTLs of 1 to 16 ms in a cache of 64
+		// kept segments scarce, and every later item whose bucket had no
+		// open segment expired within 16 ms.
+		c.expireLocked()
 	}
 	if cur := open.Load(); cur != observed {
 		return b, true, nil // another writer already did it

@@ -141,3 +141,56 @@ func TestManyTTLsSteadyState(t *testing.T) {
 		})
 	}
 }
+
+// Open segments that have expired hold nothing a read may return: they
+// must not keep segments scarce. Sixteen keys set once with TTLs of 1 to
+// 16 ms leave 16 expired open segments in a cache of 64 (a quarter) that
+// nothing drains while segments are free; every later write to a bucket
+// with no open segment then went to the 16 ms bucket's, which it replaced
+// with a fresh one, and items set for an hour expired 16 ms later in a
+// cache with 45 free segments, for as long as no one called Expire. (A
+// write sent to a shorter bucket whose segment is gone also opened a
+// segment of that bucket for itself: it now decides again from its own.)
+func TestExpiredOpenSegmentsAreNotScarcity(t *testing.T) {
+	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge} {
+		t.Run(p.String(), func(t *testing.T) {
+			const segs, segSize = 64, 4096
+			c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			val := make([]byte, 100)
+			for j := 1; j <= segs/ttlShare; j++ {
+				if err := c.Set([]byte(fmt.Sprintf("short%d", j)), val, time.Duration(j)*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const ttlD = time.Hour
+			// While they live, an hour's item goes to the 16 ms bucket
+			// (segments are short), which the hour's bucket remembers.
+			if err := c.Set([]byte("first"), val, ttlD); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(40 * time.Millisecond) // every one of them expired
+			short := 0
+			for i := range 100 {
+				k := []byte(fmt.Sprintf("hour%d", i))
+				set := clock.Now()
+				if err := c.Set(k, val, ttlD); err != nil {
+					t.Fatal(err)
+				}
+				f := writersLookup(t, c, k)
+				// The promise when segments are not short: 0.9·t − 1 s.
+				if e := f.hdr.Expire.Load(); e < set+ttlD.Milliseconds()*9/10-1000 {
+					if short++; short <= 3 {
+						t.Errorf("%s set at %d for %v: segment of bucket %d expires at %d", k, set, ttlD, f.hdr.Bucket.Load(), e)
+					}
+				}
+			}
+			if short > 0 {
+				t.Errorf("%d of 100 items set for an hour expire early, %d segments free", short, c.Stats().SegmentsFree)
+			}
+		})
+	}
+}
