@@ -161,6 +161,10 @@ func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
 				if r.IntN(20) == 0 {
 					c.Incr([]byte(k), 1)
 				}
+				// Reads, so that S3-FIFO promotes and merge keeps items.
+				for range 2 {
+					c.Get(nil, []byte(fmt.Sprintf("w%d-%d", w, r.IntN(400))))
+				}
 				// Check now, while the item is fresh: its segment must not
 				// expire after its deadline.
 				if f, e, bk, ok := probeLookup(t, c, []byte(k)); ok {
@@ -200,8 +204,8 @@ func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
 	if late > 0 {
 		t.Errorf("%d items late", late)
 	}
-	if s := c.Stats(); s.HashtableGrowths > 0 {
-		t.Logf("%d growths, %d retired", s.HashtableGrowths, s.SegmentsRetired)
+	if s := c.Stats(); s.HashtableGrowths > 0 || s.PromotedItems > 0 || s.MergedSegments > 0 {
+		t.Logf("%d growths, %d retired, %d promoted, %d merged", s.HashtableGrowths, s.SegmentsRetired, s.PromotedItems, s.MergedSegments)
 	}
 	checkOpenCount(t, c, "after writes")
 	// Every item counted live is linked, and every linked item counted.
