@@ -186,8 +186,9 @@ type Stats struct {
 // item set with TTL t is never returned after t has elapsed, and is
 // returned for at least 0.9·t − 1s unless it is evicted, overwritten or
 // deleted. The resolution is one millisecond. TTLs share segments by
-// bucket (3% wide); once a quarter of the segments are open, under an
-// evicting policy, a TTL whose bucket has no open segment is written with
+// bucket (3% wide); once a quarter of the segments are open and fewer than
+// a quarter free, under an evicting policy, a TTL whose bucket has no open
+// segment is written with
 // the nearest shorter bucket's and expires with it, earlier, and S3-FIFO
 // promotes into shorter buckets' destinations likewise (see ttlShare):
 // items with widely spread TTLs then fill the memory instead of evicting

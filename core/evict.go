@@ -745,7 +745,8 @@ func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 // together take their share of the cache (see ttlShare). The caller holds
 // evictMu.
 func (c *Cache) promoScarce() bool {
-	return len(c.ev.promo)+int(c.ev.openSegs.Load()) >= c.nseg/ttlShare
+	share := c.nseg / ttlShare
+	return len(c.ev.promo)+int(c.ev.openSegs.Load()) >= share && c.segs.FreeCount() < share
 }
 
 // sharedPromoDest returns, while open and promotion segments take their

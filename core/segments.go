@@ -163,7 +163,11 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 	if extra && !c.mayOpenLane() {
 		return b, false, nil
 	}
-	if observed < 0 && !extra && c.ttlScarce(b) {
+	// Under scarcity a bucket that replaces its full segment gives it up
+	// too while the open segments are over their share (the seal above
+	// counted), so their number comes back down after a fill that opened
+	// many while memory was free.
+	if !extra && c.ttlScarce(b) {
 		if nb := c.shorterOpen(b, pool); nb > 0 {
 			c.redirect[redirectIndex(b, pool)].Store(int32(nb))
 			return nb, true, nil
@@ -194,22 +198,27 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 // set that opened a bucket evict another bucket's open segment, and a
 // default cache (64 segments) written 25 MB with such TTLs kept about 100
 // items (TestManyTTLsFitWhatFits). So once 1/ttlShare of the segments are
-// open, a bucket with no open segment opens none under an evicting policy:
-// its items go to the nearest shorter bucket that has one, and expire
-// with it, earlier than their TTL, as if evicted, never later. PolicyNone
-// keeps its items' TTLs whole and answers ErrNoSpace instead. A bucket
-// that has an open segment replaces it when it fills or ages (that keeps
-// the count), so the buckets in use keep theirs; a bucket that must open
-// one (no shorter bucket has one) takes the place of the longest
-// (sealLongestOpen). S3-FIFO's promotion destinations, one per bucket that
-// promotes, count too and are shared the same way (sharedPromoDest,
-// sealLongestPromo).
+// open and fewer than that are free, under an evicting policy, a bucket
+// with no open segment opens none: its items go to the nearest shorter
+// bucket that has one, and expire with it, earlier than their TTL, as if
+// evicted, never later. While segments are free every bucket opens its
+// own, and TTLs stay whole (TestFreeMemoryKeepsTTLsWhole). PolicyNone
+// keeps TTLs whole always and answers ErrNoSpace instead. A bucket that
+// replaces its full or aged segment keeps its place while the open
+// segments are within their share, and gives it up to a shorter bucket
+// beyond it, so that the count comes back to the share after a fill that
+// opened many; a bucket that must open one (no shorter bucket has one)
+// takes the place of the longest (sealLongestOpen). S3-FIFO's promotion
+// destinations, one per bucket that promotes, count too and are shared
+// the same way (sharedPromoDest, sealLongestPromo).
 const ttlShare = 4
 
 // ttlScarce reports whether a write into bucket b, which has no open
 // segment, should go to a shorter bucket rather than open one.
 func (c *Cache) ttlScarce(b int) bool {
-	return b != ttl.Never && c.policy != PolicyNone && int(c.ev.openSegs.Load()) >= c.nseg/ttlShare
+	share := c.nseg / ttlShare
+	return b != ttl.Never && c.policy != PolicyNone && int(c.ev.openSegs.Load()) >= share &&
+		c.segs.FreeCount() < share
 }
 
 // redirectIndex is the index in Cache.redirect of bucket b's pool.

@@ -46,7 +46,8 @@
 //   - An item with a TTL may disappear up to 10% (+1 s) before its expiry
 //     (items expire with their segment), never after it; earlier when more
 //     distinct TTLs are in use than a quarter of the segments can hold
-//     open (it then expires with a shorter TTL's segment, as if evicted).
+//     open in a cache short of free segments (it then expires with a
+//     shorter TTL's segment, as if evicted).
 //   - touch and gat change the item's CAS unique (the engine's token changes
 //     on every write).
 //   - decr writes the number without memcached's trailing-space padding.

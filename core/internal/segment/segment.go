@@ -191,8 +191,9 @@ type Table struct {
 	Headers []Header
 	Size    int // bytes per segment
 
-	mu   sync.Mutex
-	free []int32 // stack of free ids
+	mu    sync.Mutex
+	free  []int32      // stack of free ids
+	nfree atomic.Int32 // len(free), read without mu
 }
 
 // NewTable makes n headers, all Free, generation 1.
@@ -202,15 +203,13 @@ func NewTable(n, size int) *Table {
 		t.Headers[i].Gen.Store(1)
 		t.free = append(t.free, int32(i))
 	}
+	t.nfree.Store(int32(n))
 	return t
 }
 
-// FreeCount returns the number of free segments.
-func (t *Table) FreeCount() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.free)
-}
+// FreeCount returns the number of free segments (without the lock, so a
+// writer deciding where to write can read it).
+func (t *Table) FreeCount() int { return int(t.nfree.Load()) }
 
 // Take pops a free segment if more than keep are free, else returns -1.
 func (t *Table) Take(keep int) int32 {
@@ -221,6 +220,7 @@ func (t *Table) Take(keep int) int32 {
 	}
 	id := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
+	t.nfree.Store(int32(len(t.free)))
 	return id
 }
 
@@ -254,6 +254,7 @@ func (t *Table) Recycle(id int32) (items, bytes int32) {
 	h.SetState(Free)
 	t.mu.Lock()
 	t.free = append(t.free, id)
+	t.nfree.Store(int32(len(t.free)))
 	t.mu.Unlock()
 	return items, bytes
 }
