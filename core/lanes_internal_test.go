@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/segcache/segcache/core/internal/segment"
 )
 
 // A single writer keeps one lane whatever P it runs on, so its placements
@@ -124,20 +122,9 @@ func TestLanesKeepItemsWithManyTTLs(t *testing.T) {
 				t.Errorf("%d items kept, %d evicted (%d segments), want all %d kept", s.Items, s.EvictedItems, s.EvictedSegments, writers*perWriter)
 			}
 			// The count that bounds the lanes is the number of Open segments.
-			for _, clear := range []bool{false, true} {
-				if clear {
-					c.Clear()
-				}
-				open := 0
-				for i := range c.segs.Headers {
-					if c.segs.Headers[i].State() == segment.Open {
-						open++
-					}
-				}
-				if got := int(c.ev.openSegs.Load()); got != open {
-					t.Errorf("after clear %v: openSegs %d, %d segments open", clear, got, open)
-				}
-			}
+			checkOpenCount(t, c, "after the writes")
+			c.Clear()
+			checkOpenCount(t, c, "after Clear")
 		})
 	}
 }
