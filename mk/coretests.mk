@@ -19,3 +19,4 @@ FUZZTIME ?= 60s
 fuzz-core:
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzEngineSmall$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzEngineSmallTTL$$' -fuzztime $(FUZZTIME) ./core/
