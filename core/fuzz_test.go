@@ -170,28 +170,8 @@ var smallPolicies = []core.Policy{core.PolicyNone, core.PolicyRandom, core.Polic
 // no key is ever lost; with an evicting policy a key may vanish, but every
 // answer is the last value written or a miss (lossEvict).
 func FuzzEngineSmall(f *testing.F) {
-	for p := range smallPolicies {
-		f.Add([]byte{byte(p), 0, byte(opSet), 1, 99, 255, byte(opSet), 2, 99, 255, byte(opGet), 1, byte(opIncr), 3, 1})
-		f.Add([]byte{byte(p), 9, byte(opSet), 5, 5, 1, 0, 0, 0, 0, 0, 0, 0, byte(opGetCAS), 5, byte(opCAS), 5, 0, 98, 200,
-			byte(opSet), 6, 98, 200, byte(opSet), 7, 98, 200, byte(opGetBatch), 3, 5, 6, 7, 63, byte(opLen), 0})
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 2 {
-			return
-		}
-		p := smallPolicies[int(data[0])%len(smallPolicies)]
-		nseg := 4 + int(data[1])%16
-		c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		l := lossEvict
-		if p == core.PolicyNone {
-			l = lossNoSpace
-		}
-		replayOps(t, newLossyChecker(c, l), decodeOps(data[2:], smallKeys, true), smallKeys)
-	})
+	addSmallSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSmall(t, data, false) })
 }
 
 // FuzzEngineSmallTTL is FuzzEngineSmall with TTLs on the writes: three in
@@ -203,27 +183,39 @@ func FuzzEngineSmall(f *testing.F) {
 // evicted one) and, under eviction none, that nothing accepted is lost
 // before its TTL.
 func FuzzEngineSmallTTL(f *testing.F) {
+	addSmallSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSmall(t, data, true) })
+}
+
+// addSmallSeeds adds the hand-written seeds of the FuzzEngineSmall targets.
+func addSmallSeeds(f *testing.F) {
 	for p := range smallPolicies {
 		f.Add([]byte{byte(p), 0, byte(opSet), 1, 99, 255, byte(opSet), 2, 99, 255, byte(opGet), 1, byte(opIncr), 3, 1})
 		f.Add([]byte{byte(p), 9, byte(opSet), 5, 5, 1, 0, 0, 0, 0, 0, 0, 0, byte(opGetCAS), 5, byte(opCAS), 5, 0, 98, 200,
 			byte(opSet), 6, 98, 200, byte(opSet), 7, 98, 200, byte(opGetBatch), 3, 5, 6, 7, 63, byte(opLen), 0})
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 2 {
-			return
-		}
-		p := smallPolicies[int(data[0])%len(smallPolicies)]
-		nseg := 4 + int(data[1])%16
-		c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		l := lossEvict
-		if p == core.PolicyNone {
-			l = lossNoSpace
-		}
-		ops := decodeOps(data[2:], smallKeys, true)
+}
+
+// fuzzSmall is one input of FuzzEngineSmall (or, with ttls, of
+// FuzzEngineSmallTTL).
+func fuzzSmall(t *testing.T, data []byte, ttls bool) {
+	if len(data) < 2 {
+		return
+	}
+	p := smallPolicies[int(data[0])%len(smallPolicies)]
+	nseg := 4 + int(data[1])%16
+	c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := lossEvict
+	if p == core.PolicyNone {
+		l = lossNoSpace
+	}
+	ops := decodeOps(data[2:], smallKeys, true)
+	ch := newLossyChecker(c, l)
+	if ttls {
 		for i := range ops {
 			switch ops[i].kind {
 			case opSet, opAdd, opReplace, opCAS:
@@ -235,10 +227,9 @@ func FuzzEngineSmallTTL(f *testing.F) {
 				}
 			}
 		}
-		ch := newLossyChecker(c, l)
 		ch.expiring = true
-		replayOps(t, ch, ops, smallKeys)
-	})
+	}
+	replayOps(t, ch, ops, smallKeys)
 }
 
 // replayOps applies ops through ch, then checks every key and the counters.
