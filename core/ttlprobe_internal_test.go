@@ -55,6 +55,17 @@ func checkOpenCount(t *testing.T, c *Cache, when string) {
 	}
 }
 
+// probeCache opens a cache of segs segments of 4 KiB under policy p; the
+// caller closes it.
+func probeCache(t *testing.T, p Policy, segs int, seed uint64) *Cache {
+	t.Helper()
+	c, err := Open(Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // probeTTL draws a TTL mixing never, sub-second (linear buckets), seconds
 // and hours.
 func probeTTL(r *rand.Rand) time.Duration {
@@ -96,11 +107,7 @@ func TestProbeTTLNeverLate(t *testing.T) {
 }
 
 func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
-	const segSize = 4096
-	c, err := Open(Options{HeapBytes: uint64(segs * segSize), SegmentBytes: segSize, Eviction: p, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := probeCache(t, p, segs, 7)
 	defer c.Close()
 	type rec struct {
 		deadline int64 // 0: never
@@ -252,11 +259,7 @@ func TestReserveNeverWritesIntoAnotherBucket(t *testing.T) {
 	for round := 0; time.Now().Before(deadline) && !t.Failed(); round++ {
 		p := []Policy{PolicyRandom, PolicyFIFO, PolicyS3FIFO, PolicyMerge}[round%4]
 		segs := 2 + round%3
-		const segSize = 4096
-		c, err := Open(Options{HeapBytes: uint64(segs * segSize), SegmentBytes: segSize, Eviction: p, Seed: uint64(round)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := probeCache(t, p, segs, uint64(round))
 		// Expire drains the open segments of the short TTLs as they
 		// expire, and writers reopen their segments for other buckets.
 		var stop atomic.Bool
@@ -308,11 +311,7 @@ func TestProbeNoneKeepsAccepted(t *testing.T) {
 	defer runtime.GOMAXPROCS(prev)
 	for _, segs := range []int{2, 4, 8, 16, 64} {
 		t.Run(fmt.Sprint(segs), func(t *testing.T) {
-			const segSize = 4096
-			c, err := Open(Options{HeapBytes: uint64(segs * segSize), SegmentBytes: segSize, Eviction: PolicyNone})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := probeCache(t, PolicyNone, segs, 0)
 			defer c.Close()
 			var stop atomic.Bool
 			var bg sync.WaitGroup
@@ -394,11 +393,7 @@ func TestProbeTTLModel(t *testing.T) {
 }
 
 func probeModel(t *testing.T, p Policy, segs int) {
-	const segSize = 4096
-	c, err := Open(Options{HeapBytes: uint64(segs * segSize), SegmentBytes: segSize, Eviction: p, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := probeCache(t, p, segs, 3)
 	defer c.Close()
 	type entry struct {
 		val      string
