@@ -400,7 +400,9 @@ SEGCACHE_API int segcache_store(segcache_t cache, int op, const void *key,
  * optional: when not NULL and the key is found with a large enough buffer,
  * *cas receives the item's token for segcache_cas(). On
  * SEGCACHE_ENOTFOUND, *vlen is set to 0. Nothing is allocated. buf may
- * hold the key itself (a read into the key's buffer).
+ * hold the key itself (a read into the key's buffer). A call that returns
+ * SEGCACHE_ERANGE found the key, so the statistics count it as a get and a
+ * hit (and the retry as another).
  *
  * Thread safety: any thread; a get concurrent with writes of the key
  * returns one whole value, never a mix.
