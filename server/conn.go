@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segcache/segcache/core"
@@ -36,8 +37,8 @@ var (
 
 // conn is one client connection. Whoever serves it (its event loop or
 // its goroutine, never both: see loop) alone touches its fields, except n
-// (read by "stats") and nc (read by Shutdown under Server.mu, so changed
-// under it).
+// and lastRead (read by "stats") and nc (read by Shutdown under Server.mu,
+// so changed under it).
 type conn struct {
 	s      *Server
 	nc     net.Conn // nil while an event loop serves the connection
@@ -47,6 +48,12 @@ type conn struct {
 	r      *bufio.Reader
 	w      *bufio.Writer
 	n      counters
+	// For "stats conns": the listener's address, the number naming the
+	// connection, and when it last read bytes (Unix seconds; written by
+	// whoever serves it, read by any "stats").
+	local    net.Addr
+	serial   uint64
+	lastRead atomic.Int64
 	// waiter lets the connection wait for a request without holding
 	// buffers (nil where the platform has no raw connection).
 	waiter readableWaiter
@@ -107,6 +114,9 @@ func (x connIO) Read(p []byte) (n int, err error) {
 		n, err = x.c.rc.Read(p)
 	}
 	x.c.n.bytesRead.Add(uint64(n))
+	if n > 0 {
+		x.c.lastRead.Store(x.c.s.cfg.Now().Unix()) // per read, not per request: "stats conns" needs seconds
+	}
 	return n, err
 }
 
@@ -121,7 +131,8 @@ func (x connIO) Write(p []byte) (n int, err error) {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, remote: nc.RemoteAddr(), fd: -1}
+	c := &conn{s: s, remote: nc.RemoteAddr(), local: nc.LocalAddr(), fd: -1, serial: s.serials.Add(1)}
+	c.lastRead.Store(s.cfg.Now().Unix())
 	c.use(nc)
 	c.acquireBuffers()
 	return c
@@ -454,13 +465,50 @@ func (c *conn) run(req *proto.Request, err error) bool {
 		c.s.flushAll(req.Delay)
 		c.reply("OK")
 	case proto.OpStats:
-		if string(req.Arg) == "reset" {
+		c.noreply = false // memcached answers "stats reset noreply" too
+		switch string(req.Arg) {
+		case "reset":
 			c.s.resetStats()
 			c.reply("RESET")
-		} else if lines, ok := c.s.groupStats(string(req.Arg)); ok {
-			writeStats(c.w, lines)
+		case "detail":
+			// Per-prefix counters (memcached's "stats detail") are not kept.
+			switch string(req.Arg2) {
+			case "on", "off", "dump":
+				c.serverError("stats detail is not supported")
+			default:
+				c.clientError("usage: stats detail on|off|dump")
+			}
+		case "conns":
+			writeStats(c.w, c.s.connStats())
+		default:
+			if lines, ok := c.s.groupStats(string(req.Arg)); ok {
+				writeStats(c.w, lines)
+			} else {
+				c.reply("ERROR")
+			}
+		}
+	case proto.OpShutdown:
+		// As memcached: refused unless enabled (-A); then the connection
+		// closes without a reply and the server shuts down gracefully
+		// (both of memcached's modes: its immediate one would drop the
+		// other clients' answered-but-unsent replies).
+		switch mode := string(req.Arg); {
+		case !c.s.cfg.EnableShutdown:
+			c.reply("ERROR: shutdown not enabled")
+		case mode == "" || mode == "graceful":
+			c.logger().Info("shutdown requested by a client")
+			c.s.requestShutdown()
+			return false
+		default:
+			c.clientError("invalid shutdown mode")
+		}
+	case proto.OpMemLimit:
+		// The engine's memory is laid out once, at start; memcached
+		// answers a limit under 8 MiB this way before anything else.
+		if req.Level < 8 {
+			c.reply("MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m")
 		} else {
-			c.reply("ERROR")
+			c.serverError("cache_memlimit is not supported: the memory is fixed at start (-m)")
 		}
 	case proto.OpVersion:
 		c.reply("VERSION " + Version)

@@ -61,6 +61,12 @@
 //   - mg's k answers the key as the request gave it (base64 with b);
 //     memcached answers it as the item was stored (base64 only if a
 //     command with b stored it).
+//   - cache_memlimit is refused (SERVER_ERROR; MEMLIMIT_TOO_SMALL under
+//     8 MiB, as memcached): the engine lays its memory out at start.
+//     stats detail (per-prefix counters) is refused too, and stats conns
+//     names connections by their accept count, not a descriptor, and has
+//     no state line for them. "shutdown" (with Config.EnableShutdown,
+//     memcached's -A) always shuts down gracefully.
 //
 // Where memcached 1.6.18 answers wrongly, segcached does not copy it: an
 // incr of a value of only white space is non-numeric (memcached parses

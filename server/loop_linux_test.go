@@ -142,6 +142,8 @@ func TestEventLoops(t *testing.T) {
 		{"cas", TestCAS},
 		{"expiry", TestExpiry},
 		{"stats", TestStats},
+		{"stats conns", TestStatsConns},
+		{"shutdown command", TestShutdownCommand},
 		{"binary", TestBinaryProtocol},
 		{"binary and text", TestBinaryStatsQuitAndTextInterop},
 		{"meta", TestMetaProtocol},

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,6 +178,15 @@ func TestProtocol(t *testing.T) {
 			{"incr a x noreply\r\ntouch a x noreply\r\nset a 0 x 1 noreply\r\nx\r\n", "ERROR\r\n"},
 			{"stats nosuch\r\n", "ERROR\r\n"},
 			{"stats reset\r\n", "RESET\r\n"},
+			// memcached ignores what a stats group does not take, noreply too.
+			{"stats reset noreply\r\nstats nosuch x\r\nstats noreply\r\n", "RESET\r\nERROR\r\nERROR\r\n"},
+			{"stats detail\r\nstats detail x\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\n"},
+			{"stats detail on\r\nstats detail dump\r\n", "SERVER_ERROR stats detail is not supported\r\nSERVER_ERROR stats detail is not supported\r\n"},
+			// Refused as memcached refuses it without -A, whatever the mode.
+			{"shutdown\r\nshutdown graceful\r\nshutdown x y\r\n", strings.Repeat("ERROR: shutdown not enabled\r\n", 3)},
+			{"cache_memlimit 7\r\ncache_memlimit 64\r\ncache_memlimit 64 noreply\r\n",
+				"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\nSERVER_ERROR cache_memlimit is not supported: the memory is fixed at start (-m)\r\n"},
+			{"cache_memlimit\r\ncache_memlimit x\r\n", "ERROR\r\nERROR\r\n"},
 		}},
 	}
 	for _, tc := range tests {
@@ -338,4 +348,64 @@ func TestFlushAllFarInTheFuture(t *testing.T) {
 		{pkt{Op: binproto.OpFlush, Extras: be32(0xffffffff)}, []pkt{{Op: binproto.OpFlush}}},
 		{pkt{Op: binproto.OpGet, Key: "a"}, []pkt{{Op: binproto.OpGet, Extras: be32(0), Value: "x", HasCAS: true}}},
 	})
+}
+
+// "stats conns" lists the listener and every connection, as memcached's
+// names do, and a connection's idle seconds grow with the clock.
+func TestStatsConns(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	ts := startServer(t, Config{Now: func() time.Time { return time.Unix(now.Load(), 0) }})
+	a, b := ts.dial(), ts.dial()
+	runSteps(t, a, []step{{"set k 0 0 1\r\n1\r\n", "STORED\r\n"}})
+	runSteps(t, b, []step{{"get k\r\n", "VALUE k 0 1\r\n1\r\nEND\r\n"}})
+	now.Add(7)
+	runSteps(t, b, []step{{"mn\r\n", "MN\r\n"}})
+	got := statsOf(t, b, "stats conns\r\n")
+	want := map[string]string{
+		"0:addr":  "tcp:" + ts.addr,
+		"0:state": "conn_listening",
+	}
+	for i, c := range []*client{a, b} {
+		id := strconv.Itoa(i+1) + ":"
+		want[id+"addr"] = "tcp:" + c.nc.LocalAddr().String()
+		want[id+"listen_addr"] = "tcp:" + ts.addr
+		want[id+"secs_since_last_cmd"] = []string{"7", "0"}[i]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stats conns (-want +got):\n%s", diff)
+	}
+}
+
+// With Config.EnableShutdown, "shutdown" (or "shutdown graceful") closes
+// the connection without a reply and closes ShutdownRequested's channel;
+// another mode is refused, and the server keeps serving until the program
+// shuts it down.
+func TestShutdownCommand(t *testing.T) {
+	ts := startServer(t, Config{EnableShutdown: true})
+	c := ts.dial()
+	runSteps(t, c, []step{
+		{"shutdown now\r\nshutdown a b\r\n", "CLIENT_ERROR invalid shutdown mode\r\nCLIENT_ERROR invalid shutdown mode\r\n"},
+	})
+	select {
+	case <-ts.srv.ShutdownRequested():
+		t.Fatal("shutdown requested by an invalid mode")
+	default:
+	}
+	if s := statsOf(t, c, "stats settings\r\n"); s["shutdown_command"] != "yes" {
+		t.Errorf("stats settings: shutdown_command %q, want yes", s["shutdown_command"])
+	}
+	for _, cmd := range []string{"shutdown\r\n", "shutdown graceful\r\n"} {
+		d := ts.dial()
+		d.send(cmd)
+		if !d.closed() {
+			t.Errorf("%q: the connection stayed open", cmd)
+		}
+		select {
+		case <-ts.srv.ShutdownRequested():
+		case <-time.After(ioTimeout):
+			t.Fatalf("%q: ShutdownRequested not closed", cmd)
+		}
+	}
+	runSteps(t, c, []step{{"set k 0 0 1\r\n1\r\n", "STORED\r\n"}}) // still serving
 }

@@ -66,6 +66,10 @@ type Config struct {
 	Settings [][2]string
 	// Now is the clock (default time.Now); tests replace it.
 	Now func() time.Time
+	// EnableShutdown lets clients stop the server with "shutdown"
+	// (memcached's -A): ShutdownRequested's channel then closes, and the
+	// program shuts the server down.
+	EnableShutdown bool
 }
 
 // Server serves one cache over any number of listeners.
@@ -92,6 +96,10 @@ type Server struct {
 	totalConns atomic.Uint64
 	rejected   atomic.Uint64
 	verbosity  atomic.Int64
+	serials    atomic.Uint64 // connections accepted since start (stats reset keeps it)
+
+	shutdownOnce sync.Once
+	shutdownReq  chan struct{}
 }
 
 // New returns a server over cache. The server does not own the cache: the
@@ -118,8 +126,16 @@ func New(cache *core.Cache, cfg Config) *Server {
 	return &Server{
 		cache: cache, cfg: cfg, log: cfg.Logger, started: cfg.Now(),
 		conns: map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		shutdownReq: make(chan struct{}),
 	}
 }
+
+// ShutdownRequested is closed once a client sent "shutdown" (only with
+// Config.EnableShutdown). The server keeps serving: stopping it is the
+// program's call (Shutdown), as for a signal.
+func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdownReq }
+
+func (s *Server) requestShutdown() { s.shutdownOnce.Do(func() { close(s.shutdownReq) }) }
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("server: closed")

@@ -2,8 +2,11 @@ package server
 
 import (
 	"bufio"
+	"cmp"
+	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -178,11 +181,79 @@ func (s *Server) settingsStats() []stat {
 		{"idle_timeout", strconv.FormatInt(int64(s.cfg.IdleTimeout/time.Second), 10)},
 		{"verbosity", strconv.FormatInt(s.verbosity.Load(), 10)},
 		{"num_threads", strconv.Itoa(runtime.GOMAXPROCS(0))},
+		{"shutdown_command", yesNo(s.cfg.EnableShutdown)},
 	}
 	for _, kv := range s.cfg.Settings {
 		out = append(out, stat{kv[0], kv[1]})
 	}
 	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// connStats returns the lines of "stats conns", memcached's names: each
+// listener's addr and state, each connection's addr, listen_addr and
+// secs_since_last_cmd (here: since it last read bytes), prefixed by a
+// number naming it. memcached's number is the socket's descriptor; here
+// listeners are numbered from 0 in address order and connections by
+// their serial number (the accept count when they came), which a
+// descriptor's reuse cannot confuse. Connections do not report memcached's
+// state field: they keep no state machine to name.
+func (s *Server) connStats() []stat {
+	type entry struct {
+		serial   uint64
+		remote   net.Addr
+		local    net.Addr
+		lastRead int64
+	}
+	s.mu.Lock()
+	lns := make([]string, 0, len(s.listeners))
+	for ln := range s.listeners {
+		lns = append(lns, addrString(ln.Addr()))
+	}
+	conns := make([]entry, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, entry{c.serial, c.remote, c.local, c.lastRead.Load()})
+	}
+	s.mu.Unlock()
+	slices.Sort(lns)
+	slices.SortFunc(conns, func(a, b entry) int { return cmp.Compare(a.serial, b.serial) })
+	now := s.cfg.Now().Unix()
+	out := make([]stat, 0, 2*len(lns)+3*len(conns))
+	for i, a := range lns {
+		id := strconv.Itoa(i) + ":"
+		out = append(out, stat{id + "addr", a}, stat{id + "state", "conn_listening"})
+	}
+	for _, c := range conns {
+		id := strconv.FormatUint(c.serial, 10) + ":"
+		remote := addrString(c.remote)
+		if c.remote == nil || c.remote.String() == "" || c.remote.String() == "@" {
+			remote = addrString(c.local) // a unix socket's client has no name
+		}
+		out = append(out,
+			stat{id + "addr", remote},
+			stat{id + "listen_addr", addrString(c.local)},
+			stat{id + "secs_since_last_cmd", strconv.FormatInt(max(now-c.lastRead, 0), 10)})
+	}
+	return out
+}
+
+// addrString writes an address as memcached does: "tcp:1.2.3.4:5",
+// "unix:/path".
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "unknown"
+	}
+	n := a.Network()
+	if n == "tcp4" || n == "tcp6" {
+		n = "tcp"
+	}
+	return n + ":" + a.String()
 }
 
 // resetStats zeroes the command counters ("stats reset").

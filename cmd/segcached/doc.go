@@ -7,10 +7,10 @@
 //	segcached -p 11211 -l 127.0.0.1 -m 1024 -c 4096 -t 4
 //
 // The flags follow memcached's where one exists (-p, -l, -s, -a, -m, -c,
-// -t, -I, -L); the engine adds -segment-size, -eviction and -hash-power. It logs
-// with log/slog (text or JSON on stderr) and shuts down gracefully on
-// SIGTERM or SIGINT: it stops accepting, answers the requests already
-// received, and exits.
+// -t, -I, -L, -A); the engine adds -segment-size, -eviction and -hash-power. It
+// logs with log/slog (text or JSON on stderr) and shuts down gracefully on
+// SIGTERM or SIGINT, or on a client's "shutdown" with -A: it stops
+// accepting, answers the requests already received, and exits.
 //
 // Memory: the items (-m) and the hashtable live outside the Go heap, and
 // serving a request allocates nothing, so the Go heap stays under 1 MB

@@ -36,7 +36,7 @@ type options struct {
 	portFile                           string
 	idleTimeout, shutdownTimeout       time.Duration
 	maxLine                            int
-	version, prefault                  bool
+	version, prefault, enableShutdown  bool
 	eventLoops                         int
 }
 
@@ -63,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.portFile, "port-file", "", "write the TCP port listened on to this file (for -p 0)")
 	fl.IntVar(&o.eventLoops, "event-loops", 0, "event loops serving text connections as memcached's threads do (0: one with -t 1, else none; -1: none); the others get a goroutine each, as every connection does with -idle-timeout")
 	fl.BoolVar(&o.prefault, "L", false, "make the item memory and the hashtable resident at start, as memcached's -L preallocates (transparent huge pages are asked for either way): no write pays a first-touch page fault, and the process's RSS is its full size from the start")
+	fl.BoolVar(&o.enableShutdown, "A", false, "let clients stop the server with the shutdown command (memcached's -A); it shuts down as on SIGTERM")
 	fl.BoolVar(&o.version, "V", false, "print the version and exit")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -199,12 +200,13 @@ func serve(o *options, log *slog.Logger) error {
 	}
 
 	srv := server.New(cache, server.Config{
-		MaxConns:    o.maxConns,
-		MaxLine:     o.maxLine,
-		MaxItem:     maxItem,
-		IdleTimeout: o.idleTimeout,
-		EventLoops:  o.eventLoops,
-		Logger:      log,
+		MaxConns:       o.maxConns,
+		MaxLine:        o.maxLine,
+		MaxItem:        maxItem,
+		IdleTimeout:    o.idleTimeout,
+		EventLoops:     o.eventLoops,
+		Logger:         log,
+		EnableShutdown: o.enableShutdown,
 		Settings: [][2]string{
 			{"maxbytes", strconv.FormatUint(o.memoryMiB<<20, 10)},
 			{"tcpport", strconv.Itoa(o.port)},
@@ -238,6 +240,8 @@ func serve(o *options, log *slog.Logger) error {
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String(), "timeout", o.shutdownTimeout)
+	case <-srv.ShutdownRequested():
+		log.Info("shutting down", "command", "shutdown", "timeout", o.shutdownTimeout)
 	case failed = <-errc:
 		log.Error("listener failed; shutting down", "err", failed)
 	}

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -74,4 +78,56 @@ func TestUnixSocketBoundWithItsMode(t *testing.T) {
 	if got := syscall.Umask(0o022); got != 0o022 {
 		t.Errorf("umask left at %o", got)
 	}
+}
+
+// With -A a client's "shutdown" stops the server as SIGTERM does: run
+// returns 0 after logging why.
+func TestShutdownCommandStopsTheServer(t *testing.T) {
+	portFile := filepath.Join(t.TempDir(), "port")
+	var out syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run([]string{"-p", "0", "-m", "8", "-A", "-port-file", portFile}, &out) }()
+	var port []byte
+	for deadline := time.Now().Add(time.Minute); len(port) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no port file; log:\n%s", out.String())
+		}
+		port, _ = os.ReadFile(portFile)
+	}
+	nc, err := net.Dial("tcp", "127.0.0.1:"+strings.TrimSpace(string(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "shutdown\r\n")
+	nc.SetReadDeadline(time.Now().Add(time.Minute))
+	if b, err := io.ReadAll(nc); err != nil || len(b) != 0 {
+		t.Errorf("shutdown answered %q, %v; want the connection closed without a reply", b, err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 || !strings.Contains(out.String(), "command=shutdown") {
+			t.Errorf("run returned %d; log:\n%s", c, out.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the server did not stop; log:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the server's logger and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

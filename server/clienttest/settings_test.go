@@ -26,7 +26,7 @@ func TestStatsSettingsAsMemcached(t *testing.T) {
 	mc := settings(dialDiff(t, "unix", startMemcached(t)))
 	sock := filepath.Join(t.TempDir(), "segcached.sock")
 	sc := settings(dialDiff(t, "tcp", startNode(t, "-m", "64", "-t", "1", "-s", sock).addr))
-	for _, name := range []string{"maxbytes", "maxconns", "item_size_max", "verbosity", "num_threads", "idle_timeout", "umask"} {
+	for _, name := range []string{"maxbytes", "maxconns", "item_size_max", "verbosity", "num_threads", "idle_timeout", "umask", "shutdown_command"} {
 		if mc[name] != sc[name] {
 			t.Errorf("%s: memcached %q, segcached %q", name, mc[name], sc[name])
 		}
@@ -43,5 +43,25 @@ func TestStatsSettingsAsMemcached(t *testing.T) {
 	tcpOnly := settings(dialDiff(t, "tcp", startNode(t).addr))
 	if got := tcpOnly["domain_socket"]; got != "NULL" {
 		t.Errorf("domain_socket without -s: %q, want NULL", got)
+	}
+}
+
+// TestAdminCommandsAsMemcached: the administrative commands segcached
+// answers as memcached does, sent to both (neither started with -A).
+// Before, segcached answered ERROR to shutdown and cache_memlimit, and
+// CLIENT_ERROR to a stats group followed by another token (stats reset
+// noreply, stats detail on).
+func TestAdminCommandsAsMemcached(t *testing.T) {
+	mc := dialDiff(t, "unix", startMemcached(t))
+	sc := dialDiff(t, "tcp", startNode(t, "-m", "64", "-t", "1").addr)
+	for _, cmd := range []string{
+		"shutdown\r\n", "shutdown graceful\r\n", "shutdown x y\r\n",
+		"stats reset noreply\r\n", "stats reset x y\r\n", "stats nosuch x\r\n", "stats noreply\r\n",
+		"stats detail\r\n", "stats detail x\r\n",
+		"cache_memlimit 1\r\n", "cache_memlimit\r\n", "cache_memlimit x\r\n", "cache_memlimit 100 noreply\r\n",
+	} {
+		if m, s := mc.do(t, cmd), sc.do(t, cmd); m != s {
+			t.Errorf("%q: memcached %q, segcached %q", cmd, m, s)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 )
@@ -42,11 +43,13 @@ const (
 	OpMetaDelete // md <key> <flag>*
 	OpMetaArith  // ma <key> <flag>*
 	OpMetaNoop   // mn
+	OpShutdown   // shutdown [graceful]: Arg is the mode
+	OpMemLimit   // cache_memlimit <MiB> [noreply]: Level is the limit
 )
 
 var opNames = [...]string{"", "get", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend",
 	"cas", "delete", "incr", "decr", "touch", "flush_all", "stats", "version", "verbosity", "quit",
-	"mg", "ms", "md", "ma", "mn"}
+	"mg", "ms", "md", "ma", "mn", "shutdown", "cache_memlimit"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -94,7 +97,8 @@ type Request struct {
 	Delta   uint64 // incr/decr amount
 	Delay   int64  // flush_all delay in seconds
 	Level   int64  // verbosity level
-	Arg     []byte // stats sub-command (empty: general stats)
+	Arg     []byte // stats sub-command (empty: general stats); shutdown's mode
+	Arg2    []byte // the stats sub-command's argument ("stats detail on")
 	Noreply bool
 	// Meta holds a meta command's flags in order, each a flag letter
 	// followed by its token ("v", "T30", "Oabc"); it aliases the key
@@ -161,6 +165,18 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 	case "mn":
 		r.Op = OpMetaNoop
 		return r, nil
+	case "shutdown":
+		// memcached refuses any shutdown when not enabled before it looks
+		// at the mode, so the server checks the mode.
+		r.Op = OpShutdown
+		all := rest
+		r.Arg, rest = next(rest)
+		if t, _ := next(rest); t != nil {
+			r.Arg = bytes.TrimLeft(all, " ") // two tokens are an invalid mode too
+		}
+		return r, nil
+	case "cache_memlimit":
+		r.Op = OpMemLimit
 	default:
 		return r, ErrUnknown
 	}
@@ -198,11 +214,11 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 	case OpMetaGet, OpMetaSet, OpMetaDelete, OpMetaArith:
 		return parseMeta(r, rest, keys, maxBytes)
 	case OpStats:
-		// "stats <group>"; memcached answers "stats noreply" like an unknown group.
+		// "stats <group> [<arg>]"; memcached answers "stats noreply" like
+		// an unknown group and ignores tokens its group does not take
+		// ("stats reset noreply" resets and answers RESET).
 		r.Arg, rest = next(rest)
-		if t, _ := next(rest); t != nil {
-			return r, ErrFormat
-		}
+		r.Arg2, _ = next(rest)
 		return r, nil
 	}
 
@@ -233,7 +249,7 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		lo, hi = 1, 3
 	case OpFlushAll:
 		lo, hi = 0, 2
-	case OpVerbosity:
+	case OpVerbosity, OpMemLimit:
 		lo, hi = 1, 2
 	}
 	if n < lo || n > hi {
@@ -311,6 +327,13 @@ func Parse(line []byte, keys [][]byte, maxBytes int) (Request, error) {
 		if r.Level, ok = parseInt(args[0]); !ok && !(n == 1 && r.Noreply) {
 			return r, ErrFormat
 		}
+	case OpMemLimit:
+		// memcached answers a limit that is not a number with ERROR.
+		var v uint64
+		if v, ok = ParseUint(args[0]); !ok || v > 1<<40 {
+			return r, ErrUnknown
+		}
+		r.Level = int64(v)
 	case OpVersion, OpQuit:
 		// memcached 1.6 ignores their arguments; neither has a silent form.
 		r.Noreply = false
