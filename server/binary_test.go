@@ -252,6 +252,19 @@ func TestBinaryStatsQuitAndTextInterop(t *testing.T) {
 	if stats["cmd_set"] != "1" || stats["curr_items"] != "1" {
 		t.Fatalf("stats: cmd_set %q curr_items %q, want 1 and 1", stats["cmd_set"], stats["curr_items"])
 	}
+	// A group by its key, as in text: "conns" names this connection.
+	c.nc.Write(pkt{Op: binproto.OpStat, Key: "conns"}.bytes())
+	conns := map[string]string{}
+	for {
+		p, _ := c.readPkt()
+		if p.Key == "" {
+			break
+		}
+		conns[p.Key] = p.Value
+	}
+	if got, want := conns["1:addr"], "tcp:"+c.nc.LocalAddr().String(); got != want {
+		t.Fatalf("stats conns: 1:addr %q, want %q (all: %v)", got, want, conns)
+	}
 
 	text := ts.dial()
 	text.send("get x\r\n")

@@ -478,8 +478,6 @@ func (c *conn) run(req *proto.Request, err error) bool {
 			default:
 				c.clientError("usage: stats detail on|off|dump")
 			}
-		case "conns":
-			writeStats(c.w, c.s.connStats())
 		default:
 			if lines, ok := c.s.groupStats(string(req.Arg)); ok {
 				writeStats(c.w, lines)

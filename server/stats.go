@@ -157,6 +157,8 @@ func (s *Server) groupStats(group string) ([]stat, bool) {
 		return s.generalStats(), true
 	case "settings":
 		return s.settingsStats(), true
+	case "conns":
+		return s.connStats(), true
 	case "items":
 		return nil, true
 	case "slabs":
