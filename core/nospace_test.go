@@ -165,3 +165,30 @@ func TestPolicyNoneFullBucketsOfExpiredItems(t *testing.T) {
 		t.Errorf("200 new keys after the %d items before them expired (-want +got):\n%s", filled, diff)
 	}
 }
+
+// With eviction none, segments left empty by deletes take new items even
+// while they are their TTL bucket's open segment: an empty cache must not
+// answer ErrNoSpace. Every segment of a cache of 4 was open for one of 4
+// TTLs, each holding one item; once the 4 were deleted, a set with a
+// fifth TTL failed with ErrNoSpace ("nothing could be evicted or
+// expired") with no item in the cache, because only sealed segments were
+// reclaimed.
+func TestPolicyNoneReusesEmptyOpenSegments(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 4 * 4096, SegmentBytes: 4096, Eviction: core.PolicyNone})
+	for i := 0; i < 4; i++ {
+		mustSet(t, c, fmt.Sprintf("k%d", i), "v", time.Duration(i+1)*time.Hour)
+	}
+	for i := 0; i < 4; i++ {
+		if err := c.Delete([]byte(fmt.Sprintf("k%d", i))); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	type outcome struct {
+		Set   string
+		Items uint64
+	}
+	got := outcome{errName(c.Set([]byte("new"), []byte("v"), 10*time.Hour)), c.Stats().Items}
+	if diff := cmp.Diff(outcome{"ok", 1}, got); diff != "" {
+		t.Errorf("a set into a cache whose items were all deleted (-want +got):\n%s", diff)
+	}
+}
