@@ -49,18 +49,18 @@ const (
 // writers on different cores append to different segments and update
 // different headers instead of bouncing the same cache lines.
 //
-// A cache of at least lanesAlways segments has every lane from the start.
-// One of at least lanesOnCollision segments starts with one lane and opens
-// the others the first time two writers hold its open segment at once
-// (reserve): a single writer then keeps one lane, so its placements, and
-// a single-threaded replay's results, do not depend on the P it runs on,
-// while concurrent writers stop sharing one header line (2 goroutines
-// overwriting Zipf keys in 96 segments: 313 -> 240 ns per set). Smaller
-// caches keep one lane: partly filled open segments would be a large share
-// of their memory.
+// A cache of at least lanesOnCollision segments starts with one lane and
+// opens the others the first time two writers hold its open segment at
+// once (reserve): a single writer then keeps one lane, so its placements,
+// and a single-threaded replay's results, do not depend on the P it runs
+// on (Options.Seed), while concurrent writers stop sharing one header
+// line (2 goroutines overwriting Zipf keys in 96 segments: 313 -> 240 ns
+// per set). Caches of 256 segments or more used to have every lane from
+// the start, and two replays into one differed (TestReplayIsDeterministic-
+// InALargeCache). Smaller caches keep one lane: partly filled open
+// segments would be a large share of their memory.
 const (
 	lanes            = 4
-	lanesAlways      = 64 * lanes
 	lanesOnCollision = 16 * lanes
 )
 
@@ -223,9 +223,6 @@ func Open(opts Options) (*Cache, error) {
 				c.buckets[i].open[p][l].Store(-1)
 			}
 		}
-	}
-	if c.nseg >= lanesAlways {
-		c.laneMask.Store(lanes - 1)
 	}
 	c.stripes = make([]paddedMutex, stripeCount)
 	c.ev.init(c)

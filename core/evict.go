@@ -152,12 +152,17 @@ func (e *evictState) unlist(id int32) {
 }
 
 // noteUnlinked is called by a writer that took an item off segment id's
-// counters (delete, overwrite, displacement): a sealed segment left with no
-// live item is queued, so its space comes back before anything is evicted
-// (with PolicyNone, it is the only way deleted items' space comes back).
+// counters (delete, overwrite, displacement): a sealed or open segment
+// left with no live item is queued, so its space comes back before
+// anything is evicted (with PolicyNone, it is the only way deleted items'
+// space comes back). Open ones too: a cache whose segments were all open,
+// one per TTL, and emptied by deletes answered ErrNoSpace under
+// PolicyNone with no item in it.
 func (c *Cache) noteUnlinked(id int32, h *segment.Header) {
-	if n, _ := h.Live(); n == 0 && h.State() == segment.Sealed {
-		c.ev.queueEmpty(id)
+	if n, _ := h.Live(); n == 0 {
+		if st := h.State(); st == segment.Sealed || st == segment.Open {
+			c.ev.queueEmpty(id)
+		}
 	}
 }
 
@@ -184,6 +189,16 @@ func (c *Cache) reclaimEmpty() int {
 	for _, id := range ids {
 		e.queued[id].Store(false)
 		h := &c.segs.Headers[id]
+		if h.State() == segment.Open && e.chains.Listed(id) {
+			// An open segment emptied by deletes and overwrites: seal it
+			// (its bucket opens another when it next takes a write), then
+			// reclaim it as a sealed one, below, unless a writer reserved
+			// in it meanwhile.
+			if n, _ := h.Live(); n != 0 || h.Pins() != 0 {
+				continue
+			}
+			c.sealOpen(id)
+		}
 		// State, then pins, then counters: a writer that reserved space
 		// while the segment was open holds a pin until it has published,
 		// and a writer that pins it now fails (it is not open any more).
@@ -202,6 +217,19 @@ func (c *Cache) reclaimEmpty() int {
 		}
 	}
 	return n
+}
+
+// sealOpen seals open segment id and takes it off its bucket's lanes, as
+// openSegment does with a full one. The caller holds evictMu, under which
+// alone a segment leaves Open.
+func (c *Cache) sealOpen(id int32) {
+	h := &c.segs.Headers[id]
+	c.ev.openSegs.Add(-1)
+	c.seal(id, segment.Open)
+	open := &c.buckets[h.Bucket.Load()].open[h.Pool.Load()]
+	for l := range open {
+		open[l].CompareAndSwap(id, -1)
+	}
 }
 
 // snapshot returns the evictable view of a segment header.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -121,5 +122,73 @@ func TestPolicyNoneFullAnswers(t *testing.T) {
 	}
 	if s := c.Stats(); s.Items != uint64(len(stored)) {
 		t.Errorf("Items %d, want %d", s.Items, len(stored))
+	}
+}
+
+// With eviction none, a set whose key's two candidate buckets are full of
+// expired entries must expire them rather than fail: ErrNoSpace means
+// "nothing could be evicted or expired". Here the table fills (1,012
+// items with a 10 ms TTL in 8 segments of 4 KiB, a 1,024-slot table that
+// may not grow: doubling it would retire segments the items need) while
+// two segments are still free, so no allocation runs expiry. Once every
+// item has expired, new keys failed with ErrNoSpace until the free
+// segments ran out (164 of the next 200 sets).
+func TestPolicyNoneFullBucketsOfExpiredItems(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 8 * 4096, SegmentBytes: 4096, Eviction: core.PolicyNone, HashPower: 10})
+	val := []byte("01234567")
+	filled := 0
+	for ; filled < 100_000; filled++ {
+		err := c.Set([]byte(fmt.Sprintf("a%d", filled)), val, 10*time.Millisecond)
+		if errors.Is(err, core.ErrNoSpace) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+	}
+	if s := c.Stats(); s.SegmentsFree == 0 {
+		t.Fatalf("the fill ended with no free segment (%d items): the test needs the table to fill first", filled)
+	}
+	time.Sleep(30 * time.Millisecond) // every item above has expired
+	type outcome struct{ Refused, Items int }
+	got := outcome{}
+	for i := 0; i < 200; i++ {
+		switch err := c.Set([]byte(fmt.Sprintf("b%d", i)), val, 0); {
+		case errors.Is(err, core.ErrNoSpace):
+			got.Refused++
+		case err != nil:
+			t.Fatalf("Set: %v", err)
+		}
+	}
+	got.Items = int(c.Stats().Items)
+	if diff := cmp.Diff(outcome{0, 200}, got); diff != "" {
+		t.Errorf("200 new keys after the %d items before them expired (-want +got):\n%s", filled, diff)
+	}
+}
+
+// With eviction none, segments left empty by deletes take new items even
+// while they are their TTL bucket's open segment: an empty cache must not
+// answer ErrNoSpace. Every segment of a cache of 4 was open for one of 4
+// TTLs, each holding one item; once the 4 were deleted, a set with a
+// fifth TTL failed with ErrNoSpace ("nothing could be evicted or
+// expired") with no item in the cache, because only sealed segments were
+// reclaimed.
+func TestPolicyNoneReusesEmptyOpenSegments(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 4 * 4096, SegmentBytes: 4096, Eviction: core.PolicyNone})
+	for i := 0; i < 4; i++ {
+		mustSet(t, c, fmt.Sprintf("k%d", i), "v", time.Duration(i+1)*time.Hour)
+	}
+	for i := 0; i < 4; i++ {
+		if err := c.Delete([]byte(fmt.Sprintf("k%d", i))); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	type outcome struct {
+		Set   string
+		Items uint64
+	}
+	got := outcome{errName(c.Set([]byte("new"), []byte("v"), 10*time.Hour)), c.Stats().Items}
+	if diff := cmp.Diff(outcome{"ok", 1}, got); diff != "" {
+		t.Errorf("a set into a cache whose items were all deleted (-want +got):\n%s", diff)
 	}
 }

@@ -31,6 +31,12 @@ func TestStrayReservationQueuesEmptySealedSegment(t *testing.T) {
 	if n, _ := h.Live(); n != 0 || h.State() != segment.Open {
 		t.Fatalf("segment %d: %d live items, state %d; want an empty open segment", id, n, h.State())
 	}
+	// The delete queued the emptied open segment (noteUnlinked); forget
+	// that, so that only the stray's path below can queue it again.
+	c.ev.emptyMu.Lock()
+	c.ev.empties = c.ev.empties[:0]
+	c.ev.emptyMu.Unlock()
+	c.ev.queued[id].Store(false)
 	// Sealed as seal would, but with a stray's count in the way: not queued.
 	c.evictMu.Lock()
 	h.AddLive(1, 64)

@@ -239,6 +239,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	early := mode == modeSet && (c.policy == PolicyNone ||
 		c.policy != PolicyS3FIFO && k.Table().Bytes() >= earlyWriteTableBytes)
 	tokenChecked := mode != modeCAS
+	expiredForRoom := false // see bucketsFull below
 	for {
 		var (
 			id  int32
@@ -342,12 +343,32 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			return 0, k.Table(), errNeedGrow
 		}
 		if res == bucketsFull {
+			// Entries whose items expired still fill the pair until their
+			// segments are dropped, which only an allocation that finds no
+			// free segment did: with segments free, a table full of
+			// expired items refused every new key. Expire them (once: a
+			// pair full of live entries stays full) and look again.
+			if !expiredForRoom {
+				expiredForRoom = true
+				if c.expireForRoom() {
+					continue
+				}
+			}
 			return 0, nil, fmt.Errorf("%w: both hashtable buckets of the key are full and eviction is none", ErrNoSpace)
 		}
 		if waitP != nil {
 			waitSlot(waitP, waitS)
 		}
 	}
+}
+
+// expireForRoom drops every expired segment (as Expire does) and reports
+// whether it dropped any. The caller holds a key's stripe, as writers do
+// when they open a segment (openSegment also expires under it).
+func (c *Cache) expireForRoom() bool {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	return !c.closed.Load() && c.expireLocked() > 0
 }
 
 // tokenOf returns the CAS token of the item f found, pinned so the
