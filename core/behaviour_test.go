@@ -493,6 +493,7 @@ func TestClosed(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("first Close: %v", err)
 	}
+	before := c.Stats()
 	k := []byte("k")
 	_, n1 := c.Incr(k, 1)
 	_, n2 := c.Decr(k, 1)
@@ -521,7 +522,14 @@ func TestClosed(t *testing.T) {
 	if !errors.Is(errs[0], core.ErrClosed) {
 		t.Errorf("GetBatch after Close: %v, want ErrClosed", errs[0])
 	}
-	_ = c.Stats() // must not crash
+	// Lookups of a closed cache count as neither hit nor miss, whichever
+	// call made them (Get, GetCAS and GetBatch counted a miss, GetInto
+	// nothing).
+	after := c.Stats()
+	type lookups struct{ Gets, Hits, Misses uint64 }
+	if diff := cmp.Diff(lookups{before.Gets, before.Hits, before.Misses}, lookups{after.Gets, after.Hits, after.Misses}); diff != "" {
+		t.Errorf("lookups counted after Close (-before +after):\n%s", diff)
+	}
 	_ = c.Len()
 }
 

@@ -175,8 +175,8 @@ func optionError(field, format string, args ...any) error {
 func hashtableBytes(power uint32) uint64 { return 8 << power }
 
 // autoHashPower is the initial table for items of about 256 bytes: one
-// slot per 256 heap bytes, rounded up to a power of two, so at most 1/32
-// of the heap (3%). Caches of smaller items grow it when it fills (paying
+// slot per 256 heap bytes, rounded up to a power of two, so 1/32 to 1/16
+// of the heap (3-6%). Caches of smaller items grow it when it fills (paying
 // with segments); caches of larger items, which would leave most slots of
 // a bigger table empty, keep it.
 func autoHashPower(heap uint64) uint32 {

@@ -133,7 +133,7 @@ func (c *Cache) locate(key []byte, k *hashtable.Key, mask uint32, f *found) bool
 }
 
 // casToken is the CAS token of an item: the stamp of the write that
-// created it (unique per write of the key within 2^32 writes of its
+// created it (unique per write of the key within 2^31 writes of its
 // stripe), the key's hash, and for numeric items the update version. So
 // every change to the item changes its token, and relocation by merge or
 // promotion, which copies the item with its stamp, does not: a CAS is not
@@ -331,8 +331,8 @@ func (c *Cache) GetCAS(dst, key []byte) ([]byte, uint64, bool) {
 		return dst, 0, false
 	}
 	out, _, token, err := c.lookup(dst, key, true)
-	if err == ErrClosed {
-		err = ErrNotFound
+	if err == ErrClosed || err == ErrNotFound && c.closed.Load() {
+		return out, 0, false // counted as neither, as GetInto and GetBatch do
 	}
 	c.countGet(err)
 	return out, token, err == nil
@@ -421,13 +421,10 @@ func (c *Cache) GetInto(buf, key []byte) (n int, token uint64, err error) {
 		return 0, 0, err
 	}
 	_, n, token, err = c.lookup(buf, key, false)
-	if err == ErrClosed {
+	if err == ErrClosed || err == ErrNotFound && c.closed.Load() {
 		return 0, 0, ErrClosed
 	}
 	c.countGet(err)
-	if c.closed.Load() && err == ErrNotFound {
-		return 0, 0, ErrClosed
-	}
 	return n, token, err
 }
 
@@ -441,7 +438,8 @@ const batchChunk = 32
 // ErrNotFound, ErrBufferSmall or a key error). The bucket scans of the
 // whole batch run first, with prefetching, so their memory misses overlap.
 // bufs[i] may hold keys[i], but no other entry's key: its value may be
-// copied before that key is compared.
+// copied before that key is compared. bufs, lens and errs must be at least
+// as long as keys; a shorter one panics (index out of range).
 func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 	m := c.reading()
 	if m == nil {
@@ -503,12 +501,12 @@ func (c *Cache) GetBatch(keys, bufs [][]byte, lens []int, errs []error) {
 					}
 				}
 			}
-			hit, miss := getOutcome(err)
-			hits += hit
-			misses += miss
 			if c.closed.Load() && err == ErrNotFound {
 				err = ErrClosed
 			}
+			hit, miss := getOutcome(err)
+			hits += hit
+			misses += miss
 			lens[j], errs[j] = n, err
 		}
 		c.countGets(hits, misses)
