@@ -459,14 +459,20 @@ func (c *conn) detach(l *loop) bool {
 // of its socket, for its goroutine's blocking reads and writes through Go's
 // poller. While the server shuts down, the read deadline is Shutdown's.
 func (c *conn) attach() bool {
-	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		c.logClose(err)
-		return false
+	nc, err := dupConn(c.fd)
+	if isFDExhaustion(err) {
+		// Out of descriptors: the duplicate is what the goroutine could
+		// give back to the loop, not what it needs to serve. A healthy
+		// connection is not reset for it: its goroutine serves it on
+		// the loop's socket itself, to the end.
+		c.s.fdExhausted.Add(1)
+		c.logger().Warn("out of file descriptors: a goroutine serves the connection on its event loop's socket", "err", err)
+		nc, err = fileConn(c.fd, c.remote)
+		if err == nil {
+			c.fd = -1 // nc owns it
+			c.noLoop = true
+		}
 	}
-	f := os.NewFile(uintptr(d), "segcached connection")
-	nc, err := net.FileConn(f)
-	f.Close()
 	if err != nil {
 		c.logClose(err)
 		return false
@@ -479,6 +485,37 @@ func (c *conn) attach() bool {
 	c.s.mu.Unlock()
 	return true
 }
+
+// dupConn returns a net.Conn on a duplicate of socket fd.
+func dupConn(fd int) (net.Conn, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(d), "segcached connection")
+	defer f.Close()
+	return net.FileConn(f) // a second duplicate
+}
+
+// fileConn makes socket fd itself (no duplicate, so it needs no free
+// descriptor) a net.Conn, which owns it from then on: an os.File of a
+// non-blocking descriptor waits in Go's poller and has deadlines.
+func fileConn(fd int, remote net.Addr) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "segcached connection")
+	if f == nil {
+		return nil, os.ErrInvalid
+	}
+	return &socketFile{File: f, remote: remote}, nil
+}
+
+// socketFile is a socket as an os.File, as a net.Conn.
+type socketFile struct {
+	*os.File
+	remote net.Addr
+}
+
+func (f *socketFile) LocalAddr() net.Addr  { return f.remote } // unused: no server code asks
+func (f *socketFile) RemoteAddr() net.Addr { return f.remote }
 
 // backToLoop gives a connection whose goroutine has answered everything
 // back to its loop (awaitLoop: the goroutine must stop touching it). If

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segcache/segcache/core"
@@ -91,7 +92,11 @@ type Server struct {
 	curConns   atomic.Int64
 	totalConns atomic.Uint64
 	rejected   atomic.Uint64
-	verbosity  atomic.Int64
+	// fdExhausted counts the times the process was out of descriptors:
+	// an accept that failed, a connection that could not be handed to a
+	// goroutine the usual way.
+	fdExhausted atomic.Uint64
+	verbosity   atomic.Int64
 }
 
 // New returns a server over cache. The server does not own the cache: the
@@ -152,6 +157,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			// rather than spin or give up.
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				if isFDExhaustion(err) {
+					s.fdExhausted.Add(1)
+				}
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
 				time.Sleep(backoff)
@@ -162,6 +170,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		backoff = 0
 		s.accept(nc)
 	}
+}
+
+// isFDExhaustion reports whether err is the process or the system out of
+// descriptors.
+func isFDExhaustion(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func isTemporary(err error) bool {

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// inChild runs the calling test again in a child process with env set to
+// "1", and reports its failure: a test that changes process-wide state
+// (its descriptor limit) must not leave it to the tests that follow. In
+// the child, inChild returns true and the test does its work.
+func inChild(t *testing.T, env string) bool {
+	t.Helper()
+	if os.Getenv(env) == "1" {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+	return false
+}
+
+// exhaustFDs lowers the soft descriptor limit to a few above those open
+// and fills the table up to it: the next descriptor anything asks for
+// gets EMFILE until release is called; freeOne frees one.
+func exhaustFDs(t *testing.T) (freeOne, release func()) {
+	t.Helper()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = uint64(len(entries) + 64)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	for {
+		fd, err := syscall.Dup(0)
+		if err == syscall.EMFILE {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, fd)
+	}
+	freeOne = func() {
+		syscall.Close(held[len(held)-1])
+		held = held[:len(held)-1]
+	}
+	return freeOne, func() {
+		for _, fd := range held {
+			syscall.Close(fd)
+		}
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	}
+}
+
+// syncBuffer is a log destination the test reads while the server writes.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// TestHandOffWithoutDescriptors: a connection an event loop serves, whose
+// next request needs a goroutine (a value larger than the read buffer,
+// replies the client does not read at once) while the process is out of
+// descriptors, is still answered: the hand-off duplicated its socket and
+// closed the connection when that failed. The accepts that fail meanwhile
+// are counted, and the connection is served once descriptors are back.
+func TestHandOffWithoutDescriptors(t *testing.T) {
+	if !inChild(t, "SEGCACHED_TEST_HANDOFF_EMFILE") {
+		return
+	}
+	logs := newSyncBuffer()
+	ts := startServer(t, Config{EventLoops: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	c := ts.dial()
+	stats := ts.dial()
+	runSteps(t, c, []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
+	runSteps(t, stats, []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
+	waitInLoops(t, ts.srv, 2)
+
+	freeOne, release := exhaustFDs(t)
+	big := strings.Repeat("x", 100<<10) // larger than the read buffer
+	runSteps(t, c, []step{
+		{fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", len(big), big), "STORED\r\n"},
+		{"get big\r\n", fmt.Sprintf("VALUE big 0 %d\r\n%s\r\nEND\r\n", len(big), big)},
+	})
+	// The other connection too (its replies exceed what a loop writes
+	// without waiting only if the socket is full; a large request is
+	// enough to hand it off).
+	runSteps(t, stats, []step{{fmt.Sprintf("set big2 0 0 %d\r\n%s\r\n", len(big), big), "STORED\r\n"}})
+	got := statsOf(t, stats, "stats\r\n")["segcached_fd_exhausted"]
+	if diff := cmp.Diff("2", got); diff != "" {
+		t.Errorf("segcached_fd_exhausted (-want +got):\n%s", diff)
+	}
+
+	freeOne() // for the client's socket: the server's accept has none
+	late := ts.dial()
+	late.send("version\r\n")
+	for deadline := time.Now().Add(ioTimeout); statsOf(t, stats, "stats\r\n")["segcached_fd_exhausted"] == "2"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed accept was not counted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	if diff := cmp.Diff("VERSION "+Version+"\r\n", late.line()); diff != "" {
+		t.Errorf("connection accepted once descriptors are back (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("no warning logged; logs:\n%s", logs.String())
+	}
+	// Both still work once descriptors are back.
+	runSteps(t, c, []step{{"get big2\r\n", fmt.Sprintf("VALUE big2 0 %d\r\n%s\r\nEND\r\n", len(big), big)}})
+}
