@@ -670,13 +670,27 @@ func (c *conn) readBody(n int) ([]byte, error) {
 		c.unread = n
 		return b, nil
 	}
-	if cap(c.block) < n {
-		c.block = make([]byte, n)
+	// The block takes memory as its bytes arrive, not when it is
+	// announced: a client that announces values near the item limit and
+	// sends a byte of each would otherwise pin MaxItem per connection,
+	// outside the cache's memory, for the price of a request line
+	// (memcached takes the item from its cache memory, bounded by -m).
+	// Doubling keeps what a slow block holds within twice what it sent.
+	b := c.block[:0]
+	for len(b) < n {
+		if len(b) == cap(b) {
+			grown := make([]byte, len(b), min(n, max(2*cap(b), keepBytes)))
+			copy(grown, b)
+			b = grown
+		}
+		k, err := c.r.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			c.block = b[:0]
+			return nil, err
+		}
 	}
-	b := c.block[:n]
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, err
-	}
+	c.block = b
 	return b, nil
 }
 

@@ -306,3 +306,89 @@ func TestLargeValueBuffersNotPinned(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnouncedBlockNotAllocatedAhead: a data block larger than the read
+// buffer takes memory as its bytes arrive, not when its request line (or
+// binary header) announces it. Each of these connections announced a
+// value near the item limit and sent a byte of it: the block was
+// allocated whole at once, so a client pinned MaxItem of heap, outside
+// the cache's memory, per connection for the price of a request line.
+func TestAnnouncedBlockNotAllocatedAhead(t *testing.T) {
+	const conns, size = 32, 1000 << 10
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for _, tc := range []struct {
+		name       string
+		head, rest func(key string) string
+		want       string
+	}{
+		{
+			name: "text",
+			head: func(key string) string { return fmt.Sprintf("set %s 0 0 %d\r\nx", key, size) },
+			rest: func(string) string { return strings.Repeat("x", size-1) + "\r\n" },
+			want: "STORED\r\n",
+		},
+		{
+			name: "meta",
+			head: func(key string) string { return fmt.Sprintf("ms %s %d\r\nx", key, size) },
+			rest: func(string) string { return strings.Repeat("x", size-1) + "\r\n" },
+			want: "HD\r\n",
+		},
+		{
+			name: "binary",
+			head: func(key string) string {
+				b := pkt{Op: binproto.OpSetQ, Key: key, Extras: setExtras(0, 0), Value: strings.Repeat("x", size)}.bytes()
+				return string(b[:len(b)-size+1])
+			},
+			rest: func(string) string { return strings.Repeat("x", size-1) + string(pkt{Op: binproto.OpNoop}.bytes()) },
+			want: string(binproto.AppendResponse(nil, binproto.Header{Opcode: binproto.OpNoop})),
+		},
+	} {
+		for _, loops := range []int{-1, 2} { // a loop hands the block to a goroutine
+			t.Run(fmt.Sprintf("%s/loops=%d", tc.name, loops), func(t *testing.T) {
+				ts := startServer(t, Config{MaxConns: conns + 10, EventLoops: loops})
+				stats := ts.dial()
+				cs := make([]*client, conns)
+				for i := range cs {
+					cs[i] = ts.dial()
+				}
+				statsOf(t, stats, "stats\r\n") // the connections are served
+				before := heap()
+				sent := 0
+				for i, c := range cs {
+					h := tc.head(fmt.Sprint("k", i))
+					c.send(h)
+					sent += len(h)
+				}
+				// Wait until the server has read every head: "stats" itself
+				// is 7 bytes read per request.
+				for n := 2; ; n++ {
+					got := statsOf(t, stats, "stats\r\n")["bytes_read"]
+					if got == fmt.Sprint(sent+7*n) {
+						break
+					}
+					if n > 10_000 {
+						t.Fatalf("bytes_read %s, want %d", got, sent+7*n)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond) // let each connection reach its read of the block
+				grown := int64(heap()) - int64(before)
+				t.Logf("heap grew %d KiB", grown>>10)
+				if grown > conns*size/4 {
+					t.Errorf("%d connections that sent a byte of a %d KiB value hold %d KiB more heap", conns, size>>10, grown>>10)
+				}
+				for i, c := range cs {
+					c.send(tc.rest(fmt.Sprint("k", i)))
+					if diff := cmp.Diff(tc.want, c.readN(len(tc.want))); diff != "" {
+						t.Fatalf("connection %d (-want +got):\n%s", i, diff)
+					}
+				}
+			})
+		}
+	}
+}
