@@ -245,14 +245,7 @@ func (c *conn) await() awaitResult {
 			return next
 		}
 	}
-	// While shutting down, the read deadline is Shutdown's: the
-	// connection reads what the client already sent until then.
-	if idle := c.s.cfg.IdleTimeout; idle > 0 && !c.s.closing.Load() {
-		c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
-		if c.s.closing.Load() { // Shutdown's deadline may predate this one
-			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
-		}
-	}
+	c.armIdle()
 	if c.waiter != nil && c.s.curConns.Load() > idleReleaseConns {
 		// Wait without buffers. An error (deadline, close) is left for
 		// the read that follows, which meets it again and reports it.
@@ -261,6 +254,21 @@ func (c *conn) await() awaitResult {
 		c.acquireBuffers()
 	}
 	return awaitRead
+}
+
+// armIdle starts the idle timeout, if there is one: before the read of a
+// request, and again whenever bytes of a data block arrive (a value still
+// arriving is not idle, and memcached does not time out a connection
+// reading one either). While shutting down, the read deadline is
+// Shutdown's: the connection reads what the client already sent until
+// then.
+func (c *conn) armIdle() {
+	if idle := c.s.cfg.IdleTimeout; idle > 0 && !c.s.closing.Load() {
+		c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
+		if c.s.closing.Load() { // Shutdown's deadline may predate this one
+			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
+		}
+	}
 }
 
 // idleReleaseConns is the number of open connections above which a
@@ -661,6 +669,13 @@ func (c *conn) readData(n int) ([]byte, error) {
 // bounds n.
 func (c *conn) readBody(n int) ([]byte, error) {
 	if n <= c.r.Size() {
+		// One read at a time with an idle timeout, to restart it.
+		for c.s.cfg.IdleTimeout > 0 && c.r.Buffered() < n {
+			if _, err := c.r.Peek(c.r.Buffered() + 1); err != nil {
+				return nil, err
+			}
+			c.armIdle()
+		}
 		b, err := c.r.Peek(n)
 		if err != nil {
 			return nil, err
@@ -688,6 +703,9 @@ func (c *conn) readBody(n int) ([]byte, error) {
 		if err != nil {
 			c.block = b[:0]
 			return nil, err
+		}
+		if k > 0 {
+			c.armIdle()
 		}
 	}
 	c.block = b

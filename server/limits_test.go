@@ -392,3 +392,64 @@ func TestAnnouncedBlockNotAllocatedAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTimeoutSparesArrivingValues: a value still arriving is not
+// idle. The idle timeout's deadline was set once before each request, so
+// a value that took longer than the timeout to arrive (a large one over a
+// slow link) was cut off with its connection while its bytes kept
+// coming; memcached does not time out a connection reading a value
+// either. A value that stops arriving still times out.
+func TestIdleTimeoutSparesArrivingValues(t *testing.T) {
+	const idle = time.Second
+	ts := startServer(t, Config{IdleTimeout: idle})
+	type trickle struct {
+		name        string
+		head, block string
+		want        string
+	}
+	text := func(n int) trickle {
+		return trickle{
+			name:  fmt.Sprintf("text %d bytes", n),
+			head:  fmt.Sprintf("set k%d 0 0 %d\r\n", n, n),
+			block: strings.Repeat("v", n) + "\r\n",
+			want:  "STORED\r\n",
+		}
+	}
+	bin := pkt{Op: binproto.OpSetQ, Key: "b", Extras: setExtras(0, 0), Value: strings.Repeat("v", 200<<10)}.bytes()
+	noop := pkt{Op: binproto.OpNoop}.bytes()
+	for _, tc := range []trickle{
+		text(10 << 10), // in the read buffer
+		text(200 << 10),
+		{"binary", string(bin[:40]), string(bin[40:]) + string(noop), string(binproto.AppendResponse(nil, binproto.Header{Opcode: binproto.OpNoop}))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // with its siblings only, which wait together
+			c := ts.dial()
+			c.t = t
+			c.send(tc.head)
+			// 250 pieces 10 ms apart: 2.5 s in all, more than twice the
+			// timeout, with never more than a hundredth of it between
+			// two pieces.
+			piece := (len(tc.block) + 249) / 250
+			for i := 0; i < len(tc.block); i += piece {
+				time.Sleep(10 * time.Millisecond)
+				c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+				if _, err := io.WriteString(c.nc, tc.block[i:min(i+piece, len(tc.block))]); err != nil {
+					t.Fatalf("after %d bytes of %d: %v", i, len(tc.block), err)
+				}
+			}
+			if diff := cmp.Diff(tc.want, c.readN(len(tc.want))); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("stopped", func(t *testing.T) {
+		t.Parallel()
+		c := ts.dial()
+		c.t = t
+		c.send("set s 0 0 100000\r\nabc")
+		if !c.closed() {
+			t.Fatal("a value that stopped arriving kept its connection open")
+		}
+	})
+}
