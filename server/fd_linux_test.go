@@ -99,7 +99,8 @@ func (b *syncBuffer) String() string {
 // replies the client does not read at once) while the process is out of
 // descriptors, is still answered: the hand-off duplicated its socket and
 // closed the connection when that failed. The accepts that fail meanwhile
-// are counted, and the connection is served once descriptors are back.
+// are counted, and a connection accepted with the last descriptor is
+// served by a goroutine, with a warning.
 func TestHandOffWithoutDescriptors(t *testing.T) {
 	if !inChild(t, "SEGCACHED_TEST_HANDOFF_EMFILE") {
 		return
@@ -136,9 +137,14 @@ func TestHandOffWithoutDescriptors(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	release()
+	// One more: the accept gets it, and the loop's duplicate fails.
+	freeOne()
 	if diff := cmp.Diff("VERSION "+Version+"\r\n", late.line()); diff != "" {
-		t.Errorf("connection accepted once descriptors are back (-want +got):\n%s", diff)
+		t.Errorf("connection accepted once a descriptor is back (-want +got):\n%s", diff)
+	}
+	release()
+	if want := "a goroutine serves the connection, not an event loop"; !strings.Contains(logs.String(), want) {
+		t.Errorf("no warning %q; logs:\n%s", want, logs.String())
 	}
 	if !strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("no warning logged; logs:\n%s", logs.String())

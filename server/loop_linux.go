@@ -439,8 +439,12 @@ func (c *conn) detach(l *loop) bool {
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if err := raw.Control(func(s uintptr) { fd, _ = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || fd < 0 {
+	fd, dupErr := -1, error(nil)
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || fd < 0 {
+		if isFDExhaustion(dupErr) {
+			c.s.fdExhausted.Add(1)
+			c.logger().Warn("out of file descriptors: a goroutine serves the connection, not an event loop", "err", dupErr)
+		}
 		return false
 	}
 	c.fd = fd
