@@ -196,6 +196,19 @@ func serve(o *options, log *slog.Logger) error {
 			return err
 		}
 		lns = append(lns, ln)
+		// Remove the socket file at exit only if it is still this
+		// server's: one started over it meanwhile (a restart) removed
+		// it and bound its own, which closing the listener (Go unlinks
+		// the path by default) removed too, leaving that server running
+		// unreachable.
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		if own, err := os.Lstat(o.socket); err == nil {
+			defer func() {
+				if fi, err := os.Lstat(o.socket); err == nil && os.SameFile(own, fi) {
+					os.Remove(o.socket)
+				}
+			}()
+		}
 	}
 
 	srv := server.New(cache, server.Config{
@@ -248,9 +261,6 @@ func serve(o *options, log *slog.Logger) error {
 		log.Warn("connections still open at the shutdown timeout were closed", "err", err)
 	}
 	wg.Wait()
-	if o.socket != "" {
-		os.Remove(o.socket)
-	}
 	log.Info("stopped")
 	return failed
 }
