@@ -121,3 +121,45 @@ func TestUnixSocketRemovedOnlyIfItsOwn(t *testing.T) {
 		t.Errorf("socket file left after its server stopped: %v", err)
 	}
 }
+
+// TestWarnsOfALowFileLimit: under an open files limit below -c, segcached
+// says so when it starts; it accepted the configuration silently, and
+// connections past the limit waited unanswered.
+func TestWarnsOfALowFileLimit(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("no prlimit")
+	}
+	for _, tc := range []struct {
+		maxConns string
+		warns    bool
+	}{
+		{"1024", true},
+		{"50", false},
+	} {
+		cmd := exec.Command(prlimit, "--nofile=100:100", os.Args[0], "-p", "0", "-c", tc.maxConns)
+		cmd.Env = append(os.Environ(), "SEGCACHED_RUN_MAIN=1")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var logs strings.Builder
+		r := bufio.NewReader(stderr)
+		for !strings.Contains(logs.String(), "listening") {
+			l, err := r.ReadString('\n')
+			logs.WriteString(l)
+			if err != nil {
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		io.Copy(io.Discard, r)
+		cmd.Wait()
+		if got := strings.Contains(logs.String(), "open files limit"); got != tc.warns {
+			t.Errorf("-c %s under 100 files: warned %v, want %v; logs:\n%s", tc.maxConns, got, tc.warns, logs.String())
+		}
+	}
+}
