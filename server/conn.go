@@ -52,7 +52,8 @@ type conn struct {
 	waiter readableWaiter
 
 	// Event loop state (see loop). fd is the socket outside Go's poller
-	// (-1 for a connection no loop ever served), loop the loop that
+	// while a loop serves the connection (-1 while a goroutine does: nc
+	// then holds the socket), loop the loop that
 	// serves it when it waits, inLoop whether it serves it now. pending
 	// holds replies the socket did not take in the loop, which the
 	// goroutine that takes over sends first. request reads and runs one
@@ -61,7 +62,7 @@ type conn struct {
 	loop    *loop
 	id      int32
 	inLoop  bool
-	noLoop  bool // served by its goroutine to the end (the binary protocol)
+	noLoop  bool // served by its goroutine to the end (the binary protocol, out of descriptors)
 	pending []byte
 	request func() (keep bool, err error)
 	rest    getRest // what a loop left of a multi-key get to the goroutine

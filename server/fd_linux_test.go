@@ -33,10 +33,9 @@ func inChild(t *testing.T, env string) bool {
 	return false
 }
 
-// exhaustFDs lowers the soft descriptor limit to a few above those open
-// and fills the table up to it: the next descriptor anything asks for
-// gets EMFILE until release is called; freeOne frees one.
-func exhaustFDs(t *testing.T) (freeOne, release func()) {
+// limitFDs lowers the soft descriptor limit to spare above those open,
+// until restore is called.
+func limitFDs(t *testing.T, spare int) (restore func()) {
 	t.Helper()
 	var old syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
@@ -47,10 +46,19 @@ func exhaustFDs(t *testing.T) (freeOne, release func()) {
 		t.Fatal(err)
 	}
 	lim := old
-	lim.Cur = uint64(len(entries) + 64)
+	lim.Cur = uint64(len(entries) + spare)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
+	return func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) }
+}
+
+// exhaustFDs lowers the soft descriptor limit to a few above those open
+// and fills the table up to it: the next descriptor anything asks for
+// gets EMFILE until release is called; freeOne frees one.
+func exhaustFDs(t *testing.T) (freeOne, release func()) {
+	t.Helper()
+	restore := limitFDs(t, 64)
 	var held []int
 	for {
 		fd, err := syscall.Dup(0)
@@ -70,7 +78,7 @@ func exhaustFDs(t *testing.T) (freeOne, release func()) {
 		for _, fd := range held {
 			syscall.Close(fd)
 		}
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+		restore()
 	}
 }
 
@@ -151,4 +159,44 @@ func TestHandOffWithoutDescriptors(t *testing.T) {
 	}
 	// Both still work once descriptors are back.
 	runSteps(t, c, []step{{"get big2\r\n", fmt.Sprintf("VALUE big2 0 %d\r\n%s\r\nEND\r\n", len(big), big)}})
+}
+
+// TestHandedOffConnectionsHoldOneDescriptor: a connection a goroutine
+// serves for its event loop holds one descriptor, as in the loop. It held
+// two (the loop's socket, kept for its return, and the goroutine's
+// duplicate), so under a descriptor limit a server whose connections
+// waited on large values ran out at half its connections.
+func TestHandedOffConnectionsHoldOneDescriptor(t *testing.T) {
+	if !inChild(t, "SEGCACHED_TEST_HANDOFF_ONE_FD") {
+		return
+	}
+	const conns, spare = 40, 20
+	ts := startServer(t, Config{EventLoops: 1})
+	stats := ts.dial()
+	runSteps(t, stats, nil)
+	cs := make([]*client, conns)
+	for i := range cs {
+		cs[i] = ts.dial()
+		runSteps(t, cs[i], nil)
+	}
+	waitInLoops(t, ts.srv, conns+1)
+
+	restore := limitFDs(t, spare)
+	defer restore()
+	const size = 100 << 10 // larger than the read buffer: a goroutine reads it
+	for i, c := range cs {
+		c.send(fmt.Sprintf("set k%d 0 0 %d\r\nxyz", i, size))
+		waitInLoops(t, ts.srv, conns-i) // one at a time: no two moves at once
+	}
+	if diff := cmp.Diff("0", statsOf(t, stats, "stats\r\n")["segcached_fd_exhausted"]); diff != "" {
+		t.Errorf("segcached_fd_exhausted with every connection on a goroutine (-want +got):\n%s", diff)
+	}
+	for i, c := range cs {
+		c.send(strings.Repeat("x", size-3) + "\r\n")
+		runSteps(t, c, []step{{"", "STORED\r\n"}})
+		waitInLoops(t, ts.srv, i+2) // back in the loop, one at a time
+	}
+	if diff := cmp.Diff("0", statsOf(t, stats, "stats\r\n")["segcached_fd_exhausted"]); diff != "" {
+		t.Errorf("segcached_fd_exhausted with every connection back in the loop (-want +got):\n%s", diff)
+	}
 }
