@@ -113,10 +113,14 @@ func (x connIO) Read(p []byte) (n int, err error) {
 
 func (x connIO) Write(p []byte) (n int, err error) {
 	if x.c.inLoop {
+		// What the loop queues for the goroutine to send is counted
+		// when sent (sendPending): a client may leave first.
+		queued := len(x.c.pending)
 		n, err = x.c.loopWrite(p)
-	} else {
-		n, err = x.c.rc.Write(p)
+		x.c.n.bytesWritten.Add(uint64(n - (len(x.c.pending) - queued)))
+		return n, err
 	}
+	n, err = x.c.rc.Write(p)
 	x.c.n.bytesWritten.Add(uint64(n))
 	return n, err
 }

@@ -548,7 +548,8 @@ func (c *conn) backToLoop() awaitResult {
 // sendPending sends the replies a loop could not, waiting as long as the
 // client takes to read them.
 func (c *conn) sendPending() bool {
-	_, err := c.rc.Write(c.pending) // counted when the loop took them
+	n, err := c.rc.Write(c.pending)
+	c.n.bytesWritten.Add(uint64(n))
 	if cap(c.pending) > keepBytes {
 		c.pending = nil
 	} else {
