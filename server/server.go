@@ -38,7 +38,11 @@ type Config struct {
 	// MaxItem bounds a data block (memcached's -I). A larger one gets
 	// "SERVER_ERROR object too large for cache" and is skipped unread.
 	MaxItem int
-	// IdleTimeout closes connections idle for that long (0: never).
+	// IdleTimeout closes connections idle for that long (0: never):
+	// timed from the end of the last request (or the connection's start)
+	// to the end of the next request line, so a line still arriving
+	// counts as idle, as in memcached; every read that brings bytes of
+	// a data block restarts it.
 	// With one, every connection is served by a goroutine of its own
 	// (see EventLoops).
 	IdleTimeout time.Duration
