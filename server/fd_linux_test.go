@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/core"
 )
 
 // inChild runs the calling test again in a child process with env set to
@@ -198,5 +203,69 @@ func TestHandedOffConnectionsHoldOneDescriptor(t *testing.T) {
 	}
 	if diff := cmp.Diff("0", statsOf(t, stats, "stats\r\n")["segcached_fd_exhausted"]); diff != "" {
 		t.Errorf("segcached_fd_exhausted with every connection back in the loop (-want +got):\n%s", diff)
+	}
+}
+
+// failingListener is a listener whose next accepts fail with errs first.
+type failingListener struct {
+	net.Listener
+	errs chan error
+}
+
+func (l failingListener) Accept() (net.Conn, error) {
+	select {
+	case err := <-l.errs:
+		return nil, err
+	default:
+		return l.Listener.Accept()
+	}
+}
+
+// TestAcceptErrorsDoNotStopTheServer: an accept that fails with an error
+// of the connection being accepted, or of a passing shortage, is retried,
+// as memcached does; Serve returned it, and segcached shut down. Go's
+// accept retries only EINTR and ECONNABORTED, and Linux's accept(2) passes
+// a new TCP connection's network errors (EPROTO, ENETUNREACH, ...) up,
+// for the server to retry. Only a closed listener ends Serve.
+func TestAcceptErrorsDoNotStopTheServer(t *testing.T) {
+	cache, err := core.Open(core.Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	srv := New(cache, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := failingListener{inner, make(chan error, 10)}
+	for _, e := range []syscall.Errno{syscall.EPROTO, syscall.ENETUNREACH, syscall.ENOBUFS, syscall.EPERM} {
+		ln.errs <- &net.OpError{Op: "accept", Net: "tcp", Addr: inner.Addr(), Err: os.NewSyscallError("accept4", e)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+
+	nc, err := net.DialTimeout("tcp", inner.Addr().String(), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	c.send("version\r\n")
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v", err)
+	default:
+	}
+	if diff := cmp.Diff("VERSION "+Version+"\r\n", c.line()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if err := <-done; err != ErrServerClosed {
+		t.Errorf("Serve returned %v, want ErrServerClosed", err)
 	}
 }

@@ -157,19 +157,21 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			// Out of descriptors and the like pass: wait and retry
-			// rather than spin or give up.
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				if isFDExhaustion(err) {
-					s.fdExhausted.Add(1)
-				}
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
-				continue
+			if acceptFatal(err) {
+				return err
 			}
-			return err
+			// Out of descriptors or memory, or an error of the
+			// connection being accepted (Linux's accept passes a new
+			// TCP connection's network errors up, for the server to
+			// retry): wait and retry rather than spin or give up, as
+			// memcached does. Go retries only EINTR and ECONNABORTED.
+			if isFDExhaustion(err) {
+				s.fdExhausted.Add(1)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
 		}
 		backoff = 0
 		s.accept(nc)
@@ -182,9 +184,25 @@ func isFDExhaustion(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
-func isTemporary(err error) bool {
+// acceptFatal reports whether an accept error means the listener cannot
+// accept again: it was closed, or it is no listening socket.
+func acceptFatal(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.EBADF, syscall.EINVAL, syscall.ENOTSOCK, syscall.EFAULT:
+			return true
+		}
+		return false
+	}
+	// Not a socket's error (a listener of another kind): retried if it
+	// says it is temporary.
 	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+	var ne net.Error
+	return !(errors.As(err, &t) && t.Temporary() || errors.As(err, &ne) && ne.Timeout())
 }
 
 func (s *Server) accept(nc net.Conn) {
