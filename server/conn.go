@@ -59,7 +59,8 @@ type conn struct {
 	waiter readableWaiter
 
 	// Event loop state (see loop). fd is the socket outside Go's poller
-	// (-1 for a connection no loop ever served), loop the loop that
+	// while a loop serves the connection (-1 while a goroutine does: nc
+	// then holds the socket), loop the loop that
 	// serves it when it waits, inLoop whether it serves it now. pending
 	// holds replies the socket did not take in the loop, which the
 	// goroutine that takes over sends first. request reads and runs one
@@ -68,7 +69,7 @@ type conn struct {
 	loop    *loop
 	id      int32
 	inLoop  bool
-	noLoop  bool // served by its goroutine to the end (the binary protocol)
+	noLoop  bool // served by its goroutine to the end (the binary protocol, out of descriptors)
 	pending []byte
 	request func() (keep bool, err error)
 	rest    getRest // what a loop left of a multi-key get to the goroutine
@@ -122,10 +123,14 @@ func (x connIO) Read(p []byte) (n int, err error) {
 
 func (x connIO) Write(p []byte) (n int, err error) {
 	if x.c.inLoop {
+		// What the loop queues for the goroutine to send is counted
+		// when sent (sendPending): a client may leave first.
+		queued := len(x.c.pending)
 		n, err = x.c.loopWrite(p)
-	} else {
-		n, err = x.c.rc.Write(p)
+		x.c.n.bytesWritten.Add(uint64(n - (len(x.c.pending) - queued)))
+		return n, err
 	}
+	n, err = x.c.rc.Write(p)
 	x.c.n.bytesWritten.Add(uint64(n))
 	return n, err
 }
@@ -256,14 +261,7 @@ func (c *conn) await() awaitResult {
 			return next
 		}
 	}
-	// While shutting down, the read deadline is Shutdown's: the
-	// connection reads what the client already sent until then.
-	if idle := c.s.cfg.IdleTimeout; idle > 0 && !c.s.closing.Load() {
-		c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
-		if c.s.closing.Load() { // Shutdown's deadline may predate this one
-			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
-		}
-	}
+	c.armIdle()
 	if c.waiter != nil && c.s.curConns.Load() > idleReleaseConns {
 		// Wait without buffers. An error (deadline, close) is left for
 		// the read that follows, which meets it again and reports it.
@@ -272,6 +270,21 @@ func (c *conn) await() awaitResult {
 		c.acquireBuffers()
 	}
 	return awaitRead
+}
+
+// armIdle starts the idle timeout, if there is one: before the read of a
+// request, and again whenever bytes of a data block arrive (a value still
+// arriving is not idle, and memcached does not time out a connection
+// reading one either). While shutting down, the read deadline is
+// Shutdown's: the connection reads what the client already sent until
+// then.
+func (c *conn) armIdle() {
+	if idle := c.s.cfg.IdleTimeout; idle > 0 && !c.s.closing.Load() {
+		c.nc.SetReadDeadline(c.s.cfg.Now().Add(idle))
+		if c.s.closing.Load() { // Shutdown's deadline may predate this one
+			c.nc.SetReadDeadline(time.Unix(0, c.s.drainUntil.Load()))
+		}
+	}
 }
 
 // idleReleaseConns is the number of open connections above which a
@@ -707,6 +720,13 @@ func (c *conn) readData(n int) ([]byte, error) {
 // bounds n.
 func (c *conn) readBody(n int) ([]byte, error) {
 	if n <= c.r.Size() {
+		// One read at a time with an idle timeout, to restart it.
+		for c.s.cfg.IdleTimeout > 0 && c.r.Buffered() < n {
+			if _, err := c.r.Peek(c.r.Buffered() + 1); err != nil {
+				return nil, err
+			}
+			c.armIdle()
+		}
 		b, err := c.r.Peek(n)
 		if err != nil {
 			return nil, err
@@ -716,13 +736,30 @@ func (c *conn) readBody(n int) ([]byte, error) {
 		c.unread = n
 		return b, nil
 	}
-	if cap(c.block) < n {
-		c.block = make([]byte, n)
+	// The block takes memory as its bytes arrive, not when it is
+	// announced: a client that announces values near the item limit and
+	// sends a byte of each would otherwise pin MaxItem per connection,
+	// outside the cache's memory, for the price of a request line
+	// (memcached takes the item from its cache memory, bounded by -m).
+	// Doubling keeps what a slow block holds within twice what it sent.
+	b := c.block[:0]
+	for len(b) < n {
+		if len(b) == cap(b) {
+			grown := make([]byte, len(b), min(n, max(2*cap(b), keepBytes)))
+			copy(grown, b)
+			b = grown
+		}
+		k, err := c.r.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			c.block = b[:0]
+			return nil, err
+		}
+		if k > 0 {
+			c.armIdle()
+		}
 	}
-	b := c.block[:n]
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, err
-	}
+	c.block = b
 	return b, nil
 }
 

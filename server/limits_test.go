@@ -306,3 +306,150 @@ func TestLargeValueBuffersNotPinned(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnouncedBlockNotAllocatedAhead: a data block larger than the read
+// buffer takes memory as its bytes arrive, not when its request line (or
+// binary header) announces it. Each of these connections announced a
+// value near the item limit and sent a byte of it: the block was
+// allocated whole at once, so a client pinned MaxItem of heap, outside
+// the cache's memory, per connection for the price of a request line.
+func TestAnnouncedBlockNotAllocatedAhead(t *testing.T) {
+	const conns, size = 32, 1000 << 10
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for _, tc := range []struct {
+		name       string
+		head, rest func(key string) string
+		want       string
+	}{
+		{
+			name: "text",
+			head: func(key string) string { return fmt.Sprintf("set %s 0 0 %d\r\nx", key, size) },
+			rest: func(string) string { return strings.Repeat("x", size-1) + "\r\n" },
+			want: "STORED\r\n",
+		},
+		{
+			name: "meta",
+			head: func(key string) string { return fmt.Sprintf("ms %s %d\r\nx", key, size) },
+			rest: func(string) string { return strings.Repeat("x", size-1) + "\r\n" },
+			want: "HD\r\n",
+		},
+		{
+			name: "binary",
+			head: func(key string) string {
+				b := pkt{Op: binproto.OpSetQ, Key: key, Extras: setExtras(0, 0), Value: strings.Repeat("x", size)}.bytes()
+				return string(b[:len(b)-size+1])
+			},
+			rest: func(string) string { return strings.Repeat("x", size-1) + string(pkt{Op: binproto.OpNoop}.bytes()) },
+			want: string(binproto.AppendResponse(nil, binproto.Header{Opcode: binproto.OpNoop})),
+		},
+	} {
+		for _, loops := range []int{-1, 2} { // a loop hands the block to a goroutine
+			t.Run(fmt.Sprintf("%s/loops=%d", tc.name, loops), func(t *testing.T) {
+				ts := startServer(t, Config{MaxConns: conns + 10, EventLoops: loops})
+				stats := ts.dial()
+				cs := make([]*client, conns)
+				for i := range cs {
+					cs[i] = ts.dial()
+				}
+				statsOf(t, stats, "stats\r\n") // the connections are served
+				before := heap()
+				sent := 0
+				for i, c := range cs {
+					h := tc.head(fmt.Sprint("k", i))
+					c.send(h)
+					sent += len(h)
+				}
+				// Wait until the server has read every head: "stats" itself
+				// is 7 bytes read per request.
+				for n := 2; ; n++ {
+					got := statsOf(t, stats, "stats\r\n")["bytes_read"]
+					if got == fmt.Sprint(sent+7*n) {
+						break
+					}
+					if n > 10_000 {
+						t.Fatalf("bytes_read %s, want %d", got, sent+7*n)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond) // let each connection reach its read of the block
+				grown := int64(heap()) - int64(before)
+				t.Logf("heap grew %d KiB", grown>>10)
+				if grown > conns*size/4 {
+					t.Errorf("%d connections that sent a byte of a %d KiB value hold %d KiB more heap", conns, size>>10, grown>>10)
+				}
+				for i, c := range cs {
+					c.send(tc.rest(fmt.Sprint("k", i)))
+					if diff := cmp.Diff(tc.want, c.readN(len(tc.want))); diff != "" {
+						t.Fatalf("connection %d (-want +got):\n%s", i, diff)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestIdleTimeoutSparesArrivingValues: a value still arriving is not
+// idle. The idle timeout's deadline was set once before each request, so
+// a value that took longer than the timeout to arrive (a large one over a
+// slow link) was cut off with its connection while its bytes kept
+// coming; memcached does not time out a connection reading a value
+// either. A value that stops arriving still times out.
+func TestIdleTimeoutSparesArrivingValues(t *testing.T) {
+	const idle = time.Second
+	ts := startServer(t, Config{IdleTimeout: idle})
+	type trickle struct {
+		name        string
+		head, block string
+		want        string
+	}
+	text := func(n int) trickle {
+		return trickle{
+			name:  fmt.Sprintf("text %d bytes", n),
+			head:  fmt.Sprintf("set k%d 0 0 %d\r\n", n, n),
+			block: strings.Repeat("v", n) + "\r\n",
+			want:  "STORED\r\n",
+		}
+	}
+	bin := pkt{Op: binproto.OpSetQ, Key: "b", Extras: setExtras(0, 0), Value: strings.Repeat("v", 200<<10)}.bytes()
+	noop := pkt{Op: binproto.OpNoop}.bytes()
+	for _, tc := range []trickle{
+		text(10 << 10), // in the read buffer
+		text(200 << 10),
+		{"binary", string(bin[:40]), string(bin[40:]) + string(noop), string(binproto.AppendResponse(nil, binproto.Header{Opcode: binproto.OpNoop}))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // with its siblings only, which wait together
+			c := ts.dial()
+			c.t = t
+			c.send(tc.head)
+			// 250 pieces 10 ms apart: 2.5 s in all, more than twice the
+			// timeout, with never more than a hundredth of it between
+			// two pieces.
+			piece := (len(tc.block) + 249) / 250
+			for i := 0; i < len(tc.block); i += piece {
+				time.Sleep(10 * time.Millisecond)
+				c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+				if _, err := io.WriteString(c.nc, tc.block[i:min(i+piece, len(tc.block))]); err != nil {
+					t.Fatalf("after %d bytes of %d: %v", i, len(tc.block), err)
+				}
+			}
+			if diff := cmp.Diff(tc.want, c.readN(len(tc.want))); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("stopped", func(t *testing.T) {
+		t.Parallel()
+		c := ts.dial()
+		c.t = t
+		c.send("set s 0 0 100000\r\nabc")
+		if !c.closed() {
+			t.Fatal("a value that stopped arriving kept its connection open")
+		}
+	})
+}

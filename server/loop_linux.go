@@ -431,16 +431,28 @@ func (c *conn) loopWrite(p []byte) (int, error) {
 // the accepted connection closed, which takes it out of Go's poller. false
 // means c stays as it is, with its goroutine to start.
 func (c *conn) detach(l *loop) bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
+	if !c.toLoopFD() {
 		return false
 	}
-	raw, err := sc.SyscallConn()
+	if !l.adopt(c) {
+		go c.serve() // it attaches again
+	}
+	return true
+}
+
+// toLoopFD moves the socket of the net.Conn a goroutine serves c through
+// to a descriptor outside Go's poller (c.fd), for a loop: a duplicate, and
+// the net.Conn is closed, so that the connection holds one descriptor
+// wherever it is served. false: c keeps its net.Conn (out of descriptors,
+// it stays with its goroutine for good, which is logged and counted).
+func (c *conn) toLoopFD() bool {
+	fd, err := dupSocket(c.nc)
 	if err != nil {
-		return false
-	}
-	fd := -1
-	if err := raw.Control(func(s uintptr) { fd, _ = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || fd < 0 {
+		if isFDExhaustion(err) {
+			c.s.fdExhausted.Add(1)
+			c.noLoop = true // a retry per request would fail and log as often
+			c.logger().Warn("out of file descriptors: a goroutine serves the connection, not an event loop", "err", err)
+		}
 		return false
 	}
 	c.fd = fd
@@ -449,25 +461,52 @@ func (c *conn) detach(l *loop) bool {
 	c.nc, c.rc, c.waiter = nil, nil, nil
 	c.s.mu.Unlock()
 	nc.Close()
-	if !l.adopt(c) {
-		go c.serve() // it attaches again
-	}
 	return true
 }
 
-// attach gives a connection a loop handed over a net.Conn on a duplicate
-// of its socket, for its goroutine's blocking reads and writes through Go's
-// poller. While the server shuts down, the read deadline is Shutdown's.
-func (c *conn) attach() bool {
-	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		c.logClose(err)
-		return false
+// dupSocket duplicates nc's socket.
+func dupSocket(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, errors.ErrUnsupported
 	}
-	f := os.NewFile(uintptr(d), "segcached connection")
-	nc, err := net.FileConn(f)
-	f.Close()
+	raw, err := sc.SyscallConn()
 	if err != nil {
+		return -1, err
+	}
+	fd, dupErr := -1, error(nil)
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	if dupErr != nil {
+		return -1, dupErr
+	}
+	return fd, nil
+}
+
+// attach gives a connection a loop handed over a net.Conn for its
+// goroutine's blocking reads and writes through Go's poller, made from
+// the loop's descriptor, which it then closes: the connection holds one
+// descriptor either way. While the server shuts down, the read deadline
+// is Shutdown's.
+func (c *conn) attach() bool {
+	f := os.NewFile(uintptr(c.fd), "segcached connection")
+	c.fd = -1                  // f owns it
+	nc, err := net.FileConn(f) // on a duplicate
+	switch {
+	case err == nil:
+		f.Close()
+	case isFDExhaustion(err):
+		// Out of descriptors: a healthy connection is not reset for
+		// it. Its goroutine serves it on the loop's descriptor itself
+		// (an os.File of a non-blocking descriptor waits in Go's poller
+		// and has deadlines), to the end.
+		c.s.fdExhausted.Add(1)
+		c.noLoop = true
+		c.logger().Warn("out of file descriptors: a goroutine serves the connection on its event loop's socket", "err", err)
+		nc, err = &socketFile{File: f, remote: c.remote}, nil
+	default:
+		f.Close()
 		c.logClose(err)
 		return false
 	}
@@ -480,16 +519,23 @@ func (c *conn) attach() bool {
 	return true
 }
 
+// socketFile is a socket as an os.File, as a net.Conn.
+type socketFile struct {
+	*os.File
+	remote net.Addr
+}
+
+func (f *socketFile) LocalAddr() net.Addr  { return nil } // no server code asks
+func (f *socketFile) RemoteAddr() net.Addr { return f.remote }
+
 // backToLoop gives a connection whose goroutine has answered everything
 // back to its loop (awaitLoop: the goroutine must stop touching it). If
-// the loop has stopped, the goroutine serves on (awaitRead), or the
-// connection failed (awaitFail).
+// the loop has stopped or the process is out of descriptors, the
+// goroutine serves on (awaitRead), or the connection failed (awaitFail).
 func (c *conn) backToLoop() awaitResult {
-	c.s.mu.Lock()
-	nc := c.nc
-	c.nc, c.rc, c.waiter = nil, nil, nil
-	c.s.mu.Unlock()
-	nc.Close() // its own duplicate: c.fd stays open
+	if !c.toLoopFD() {
+		return awaitRead
+	}
 	if c.loop.adopt(c) {
 		return awaitLoop
 	}
@@ -502,7 +548,8 @@ func (c *conn) backToLoop() awaitResult {
 // sendPending sends the replies a loop could not, waiting as long as the
 // client takes to read them.
 func (c *conn) sendPending() bool {
-	_, err := c.rc.Write(c.pending) // counted when the loop took them
+	n, err := c.rc.Write(c.pending)
+	c.n.bytesWritten.Add(uint64(n))
 	if cap(c.pending) > keepBytes {
 		c.pending = nil
 	} else {

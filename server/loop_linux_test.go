@@ -1,16 +1,22 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/core"
 	"github.com/segcache/segcache/server/internal/binproto"
 )
 
@@ -280,5 +286,83 @@ func TestLoopMatchesGoroutineOnSplitStreams(t *testing.T) {
 			}
 			t.Fatalf("seed %d: the replies differ at byte %d of %d/%d: loops %.60q, goroutine %.60q", seed, i, len(a), len(b), a[i:], b[i:])
 		}
+	}
+}
+
+// TestBytesWrittenCountsWhatWasSent: bytes_written counts the bytes the
+// socket took. An event loop counted replies when it queued them for the
+// goroutine that sends what the socket did not take at once, so a client
+// that closed without reading a large value was counted as having
+// received all of it. (Over a unix socket, whose buffers hold far less
+// than the value; TCP on loopback buffers megabytes.)
+func TestBytesWrittenCountsWhatWasSent(t *testing.T) {
+	cache, err := core.Open(core.Options{HeapBytes: 8 << 20, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cache, Config{EventLoops: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+		cache.Close()
+	})
+	dial := func() *client {
+		nc, err := net.DialTimeout("unix", ln.Addr().String(), ioTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	}
+	// stats returns bytes_written and curr_connections, and the size of
+	// the reply, which the next stats counts.
+	stats := func(c *client) (written, conns, size int) {
+		c.send("stats\r\n")
+		for {
+			l := c.line()
+			size += len(l)
+			if l == "END\r\n" {
+				return written, conns, size
+			}
+			f := strings.Fields(l)
+			switch f[1] {
+			case "bytes_written":
+				written, _ = strconv.Atoi(f[2])
+			case "curr_connections":
+				conns, _ = strconv.Atoi(f[2])
+			}
+		}
+	}
+	const size = 1000 << 10
+	c := dial()
+	runSteps(t, c, []step{{fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", size, strings.Repeat("b", size)), "STORED\r\n"}})
+	reader := dial()
+	runSteps(t, reader, nil)
+	waitInLoops(t, srv, 2)
+	before, _, replies := stats(c) // bytes_written counts each stats reply in the next
+
+	reader.send("get big\r\n")
+	waitInLoops(t, srv, 1) // the socket did not take it all: a goroutine sends the rest
+	reader.nc.Close()
+	for deadline := time.Now().Add(ioTimeout); ; time.Sleep(time.Millisecond) {
+		after, conns, reply := stats(c)
+		if conns == 1 {
+			if sent := after - before - replies; sent >= size {
+				t.Errorf("bytes_written counts %d bytes sent to a client that read none of a %d-byte value", sent, size)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("curr_connections %d", conns)
+		}
+		replies += reply
 	}
 }

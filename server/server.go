@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segcache/segcache/core"
@@ -37,7 +38,11 @@ type Config struct {
 	// MaxItem bounds a data block (memcached's -I). A larger one gets
 	// "SERVER_ERROR object too large for cache" and is skipped unread.
 	MaxItem int
-	// IdleTimeout closes connections idle for that long (0: never).
+	// IdleTimeout closes connections idle for that long (0: never):
+	// timed from the end of the last request (or the connection's start)
+	// to the end of the next request line, so a line still arriving
+	// counts as idle, as in memcached; every read that brings bytes of
+	// a data block restarts it.
 	// With one, every connection is served by a goroutine of its own
 	// (see EventLoops).
 	IdleTimeout time.Duration
@@ -95,8 +100,12 @@ type Server struct {
 	curConns   atomic.Int64
 	totalConns atomic.Uint64
 	rejected   atomic.Uint64
-	verbosity  atomic.Int64
-	serials    atomic.Uint64 // connections accepted since start (stats reset keeps it)
+	// fdExhausted counts the times the process was out of descriptors:
+	// an accept that failed, a connection that could not be handed to a
+	// goroutine the usual way.
+	fdExhausted atomic.Uint64
+	verbosity   atomic.Int64
+	serials     atomic.Uint64 // connections accepted since start (stats reset keeps it)
 
 	shutdownOnce sync.Once
 	shutdownReq  chan struct{}
@@ -164,25 +173,52 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			// Out of descriptors and the like pass: wait and retry
-			// rather than spin or give up.
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
-				continue
+			if acceptFatal(err) {
+				return err
 			}
-			return err
+			// Out of descriptors or memory, or an error of the
+			// connection being accepted (Linux's accept passes a new
+			// TCP connection's network errors up, for the server to
+			// retry): wait and retry rather than spin or give up, as
+			// memcached does. Go retries only EINTR and ECONNABORTED.
+			if isFDExhaustion(err) {
+				s.fdExhausted.Add(1)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
 		}
 		backoff = 0
 		s.accept(nc)
 	}
 }
 
-func isTemporary(err error) bool {
+// isFDExhaustion reports whether err is the process or the system out of
+// descriptors.
+func isFDExhaustion(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// acceptFatal reports whether an accept error means the listener cannot
+// accept again: it was closed, or it is no listening socket.
+func acceptFatal(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.EBADF, syscall.EINVAL, syscall.ENOTSOCK, syscall.EFAULT:
+			return true
+		}
+		return false
+	}
+	// Not a socket's error (a listener of another kind): retried if it
+	// says it is temporary.
 	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+	var ne net.Error
+	return !(errors.As(err, &t) && t.Temporary() || errors.As(err, &ne) && ne.Timeout())
 }
 
 func (s *Server) accept(nc net.Conn) {

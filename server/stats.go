@@ -106,6 +106,7 @@ func (s *Server) generalStats() []stat {
 		{"total_connections", u64(s.totalConns.Load())},
 		{"rejected_connections", u64(s.rejected.Load())},
 		{"connection_structures", strconv.FormatInt(s.curConns.Load(), 10)},
+		{"segcached_fd_exhausted", u64(s.fdExhausted.Load())},
 	}
 	for _, f := range sum.fields() {
 		out = append(out, stat{f.name, u64(f.v.Load())})
@@ -268,6 +269,7 @@ func (s *Server) resetStats() {
 	s.mu.Unlock()
 	s.totalConns.Store(0)
 	s.rejected.Store(0)
+	s.fdExhausted.Store(0)
 }
 
 func writeStats(w *bufio.Writer, lines []stat) {

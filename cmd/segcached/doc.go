@@ -34,6 +34,12 @@
 // generator (see server.Config.EventLoops); -idle-timeout needs a
 // goroutine per connection to time it, so it turns loops off.
 //
+// Descriptors: a connection holds one, wherever it is served. With an open
+// files limit (after Go raises the soft limit to the hard one) below -c
+// plus 32, segcached warns at start (memcached refuses to start). Out of
+// descriptors, accepts back off and retry, connections already open are
+// still served, and the stat segcached_fd_exhausted counts the times.
+//
 // It lives in the main module as a command over package server (standard
 // library and core only), so `go install .../cmd/segcached` builds it
 // without pulling test-only client libraries; the tests that drive it with

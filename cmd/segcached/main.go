@@ -197,6 +197,19 @@ func serve(o *options, log *slog.Logger) error {
 			return err
 		}
 		lns = append(lns, ln)
+		// Remove the socket file at exit only if it is still this
+		// server's: one started over it meanwhile (a restart) removed
+		// it and bound its own, which closing the listener (Go unlinks
+		// the path by default) removed too, leaving that server running
+		// unreachable.
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		if own, err := os.Lstat(o.socket); err == nil {
+			defer func() {
+				if fi, err := os.Lstat(o.socket); err == nil && os.SameFile(own, fi) {
+					os.Remove(o.socket)
+				}
+			}()
+		}
 	}
 
 	srv := server.New(cache, server.Config{
@@ -218,6 +231,7 @@ func serve(o *options, log *slog.Logger) error {
 			{"eviction_policy", policy.String()},
 		},
 	})
+	warnFDLimit(log, o.maxConns)
 	stats := cache.Stats()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(lns))
@@ -252,11 +266,28 @@ func serve(o *options, log *slog.Logger) error {
 		log.Warn("connections still open at the shutdown timeout were closed", "err", err)
 	}
 	wg.Wait()
-	if o.socket != "" {
-		os.Remove(o.socket)
-	}
 	log.Info("stopped")
 	return failed
+}
+
+// fdReserve is the descriptors segcached needs besides its connections:
+// standard streams, listeners, event loops, the duplicate a connection
+// takes while it moves between a loop and a goroutine, with room to spare.
+const fdReserve = 32
+
+// warnFDLimit warns when the process may open fewer descriptors than -c
+// connections need: past the limit, accepts fail and clients wait in the
+// listen backlog instead of getting "Too many open connections".
+// memcached refuses to start then; Go has already raised the soft limit
+// to the hard one, so nothing more can be done here.
+func warnFDLimit(log *slog.Logger, maxConns int) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if need := uint64(maxConns) + fdReserve; lim.Cur < need {
+		log.Warn("the open files limit is below what -c needs: connections past it wait unanswered", "limit", lim.Cur, "max_conns", maxConns, "need", need)
+	}
 }
 
 // listenUnix listens on a unix socket at path whose file has mode from the
