@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -86,11 +85,8 @@ func (s *Server) generalStats() []stat {
 	s.mu.Unlock()
 
 	now := s.cfg.Now()
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	tv := func(t syscall.Timeval) string {
-		return strconv.FormatFloat(time.Duration(t.Nano()).Seconds(), 'f', 6, 64)
-	}
+	user, system := cpuTimes()
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 6, 64) }
 	es := s.cache.Stats()
 	out := []stat{
 		{"pid", strconv.Itoa(os.Getpid())},
@@ -99,8 +95,8 @@ func (s *Server) generalStats() []stat {
 		{"version", Version},
 		{"libevent", "none (Go netpoller)"},
 		{"pointer_size", strconv.Itoa(8 * int(unsafe.Sizeof(uintptr(0))))},
-		{"rusage_user", tv(ru.Utime)},
-		{"rusage_system", tv(ru.Stime)},
+		{"rusage_user", secs(user)},
+		{"rusage_system", secs(system)},
 		{"max_connections", strconv.Itoa(s.cfg.MaxConns)},
 		{"curr_connections", strconv.FormatInt(s.curConns.Load(), 10)},
 		{"total_connections", u64(s.totalConns.Load())},

@@ -275,21 +275,6 @@ func serve(o *options, log *slog.Logger) error {
 // takes while it moves between a loop and a goroutine, with room to spare.
 const fdReserve = 32
 
-// warnFDLimit warns when the process may open fewer descriptors than -c
-// connections need: past the limit, accepts fail and clients wait in the
-// listen backlog instead of getting "Too many open connections".
-// memcached refuses to start then; Go has already raised the soft limit
-// to the hard one, so nothing more can be done here.
-func warnFDLimit(log *slog.Logger, maxConns int) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return
-	}
-	if need := uint64(maxConns) + fdReserve; lim.Cur < need {
-		log.Warn("the open files limit is below what -c needs: connections past it wait unanswered", "limit", lim.Cur, "max_conns", maxConns, "need", need)
-	}
-}
-
 // listenUnix listens on a unix socket at path whose file has mode from the
 // start: bind creates it with the process's umask applied, and a chmod
 // after it left a window in which another local user could connect to a
@@ -308,13 +293,6 @@ func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
-}
-
-// bindUnix listens on path with the umask that gives its file mode.
-func bindUnix(path string, mode fs.FileMode) (net.Listener, error) {
-	old := syscall.Umask(int(0o777 &^ mode.Perm()))
-	defer syscall.Umask(old)
-	return net.Listen("unix", path)
 }
 
 // orNULL is s, or "NULL" (as memcached's stats write an unset string)
