@@ -30,7 +30,15 @@ type segcached struct {
 
 func startSegcached(t *testing.T, args ...string) *segcached {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return startUnder(t, nil, args...)
+}
+
+// startUnder is startSegcached run through a wrapper command (prlimit
+// ...), if any.
+func startUnder(t *testing.T, wrapper []string, args ...string) *segcached {
+	t.Helper()
+	argv := append(append(wrapper, os.Args[0]), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "SEGCACHED_RUN_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -128,6 +136,9 @@ func TestUnixSocketRemovedOnlyIfItsOwn(t *testing.T) {
 func TestWarnsOfALowFileLimit(t *testing.T) {
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prlimit (util-linux) is missing")
+		}
 		t.Skip("no prlimit")
 	}
 	for _, tc := range []struct {
@@ -137,27 +148,15 @@ func TestWarnsOfALowFileLimit(t *testing.T) {
 		{"1024", true},
 		{"50", false},
 	} {
-		cmd := exec.Command(prlimit, "--nofile=100:100", os.Args[0], "-p", "0", "-c", tc.maxConns)
-		cmd.Env = append(os.Environ(), "SEGCACHED_RUN_MAIN=1")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		p := startUnder(t, []string{prlimit, "--nofile=100:100"}, "-p", "0", "-c", tc.maxConns)
 		var logs strings.Builder
-		r := bufio.NewReader(stderr)
-		for !strings.Contains(logs.String(), "listening") {
-			l, err := r.ReadString('\n')
+		for l := range p.logs {
 			logs.WriteString(l)
-			if err != nil {
+			if strings.Contains(l, "listening") {
 				break
 			}
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		io.Copy(io.Discard, r)
-		cmd.Wait()
+		p.stop(t)
 		if got := strings.Contains(logs.String(), "open files limit"); got != tc.warns {
 			t.Errorf("-c %s under 100 files: warned %v, want %v; logs:\n%s", tc.maxConns, got, tc.warns, logs.String())
 		}
