@@ -160,7 +160,9 @@ def _as_key(key) -> bytes:
     if isinstance(key, bytes):
         return key
     if isinstance(key, str):
-        return key.encode("utf-8")
+        # str.encode, not key.encode: a subclass may override encode() to
+        # return anything, and both paths pass the result to C as bytes.
+        return str.encode(key, "utf-8")
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     raise TypeError(

@@ -69,6 +69,27 @@ def test_str_keys_are_utf8(cache):
     assert cache.get("cle") is None
 
 
+@pytest.mark.parametrize("encoded", [12345, "a str", b"other"], ids=["int", "str", "bytes"])
+def test_str_subclass_keys_are_utf8_whatever_encode_returns(cache, encoded):
+    # A str subclass may override encode(); the key is still the UTF-8 of
+    # the string. Trusting encode() handed the compiled path a non-bytes
+    # object that it read as bytes (memory it does not own) and the ctypes
+    # path a str it passed as wchar_t*: the item landed under a junk key.
+    class Key(str):
+        def encode(self, *args, **kwargs):
+            return encoded
+
+    k = Key("key")
+    cache.set(k, b"v1")
+    assert cache.get(b"key") == b"v1"
+    assert cache.get(k) == b"v1"
+    assert cache.get_many([k]) == {b"key": b"v1"}
+    cache[k] = b"2"
+    assert cache.incr(k) == 3
+    assert cache.delete(k)
+    assert cache.get(b"key") is None
+
+
 @pytest.mark.parametrize("conv", [bytearray, memoryview], ids=["bytearray", "memoryview"])
 def test_value_types(cache, conv):
     cache.set(b"k", conv(b"payload"))
