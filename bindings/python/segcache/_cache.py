@@ -157,8 +157,13 @@ _lib.on_fork_child(_poison)
 
 
 def _as_key(key) -> bytes:
-    if isinstance(key, bytes):
+    """key as exact bytes. A bytes subclass is copied: the callers pass
+    len(key) to C beside its buffer, and a subclass may override __len__
+    (the buffer protocol gives its real contents)."""
+    if type(key) is bytes:
         return key
+    if isinstance(key, bytes):
+        return bytes(memoryview(key))
     if isinstance(key, str):
         # str.encode, not key.encode: a subclass may override encode() to
         # return anything, and both paths pass the result to C as bytes.
@@ -172,8 +177,11 @@ def _as_key(key) -> bytes:
 
 
 def _as_value(value) -> bytes:
-    if isinstance(value, bytes):
+    """value as exact bytes (a bytes subclass copied, as in _as_key)."""
+    if type(value) is bytes:
         return value
+    if isinstance(value, bytes):
+        return bytes(memoryview(value))
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise TypeError(

@@ -90,6 +90,29 @@ def test_str_subclass_keys_are_utf8_whatever_encode_returns(cache, encoded):
     assert cache.get(b"key") is None
 
 
+def test_bytes_subclass_is_taken_by_its_bytes_not_its_len(cache):
+    # A bytes subclass may override __len__; the C call must get the
+    # object's real length. The ctypes path passed len(obj) with the
+    # object's buffer: a 1-byte value with __len__ 4000 stored 4000 bytes
+    # read past the object (process memory) into the cache.
+    class Liar(bytes):
+        def __len__(self):
+            return 4000
+
+    cache.set(b"k", Liar(b"x"))
+    assert cache.get(b"k") == b"x"
+    cache.set(Liar(b"key"), Liar(b"v"))
+    assert cache.get(b"key") == b"v"
+    assert cache.add(Liar(b"k2"), Liar(b"a"))
+    assert cache.replace(Liar(b"k2"), Liar(b"b"))
+    assert cache.get_many([Liar(b"k2")]) == {b"k2": b"b"}
+    cache.set_many([(Liar(b"k3"), Liar(b"c"))])
+    assert cache.get(b"k3") == b"c"
+    assert cache.store("set", Liar(b"k4"), Liar(b"d")) is not None
+    assert cache.get(b"k4") == b"d"
+    assert cache.delete_many([Liar(b"k3"), Liar(b"k4")]) == 2
+
+
 @pytest.mark.parametrize("conv", [bytearray, memoryview], ids=["bytearray", "memoryview"])
 def test_value_types(cache, conv):
     cache.set(b"k", conv(b"payload"))
