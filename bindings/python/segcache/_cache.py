@@ -753,7 +753,9 @@ def _raise_pair_error(items) -> None:
     paths say the same; returns (the caller re-raises its error) when the
     failure was a key or value, or an item it cannot look at again."""
     for item in items:
-        if isinstance(item, (tuple, list)):
+        # Sequences that can be looked at again; the compiled path takes
+        # each item apart as a sequence, str and bytes included.
+        if isinstance(item, (tuple, list, str, bytes, bytearray)):
             if len(item) != 2:
                 raise ValueError(
                     f"set_many: items must be (key, value) pairs, got {len(item)} values"

@@ -527,6 +527,10 @@ def test_delete_many_partial_failure_deletes_the_rest(cache):
 @pytest.mark.parametrize("items,exc,message", [
     (lambda: [(b"a", b"1"), (b"b",)], ValueError, "got 1 values"),
     (lambda: [(b"a", b"1"), [b"b", b"2", b"3"]], ValueError, "got 3 values"),
+    # A str or bytes item (a common slip: set_many(["k=v"])) is a
+    # sequence of its characters on both paths.
+    (lambda: [(b"a", b"1"), "abc"], ValueError, "got 3 values"),
+    (lambda: [(b"a", b"1"), b"a"], ValueError, "got 1 values"),
     (lambda: [(b"a", b"1"), 5], TypeError, ""),
     (lambda: (p for p in [(b"a", b"1"), None]), TypeError, ""),
 ])
