@@ -157,10 +157,17 @@ _lib.on_fork_child(_poison)
 
 
 def _as_key(key) -> bytes:
-    if isinstance(key, bytes):
+    """key as exact bytes. A bytes subclass is copied: the callers pass
+    len(key) to C beside its buffer, and a subclass may override __len__
+    (the buffer protocol gives its real contents)."""
+    if type(key) is bytes:
         return key
+    if isinstance(key, bytes):
+        return bytes(memoryview(key))
     if isinstance(key, str):
-        return key.encode("utf-8")
+        # str.encode, not key.encode: a subclass may override encode() to
+        # return anything, and both paths pass the result to C as bytes.
+        return str.encode(key, "utf-8")
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     raise TypeError(
@@ -170,8 +177,11 @@ def _as_key(key) -> bytes:
 
 
 def _as_value(value) -> bytes:
-    if isinstance(value, bytes):
+    """value as exact bytes (a bytes subclass copied, as in _as_key)."""
+    if type(value) is bytes:
         return value
+    if isinstance(value, bytes):
+        return bytes(memoryview(value))
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise TypeError(
@@ -743,7 +753,9 @@ def _raise_pair_error(items) -> None:
     paths say the same; returns (the caller re-raises its error) when the
     failure was a key or value, or an item it cannot look at again."""
     for item in items:
-        if isinstance(item, (tuple, list)):
+        # Sequences that can be looked at again; the compiled path takes
+        # each item apart as a sequence, str and bytes included.
+        if isinstance(item, (tuple, list, str, bytes, bytearray)):
             if len(item) != 2:
                 raise ValueError(
                     f"set_many: items must be (key, value) pairs, got {len(item)} values"

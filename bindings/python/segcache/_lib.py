@@ -273,6 +273,10 @@ def load() -> Library:
             if not os.path.exists(path):
                 tried.append(f"{path} (no such file)")
                 continue
+            # dlopen() searches LD_LIBRARY_PATH and the system directories
+            # for a name without a slash instead of opening that file: an
+            # absolute path opens the file that was found here.
+            path = os.path.abspath(path)
             try:
                 dll = ctypes.CDLL(path)
             except OSError as e:

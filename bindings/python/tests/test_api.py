@@ -69,6 +69,50 @@ def test_str_keys_are_utf8(cache):
     assert cache.get("cle") is None
 
 
+@pytest.mark.parametrize("encoded", [12345, "a str", b"other"], ids=["int", "str", "bytes"])
+def test_str_subclass_keys_are_utf8_whatever_encode_returns(cache, encoded):
+    # A str subclass may override encode(); the key is still the UTF-8 of
+    # the string. Trusting encode() handed the compiled path a non-bytes
+    # object that it read as bytes (memory it does not own) and the ctypes
+    # path a str it passed as wchar_t*: the item landed under a junk key.
+    class Key(str):
+        def encode(self, *args, **kwargs):
+            return encoded
+
+    k = Key("key")
+    cache.set(k, b"v1")
+    assert cache.get(b"key") == b"v1"
+    assert cache.get(k) == b"v1"
+    assert cache.get_many([k]) == {b"key": b"v1"}
+    cache[k] = b"2"
+    assert cache.incr(k) == 3
+    assert cache.delete(k)
+    assert cache.get(b"key") is None
+
+
+def test_bytes_subclass_is_taken_by_its_bytes_not_its_len(cache):
+    # A bytes subclass may override __len__; the C call must get the
+    # object's real length. The ctypes path passed len(obj) with the
+    # object's buffer: a 1-byte value with __len__ 4000 stored 4000 bytes
+    # read past the object (process memory) into the cache.
+    class Liar(bytes):
+        def __len__(self):
+            return 4000
+
+    cache.set(b"k", Liar(b"x"))
+    assert cache.get(b"k") == b"x"
+    cache.set(Liar(b"key"), Liar(b"v"))
+    assert cache.get(b"key") == b"v"
+    assert cache.add(Liar(b"k2"), Liar(b"a"))
+    assert cache.replace(Liar(b"k2"), Liar(b"b"))
+    assert cache.get_many([Liar(b"k2")]) == {b"k2": b"b"}
+    cache.set_many([(Liar(b"k3"), Liar(b"c"))])
+    assert cache.get(b"k3") == b"c"
+    assert cache.store("set", Liar(b"k4"), Liar(b"d")) is not None
+    assert cache.get(b"k4") == b"d"
+    assert cache.delete_many([Liar(b"k3"), Liar(b"k4")]) == 2
+
+
 @pytest.mark.parametrize("conv", [bytearray, memoryview], ids=["bytearray", "memoryview"])
 def test_value_types(cache, conv):
     cache.set(b"k", conv(b"payload"))
@@ -483,6 +527,10 @@ def test_delete_many_partial_failure_deletes_the_rest(cache):
 @pytest.mark.parametrize("items,exc,message", [
     (lambda: [(b"a", b"1"), (b"b",)], ValueError, "got 1 values"),
     (lambda: [(b"a", b"1"), [b"b", b"2", b"3"]], ValueError, "got 3 values"),
+    # A str or bytes item (a common slip: set_many(["k=v"])) is a
+    # sequence of its characters on both paths.
+    (lambda: [(b"a", b"1"), "abc"], ValueError, "got 3 values"),
+    (lambda: [(b"a", b"1"), b"a"], ValueError, "got 1 values"),
     (lambda: [(b"a", b"1"), 5], TypeError, ""),
     (lambda: (p for p in [(b"a", b"1"), None]), TypeError, ""),
 ])

@@ -70,6 +70,31 @@ def test_env_var_overrides(tmp_path):
     assert r.stdout.strip() == str(copy)
 
 
+def test_env_var_relative_path_is_the_file_it_names(tmp_path):
+    # SEGCACHE_LIBRARY is a path, so a bare file name is a file in the
+    # current directory. dlopen() takes a name without a slash as a library
+    # to search for (LD_LIBRARY_PATH, the system directories), not as that
+    # file: the binding failed with "cannot open shared object file" beside
+    # the file, or loaded another libsegcache.so found on the search path.
+    here = tmp_path / "here"
+    other = tmp_path / "other"
+    here.mkdir()
+    other.mkdir()
+    shutil.copy(LIB, here / "libsegcache.so")
+    shutil.copy(LIB, other / "libsegcache.so")
+    r = run_python(
+        "import segcache; c = segcache.Cache(heap_bytes=2 << 20, segment_bytes=64 << 10);"
+        "c.set(b'k', b'v'); assert c.get(b'k') == b'v'; print(segcache.library_path());"
+        "print(*sorted({l.split()[-1] for l in open('/proc/self/maps') if 'libsegcache' in l}))",
+        env={"SEGCACHE_LIBRARY": "libsegcache.so", "LD_LIBRARY_PATH": str(other)},
+        cwd=str(here),
+    )
+    assert r.returncode == 0, r.stderr
+    path, mapped = r.stdout.splitlines()
+    assert path == str(here / "libsegcache.so")
+    assert mapped == str(here / "libsegcache.so")
+
+
 def test_library_next_to_the_package_is_found(tmp_path):
     # A copy of the package with the library beside it, as pip installs it.
     pkg = tmp_path / "segcache"
