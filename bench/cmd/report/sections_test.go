@@ -260,3 +260,31 @@ func TestThroughputTargets(t *testing.T) {
 	}
 	wantBehind(t, []string{"throughput, get (hit), 2 goroutine(s): core 83.3 ns is 0.90 × fastcache 93.0 ns (target 0.75)"}, targets)
 }
+
+// §3's notes give the sets a peer refused (they count as misses) and what
+// is wrong with a core cell of any policy, not only the default's layout.
+func TestHitRatioNotes(t *testing.T) {
+	row := func(sys string, ratio float64, refused, wrong int, note string) string {
+		return fmt.Sprintf("web12\tvariable\t524288\t%s\t95607\t100\t%.6f\t%d\t%d\t1.0\t%s\n", sys, ratio, refused, wrong, note)
+	}
+	in := Header +
+		row(defaultSystem, 0.33, 0, 0, "segments 117 x 4KiB, hashtable 16KiB, segment metadata 26208 B") +
+		row("core/merge", 0.35, 0, 2, "segments 117 x 4KiB, hashtable 16KiB; OVER BUDGET after the replay: heap + hashtable + segment metadata = 600000 bytes (hashtable 32KiB)") +
+		row("core/none", 0.6, 57210, 0, "segments 117 x 4KiB") +
+		row("otter", 0.32, 0, 0, "") +
+		row("freecache", 0.65, 51101, 0, "")
+	got, behind := section(t, map[string]string{"hr.tsv": in}, func(w func(string, ...any), dir string, b *[]string) error {
+		return hitRatio(w, filepath.Join(dir, "hr.tsv"), dir, "", b)
+	})
+	wantLines(t, got,
+		"- freecache: at 512 KiB: refused 51101 sets (53.45% of the requests; each counted as a miss)",
+		"- core/merge: at 512 KiB: OVER BUDGET after the replay: heap + hashtable + segment metadata = 600000 bytes (hashtable 32KiB)")
+	if strings.Contains(got, "core/none: at") {
+		t.Errorf("core/none's refusals (explained in the text) in the notes:\n%s", got)
+	}
+	wantBehind(t, []string{
+		"miss ratio, web12 variable values at 512 KiB: core/merge returned a wrong value on 2 hits",
+		"miss ratio, web12 variable values at 512 KiB: core/merge exceeded the budget during its replay",
+		"miss ratio, web12 variable values at 512 KiB: " + defaultSystem + " 33.00% vs otter 32.00%",
+	}, behind)
+}
