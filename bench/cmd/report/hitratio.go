@@ -240,8 +240,10 @@ func cellNotes(sys string, b uint64, c hrCell) []string {
 				}
 			}
 		}
+	} else if strings.HasPrefix(c.note, "n/a") {
+		notes = append(notes, c.note) // the same at every budget it applies to
 	} else if c.note != "" {
-		notes = append(notes, c.note)
+		notes = append(notes, fmt.Sprintf("at %s: %s", size(b), c.note))
 	}
 	if c.refused > 0 && sys != "core/none" {
 		notes = append(notes, fmt.Sprintf("at %s: refused %d sets (%.2f%% of the requests; each counted as a miss)",
