@@ -275,3 +275,41 @@ func TestKeyStreamRoundTrip(t *testing.T) {
 		t.Error("a key stream of another format was accepted")
 	}
 }
+
+// With OwnKeys, every adapter keeps its own copy of a key: a caller that
+// reuses its key buffer still finds what it stored (otter and the map
+// otherwise keep a view of the harness's keys, which §2 would not count).
+func TestOwnKeys(t *testing.T) {
+	for _, sys := range Systems {
+		t.Run(sys, func(t *testing.T) {
+			spec := FitSpec(100, DefaultHashFill)
+			spec.OwnKeys = true
+			c, err := Open(sys, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			keys := Keys(100, 0)
+			buf := make([]byte, KeyLen)
+			for i := range keys.Len() {
+				copy(buf, keys.At(i))
+				if err := c.Set(buf, Value()); err != nil && !errors.Is(err, ErrDropped) {
+					t.Fatal(err)
+				}
+			}
+			if w, ok := c.(Waiter); ok {
+				w.Wait()
+			}
+			clear(buf)
+			held := 0
+			for i := range keys.Len() {
+				if _, ok := c.Get(nil, keys.At(i)); ok {
+					held++
+				}
+			}
+			if held < keys.Len()*9/10 { // ristretto may drop a few sets
+				t.Errorf("holds %d of %d keys after the key buffer was reused", held, keys.Len())
+			}
+		})
+	}
+}

@@ -333,7 +333,8 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 	w("a key whose bucket pair is full moves an entry to its other bucket rather than dropping one, so every item\n")
 	w("is held (the items-held column checks it). Peers get 123 MiB (1M × 128 B) as their\n")
 	w("byte or weight limit: room for their headers and shard skew; ristretto is filled in up to 3 passes (its\n")
-	w("buffers drop sets) and still holds fewer.\n\n")
+	w("buffers drop sets) and still holds fewer. otter and the map are handed a copy of each key to keep (§1 hands them\n")
+	w("views of the harness's pre-generated keys, which RSS read after those keys exist would not charge them for).\n\n")
 	w("| system | items held | bytes/item | overhead/item | forced GC (ms) | forced GC, GOMAXPROCS 1 (ms) | note |\n|---|---|---|---|---|---|---|\n")
 	best, bestName, bestGC, bestGCName := math.Inf(1), "", math.Inf(1), ""
 	var core map[string]string
