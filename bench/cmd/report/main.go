@@ -366,6 +366,16 @@ func memory(w func(string, ...any), path string, behind *[]string) error {
 	if !(c < best) {
 		*behind = append(*behind, fmt.Sprintf("memory: core %s B/item vs %s %s B/item", ns(c), bestName, ns(best)))
 	}
+	// §7's own targets, whatever the peers did.
+	if !(c <= 100) {
+		*behind = append(*behind, fmt.Sprintf("memory: core %s resident B/item (target 100)", ns(c)))
+	}
+	if !(g <= 1) {
+		*behind = append(*behind, fmt.Sprintf("forced GC (GOMAXPROCS 1) with the items resident: core %s ms (target 1 ms)", core["gc_ms_1proc"]))
+	}
+	if core["held"] != core["items"] {
+		*behind = append(*behind, fmt.Sprintf("memory: core holds %s of %s items (target: no item lost)", core["held"], core["items"]))
+	}
 	if !(g < bestGC) {
 		*behind = append(*behind, fmt.Sprintf("forced GC (GOMAXPROCS 1): core %s ms vs %s %s ms", core["gc_ms_1proc"], bestGCName, ns(bestGC)))
 	}

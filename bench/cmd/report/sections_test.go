@@ -288,3 +288,19 @@ func TestHitRatioNotes(t *testing.T) {
 		"miss ratio, web12 variable values at 512 KiB: " + defaultSystem + " 33.00% vs otter 32.00%",
 	}, behind)
 }
+
+// §2 checks §7's absolute targets (100 B per item, a 1 ms GC, no item
+// lost), not only core against the best peer.
+func TestMemoryTargets(t *testing.T) {
+	const head = "system\titems\theld\trss_before\trss_after\tbytes_per_item\toverhead_per_item\tgc_ms\tgc_ms_1proc\tnote\n"
+	in := head +
+		"core\t1000000\t999000\t0\t0\t110.0\t30.0\t2.0\t1.5\t\n" +
+		"fastcache\t1000000\t1000000\t0\t0\t124.9\t44.9\t0.5\t0.251\t\n"
+	_, behind := fileSection(t, in, memory)
+	wantBehind(t, []string{
+		"memory: core 110 resident B/item (target 100)",
+		"forced GC (GOMAXPROCS 1) with the items resident: core 1.5 ms (target 1 ms)",
+		"memory: core holds 999000 of 1000000 items (target: no item lost)",
+		"forced GC (GOMAXPROCS 1): core 1.5 ms vs fastcache 0.3 ms",
+	}, behind)
+}
