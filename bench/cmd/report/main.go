@@ -85,7 +85,7 @@ func main() {
 		log.Print(err)
 		ok = false
 	}
-	others(w, *build)
+	others(w, *build, &behind)
 	if err := scaling(w, filepath.Join(*build, "bench-scaling.txt"), &behind); err != nil {
 		log.Print(err)
 		ok = false

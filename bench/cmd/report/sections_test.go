@@ -304,3 +304,32 @@ func TestMemoryTargets(t *testing.T) {
 		"forced GC (GOMAXPROCS 1): core 1.5 ms vs fastcache 0.3 ms",
 	}, behind)
 }
+
+// §4 checks the C ABI's §7 targets against bench/c/report.sh's table (the
+// published one: a C get of 281.6 ns against 214.5 + 1.2 × 37.0, and 2
+// pthreads at 1.49 × one thread's get throughput, listed nowhere).
+func TestCapiTargets(t *testing.T) {
+	capi := `libsegcache C ABI vs Go in process: median ns/op of 5 alternating rounds
+(16 B keys, 64 B values, 1M keys, Zipf 0.99; get_multiN = ns per key; ns/op = wall / all threads' ops)
+op           threads    C ns/op   C - noop     x noop   Go ns/op   C / Go
+noop               1       37.0          -       1.00          -        -
+get                1      281.6      244.6       7.61      214.5     1.31
+set                1      641.3      604.3      17.34      564.1     1.14
+get_multi16        1      120.9       83.9       3.27      108.2     1.12
+noop               2       18.1          -       1.00          -        -
+get                2      188.5      170.4      10.40      114.4     1.65
+`
+	got, behind := section(t, map[string]string{"bench-capi.txt": capi}, func(w func(string, ...any), dir string, b *[]string) error {
+		others(w, dir, b)
+		return nil
+	})
+	wantLines(t, got,
+		"- get, 1 thread(s), 281.6 ns ≤ Go get 214.5 + 1.2 × empty call 37.0 = 258.9 ns: **not met**",
+		"- get_multi16, 1 thread(s), 120.9 ns per key ≤ 1.25 × Go get 214.5 = 268.1 ns: met",
+		"- get, 2 thread(s), 188.5 ns ≤ Go get 114.4 + 1.2 × empty call 18.1 = 136.1 ns: **not met**")
+	wantBehind(t, []string{
+		"C ABI: get, 1 thread(s), 281.6 ns ≤ Go get 214.5 + 1.2 × empty call 37.0 = 258.9 ns",
+		"C ABI: get, 2 thread(s), 188.5 ns ≤ Go get 114.4 + 1.2 × empty call 18.1 = 136.1 ns",
+		"C ABI: get, 2 pthreads' throughput 1.49 × one thread's ≥ 1.8 (on an idle machine)",
+	}, behind)
+}
