@@ -225,7 +225,7 @@ func (c otterCache) Get(dst, key []byte) ([]byte, bool) {
 	return append(dst, v...), ok
 }
 func (c otterCache) Set(k, val []byte) error { c.c.Set(key(k, c.own), clone(val)); return nil }
-func (c otterCache) Close() error              { c.c.StopAllGoroutines(); return nil }
+func (c otterCache) Close() error            { c.c.StopAllGoroutines(); return nil }
 
 type ristrettoCache struct {
 	c    *ristretto.Cache[string, []byte]
