@@ -150,6 +150,13 @@ func Open(system string, s Spec) (Cache, error) {
 	return nil, fmt.Errorf("%w: unknown system %q", ErrUnsupported, system)
 }
 
+// CoreFixedBytes bounds the Go heap a core cache allocates whatever its
+// size (key stripes, stat shards, ...): beside its heap, hashtable and
+// core.SegmentMetadataBytes per segment, the part of its memory §3's budget
+// does not charge. core/api.go calls it "~70 KiB"; TestCoreFixedBytes
+// measures about 160 KiB.
+const CoreFixedBytes = 168 << 10
+
 // BudgetOptions sizes core so that its memory, HeapBytes + HashtableBytes
 // + segments × core.SegmentMetadataBytes, is at most budget: a hashtable of
 // 8-byte slots with room for the items the heap can hold at about 80% load

@@ -116,7 +116,12 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 	w("The budget is the cache's whole memory: core's HeapBytes + HashtableBytes + the segments' metadata (header and\n")
 	w("eviction state, %d B per segment; the hashtable sized for ~80%% fill of the items the heap holds, segments the\n", core.SegmentMetadataBytes)
 	w("largest power of two ≤ heap/64 between 4 KiB and 1 MiB, so ≥ 64 segments; the notes give each cell's layout;\n")
-	w("a fixed ~70 KiB per cache, key stripes and stat shards, is not counted);\n")
+	smallest := uint64(math.MaxUint64)
+	for _, t := range tables {
+		smallest = min(smallest, t.budgets[0])
+	}
+	w("core's fixed Go heap, up to %d KiB per cache whatever its size (key stripes, stat shards; measured by the bench\n", harness.CoreFixedBytes>>10)
+	w("harness's TestCoreFixedBytes; %.0f%% of the smallest budget, %s), is not counted);\n", 100*float64(harness.CoreFixedBytes)/float64(smallest), size(smallest))
 	w("freecache, bigcache and fastcache get it as their size;\n")
 	w("otter (MaximumWeight) and ristretto (MaxCost) get it as their weight limit with weight = key + value bytes,\n")
 	w("which does not count their per-entry overhead and flatters them; ristretto's sets are each followed by\n")
