@@ -109,7 +109,7 @@ full)
 		load "after §6"
 	fi
 	if want 3; then
-		echo "== §3 hit ratio (5 to 10 minutes, by the load), then core's policies twice more for the spread" >&2
+		echo "== §3 hit ratio (10 to 20 minutes, by the load: otter and ristretto are replayed 5 times a cell), then core's policies twice more for the spread" >&2
 		run "$out/bench-hitratio" -out "$out/bench-hitratio.tsv" -held-out "$out/bench-hitratio-held.tsv"
 		for r in 2 3; do
 			run "$out/bench-hitratio" -systems core -out "$out/bench-hitratio-run$r.tsv"

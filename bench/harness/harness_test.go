@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -273,5 +274,77 @@ func TestKeyStreamRoundTrip(t *testing.T) {
 	}
 	if _, _, err := ReadKeyStream(strings.NewReader("SEGKS999" + strings.Repeat("\x00", 100))); err == nil {
 		t.Error("a key stream of another format was accepted")
+	}
+}
+
+// With OwnKeys, every adapter keeps its own copy of a key: a caller that
+// reuses its key buffer still finds what it stored (otter and the map
+// otherwise keep a view of the harness's keys, which §2 would not count).
+func TestOwnKeys(t *testing.T) {
+	for _, sys := range Systems {
+		t.Run(sys, func(t *testing.T) {
+			spec := FitSpec(100, DefaultHashFill)
+			spec.OwnKeys = true
+			c, err := Open(sys, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			keys := Keys(100, 0)
+			buf := make([]byte, KeyLen)
+			for i := range keys.Len() {
+				copy(buf, keys.At(i))
+				if err := c.Set(buf, Value()); err != nil && !errors.Is(err, ErrDropped) {
+					t.Fatal(err)
+				}
+			}
+			if w, ok := c.(Waiter); ok {
+				w.Wait()
+			}
+			clear(buf)
+			held := 0
+			for i := range keys.Len() {
+				if _, ok := c.Get(nil, keys.At(i)); ok {
+					held++
+				}
+			}
+			if held < keys.Len()*9/10 { // ristretto may drop a few sets
+				t.Errorf("holds %d of %d keys after the key buffer was reused", held, keys.Len())
+			}
+		})
+	}
+}
+
+// TestCoreFixedBytes measures the Go heap core.Open allocates beyond
+// SegmentMetadataBytes per segment (its heap and hashtable are mapped
+// outside the Go heap), at the segment counts §3's budgets give (64 to 128):
+// §3 says this part is not charged and gives CoreFixedBytes as its size,
+// so the constant must cover it and not be a loose bound.
+func TestCoreFixedBytes(t *testing.T) {
+	live := func() uint64 {
+		var m runtime.MemStats
+		for range 3 { // a closed cache's cleanups run a cycle later
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for _, segs := range []uint64{64, 128} {
+		least := int64(math.MaxInt64)
+		for range 3 {
+			before := live()
+			c, err := core.Open(core.Options{HeapBytes: segs * 8192, SegmentBytes: 8192, HashPower: 12, Eviction: core.DefaultPolicy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := live()
+			runtime.KeepAlive(c)
+			c.Close()
+			least = min(least, int64(after)-int64(before)-int64(segs*core.SegmentMetadataBytes))
+		}
+		t.Logf("%d segments: %d B of Go heap beyond %d B per segment", segs, least, core.SegmentMetadataBytes)
+		if least > CoreFixedBytes || least < CoreFixedBytes-24<<10 {
+			t.Errorf("%d segments: core's fixed Go heap is %d B; CoreFixedBytes is %d", segs, least, CoreFixedBytes)
+		}
 	}
 }

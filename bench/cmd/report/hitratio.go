@@ -27,6 +27,9 @@ var defaultSystem = "core/" + core.DefaultPolicy.String()
 type hrCell struct {
 	ratio float64 // NaN when not measured
 	note  string
+	// requests, refused (sets the cache refused: counted as misses) and
+	// wrong (hits that returned another value) of the replay.
+	requests, refused, wrong int64
 }
 
 // hrTable is one (trace, values) miss-ratio table: system -> budget -> cell.
@@ -75,7 +78,11 @@ func loadHitRatio(path string) ([]*hrTable, error) {
 		if err != nil {
 			v = math.NaN()
 		}
-		t.cells[sys][b] = hrCell{v, r["note"]}
+		c := hrCell{ratio: v, note: r["note"]}
+		c.requests, _ = strconv.ParseInt(r["requests"], 10, 64)
+		c.refused, _ = strconv.ParseInt(r["set_errors"], 10, 64)
+		c.wrong, _ = strconv.ParseInt(r["wrong"], 10, 64)
+		t.cells[sys][b] = c
 	}
 	for _, t := range tables {
 		slices.Sort(t.budgets)
@@ -109,14 +116,22 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 	w("The budget is the cache's whole memory: core's HeapBytes + HashtableBytes + the segments' metadata (header and\n")
 	w("eviction state, %d B per segment; the hashtable sized for ~80%% fill of the items the heap holds, segments the\n", core.SegmentMetadataBytes)
 	w("largest power of two ≤ heap/64 between 4 KiB and 1 MiB, so ≥ 64 segments; the notes give each cell's layout;\n")
-	w("a fixed ~70 KiB per cache, key stripes and stat shards, is not counted);\n")
+	smallest := uint64(math.MaxUint64)
+	for _, t := range tables {
+		smallest = min(smallest, t.budgets[0])
+	}
+	w("core's fixed Go heap, up to %d KiB per cache whatever its size (key stripes, stat shards; measured by the bench\n", harness.CoreFixedBytes>>10)
+	w("harness's TestCoreFixedBytes; %.0f%% of the smallest budget, %s), is not counted);\n", 100*float64(harness.CoreFixedBytes)/float64(smallest), size(smallest))
 	w("freecache, bigcache and fastcache get it as their size;\n")
 	w("otter (MaximumWeight) and ristretto (MaxCost) get it as their weight limit with weight = key + value bytes,\n")
 	w("which does not count their per-entry overhead and flatters them; ristretto's sets are each followed by\n")
 	w("Wait(), because in a replay its asynchronous set buffer drops 30–100%% of them and the figure would\n")
 	w("measure that buffer, not its policy. map + RWMutex has no eviction, so it has\n")
 	w("no budget and is not in this section. `n/a` = the system cannot be set to that budget (see notes).\n")
-	w("Miss ratio = misses / requests, in %%; lower is better. Target (§7): core ≤ the best peer everywhere.\n\n")
+	w("A set a cache refuses (freecache refuses items larger than 1/1024 of its size) counts as a miss; the notes\n")
+	w("under each table give how many each system refused.\n")
+	w("Miss ratio = misses / requests, in %%; lower is better. Target (§7): %s's miss ratio ≤ otter's at every\n", defaultSystem)
+	w("budget; the list at the end flags every cell where it is above the best peer.\n\n")
 	w("Policies: with no TTL in the traces every item lands in one TTL bucket, so `random_fifo` (oldest segment of\n")
 	w("a random bucket) behaves as `fifo`, and `cte` (closest to expiration) has no expiry to rank by (all never\n")
 	w("expire) and falls back to its tie-break; `none` never evicts: once full, sets fail and the cache keeps the\n")
@@ -133,8 +148,14 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 			for _, b := range t.budgets {
 				c := t.cells[sys][b]
 				w(" %s |", pct(c.ratio))
-				if c.note != "" && !strings.HasPrefix(c.note, "segments") {
-					notes[sys+": "+c.note] = true
+				for _, n := range cellNotes(sys, b, c) {
+					notes[sys+": "+n] = true
+				}
+				if c.wrong > 0 {
+					*behind = append(*behind, fmt.Sprintf("miss ratio, %s %s values at %s: %s returned a wrong value on %d hits", t.trace, t.values, size(b), sys, c.wrong))
+				}
+				if strings.HasPrefix(sys, "core/") && strings.Contains(c.note, "OVER BUDGET") {
+					*behind = append(*behind, fmt.Sprintf("miss ratio, %s %s values at %s: %s exceeded the budget during its replay", t.trace, t.values, size(b), sys))
 				}
 			}
 			w("\n")
@@ -204,6 +225,36 @@ func hitRatio(w func(string, ...any), path, docs, link string, behind *[]string)
 		}
 	}
 	return nil
+}
+
+// cellNotes are what the notes under a §3 table say of one cell: a peer's
+// note (n/a and why); of core's note (its layout, given for the default
+// policy in the layout line) only what is wrong (over budget, stats that
+// disagree, wrong values, a hashtable that grew); and for every system
+// but core/none (whose refusals the text explains) the sets it refused,
+// which count as misses: freecache, for one, refuses an item larger than
+// 1/1024 of its size, which at 512 KiB is most of the variable values.
+func cellNotes(sys string, b uint64, c hrCell) []string {
+	var notes []string
+	if strings.HasPrefix(sys, "core/") {
+		for _, part := range strings.Split(c.note, "; ") {
+			for _, bad := range []string{"OVER BUDGET", "disagree", "wrong value", "grew"} {
+				if strings.Contains(part, bad) {
+					notes = append(notes, fmt.Sprintf("at %s: %s", size(b), part))
+					break
+				}
+			}
+		}
+	} else if strings.HasPrefix(c.note, "n/a") {
+		notes = append(notes, c.note) // the same at every budget it applies to
+	} else if c.note != "" {
+		notes = append(notes, fmt.Sprintf("at %s: %s", size(b), c.note))
+	}
+	if c.refused > 0 && sys != "core/none" {
+		notes = append(notes, fmt.Sprintf("at %s: refused %d sets (%.2f%% of the requests; each counted as a miss)",
+			size(b), c.refused, 100*float64(c.refused)/float64(max(c.requests, 1))))
+	}
+	return notes
 }
 
 // missRatio returns a system's miss ratio at budget b, NaN if not measured.

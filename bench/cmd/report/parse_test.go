@@ -82,7 +82,7 @@ func TestOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	others(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir)
+	others(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir, new([]string))
 	got := b.String()
 	for _, want := range []string{
 		"### C ABI (libsegcache.so, bench/c)\n\n`make bench-c` (build/bench-capi.txt):\n\n```\nget 123 ns\n```",

@@ -42,7 +42,9 @@ func rustPeer(w func(string, ...any), path string, behind *[]string) error {
 	}
 	w("The crates.io `segcache` crate (bench/rust-peer, its default features) driven with the §1 workload read from a\n")
 	w("key stream file that Go writes (bench/cmd/keystream): the same %d keys, miss keys, Zipf 0.99 sequence and\n", keys)
-	w("64-byte value, the same heap, segment size and hash power, the same configuration: merge eviction (8 per pass,\n")
+	w("64-byte value, the same heap and segment size, a hash power one more than core's (the crate's table of 2^N slots\n")
+	w("holds at most 7 × 2^(N−3) items, one slot per bucket of 8 being metadata: 917,504 at core's 20, fewer than the\n")
+	w("keys; at 21, 16 MiB against core's 8, it holds them all), the same configuration: merge eviction (8 per pass,\n")
 	w("4 into 1) in both (core runs with -policy merge; §1 runs its default, S3-FIFO), and a heap made resident before\n")
 	w("the timed runs in both (the crate maps it populated; core runs with -prefault, its Options.Prefault). Rounds\n")
 	w("alternate a core-only run of bench/throughput and a run of the Rust program; a get copies the value into a\n")
@@ -76,7 +78,7 @@ func rustPeer(w func(string, ...any), path string, behind *[]string) error {
 			}
 		}
 	}
-	w("\nFailed sets: inserts the crate refused (for example when no segment could be freed in time); they are\n")
+	w("\nFailed sets: inserts the crate refused (its hashtable bucket full, or no segment freed in time); they are\n")
 	w("counted in its ns/op like any other set. A run that failed none shows 0.\n\n")
 	return nil
 }

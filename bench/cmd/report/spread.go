@@ -32,7 +32,9 @@ func spread(w func(string, ...any), build string, behind *[]string) error {
 	}
 	w("The same replays (trace, values, budget, policy, same configuration) run %d times in separate processes;\n", len(runs))
 	w("each cell is max − min of the miss ratios, in percentage points (the replays of one process run in parallel,\n")
-	w("as in §3). A deterministic engine gives 0 in every cell. Peers are replayed once and not shown.\n\n")
+	w("as in §3). A deterministic engine gives 0 in every cell. Peers are not shown: §3's cells of the peers whose\n")
+	w("replays differ run to run are each the median of several replays (the notes there give the range), the\n")
+	w("other peers' a single replay.\n\n")
 	worst, worstAt := 0.0, ""
 	for _, t := range runs[0] {
 		var systems []string

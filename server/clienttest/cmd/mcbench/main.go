@@ -313,7 +313,11 @@ func (cfg *config) measure() (string, error) {
 		fmt.Fprintf(&b, "| depth | server threads | placement | system | ops/s | ops/s range | p50 µs | p99 µs | server CPU µs/op | throughput vs memcached | p99 vs memcached | CPU/op vs memcached |\n")
 		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	}
-	type agg struct{ ops, p50, p99, cpu []float64 }
+	type agg struct {
+		ops, p50, p99, cpu []float64
+		hits, misses       uint64
+	}
+	var missNotes []string
 	var verdicts []string
 	for _, depth := range cfg.depths {
 		w.depth = depth
@@ -341,6 +345,13 @@ func (cfg *config) measure() (string, error) {
 						a.p50 = append(a.p50, out.P50us)
 						a.p99 = append(a.p99, out.P99us)
 						a.cpu = append(a.cpu, cpuPerOp)
+						a.hits += out.Hits
+						a.misses += out.Misses
+					}
+				}
+				for _, sys := range systems {
+					if n := missNote(sys, res[sys].hits, res[sys].misses); n != "" {
+						missNotes = append(missNotes, fmt.Sprintf("depth %d, %d thread(s), %s: %s", depth, t, place, n))
 					}
 				}
 				mc, sc := res["memcached"], res["segcached"]
@@ -352,6 +363,14 @@ func (cfg *config) measure() (string, error) {
 				verdicts = append(verdicts, fmt.Sprintf("depth %d, %d thread(s), %s: throughput %.2f× (target ≥ 1.0×: %s), p99 %.2f× (target ≤ 1.2×: %s)",
 					depth, t, place, tput, met(tput >= 1.0), p99, met(p99 <= 1.2)))
 			}
+		}
+	}
+
+	if len(cfg.depths) > 0 {
+		if len(missNotes) == 0 {
+			fmt.Fprintf(&b, "\nEvery get of every run hit (all keys are preloaded and the servers hold them all).\n")
+		} else {
+			fmt.Fprintf(&b, "\n**Gets that missed** (every key is preloaded, so a miss is an item lost; a miss is cheaper than a hit): %s.\n", strings.Join(missNotes, "; "))
 		}
 	}
 
@@ -523,6 +542,16 @@ func medianOf(runs []memRun, f func(memRun) float64) float64 {
 		xs[i] = f(r)
 	}
 	return median(xs)
+}
+
+// missNote says how many of a system's gets missed over a configuration's
+// runs ("" if none did): the throughput runs preload every key, so the
+// figures compare servers that hit on every get only if this is empty.
+func missNote(sys string, hits, misses uint64) string {
+	if misses == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s missed %d of %d gets (%.2f%%)", sys, misses, hits+misses, 100*float64(misses)/float64(hits+misses))
 }
 
 func met(ok bool) string {
