@@ -153,8 +153,8 @@ func Open(system string, s Spec) (Cache, error) {
 // CoreFixedBytes bounds the Go heap a core cache allocates whatever its
 // size (key stripes, stat shards, ...): beside its heap, hashtable and
 // core.SegmentMetadataBytes per segment, the part of its memory §3's budget
-// does not charge. core/api.go calls it "~70 KiB"; TestCoreFixedBytes
-// measures about 160 KiB.
+// does not charge (core/api.go's "~165 KiB"; TestCoreFixedBytes measures
+// it).
 const CoreFixedBytes = 168 << 10
 
 // BudgetOptions sizes core so that its memory, HeapBytes + HashtableBytes
