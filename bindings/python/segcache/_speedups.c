@@ -630,6 +630,15 @@ static PyObject *Core_decr(CoreObject *self, PyObject *const *args, Py_ssize_t n
 
 /* A new list of the keys of iterable as bytes, or NULL. */
 static PyObject *key_list(PyObject *iterable) {
+    /* One key where an iterable of keys is expected: a str or bytes is an
+     * iterable of its characters or byte values (as _cache._check_keys). */
+    if (PyUnicode_Check(iterable) || PyBytes_Check(iterable) ||
+        PyByteArray_Check(iterable) || PyMemoryView_Check(iterable)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "get_many: keys must be an iterable of keys, not a single key "
+                        "(str, bytes, bytearray or memoryview)");
+        return NULL;
+    }
     PyObject *list = PySequence_List(iterable);
     if (list == NULL)
         return NULL;

@@ -524,6 +524,20 @@ def test_delete_many_partial_failure_deletes_the_rest(cache):
     assert cache.get_many([b"a", b"b"]) == {}
 
 
+@pytest.mark.parametrize("one_key", ["user:1", b"user:1", bytearray(b"user:1"), memoryview(b"user:1")])
+def test_a_single_key_is_not_taken_for_a_batch(cache, one_key):
+    # A str or bytes is an iterable of its characters or byte values:
+    # delete_many("user:1") deleted the keys "u", "s", "e", ... and
+    # get_many("ab") looked up "a" and "b". Both paths refuse it, keeping
+    # every item.
+    for k in ("u", "s", "e", "r", ":", "1", b"u"):
+        cache.set(k, b"v")
+    for call in (cache.get_many, cache.delete_many):
+        with pytest.raises(TypeError, match="keys must be an iterable of keys, not a single key"):
+            call(one_key)
+    assert len(cache.get_many(["u", "s", "e", "r", ":", "1"])) == 6
+
+
 @pytest.mark.parametrize("items,exc,message", [
     (lambda: [(b"a", b"1"), (b"b",)], ValueError, "got 1 values"),
     (lambda: [(b"a", b"1"), [b"b", b"2", b"3"]], ValueError, "got 3 values"),
