@@ -28,6 +28,18 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* Python 3.8 (pyproject's oldest) lacks these 3.9 calls: without them the
+ * extension built with a warning and failed to load, and segcache fell
+ * back to the ctypes path unannounced. */
+#if PY_VERSION_HEX < 0x03090000
+static inline PyObject *PyObject_CallOneArg(PyObject *f, PyObject *arg) {
+    return PyObject_CallFunctionObjArgs(f, arg, NULL);
+}
+static inline PyObject *PyObject_CallNoArgs(PyObject *f) {
+    return PyObject_CallObject(f, NULL);
+}
+#endif
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>

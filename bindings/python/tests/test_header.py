@@ -98,7 +98,7 @@ def test_version_matches():
 def test_eviction_enum_matches():
     (enum,) = [e for e in ABI["enums"] if e["name"] == "segcache_eviction"]
     values = {
-        v["name"].removeprefix("SEGCACHE_EVICT_").lower(): v["value"] for v in enum["values"]
+        v["name"][len("SEGCACHE_EVICT_"):].lower(): v["value"] for v in enum["values"]
     }
     assert values == _lib.EVICTIONS
 
@@ -106,7 +106,7 @@ def test_eviction_enum_matches():
 def test_store_op_enum_matches():
     (enum,) = [e for e in ABI["enums"] if e["name"] == "segcache_store_op"]
     values = {
-        v["name"].removeprefix("SEGCACHE_STORE_").lower(): v["value"] for v in enum["values"]
+        v["name"][len("SEGCACHE_STORE_"):].lower(): v["value"] for v in enum["values"]
     }
     assert values == segcache._cache._STORE_OPS
 

@@ -96,7 +96,8 @@ def _value(key: bytes, rng: random.Random) -> bytes:
     # key | payload | sha256(key | payload): a reader can tell a whole value
     # of this key from a torn or foreign one. Sizes cross the per-thread
     # buffer's start size so that buffers grow while others read.
-    payload = rng.randbytes(rng.choice((0, 10, 100, 3000, 5000, 20000)))
+    n = rng.choice((0, 10, 100, 3000, 5000, 20000))
+    payload = rng.getrandbits(8 * n).to_bytes(n, "little") if n else b""  # randbytes is 3.9+
     body = key + b"|" + payload
     return body + hashlib.sha256(body).digest()
 
