@@ -28,8 +28,9 @@
 //!
 //! A [`Cache`] is `Send + Sync`: share one between threads with an `Arc`.
 //!
-//! The library is linked from `SEGCACHE_LIB_DIR` or the repository's
-//! `build/` directory (see `segcache-sys`). It hosts a Go runtime, which
+//! The library is linked from `SEGCACHE_LIB_DIR`, else an installed one
+//! that `pkg-config` finds (`segcache.pc`), else the repository's `build/`
+//! directory (see `segcache-sys`'s build script). It hosts a Go runtime, which
 //! has consequences for the host process, documented in
 //! `include/segcache.h`: in short, a child after `fork()` cannot use the
 //! library (every call there fails with [`Error::Forked`]), and prefer long-lived threads (a thread's first call into the
