@@ -63,8 +63,10 @@ extern "C" {
  *    about 40 ns on Go 1.27. Reuse threads (a pool) rather than creating
  *    one per request, and use the *_multi calls to amortize the crossing
  *    over many keys.
- *  - The runtime reads GOMAXPROCS and GOGC from the environment only when
- *    the library is loaded; use segcache_set_max_procs() to tune later.
+ *  - The runtime reads GOMAXPROCS and GOGC only when the library is
+ *    loaded, and from the environment the process started with (the Go
+ *    runtime takes it from the initial stack, not environ): a setenv()
+ *    before dlopen() is not seen. Use segcache_set_max_procs() instead.
  *  - When loaded, the runtime installs handlers for SIGSEGV, SIGBUS,
  *    SIGFPE, SIGPIPE and SIGURG (SIGURG preempts long-running library
  *    code). It saves the handlers already installed and forwards to them
