@@ -41,7 +41,7 @@
 // still served, and the stat segcached_fd_exhausted counts the times.
 //
 // It lives in the main module as a command over package server (standard
-// library and core only), so `go install .../cmd/segcached` builds it
+// library, core and golang.org/x/sys/unix, which core needs too), so `go install .../cmd/segcached` builds it
 // without pulling test-only client libraries; the tests that drive it with
 // third-party clients and proxies live in their own module, server/clienttest.
 package main
