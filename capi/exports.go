@@ -792,8 +792,9 @@ func capi_segcache_noop() {}
 // segcache_set_max_procs sets how many threads may run library code at
 // once (Go's GOMAXPROCS) to n and returns the previous value; n < 1 only
 // returns the current value. The runtime reads the GOMAXPROCS environment
-// variable only when the library is loaded, so this call is the way to
-// tune it later. The default is the number of CPUs available. Threads
+// variable only when the library is loaded, and from the environment the
+// process started with (a setenv() before dlopen() is not seen), so this
+// call is the way to tune it. The default is the number of CPUs available. Threads
 // calling the library beyond this number still make progress, but wait
 // for each other while they run library code. n may be at most
 // max(256, 4 x the CPUs this process may run on, counted at load time):

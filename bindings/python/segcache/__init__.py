@@ -81,7 +81,9 @@ def set_max_procs(n: int) -> int:
     """Sets how many threads may run library code at once (Go's GOMAXPROCS)
     and returns the previous value; n < 1 only returns the current value.
     The Go runtime reads the GOMAXPROCS environment variable only when the
-    library is loaded, so this call is the way to tune it afterwards. n may
+    library is loaded, and from the environment the process started with
+    (os.environ set before the first Cache is not seen), so this call is
+    the way to tune it. n may
     be at most max(256, 4 x the CPUs); above, InvalidArgument."""
     lib = _load()
     fn = lib.fn.get("segcache_set_max_procs")

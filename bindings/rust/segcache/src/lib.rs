@@ -951,7 +951,9 @@ impl Drop for Cache {
 /// Sets how many threads may run library code at once (the embedded Go
 /// runtime's GOMAXPROCS) and returns the previous value; `0` only reads
 /// it. The runtime reads the GOMAXPROCS environment variable only when the
-/// library is loaded, so this is the way to tune it later. Threads beyond
+/// library is loaded, and from the environment the process started with
+/// (`std::env::set_var` before the first call is not seen), so this is the
+/// way to tune it. Threads beyond
 /// the limit still make progress, but wait for each other.
 ///
 /// The library refuses an `n` above max(256, 4 × the CPUs the process may
