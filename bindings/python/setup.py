@@ -70,7 +70,11 @@ def build_library(out: Path) -> bool:
     if root is not None and go is not None:
         env = dict(os.environ)
         pinned = go_toolchain(root)
-        if pinned and "GOTOOLCHAIN" not in env:
+        # An empty GOTOOLCHAIN is unset to the go command too, which then
+        # runs its configured default ("local" can be older than go.mod
+        # asks for: the build failed and no library was bundled): the pin
+        # applies.
+        if pinned and not env.get("GOTOOLCHAIN"):
             env["GOTOOLCHAIN"] = pinned
         env["CGO_ENABLED"] = "1"
         ldflags = (
