@@ -51,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.Uint64Var(&o.memoryMiB, "m", 64, "item memory in MiB")
 	fl.IntVar(&o.maxConns, "c", server.DefaultMaxConns, "maximum simultaneous connections")
 	fl.IntVar(&o.threads, "t", 0, "threads serving requests (GOMAXPROCS; 0: one per CPU)")
-	fl.StringVar(&o.maxItem, "I", "1m", "largest value accepted (k/m suffixes); at most the segment size")
+	fl.StringVar(&o.maxItem, "I", "1m", "largest value accepted (k/m suffixes); at most the segment size, and a value must also fit in one segment with its key and an 8-byte header (as memcached's -I counts its item header)")
 	fl.StringVar(&o.segmentSize, "segment-size", "1m", "segment size (k/m suffixes; 4k to 8m, a multiple of 8)")
 	fl.StringVar(&o.eviction, "eviction", core.DefaultPolicy.String(), "eviction policy: none, random, random_fifo, fifo, cte, util, merge, s3fifo")
 	fl.IntVar(&o.hashPower, "hash-power", 0, "initial hashtable of 2^N slots (0: sized from -m); it doubles online when full")
