@@ -389,26 +389,48 @@ func (c *conn) serverError(msg string) {
 	c.reply("SERVER_ERROR " + msg)
 }
 
-// keepBytes is the most scratch a connection keeps between requests: one
-// large request (a long multi-get line, a big value) must not pin its
-// buffers for the life of an idle connection.
+// keepBytes is the most scratch a connection keeps between requests, all
+// its buffers together: one large request (a long multi-get line, a big
+// value) must not pin its buffers for the life of an idle connection, and
+// a client that sent one of each kind (a long line, a block, an append, a
+// multi-get of large values, an ms with long flags) kept up to 64 KiB in
+// each, over 300 KiB per connection.
 const keepBytes = 64 << 10
 
 func (c *conn) releaseLarge() {
-	if cap(c.val) > keepBytes {
-		c.val = nil
+	const header = 24 // bytes of a slice header, the element of keys and flagList
+	bufs := [...]*[]byte{&c.val, &c.block, &c.rmw, &c.line, &c.flagBytes}
+	total := header * (cap(c.keys) + cap(c.flagList))
+	for _, b := range bufs {
+		total += cap(*b)
 	}
-	if cap(c.block) > keepBytes {
-		c.block = nil
+	if total <= keepBytes {
+		return // the common case: a few small buffers
 	}
-	if cap(c.rmw) > keepBytes {
-		c.rmw = nil
-	}
-	if cap(c.line) > keepBytes {
-		c.line = nil
-	}
-	if cap(c.keys) > keepBytes/24 { // 24 bytes per slice header
+	// keys and flagList hold slices of the last request's line and flags:
+	// a buffer dropped below would stay alive through them.
+	clear(c.keys[:cap(c.keys)])
+	clear(c.flagList[:cap(c.flagList)])
+	if header*cap(c.keys) > keepBytes/2 {
+		total -= header * cap(c.keys)
 		c.keys = nil
+	}
+	// Drop the largest until the rest fit: what stays serves the common
+	// sizes without an allocation.
+	for total > keepBytes {
+		big := bufs[0]
+		for _, b := range bufs[1:] {
+			if cap(*b) > cap(*big) {
+				big = b
+			}
+		}
+		if cap(*big) == 0 {
+			total -= header * cap(c.flagList) // only the flag list is left
+			c.flagList = nil
+			break
+		}
+		total -= cap(*big)
+		*big = nil
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/segcache/segcache/core"
 	"github.com/segcache/segcache/server/internal/binproto"
 )
 
@@ -452,4 +453,51 @@ func TestIdleTimeoutSparesArrivingValues(t *testing.T) {
 			t.Fatal("a value that stopped arriving kept its connection open")
 		}
 	})
+}
+
+// TestScratchKeptIsBoundedInTotal: what a connection keeps of its
+// scratch between requests is bounded for all its buffers together, not
+// for each: a client that sent a long multi-get line, a block larger than
+// the read buffer, an append and a multi-get of large values (each under
+// keepBytes alone) kept all four, and the key scratch kept the long line
+// alive after it was dropped: 223 KiB of heap per idle connection here,
+// 72 KiB now (keepBytes, and the 16 KiB batch slab of a multi-get).
+func TestScratchKeptIsBoundedInTotal(t *testing.T) {
+	const conns = 16
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	ts := startServerOver(t, Config{}, core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20})
+	cs := make([]*client, conns)
+	for i := range cs {
+		cs[i] = ts.dial()
+		runSteps(t, cs[i], nil)
+	}
+	half := strings.Repeat("h", 20<<10)
+	whole := strings.Repeat("w", 40<<10)
+	before := heap()
+	for i, c := range cs {
+		k := func(s string) string { return fmt.Sprintf("%s%d", s, i) }
+		var line strings.Builder // 40 KiB of keys: longer than the read buffer
+		for j := 0; j < 200; j++ {
+			fmt.Fprintf(&line, " %s-%0190d", k("missing"), j)
+		}
+		runSteps(t, c, []step{
+			{"get" + line.String() + "\r\n", "END\r\n"},
+			{"set " + k("w") + " 0 0 " + fmt.Sprint(len(whole)) + "\r\n" + whole + "\r\n", "STORED\r\n"},
+			{"set " + k("h") + " 0 0 " + fmt.Sprint(len(half)) + "\r\n" + half + "\r\n", "STORED\r\n"},
+			{"append " + k("h") + " 0 0 " + fmt.Sprint(len(half)) + "\r\n" + half + "\r\n", "STORED\r\n"},
+			{"get " + k("w") + " " + k("h") + "\r\n",
+				"VALUE " + k("w") + " 0 " + fmt.Sprint(len(whole)) + "\r\n" + whole + "\r\n" +
+					"VALUE " + k("h") + " 0 " + fmt.Sprint(2*len(half)) + "\r\n" + half + half + "\r\nEND\r\n"},
+		})
+	}
+	grown := int64(heap()) - int64(before)
+	t.Logf("heap grew %d KiB for %d connections", grown>>10, conns)
+	if per := grown / conns; per > keepBytes+batch*slotBytes {
+		t.Errorf("each idle connection keeps %d KiB of scratch; at most %d KiB (keepBytes) and the batch slab are meant to stay", per>>10, keepBytes>>10)
+	}
 }

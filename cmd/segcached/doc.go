@@ -19,7 +19,9 @@
 // 8-byte header, its key and its value, rounded up to 8 bytes; non-zero
 // flags or an expiry add a 5-byte prefix to the value, both 9. A busy
 // connection holds 32 KiB of buffers (plus 16 KiB once it sends a
-// multi-get); past 256 open connections, those waiting for a request give
+// multi-get, and at most 64 KiB of scratch kept from large requests; a
+// larger value or line takes its memory while it is served); past 256
+// open connections, those waiting for a request give
 // the 32 KiB back, so 2,000 idle connections cost about 8.5 KiB each
 // (mostly goroutine stacks; memcached: 1.4 KiB), or 5 KiB in event loops,
 // where a waiting text connection has no goroutine. `make segcached`
