@@ -408,8 +408,11 @@ func (c *conn) releaseLarge() {
 		return // the common case: a few small buffers
 	}
 	// keys and flagList hold slices of the last request's line and flags:
-	// a buffer dropped below would stay alive through them.
-	clear(c.keys[:cap(c.keys)])
+	// a buffer dropped below would stay alive through them. Unless a
+	// loop's multi-get left keys to answer (c.rest), which are c.keys'.
+	if c.rest.keys == nil {
+		clear(c.keys[:cap(c.keys)])
+	}
 	clear(c.flagList[:cap(c.flagList)])
 	if header*cap(c.keys) > keepBytes/2 {
 		total -= header * cap(c.keys)

@@ -366,3 +366,39 @@ func TestBytesWrittenCountsWhatWasSent(t *testing.T) {
 		replies += reply
 	}
 }
+
+// TestStalledMultiGetOfLargeValues: a loop's multi-get whose replies the
+// client does not read stalls, and leaves the keys it has not answered to
+// the goroutine that takes over (c.rest); they alias the connection's key
+// scratch, which the release of large buffers after the request must not
+// clear. Every value comes back whole, in order.
+func TestStalledMultiGetOfLargeValues(t *testing.T) {
+	ts := startServerOver(t, Config{EventLoops: 1}, core.Options{HeapBytes: 64 << 20, SegmentBytes: 1 << 20})
+	c := ts.dial()
+	const n = 40 // 8 MB of replies: more than loopback's socket buffers take
+	value := func(i int) string { return strings.Repeat(string(rune('A'+i)), 200<<10) }
+	var keys []string
+	for i := 0; i < n; i++ {
+		k := fmt.Sprint("big", i)
+		keys = append(keys, k)
+		runSteps(t, c, []step{{"set " + k + " 0 0 " + fmt.Sprint(200<<10) + "\r\n" + value(i) + "\r\n", "STORED\r\n"}})
+	}
+	c.send("get " + strings.Join(keys, " ") + "\r\n")
+	time.Sleep(100 * time.Millisecond) // the loop fills the socket and stalls
+	var want strings.Builder
+	for i, k := range keys {
+		fmt.Fprintf(&want, "VALUE %s 0 %d\r\n%s\r\n", k, 200<<10, value(i))
+	}
+	want.WriteString("END\r\n")
+	// Not readN: its failure message would quote 8 MB.
+	got := make([]byte, want.Len())
+	c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
+	k, err := io.ReadFull(c.r, got)
+	if err != nil || string(got) != want.String() {
+		i := 0
+		for i < k && got[i] == want.String()[i] {
+			i++
+		}
+		t.Fatalf("multi-get of %d large values: read %d of %d bytes (%v), first difference at byte %d", n, k, want.Len(), err, i)
+	}
+}
