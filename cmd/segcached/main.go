@@ -131,6 +131,13 @@ func run(args []string, stderr io.Writer) int {
 }
 
 func serve(o *options, log *slog.Logger) error {
+	// Signals are caught from the start: a supervisor (or a test) that
+	// sends SIGTERM once the port file is written or "listening" is
+	// logged gets a graceful stop, not the default action's (it did when
+	// the signal came before the handler, registered after both).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
 	if o.threads > 0 {
 		runtime.GOMAXPROCS(o.threads)
 	}
@@ -248,8 +255,6 @@ func serve(o *options, log *slog.Logger) error {
 		}()
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	var failed error
 	select {
 	case s := <-sig:
