@@ -232,6 +232,21 @@ func TestBinaryCAS(t *testing.T) {
 	}
 }
 
+// binStats sends a stat request for group (empty: the general stats) and
+// returns the named values of the packets up to the empty one that ends
+// them.
+func binStats(c *client, group string) map[string]string {
+	c.nc.Write(pkt{Op: binproto.OpStat, Key: group}.bytes())
+	stats := map[string]string{}
+	for {
+		p, _ := c.readPkt()
+		if p.Key == "" {
+			return stats
+		}
+		stats[p.Key] = p.Value
+	}
+}
+
 // TestBinaryStatsQuitAndTextInterop: stat streams named values ending in an
 // empty packet; an item stored in binary reads the same in text; quit
 // answers and closes; a packet without the request magic closes.
@@ -240,28 +255,12 @@ func TestBinaryStatsQuitAndTextInterop(t *testing.T) {
 	c := ts.dial()
 	c.nc.Write(pkt{Op: binproto.OpSet, Key: "x", Extras: setExtras(9, 0), Value: "val"}.bytes())
 	c.readPkt()
-	c.nc.Write(pkt{Op: binproto.OpStat}.bytes())
-	stats := map[string]string{}
-	for {
-		p, _ := c.readPkt()
-		if p.Key == "" {
-			break
-		}
-		stats[p.Key] = p.Value
-	}
+	stats := binStats(c, "")
 	if stats["cmd_set"] != "1" || stats["curr_items"] != "1" {
 		t.Fatalf("stats: cmd_set %q curr_items %q, want 1 and 1", stats["cmd_set"], stats["curr_items"])
 	}
 	// A group by its key, as in text: "conns" names this connection.
-	c.nc.Write(pkt{Op: binproto.OpStat, Key: "conns"}.bytes())
-	conns := map[string]string{}
-	for {
-		p, _ := c.readPkt()
-		if p.Key == "" {
-			break
-		}
-		conns[p.Key] = p.Value
-	}
+	conns := binStats(c, "conns")
 	if got, want := conns["1:addr"], "tcp:"+c.nc.LocalAddr().String(); got != want {
 		t.Fatalf("stats conns: 1:addr %q, want %q (all: %v)", got, want, conns)
 	}
