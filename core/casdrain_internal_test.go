@@ -58,14 +58,8 @@ func TestCASWaitsForTheDrainOfItsNumericItem(t *testing.T) {
 // key's stripe as writers do; the test fails if there is none.
 func writersLookup(t *testing.T, c *Cache, key []byte) found {
 	t.Helper()
-	var k keyed
-	mu, err := c.lockKey(&k, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mu.Unlock()
-	var f found
-	if !c.find(&k, &f) {
+	f, _, _, ok := probeLookup(t, c, key)
+	if !ok {
 		t.Fatalf("%q is not there", key)
 	}
 	return f

@@ -813,20 +813,27 @@ func TestMaintenanceBetweenGrowthPasses(t *testing.T) {
 	})
 }
 
+// openCache opens a cache with opts, failing the test if it cannot, and
+// closes it when the test ends.
+func openCache(t *testing.T, opts Options) *Cache {
+	t.Helper()
+	c, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // underPolicies runs fn as a subtest for each policy, on a cache opened
-// with opts under that policy and closed after fn.
+// with opts under that policy and closed when the subtest ends.
 func underPolicies(t *testing.T, policies []Policy, opts Options, fn func(t *testing.T, c *Cache)) {
 	t.Helper()
 	for _, p := range policies {
 		t.Run(p.String(), func(t *testing.T) {
 			o := opts
 			o.Eviction = p
-			c, err := Open(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			fn(t, c)
+			fn(t, openCache(t, o))
 		})
 	}
 }

@@ -52,12 +52,7 @@ func relocateAll(t *testing.T, c *Cache, src int32) {
 
 func smallCache(t *testing.T, p Policy, segs int) *Cache {
 	t.Helper()
-	c, err := Open(Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return openCache(t, Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10})
 }
 
 func key(i int) []byte { return []byte(fmt.Sprintf("key-%03d", i)) }

@@ -193,11 +193,7 @@ func (c *Cache) victims(t *testing.T, n int) []int32 {
 
 func orderCache(t *testing.T, p Policy) *Cache {
 	t.Helper()
-	c, err := Open(Options{HeapBytes: 16 * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := openCache(t, Options{HeapBytes: 16 * 4096, SegmentBytes: 4096, Eviction: p, HashPower: 10, Seed: 1})
 	c.evictMu.Lock()
 	t.Cleanup(c.evictMu.Unlock)
 	return c

@@ -55,15 +55,11 @@ func checkOpenCount(t *testing.T, c *Cache, when string) {
 	}
 }
 
-// probeCache opens a cache of segs segments of 4 KiB under policy p; the
-// caller closes it.
+// probeCache opens a cache of segs segments of 4 KiB under policy p,
+// closed when the test ends (or before, by the caller).
 func probeCache(t *testing.T, p Policy, segs int, seed uint64) *Cache {
 	t.Helper()
-	c, err := Open(Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return openCache(t, Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, Seed: seed})
 }
 
 // probeTTL draws a TTL mixing never, sub-second (linear buckets), seconds
@@ -108,7 +104,6 @@ func TestProbeTTLNeverLate(t *testing.T) {
 
 func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
 	c := probeCache(t, p, segs, 7)
-	defer c.Close()
 	type rec struct {
 		deadline int64 // 0: never
 		ttl      time.Duration
@@ -312,7 +307,6 @@ func TestProbeNoneKeepsAccepted(t *testing.T) {
 	for _, segs := range []int{2, 4, 8, 16, 64} {
 		t.Run(fmt.Sprint(segs), func(t *testing.T) {
 			c := probeCache(t, PolicyNone, segs, 0)
-			defer c.Close()
 			var stop atomic.Bool
 			var bg sync.WaitGroup
 			bg.Go(func() {
@@ -394,7 +388,6 @@ func TestProbeTTLModel(t *testing.T) {
 
 func probeModel(t *testing.T, p Policy, segs int) {
 	c := probeCache(t, p, segs, 3)
-	defer c.Close()
 	type entry struct {
 		val      string
 		deadline int64 // 0: never

@@ -38,11 +38,7 @@ func testManyTTLs(t *testing.T, p Policy, writers int) {
 	prev := runtime.GOMAXPROCS(max(writers, 2))
 	defer runtime.GOMAXPROCS(prev)
 	const segs, segSize = 64, 64 << 10
-	c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCache(t, Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
 	const n = segs * segSize / 3 / 128 // 128-byte items
 	deadlines := make([]map[string]int64, writers)
 	refused := make([]int, writers)
@@ -105,39 +101,32 @@ func testManyTTLs(t *testing.T, p Policy, writers int) {
 // the open segments alone left S3-FIFO at 20% (now fifo 88%, s3fifo 63%,
 // merge 71%).
 func TestManyTTLsSteadyState(t *testing.T) {
-	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge} {
-		t.Run(p.String(), func(t *testing.T) {
-			const segs, segSize = 16, 64 << 10
-			c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			r := rand.New(rand.NewPCG(1, 2))
-			z := rand.NewZipf(r, 1.01, 1, 40000-1)
-			val := make([]byte, 100)
-			for range 300000 {
-				k := z.Uint64()
-				key := []byte(fmt.Sprintf("key%07d", k))
-				if _, ok := c.Get(nil, key); !ok {
-					ttlD := time.Duration(60+k*7919%(86400-60)) * time.Second
-					if err := c.Set(key, val, ttlD); err != nil {
-						t.Fatal(err)
-					}
+	const segs, segSize = 16, 64 << 10
+	underPolicies(t, []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge}, Options{HeapBytes: segs * segSize, SegmentBytes: segSize}, func(t *testing.T, c *Cache) {
+		r := rand.New(rand.NewPCG(1, 2))
+		z := rand.NewZipf(r, 1.01, 1, 40000-1)
+		val := make([]byte, 100)
+		for range 300000 {
+			k := z.Uint64()
+			key := []byte(fmt.Sprintf("key%07d", k))
+			if _, ok := c.Get(nil, key); !ok {
+				ttlD := time.Duration(60+k*7919%(86400-60)) * time.Second
+				if err := c.Set(key, val, ttlD); err != nil {
+					t.Fatal(err)
 				}
 			}
-			s := c.Stats()
-			if held := float64(s.ItemBytes) / float64(s.HeapBytes); held < 0.5 {
-				t.Errorf("items take %.1f%% of the heap (%d items), want at least half", 100*held, s.Items)
-			}
-			c.evictMu.Lock()
-			unsealed := int(c.ev.openSegs.Load()) + len(c.ev.promo)
-			c.evictMu.Unlock()
-			if unsealed > segs/2 {
-				t.Errorf("%d of %d segments open or taking promotions", unsealed, segs)
-			}
-		})
-	}
+		}
+		s := c.Stats()
+		if held := float64(s.ItemBytes) / float64(s.HeapBytes); held < 0.5 {
+			t.Errorf("items take %.1f%% of the heap (%d items), want at least half", 100*held, s.Items)
+		}
+		c.evictMu.Lock()
+		unsealed := int(c.ev.openSegs.Load()) + len(c.ev.promo)
+		c.evictMu.Unlock()
+		if unsealed > segs/2 {
+			t.Errorf("%d of %d segments open or taking promotions", unsealed, segs)
+		}
+	})
 }
 
 // Open segments that have expired hold nothing a read may return: they
@@ -150,47 +139,40 @@ func TestManyTTLsSteadyState(t *testing.T) {
 // write sent to a shorter bucket whose segment is gone also opened a
 // segment of that bucket for itself: it now decides again from its own.)
 func TestExpiredOpenSegmentsAreNotScarcity(t *testing.T) {
-	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge} {
-		t.Run(p.String(), func(t *testing.T) {
-			const segs, segSize = 64, 4096
-			c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
-			if err != nil {
+	const segs, segSize = 64, 4096
+	underPolicies(t, []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge}, Options{HeapBytes: segs * segSize, SegmentBytes: segSize}, func(t *testing.T, c *Cache) {
+		val := make([]byte, 100)
+		for j := 1; j <= segs/ttlShare; j++ {
+			if err := c.Set([]byte(fmt.Sprintf("short%d", j)), val, time.Duration(j)*time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
-			val := make([]byte, 100)
-			for j := 1; j <= segs/ttlShare; j++ {
-				if err := c.Set([]byte(fmt.Sprintf("short%d", j)), val, time.Duration(j)*time.Millisecond); err != nil {
-					t.Fatal(err)
-				}
-			}
-			const ttlD = time.Hour
-			// While they live, an hour's item goes to the 16 ms bucket
-			// (segments are short), which the hour's bucket remembers.
-			if err := c.Set([]byte("first"), val, ttlD); err != nil {
+		}
+		const ttlD = time.Hour
+		// While they live, an hour's item goes to the 16 ms bucket
+		// (segments are short), which the hour's bucket remembers.
+		if err := c.Set([]byte("first"), val, ttlD); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(40 * time.Millisecond) // every one of them expired
+		short := 0
+		for i := range 100 {
+			k := []byte(fmt.Sprintf("hour%d", i))
+			set := clock.Now()
+			if err := c.Set(k, val, ttlD); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(40 * time.Millisecond) // every one of them expired
-			short := 0
-			for i := range 100 {
-				k := []byte(fmt.Sprintf("hour%d", i))
-				set := clock.Now()
-				if err := c.Set(k, val, ttlD); err != nil {
-					t.Fatal(err)
-				}
-				f := writersLookup(t, c, k)
-				// The promise when segments are not short: 0.9·t − 1 s.
-				if e := f.hdr.Expire.Load(); e < set+ttlD.Milliseconds()*9/10-1000 {
-					if short++; short <= 3 {
-						t.Errorf("%s set at %d for %v: segment of bucket %d expires at %d", k, set, ttlD, f.hdr.Bucket.Load(), e)
-					}
+			f := writersLookup(t, c, k)
+			// The promise when segments are not short: 0.9·t − 1 s.
+			if e := f.hdr.Expire.Load(); e < set+ttlD.Milliseconds()*9/10-1000 {
+				if short++; short <= 3 {
+					t.Errorf("%s set at %d for %v: segment of bucket %d expires at %d", k, set, ttlD, f.hdr.Bucket.Load(), e)
 				}
 			}
-			if short > 0 {
-				t.Errorf("%d of 100 items set for an hour expire early, %d segments free", short, c.Stats().SegmentsFree)
-			}
-		})
-	}
+		}
+		if short > 0 {
+			t.Errorf("%d of 100 items set for an hour expire early, %d segments free", short, c.Stats().SegmentsFree)
+		}
+	})
 }
 
 // Sharing segments between TTLs is for a cache short of segments, not for
@@ -199,42 +181,35 @@ func TestExpiredOpenSegmentsAreNotScarcity(t *testing.T) {
 // their day. When scarcity counted only open segments, every such item
 // whose bucket had none went to a 16-20 s bucket's segment.
 func TestFreeMemoryKeepsTTLsWhole(t *testing.T) {
-	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge} {
-		t.Run(p.String(), func(t *testing.T) {
-			const segs, segSize = 64, 64 << 10
-			c, err := Open(Options{HeapBytes: segs * segSize, SegmentBytes: segSize, Eviction: p})
-			if err != nil {
+	const segs, segSize = 64, 64 << 10
+	underPolicies(t, []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge}, Options{HeapBytes: segs * segSize, SegmentBytes: segSize}, func(t *testing.T, c *Cache) {
+		val := make([]byte, 100)
+		for j := range 20 { // the short TTLs' buckets open first
+			if err := c.Set([]byte(fmt.Sprintf("s%d", j)), val, time.Duration(1+j)*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
-			val := make([]byte, 100)
-			for j := range 20 { // the short TTLs' buckets open first
-				if err := c.Set([]byte(fmt.Sprintf("s%d", j)), val, time.Duration(1+j)*time.Second); err != nil {
-					t.Fatal(err)
-				}
+		}
+		for i := range 4000 {
+			ttlD := 24 * time.Hour
+			if i%2 == 0 {
+				ttlD = time.Duration(1+i/2%20) * time.Second
 			}
-			for i := range 4000 {
-				ttlD := 24 * time.Hour
-				if i%2 == 0 {
-					ttlD = time.Duration(1+i/2%20) * time.Second
-				}
-				if err := c.Set([]byte(fmt.Sprintf("k%d", i)), val, ttlD); err != nil {
-					t.Fatal(err)
-				}
+			if err := c.Set([]byte(fmt.Sprintf("k%d", i)), val, ttlD); err != nil {
+				t.Fatal(err)
 			}
-			if free := c.Stats().SegmentsFree; free < segs/2 {
-				t.Fatalf("%d of %d segments free: the cache is not the roomy one this test is about", free, segs)
+		}
+		if free := c.Stats().SegmentsFree; free < segs/2 {
+			t.Fatalf("%d of %d segments free: the cache is not the roomy one this test is about", free, segs)
+		}
+		shortened := 0
+		for i := 1; i < 4000; i += 2 {
+			f := writersLookup(t, c, []byte(fmt.Sprintf("k%d", i)))
+			if e := f.hdr.Expire.Load(); e != 0 && e-clock.Now() < 20*3600_000 {
+				shortened++
 			}
-			shortened := 0
-			for i := 1; i < 4000; i += 2 {
-				f := writersLookup(t, c, []byte(fmt.Sprintf("k%d", i)))
-				if e := f.hdr.Expire.Load(); e != 0 && e-clock.Now() < 20*3600_000 {
-					shortened++
-				}
-			}
-			if shortened != 0 {
-				t.Errorf("%d of 2000 items set for a day expire within 20 hours", shortened)
-			}
-		})
-	}
+		}
+		if shortened != 0 {
+			t.Errorf("%d of 2000 items set for a day expire within 20 hours", shortened)
+		}
+	})
 }
