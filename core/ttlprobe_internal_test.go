@@ -62,6 +62,27 @@ func probeCache(t *testing.T, p Policy, segs int, seed uint64) *Cache {
 	return openCache(t, Options{HeapBytes: uint64(segs) * 4096, SegmentBytes: 4096, Eviction: p, Seed: seed})
 }
 
+// expiring calls c.Expire in a loop on another goroutine, and each(i)
+// after the i-th call if each is not nil, until the stop it returns is
+// called; stop waits for the goroutine.
+func expiring(c *Cache, each func(i int)) (stop func()) {
+	var done atomic.Bool
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for i := 0; !done.Load(); i++ {
+			c.Expire()
+			if each != nil {
+				each(i)
+			}
+			runtime.Gosched()
+		}
+	})
+	return func() {
+		done.Store(true)
+		bg.Wait()
+	}
+}
+
 // probeTTL draws a TTL mixing never, sub-second (linear buckets), seconds
 // and hours.
 func probeTTL(r *rand.Rand) time.Duration {
@@ -109,21 +130,15 @@ func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
 		ttl      time.Duration
 	}
 	recs := make([]map[string]rec, writers)
-	var stop atomic.Bool
 	var strictLate, maxStrict atomic.Int64
 	defer func() {
 		if n := strictLate.Load(); n > 0 {
 			t.Logf("%d items expire after their TTL counted from the set's start, up to %d ms (segment opened during the set)", n, maxStrict.Load())
 		}
 	}()
-	var bg sync.WaitGroup
-	bg.Go(func() {
-		for i := 0; !stop.Load(); i++ {
-			c.Expire()
-			if clearToo && i%50 == 49 {
-				c.Clear()
-			}
-			runtime.Gosched()
+	stopExpiring := expiring(c, func(i int) {
+		if clearToo && i%50 == 49 {
+			c.Clear()
 		}
 	})
 	var wg sync.WaitGroup
@@ -186,8 +201,7 @@ func probeRun(t *testing.T, p Policy, segs, writers int, clearToo bool) {
 		})
 	}
 	wg.Wait()
-	stop.Store(true)
-	bg.Wait()
+	stopExpiring()
 	late := 0
 	for _, m := range recs {
 		for k, rc := range m {
@@ -257,14 +271,7 @@ func TestReserveNeverWritesIntoAnotherBucket(t *testing.T) {
 		c := probeCache(t, p, segs, uint64(round))
 		// Expire drains the open segments of the short TTLs as they
 		// expire, and writers reopen their segments for other buckets.
-		var stop atomic.Bool
-		var bg sync.WaitGroup
-		bg.Go(func() {
-			for !stop.Load() {
-				c.Expire()
-				runtime.Gosched()
-			}
-		})
+		stopExpiring := expiring(c, nil)
 		var wg sync.WaitGroup
 		for w := range 8 {
 			wg.Go(func() {
@@ -290,8 +297,7 @@ func TestReserveNeverWritesIntoAnotherBucket(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		stop.Store(true)
-		bg.Wait()
+		stopExpiring()
 		checkOpenCount(t, c, fmt.Sprintf("%v, %d segments", p, segs))
 		c.Close()
 	}
@@ -307,14 +313,7 @@ func TestProbeNoneKeepsAccepted(t *testing.T) {
 	for _, segs := range []int{2, 4, 8, 16, 64} {
 		t.Run(fmt.Sprint(segs), func(t *testing.T) {
 			c := probeCache(t, PolicyNone, segs, 0)
-			var stop atomic.Bool
-			var bg sync.WaitGroup
-			bg.Go(func() {
-				for !stop.Load() {
-					c.Expire()
-					runtime.Gosched()
-				}
-			})
+			stopExpiring := expiring(c, nil)
 			last := make([]map[string]string, 4)
 			var wg sync.WaitGroup
 			for w := range 4 {
@@ -345,8 +344,7 @@ func TestProbeNoneKeepsAccepted(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			stop.Store(true)
-			bg.Wait()
+			stopExpiring()
 			lost := 0
 			for _, m := range last {
 				for k, v := range m {
