@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -59,6 +60,7 @@ type loop struct {
 	nextID  int32
 	stopped bool
 
+	failed   atomic.Bool   // its wait failed: pickLoop skips it
 	done     chan struct{} // closed when run returns
 	stopOnce sync.Once     // a second Shutdown must not write or close wake again
 	events   [128]unix.EpollEvent
@@ -178,7 +180,8 @@ func (l *loop) run() {
 	for {
 		n, err := l.wait()
 		if err != nil {
-			l.s.log.Error("event loop failed: its connections go to goroutines", "err", err)
+			l.s.log.Error("event loop failed: its connections go to goroutines, new ones to the other loops", "err", err)
+			l.failed.Store(true)
 			l.shutdown()
 			return
 		}

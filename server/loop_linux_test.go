@@ -202,6 +202,44 @@ func TestEventLoopCount(t *testing.T) {
 	}
 }
 
+// TestFailedLoopLeavesTheRotation: once a loop's epoll set fails (here
+// its descriptor is closed under it), its connections go on with
+// goroutines and every new connection goes to the loop still running,
+// where before each second one was refused by the failed loop and cost a
+// goroutine.
+func TestFailedLoopLeavesTheRotation(t *testing.T) {
+	ts := startServer(t, Config{EventLoops: 2})
+	first := ts.dial()
+	runSteps(t, first, []step{{"set a 0 0 1\r\n1\r\n", "STORED\r\n"}})
+	waitInLoops(t, ts.srv, 1)
+	bad, good := ts.srv.loops[0], ts.srv.loops[1]
+	good.mu.Lock()
+	inGood := len(good.conns) // the first connection's, if it went there
+	good.mu.Unlock()
+
+	bad.file.Close()
+	deadline := time.Now().Add(ioTimeout)
+	for !bad.failed.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop did not notice its epoll set closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const n = 6
+	for i := range n {
+		runSteps(t, ts.dial(), []step{{fmt.Sprintf("get a\r\nset k%d 0 0 1\r\n%d\r\n", i, i%10), "VALUE a 0 1\r\n1\r\nEND\r\nSTORED\r\n"}})
+	}
+	waitInLoops(t, ts.srv, n+inGood)
+	good.mu.Lock()
+	got := len(good.conns)
+	good.mu.Unlock()
+	if got != n+inGood {
+		t.Fatalf("the running loop serves %d connections, want %d", got, n+inGood)
+	}
+	// The failed loop's connection goes on with its goroutine.
+	runSteps(t, first, []step{{"get k0\r\n", "VALUE k0 0 1\r\n0\r\nEND\r\n"}})
+}
+
 // TestShutdownWithLoops: Shutdown hands the loops' connections to
 // goroutines that answer what was sent and close at the end of the drain
 // window; a second Shutdown (the test's cleanup) finds the loops stopped.

@@ -5,7 +5,9 @@ package server
 // Event loops exist only on Linux (epoll): elsewhere a goroutine serves
 // each connection, and these are never reached.
 
-type loop struct{}
+import "sync/atomic"
+
+type loop struct{ failed atomic.Bool }
 
 func startLoops(*Server, int) []*loop { return nil }
 

@@ -275,10 +275,16 @@ func (s *Server) pickLoop() *loop {
 			s.loops = startLoops(s, n)
 		}
 	})
-	if len(s.loops) == 0 {
-		return nil
+	// Round robin over the loops still running: a loop whose epoll set
+	// failed hands its connections to goroutines and would refuse every
+	// new one, so each would cost a goroutine while the other loops have
+	// room.
+	for range s.loops {
+		if l := s.loops[s.nextLoop.Add(1)%uint64(len(s.loops))]; !l.failed.Load() {
+			return l
+		}
 	}
-	return s.loops[s.nextLoop.Add(1)%uint64(len(s.loops))]
+	return nil
 }
 
 // done unregisters a finished connection, keeping its counters.
