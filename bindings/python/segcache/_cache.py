@@ -483,6 +483,11 @@ class CacheBase:
         s3fifo_admission_ratio: float | None = None,
         prefault: bool | None = None,
     ):
+        # A second __init__ on the same object (legal Python, if rare)
+        # closes the cache the first one opened, which otherwise stayed
+        # open, unreachable, until the object was collected.
+        if getattr(self, "_finalizer", None) is not None:
+            self.close()
         self._h = _NO_HANDLE
         self._finalizer = None
         lib = _lib.load()

@@ -791,6 +791,27 @@ def test_garbage_collected_cache_is_closed():
     assert close(handle) == -8
 
 
+def test_init_again_closes_the_first_cache():
+    close = segcache._lib.load().fn["segcache_close"]
+    c = segcache.Cache(heap_bytes=2 << 20, segment_bytes=64 << 10)
+    c.set(b"k", b"v")
+    first = c._h.value
+    c.__init__(heap_bytes=2 << 20, segment_bytes=64 << 10)
+    assert close(first) == -8  # EBADHANDLE: the second __init__ closed it
+    assert c.get(b"k") is None  # a new, empty cache
+    c.set(b"k", b"w")
+    assert c.get(b"k") == b"w"
+    second = c._h.value
+    # A second __init__ that fails still closes the first cache, and leaves
+    # the object closed.
+    with pytest.raises(ValueError):
+        c.__init__(eviction="no-such-policy")
+    assert close(second) == -8
+    assert c.closed
+    with pytest.raises(segcache.Closed):
+        c.get(b"k")
+
+
 def test_not_picklable(cache):
     with pytest.raises(TypeError):
         pickle.dumps(cache)
