@@ -75,6 +75,10 @@ type conn struct {
 	rest    getRest // what a loop left of a multi-key get to the goroutine
 	quit    bool    // close once pending is sent
 	scanned int     // bytes of the buffered partial line a loop searched for its end
+	// yielding: the loop stopped running its buffered requests after
+	// Config.RequestsPerEvent and watches the socket for writability too,
+	// which it nearly always has, so the next round serves it again.
+	yielding bool
 
 	line  []byte   // a request line longer than the read buffer
 	keys  [][]byte // key scratch of Parse

@@ -17,6 +17,11 @@ import (
 // whose Config leaves it 0 (TestEventLoops reruns tests with loops).
 var testEventLoops int
 
+// testRequestsPerEvent, when not 0, is the RequestsPerEvent of
+// startServer's servers whose Config leaves it 0 (TestEventLoops reruns
+// tests with loops that yield after every request).
+var testRequestsPerEvent int
+
 // testServer is a server on a loopback port over a small cache.
 type testServer struct {
 	t     testing.TB
@@ -47,6 +52,9 @@ func startServerOver(t testing.TB, cfg Config, opts core.Options) *testServer {
 	}
 	if cfg.EventLoops == 0 {
 		cfg.EventLoops = testEventLoops
+	}
+	if cfg.RequestsPerEvent == 0 {
+		cfg.RequestsPerEvent = testRequestsPerEvent
 	}
 	ts := &testServer{t: t, srv: New(cache, cfg), cache: cache, addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { ts.done <- ts.srv.Serve(ln) }()

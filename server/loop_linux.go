@@ -251,7 +251,30 @@ func (l *loop) remove(c *conn) {
 	delete(l.conns, c.id)
 	l.mu.Unlock()
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
-	c.inLoop = false
+	c.inLoop, c.yielding = false, false
+}
+
+// watchWritable makes the loop watch c's socket for writability as well
+// as for bytes (on) or for bytes only: a socket that can take replies, as
+// a yielding connection's nearly always can, is reported on every round,
+// so the loop comes back to what is left in its buffer. It reports
+// whether the loop still serves c: if the epoll set refuses the change,
+// a goroutine takes c over, with what its buffer holds.
+func (l *loop) watchWritable(c *conn, on bool) bool {
+	if c.yielding == on {
+		return true
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: c.id}
+	if on {
+		ev.Events |= unix.EPOLLOUT
+	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		l.s.log.Warn("event loop could not rearm a connection: a goroutine serves it", "err", err)
+		l.handOff(c)
+		return false
+	}
+	c.yielding = on
+	return true
 }
 
 // handOff gives c to a goroutine.
@@ -279,9 +302,10 @@ const (
 	stepClose                        // the request asked to close the connection
 )
 
-// service reads what c's socket has (one system call), runs every
-// complete request in the buffer and sends their replies (one system
-// call), or hands c to a goroutine for what would wait.
+// service reads what c's socket has (one system call), runs the complete
+// requests in the buffer, up to Config.RequestsPerEvent of them, and
+// sends their replies (one system call), or hands c to a goroutine for
+// what would wait.
 func (l *loop) service(c *conn) {
 	if c.r == nil {
 		c.acquireBuffers()
@@ -300,11 +324,19 @@ func (l *loop) service(c *conn) {
 		}
 	}
 	// Once the socket stops taking replies, the goroutine goes on (with
-	// the client's pace as its back-pressure).
-	for ran := true; ran && c.r.Buffered() > 0 && len(c.pending) == 0; {
+	// the client's pace as its back-pressure). After RequestsPerEvent
+	// requests the loop serves its other connections first.
+	ran, yielded := 0, false
+	for more := true; more && c.r.Buffered() > 0 && len(c.pending) == 0; {
+		if ran == c.s.cfg.RequestsPerEvent {
+			yielded = true
+			break
+		}
 		switch c.loopStep() {
+		case stepRan:
+			ran++
 		case stepIncomplete:
-			ran = false
+			more = false
 		case stepHandOff:
 			l.handOff(c)
 			return
@@ -322,10 +354,23 @@ func (l *loop) service(c *conn) {
 	switch {
 	case err != nil:
 		l.close(c, err)
+		return
 	case len(c.pending) > 0:
 		// Its goroutine waits until the client reads them, answers what
 		// is left, and meets the EOF or error of the read, if any.
 		l.handOff(c)
+		return
+	case yielded:
+		// The rest of the buffer is served on the next round, whatever
+		// the socket holds (an EOF is read again then, after it).
+		c.n.connYields.Add(1)
+		l.watchWritable(c, true)
+		return
+	}
+	if !l.watchWritable(c, false) {
+		return
+	}
+	switch {
 	case readErr != nil && c.r.Buffered() > 0:
 		// The stream ended inside a request: its goroutine reads it as
 		// far as it goes and answers what a goroutine server answers (a

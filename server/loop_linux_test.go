@@ -140,6 +140,15 @@ func TestLoopHandsOffWhatWouldWait(t *testing.T) {
 func TestEventLoops(t *testing.T) {
 	defer func(n int) { testEventLoops = n }(testEventLoops)
 	testEventLoops = 2
+	t.Run("default", eventLoopSuite)
+	// Loops that yield after every request: each pipelined request of a
+	// test then waits for the loop's next round, with its EOF.
+	defer func(n int) { testRequestsPerEvent = n }(testRequestsPerEvent)
+	testRequestsPerEvent = 1
+	t.Run("yielding", eventLoopSuite)
+}
+
+func eventLoopSuite(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T)
@@ -166,6 +175,46 @@ func TestEventLoops(t *testing.T) {
 	} {
 		t.Run(tc.name, tc.test)
 	}
+}
+
+// TestLoopYieldsToOtherConnections: a loop runs at most RequestsPerEvent
+// requests of one connection before the others' (stats conn_yields counts
+// the times), and comes back for the rest of the buffer, in order, even
+// after the client has closed its side.
+func TestLoopYieldsToOtherConnections(t *testing.T) {
+	ts := startServer(t, Config{EventLoops: 1, RequestsPerEvent: 3})
+	var req, want strings.Builder
+	const n = 60
+	for i := range n {
+		fmt.Fprintf(&req, "set k%d 0 0 %d\r\n%d\r\nget k%d\r\n", i, len(strconv.Itoa(i)), i, i)
+		fmt.Fprintf(&want, "STORED\r\nVALUE k%d 0 %d\r\n%d\r\nEND\r\n", i, len(strconv.Itoa(i)), i)
+	}
+	a, b := ts.dial(), ts.dial()
+	runSteps(t, b, []step{{"version\r\n", "VERSION " + Version + "\r\n"}})
+	waitInLoops(t, ts.srv, 2)
+	a.send(req.String()) // one write of 120 requests, read by the loop at once
+	if got := a.readN(want.Len()); got != want.String() {
+		t.Fatalf("pipelined replies: got %q, want %q", got, want.String())
+	}
+	yields, err := strconv.Atoi(statsOf(t, b, "stats\r\n")["conn_yields"])
+	if err != nil || yields < 1 || yields > 2*n/3 {
+		t.Fatalf("conn_yields %d (%v) after 120 pipelined requests in runs of 3, want 1 to 40", yields, err)
+	}
+	if got := statsOf(t, b, "stats settings\r\n")["reqs_per_event"]; got != "3" {
+		t.Fatalf("stats settings reqs_per_event %q, want 3", got)
+	}
+
+	// The client closes its side behind its requests: the loop still
+	// answers every one before it closes the connection.
+	a.send(req.String())
+	a.nc.(*net.TCPConn).CloseWrite()
+	if got := a.readN(want.Len()); got != want.String() {
+		t.Fatalf("pipelined replies before an EOF: got %q, want %q", got, want.String())
+	}
+	if !a.closed() {
+		t.Fatal("connection left open after its EOF")
+	}
+	waitInLoops(t, ts.srv, 1)
 }
 
 // TestEventLoopCount checks how many loops a server runs.

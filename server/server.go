@@ -24,6 +24,8 @@ const (
 	DefaultMaxConns = 1024
 	DefaultMaxLine  = 64 << 10
 	DefaultMaxItem  = 1 << 20
+	// DefaultRequestsPerEvent is memcached's default -R.
+	DefaultRequestsPerEvent = 20
 )
 
 // Config configures a Server. Zero fields take their defaults.
@@ -60,6 +62,14 @@ type Config struct {
 	// threads, for a p99 0.87x and 0.6x. Machines with spare cores may
 	// favour loops at more threads: set it and measure.
 	EventLoops int
+	// RequestsPerEvent bounds the requests an event loop runs for one
+	// connection before it serves the others (memcached's -R, default
+	// 20): a client pipelining a buffer full of small requests (over a
+	// thousand gets in 16 KiB) would otherwise hold every other
+	// connection of its loop for that long. The connection resumes on the
+	// loop's next round; stats conn_yields counts the times. A goroutine
+	// serving a connection needs no bound: the runtime schedules it.
+	RequestsPerEvent int
 	// DrainWindow is how long Shutdown lets connections read requests
 	// their clients already sent (default 1s): bytes in flight or queued
 	// in the kernel are answered, not dropped, even on a loaded machine.
@@ -122,6 +132,9 @@ func New(cache *core.Cache, cfg Config) *Server {
 	}
 	if cfg.MaxItem <= 0 {
 		cfg.MaxItem = DefaultMaxItem
+	}
+	if cfg.RequestsPerEvent <= 0 {
+		cfg.RequestsPerEvent = DefaultRequestsPerEvent
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

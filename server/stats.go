@@ -28,6 +28,7 @@ type counters struct {
 	touchHits, touchMisses                 atomic.Uint64
 	totalItems                             atomic.Uint64
 	bytesRead, bytesWritten                atomic.Uint64
+	connYields                             atomic.Uint64
 	casRetries, clientErrors, serverErrors atomic.Uint64
 }
 
@@ -49,6 +50,7 @@ func (c *counters) fields() []struct {
 		{"touch_hits", &c.touchHits}, {"touch_misses", &c.touchMisses},
 		{"total_items", &c.totalItems},
 		{"bytes_read", &c.bytesRead}, {"bytes_written", &c.bytesWritten},
+		{"conn_yields", &c.connYields},
 		{"segcached_cas_retries", &c.casRetries},
 		{"segcached_client_errors", &c.clientErrors}, {"segcached_server_errors", &c.serverErrors},
 	}
@@ -177,6 +179,7 @@ func (s *Server) settingsStats() []stat {
 		{"maxconns", strconv.Itoa(s.cfg.MaxConns)},
 		{"item_size_max", strconv.Itoa(s.cfg.MaxItem)},
 		{"max_line", strconv.Itoa(s.cfg.MaxLine)},
+		{"reqs_per_event", strconv.Itoa(s.cfg.RequestsPerEvent)},
 		{"idle_timeout", strconv.FormatInt(int64(s.cfg.IdleTimeout/time.Second), 10)},
 		{"verbosity", strconv.FormatInt(s.verbosity.Load(), 10)},
 		{"num_threads", strconv.Itoa(runtime.GOMAXPROCS(0))},

@@ -34,7 +34,10 @@
 // threads. The default is one loop with -t 1 and none with more threads,
 // which is what measured faster on a 2-CPU machine shared with the load
 // generator (see server.Config.EventLoops); -idle-timeout needs a
-// goroutine per connection to time it, so it turns loops off.
+// goroutine per connection to time it, so it turns loops off. A loop runs
+// at most -R requests (20, memcached's default) of one connection before
+// the other connections' (stats conn_yields counts the times), so a client
+// pipelining a buffer of small requests cannot hold the rest for long.
 //
 // Descriptors: a connection holds one, wherever it is served. With an open
 // files limit (after Go raises the soft limit to the hard one) below -c

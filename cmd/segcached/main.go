@@ -37,7 +37,7 @@ type options struct {
 	idleTimeout, shutdownTimeout       time.Duration
 	maxLine                            int
 	version, prefault, enableShutdown  bool
-	eventLoops                         int
+	eventLoops, reqsPerEvent           int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -61,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&o.portFile, "port-file", "", "write the TCP port listened on to this file (for -p 0)")
+	fl.IntVar(&o.reqsPerEvent, "R", server.DefaultRequestsPerEvent, "requests an event loop runs for one connection before it serves the others (memcached's -R; stats conn_yields counts the times)")
 	fl.IntVar(&o.eventLoops, "event-loops", 0, "event loops serving text connections as memcached's threads do (0: one with -t 1, else none; -1: none); the others get a goroutine each, as every connection does with -idle-timeout")
 	fl.BoolVar(&o.prefault, "L", false, "make the item memory and the hashtable resident at start, as memcached's -L preallocates (transparent huge pages are asked for either way): no write pays a first-touch page fault, and the process's RSS is its full size from the start")
 	fl.BoolVar(&o.enableShutdown, "A", false, "let clients stop the server with the shutdown command (memcached's -A); it shuts down as on SIGTERM")
@@ -156,6 +157,9 @@ func serve(o *options, log *slog.Logger) error {
 	if maxItem > segSize {
 		return fmt.Errorf("-I %d is larger than the segment size %d: raise -segment-size", maxItem, segSize)
 	}
+	if o.reqsPerEvent <= 0 {
+		return fmt.Errorf("-R %d: the requests per event must be at least 1", o.reqsPerEvent)
+	}
 	if o.port < 0 && o.socket == "" {
 		return errors.New("nothing to listen on: -p -1 without -s")
 	}
@@ -220,13 +224,14 @@ func serve(o *options, log *slog.Logger) error {
 	}
 
 	srv := server.New(cache, server.Config{
-		MaxConns:       o.maxConns,
-		MaxLine:        o.maxLine,
-		MaxItem:        maxItem,
-		IdleTimeout:    o.idleTimeout,
-		EventLoops:     o.eventLoops,
-		Logger:         log,
-		EnableShutdown: o.enableShutdown,
+		MaxConns:         o.maxConns,
+		MaxLine:          o.maxLine,
+		MaxItem:          maxItem,
+		IdleTimeout:      o.idleTimeout,
+		EventLoops:       o.eventLoops,
+		RequestsPerEvent: o.reqsPerEvent,
+		Logger:           log,
+		EnableShutdown:   o.enableShutdown,
 		Settings: [][2]string{
 			{"maxbytes", strconv.FormatUint(o.memoryMiB<<20, 10)},
 			{"tcpport", strconv.Itoa(o.port)},

@@ -47,6 +47,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"-p", "0", "-eviction", "lru"}, 1, "unknown eviction policy"},
 		{[]string{"-p", "0", "-segment-size", "1000"}, 1, "segment size"},
 		{[]string{"-p", "0", "-a", "999"}, 1, "octal"},
+		{[]string{"-p", "0", "-R", "0"}, 1, "at least 1"},
 	}
 	for _, tc := range tests {
 		var out bytes.Buffer
