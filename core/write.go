@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/fence"
 	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/item"
@@ -482,8 +483,9 @@ func (c *Cache) publish(k *keyed, had bool, f *found, loc uint64) (res publishRe
 // of the key (resuming its frequency), into an empty slot, or over the
 // coldest entry when both buckets are full. A full bucket pair fails a set
 // only under PolicyNone (bucketsFull), which must never drop a stored
-// entry; the other policies drop the coldest. Entries whose segment a drain
-// owns are passed over; if all are, it reports one to wait for.
+// entry; the other policies drop an entry whose item has expired if there
+// is one, else the coldest. Entries whose segment a drain owns are passed
+// over; if all are, it reports one to wait for.
 func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint64) {
 	k := &kd.Key
 	var busy uint32
@@ -507,9 +509,17 @@ func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint
 		case c.policy == PolicyNone:
 			return bucketsFull, nil, 0
 		}
+		expired := false
+		if j, es := c.expiredEntry(k, busy); j >= 0 {
+			i, vs, expired = j, es, true
+		}
 		switch c.unlink(k.Slot(i), vs, hashtable.Takeover(k.Tag(), loc)) {
 		case unlinked:
-			c.evictedItems.Add(1)
+			if expired {
+				c.expiredItems.Add(1)
+			} else {
+				c.evictedItems.Add(1)
+			}
 			return published, nil, 0
 		case segmentBusy:
 			busy |= 1 << i
@@ -518,6 +528,33 @@ func (c *Cache) insertFresh(kd *keyed, loc uint64) (publishResult, *uint64, uint
 			runtime.Gosched()
 		}
 	}
+}
+
+// expiredEntry returns the index (0..15) of an entry of k's full bucket
+// pair whose item has expired, and the slot, or -1: a full pair gives up
+// such an entry before its coldest live one, which counted as an eviction
+// while an item nobody can read any more kept its slot until its segment
+// was dropped. Its segment's header is read at the generation the slot
+// names (a recycled segment's expiry is another item's); unlink checks
+// the generation again as it pins. Slots in skip are passed over.
+func (c *Cache) expiredEntry(k *hashtable.Key, skip uint32) (int, uint64) {
+	for i := 0; i < 16; i++ {
+		s := hashtable.Load(k.Slot(i))
+		if skip&(1<<i) != 0 || s == 0 || hashtable.IsGhost(s) || hashtable.Moving(s) {
+			continue
+		}
+		seg, g6, _ := hashtable.Where(s)
+		if int(seg) >= c.nseg {
+			continue
+		}
+		hdr := &c.segs.Headers[seg]
+		e := hdr.Expire.Load()
+		fence.Load()
+		if e != 0 && clock.Reached(e) && hdr.Gen.Load()&(1<<segment.GenBits-1) == g6 {
+			return i, s
+		}
+	}
+	return -1, 0
 }
 
 // displaceFor makes room in k's full bucket pair without dropping

@@ -488,6 +488,10 @@ func Tag(s uint64) uint64  { return s >> TagShift }
 func Freq(s uint64) uint64 { return s >> FreqShift & FreqMask }
 func Loc(s uint64) uint64  { return s & LocMask }
 
+// Moving reports whether s is the copy of an entry that Key.Displace is
+// moving (its original, in the other bucket, is the entry to act on).
+func Moving(s uint64) bool { return s&moving != 0 }
+
 // SameItem reports whether slots a and b link the same item (a frequency
 // bump is the only change between them).
 func SameItem(a, b uint64) bool { return a&identity == b&identity }
