@@ -91,6 +91,17 @@ func (e *evictState) nextStamp() int64 {
 	return e.stamp
 }
 
+// isPromo reports whether segment id is a TTL bucket's promotion
+// destination.
+func (e *evictState) isPromo(id int32) bool {
+	for _, d := range e.promo {
+		if d == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *evictState) dropPromo(id int32) {
 	for b, d := range e.promo {
 		if d == id {
@@ -160,7 +171,7 @@ func (e *evictState) unlist(id int32) {
 // PolicyNone with no item in it.
 func (c *Cache) noteUnlinked(id int32, h *segment.Header) {
 	if n, _ := h.Live(); n == 0 {
-		if st := h.State(); st == segment.Sealed || st == segment.Open {
+		if st := h.State(); st == segment.Sealed || st == segment.Open || st == segment.Relocating {
 			c.ev.queueEmpty(id)
 		}
 	}
@@ -175,8 +186,9 @@ func (e *evictState) queueEmpty(id int32) {
 	e.emptyMu.Unlock()
 }
 
-// reclaimEmpty frees the queued segments that are sealed and hold no live
-// item, and returns how many it freed. Nothing is evicted: a sealed
+// reclaimEmpty frees the queued segments that are sealed (or S3-FIFO
+// promotion destinations) and hold no live item, and returns how many it
+// freed. Nothing is evicted: a sealed
 // segment gains no item once no writer holds a pin taken while it was open.
 func (c *Cache) reclaimEmpty() int {
 	e := &c.ev
@@ -198,6 +210,18 @@ func (c *Cache) reclaimEmpty() int {
 				continue
 			}
 			c.sealOpen(id)
+		}
+		if h.State() == segment.Relocating {
+			// An S3-FIFO promotion destination emptied by deletes and
+			// overwrites: freed like a sealed segment (its bucket's next
+			// promotion opens another). Drains fill it under evictMu,
+			// which the caller holds, so none is adding to it now. A
+			// merge pass's destination stays the pass's: endPass frees it
+			// if it is empty then.
+			if items, _ := h.Live(); items == 0 && h.Pins() == 0 && e.isPromo(id) && c.drainWhole(id, dropEmpty, false) {
+				n++
+			}
+			continue
 		}
 		// State, then pins, then counters: a writer that reserved space
 		// while the segment was open holds a pin until it has published,

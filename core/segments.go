@@ -544,9 +544,9 @@ func (c *Cache) expireLocked() int {
 }
 
 // Expire eagerly frees every expired segment, and every segment whose
-// items were all deleted or overwritten (but one that S3-FIFO promotions
-// or a merge are still filling). Reads never return expired items in any
-// case; this returns their memory.
+// items were all deleted or overwritten (but one that a merge is still
+// filling). Reads never return expired items in any case; this returns
+// their memory.
 func (c *Cache) Expire() error {
 	c.evictMu.Lock()
 	defer c.evictMu.Unlock()
