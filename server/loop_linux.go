@@ -350,6 +350,16 @@ func (l *loop) service(c *conn) {
 			return
 		}
 	}
+	if yielded {
+		// The rest of the buffer is served on the next round, whatever
+		// the socket holds (an EOF is read again then, after it). The
+		// replies so far wait in the write buffer for the rest (it
+		// writes through when full): a write per yield cost a pipeline
+		// of 64 requests a third of its throughput.
+		c.n.connYields.Add(1)
+		l.watchWritable(c, true)
+		return
+	}
 	err := c.w.Flush()
 	switch {
 	case err != nil:
@@ -359,12 +369,6 @@ func (l *loop) service(c *conn) {
 		// Its goroutine waits until the client reads them, answers what
 		// is left, and meets the EOF or error of the read, if any.
 		l.handOff(c)
-		return
-	case yielded:
-		// The rest of the buffer is served on the next round, whatever
-		// the socket holds (an EOF is read again then, after it).
-		c.n.connYields.Add(1)
-		l.watchWritable(c, true)
 		return
 	}
 	if !l.watchWritable(c, false) {
