@@ -188,8 +188,8 @@ func (e *evictState) queueEmpty(id int32) {
 
 // reclaimEmpty frees the queued segments that are sealed (or S3-FIFO
 // promotion destinations) and hold no live item, and returns how many it
-// freed. Nothing is evicted: a sealed
-// segment gains no item once no writer holds a pin taken while it was open.
+// freed. Nothing is evicted: a sealed segment gains no item once no writer
+// holds a pin taken while it was open.
 func (c *Cache) reclaimEmpty() int {
 	e := &c.ev
 	e.emptyMu.Lock()
