@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -87,26 +86,6 @@ func exhaustFDs(t *testing.T) (freeOne, release func()) {
 	}
 }
 
-// syncBuffer is a log destination the test reads while the server writes.
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
-
 // TestHandOffWithoutDescriptors: a connection an event loop serves, whose
 // next request needs a goroutine (a value larger than the read buffer,
 // replies the client does not read at once) while the process is out of
@@ -118,8 +97,8 @@ func TestHandOffWithoutDescriptors(t *testing.T) {
 	if !inChild(t, "SEGCACHED_TEST_HANDOFF_EMFILE") {
 		return
 	}
-	logs := newSyncBuffer()
-	ts := startServer(t, Config{EventLoops: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	logger, logs := logsOnFailure(t)
+	ts := startServer(t, Config{EventLoops: 1, Logger: logger})
 	c := ts.dial()
 	stats := ts.dial()
 	runSteps(t, c, []step{{"version\r\n", "VERSION " + Version + "\r\n"}})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -48,7 +49,7 @@ func startServerOver(t testing.TB, cfg Config, opts core.Options) *testServer {
 		t.Fatal(err)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger, _ = logsOnFailure(t)
 	}
 	if cfg.EventLoops == 0 {
 		cfg.EventLoops = testEventLoops
@@ -138,4 +139,45 @@ func (c *client) closed() bool {
 	c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
 	_, err := c.r.ReadByte()
 	return err == io.EOF || err != nil && strings.Contains(err.Error(), "reset")
+}
+
+// logsOnFailure returns a logger for a test's server, and the buffer of its
+// lines, which the test prints if it fails (the last logTail bytes of them): a server test that
+// fails once in many runs then says what the server saw, where a discarded
+// log left only the symptom (a loop that serves no connection says why).
+func logsOnFailure(t testing.TB) (*slog.Logger, *syncBuffer) {
+	logs := newSyncBuffer()
+	t.Cleanup(func() {
+		if t.Failed() {
+			s := logs.String()
+			if len(s) > logTail {
+				s = "..." + s[len(s)-logTail:]
+			}
+			t.Logf("server log:\n%s", s)
+		}
+	})
+	return slog.New(slog.NewTextHandler(logs, nil)), logs
+}
+
+// logTail bounds the server log a failed test prints.
+const logTail = 16 << 10
+
+// syncBuffer is a log destination the test reads while the server writes.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
 }
