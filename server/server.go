@@ -283,21 +283,30 @@ func (s *Server) eventLoops() int {
 // pickLoop returns the event loop for a new connection, starting the
 // loops on first use; nil when connections get a goroutine each.
 func (s *Server) pickLoop() *loop {
+	loops := s.startedLoops()
+	// Round robin over the loops still running: a loop whose epoll set
+	// failed hands its connections to goroutines and would refuse every
+	// new one, so each would cost a goroutine while the other loops have
+	// room.
+	for range loops {
+		if l := loops[s.nextLoop.Add(1)%uint64(len(loops))]; !l.failed.Load() {
+			return l
+		}
+	}
+	return nil
+}
+
+// startedLoops returns the event loops, starting them if no connection
+// has yet (none once Shutdown has begun). Whoever reads s.loops goes
+// through it: a Do with nothing to do, run before the first connection's,
+// would leave the server without loops for good.
+func (s *Server) startedLoops() []*loop {
 	s.loopsOnce.Do(func() {
 		if n := s.eventLoops(); n > 0 {
 			s.loops = startLoops(s, n)
 		}
 	})
-	// Round robin over the loops still running: a loop whose epoll set
-	// failed hands its connections to goroutines and would refuse every
-	// new one, so each would cost a goroutine while the other loops have
-	// room.
-	for range s.loops {
-		if l := s.loops[s.nextLoop.Add(1)%uint64(len(s.loops))]; !l.failed.Load() {
-			return l
-		}
-	}
-	return nil
+	return s.loops
 }
 
 // done unregisters a finished connection, keeping its counters.
