@@ -922,7 +922,7 @@ func TestWriteReturnsItsToken(t *testing.T) {
 			mustSet(t, c, "a", "text", 0)
 			return incr("a")()
 		}, result{"NotNumeric", false, false}},
-		{"unknown op", "a", store(core.StoreCAS+1, "a", "x"), result{"Invalid", false, false}},
+		{"unknown op", "a", store(core.StoreTouch+1, "a", "x"), result{"Invalid", false, false}},
 	} {
 		_, prev, _ = c.GetCAS(nil, []byte(tc.key))
 		tok, err := tc.write()
@@ -943,6 +943,70 @@ func TestWriteReturnsItsToken(t *testing.T) {
 			}
 			c.Set([]byte(tc.key), []byte("41"), 0) // back to a number for the next row
 		}
+	}
+}
+
+// A touch (Store with StoreTouch) stores the new value under the token it
+// checked, as memcached's touch keeps an item's CAS unique: a CAS with
+// that token then succeeds. Only a number that Incr changed in place and
+// that the touch turns into no number gets a new token, and then neither
+// that token nor the one before the increments is the new item's.
+func TestTouchKeepsTheToken(t *testing.T) {
+	c := openT(t, core.Options{HeapBytes: 1 << 20, SegmentBytes: 64 << 10, Eviction: core.PolicyNone})
+	type result struct {
+		Err   string
+		Kept  bool // the touch returned the token it was given
+		Read  bool // GetCAS gives the token the touch returned
+		Value string
+	}
+	for _, tc := range []struct {
+		name         string
+		before, with string
+		incr         bool   // Incr the number once before the touch
+		token        uint64 // added to the current token
+		want         result
+	}{
+		{"text to text", "x", "x with an expiry", false, 0, result{"ok", true, true, "x with an expiry"}},
+		{"text to number", "text", "5", false, 0, result{"ok", true, true, "5"}},
+		{"number to text", "5", "text", false, 0, result{"ok", true, true, "text"}},
+		{"number to number", "5", "9", false, 0, result{"ok", true, true, "9"}},
+		{"incremented number to number", "5", "9", true, 0, result{"ok", true, true, "9"}},
+		{"incremented number to text", "5", "text", true, 0, result{"ok", false, true, "text"}},
+		{"another token", "x", "y", false, 1, result{"Exists", false, false, "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := []byte(tc.name)
+			mustSet(t, c, tc.name, tc.before, 0)
+			_, first, _ := c.GetCAS(nil, key)
+			if tc.incr {
+				if _, err := c.Incr(key, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, token, _ := c.GetCAS(nil, key)
+			got, err := c.Store(core.StoreTouch, key, []byte(tc.with), time.Hour, token+tc.token)
+			v, read, _ := c.GetCAS(nil, key)
+			if diff := cmp.Diff(tc.want, result{errName(err), err == nil && got == token, err == nil && got == read, string(v)}); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if tc.incr && got == first {
+				t.Errorf("the touch gave back the token from before the increment")
+			}
+			if err := c.CAS(key, []byte("next"), 0, got); err != nil {
+				t.Errorf("CAS with the token the touch returned: %v", err)
+			}
+			// The stripe's stamps go on from where they were: the next
+			// write's token is neither.
+			if _, now, _ := c.GetCAS(nil, key); now == got || now == token {
+				t.Errorf("the write after the touch has token %#x, the touch's %#x, before it %#x", now, got, token)
+			}
+		})
+	}
+	if _, err := c.Store(core.StoreTouch, []byte("absent"), []byte("x"), time.Hour, 1); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("touch of an absent key: %v, want ErrNotFound", err)
 	}
 }
 

@@ -36,7 +36,9 @@
 // pass alone (well under a millisecond); readers never wait.
 //
 // Every write of a key gives its item a new CAS token (GetCAS reads it;
-// relocation by a drain keeps it). The writes that check one (CAS,
+// relocation by a drain keeps it), but a touch (Store with StoreTouch),
+// whose item keeps the token it checked, as memcached's touch keeps an
+// item's CAS unique. The writes that check one (CAS, the touch,
 // DeleteCAS) check it under the key's stripe, and the writes that return
 // one (Store, IncrCAS, DecrCAS) return their own item's, taken under the
 // stripe too: a read back after the write could already see a later

@@ -23,6 +23,7 @@ const (
 	modeAdd     = storeMode(StoreAdd)
 	modeReplace = storeMode(StoreReplace)
 	modeCAS     = storeMode(StoreCAS)
+	modeTouch   = storeMode(StoreTouch)
 )
 
 // pinnable are the states in which an item may be changed in place or
@@ -47,6 +48,13 @@ type keyed struct {
 	h   uint64
 	hashtable.Key
 	mayGrow bool // a full bucket pair may ask for growth (needGrow) instead of evicting
+	// keep: a touch's new item takes the stamp (and a number's version)
+	// of the item whose token it checked, so its token is that one. Here
+	// rather than in storeOnce's locals, where they stayed live across
+	// every set's loop: 3% per evicting set.
+	keep        bool
+	keepStamp   uint32
+	keepVersion uint64
 }
 
 // lockKey takes the stripe of key, which the caller validated. Every
@@ -122,25 +130,35 @@ func (c *Cache) CAS(key, val []byte, ttl time.Duration, token uint64) error {
 // StoreOp names the write Store performs.
 type StoreOp uint8
 
-// The writes of Store: those of Set, Add, Replace and CAS.
+// The writes of Store: those of Set, Add, Replace and CAS, and a touch.
 const (
 	StoreSet StoreOp = iota
 	StoreAdd
 	StoreReplace
 	StoreCAS
+	// StoreTouch is StoreCAS whose new item keeps the token of the item
+	// it replaces, as memcached's touch keeps an item's CAS unique: for a
+	// caller that rewrites an item to change what it keeps beside the
+	// value in the stored bytes (an expiry, with the TTL), so that a
+	// client holding the token may still use it. The token changes only
+	// where the item was a number that Incr or Decr changed in place and
+	// the new value is no number: the new item has no place for the
+	// number's version, and the token without it would be the one the
+	// number had before those updates.
+	StoreTouch
 )
 
-// Store is Set, Add, Replace or CAS, chosen by op (token is CAS's and
-// is ignored by the others), and it also returns the CAS token of the
-// item it stored: the token GetCAS returns for the key until the key is
-// written again. A caller that chains compare-and-sets, or a server that
-// answers a store with the new item's token (memcached's binary protocol
-// and its meta "ms ... c"), needs it from the write itself: a GetCAS
-// after the write may already see a later writer's item and would hand
-// out that item's token as if it were the caller's, letting the caller's
-// next CAS overwrite a value it never saw.
+// Store is Set, Add, Replace, CAS or a touch, chosen by op (token is
+// that of CAS and touch, and is ignored by the others), and it also
+// returns the CAS token of the item it stored: the token GetCAS returns
+// for the key until the key is written again. A caller that chains
+// compare-and-sets, or a server that answers a store with the new item's
+// token (memcached's binary protocol and its meta "ms ... c"), needs it
+// from the write itself: a GetCAS after the write may already see a later
+// writer's item and would hand out that item's token as if it were the
+// caller's, letting the caller's next CAS overwrite a value it never saw.
 func (c *Cache) Store(op StoreOp, key, val []byte, ttl time.Duration, token uint64) (uint64, error) {
-	if op > StoreCAS {
+	if op > StoreTouch {
 		return 0, fmt.Errorf("%w: store op %d", ErrInvalid, op)
 	}
 	return c.store(key, val, ttl, storeMode(op), token)
@@ -239,7 +257,7 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 	// stalling the lookup.
 	early := mode == modeSet && (c.policy == PolicyNone ||
 		c.policy != PolicyS3FIFO && k.Table().Bytes() >= earlyWriteTableBytes)
-	tokenChecked := mode != modeCAS
+	tokenChecked := mode != modeCAS && mode != modeTouch
 	expiredForRoom := false // see bucketsFull below
 	for {
 		var (
@@ -266,12 +284,12 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if live {
 				return 0, nil, ErrExists
 			}
-		case modeReplace, modeCAS:
+		case modeReplace, modeCAS, modeTouch:
 			if !live {
 				return 0, nil, ErrNotFound
 			}
 			if !tokenChecked {
-				cur, ok := c.tokenOf(&k, &f)
+				version, ok := c.versionOf(&f)
 				if !ok {
 					// A drain owns the numeric item's segment, so its
 					// version cannot be read pinned. The item has not
@@ -282,10 +300,12 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 					waitSlot(f.p, f.s)
 					continue
 				}
-				if cur != token {
+				if casToken(k.h, &f, version) != token {
 					return 0, nil, ErrExists
 				}
 				tokenChecked = true
+				k.keep = mode == modeTouch && (numeric || version == 0)
+				k.keepStamp, k.keepVersion = f.ih.Stamp, version
 			}
 		}
 		pool := int32(segment.PoolMain)
@@ -296,13 +316,16 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			// Written out rather than through writeItem, which is too large
 			// to inline: this is every S3-FIFO set's path.
 			mu.stamp++
-			stamp := mu.stamp & item.StampMask
+			stamp, version := mu.stamp&item.StampMask, uint64(0)
+			if k.keep {
+				stamp, version = k.keepStamp, k.keepVersion
+			}
 			if id, off, gen, err = c.reserve(bucket, pool, lane, size); err != nil {
 				return 0, nil, err
 			}
 			dst = c.segBytes(id)[off : off+size]
 			if numeric {
-				item.WriteNumeric(dst, key, num, 0, stamp)
+				item.WriteNumeric(dst, key, num, version, stamp)
 			} else {
 				item.Write(dst, key, val, stamp)
 			}
@@ -322,6 +345,9 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if res = c.replaceInPinned(&f, loc); res == published {
 				hdr.UnpinCounting(-1, -f.ih.SizeOf())
 				c.stats.Add(statSets, 1)
+				if k.keep {
+					return token, nil, nil
+				}
 				return c.written(&k, mu), nil, nil
 			}
 		} else {
@@ -330,6 +356,9 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if res == published {
 			hdr.Unpin()
 			c.stats.Add(statSets, 1)
+			if k.keep {
+				return token, nil, nil
+			}
 			return c.written(&k, mu), nil, nil
 		}
 		// Give the reservation up (its bytes stay dead, uncounted).
@@ -376,8 +405,15 @@ func (c *Cache) expireForRoom() bool {
 // numeric version it reads belongs to that item; false when the item's
 // segment cannot be pinned (a drain owns it).
 func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
+	v, ok := c.versionOf(f)
+	return casToken(k.h, f, v), ok
+}
+
+// versionOf returns the version of the number f found (0 for an item that
+// is no number), read as tokenOf does.
+func (c *Cache) versionOf(f *found) (uint64, bool) {
 	if !f.numeric() {
-		return casToken(k.h, f, 0), true
+		return 0, true
 	}
 	_, g6, _ := hashtable.Where(f.s)
 	if !f.hdr.Pin(pinnable, g6) {
@@ -385,7 +421,7 @@ func (c *Cache) tokenOf(k *keyed, f *found) (uint64, bool) {
 	}
 	defer f.hdr.Unpin()
 	v, _, ok := item.ReadNumeric(item.Numeric(f.data, f.ih.Klen))
-	return casToken(k.h, f, v), ok
+	return v, ok
 }
 
 type unlinkResult int
