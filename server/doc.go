@@ -48,8 +48,11 @@
 //     distinct TTLs are in use than a quarter of the segments can hold
 //     open in a cache short of free segments (it then expires with a
 //     shorter TTL's segment, as if evicted).
-//   - touch and gat change the item's CAS unique (the engine's token changes
-//     on every write).
+//   - touch, gat and mg with T keep the item's CAS unique, as memcached's
+//     do, but that of a number incr or decr changed in place (one stored
+//     without flags or expiry) to which they give an expiry: the engine
+//     keeps the number's version in the number's own item, which a value
+//     with an expiry is not.
 //   - decr writes the number without memcached's trailing-space padding.
 //   - Eviction is by segment (the configured policy), not item LRU.
 //   - A key with a control character is refused (CLIENT_ERROR bad command

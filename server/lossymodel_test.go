@@ -82,17 +82,45 @@ const lossyMaxItem = 2500
 
 // lossyKey is what a connection knows of a key it owns.
 type lossyKey struct {
-	held  bool      // written and not seen gone since; the cache may have dropped it
-	item  modelItem // the value and flags, when held
-	token uint64    // the token a gets returned since the last write (0: none)
-	stale uint64    // a token of an earlier write (0: none yet)
-	trail []string  // the last commands on the key and their replies
+	held   bool      // written and not seen gone since; the cache may have dropped it
+	item   modelItem // the value and flags, when held
+	token  uint64    // the token a gets returned since the last write (0: none)
+	stale  uint64    // a token of an earlier write (0: none yet)
+	expiry bool      // stored with an expiry (the server keeps it in an envelope)
+	// inPlace: incr or decr changed the number in place since it was
+	// stored (a canonical number without flags or expiry; see touched)
+	inPlace bool
+	trail   []string // the last commands on the key and their replies
 }
 
 // wrote records a write that the server acknowledged.
+// Writes that set the item's expiry set k.expiry too; append, prepend,
+// incr and decr keep it.
 func (k *lossyKey) wrote(it modelItem) {
-	k.held, k.item = true, it
+	k.held, k.item, k.inPlace = true, it, false
 	k.forgetToken()
+}
+
+// touched records a touch that the server acknowledged: the item keeps its
+// token, as in memcached, but a number that incr or decr changed in place
+// gets a new one if the touch gives it an expiry (its version has no place
+// in the new item, an envelope).
+func (k *lossyKey) touched(expiry bool) {
+	if k.inPlace && expiry {
+		k.forgetToken()
+		k.inPlace = false
+	}
+	k.expiry = expiry
+}
+
+// counted records an incr or decr to n that the server acknowledged. It
+// changed the number in place if the server stores it as a number: given
+// without flags or expiry, in canonical form.
+func (k *lossyKey) counted(n string) {
+	_, err := strconv.ParseUint(k.item.value, 10, 64)
+	inPlace := k.item.flags == 0 && !k.expiry && err == nil && (len(k.item.value) == 1 || k.item.value[0] != '0')
+	k.wrote(modelItem{k.item.flags, n})
+	k.inPlace = inPlace
 }
 
 // gone records that the server showed the key absent.
@@ -203,9 +231,9 @@ func (lc *lossyConn) step(k string) (string, func() error) {
 	switch op := lc.rng.IntN(18); op {
 	case 0, 1, 2, 3, 4:
 		verb := []string{"set", "add", "replace", "append", "prepend"}[op]
-		v, f := lc.value(), lc.flags()
-		cmd := fmt.Sprintf("%s %s %d %d %d\r\n%s\r\n", verb, k, f, lc.exptime(), len(v), v)
-		return cmd, lc.replyTo(k, cmd, func(reply string) bool { return lc.stored(k, verb, modelItem{f, v}, reply) })
+		v, f, e := lc.value(), lc.flags(), lc.exptime()
+		cmd := fmt.Sprintf("%s %s %d %d %d\r\n%s\r\n", verb, k, f, e, len(v), v)
+		return cmd, lc.replyTo(k, cmd, func(reply string) bool { return lc.stored(k, verb, modelItem{f, v}, e != 0, reply) })
 	case 5:
 		cmd := "delete " + k + "\r\n"
 		return cmd, lc.replyTo(k, cmd, func(reply string) bool {
@@ -219,11 +247,12 @@ func (lc *lossyConn) step(k string) (string, func() error) {
 	case 6, 7:
 		return lc.arith(k, op == 6, lc.rng.Uint64N(20))
 	case 8:
-		cmd := fmt.Sprintf("touch %s %d\r\n", k, lc.exptime())
+		exptime := lc.exptime()
+		cmd := fmt.Sprintf("touch %s %d\r\n", k, exptime)
 		return cmd, lc.replyTo(k, cmd, func(reply string) bool {
 			switch {
 			case reply == "TOUCHED" && s.held:
-				s.wrote(s.item) // touch stores the item again: a new token
+				s.touched(exptime != 0)
 				return true
 			case reply == "NOT_FOUND":
 				s.gone()
@@ -241,13 +270,14 @@ func (lc *lossyConn) step(k string) (string, func() error) {
 		if token == 0 {
 			return lc.read(k, "gets")
 		}
-		v, f := lc.value(), lc.flags()
-		cmd := fmt.Sprintf("cas %s %d %d %d %d\r\n%s\r\n", k, f, lc.exptime(), len(v), token, v)
+		v, f, e := lc.value(), lc.flags(), lc.exptime()
+		cmd := fmt.Sprintf("cas %s %d %d %d %d\r\n%s\r\n", k, f, e, len(v), token, v)
 		return cmd, lc.replyTo(k, cmd, func(reply string) bool {
 			current := token == s.token
 			switch {
 			case reply == "STORED" && current && s.held:
 				s.wrote(modelItem{f, v})
+				s.expiry = e != 0
 				return true
 			case reply == "EXISTS" && !current && s.held: // the key is there with a newer write
 				return true
@@ -260,9 +290,9 @@ func (lc *lossyConn) step(k string) (string, func() error) {
 	case 14: // ms, in each mode: the storage commands again
 		mode := lc.rng.IntN(5)
 		verb := []string{"set", "add", "replace", "append", "prepend"}[mode]
-		v, f := lc.value(), lc.flags()
-		cmd := fmt.Sprintf("ms %s %d F%d T%d M%c\r\n%s\r\n", k, len(v), f, lc.exptime(), "SERAP"[mode], v)
-		return cmd, lc.metaReplyTo(k, cmd, msWords, func(reply string) bool { return lc.stored(k, verb, modelItem{f, v}, reply) })
+		v, f, e := lc.value(), lc.flags(), lc.exptime()
+		cmd := fmt.Sprintf("ms %s %d F%d T%d M%c\r\n%s\r\n", k, len(v), f, e, "SERAP"[mode], v)
+		return cmd, lc.metaReplyTo(k, cmd, msWords, func(reply string) bool { return lc.stored(k, verb, modelItem{f, v}, e != 0, reply) })
 	case 15:
 		cmd := "md " + k + "\r\n"
 		return cmd, lc.metaReplyTo(k, cmd, mdWords, func(reply string) bool {
@@ -326,20 +356,22 @@ func (lc *lossyConn) metaReplyTo(k, cmd string, words map[string]string, accept 
 	}
 }
 
-// stored judges the reply to a storage command that sent it, and applies
-// it to the model.
-func (lc *lossyConn) stored(k, verb string, it modelItem, reply string) bool {
+// stored judges the reply to a storage command that sent it (with an
+// expiry or not), and applies it to the model.
+func (lc *lossyConn) stored(k, verb string, it modelItem, expiry bool, reply string) bool {
 	s := lc.at[k]
 	switch verb {
 	case "set":
 		if reply == "STORED" {
 			s.wrote(it)
+			s.expiry = expiry
 			return true
 		}
 	case "add":
 		switch {
 		case reply == "STORED": // absent, or evicted since
 			s.wrote(it)
+			s.expiry = expiry
 			return true
 		case reply == "NOT_STORED" && s.held:
 			return true
@@ -348,6 +380,7 @@ func (lc *lossyConn) stored(k, verb string, it modelItem, reply string) bool {
 		switch {
 		case reply == "STORED" && s.held:
 			s.wrote(it)
+			s.expiry = expiry
 			return true
 		case reply == "NOT_STORED":
 			s.gone()
@@ -401,7 +434,7 @@ func (lc *lossyConn) judgeArith(k string, incr bool, delta uint64) func(reply st
 		case reply == nonNumeric && s.held && !numeric:
 			return true
 		case reply == strconv.FormatUint(n, 10) && s.held && numeric:
-			s.wrote(modelItem{s.item.flags, reply})
+			s.counted(reply)
 			return true
 		}
 		return false

@@ -217,13 +217,14 @@ func (c *conn) casDelete(key []byte, token uint64) (string, error) {
 // rewrite is the read-modify-write loop of append, prepend, touch and incr
 // on enveloped or non-canonical numbers: read the item with its token, let
 // edit build the new stored value in c.rmw (or return a final reply), and
-// store it with CAS; retry when another writer changed the key meanwhile.
+// store it with op, CAS or (a touch, whose item keeps its token) the
+// engine's touch; retry when another writer changed the key meanwhile.
 // edit receives the decoded metadata and value; it returns the TTL to
 // store with, or a non-empty reply to stop with. A want token other than
 // 0 is the client's CAS: an item with another token is not changed.
 // ifEmpty, if not "", is the reply to an empty value, given before the
 // token is compared (memcached's incr refuses an empty value first).
-func (c *conn) rewrite(key []byte, want uint64, ifEmpty string, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
+func (c *conn) rewrite(op core.StoreOp, key []byte, want uint64, ifEmpty string, edit func(m envelope.Meta, old []byte) (ttl time.Duration, reply string)) string {
 	for range maxCASRetries {
 		old, token, ok := c.lookup(key)
 		if !ok {
@@ -240,7 +241,7 @@ func (c *conn) rewrite(key []byte, want uint64, ifEmpty string, edit func(m enve
 		if reply != "" {
 			return reply
 		}
-		written, err := c.s.cache.Store(core.StoreCAS, key, c.rmw, ttl, token)
+		written, err := c.s.cache.Store(op, key, c.rmw, ttl, token)
 		switch {
 		case err == nil:
 			c.written = written
@@ -259,7 +260,7 @@ func (c *conn) rewrite(key []byte, want uint64, ifEmpty string, edit func(m enve
 // concat runs append (prepend=false) and prepend: the item keeps its
 // flags and expiry, as in memcached; want is the client's CAS (0: none).
 func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
-	reply := c.rewrite(key, want, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(core.StoreCAS, key, want, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notStored
@@ -297,8 +298,9 @@ func (c *conn) concat(key, data []byte, prepend bool, want uint64) string {
 }
 
 // touch gives key a new exptime and returns its stored value (in c.val)
-// and CAS token after the change. A past exptime expires the item: it is
-// returned this once and deleted.
+// and CAS token after the change: the token it had (the engine's
+// StoreTouch), as memcached's touch keeps an item's CAS unique. A past
+// exptime expires the item: it is returned this once and deleted.
 func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 	ttl, deadline, expired := c.lifetime(exptime)
 	if expired {
@@ -320,7 +322,7 @@ func (c *conn) touch(key []byte, exptime int64) ([]byte, uint64, bool) {
 		}
 		return nil, 0, false
 	}
-	reply := c.rewrite(key, 0, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(core.StoreTouch, key, 0, "", func(m envelope.Meta, old []byte) (time.Duration, string) {
 		m.Deadline = deadline
 		c.rmw = envelope.Append(c.rmw[:0], m, old)
 		return ttl, ""
@@ -359,7 +361,7 @@ func (c *conn) addDelta(key []byte, delta uint64, incr bool, want uint64) (uint6
 			return 0, engineReply(err)
 		}
 	}
-	reply := c.rewrite(key, want, nonNumeric, func(m envelope.Meta, old []byte) (time.Duration, string) {
+	reply := c.rewrite(core.StoreCAS, key, want, nonNumeric, func(m envelope.Meta, old []byte) (time.Duration, string) {
 		ttl, expired := c.remaining(m.Deadline)
 		if expired {
 			return 0, notFound

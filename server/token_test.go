@@ -377,3 +377,54 @@ func textGet(c *client, k string) (string, bool, error) {
 	}
 	return string(b[:n]), true, nil
 }
+
+// TestTouchKeepsTheCASUnique: touch, gat and mg with T leave the item's
+// CAS unique as it was, as memcached's do, so a cas with the unique read
+// before the touch stores. Only a number incr changed in place gets a new
+// unique when the touch gives it an expiry (the engine keeps the number's
+// version in the number's item, which a value with an expiry is not), and
+// then the unique from before the touch is refused.
+func TestTouchKeepsTheCASUnique(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial()
+	unique := func(key string) string {
+		t.Helper()
+		c.send("gets " + key + "\r\n")
+		var k string
+		var flags, n int
+		var cas uint64
+		if _, err := fmt.Sscanf(c.line(), "VALUE %s %d %d %d\r\n", &k, &flags, &n, &cas); err != nil {
+			t.Fatalf("gets %s: %v", key, err)
+		}
+		c.readN(n + 2)
+		if end := c.line(); end != "END\r\n" {
+			t.Fatalf("gets %s: %q after the value", key, end)
+		}
+		return strconv.FormatUint(cas, 10)
+	}
+	runSteps(t, c, []step{{"set k 7 0 1\r\nv\r\n", "STORED\r\n"}})
+	before := unique("k")
+	runSteps(t, c, []step{
+		{"touch k 3600\r\n", "TOUCHED\r\n"},
+		{"gats 3600 k\r\n", "VALUE k 7 1 " + before + "\r\nv\r\nEND\r\n"},
+		{"mg k T60 c\r\n", "HD c" + before + "\r\n"},
+		{"touch k 0\r\n", "TOUCHED\r\n"},
+		{"cas k 7 0 1 " + before + "\r\nw\r\n", "STORED\r\n"},
+	})
+
+	runSteps(t, c, []step{
+		{"set n 0 0 1\r\n5\r\n", "STORED\r\n"},
+		{"incr n 1\r\n", "6\r\n"},
+		{"touch n 0\r\n", "TOUCHED\r\n"}, // still a number: the unique stays
+	})
+	counted := unique("n")
+	runSteps(t, c, []step{{"touch n 0\r\n", "TOUCHED\r\n"}})
+	if got := unique("n"); got != counted {
+		t.Errorf("touch to no expiry changed a counter's unique %s to %s", counted, got)
+	}
+	runSteps(t, c, []step{{"touch n 3600\r\n", "TOUCHED\r\n"}})
+	if got := unique("n"); got == counted {
+		t.Errorf("a counter changed in place kept its unique %s given an expiry", got)
+	}
+	runSteps(t, c, []step{{"cas n 0 0 1 " + counted + "\r\n9\r\n", "EXISTS\r\n"}})
+}

@@ -35,7 +35,8 @@ import (
 // The stream steers clear of the departures that server/doc.go lists:
 // TTLs are 0, an hour or already past (an item may expire up to 10%
 // early), eviction never happens (a few small keys), a cas never uses a
-// token read before a touch (touch changes segcached's token), and decr's
+// token read before a touch that gives an expiry to a number incr or decr
+// may have changed (segcached's token changes there), and decr's
 // padding is masked (memcached keeps a shrunk number's length with
 // trailing spaces: values that are digits and trailing spaces compare
 // without the spaces, and no append, prepend or size flag follows a decr
@@ -499,8 +500,8 @@ func (g *diffGen) next(tokens map[string]uint64) diffCmd {
 		return diffCmd{text: verb + " " + strings.Join(ks, " ") + "\r\n", keys: ks}
 	case 8:
 		verb := []string{"gat", "gats"}[g.rng.IntN(2)]
-		ks := g.someKeys()
-		return diffCmd{text: fmt.Sprintf("%s %d %s\r\n", verb, g.exptime(), strings.Join(ks, " ")), keys: ks, writes: ks}
+		ks, exptime := g.someKeys(), g.exptime()
+		return diffCmd{text: fmt.Sprintf("%s %d %s\r\n", verb, exptime, strings.Join(ks, " ")), keys: ks, writes: g.touchChanges(ks, exptime)}
 	case 9:
 		return diffCmd{text: "delete " + k + g.noreply() + "\r\n", keys: one, writes: one}
 	case 10:
@@ -508,7 +509,8 @@ func (g *diffGen) next(tokens map[string]uint64) diffCmd {
 		g.padded[k] = true
 		return diffCmd{text: fmt.Sprintf("%s %s %d%s\r\n", verb, k, g.rng.IntN(30), g.noreply()), keys: one, writes: one}
 	case 11:
-		return diffCmd{text: fmt.Sprintf("touch %s %d%s\r\n", k, g.exptime(), g.noreply()), keys: one, writes: one}
+		exptime := g.exptime()
+		return diffCmd{text: fmt.Sprintf("touch %s %d%s\r\n", k, exptime, g.noreply()), keys: one, writes: g.touchChanges(one, exptime)}
 	case 12, 13:
 		return g.metaGet(k)
 	case 14:
@@ -596,6 +598,17 @@ func (g *diffGen) pick(optional ...string) []string {
 	return out
 }
 
+// touchChanges returns the keys of ks whose token a touch to exptime may
+// change in segcached (and not in memcached, which keeps it): numbers that
+// incr or decr may have changed in place, given an expiry. (A touch to a
+// past time deletes the item, in both.)
+func (g *diffGen) touchChanges(ks []string, exptime int64) []string {
+	if exptime == 0 {
+		return nil
+	}
+	return slices.DeleteFunc(slices.Clone(ks), func(k string) bool { return !g.padded[k] })
+}
+
 func (g *diffGen) opaque() string { return "O" + strconv.Itoa(g.rng.IntN(1000)) }
 
 func (g *diffGen) metaGet(k string) diffCmd {
@@ -607,8 +620,9 @@ func (g *diffGen) metaGet(k string) diffCmd {
 	if g.rng.IntN(5) == 0 {
 		// First: memcached 1.6.18 reports t before the touch when t
 		// precedes T; segcached reports it after the touch.
-		flags = append([]string{fmt.Sprintf("T%d", g.exptime())}, flags...)
-		c.writes = c.keys
+		exptime := g.exptime()
+		flags = append([]string{fmt.Sprintf("T%d", exptime)}, flags...)
+		c.writes = g.touchChanges(c.keys, exptime)
 	}
 	name, flags := g.metaKey(k, flags)
 	if name != k || g.b64[k] {
