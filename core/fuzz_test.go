@@ -108,7 +108,7 @@ func decodeOps(data []byte, nkeys int, big bool) []op {
 	d := &decoder{b: data, nkeys: nkeys, big: big}
 	var ops []op
 	for d.more() && len(ops) < 400 {
-		o := op{kind: opKind(d.byte() % byte(numOps))}
+		o := op{kind: opKind(d.byte() % byte(fuzzOps))}
 		if o.kind == opClear && d.big {
 			o.kind = opSet // a clear every 13 operations would keep a small heap from filling
 		}

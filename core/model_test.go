@@ -39,11 +39,17 @@ const (
 	opGetBatch
 	opLen
 	opClear
+	opTouch // Store with StoreTouch
 	numOps
 )
 
+// fuzzOps is how many ops fuzz inputs decode to (fuzz_test.go): those
+// before opTouch, so that the stored corpus keeps the meaning it was
+// recorded with. Ops added since go to TestModel only.
+const fuzzOps = opTouch
+
 var opNames = [...]string{"Set", "Add", "Replace", "CAS", "Delete", "Incr", "Decr", "Get", "GetCAS",
-	"GetInto", "GetBatch", "Len", "Clear"}
+	"GetInto", "GetBatch", "Len", "Clear", "Touch"}
 
 // Special key indexes: invalid keys and the longest valid one.
 const (
@@ -110,6 +116,14 @@ type model struct {
 	vals  map[string][]byte
 	tok   map[string]uint64 // token observed for the current version (0: none yet)
 	stale map[string]uint64 // a token of an earlier version
+	// earlier holds every token observed for a key's earlier versions: a
+	// new version's token must be none of them (a touch that kept the
+	// stamp of a number it turned into text would give it the token the
+	// number had before its increments).
+	earlier map[string]map[uint64]bool
+	// counted: Incr or Decr changed the key's number (in place) since it
+	// was stored, so a touch that stores no number gives it a new token.
+	counted map[string]bool
 	// deadAfter is, for a key whose value was written with a TTL, the
 	// instant after which it must never be served: the end of the write
 	// plus the TTL and the 1 ms resolution. Such a key may also vanish at
@@ -120,15 +134,20 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{vals: map[string][]byte{}, tok: map[string]uint64{}, stale: map[string]uint64{}, deadAfter: map[string]time.Time{}}
+	return &model{vals: map[string][]byte{}, tok: map[string]uint64{}, stale: map[string]uint64{}, earlier: map[string]map[uint64]bool{}, counted: map[string]bool{}, deadAfter: map[string]time.Time{}}
 }
 
 // changed records a new version of key: its observed token becomes stale.
 func (m *model) changed(k string) {
 	if t := m.tok[k]; t != 0 {
 		m.stale[k] = t
+		if m.earlier[k] == nil {
+			m.earlier[k] = map[uint64]bool{}
+		}
+		m.earlier[k][t] = true
 	}
 	delete(m.tok, k)
+	delete(m.counted, k)
 }
 
 // wrote records a write of k with ttl that ended before done.
@@ -242,6 +261,8 @@ func (ch *checker) apply(o op) error {
 	k := string(kb)
 	kerr := keyErr(kb)
 	cur := func() []byte { return m.vals[k] }
+	// keepsToken: the write is a touch that keeps the item's token.
+	keepsToken := false
 	// store settles a write's error against want and, when it stored,
 	// makes the written value the model's.
 	store := func(got error, want func(present bool) string) error {
@@ -259,7 +280,9 @@ func (ch *checker) apply(o op) error {
 		}
 		if name == "ok" {
 			m.vals[k] = append([]byte(nil), o.val...)
-			m.changed(k)
+			if !keepsToken {
+				m.changed(k)
+			}
 			m.wrote(k, o.ttl, done)
 			m.counts.sets++
 		}
@@ -295,7 +318,7 @@ func (ch *checker) apply(o op) error {
 		})
 	case opReplace:
 		return store(c.Replace(kb, o.val, o.ttl), mustExist)
-	case opCAS:
+	case opCAS, opTouch:
 		var tok uint64
 		switch o.tok {
 		case tokCurrent:
@@ -307,7 +330,7 @@ func (ch *checker) apply(o op) error {
 			tok = 0xdead_beef_0bad_cafe ^ uint64(o.delta)
 		}
 		current := o.tok == tokCurrent && m.tok[k] != 0
-		return store(c.CAS(kb, o.val, o.ttl, tok), func(present bool) string {
+		want := func(present bool) string {
 			switch {
 			case kerr != "":
 				return kerr
@@ -317,7 +340,25 @@ func (ch *checker) apply(o op) error {
 				return "Exists"
 			}
 			return "ok"
-		})
+		}
+		if o.kind == opCAS {
+			return store(c.CAS(kb, o.val, o.ttl, tok), want)
+		}
+		// A touch keeps the token, but that of a number Incr changed
+		// in place that it turns into no number.
+		_, isNum := canonical(o.val)
+		keepsToken = !m.counted[k] || isNum
+		counted := m.counted[k]
+		stored, err := c.Store(core.StoreTouch, kb, o.val, o.ttl, tok)
+		if err := store(err, want); err != nil {
+			return err
+		}
+		if err == nil && keepsToken {
+			if stored != tok {
+				return fmt.Errorf("%v: the touch stored token %d, not the one it kept (%d)", o, stored, tok)
+			}
+			m.counted[k] = counted && isNum // the number's version goes on
+		}
 	case opDelete:
 		got := errName(c.Delete(kb))
 		if _, err := ch.settle(o, k, got, func(present bool) any { return mustExist(present) }); err != nil {
@@ -367,6 +408,7 @@ func (ch *checker) apply(o op) error {
 		if got.Err == "ok" {
 			m.vals[k] = []byte(strconv.FormatUint(got.N, 10))
 			m.changed(k)
+			m.counted[k] = true
 		}
 	case opGet, opGetCAS:
 		if kerr != "" {
@@ -518,7 +560,7 @@ func (ch *checker) token(k string, tok uint64) error {
 	if prev := m.tok[k]; prev != 0 && prev != tok {
 		return fmt.Errorf("token of an unchanged item changed: %d then %d", prev, tok)
 	}
-	if s := m.stale[k]; s != 0 && s == tok {
+	if m.earlier[k][tok] {
 		return fmt.Errorf("new version of %q has the token of an earlier version (%d)", k, tok)
 	}
 	m.tok[k] = tok
@@ -616,7 +658,7 @@ func randomOp(r *rand.Rand, nkeys int, withClear bool) op {
 		o.key = keyMax
 	}
 	weights := [numOps]int{opSet: 20, opAdd: 6, opReplace: 6, opCAS: 10, opDelete: 8, opIncr: 10, opDecr: 6,
-		opGet: 14, opGetCAS: 10, opGetInto: 5, opGetBatch: 3, opLen: 2}
+		opGet: 14, opGetCAS: 10, opGetInto: 5, opGetBatch: 3, opLen: 2, opTouch: 6}
 	if withClear {
 		weights[opClear] = 1
 	}
@@ -633,7 +675,7 @@ func randomOp(r *rand.Rand, nkeys int, withClear bool) op {
 		x -= w
 	}
 	switch o.kind {
-	case opSet, opAdd, opReplace, opCAS:
+	case opSet, opAdd, opReplace, opCAS, opTouch:
 		o.val = randomValue(r)
 		o.tok = r.IntN(3)
 		if o.tok != tokCurrent {
@@ -651,7 +693,7 @@ func randomOp(r *rand.Rand, nkeys int, withClear bool) op {
 	}
 	// Mutations with invalid keys must fail with the key's error and change
 	// nothing (lookups with invalid keys are exercised by FuzzEngine).
-	if o.kind <= opDecr && r.IntN(100) == 0 {
+	if (o.kind <= opDecr || o.kind == opTouch) && r.IntN(100) == 0 {
 		o.key = []int{keyEmpty, keyTooBig}[r.IntN(2)]
 	}
 	return o
@@ -831,7 +873,7 @@ func TestModelConcurrent(t *testing.T) {
 // that none is served after its TTL.
 func withTTL(r *rand.Rand, o op) op {
 	switch o.kind {
-	case opSet, opAdd, opReplace, opCAS:
+	case opSet, opAdd, opReplace, opCAS, opTouch:
 		if r.IntN(8) == 0 {
 			o.ttl = []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond}[r.IntN(4)]
 		}
