@@ -51,7 +51,7 @@ type keyed struct {
 	// keep: a touch's new item takes the stamp (and a number's version)
 	// of the item whose token it checked, so its token is that one. Here
 	// rather than in storeOnce's locals, where they stayed live across
-	// every set's loop: 3% per evicting set.
+	// every set's loop: 1-3% per evicting set.
 	keep        bool
 	keepStamp   uint32
 	keepVersion uint64

@@ -217,8 +217,9 @@ func (c *conn) casDelete(key []byte, token uint64) (string, error) {
 // rewrite is the read-modify-write loop of append, prepend, touch and incr
 // on enveloped or non-canonical numbers: read the item with its token, let
 // edit build the new stored value in c.rmw (or return a final reply), and
-// store it with op, CAS or (a touch, whose item keeps its token) the
-// engine's touch; retry when another writer changed the key meanwhile.
+// store it with op (core.StoreCAS, or core.StoreTouch for a touch, whose
+// item keeps its token); retry when another writer changed the key
+// meanwhile.
 // edit receives the decoded metadata and value; it returns the TTL to
 // store with, or a non-empty reply to stop with. A want token other than
 // 0 is the client's CAS: an item with another token is not changed.
