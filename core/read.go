@@ -139,7 +139,13 @@ func (c *Cache) locate(key []byte, k *hashtable.Key, mask uint32, f *found) bool
 // promotion, which copies the item with its stamp, does not: a CAS is not
 // refused because the cache moved the item.
 func casToken(h uint64, f *found, version uint64) uint64 {
-	return writtenToken(h, f.ih.Stamp) + version*0x9E3779B97F4A7C15
+	return itemToken(h, f.ih.Stamp, version)
+}
+
+// itemToken is the CAS token of key hash h's item written with stamp, at
+// a number's version (0 for other items).
+func itemToken(h uint64, stamp uint32, version uint64) uint64 {
+	return writtenToken(h, stamp) + version*0x9E3779B97F4A7C15
 }
 
 // writtenToken is the CAS token of an item as written (a numeric item's

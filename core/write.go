@@ -211,8 +211,12 @@ func writeItem(dst, key, val []byte, num uint64, numeric bool, mu *paddedMutex) 
 // the stripe mu, held: the stripe's stamp counter, which only holders
 // advance, still has the stamp that item was written with. (Read here
 // rather than kept from the write, whose value would then stay live
-// across the publication: that cost 1-3% per set into a small cache.)
+// across the publication: that cost 1-3% per set into a small cache.) A
+// touch that kept the stamp and version it checked has their token.
 func (c *Cache) written(k *keyed, mu *paddedMutex) uint64 {
+	if k.keep {
+		return itemToken(k.h, k.keepStamp, k.keepVersion)
+	}
 	return writtenToken(k.h, mu.stamp&item.StampMask)
 }
 
@@ -345,9 +349,6 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 			if res = c.replaceInPinned(&f, loc); res == published {
 				hdr.UnpinCounting(-1, -f.ih.SizeOf())
 				c.stats.Add(statSets, 1)
-				if k.keep {
-					return token, nil, nil
-				}
 				return c.written(&k, mu), nil, nil
 			}
 		} else {
@@ -356,9 +357,6 @@ func (c *Cache) storeOnce(key, val []byte, ttlD time.Duration, mode storeMode, t
 		if res == published {
 			hdr.Unpin()
 			c.stats.Add(statSets, 1)
-			if k.keep {
-				return token, nil, nil
-			}
 			return c.written(&k, mu), nil, nil
 		}
 		// Give the reservation up (its bytes stay dead, uncounted).
