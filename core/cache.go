@@ -68,6 +68,10 @@ const (
 // (-1 = none).
 type ttlBucket struct {
 	open [2][lanes]atomic.Int32
+	// tail is, per pool, a segment of this bucket that a write filled
+	// past its end, kept open for smaller items (see tail): packTail of
+	// its id and the bytes left at its end; 0: none.
+	tail [2]atomic.Uint64
 }
 
 // Cache is a Segcache instance. Its methods are safe for concurrent use by
@@ -107,6 +111,8 @@ type Cache struct {
 	// all rare next to reads and writes.
 	evictMu sync.Mutex
 	ev      evictState
+	// tailMu serializes the writes into the buckets' tails (see tail).
+	tailMu sync.Mutex
 
 	evictedItems, expiredItems       atomic.Uint64
 	evictedSegments, expiredSegments atomic.Uint64

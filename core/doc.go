@@ -30,7 +30,9 @@
 // expiry) at the generation its lookup saw, and waits for a drain that owns
 // the item rather than answer for it; space is reserved in a segment with
 // an atomic add, and the hashtable slot is published only after the bytes
-// are written. Growth copies the table while writers go on, then holds every
+// are written. The room a segment has left when an item does not fit is
+// kept for smaller items, under a lock of its own (see tail.go), so items
+// of varied sizes fill the heap. Growth copies the table while writers go on, then holds every
 // stripe and the maintenance lock only for a last pass over the buckets
 // they changed since the pass before, so writers and drains wait for that
 // pass alone (well under a millisecond); readers never wait.

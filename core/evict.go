@@ -31,7 +31,11 @@ type evictState struct {
 	cte      *evict.Heap     // PolicyCTE only: sealed segments by expiry, "never" last
 	cursor   []int32         // merge: per chain, the segment the next run starts at (None: head)
 	promo    map[int32]int32 // S3-FIFO: per TTL bucket, the main-pool segment promotions go to
-	pass     mergePass       // merge: the pass in progress, advanced one source per step
+	// promoTail is, per TTL bucket, the promotion segment before promo's,
+	// kept for the items that fit the room an item too large for it left
+	// at its end (see promoDest).
+	promoTail map[int32]int32
+	pass      mergePass // merge: the pass in progress, advanced one source per step
 
 	// Segments that may have lost their last live item. Writers queue them
 	// (under emptyMu, a leaf lock, once per segment thanks to queued); the
@@ -77,6 +81,7 @@ func (e *evictState) init(c *Cache) {
 		e.cursor[i] = segment.None
 	}
 	e.promo = map[int32]int32{}
+	e.promoTail = map[int32]int32{}
 	e.pass.dest = segment.None
 	// A segment is queued at most once at a time: these never grow.
 	e.queued = make([]atomic.Bool, c.nseg)
@@ -94,18 +99,22 @@ func (e *evictState) nextStamp() int64 {
 // isPromo reports whether segment id is a TTL bucket's promotion
 // destination.
 func (e *evictState) isPromo(id int32) bool {
-	for _, d := range e.promo {
-		if d == id {
-			return true
+	for _, m := range [...]map[int32]int32{e.promo, e.promoTail} {
+		for _, d := range m {
+			if d == id {
+				return true
+			}
 		}
 	}
 	return false
 }
 
 func (e *evictState) dropPromo(id int32) {
-	for b, d := range e.promo {
-		if d == id {
-			delete(e.promo, b)
+	for _, m := range [...]map[int32]int32{e.promo, e.promoTail} {
+		for b, d := range m {
+			if d == id {
+				delete(m, b)
+			}
 		}
 	}
 }
@@ -133,6 +142,9 @@ func (c *Cache) seal(id int32, from segment.State) {
 	h := &c.segs.Headers[id]
 	if !h.Transition(from, segment.Sealed) {
 		return
+	}
+	if from == segment.Open {
+		c.untail(id)
 	}
 	if !c.ev.chains.Listed(id) {
 		return
@@ -798,7 +810,7 @@ func (c *Cache) s3fifoPool(live bool, f *found, k *keyed) int32 {
 // evictMu.
 func (c *Cache) promoScarce() bool {
 	share := c.nseg / ttlShare
-	return len(c.ev.promo)+int(c.ev.openSegs.Load()) >= share && c.segs.FreeCount() < share
+	return len(c.ev.promo)+len(c.ev.promoTail)+int(c.ev.openSegs.Load()) >= share && c.segs.FreeCount() < share
 }
 
 // sharedPromoDest returns, while open and promotion segments take their
@@ -852,7 +864,27 @@ func (c *Cache) sealLongestPromo() {
 	if d >= 0 {
 		c.seal(d, segment.Relocating)
 		delete(e.promo, b)
+		c.sealPromoTail(b)
 	}
+}
+
+// sealPromoTail seals bucket b's promotion tail, if it has one.
+func (c *Cache) sealPromoTail(b int32) {
+	if t, ok := c.ev.promoTail[b]; ok {
+		c.seal(t, segment.Relocating)
+		delete(c.ev.promoTail, b)
+	}
+}
+
+// promoFits reports whether promotion segment d takes an item of size
+// bytes from src (room, expiry), and if so extends d's promise to src's.
+func (c *Cache) promoFits(d int32, src evict.Segment, size int) bool {
+	dh := &c.segs.Headers[d]
+	if int(dh.WriteOff.Load())+size > c.segSize || !evict.Fits(c.snapshot(d), src) {
+		return false
+	}
+	dh.NeedUntil.Store(max(dh.NeedUntil.Load(), src.NeedUntil))
+	return true
 }
 
 // promoDest returns the main-pool segment that takes promotions from src's
@@ -860,14 +892,26 @@ func (c *Cache) sealLongestPromo() {
 // does not fit src's items.
 func (c *Cache) promoDest(src evict.Segment, size int) int32 {
 	e := &c.ev
+	if d, ok := e.promoTail[src.Bucket]; ok && c.promoFits(d, src, size) {
+		return d
+	}
 	if d, ok := e.promo[src.Bucket]; ok {
-		dh := &c.segs.Headers[d]
-		if int(dh.WriteOff.Load())+size <= c.segSize && evict.Fits(c.snapshot(d), src) {
-			dh.NeedUntil.Store(max(dh.NeedUntil.Load(), src.NeedUntil))
+		if c.promoFits(d, src, size) {
 			return d
 		}
-		c.seal(d, segment.Relocating)
+		// Full for this item: the room left at its end may still take
+		// smaller ones, so it becomes the bucket's tail (sealing the one
+		// before) rather than sealed at once, unless the room is too
+		// small to be worth a segment held back from eviction, or the
+		// segments kept open already take their share (mayKeepTail).
 		delete(e.promo, src.Bucket)
+		c.sealPromoTail(src.Bucket)
+		dh := &c.segs.Headers[d]
+		if c.segSize-int(dh.WriteOff.Load()) >= c.minTail() && c.mayKeepTail() {
+			e.promoTail[src.Bucket] = d
+		} else {
+			c.seal(d, segment.Relocating)
+		}
 	}
 	if d := c.sharedPromoDest(src, size); d >= 0 {
 		return d

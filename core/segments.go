@@ -19,6 +19,14 @@ import (
 // taken with an atomic add on the write offset, so writers into one
 // segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
+	// The bucket's tail first, if the item fits there (see tail): it is
+	// on the line of the bucket's open segments, which the write reads
+	// next anyway, and is zero in a cache of items of one size.
+	if t := c.buckets[b].tail[pool].Load(); t != 0 && size <= tailRoom(t) {
+		if id, off, gen, ok := c.reserveTail(b, pool, size); ok {
+			return id, off, gen, nil
+		}
+	}
 	l := lane & c.laneMask.Load()
 	open := &c.buckets[b].open[pool][l]
 	own := b // the write's own bucket; b may be a shorter one (ttlShare)
@@ -85,6 +93,9 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 					// incarnation's), unless no header fits there.
 					if off+item.HeaderSize <= c.segSize {
 						clear(c.segBytes(id)[off : off+item.HeaderSize])
+						// Published after the mark: whoever fills
+						// the tail writes after it (see tail).
+						hdr.TailOff.Store(uint32(off))
 					}
 				}
 				hdr.UnpinCounting(-1, -size)
@@ -154,10 +165,14 @@ func (c *Cache) openSegment(b int, pool int32, open *atomic.Int32, observed int3
 		return b, true, nil // another writer already did it
 	}
 	if observed >= 0 {
-		if c.segs.Headers[observed].State() == segment.Open {
-			c.ev.openSegs.Add(-1)
+		// Sealed, unless the room at its end stays open as the
+		// bucket's tail.
+		if !c.keepTail(b, pool, observed) {
+			if c.segs.Headers[observed].State() == segment.Open {
+				c.ev.openSegs.Add(-1)
+			}
+			c.seal(observed, segment.Open)
 		}
-		c.seal(observed, segment.Open)
 		open.CompareAndSwap(observed, -1)
 	}
 	if extra && !c.mayOpenLane() {
@@ -319,6 +334,7 @@ func (c *Cache) claim(id int32) bool {
 	}
 	if st == segment.Open {
 		c.ev.openSegs.Add(-1)
+		c.untail(id)
 	}
 	c.ev.unlist(id)
 	b := hdr.Bucket.Load()

@@ -52,9 +52,13 @@ type Header struct {
 
 	// Written by every write.
 	WriteOff atomic.Uint32 // bytes reserved; may pass the segment size on overflow
-	_        uint32
-	acct     atomic.Uint64 // pins, live items, live bytes: see the acct constants
-	_        [64 - 16]byte
+	// TailOff is where the items stop once WriteOff passed the segment
+	// size: stored by the one writer whose reservation straddled the end
+	// (after it marked the end), 0 until then. The cache fills the tail
+	// after it with smaller items (see core's tail).
+	TailOff atomic.Uint32
+	acct    atomic.Uint64 // pins, live items, live bytes: see the acct constants
+	_       [64 - 16]byte
 }
 
 // acct packs three counters into one word, so that a writer takes its pin
@@ -263,6 +267,7 @@ func (t *Table) Recycle(id int32) (items, bytes int32) {
 func (t *Table) Init(id int32, state State, bucket, pool int32, seq, expire, needUntil, seal int64) {
 	h := &t.Headers[id]
 	h.WriteOff.Store(0)
+	h.TailOff.Store(0)
 	// The live counts are zero: Recycle zeroed them, and a writer that
 	// pinned the segment since (it had read its id before) takes back what
 	// it counted.

@@ -1,0 +1,144 @@
+package core
+
+import (
+	"github.com/segcache/segcache/core/internal/clock"
+	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/segment"
+)
+
+// A segment's tail is the space a write could not use: a write reserves
+// its bytes with an atomic add on the segment's write offset, and the one
+// whose item does not fit in what is left takes the segment past its end,
+// so the bytes between the last item and the end go unused. With items of
+// a few hundred bytes in segments of a few KiB that was 6-9% of the heap.
+//
+// So a segment filled past its end is not sealed at once: its bucket
+// keeps it, open, as the bucket's tail (one per pool), and a write whose
+// item fits in what is left goes there instead of the open segment. The
+// tail is written under tailMu, not by the add (the write offset stays
+// past the end, so the add's writers never get bytes there); each write
+// marks the new end of the items before it publishes the tail's smaller
+// room, so a drain's walk stops after the last item. A bucket keeps one
+// tail: the next segment its writes fill replaces it, and the old one is
+// sealed then, so a tail stays open for one segment's worth of writes,
+// and the order of segments by age barely changes.
+//
+// S3-FIFO's promotions, which copy items into a destination segment under
+// evictMu, keep the destination an item did not fit in the same way, as
+// the bucket's promotion tail (promoDest).
+
+// tailShare bounds the segments held open for their tails: a bucket keeps
+// a tail only while the open segments and promotion destinations,
+// tails included, are fewer than 1/tailShare of the cache's segments.
+// Tails are for caches with many segments for the buckets they use; in one
+// of 16 segments with a TTL bucket per item (TestManyTTLsSteadyState), every
+// segment kept for a tail was one less sealed and full.
+const tailShare = 8
+
+// mayKeepTail reports whether a bucket may keep a segment open for its
+// tail (see tailShare). The caller holds evictMu.
+func (c *Cache) mayKeepTail() bool {
+	e := &c.ev
+	return int(e.openSegs.Load())+len(e.promo)+len(e.promoTail) < c.nseg/tailShare
+}
+
+// packTail packs a tail's segment id and the bytes left at its end.
+func packTail(id int32, room int) uint64 { return uint64(id+1)<<32 | uint64(room) }
+
+func tailID(t uint64) int32 { return int32(t>>32) - 1 }
+func tailRoom(t uint64) int { return int(uint32(t)) }
+
+// minTail is the least room worth keeping a segment open for: 64 bytes
+// (a small item) up to segments of 4 KiB, a sixty-fourth of larger ones,
+// whose tails are a small share of them. A segment of items of one size
+// ends with room for less than one, so caches of such items (the
+// benchmarks' 88-byte items in segments of 1 MiB) keep no tail at all.
+func (c *Cache) minTail() int { return max(64, c.segSize/64) }
+
+// keepTail makes observed, the open segment of bucket b and pool that a
+// write just filled past its end, the bucket's tail if the room at its
+// end is worth it, and seals the tail before it either way: a tail is kept
+// for one segment's worth of the bucket's writes, so a segment whose tail
+// no later item fits (items of one size) is not held open, out of the
+// eviction order, for longer. It reports whether observed stays open as
+// the tail. The caller holds evictMu.
+func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
+	h := &c.segs.Headers[observed]
+	off := int(h.TailOff.Load())
+	keep := off != 0 && c.segSize-off >= c.minTail() && h.State() == segment.Open && c.mayKeepTail()
+	if seal := h.Seal.Load(); seal != 0 && clock.Reached(seal) {
+		keep = false
+	}
+	next := uint64(0)
+	if keep {
+		next = packTail(observed, c.segSize-off)
+	}
+	t := &c.buckets[b].tail[pool]
+	if next == 0 && t.Load() == 0 {
+		// Only this function makes a tail, under evictMu: none can
+		// appear meanwhile. Items of one size end here every time.
+		return false
+	}
+	c.tailMu.Lock()
+	old := t.Swap(next)
+	c.tailMu.Unlock()
+	if old != 0 {
+		oldID := tailID(old)
+		if c.segs.Headers[oldID].State() == segment.Open {
+			c.ev.openSegs.Add(-1)
+		}
+		c.seal(oldID, segment.Open)
+	}
+	return keep
+}
+
+// untail takes segment id off its bucket's tail, if it is one: it is
+// leaving the open state. The caller holds evictMu.
+func (c *Cache) untail(id int32) {
+	h := &c.segs.Headers[id]
+	t := &c.buckets[h.Bucket.Load()].tail[h.Pool.Load()]
+	if v := t.Load(); v == 0 || tailID(v) != id {
+		return // and cannot become id: only keepTail, under evictMu, names a tail
+	}
+	c.tailMu.Lock()
+	if v := t.Load(); v != 0 && tailID(v) == id {
+		t.Store(0)
+	}
+	c.tailMu.Unlock()
+}
+
+// reserveTail reserves size bytes at the end of bucket b's tail in pool,
+// pinned and counted as reserve's are, if they fit there.
+func (c *Cache) reserveTail(b int, pool int32, size int) (id int32, off int, gen uint32, ok bool) {
+	t := &c.buckets[b].tail[pool]
+	c.tailMu.Lock()
+	defer c.tailMu.Unlock()
+	v := t.Load()
+	if v == 0 || size > tailRoom(v) {
+		return -1, 0, 0, false
+	}
+	id = tailID(v)
+	hdr := &c.segs.Headers[id]
+	gen = hdr.Gen.Load()
+	if !hdr.PinCounting(1<<segment.Open, gen&(1<<segment.GenBits-1), 1, size) {
+		c.noteUnlinked(id, hdr)
+		return -1, 0, 0, false
+	}
+	if hdr.Bucket.Load() != int32(b) || hdr.Pool.Load() != pool {
+		hdr.UnpinCounting(-1, -size)
+		c.noteUnlinked(id, hdr)
+		return -1, 0, 0, false
+	}
+	if seal := hdr.Seal.Load(); seal != 0 && clock.Reached(seal) {
+		hdr.UnpinCounting(-1, -size)
+		c.noteUnlinked(id, hdr)
+		return -1, 0, 0, false
+	}
+	room := tailRoom(v)
+	off = c.segSize - room
+	if end := off + size; end+item.HeaderSize <= c.segSize {
+		clear(c.segBytes(id)[end : end+item.HeaderSize])
+	}
+	t.Store(packTail(id, room-size))
+	return id, off, gen, true
+}

@@ -1,0 +1,75 @@
+package core
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/segcache/segcache/core/internal/item"
+	"github.com/segcache/segcache/core/internal/segment"
+)
+
+// TestTailTakesSmallerItems follows one tail through its life: a write too
+// large for the room left in the open segment leaves that segment as its
+// bucket's tail; a smaller item then goes into the room, right after the
+// last item, and one too large for what is left goes to the open segment;
+// the tail is sealed once the next segment is filled past its end. The
+// drain's walk finds every item (integrity), and clearing the cache takes
+// every count back.
+func TestTailTakesSmallerItems(t *testing.T) {
+	c := openCache(t, Options{HeapBytes: 64 * 4096, SegmentBytes: 4096, Eviction: PolicyFIFO})
+	const big = 1000 - item.HeaderSize - 5 // an item of 1,000 bytes with a 5-byte key
+	set := func(key string, vlen int) found {
+		t.Helper()
+		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), 0); err != nil {
+			t.Fatalf("Set(%s): %v", key, err)
+		}
+		return writersLookup(t, c, []byte(key))
+	}
+	first := set("big-0", big)
+	for i := 1; i < 4; i++ {
+		set(fmt.Sprintf("big-%d", i), big)
+	}
+	// 4,000 bytes written: the fifth item does not fit in the 96 left.
+	fifth := set("big-4", big)
+	if fifth.seg == first.seg {
+		t.Fatalf("the fifth 1,000-byte item went into the first segment")
+	}
+	if st := first.hdr.State(); st != segment.Open {
+		t.Fatalf("the first segment is in state %d, want open (the bucket's tail)", st)
+	}
+	small := set("small", 96-item.HeaderSize-5) // exactly the room left
+	if small.seg != first.seg || small.off != 4000 {
+		t.Errorf("a 96-byte item went to segment %d offset %d, want the tail: segment %d offset 4000", small.seg, small.off, first.seg)
+	}
+	other := set("other", 64-item.HeaderSize-5) // no room left in the tail
+	if other.seg != fifth.seg {
+		t.Errorf("a 64-byte item went to segment %d, want the open segment %d", other.seg, fifth.seg)
+	}
+	for i := 5; i < 9; i++ { // fill the second segment past its end
+		set(fmt.Sprintf("big-%d", i), big)
+	}
+	if st := first.hdr.State(); st != segment.Sealed {
+		t.Errorf("the first segment is in state %d once the second became the tail, want sealed", st)
+	}
+	for _, k := range []string{"big-0", "big-3", "small", "other", "big-8"} {
+		v, ok := c.Get(nil, []byte(k))
+		if !ok {
+			t.Fatalf("%s is lost", k)
+		}
+		if err := valueOK([]byte(k), v); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	c.evictMu.Lock()
+	c.integrity(t)
+	c.evictMu.Unlock()
+	if err := c.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Items != 0 || s.ItemBytes != 0 {
+		t.Errorf("after Clear: %d items of %d bytes", s.Items, s.ItemBytes)
+	}
+	if n := c.ev.accountingErrors.Load(); n != 0 {
+		t.Errorf("%d segments recycled with nonzero counters", n)
+	}
+}
