@@ -3,7 +3,9 @@ package core
 import (
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
 )
@@ -63,13 +65,76 @@ func TestTailTakesSmallerItems(t *testing.T) {
 	c.evictMu.Lock()
 	c.integrity(t)
 	c.evictMu.Unlock()
+	// The third segment: 4,000 bytes, then a tail of 96.
+	for i := 9; i < 13; i++ {
+		set(fmt.Sprintf("big-%d", i), big)
+	}
+	if v := c.buckets[first.hdr.Bucket.Load()].tail[segment.PoolMain].Load(); v == 0 {
+		t.Fatalf("no tail before Clear")
+	}
 	if err := c.Clear(); err != nil {
 		t.Fatal(err)
+	}
+	// Clear drained the tail: its bucket must forget it, or a small
+	// write would go into a free (or reopened) segment's bytes.
+	for b := range c.buckets {
+		for pool := range c.buckets[b].tail {
+			if v := c.buckets[b].tail[pool].Load(); v != 0 {
+				t.Errorf("bucket %d pool %d still names segment %d as its tail after Clear", b, pool, tailID(v))
+			}
+		}
 	}
 	if s := c.Stats(); s.Items != 0 || s.ItemBytes != 0 {
 		t.Errorf("after Clear: %d items of %d bytes", s.Items, s.ItemBytes)
 	}
 	if n := c.ev.accountingErrors.Load(); n != 0 {
 		t.Errorf("%d segments recycled with nonzero counters", n)
+	}
+	again := set("small", 96-item.HeaderSize-5)
+	if v, ok := c.Get(nil, []byte("small")); !ok || valueOK([]byte("small"), v) != nil {
+		t.Errorf("small after Clear: found %v", ok)
+	}
+	if again.hdr.State() != segment.Open {
+		t.Errorf("small after Clear went to a segment in state %d", again.hdr.State())
+	}
+}
+
+// A tail takes no item once its segment's writes must have stopped (its
+// Seal, which keeps an item from expiring before its TTL's promise): an
+// item written there later would expire with the segment, too early.
+func TestTailTakesNoItemAfterItsSeal(t *testing.T) {
+	c := openCache(t, Options{HeapBytes: 64 * 4096, SegmentBytes: 4096, Eviction: PolicyFIFO})
+	const big = 1000 - item.HeaderSize - 5
+	// Seal comes about a second before the segment expires with a TTL of
+	// 2 s (see ttl.PlanFor); with one below a second they coincide, and
+	// the expiry, not the seal, would keep the item out of the tail.
+	const ttl = 2 * time.Second
+	set := func(key string, vlen int) found {
+		t.Helper()
+		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), ttl); err != nil {
+			t.Fatalf("Set(%s): %v", key, err)
+		}
+		return writersLookup(t, c, []byte(key))
+	}
+	first := set("big-0", big)
+	for i := 1; i < 5; i++ {
+		set(fmt.Sprintf("big-%d", i), big)
+	}
+	if v := c.buckets[first.hdr.Bucket.Load()].tail[segment.PoolMain].Load(); v == 0 || tailID(v) != first.seg {
+		t.Fatalf("the first segment is not its bucket's tail")
+	}
+	seal := first.hdr.Seal.Load()
+	if seal == 0 || seal >= first.hdr.Expire.Load() {
+		t.Fatalf("seal time %d, expiry %d: want a seal before the expiry", seal, first.hdr.Expire.Load())
+	}
+	for !clock.Reached(seal) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	small := set("small", 96-item.HeaderSize-5)
+	if small.seg == first.seg {
+		t.Errorf("an item written after the tail's seal time went into the tail")
+	}
+	if _, ok := c.Get(nil, []byte("small")); !ok {
+		t.Errorf("an item written after the tail's seal time is not served")
 	}
 }
