@@ -68,10 +68,6 @@ const (
 // (-1 = none).
 type ttlBucket struct {
 	open [2][lanes]atomic.Int32
-	// tail is, per pool, a segment of this bucket that a write filled
-	// past its end, kept open for smaller items (see tail): packTail of
-	// its id and the bytes left at its end; 0: none.
-	tail [2]atomic.Uint64
 }
 
 // Cache is a Segcache instance. Its methods are safe for concurrent use by
@@ -101,6 +97,11 @@ type Cache struct {
 	grower      grower
 
 	buckets []ttlBucket
+	// tails are the segments that writes filled past their end, kept open
+	// for smaller items (see tail), by bucket and pool. The pointer is
+	// read by every set, so it sits with the fields that do not change,
+	// not beside tailMu.
+	tails *tailTable
 	// redirect is, per TTL bucket and pool, the shorter bucket its writes
 	// go to while open segments are scarce (see ttlShare); 0: none.
 	redirect []atomic.Int32
@@ -111,7 +112,7 @@ type Cache struct {
 	// all rare next to reads and writes.
 	evictMu sync.Mutex
 	ev      evictState
-	// tailMu serializes the writes into the buckets' tails (see tail).
+	// tailMu serializes the writes into the tails (see tail).
 	tailMu sync.Mutex
 
 	evictedItems, expiredItems       atomic.Uint64
@@ -231,6 +232,7 @@ func Open(opts Options) (*Cache, error) {
 		}
 	}
 	c.stripes = make([]paddedMutex, stripeCount)
+	c.tails = new(tailTable)
 	c.ev.init(c)
 	return c, nil
 }

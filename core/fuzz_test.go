@@ -103,12 +103,17 @@ func (d *decoder) delta() uint64 {
 }
 
 // decodeOps turns data into at most 400 operations on nkeys keys, with big
-// values if big.
+// values if big, of the kinds before fuzzOps.
 func decodeOps(data []byte, nkeys int, big bool) []op {
+	return decodeOpsOf(data, nkeys, big, fuzzOps)
+}
+
+// decodeOpsOf is decodeOps over the first kinds operation kinds.
+func decodeOpsOf(data []byte, nkeys int, big bool, kinds opKind) []op {
 	d := &decoder{b: data, nkeys: nkeys, big: big}
 	var ops []op
 	for d.more() && len(ops) < 400 {
-		o := op{kind: opKind(d.byte() % byte(fuzzOps))}
+		o := op{kind: opKind(d.byte() % byte(kinds))}
 		if o.kind == opClear && d.big {
 			o.kind = opSet // a clear every 13 operations would keep a small heap from filling
 		}
@@ -116,7 +121,7 @@ func decodeOps(data []byte, nkeys int, big bool) []op {
 		switch o.kind {
 		case opSet, opAdd, opReplace:
 			o.val = d.value()
-		case opCAS:
+		case opCAS, opTouch:
 			o.tok = int(d.byte() % 3)
 			o.val = d.value()
 		case opIncr, opDecr:
@@ -185,6 +190,45 @@ func FuzzEngineSmall(f *testing.F) {
 func FuzzEngineSmallTTL(f *testing.F) {
 	addSmallSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzSmall(t, data, true) })
+}
+
+// FuzzEngineTails runs the oracle on caches of 32 to 63 segments of 4 KiB:
+// enough that a bucket keeps the room an item too large for it left at a
+// segment's end, for smaller items (core's tail.go; FuzzEngineSmall's
+// caches are too small to keep any), while values of up to 1,240 bytes
+// fill and evict them. Its inputs also decode to touches (Store with
+// StoreTouch), which the other targets' corpora predate. The first byte
+// picks the policy, the second the heap.
+func FuzzEngineTails(f *testing.F) {
+	addSmallSeeds(f)
+	for p := range smallPolicies {
+		// Items of about 1,000 bytes, then smaller ones that fit the room
+		// left, and touches of both.
+		seed := []byte{byte(p), 0}
+		for k := range 6 {
+			seed = append(seed, byte(opSet), byte(k), 100+124, byte(k))
+		}
+		seed = append(seed, byte(opSet), 6, 100+3, 1, byte(opGetCAS), 6, byte(opTouch), 6, 0, 100+3, 9, byte(opTouch), 0, 1, 101,
+			byte(opGet), 6, byte(opGet), 0, byte(opLen), 0)
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		p := smallPolicies[int(data[0])%len(smallPolicies)]
+		nseg := 32 + int(data[1])%32
+		c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		l := lossEvict
+		if p == core.PolicyNone {
+			l = lossNoSpace
+		}
+		replayOps(t, newLossyChecker(c, l), decodeOpsOf(data[2:], smallKeys, true, opTouch+1), smallKeys)
+	})
 }
 
 // addSmallSeeds adds the hand-written seeds of the FuzzEngineSmall targets.

@@ -19,10 +19,10 @@ import (
 // taken with an atomic add on the write offset, so writers into one
 // segment never wait for each other.
 func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off int, gen uint32, err error) {
-	// The bucket's tail first, if the item fits there (see tail): it is
-	// on the line of the bucket's open segments, which the write reads
-	// next anyway, and is zero in a cache of items of one size.
-	if t := c.buckets[b].tail[pool].Load(); t != 0 && size <= tailRoom(t) {
+	// The bucket's tail first, if the item fits there (see tail): one
+	// load from a line that only a segment's end and a tail's writes
+	// change, and no tail in a cache of items of one size.
+	if size <= tailOf(c.tails.slot(b, pool).Load(), b, pool) {
 		if id, off, gen, ok := c.reserveTail(b, pool, size); ok {
 			return id, off, gen, nil
 		}

@@ -1,9 +1,12 @@
 package core
 
 import (
+	"sync/atomic"
+
 	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/ttl"
 )
 
 // A segment's tail is the space a write could not use: a write reserves
@@ -42,11 +45,61 @@ func (c *Cache) mayKeepTail() bool {
 	return int(e.openSegs.Load())+len(e.promo)+len(e.promoTail) < c.nseg/tailShare
 }
 
-// packTail packs a tail's segment id and the bytes left at its end.
-func packTail(id int32, room int) uint64 { return uint64(id+1)<<32 | uint64(room) }
+// tailTable holds the tails by bucket and pool, direct-mapped: a cache
+// writes to a few TTL buckets at a time, and a slot per bucket and pool
+// (2,432 of them) would have added 19 KiB to every cache's fixed memory. A
+// slot names the bucket and pool whose tail it holds; a bucket whose slot
+// holds another's has no tail, and keepTail may take the slot over
+// (sealing the other's tail, which then only loses its room early).
+type tailTable [tailSlots]atomic.Uint64
 
-func tailID(t uint64) int32 { return int32(t>>32) - 1 }
-func tailRoom(t uint64) int { return int(uint32(t)) }
+const tailSlots = 64
+
+// A tail word packs, from the top: the bucket and pool (2b + pool, below
+// 2 x ttl.Count), the segment id + 1 (at most MaxSegments), and the bytes
+// left at its end (less than a segment, at most 8 MiB). 0: none.
+const (
+	tailRoomBits = 24
+	tailIDBits   = 18
+	tailKeyShift = tailRoomBits + tailIDBits
+)
+
+// The fields fit their bits (this fails to compile otherwise).
+var (
+	_ [1<<tailIDBits - 1 - MaxSegments]struct{}
+	_ [1<<tailRoomBits - MaxSegmentBytes]struct{}
+	_ [1<<(64-tailKeyShift) - 2*ttl.Count]struct{}
+)
+
+// tailKey is the key of bucket b's pool in a tail word.
+func tailKey(b int, pool int32) uint64 { return uint64(2*b + int(pool)) }
+
+// slot is the slot of bucket b's pool.
+func (t *tailTable) slot(b int, pool int32) *atomic.Uint64 {
+	return &t[tailKey(b, pool)&(tailSlots-1)]
+}
+
+// packTail packs the tail of bucket b's pool: segment id with room bytes
+// left at its end.
+func packTail(b int, pool int32, id int32, room int) uint64 {
+	return tailKey(b, pool)<<tailKeyShift | uint64(id+1)<<tailRoomBits | uint64(room)
+}
+
+// ownTail reports whether tail word v is a tail of bucket b's pool.
+func ownTail(v uint64, b int, pool int32) bool {
+	return v != 0 && v>>tailKeyShift == tailKey(b, pool)
+}
+
+// tailOf returns the room of tail word v if it is bucket b's pool's (0 if
+// not, or if none).
+func tailOf(v uint64, b int, pool int32) int {
+	if !ownTail(v, b, pool) {
+		return 0
+	}
+	return int(v & (1<<tailRoomBits - 1))
+}
+
+func tailID(v uint64) int32 { return int32(v>>tailRoomBits&(1<<tailIDBits-1)) - 1 }
 
 // minTail is the least room worth keeping a segment open for: 64 bytes
 // (a small item) up to segments of 4 KiB, a sixty-fourth of larger ones,
@@ -71,12 +124,13 @@ func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 	}
 	next := uint64(0)
 	if keep {
-		next = packTail(observed, c.segSize-off)
+		next = packTail(b, pool, observed, c.segSize-off)
 	}
-	t := &c.buckets[b].tail[pool]
-	if next == 0 && t.Load() == 0 {
-		// Only this function makes a tail, under evictMu: none can
-		// appear meanwhile. Items of one size end here every time.
+	t := c.tails.slot(b, pool)
+	if next == 0 && !ownTail(t.Load(), b, pool) {
+		// No tail of this bucket's to seal (only this function names
+		// one, under evictMu), and none to keep: items of one size end
+		// here every time.
 		return false
 	}
 	c.tailMu.Lock()
@@ -96,7 +150,7 @@ func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 // leaving the open state. The caller holds evictMu.
 func (c *Cache) untail(id int32) {
 	h := &c.segs.Headers[id]
-	t := &c.buckets[h.Bucket.Load()].tail[h.Pool.Load()]
+	t := c.tails.slot(int(h.Bucket.Load()), h.Pool.Load())
 	if v := t.Load(); v == 0 || tailID(v) != id {
 		return // and cannot become id: only keepTail, under evictMu, names a tail
 	}
@@ -110,11 +164,12 @@ func (c *Cache) untail(id int32) {
 // reserveTail reserves size bytes at the end of bucket b's tail in pool,
 // pinned and counted as reserve's are, if they fit there.
 func (c *Cache) reserveTail(b int, pool int32, size int) (id int32, off int, gen uint32, ok bool) {
-	t := &c.buckets[b].tail[pool]
+	t := c.tails.slot(b, pool)
 	c.tailMu.Lock()
 	defer c.tailMu.Unlock()
 	v := t.Load()
-	if v == 0 || size > tailRoom(v) {
+	room := tailOf(v, b, pool)
+	if size > room {
 		return -1, 0, 0, false
 	}
 	id = tailID(v)
@@ -134,11 +189,10 @@ func (c *Cache) reserveTail(b int, pool int32, size int) (id int32, off int, gen
 		c.noteUnlinked(id, hdr)
 		return -1, 0, 0, false
 	}
-	room := tailRoom(v)
 	off = c.segSize - room
 	if end := off + size; end+item.HeaderSize <= c.segSize {
 		clear(c.segBytes(id)[end : end+item.HeaderSize])
 	}
-	t.Store(packTail(id, room-size))
+	t.Store(packTail(b, pool, id, room-size))
 	return id, off, gen, true
 }

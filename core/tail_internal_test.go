@@ -69,7 +69,7 @@ func TestTailTakesSmallerItems(t *testing.T) {
 	for i := 9; i < 13; i++ {
 		set(fmt.Sprintf("big-%d", i), big)
 	}
-	if v := c.buckets[first.hdr.Bucket.Load()].tail[segment.PoolMain].Load(); v == 0 {
+	if v := c.tails.slot(int(first.hdr.Bucket.Load()), segment.PoolMain).Load(); v == 0 {
 		t.Fatalf("no tail before Clear")
 	}
 	if err := c.Clear(); err != nil {
@@ -77,11 +77,9 @@ func TestTailTakesSmallerItems(t *testing.T) {
 	}
 	// Clear drained the tail: its bucket must forget it, or a small
 	// write would go into a free (or reopened) segment's bytes.
-	for b := range c.buckets {
-		for pool := range c.buckets[b].tail {
-			if v := c.buckets[b].tail[pool].Load(); v != 0 {
-				t.Errorf("bucket %d pool %d still names segment %d as its tail after Clear", b, pool, tailID(v))
-			}
+	for i := range c.tails {
+		if v := c.tails[i].Load(); v != 0 {
+			t.Errorf("tail slot %d still names segment %d after Clear", i, tailID(v))
 		}
 	}
 	if s := c.Stats(); s.Items != 0 || s.ItemBytes != 0 {
@@ -120,7 +118,7 @@ func TestTailTakesNoItemAfterItsSeal(t *testing.T) {
 	for i := 1; i < 5; i++ {
 		set(fmt.Sprintf("big-%d", i), big)
 	}
-	if v := c.buckets[first.hdr.Bucket.Load()].tail[segment.PoolMain].Load(); v == 0 || tailID(v) != first.seg {
+	if v := c.tails.slot(int(first.hdr.Bucket.Load()), segment.PoolMain).Load(); v == 0 || tailID(v) != first.seg {
 		t.Fatalf("the first segment is not its bucket's tail")
 	}
 	seal := first.hdr.Seal.Load()

@@ -20,3 +20,4 @@ fuzz-core:
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzEngineSmall$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzEngineSmallTTL$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzEngineTails$$' -fuzztime $(FUZZTIME) ./core/
