@@ -8,6 +8,7 @@ import (
 	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
+	"github.com/segcache/segcache/core/internal/ttl"
 )
 
 // TestTailTakesSmallerItems follows one tail through its life: a write too
@@ -135,4 +136,56 @@ func TestTailTakesNoItemAfterItsSeal(t *testing.T) {
 	if _, ok := c.Get(nil, []byte("small")); !ok {
 		t.Errorf("an item written after the tail's seal time is not served")
 	}
+}
+
+// Two TTL buckets whose tails share a slot of the table (2 s and 4 s: an
+// octave is 32 buckets, and 2 x 32 slots wrap around): the second to keep
+// a tail takes the slot and seals the first's, and no item goes into the
+// other bucket's tail, where it would expire with the wrong TTL. Two
+// guards keep it out: the slot's word names its bucket, and reserveTail
+// checks the pinned segment's bucket (the test fails with both removed).
+func TestTailSlotSharedByTwoBuckets(t *testing.T) {
+	c := openCache(t, Options{HeapBytes: 64 * 4096, SegmentBytes: 4096, Eviction: PolicyFIFO})
+	const big = 1000 - item.HeaderSize - 5
+	const short, long = 2 * time.Second, 4 * time.Second
+	bs, bl := ttl.Bucket(short.Milliseconds()), ttl.Bucket(long.Milliseconds())
+	if c.tails.slot(bs, segment.PoolMain) != c.tails.slot(bl, segment.PoolMain) {
+		t.Fatalf("buckets %d and %d do not share a tail slot", bs, bl)
+	}
+	set := func(key string, vlen int, ttl time.Duration) found {
+		t.Helper()
+		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), ttl); err != nil {
+			t.Fatalf("Set(%s): %v", key, err)
+		}
+		return writersLookup(t, c, []byte(key))
+	}
+	fill := func(prefix string, ttl time.Duration) found {
+		first := set(prefix+"-0", big, ttl)
+		for i := 1; i < 5; i++ {
+			set(fmt.Sprintf("%s-%d", prefix, i), big, ttl)
+		}
+		if v := c.tails.slot(bs, segment.PoolMain).Load(); tailID(v) != first.seg {
+			t.Fatalf("%s: the tail slot names segment %d, want %d", prefix, tailID(v), first.seg)
+		}
+		return first
+	}
+	shortTail := fill("s", short)
+	longTail := fill("l", long)
+	if st := shortTail.hdr.State(); st != segment.Sealed {
+		t.Errorf("the 2 s bucket's tail is in state %d once the 4 s bucket took its slot, want sealed", st)
+	}
+	small := set("small", 96-item.HeaderSize-5, short)
+	if small.seg == longTail.seg || small.seg == shortTail.seg {
+		t.Errorf("a 2 s item went into segment %d, a tail it must not use (4 s tail %d, sealed 2 s tail %d)", small.seg, longTail.seg, shortTail.seg)
+	}
+	if b := int(small.hdr.Bucket.Load()); b != bs {
+		t.Errorf("a 2 s item went into a segment of bucket %d, want %d", b, bs)
+	}
+	other := set("other", 96-item.HeaderSize-5, long)
+	if other.seg != longTail.seg {
+		t.Errorf("a 4 s item that fits the 4 s bucket's tail went to segment %d, want %d", other.seg, longTail.seg)
+	}
+	c.evictMu.Lock()
+	c.integrity(t)
+	c.evictMu.Unlock()
 }
