@@ -907,7 +907,7 @@ func (c *Cache) promoDest(src evict.Segment, size int) int32 {
 		delete(e.promo, src.Bucket)
 		c.sealPromoTail(src.Bucket)
 		dh := &c.segs.Headers[d]
-		if c.segSize-int(dh.WriteOff.Load()) >= c.minTail() && c.mayKeepTail() {
+		if c.segSize-int(dh.WriteOff.Load()) >= c.minTail() && c.mayKeepTail(false) {
 			e.promoTail[src.Bucket] = d
 		} else {
 			c.seal(d, segment.Relocating)

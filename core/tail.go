@@ -39,10 +39,16 @@ import (
 const tailShare = 8
 
 // mayKeepTail reports whether a bucket may keep a segment open for its
-// tail (see tailShare). The caller holds evictMu.
-func (c *Cache) mayKeepTail() bool {
+// tail (see tailShare), counting one open segment less if replacing is
+// set: the caller seals the bucket's current tail in its place. The
+// caller holds evictMu.
+func (c *Cache) mayKeepTail(replacing bool) bool {
 	e := &c.ev
-	return int(e.openSegs.Load())+len(e.promo)+len(e.promoTail) < c.nseg/tailShare
+	n := int(e.openSegs.Load()) + len(e.promo) + len(e.promoTail)
+	if replacing {
+		n--
+	}
+	return n < c.nseg/tailShare
 }
 
 // tailTable holds the tails by bucket and pool, direct-mapped: a cache
@@ -118,7 +124,9 @@ func (c *Cache) minTail() int { return max(64, c.segSize/64) }
 func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 	h := &c.segs.Headers[observed]
 	off := int(h.TailOff.Load())
-	keep := off != 0 && c.segSize-off >= c.minTail() && h.State() == segment.Open && c.mayKeepTail()
+	t := c.tails.slot(b, pool)
+	own := ownTail(t.Load(), b, pool)
+	keep := off != 0 && c.segSize-off >= c.minTail() && h.State() == segment.Open && c.mayKeepTail(own)
 	if seal := h.Seal.Load(); seal != 0 && clock.Reached(seal) {
 		keep = false
 	}
@@ -126,8 +134,7 @@ func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 	if keep {
 		next = packTail(b, pool, observed, c.segSize-off)
 	}
-	t := c.tails.slot(b, pool)
-	if next == 0 && !ownTail(t.Load(), b, pool) {
+	if next == 0 && !own {
 		// No tail of this bucket's to seal (only this function names
 		// one, under evictMu), and none to keep: items of one size end
 		// here every time.
