@@ -216,19 +216,27 @@ func FuzzEngineTails(f *testing.F) {
 		if len(data) < 2 {
 			return
 		}
-		p := smallPolicies[int(data[0])%len(smallPolicies)]
-		nseg := 32 + int(data[1])%32
-		c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		l := lossEvict
-		if p == core.PolicyNone {
-			l = lossNoSpace
-		}
-		replayOps(t, newLossyChecker(c, l), decodeOpsOf(data[2:], smallKeys, true, opTouch+1), smallKeys)
+		replayOps(t, smallChecker(t, data, 32, 32), decodeOpsOf(data[2:], smallKeys, true, opTouch+1), smallKeys)
 	})
+}
+
+// smallChecker opens the cache of a FuzzEngineSmall-like input, whose
+// first byte picks the policy and second the heap (base + data[1] % span
+// segments of 4 KiB), and returns the oracle with the losses its policy
+// allows: refused writes under eviction none, evicted keys otherwise.
+func smallChecker(t *testing.T, data []byte, base, span int) *checker {
+	p := smallPolicies[int(data[0])%len(smallPolicies)]
+	nseg := base + int(data[1])%span
+	c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l := lossEvict
+	if p == core.PolicyNone {
+		l = lossNoSpace
+	}
+	return newLossyChecker(c, l)
 }
 
 // addSmallSeeds adds the hand-written seeds of the FuzzEngineSmall targets.
@@ -246,19 +254,8 @@ func fuzzSmall(t *testing.T, data []byte, ttls bool) {
 	if len(data) < 2 {
 		return
 	}
-	p := smallPolicies[int(data[0])%len(smallPolicies)]
-	nseg := 4 + int(data[1])%16
-	c, err := core.Open(core.Options{HeapBytes: uint64(nseg) * 4096, SegmentBytes: 4096, Eviction: p, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	l := lossEvict
-	if p == core.PolicyNone {
-		l = lossNoSpace
-	}
+	ch := smallChecker(t, data, 4, 16)
 	ops := decodeOps(data[2:], smallKeys, true)
-	ch := newLossyChecker(c, l)
 	if ttls {
 		for i := range ops {
 			switch ops[i].kind {

@@ -21,13 +21,7 @@ import (
 func TestTailTakesSmallerItems(t *testing.T) {
 	c := openCache(t, Options{HeapBytes: 64 * 4096, SegmentBytes: 4096, Eviction: PolicyFIFO})
 	const big = 1000 - item.HeaderSize - 5 // an item of 1,000 bytes with a 5-byte key
-	set := func(key string, vlen int) found {
-		t.Helper()
-		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), 0); err != nil {
-			t.Fatalf("Set(%s): %v", key, err)
-		}
-		return writersLookup(t, c, []byte(key))
-	}
+	set := func(key string, vlen int) found { t.Helper(); return setFound(t, c, key, vlen, 0) }
 	first := set("big-0", big)
 	for i := 1; i < 4; i++ {
 		set(fmt.Sprintf("big-%d", i), big)
@@ -108,13 +102,7 @@ func TestTailTakesNoItemAfterItsSeal(t *testing.T) {
 	// 2 s (see ttl.PlanFor); with one below a second they coincide, and
 	// the expiry, not the seal, would keep the item out of the tail.
 	const ttl = 2 * time.Second
-	set := func(key string, vlen int) found {
-		t.Helper()
-		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), ttl); err != nil {
-			t.Fatalf("Set(%s): %v", key, err)
-		}
-		return writersLookup(t, c, []byte(key))
-	}
+	set := func(key string, vlen int) found { t.Helper(); return setFound(t, c, key, vlen, ttl) }
 	first := set("big-0", big)
 	for i := 1; i < 5; i++ {
 		set(fmt.Sprintf("big-%d", i), big)
@@ -152,13 +140,7 @@ func TestTailSlotSharedByTwoBuckets(t *testing.T) {
 	if c.tails.slot(bs, segment.PoolMain) != c.tails.slot(bl, segment.PoolMain) {
 		t.Fatalf("buckets %d and %d do not share a tail slot", bs, bl)
 	}
-	set := func(key string, vlen int, ttl time.Duration) found {
-		t.Helper()
-		if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), ttl); err != nil {
-			t.Fatalf("Set(%s): %v", key, err)
-		}
-		return writersLookup(t, c, []byte(key))
-	}
+	set := func(key string, vlen int, ttl time.Duration) found { t.Helper(); return setFound(t, c, key, vlen, ttl) }
 	fill := func(prefix string, ttl time.Duration) found {
 		first := set(prefix+"-0", big, ttl)
 		for i := 1; i < 5; i++ {
@@ -188,4 +170,14 @@ func TestTailSlotSharedByTwoBuckets(t *testing.T) {
 	c.evictMu.Lock()
 	c.integrity(t)
 	c.evictMu.Unlock()
+}
+
+// setFound sets key to a checked value of vlen bytes with ttl and returns
+// where the item went.
+func setFound(t *testing.T, c *Cache, key string, vlen int, ttl time.Duration) found {
+	t.Helper()
+	if err := c.Set([]byte(key), checkedValue([]byte(key), 0, vlen), ttl); err != nil {
+		t.Fatalf("Set(%s): %v", key, err)
+	}
+	return writersLookup(t, c, []byte(key))
 }
