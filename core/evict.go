@@ -889,7 +889,8 @@ func (c *Cache) promoFits(d int32, src evict.Segment, size int) bool {
 
 // promoDest returns the main-pool segment that takes promotions from src's
 // TTL bucket, opening a new one when the current one is full or its expiry
-// does not fit src's items.
+// does not fit src's items; the bucket's promotion tail, the destination
+// before, first if the item fits there (see tail.go).
 func (c *Cache) promoDest(src evict.Segment, size int) int32 {
 	e := &c.ev
 	if d, ok := e.promoTail[src.Bucket]; ok && c.promoFits(d, src, size) {
