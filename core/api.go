@@ -46,7 +46,7 @@ type Policy int
 // The eviction policies. The zero value, PolicyDefault, means DefaultPolicy.
 const (
 	PolicyDefault    Policy = iota
-	PolicyNone              // never evict: writes fail with ErrNoSpace once full and nothing expired
+	PolicyNone              // never evict: writes fail with ErrNoSpace once full and nothing expired (full for the item's size: a smaller one may still fit the room a larger one left)
 	PolicyRandom            // evict a random sealed segment
 	PolicyRandomFIFO        // pick a random TTL bucket, evict its oldest segment
 	PolicyFIFO              // evict the oldest segment
