@@ -82,6 +82,9 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 					// shares its line with fields every lookup reads.
 					c.laneMask.Store(lanes - 1)
 				}
+				// writesStopped, written out: the function is
+				// over the inliner's budget (clock.Now), and every
+				// set passes here.
 				if seal := hdr.Seal.Load(); seal == 0 || !clock.Reached(seal) {
 					end := int(hdr.WriteOff.Add(uint32(size)))
 					off = end - size
@@ -117,6 +120,14 @@ func (c *Cache) reserve(b int, pool int32, lane uint64, size int) (id int32, off
 			b, l, open = nb, 0, &c.buckets[nb].open[pool][0]
 		}
 	}
+}
+
+// writesStopped reports whether an open segment's writes must have
+// stopped: its seal time passed, after which an item written there would
+// expire before its TTL's promise (reserve has it written out).
+func writesStopped(h *segment.Header) bool {
+	seal := h.Seal.Load()
+	return seal != 0 && clock.Reached(seal)
 }
 
 // prefetchReserve starts loading the bytes the next write into the main

@@ -3,7 +3,6 @@ package core
 import (
 	"sync/atomic"
 
-	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/item"
 	"github.com/segcache/segcache/core/internal/segment"
 	"github.com/segcache/segcache/core/internal/ttl"
@@ -126,10 +125,7 @@ func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 	off := int(h.TailOff.Load())
 	t := c.tails.slot(b, pool)
 	own := ownTail(t.Load(), b, pool)
-	keep := off != 0 && c.segSize-off >= c.minTail() && h.State() == segment.Open && c.mayKeepTail(own)
-	if seal := h.Seal.Load(); seal != 0 && clock.Reached(seal) {
-		keep = false
-	}
+	keep := off != 0 && c.segSize-off >= c.minTail() && h.State() == segment.Open && !writesStopped(h) && c.mayKeepTail(own)
 	next := uint64(0)
 	if keep {
 		next = packTail(b, pool, observed, c.segSize-off)
@@ -144,11 +140,9 @@ func (c *Cache) keepTail(b int, pool int32, observed int32) bool {
 	old := t.Swap(next)
 	c.tailMu.Unlock()
 	if old != 0 {
-		oldID := tailID(old)
-		if c.segs.Headers[oldID].State() == segment.Open {
-			c.ev.openSegs.Add(-1)
-		}
-		c.seal(oldID, segment.Open)
+		// Open: a segment leaves the table as it leaves that state
+		// (seal and claim untail it).
+		c.sealOpen(tailID(old))
 	}
 	return keep
 }
@@ -186,12 +180,7 @@ func (c *Cache) reserveTail(b int, pool int32, size int) (id int32, off int, gen
 		c.noteUnlinked(id, hdr)
 		return -1, 0, 0, false
 	}
-	if hdr.Bucket.Load() != int32(b) || hdr.Pool.Load() != pool {
-		hdr.UnpinCounting(-1, -size)
-		c.noteUnlinked(id, hdr)
-		return -1, 0, 0, false
-	}
-	if seal := hdr.Seal.Load(); seal != 0 && clock.Reached(seal) {
+	if hdr.Bucket.Load() != int32(b) || hdr.Pool.Load() != pool || writesStopped(hdr) {
 		hdr.UnpinCounting(-1, -size)
 		c.noteUnlinked(id, hdr)
 		return -1, 0, 0, false
