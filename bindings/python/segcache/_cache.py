@@ -202,24 +202,24 @@ def _as_value(value) -> bytes:
     )
 
 
-def _u32(name: str, v) -> int:
+def _uint(name: str, v, top: int, top_text: str) -> int:
+    """v as an int in [0, top], else TypeError (not an integer: bool and
+    float are refused) or ValueError (out of range, named by top_text)."""
     if type(v) is not int:
         if isinstance(v, bool) or not hasattr(v, "__index__"):
             raise TypeError(f"{name} must be an int, not {type(v).__name__}")
         v = v.__index__()
-    if not 0 <= v <= _U32_MAX:
-        raise ValueError(f"{name} must be between 0 and {_U32_MAX}, not {v}")
+    if not 0 <= v <= top:
+        raise ValueError(f"{name} must be between 0 and {top_text}, not {v}")
     return v
+
+
+def _u32(name: str, v) -> int:
+    return _uint(name, v, _U32_MAX, str(_U32_MAX))
 
 
 def _u64(name: str, v) -> int:
-    if type(v) is not int:
-        if isinstance(v, bool) or not hasattr(v, "__index__"):
-            raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-        v = v.__index__()
-    if not 0 <= v <= _U64_MAX:
-        raise ValueError(f"{name} must be between 0 and 2**64-1, not {v}")
-    return v
+    return _uint(name, v, _U64_MAX, "2**64-1")
 
 
 def _pack(items: list) -> tuple:

@@ -81,41 +81,43 @@ func (t *Table[T]) slot(idx uint32) *slot[T] {
 	return &c[idx&(chunkSize-1)]
 }
 
-// Get returns the value of handle h, or false if h names no live value.
-func (t *Table[T]) Get(h uint64) (T, bool) {
-	var zero T
+// find returns handle h's slot and its current entry, if h names a live
+// value: an index within the table and the entry's generation.
+func (t *Table[T]) find(h uint64) (*slot[T], *entry[T], bool) {
 	idx := uint32(h)
 	if idx >= MaxHandles {
-		return zero, false
+		return nil, nil, false
 	}
 	s := t.slot(idx)
 	if s == nil {
-		return zero, false
+		return nil, nil, false
 	}
 	e := s.e.Load()
 	if e == nil || e.gen != uint32(h>>32) {
-		return zero, false
+		return nil, nil, false
 	}
-	return e.val, true
+	return s, e, true
+}
+
+// Get returns the value of handle h, or false if h names no live value.
+func (t *Table[T]) Get(h uint64) (T, bool) {
+	if _, e, ok := t.find(h); ok {
+		return e.val, true
+	}
+	var zero T
+	return zero, false
 }
 
 // Remove takes handle h out of the table and returns its value. Exactly one
 // of several concurrent Removes of the same handle succeeds; the others, and
 // every later Get, fail.
 func (t *Table[T]) Remove(h uint64) (T, bool) {
-	var zero T
+	s, e, ok := t.find(h)
+	if !ok || !s.e.CompareAndSwap(e, nil) {
+		var zero T
+		return zero, false
+	}
 	idx := uint32(h)
-	if idx >= MaxHandles {
-		return zero, false
-	}
-	s := t.slot(idx)
-	if s == nil {
-		return zero, false
-	}
-	e := s.e.Load()
-	if e == nil || e.gen != uint32(h>>32) || !s.e.CompareAndSwap(e, nil) {
-		return zero, false
-	}
 	t.mu.Lock()
 	t.free = append(t.free, idx)
 	t.count--
