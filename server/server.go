@@ -57,10 +57,11 @@ type Config struct {
 	// clients, one thread with a loop answered 4% more requests than with
 	// a goroutine per connection and its p99 was 0.5x; at 16 requests per
 	// round trip the p99 was 0.4x. With 2 threads, 2 loops (a connection
-	// stays with its loop) answered 7% fewer unpipelined requests, and 14%
-	// fewer pipelined ones, than goroutines the runtime spreads over both
-	// threads, for a p99 0.87x and 0.6x. Machines with spare cores may
-	// favour loops at more threads: set it and measure.
+	// stays with its loop) answered 14-19% fewer pipelined requests than
+	// goroutines the runtime spreads over both threads; unpipelined, 7%
+	// fewer at a p99 of 0.87x in one measurement, and 4-5% more at a p99
+	// of 1.5-1.9x in two later ones. Machines with spare cores may favour
+	// loops at more threads: set it and measure.
 	EventLoops int
 	// RequestsPerEvent bounds the requests an event loop runs for one
 	// connection before it serves the others (memcached's -R, default
