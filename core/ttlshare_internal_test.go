@@ -30,8 +30,9 @@ import (
 // evicted one or two segments (5 to 1,092 items). The heap then held a
 // dozen sealed segments of the longest TTL buckets with 1 to 20 items
 // each: while segments are scarce, a bucket that opens seals the longest
-// bucket's open segment (sealLongestOpen), and concurrent writers reopen
-// and reseal those more often than one writer does. Merge, which keeps a
+// bucket's open segment (sealLongestOpen), and concurrent writers
+// apparently reopen and reseal those more often than one writer does (one
+// writer never failed; the mechanism is not traced). Merge, which keeps a
 // segment free for its destinations, runs out first, and cannot merge
 // segments of different buckets, so it drops whole ones. Not fixed; a
 // reclaim that compacts nearly empty sealed segments would be the fix.
