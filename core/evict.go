@@ -318,8 +318,21 @@ func (c *Cache) pickVictim() int32 {
 			return id
 		case PolicyUtil:
 			return c.leastUtilized()
+		case PolicyMerge:
+			// Its own step found no run to merge (every sealed segment
+			// alone in its TTL bucket, say). The oldest may be full
+			// while others hold a few items: with TTLs spread over
+			// hundreds of buckets, the segments that buckets gave up
+			// while memory was scarce (sealLongestOpen) were sealed
+			// holding 1 to 20 items, and merge dropped a full segment
+			// of 546 beside a dozen of those. Dropping one of the few
+			// frees a segment as well.
+			if id := c.leastUtilized(); c.nearlyEmpty(id) {
+				return id
+			}
 		}
-		// fifo, and the fallback of merge and s3fifo
+		// fifo, and the fallback of merge (when no segment is nearly
+		// empty) and s3fifo
 		return c.oldest(segment.Sealed)
 	}
 	if id := c.oldest(segment.Open); id >= 0 {
@@ -351,6 +364,16 @@ func (c *Cache) oldest(st segment.State) int32 {
 	}
 	return best
 }
+
+// nearlyEmpty reports whether segment id (None: no) holds at most
+// 1/nearlyEmptyShare of a segment in live bytes.
+func (c *Cache) nearlyEmpty(id int32) bool {
+	return id != segment.None && int(c.segs.Headers[id].LiveBytes())*nearlyEmptyShare <= c.segSize
+}
+
+// nearlyEmptyShare: a sealed segment at most 1/8 full is dropped before an
+// older, fuller one when merge falls back to whole segments.
+const nearlyEmptyShare = 8
 
 // leastUtilized returns the sealed segment with the fewest live bytes
 // among utilSample drawn at random (all of them when there are no more),

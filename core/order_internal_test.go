@@ -227,9 +227,11 @@ func TestVictimOrder(t *testing.T) {
 		want []int // positions in specs
 	}{
 		{PolicyFIFO, []int{0, 1, 2, 3, 5, 6, 4, 7}},
-		{PolicyMerge, []int{0, 1, 2, 3, 5, 6, 4, 7}}, // whole-segment fallback: FIFO
-		{PolicyCTE, []int{3, 6, 0, 2, 1, 5, 4, 7}},   // "never" last, older first on a tie
-		{PolicyUtil, []int{1, 2, 5, 6, 0, 3, 4, 7}},  // 300 B: older first
+		// Merge's whole-segment fallback: the nearly empty (at most 512
+		// B of 4096) least utilized first, then FIFO.
+		{PolicyMerge, []int{1, 2, 5, 6, 0, 3, 4, 7}},
+		{PolicyCTE, []int{3, 6, 0, 2, 1, 5, 4, 7}},  // "never" last, older first on a tie
+		{PolicyUtil, []int{1, 2, 5, 6, 0, 3, 4, 7}}, // 300 B: older first
 	}
 	for _, tc := range cases {
 		t.Run(tc.p.String(), func(t *testing.T) {
