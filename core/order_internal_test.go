@@ -171,13 +171,14 @@ func (c *Cache) mkSeg(t *testing.T, bucket, pool int32, expire int64, live int, 
 	return id
 }
 
-// victims picks and claims victims until none is left, and returns them
-// in order; their counters are then cleared and they are recycled.
-func (c *Cache) victims(t *testing.T, n int) []int32 {
+// victims picks (with pick) and claims victims until none is left, and
+// returns them in order; their counters are then cleared and they are
+// recycled.
+func (c *Cache) victims(t *testing.T, n int, pick func() int32) []int32 {
 	t.Helper()
 	var out []int32
 	for i := 0; i < n; i++ {
-		id := c.pickVictim()
+		id := pick()
 		if id < 0 {
 			break
 		}
@@ -245,12 +246,45 @@ func TestVictimOrder(t *testing.T) {
 			for _, i := range tc.want {
 				want = append(want, ids[i])
 			}
-			if diff := cmp.Diff(want, c.victims(t, len(specs)+1)); diff != "" {
+			if diff := cmp.Diff(want, c.victims(t, len(specs)+1, c.pickVictim)); diff != "" {
 				t.Errorf("victim order (-want +got):\n%s", diff)
 			}
 			c.checkOrder(t)
 		})
 	}
+}
+
+// S3-FIFO evicts main's oldest sealed segment, but first those at most a
+// quarter full (sparseMainShare), the least utilized first; admission's
+// once main has none sealed (or while admission is over its share, here
+// 1.6 segments of 16: it has one). Sparse main segments held a whole
+// segment each for a few items: with TTLs over more buckets than the cache
+// has segments, a fifth of main's segments were under 30% full.
+func TestS3FIFOEvictsSparseMainFirst(t *testing.T) {
+	specs := []struct {
+		pool int32
+		live int
+	}{
+		{segment.PoolMain, 3000},     // 0
+		{segment.PoolMain, 1024},     // 1: a quarter
+		{segment.PoolMain, 2000},     // 2
+		{segment.PoolMain, 400},      // 3
+		{segment.PoolAdmission, 100}, // 4: least utilized, but admission
+		{segment.PoolMain, 1025},     // 5: just over a quarter
+	}
+	c := orderCache(t, PolicyS3FIFO)
+	ids := make([]int32, len(specs))
+	for i, s := range specs {
+		ids[i] = c.mkSeg(t, 0, s.pool, 0, s.live, false)
+	}
+	var want []int32
+	for _, i := range []int{3, 1, 0, 2, 5, 4} {
+		want = append(want, ids[i])
+	}
+	if diff := cmp.Diff(want, c.victims(t, len(specs)+1, c.s3fifoVictim)); diff != "" {
+		t.Errorf("victim order (-want +got):\n%s", diff)
+	}
+	c.checkOrder(t)
 }
 
 // TestRandomVictims checks the random policies' choices: random takes
