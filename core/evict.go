@@ -325,11 +325,11 @@ func (c *Cache) pickVictim() int32 {
 			// Its own step found no run to merge (every sealed segment
 			// alone in its TTL bucket, say). The oldest may be full
 			// while others hold a few items: with TTLs spread over
-			// hundreds of buckets, the segments that buckets gave up
-			// while memory was scarce (sealLongestOpen) were sealed
-			// holding 1 to 20 items, and merge dropped a full segment
-			// of 546 beside a dozen of those. Dropping one of the few
-			// frees a segment as well.
+			// hundreds of buckets, a dozen segments of the longest
+			// buckets were sealed holding 1 to 20 items (given up while
+			// memory was scarce, by sealLongestOpen as far as a dump
+			// shows), and merge dropped a full segment of 546 beside
+			// them. Dropping one of the few frees a segment as well.
 			if id := c.leastUtilized(anyPool); c.atMostFull(id, nearlyEmptyShare) {
 				return id
 			}
