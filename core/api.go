@@ -172,8 +172,8 @@ type Stats struct {
 	ExpiredItems    uint64 // items dropped because their segment expired
 	EvictedSegments uint64
 	ExpiredSegments uint64
-	MergedSegments  uint64 // segments reclaimed by merge (their survivors copied)
-	PromotedItems   uint64 // items copied by merge or S3-FIFO promotion
+	MergedSegments  uint64 // segments reclaimed by merge or S3-FIFO's compaction (their survivors copied)
+	PromotedItems   uint64 // items copied by merge, compaction or S3-FIFO promotion
 	// HashtableGrowths counts the doublings of the hashtable since Open.
 	HashtableGrowths uint64
 	// SegmentsRetired is how many segments pay for the table's growth:

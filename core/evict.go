@@ -321,21 +321,12 @@ func (c *Cache) pickVictim() int32 {
 			return id
 		case PolicyUtil:
 			return c.leastUtilized(anyPool)
-		case PolicyMerge:
-			// Its own step found no run to merge (every sealed segment
-			// alone in its TTL bucket, say). The oldest may be full
-			// while others hold a few items: with TTLs spread over
-			// hundreds of buckets, a dozen segments of the longest
-			// buckets were sealed holding 1 to 20 items (given up while
-			// memory was scarce, by sealLongestOpen as far as a dump
-			// shows), and merge dropped a full segment of 546 beside
-			// them. Dropping one of the few frees a segment as well.
-			if id := c.leastUtilized(anyPool); c.atMostFull(id, nearlyEmptyShare) {
-				return id
-			}
 		}
-		// fifo, and the fallback of merge (when no segment is nearly
-		// empty) and s3fifo
+		// fifo, and the fallback of merge and s3fifo. (Merge dropping a
+		// nearly empty segment first, when every sealed segment is alone
+		// in its TTL bucket, kept every item of a fill but missed more
+		// in steady state: those segments hold new items. See
+		// TestManyTTLsFitWhatFits.)
 		return c.oldest(segment.Sealed)
 	}
 	if id := c.oldest(segment.Open); id >= 0 {
@@ -373,10 +364,6 @@ func (c *Cache) oldest(st segment.State) int32 {
 func (c *Cache) atMostFull(id int32, share int) bool {
 	return id != segment.None && int(c.segs.Headers[id].LiveBytes())*share <= c.segSize
 }
-
-// nearlyEmptyShare: a sealed segment at most 1/8 full is dropped before an
-// older, fuller one when merge falls back to whole segments.
-const nearlyEmptyShare = 8
 
 // leastUtilized returns the sealed segment of pool (anyPool: either) with
 // the fewest live bytes among utilSample drawn at random (all of them when
@@ -763,7 +750,7 @@ func (c *Cache) pruneInto(src, dest int32, items []liveItem, keep int, u *drainC
 // evictions; ghosting main evictions too remembers more history and
 // measured slightly better on the orm-busy and web12 traces.)
 func (c *Cache) s3fifo() bool {
-	id := c.s3fifoVictim()
+	id, compact := c.s3fifoVictim()
 	if id == segment.None {
 		return false
 	}
@@ -778,8 +765,16 @@ func (c *Cache) s3fifo() bool {
 	mean := meanSize(items)
 	for i := range items {
 		it := &items[i]
-		if f := s3fifoCredit(hashtable.Freq(it.s), len(it.data), mean); f > 0 {
-			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it, f-1, &u) {
+		// Compaction moves every item with its frequency; eviction
+		// moves those with credit left, with one round less.
+		freq, move := hashtable.Freq(it.s), compact
+		if !compact {
+			if credit := s3fifoCredit(freq, len(it.data), mean); credit > 0 {
+				freq, move = credit-1, true
+			}
+		}
+		if move {
+			if d := c.promoDest(victim, len(it.data)); d >= 0 && c.relocate(victim.ID, d, it, freq, &u) {
 				continue
 			}
 		}
@@ -789,49 +784,57 @@ func (c *Cache) s3fifo() bool {
 	}
 	c.recycle(victim.ID, u)
 	c.evictedItems.Add(dropped)
-	c.evictedSegments.Add(1)
+	if compact {
+		c.mergedSegments.Add(1)
+	} else {
+		c.evictedSegments.Add(1)
+	}
 	return true
 }
 
-// s3fifoVictim returns the segment s3fifo evicts: the oldest sealed one of
+// s3fifoVictim returns the segment s3fifo takes: the oldest sealed one of
 // the admission pool while it holds more than its share (or main has none
-// sealed); else of main, unless a main segment is sparse (see
-// sparseMainShare); None if nothing is sealed.
-func (c *Cache) s3fifoVictim() int32 {
+// sealed); else a sparse main segment, to compact (see sparseMainShare);
+// else the oldest sealed one of main. None if nothing is sealed.
+func (c *Cache) s3fifoVictim() (id int32, compact bool) {
 	e := &c.ev
 	adm := e.chains.Len(segment.PoolAdmission)
 	oldestAdm := c.firstIn(e.chains.PoolHead(segment.PoolAdmission), (*segment.Chains).PoolNext, segment.Sealed)
 	oldestMain := c.firstIn(e.chains.PoolHead(segment.PoolMain), (*segment.Chains).PoolNext, segment.Sealed)
 	if oldestAdm != segment.None && (float64(adm) > c.opts.S3FIFOAdmissionRatio*float64(c.nseg) || oldestMain == segment.None) {
-		return oldestAdm
+		return oldestAdm, false
 	}
 	if oldestMain != segment.None {
 		if sp := c.leastUtilized(segment.PoolMain); c.atMostFull(sp, sparseMainShare) {
-			return sp
+			return sp, true
 		}
 	}
-	return oldestMain
+	return oldestMain, false
 }
 
 const s3fifoMaxFreq = 3
 
-// sparseMainShare: S3-FIFO evicts a sealed main segment at most a quarter
-// full (the least utilized of utilSample drawn) before the oldest, the
-// same way: its items read often enough move on, the others are dropped.
-// Such a segment holds a whole segment's memory for a few items. With TTLs
-// spread over more buckets than the cache has segments, a fifth of main's
-// segments were under 30% full, sealed partly filled when their buckets
-// gave them up while memory was scarce (sealLongestOpen, sealLongestPromo;
-// which of the two was not traced). In BenchmarkManyTTLsMissRatio items
-// then took 65, 61 and 70% of the heap at 16, 64 and 256 segments and
-// 21.4, 18.2 and 15.7% of gets missed; now 71, 75 and 76%, and 19.0, 17.0
-// and 15.0% (fifo misses 23.5, 21.0, 19.0%). A third did about as well,
-// an eighth worse; 8 draws instead of 32 found fewer (17.3% at 64). No
-// main segment gets that sparse in the hit-ratio replays, which have no
-// TTLs: their results did not change. The draws cost nothing measurable
-// (sets evicting from 4,096 and 65,536 segments: medians of six runs
-// within 2%).
-const sparseMainShare = 4
+// sparseMainShare: before it evicts main's oldest segment, S3-FIFO
+// compacts a sealed main segment at most half full (the least utilized of
+// utilSample drawn): every live item moves to the bucket's promotion
+// destination with its frequency, and the segment is free. At most half a
+// segment is copied for at least half a segment freed. Main segments lose
+// items to overwrites (a hot key's new copy goes to main's open segment)
+// and, with TTLs spread over more buckets than the cache has segments, are
+// sealed partly filled when their buckets give them up while memory is
+// scarce (sealLongestOpen, sealLongestPromo; which of the two was not
+// traced). Until its turn came, such a segment held a whole segment's
+// memory for a few items: with 30% of requests overwriting Zipf keys,
+// items took 52 to 59% of the heap; now 65 to 72%, and 7 to 10% fewer
+// gets miss (BenchmarkOverwritesMissRatio; BenchmarkManyTTLsMissRatio for
+// the TTLs; their comments have the figures). Compacting segments up to a
+// quarter full gained nothing with overwrites, up to a third a third as
+// much; up to 70 or 80% gained more, but copies 2.3 to 4 bytes per byte
+// freed (the replays took 3.9 and 4.8% longer, against 1.2%). Evicting
+// the sparse segment the S3-FIFO way instead of compacting it gained less. Without overwrites or
+// TTLs no main segment is that sparse: the hit-ratio replays of the real
+// traces did not change.
+const sparseMainShare = 2
 
 // s3fifoCredit is how many more rounds in main an item of size bytes read
 // freq times earns, in a segment whose items average mean bytes: its reads

@@ -14,6 +14,7 @@ import (
 
 	"github.com/segcache/segcache/core/internal/clock"
 	"github.com/segcache/segcache/core/internal/evict"
+	"github.com/segcache/segcache/core/internal/hashtable"
 	"github.com/segcache/segcache/core/internal/segment"
 )
 
@@ -228,11 +229,9 @@ func TestVictimOrder(t *testing.T) {
 		want []int // positions in specs
 	}{
 		{PolicyFIFO, []int{0, 1, 2, 3, 5, 6, 4, 7}},
-		// Merge's whole-segment fallback: the nearly empty (at most 512
-		// B of 4096) least utilized first, then FIFO.
-		{PolicyMerge, []int{1, 2, 5, 6, 0, 3, 4, 7}},
-		{PolicyCTE, []int{3, 6, 0, 2, 1, 5, 4, 7}},  // "never" last, older first on a tie
-		{PolicyUtil, []int{1, 2, 5, 6, 0, 3, 4, 7}}, // 300 B: older first
+		{PolicyMerge, []int{0, 1, 2, 3, 5, 6, 4, 7}}, // whole-segment fallback: FIFO
+		{PolicyCTE, []int{3, 6, 0, 2, 1, 5, 4, 7}},   // "never" last, older first on a tie
+		{PolicyUtil, []int{1, 2, 5, 6, 0, 3, 4, 7}},  // 300 B: older first
 	}
 	for _, tc := range cases {
 		t.Run(tc.p.String(), func(t *testing.T) {
@@ -254,34 +253,47 @@ func TestVictimOrder(t *testing.T) {
 	}
 }
 
-// S3-FIFO evicts main's oldest sealed segment, but first those at most a
-// quarter full (sparseMainShare), the least utilized first; admission's
-// once main has none sealed (or while admission is over its share, here
-// 1.6 segments of 16: it has one). Sparse main segments held a whole
-// segment each for a few items: with TTLs over more buckets than the cache
-// has segments, a fifth of main's segments were under 30% full.
-func TestS3FIFOEvictsSparseMainFirst(t *testing.T) {
+// S3-FIFO compacts a main segment at most half full (sparseMainShare),
+// the least utilized first, before it evicts main's oldest; admission's
+// goes first while admission is over its share (here 1.6 segments of 16:
+// it has one), or once main has none sealed. Sparse main segments held a
+// whole segment each for a few items, until their turn came.
+func TestS3FIFOCompactsSparseMainFirst(t *testing.T) {
 	specs := []struct {
 		pool int32
 		live int
 	}{
 		{segment.PoolMain, 3000},     // 0
-		{segment.PoolMain, 1024},     // 1: a quarter
+		{segment.PoolMain, 2048},     // 1: half
 		{segment.PoolMain, 2000},     // 2
 		{segment.PoolMain, 400},      // 3
 		{segment.PoolAdmission, 100}, // 4: least utilized, but admission
-		{segment.PoolMain, 1025},     // 5: just over a quarter
+		{segment.PoolMain, 2049},     // 5: just over half
 	}
 	c := orderCache(t, PolicyS3FIFO)
 	ids := make([]int32, len(specs))
 	for i, s := range specs {
 		ids[i] = c.mkSeg(t, 0, s.pool, 0, s.live, false)
 	}
-	var want []int32
-	for _, i := range []int{3, 1, 0, 2, 5, 4} {
-		want = append(want, ids[i])
+	type choice struct {
+		Spec    int
+		Compact bool
 	}
-	if diff := cmp.Diff(want, c.victims(t, len(specs)+1, c.s3fifoVictim)); diff != "" {
+	pos := map[int32]int{}
+	for i, id := range ids {
+		pos[id] = i
+	}
+	var got []choice
+	pick := func() int32 {
+		id, compact := c.s3fifoVictim()
+		if id >= 0 {
+			got = append(got, choice{pos[id], compact})
+		}
+		return id
+	}
+	c.victims(t, len(specs)+1, pick)
+	want := []choice{{3, true}, {2, true}, {1, true}, {0, false}, {5, false}, {4, false}}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("victim order (-want +got):\n%s", diff)
 	}
 	c.checkOrder(t)
@@ -544,5 +556,93 @@ func TestMergePassIsIncremental(t *testing.T) {
 	c.integrity(t)
 	if st := c.Stats(); st.Items != 0 {
 		t.Errorf("%d items after Clear", st.Items)
+	}
+}
+
+// A compaction loses nothing: the live items of a sparse main segment are
+// all there after it, with their frequencies (an eviction would have taken
+// one round off each), and the segment is free.
+func TestS3FIFOCompactionKeepsItems(t *testing.T) {
+	c := openCache(t, Options{HeapBytes: 16 * 4096, SegmentBytes: 4096, Eviction: PolicyS3FIFO, Seed: 1})
+	val := make([]byte, 100)
+	set := func(k string) {
+		if err := c.Set([]byte(k), val, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keys read once move to main when admission evicts their segments,
+	// which keys never read (fillers) make it do.
+	for i := range 100 {
+		k := fmt.Sprintf("p%03d", i)
+		set(k)
+		c.Get(nil, []byte(k))
+	}
+	for i := range 1000 {
+		set(fmt.Sprintf("f%04d", i))
+	}
+	bySeg := map[int32][]string{}
+	for i := range 100 {
+		k := fmt.Sprintf("p%03d", i)
+		if f, _, _, ok := probeLookup(t, c, []byte(k)); ok && f.hdr.State() == segment.Sealed && f.hdr.Pool.Load() == segment.PoolMain {
+			bySeg[f.seg] = append(bySeg[f.seg], k)
+		}
+	}
+	seg, keys := int32(-1), []string(nil)
+	for id, ks := range bySeg {
+		if len(ks) > len(keys) {
+			seg, keys = id, ks
+		}
+	}
+	if len(keys) < 10 {
+		t.Fatalf("no sealed main segment of promoted keys: %v", bySeg)
+	}
+	// Overwrite all but three (the new copies go to main's open segment);
+	// read those three twice.
+	survivors := keys[:3]
+	for _, k := range keys[3:] {
+		set(k)
+	}
+	for _, k := range survivors {
+		c.Get(nil, []byte(k))
+		c.Get(nil, []byte(k))
+	}
+	freqs := func() []uint64 {
+		var out []uint64
+		for _, k := range survivors {
+			f, _, _, ok := probeLookup(t, c, []byte(k))
+			if !ok {
+				t.Fatalf("%s is gone", k)
+			}
+			out = append(out, hashtable.Freq(f.s))
+		}
+		return out
+	}
+	before := freqs()
+	c.evictMu.Lock()
+	if !c.atMostFull(seg, sparseMainShare) {
+		c.evictMu.Unlock()
+		t.Fatalf("segment %d is not sparse: %d live bytes", seg, c.segs.Headers[seg].LiveBytes())
+	}
+	merged := c.mergedSegments.Load()
+	for i := 0; c.segs.Headers[seg].State() != segment.Free && i < 16; i++ {
+		if !c.s3fifo() {
+			break
+		}
+	}
+	state := c.segs.Headers[seg].State()
+	c.evictMu.Unlock()
+	if state != segment.Free {
+		t.Fatalf("segment %d not taken in 16 steps (state %d)", seg, state)
+	}
+	if got := c.mergedSegments.Load(); got != merged+1 {
+		t.Errorf("MergedSegments %d -> %d, want one compaction", merged, got)
+	}
+	if diff := cmp.Diff(before, freqs()); diff != "" {
+		t.Errorf("frequencies of the survivors (-before +after):\n%s", diff)
+	}
+	for _, k := range survivors {
+		if f, _, _, _ := probeLookup(t, c, []byte(k)); f.seg == seg {
+			t.Errorf("%s still in segment %d", k, seg)
+		}
 	}
 }

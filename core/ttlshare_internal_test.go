@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/segcache/segcache/core/internal/clock"
-	"github.com/segcache/segcache/core/internal/segment"
 )
 
 // Items whose TTLs spread over more TTL buckets than the cache has
@@ -28,17 +25,18 @@ import (
 // expire earlier, as if evicted). PolicyNone keeps TTLs whole and refuses
 // sets instead, and loses no item it accepted.
 //
-// Four writers must keep at least 99%, not all: under the race detector
-// and load, about one run in 250 evicts a segment or two. The heap then
-// holds a dozen sealed segments of the longest TTL buckets with 1 to 20
-// items each: while segments are scarce, a bucket that opens seals the
-// longest bucket's open segment (sealLongestOpen), and concurrent writers
-// apparently reopen and reseal those more often than one writer does (one
-// writer never failed; the mechanism is not traced). Merge, which keeps a
-// segment free for its destinations, runs out first, and cannot merge
-// segments of different buckets, so it drops whole ones: it dropped the
-// oldest, a full one of 546 items (5%), and now drops one of those nearly
-// empty ones (1 item lost; TestMergeDropsNearlyEmptyBeforeFull).
+// Four writers must keep at least 80% (the bug kept 1%), not all: under
+// the race detector and load, about one run in 250 of merge's evicted a
+// segment or two. The heap then held a dozen sealed segments of the
+// longest TTL buckets with 1 to 20 items each, sealed while segments were
+// scarce (by sealLongestOpen, as far as a dump shows; counted in ordinary
+// runs, four writers do not call it more often than one). Merge keeps a
+// segment free for its destinations, so it runs out first, and cannot
+// merge segments of different buckets, so it drops whole ones, the oldest:
+// a full one of 546 items (5%). Dropping a nearly empty one first kept
+// every item here, but in steady state (BenchmarkManyTTLsMissRatio,
+// merge, 64 segments) it missed 19.3% of gets against 18.6%: those
+// segments hold the newest items. So merge keeps its order.
 func TestManyTTLsFitWhatFits(t *testing.T) {
 	for _, p := range []Policy{PolicyFIFO, PolicyS3FIFO, PolicyMerge, PolicyRandom, PolicyNone} {
 		for _, writers := range []int{1, 4} {
@@ -94,8 +92,8 @@ func testManyTTLs(t *testing.T, p Policy, writers int) {
 	case p == PolicyNone:
 	case writers == 1 && (s.Items != n || s.EvictedItems != 0):
 		t.Errorf("%d items kept, %d evicted, want all %d kept", s.Items, s.EvictedItems, n)
-	case s.Items < n*99/100:
-		t.Errorf("%d items kept, %d evicted, want at least 99%% of %d kept", s.Items, s.EvictedItems, n)
+	case s.Items < n*8/10:
+		t.Errorf("%d items kept, %d evicted, want at least 80%% of %d kept", s.Items, s.EvictedItems, n)
 	case s.EvictedItems != 0:
 		t.Logf("%d items kept, %d evicted (see the test's comment)", s.Items, s.EvictedItems)
 	}
@@ -245,57 +243,4 @@ func TestFreeMemoryKeepsTTLsWhole(t *testing.T) {
 			t.Errorf("%d of 2000 items set for a day expire within 20 hours", shortened)
 		}
 	})
-}
-
-// When merge finds no run to merge (each sealed segment alone in its TTL
-// bucket), it drops a whole segment; a nearly empty one goes before an
-// older full one. It dropped the oldest: with TTLs spread over hundreds of
-// buckets, four writers filling a third of the cache lost a full segment
-// of 546 items beside a dozen sealed segments holding 1 to 20 (about one
-// run of TestManyTTLsFitWhatFits in 250 under the race detector and load).
-// Here bucket A seals a full segment and bucket B, opened later, a segment
-// of one item; the eviction must take B's.
-func TestMergeDropsNearlyEmptyBeforeFull(t *testing.T) {
-	const segSize = 4096
-	c := openCache(t, Options{HeapBytes: 16 * segSize, SegmentBytes: segSize, Eviction: PolicyMerge})
-	val := make([]byte, 100)
-	full := segSize / 120 * 3 / 2 // fills bucket A's first segment, and part of a second
-	for i := range full {
-		if err := c.Set([]byte(fmt.Sprintf("full%03d", i)), val, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first := writersLookup(t, c, []byte("full000")).seg
-	if err := c.Set([]byte("few"), val, 3*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	few := writersLookup(t, c, []byte("few")).seg
-	c.evictMu.Lock()
-	c.sealOpen(few)
-	states := []segment.State{c.segs.Headers[first].State(), c.segs.Headers[few].State()}
-	err := c.evictLocked(false)
-	c.evictMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]segment.State{segment.Sealed, segment.Sealed}, states); diff != "" {
-		t.Fatalf("states of bucket A's first segment and of B's (-want +got):\n%s", diff)
-	}
-	kept := 0
-	for i := range full {
-		if _, ok := c.Get(nil, []byte(fmt.Sprintf("full%03d", i))); ok {
-			kept++
-		}
-	}
-	_, fewKept := c.Get(nil, []byte("few"))
-	s := c.Stats()
-	type outcome struct {
-		FullKept        int
-		FewKept         bool
-		EvictedItems    uint64
-		EvictedSegments uint64
-	}
-	if diff := cmp.Diff(outcome{full, false, 1, 1}, outcome{kept, fewKept, s.EvictedItems, s.EvictedSegments}); diff != "" {
-		t.Errorf("after one eviction (-want +got):\n%s", diff)
-	}
 }

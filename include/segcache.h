@@ -198,8 +198,10 @@ typedef struct segcache_stats {
     uint64_t gets, hits, misses, sets, deletes;
     uint64_t evicted_items, expired_items, evicted_segments, expired_segments;
     /* Fields below were added after the first contract. */
-    uint64_t merged_segments; /* segments reclaimed by merge */
-    uint64_t promoted_items;  /* items copied by merge or S3-FIFO promotion */
+    uint64_t merged_segments; /* segments reclaimed by merge or by S3-FIFO
+                                 compaction */
+    uint64_t promoted_items;  /* items copied by merge, compaction or S3-FIFO
+                                 promotion */
     uint64_t hashtable_growths; /* doublings of the hashtable since open */
     uint64_t segments_retired;  /* segments that pay for the table's growth (hold
                                    no items, pages returned to the system) */

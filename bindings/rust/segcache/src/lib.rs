@@ -309,9 +309,9 @@ pub struct Stats {
     pub evicted_segments: u64,
     /// Segments expired.
     pub expired_segments: u64,
-    /// Segments reclaimed by merge.
+    /// Segments reclaimed by merge or by S3-FIFO compaction.
     pub merged_segments: u64,
-    /// Items copied by merge or S3-FIFO promotion.
+    /// Items copied by merge, compaction or S3-FIFO promotion.
     pub promoted_items: u64,
     /// Doublings of the hashtable since the cache was opened.
     pub hashtable_growths: u64,
