@@ -831,9 +831,9 @@ const s3fifoMaxFreq = 3
 // quarter full gained nothing with overwrites, up to a third a third as
 // much; up to 70 or 80% gained more, but copies 2.3 to 4 bytes per byte
 // freed (the replays took 3.9 and 4.8% longer, against 1.2%). Evicting
-// the sparse segment the S3-FIFO way instead of compacting it gained less. Without overwrites or
-// TTLs no main segment is that sparse: the hit-ratio replays of the real
-// traces did not change.
+// the sparse segment the S3-FIFO way instead of compacting it gained
+// less. Without overwrites or TTLs no main segment is that sparse: the
+// hit-ratio replays of the real traces did not change.
 const sparseMainShare = 2
 
 // s3fifoCredit is how many more rounds in main an item of size bytes read
