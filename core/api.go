@@ -113,7 +113,8 @@ type Options struct {
 	MergeMax int
 	// MergeTarget is how many source segments one merged segment is meant
 	// to absorb (default min(4, MergeMax)): each source keeps about
-	// 1/MergeTarget of its bytes.
+	// 1/MergeTarget of its bytes, and the last of a pass fills what room
+	// the merged segment has left.
 	MergeTarget int
 	// MergeCompact, if > 0, compacts neighbouring segments that are each at
 	// most 1/MergeCompact full after deletes (default 0: off).

@@ -108,9 +108,17 @@ func TestSmallItemsLimitedByMemory(t *testing.T) {
 		memory := (s.SegmentsTotal - s.SegmentsRetired) * (heap / 64)
 		t.Logf("%v: %d items held (%d set), table 2^%d slots after %d growths, %d of %d segments retired; memory allows %d",
 			c.policy, s.Items, held, c.table().Power(), s.HashtableGrowths, s.SegmentsRetired, s.SegmentsTotal, memory/16)
-		// Merge keeps part of each merged segment free by design:
-		// within 7%, not 1%.
-		if s.Items < memory/16*93/100 {
+		// Merge frees up to MergeMax-1 segments in one pass, so what it
+		// holds swings with its passes: sampled through the second half
+		// of a fill twice as long as this one, from 91.2 to 97.1% of
+		// what memory allows, 93% on average (fifo: 97.1 to 100%). This
+		// fill ends where merge holds 91.2%, where it ended at 94.1%
+		// before its last source stayed in place (pruneInto): not 93%.
+		share := uint64(93)
+		if c.policy == PolicyMerge {
+			share = 90
+		}
+		if s.Items < memory/16*share/100 {
 			t.Errorf("%d items held; the %d bytes of segments in use hold %d", s.Items, memory, memory/16)
 		}
 		if fixed := heap / 64; s.Items < fixed*18/10 {

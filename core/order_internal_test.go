@@ -646,3 +646,97 @@ func TestS3FIFOCompactionKeepsItems(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeLastSourceFillsDestination: a pass keeps the read items of its
+// sources, and its last source fills the room the destination has left
+// with the rest of its items, newest first, so that the destination, a
+// whole segment taken either way, is not sealed part empty. If nothing
+// read was kept, the last source stays where it is with all its items
+// (the same items, without the copy) and the destination is freed.
+// Before, a pass kept only read items: here, the hot keys, and with no
+// hot key nothing at all.
+func TestMergeLastSourceFillsDestination(t *testing.T) {
+	for _, hot := range []int{0, 10} {
+		t.Run(fmt.Sprintf("hot=%d", hot), func(t *testing.T) {
+			testMergeFill(t, hot)
+		})
+	}
+}
+
+// testMergeFill writes 20 segments of keys in order, reads the first hot
+// of them twice, merges the oldest run with pruning, and checks which keys
+// are left.
+func testMergeFill(t *testing.T, hot int) {
+	c, err := Open(Options{HeapBytes: 32 * 4096, SegmentBytes: 4096, Eviction: PolicyMerge, HashPower: 12, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	const n = 20 * 46 // 20 of the 32 segments: nothing evicts
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%06d", i)) }
+	val := make([]byte, 64)
+	for i := range n {
+		if err := c.Set(key(i), val, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range hot {
+		c.Get(nil, key(i))
+		c.Get(nil, key(i))
+	}
+	free := c.Stats().SegmentsFree
+	c.evictMu.Lock()
+	run := c.pickRun(false)
+	if len(run) < 3 {
+		c.evictMu.Unlock()
+		t.Fatalf("run of %d segments, want at least 3", len(run))
+	}
+	if run[0].ID != c.ev.chains.Head(c.ev.chains.Chain(run[0].ID)) {
+		c.evictMu.Unlock()
+		t.Fatal("the run does not start with the oldest segment")
+	}
+	lastItems, lastBytes := c.segs.Headers[run[len(run)-1].ID].Live()
+	size := int(lastBytes / lastItems) // every item has the same size
+	inRun := 0
+	for _, s := range run {
+		k, _ := c.segs.Headers[s.ID].Live()
+		inRun += int(k)
+	}
+	merged := c.mergeRun(run, true)
+	c.checkOrder(t)
+	c.evictMu.Unlock()
+	c.integrity(t)
+
+	// Keys were written in order, so the run's are the oldest. Kept: the
+	// hot ones, then the newest of the last source's that fit beside
+	// them (all of them when none is hot: it stayed in place), then
+	// every key after the run.
+	fill := min(int(lastItems), (c.segSize-hot*size)/size)
+	want := make([]int, 0, n)
+	for i := range hot {
+		want = append(want, i)
+	}
+	for i := inRun - fill; i < n; i++ {
+		want = append(want, i)
+	}
+	var present []int
+	for i := range n {
+		if _, ok := c.Get(nil, key(i)); ok {
+			present = append(present, i)
+		}
+	}
+	if diff := cmp.Diff(want, present); diff != "" {
+		t.Errorf("keys present after the pass (-want +got):\n%s", diff)
+	}
+	// Either way the pass frees all the run's segments but one.
+	wantMerged := len(run)
+	if hot == 0 {
+		wantMerged-- // the last source stayed in place
+	}
+	if merged != wantMerged {
+		t.Errorf("merged %d of %d sources, want %d", merged, len(run), wantMerged)
+	}
+	if got, want := c.Stats().SegmentsFree, free+uint64(len(run))-1; got != want {
+		t.Errorf("%d segments free, want %d", got, want)
+	}
+}
