@@ -552,7 +552,9 @@ func (c *Cache) openPass(run []evict.Segment, prune bool) bool {
 // nothing could be merged: the destination or the next source is no
 // longer the segment the run was chosen with (expired, reclaimed, cleared
 // or evicted by force between two steps: each recycling bumps the
-// generation).
+// generation). A pruning pass that kept nothing before its last source
+// leaves that source in place and ends by freeing its destination: that
+// step returns true (a segment was freed) having merged nothing.
 func (c *Cache) advancePass() bool {
 	p := &c.ev.pass
 	dh := &c.segs.Headers[p.dest]
