@@ -245,9 +245,9 @@ func addSmallSeeds(f *testing.F) {
 		f.Add([]byte{byte(p), 0, byte(opSet), 1, 99, 255, byte(opSet), 2, 99, 255, byte(opGet), 1, byte(opIncr), 3, 1})
 		f.Add([]byte{byte(p), 9, byte(opSet), 5, 5, 1, 0, 0, 0, 0, 0, 0, 0, byte(opGetCAS), 5, byte(opCAS), 5, 0, 98, 200,
 			byte(opSet), 6, 98, 200, byte(opSet), 7, 98, 200, byte(opGetBatch), 3, 5, 6, 7, 63, byte(opLen), 0})
-		// Writes only, of 480-byte values over every key, then a read of
-		// each: the policy evicts items never read (merge then leaves
-		// a pass's last source in place).
+		// Writes only, of 480-byte values over every key twice, then
+		// reads of every other key: the policy evicts items never read
+		// (merge then leaves a pass's last source in place).
 		var fill []byte
 		for k := range 2 * smallKeys {
 			fill = append(fill, byte(opSet), byte(k%smallKeys), 100+60, byte(k))
