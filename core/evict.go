@@ -567,7 +567,10 @@ func (c *Cache) advancePass() bool {
 		c.endPass()
 		return false
 	}
-	if p.prune && p.next == len(p.run)-1 && p.merged > 0 {
+	// The last source of a pruning pass (a run has at least two, so
+	// one was merged before it).
+	last := p.prune && p.next == len(p.run)-1
+	if last {
 		if n, _ := dh.Live(); n == 0 {
 			// Nothing read was kept: merged, the last source would
 			// only fill the destination with its own items (see
@@ -590,7 +593,7 @@ func (c *Cache) advancePass() bool {
 		// The run's last source may fill all the room the destination
 		// has left (a whole segment taken either way): its read items
 		// first, then the others (see pruneInto).
-		keep, last := p.keep, p.next == len(p.run)-1
+		keep := p.keep
 		if last {
 			keep = max(keep, c.segSize-int(dh.WriteOff.Load()))
 		}
