@@ -21,7 +21,11 @@
 # SEGCACHE_TRACES (default ../shared/traces beside the repo root),
 # BENCH_ONLY (full: only these sections, e.g. "1b 6"; default all of
 # 1 1b 1c 2 3 5 6; a partial run appends to the load and command lists
-# of the runs before it instead of starting them afresh).
+# of the runs before it instead of starting them afresh), BENCH_APPEND
+# (with BENCH_ONLY=1: add this run's passes to §1's earlier ones instead
+# of replacing them, so that §1's medians span runs made at different
+# times: on a shared machine the memory latency a run gets moves by half
+# within an hour, and core's figures more than the peers').
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
@@ -63,8 +67,12 @@ full)
 	run "$GO" build -o "$out/bench-evict" ./cmd/evict
 	if want 1; then
 		echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
+		tee=(tee)
+		if [ -n "${BENCH_APPEND:-}" ]; then
+			tee=(tee -a)
+		fi
 		run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
-			| tee "$out/bench-throughput.txt"
+			| "${tee[@]}" "$out/bench-throughput.txt"
 		load "after §1"
 	fi
 	if ! want 1b; then
