@@ -59,7 +59,7 @@ full)
 		: >"$out/bench-load.txt"
 		load "before §1"
 	else
-		echo "$(date -u '+%Y-%m-%d %H:%M') UTC, BENCH_ONLY=\"$BENCH_ONLY\" rerun:" >>"$out/bench-load.txt"
+		echo "$(date -u '+%Y-%m-%d %H:%M') UTC, BENCH_ONLY=\"$BENCH_ONLY\" rerun${BENCH_APPEND:+ (BENCH_APPEND: §1's passes added to the earlier runs')}:" >>"$out/bench-load.txt"
 		load "before it"
 	fi
 	run "$GO" build -o "$out/bench-memory" ./cmd/memory
