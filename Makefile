@@ -51,5 +51,12 @@ bench:
 
 bench-all: $(BENCH_TARGETS)
 
+# A bench recipe pipes its benchmark into tee, to show it and keep it for
+# the report; under sh the pipe's status is tee's, so a benchmark that
+# failed left a partial output and make went on to report it. The bench
+# targets run their recipes under bash with pipefail instead.
+$(BENCH_TARGETS): SHELL := /bin/bash
+$(BENCH_TARGETS): .SHELLFLAGS := -o pipefail -c
+
 clean:
 	rm -rf $(CLEAN_DIRS)
