@@ -67,12 +67,8 @@ full)
 	run "$GO" build -o "$out/bench-evict" ./cmd/evict
 	if want 1; then
 		echo "== §1 throughput (3 to 10 minutes, by the load)" >&2
-		tee=(tee)
-		if [ -n "${BENCH_APPEND:-}" ]; then
-			tee=(tee -a)
-		fi
 		run "$GO" test -run '^$' -bench '^BenchmarkThroughput$' -benchmem -benchtime "$BENCH_TIME" -count 5 -cpu 1,2 -timeout 60m ./throughput \
-			| "${tee[@]}" "$out/bench-throughput.txt"
+			| tee ${BENCH_APPEND:+-a} "$out/bench-throughput.txt"
 		load "after §1"
 	fi
 	if ! want 1b; then
