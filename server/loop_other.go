@@ -7,7 +7,10 @@ package server
 
 import "sync/atomic"
 
-type loop struct{ failed atomic.Bool }
+type loop struct {
+	failed atomic.Bool
+	now    int64
+}
 
 func startLoops(*Server, int) []*loop { return nil }
 
