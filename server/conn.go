@@ -125,9 +125,12 @@ func (x connIO) Read(p []byte) (n int, err error) {
 	return n, err
 }
 
-// readAt records a read at Unix second now. An atomic store is a locked
-// instruction on amd64 (XCHG), and most reads fall in the second of the
-// one before, so the store is made only when the second changed.
+// readAt records a read at Unix second now. Only whoever serves the
+// connection calls it (its loop or its goroutine), so the load and the
+// store need not be one atomic step. An atomic store is a locked
+// instruction on amd64 (XCHG), and most reads fall in the same second as
+// the connection's previous one, so the store is made only when the
+// second changed.
 func (c *conn) readAt(now int64) {
 	if c.lastRead.Load() != now {
 		c.lastRead.Store(now)
