@@ -10,6 +10,9 @@
 // heap caches copy the value on Set because the caller owns it.
 //
 // Keys handed to an adapter are immutable for the life of the run (they are
-// pre-generated), so string-keyed caches receive them without a copy: a
-// setting that flatters those peers, which is fine.
+// pre-generated). String-keyed caches (otter, the map) still store a copy
+// of each key when the Spec says OwnKeys, as FitSpec's do: a cache that kept
+// the harness's key would answer every lookup with that same key by pointer
+// identity, never reading its stored key as a real lookup must (see
+// Spec.OwnKeys). Replays leave it off: it changes no miss ratio.
 package harness

@@ -166,6 +166,9 @@ func TestFitSpec(t *testing.T) {
 	if s.Bytes != 123<<20 {
 		t.Errorf("FitSpec bytes = %d MiB, want 123", s.Bytes>>20)
 	}
+	if !s.OwnKeys {
+		t.Error("FitSpec leaves OwnKeys off: a string-keyed cache would answer lookups by pointer identity")
+	}
 	if got := FitSpec(1_000_000, 0).Core.HashPower; got != 0 {
 		t.Errorf("FitSpec with fill 0: HashPower %d, want 0 (core's initial table, grown as it fills)", got)
 	}

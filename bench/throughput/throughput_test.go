@@ -19,6 +19,7 @@ var (
 	flagSystems  = flag.String("systems", strings.Join(harness.Systems, ","), "systems to run, comma-separated")
 	flagHashFill = flag.Float64("hashfill", harness.DefaultHashFill, "core: smallest 2^HashPower with slots*fill >= keys")
 	flagPolicy   = flag.String("policy", "", "core: eviction policy (default: core's default)")
+	flagOwnKeys  = flag.Bool("own-keys", true, "otter and the map store a copy of each key (false: a view of the harness's, which lets a lookup match by pointer identity; see harness.Spec.OwnKeys)")
 	flagPrefault = flag.Bool("prefault", false, "core: Options.Prefault (the heap resident from Open, as the Rust crate's populated heap)")
 )
 
@@ -54,6 +55,7 @@ func getWorkload() *workload {
 func fill(b *testing.B, sys string, w *workload, order []int) harness.Cache {
 	spec := harness.FitSpec(w.hit.Len(), *flagHashFill)
 	spec.Core.Prefault = *flagPrefault
+	spec.OwnKeys = *flagOwnKeys
 	if *flagPolicy != "" {
 		p, err := core.ParsePolicy(*flagPolicy)
 		if err != nil {
