@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,8 +22,12 @@ type benchKey struct {
 // benchRuns are the -count runs of one cell.
 type benchRuns struct {
 	NsOp, BytesOp, AllocsOp, HitPct []float64
-	FailedSets                      []float64            // sets the cache refused (the Rust peer reports them)
-	Other                           map[string][]float64 // any other unit (huge%, ...), by unit
+	// Proc numbers the go test process (the output's "goos:" blocks, from
+	// 0) that measured each NsOp: files appended to by several runs
+	// (BENCH_APPEND) hold several.
+	Proc       []int
+	FailedSets []float64            // sets the cache refused (the Rust peer reports them)
+	Other      map[string][]float64 // any other unit (huge%, ...), by unit
 }
 
 // namedKey names one benchmark cell of any benchmark: the name after
@@ -66,11 +72,15 @@ func throughputCells(named map[namedKey]*benchRuns, conf map[string]string) (map
 func parseNamed(r io.Reader) (map[namedKey]*benchRuns, map[string]string, error) {
 	out := map[namedKey]*benchRuns{}
 	conf := map[string]string{}
+	proc := -1 // the process whose output this is; each starts with "goos:"
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 2 && strings.HasSuffix(f[0], ":") && !strings.HasPrefix(f[0], "Benchmark") {
 			conf[strings.TrimSuffix(f[0], ":")] = strings.Join(f[1:], " ")
+			if f[0] == "goos:" {
+				proc++
+			}
 			continue
 		}
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
@@ -101,6 +111,7 @@ func parseNamed(r io.Reader) (map[namedKey]*benchRuns, map[string]string, error)
 			switch f[i+1] {
 			case "ns/op":
 				runs.NsOp = append(runs.NsOp, v)
+				runs.Proc = append(runs.Proc, max(proc, 0))
 			case "B/op":
 				runs.BytesOp = append(runs.BytesOp, v)
 			case "allocs/op":
@@ -122,6 +133,47 @@ func parseNamed(r io.Reader) (map[namedKey]*benchRuns, map[string]string, error)
 
 // median of xs (NaN if empty).
 func median(xs []float64) float64 { return harness.Median(xs) }
+
+// procRatio is a's ns/op over b's as the median, over the processes that
+// measured both, of each process's ratio of its own medians (NaN if none
+// did). Systems timed in one process ran minutes apart at most; a file
+// that several runs appended to also holds runs an hour apart, between
+// which this machine's memory latency can double, so dividing the medians
+// of all runs would compare one system's fast runs with another's slow.
+func procRatio(a, b *benchRuns) float64 {
+	if a == nil || b == nil {
+		return math.NaN()
+	}
+	var ratios []float64
+	for _, p := range procs(a) {
+		if x, y := median(a.procNs(p)), median(b.procNs(p)); !math.IsNaN(x) && !math.IsNaN(y) {
+			ratios = append(ratios, x/y)
+		}
+	}
+	return median(ratios)
+}
+
+// procs lists the processes that measured r, in order.
+func procs(r *benchRuns) []int {
+	var ps []int
+	for _, p := range r.Proc {
+		if !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// procNs is the ns/op process p measured.
+func (r *benchRuns) procNs(p int) []float64 {
+	var xs []float64
+	for i, q := range r.Proc {
+		if q == p {
+			xs = append(xs, r.NsOp[i])
+		}
+	}
+	return xs
+}
 
 // tsv reads a TSV file with a header into maps keyed by column name.
 func tsv(r io.Reader) ([]map[string]string, error) {
