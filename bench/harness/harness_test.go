@@ -351,3 +351,96 @@ func TestCoreFixedBytes(t *testing.T) {
 		}
 	}
 }
+
+// countingCache is a map that counts its reads, drops the sets of one key
+// (drop, if not empty) and may count its items (see lenCache).
+type countingCache struct {
+	m     map[string][]byte
+	drop  string
+	reads int
+}
+
+func (c *countingCache) Get(dst, key []byte) ([]byte, bool) {
+	c.reads++
+	v, ok := c.m[string(key)]
+	return append(dst, v...), ok
+}
+
+func (c *countingCache) Set(key, val []byte) error {
+	if string(key) == c.drop {
+		return ErrDropped
+	}
+	c.m[string(key)] = append([]byte(nil), val...)
+	return nil
+}
+
+func (c *countingCache) Close() error { return nil }
+
+type lenCache struct{ *countingCache }
+
+func (c lenCache) Len() int { return len(c.m) }
+
+// FillAll reads the keys back only where it must: not from a cache that
+// counts its items and holds them all, but from one that cannot count, or
+// that lost a key (then again after each pass, for the missing ones).
+func TestFillAllReadsBackOnlyWhenNeeded(t *testing.T) {
+	keys := Keys(100, 0)
+	for _, tc := range []struct {
+		name      string
+		counts    bool
+		drop      int // index of the key the cache drops, or -1
+		wantHeld  int
+		wantReads int
+	}{
+		{"counts, holds all", true, -1, 100, 0},
+		{"cannot count", false, -1, 100, 100},
+		{"counts, drops one", true, 7, 99, 100 + 1 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := &countingCache{m: map[string][]byte{}}
+			if tc.drop >= 0 {
+				cc.drop = string(keys.At(tc.drop))
+			}
+			var c Cache = cc
+			if tc.counts {
+				c = lenCache{cc}
+			}
+			held, err := FillAll(c, keys, Value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []int{held, cc.reads}
+			if d := cmp.Diff([]int{tc.wantHeld, tc.wantReads}, got); d != "" {
+				t.Errorf("held, reads (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Every system but ristretto, whose count lags its buffers, counts its
+// items, and the count is the number of keys after a fill.
+func TestLen(t *testing.T) {
+	for _, sys := range Systems {
+		t.Run(sys, func(t *testing.T) {
+			c, err := Open(sys, FitSpec(1000, DefaultHashFill))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			l, ok := c.(Lener)
+			if ok == (sys == "ristretto") {
+				t.Fatalf("%s: Lener %v", sys, ok)
+			}
+			if !ok {
+				return
+			}
+			keys := Keys(1000, 0)
+			if held, err := FillAll(c, keys, Value()); err != nil || held != 1000 {
+				t.Fatalf("FillAll = %d, %v", held, err)
+			}
+			if got := l.Len(); got != 1000 {
+				t.Errorf("Len = %d after 1000 keys", got)
+			}
+		})
+	}
+}
