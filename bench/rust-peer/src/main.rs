@@ -211,13 +211,15 @@ fn run_op(
 }
 
 /// Inserts every key, again (up to 3 passes, as the Go harness's FillAll)
-/// those the crate refused, and returns how many items it holds (its
-/// item_current gauge; the program makes one cache at a time and gives it
-/// only these keys). Nothing is read back, as the Go harness does not read
-/// back a cache that counts its items: a read of every key is an access
-/// the workload does not make, and the crate's merge eviction counts
-/// accesses.
-fn fill(c: &Segcache, w: &Workload) -> usize {
+/// those the crate refused, and returns how many items the cache holds:
+/// the rise of the crate's item_current gauge over `base`, its value
+/// before the cache was built (the gauge is process-wide and a dropped
+/// cache never lowers it, so with -runs > 1 it also counts the earlier
+/// caches' items; the program gives a cache only these keys). Nothing is
+/// read back, as the Go harness does not read back a cache that counts its
+/// items: a read of every key is an access the workload does not make, and
+/// the crate's merge eviction counts accesses.
+fn fill(c: &Segcache, w: &Workload, base: i64) -> usize {
     let n = w.keys() as u32;
     let mut todo: Vec<u32> = (0..n).collect();
     for _ in 0..3 {
@@ -227,7 +229,7 @@ fn fill(c: &Segcache, w: &Workload) -> usize {
         todo.retain(|&i| c.insert(w.key(&w.hit, i), &w.val[..], None, Duration::ZERO).is_err());
     }
     match items_held() {
-        Some(held) => held.max(0) as usize,
+        Some(now) => (now - base).max(0) as usize,
         None => n as usize - todo.len(),
     }
 }
@@ -293,6 +295,7 @@ fn main() {
         // 4 merged into one, no compaction, core's merge defaults): the
         // crate's Merge with the same numbers. The crate maps its heap
         // populated; core runs with -prefault to match.
+        let base = items_held().unwrap_or(0);
         let c = Segcache::builder()
             .heap_size(w.heap_bytes)
             .segment_size(w.segment_bytes as i32)
@@ -304,7 +307,7 @@ fn main() {
             })
             .build()
             .expect("segcache build");
-        let held = fill(&c, &w);
+        let held = fill(&c, &w, base);
         if held < w.keys() {
             eprintln!(
                 "segcache-rs holds {held} of {} keys after 3 fill passes",
@@ -314,7 +317,7 @@ fn main() {
         for (name, op) in OPS {
             for &threads in &cpus {
                 if matches!(op, Op::Mix(_)) {
-                    fill(&c, &w);
+                    fill(&c, &w, base);
                 }
                 let (d, gets, hits, failed) = run_op(&c, &w, op, threads, ops);
                 let suffix = if threads == 1 {
