@@ -226,7 +226,10 @@ fn fill(c: &Segcache, w: &Workload, base: i64) -> usize {
         if todo.is_empty() {
             break;
         }
-        todo.retain(|&i| c.insert(w.key(&w.hit, i), &w.val[..], None, Duration::ZERO).is_err());
+        todo.retain(|&i| {
+            c.insert(w.key(&w.hit, i), &w.val[..], None, Duration::ZERO)
+                .is_err()
+        });
     }
     match items_held() {
         Some(now) => (now - base).max(0) as usize,
@@ -236,15 +239,19 @@ fn fill(c: &Segcache, w: &Workload, base: i64) -> usize {
 
 /// The crate's count of live items (its item_current gauge), if it has one.
 fn items_held() -> Option<i64> {
-    metriken::metrics().iter().find(|m| m.name() == "item_current").and_then(|m| match m.value() {
-        Some(metriken::Value::Gauge(v)) => Some(v),
-        _ => None,
-    })
+    metriken::metrics()
+        .iter()
+        .find(|m| m.name() == "item_current")
+        .and_then(|m| match m.value() {
+            Some(metriken::Value::Gauge(v)) => Some(v),
+            _ => None,
+        })
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: segcache-rs-peer KEYSTREAM [-ops N] [-runs R] [-cpu 1,2] [-extra-hash-power N]";
+    let usage =
+        "usage: segcache-rs-peer KEYSTREAM [-ops N] [-runs R] [-cpu 1,2] [-extra-hash-power N]";
     let mut path = None;
     let (mut ops, mut runs, mut cpus) = (400_000usize, 1usize, vec![1usize, 2]);
     // The crate's table of 2^N 8-byte slots holds at most 7 * 2^(N-3)
