@@ -124,6 +124,22 @@ func TestFragments(t *testing.T) {
 	}
 }
 
+// reportThroughput writes in (a §1 output) to a file and returns the
+// report's §1 text and the cells it lists as behind (no §1b output).
+func reportThroughput(t *testing.T, in string) (string, []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tp.txt")
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	var behind []string
+	if err := throughput(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, path, filepath.Join(t.TempDir(), "none.txt"), &behind); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), behind
+}
+
 // The summary compares core with the fastest peer (not the map) and lists
 // the cells where core is not ahead.
 func TestThroughputRatios(t *testing.T) {
@@ -138,21 +154,13 @@ BenchmarkThroughput/core/set 	 1	 300 ns/op	 0 B/op	 0 allocs/op
 BenchmarkThroughput/freecache/set 	 1	 150 ns/op	 0 B/op	 0 allocs/op
 BenchmarkThroughput/map/set 	 1	 400 ns/op	 0 B/op	 0 allocs/op
 `
-	path := filepath.Join(t.TempDir(), "tp.txt")
-	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	var behind []string
-	if err := throughput(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, path, filepath.Join(t.TempDir(), "none.txt"), &behind); err != nil {
-		t.Fatal(err)
-	}
+	text, behind := reportThroughput(t, in)
 	for _, want := range []string{
 		"| get (hit) | 1 | 110 | 200 (otter) | **0.55** | 50.0 | 2.20 |",
 		"| set (overwrite) | 1 | 300 | 150 (freecache) | **2.00** | 400 | 0.75 |",
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("missing %q in:\n%s", want, b.String())
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
 		}
 	}
 	wantBehind := []string{
@@ -177,23 +185,15 @@ func TestThroughputRatiosPerProcess(t *testing.T) {
 		fmt.Fprintf(&in, "BenchmarkThroughput/core/get-hit \t 1\t %d ns/op\n", p.core)
 		fmt.Fprintf(&in, "BenchmarkThroughput/fastcache/get-hit \t 1\t %d ns/op\n", p.fast)
 	}
-	path := filepath.Join(t.TempDir(), "tp.txt")
-	if err := os.WriteFile(path, []byte(in.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	var behind []string
-	if err := throughput(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, path, filepath.Join(t.TempDir(), "none.txt"), &behind); err != nil {
-		t.Fatal(err)
-	}
+	text, behind := reportThroughput(t, in.String())
 	// Per process: 1.20, 1.12, 0.85; the medians of all runs, 140 and 130,
 	// would give 1.08.
 	for _, want := range []string{
 		"| get (hit) | 1 | 140 | 130 (fastcache) | **1.12** |",
 		"The runs come from 3 processes",
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("missing %q in:\n%s", want, b.String())
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
 		}
 	}
 	if want := "throughput, get (hit), 1 goroutine(s): core 140 ns is 1.12 × fastcache 130 ns (target 0.75)"; !slices.Contains(behind, want) {
